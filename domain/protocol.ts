@@ -1,0 +1,160 @@
+/**
+ * The agent protocol, version 1 (`/api/agent/v1`), as zod schemas shared by the worker (which
+ * validates) and the Node agent (which sends). docs/agent-protocol.md describes the exchange.
+ */
+import { z } from "zod";
+
+export const AGENT_PROTOCOL_VERSION = 1;
+export const AGENT_API_BASE = "/api/agent/v1";
+
+export const LABEL = z
+  .string()
+  .regex(/^[A-Za-z0-9][A-Za-z0-9_.:-]{0,62}$/, "a label is 1–63 letters, digits, '_', '.', ':' or '-'");
+
+/** POST /register, with the registration token as bearer. */
+export const RegisterRequest = z.object({
+  name: z.string().min(1).max(100),
+  labels: z.array(LABEL).max(50),
+  version: z.string().max(50),
+  hostname: z.string().max(255).optional(),
+  concurrency: z.number().int().min(1).max(64).default(1),
+});
+export type RegisterRequest = z.infer<typeof RegisterRequest>;
+
+export const RegisterResponse = z.object({
+  agentId: z.string(),
+  /** The agent token: the bearer for every later agent-level call. Shown once. */
+  token: z.string(),
+  queue: z.string(),
+  heartbeatIntervalMs: z.number().int(),
+  lostAfterMs: z.number().int(),
+});
+export type RegisterResponse = z.infer<typeof RegisterResponse>;
+
+/** POST /claim (agent token): long-poll; 200 with a JobAssignment, or 204 after ~25 s. */
+export const ClaimRequest = z.object({
+  /** Seconds to hold the claim open when nothing matches (0–30). */
+  waitSeconds: z.number().min(0).max(30).default(25),
+});
+export type ClaimRequest = z.infer<typeof ClaimRequest>;
+
+export const PayloadStep = z.object({
+  id: z.string(),
+  name: z.string(),
+  /** Templates other than `steps.*` are already resolved by the control plane. */
+  run: z.string(),
+  needs: z.array(z.string()),
+  env: z.record(z.string(), z.string()),
+  continueOnError: z.boolean(),
+  timeoutMs: z.number().int().nullable(),
+  retries: z.number().int(),
+  shell: z.string().nullable(),
+  workingDirectory: z.string().nullable(),
+});
+export type PayloadStep = z.infer<typeof PayloadStep>;
+
+export const JobAssignment = z.object({
+  protocol: z.literal(AGENT_PROTOCOL_VERSION),
+  /** Bearer for every call about this job; invalid once the job attempt ends. */
+  token: z.string(),
+  run: z.object({
+    id: z.string(),
+    number: z.number().int(),
+    project: z.string(),
+    pipeline: z.string(),
+    branch: z.string().nullable(),
+    commit: z.string().nullable(),
+    trigger: z.string(),
+    attempt: z.number().int(),
+  }),
+  job: z.object({
+    /** The job attempt's id: the `:jobAttemptId` of every job-level route. */
+    attemptId: z.string(),
+    key: z.string(),
+    attempt: z.number().int(),
+    timeoutMs: z.number().int(),
+    labels: z.array(z.string()),
+  }),
+  /** Clone URL of the project's repository, or null when the project has none. */
+  repository: z.string().nullable(),
+  env: z.record(z.string(), z.string()),
+  steps: z.array(PayloadStep),
+  /** Output name → template over `steps.*`, resolved by the agent when the job ends. */
+  outputs: z.record(z.string(), z.string()),
+  artifacts: z.array(z.string()),
+  /** Values the agent must mask (and their base64) in every log line it sends. */
+  mask: z.array(z.string()),
+  heartbeatIntervalMs: z.number().int(),
+  limits: z.object({ logChunkBytes: z.number().int(), artifactBytes: z.number().int() }),
+});
+export type JobAssignment = z.infer<typeof JobAssignment>;
+
+export const Metric = z.object({
+  name: z.string().min(1).max(200),
+  kind: z.enum(["counter", "duration"]),
+  /** A counter's value, or a duration in seconds. */
+  value: z.number().finite(),
+});
+export type Metric = z.infer<typeof Metric>;
+
+const Outputs = z.record(z.string().max(200), z.string().max(1024 * 1024));
+
+/** POST /jobs/:jobAttemptId/steps/:stepId (job token). */
+export const StepUpdate = z.object({
+  /** 1-based step attempt number. */
+  attempt: z.number().int().min(1),
+  status: z.enum(["RUNNING", "SUCCESS", "WARNING", "FAILED", "KILLED"]),
+  exitCode: z.number().int().nullable().optional(),
+  outputs: Outputs.optional(),
+  metrics: z.array(Metric).max(1000).optional(),
+  reason: z.string().max(50).optional(),
+  message: z.string().max(10_000).optional(),
+});
+export type StepUpdate = z.infer<typeof StepUpdate>;
+
+/** POST /jobs/:jobAttemptId/finish (job token). */
+export const JobFinish = z.object({
+  status: z.enum(["SUCCESS", "WARNING", "FAILED", "KILLED"]),
+  outputs: Outputs.default({}),
+  reason: z.string().max(50).optional(),
+  message: z.string().max(10_000).optional(),
+});
+export type JobFinish = z.infer<typeof JobFinish>;
+
+/** Answer to POST /jobs/:jobAttemptId/heartbeat (job token). */
+export const JobHeartbeatResponse = z.object({
+  /** True once someone cancelled the job: stop it (SIGTERM, then SIGKILL) and finish KILLED. */
+  cancel: z.boolean(),
+});
+export type JobHeartbeatResponse = z.infer<typeof JobHeartbeatResponse>;
+
+/** POST /heartbeat (agent token). */
+export const AgentHeartbeat = z.object({
+  jobs: z.array(z.string()).max(64),
+});
+export type AgentHeartbeat = z.infer<typeof AgentHeartbeat>;
+
+/**
+ * POST /jobs/:jobAttemptId/logs?seq=<n>&offset=<bytes> with the raw bytes as body.
+ * seq counts chunks from 0; offset is the byte offset of the chunk's first byte in the job
+ * attempt's log. A chunk already stored is acknowledged and not stored again; a chunk past a
+ * gap is refused with 409 `log_gap` and `details: LogAck` saying where to resume.
+ */
+export const LogAck = z.object({
+  nextSeq: z.number().int(),
+  nextOffset: z.number().int(),
+});
+export type LogAck = z.infer<typeof LogAck>;
+
+/** PUT /jobs/:jobAttemptId/artifacts?name=&sha256=&size=&contentType= with the bytes as body. */
+export const ArtifactName = z
+  .string()
+  .min(1)
+  .max(512)
+  .refine((n) => !n.startsWith("/") && !/^[A-Za-z]:/.test(n), "an artifact name must be relative")
+  .refine((n) => !n.split(/[\\/]/).some((part) => part === ".." || part === "." || part === ""), {
+    message: "an artifact name may not contain '..', '.' or empty path segments",
+  })
+  .refine((n) => !/[\u0000-\u001f\u007f]/.test(n), "an artifact name may not contain control characters");
+
+export const SHA256_HEX = z.string().regex(/^[0-9a-f]{64}$/, "sha256 is 64 lowercase hex digits");

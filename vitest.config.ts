@@ -1,0 +1,22 @@
+import { cloudflareTest, readD1Migrations } from "@cloudflare/vitest-plugin";
+import { defineConfig } from "vitest/config";
+
+export default defineConfig(async () => {
+  const migrations = await readD1Migrations("migrations");
+  return {
+    test: {
+      projects: [
+        {
+          plugins: [
+            cloudflareTest({
+              wrangler: { configPath: "./wrangler.toml" },
+              miniflare: { bindings: { TEST_MIGRATIONS: migrations, YM_ADMIN_TOKEN: "test-admin-token" } },
+            }),
+          ],
+          test: { name: "workers", include: ["test/workers/**/*.test.ts"] },
+        },
+        { test: { name: "node", include: ["test/node/**/*.test.ts"], environment: "node" } },
+      ],
+    },
+  };
+});
