@@ -10,10 +10,14 @@ export default defineConfig(async () => {
           plugins: [
             cloudflareTest({
               wrangler: { configPath: "./wrangler.toml" },
-              miniflare: { bindings: { TEST_MIGRATIONS: migrations, YM_ADMIN_TOKEN: "test-admin-token" } },
+              miniflare: { bindings: {
+                  TEST_MIGRATIONS: migrations,
+                  YM_ADMIN_TOKEN: "test-admin-token",
+                  YM_ENCRYPTION_KEY: "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=",
+                }, },
             }),
           ],
-          test: { name: "workers", include: ["test/workers/**/*.test.ts"] },
+          test: { name: "workers", include: ["test/workers/**/*.test.ts"], setupFiles: ["test/workers/setup.ts"] },
         },
         { test: { name: "node", include: ["test/node/**/*.test.ts"], environment: "node" } },
       ],

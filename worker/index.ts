@@ -1,6 +1,11 @@
-import { Hono } from "hono";
+/** The worker's entry point: the Hono app, and the Durable Object classes it binds. */
+import { createApp } from "./app";
+
 export { RunObject } from "../durable-objects/run-object";
-export { DispatcherObject } from "../durable-objects/dispatcher-object";
-const app = new Hono();
-app.get("/api/health", (c) => c.json({ ok: true }));
-export default app;
+export { DispatcherObject } from "../durable-objects/dispatcher";
+
+const app = createApp();
+
+export default {
+  fetch: app.fetch,
+} satisfies ExportedHandler<import("./env").Env>;

@@ -1,0 +1,145 @@
+/**
+ * The REST API's response shapes (DESIGN.md §5) as zod schemas: the worker documents its routes
+ * with them (GET /api/openapi.json) and the dashboard and tests read their types from them.
+ * Times are ISO-8601 strings; durations are milliseconds.
+ */
+import { z } from "zod";
+import { STATES } from "./states";
+
+const Time = z.string().nullable();
+const StateSchema = z.enum(STATES);
+export const TriggerSchema = z.enum(["manual", "api", "webhook", "schedule"]);
+
+export const TransitionView = z
+  .object({ from: StateSchema.nullable(), to: StateSchema, at: z.string(), reason: z.string().nullable() })
+  .meta({ id: "Transition" });
+
+export const MetricView = z
+  .object({ name: z.string(), kind: z.enum(["counter", "duration"]), value: z.number() })
+  .meta({ id: "Metric" });
+
+export const StepAttemptView = z
+  .object({
+    number: z.number().int(),
+    status: StateSchema,
+    exitCode: z.number().int().nullable(),
+    reason: z.string().nullable(),
+    startedAt: Time,
+    endedAt: Time,
+  })
+  .meta({ id: "StepAttempt" });
+
+export const StepView = z
+  .object({
+    id: z.string(),
+    name: z.string(),
+    needs: z.array(z.string()),
+    status: StateSchema,
+    exitCode: z.number().int().nullable(),
+    reason: z.string().nullable(),
+    outputs: z.record(z.string(), z.string()),
+    metrics: z.array(MetricView),
+    startedAt: Time,
+    endedAt: Time,
+    durationMs: z.number().nullable(),
+    attempts: z.array(StepAttemptView),
+  })
+  .meta({ id: "Step" });
+
+export const JobAttemptView = z
+  .object({
+    id: z.string(),
+    number: z.number().int(),
+    status: StateSchema,
+    agent: z.string().nullable().describe("the agent's name"),
+    agentId: z.string().nullable(),
+    reason: z.string().nullable(),
+    message: z.string().nullable(),
+    createdAt: z.string(),
+    startedAt: Time,
+    endedAt: Time,
+    durationMs: z.number().nullable(),
+    steps: z.array(StepView),
+    history: z.array(TransitionView),
+  })
+  .meta({ id: "JobAttempt" });
+
+export const JobView = z
+  .object({
+    id: z.string(),
+    key: z.string(),
+    status: StateSchema,
+    needs: z.array(z.string()),
+    waitingOn: z.array(z.string()),
+    labels: z.array(z.string()),
+    priority: z.number().int(),
+    agent: z.string().nullable(),
+    outputs: z.record(z.string(), z.string()),
+    reused: z
+      .object({ attempt: z.number().int(), jobId: z.string() })
+      .nullable()
+      .describe("set when a failed-only re-run kept this job's result from an earlier attempt"),
+    attempts: z.array(JobAttemptView),
+  })
+  .meta({ id: "Job" });
+
+export const RunAttemptView = z
+  .object({
+    id: z.string(),
+    number: z.number().int(),
+    status: StateSchema,
+    failedOnly: z.boolean(),
+    createdAt: z.string(),
+    startedAt: Time,
+    endedAt: Time,
+    durationMs: z.number().nullable(),
+    jobs: z.array(JobView),
+    history: z.array(TransitionView),
+  })
+  .meta({ id: "RunAttempt" });
+
+/** A run as listed (from D1): no attempts. */
+export const RunSummaryView = z
+  .object({
+    id: z.string(),
+    number: z.number().int(),
+    project: z.string(),
+    pipeline: z.string(),
+    branch: z.string().nullable(),
+    commit: z.string().nullable(),
+    trigger: TriggerSchema,
+    params: z.record(z.string(), z.string()),
+    status: StateSchema,
+    attempt: z.number().int(),
+    createdAt: z.string(),
+    startedAt: Time,
+    endedAt: Time,
+    durationMs: z.number().nullable(),
+  })
+  .meta({ id: "RunSummary" });
+
+export const RunView = RunSummaryView.extend({
+  pipelineVersionId: z.string(),
+  nominalTime: Time,
+  attempts: z.array(RunAttemptView),
+  history: z.array(TransitionView),
+}).meta({ id: "Run" });
+
+export type TransitionView = z.infer<typeof TransitionView>;
+export type StepView = z.infer<typeof StepView>;
+export type JobAttemptView = z.infer<typeof JobAttemptView>;
+export type JobView = z.infer<typeof JobView>;
+export type RunAttemptView = z.infer<typeof RunAttemptView>;
+export type RunSummaryView = z.infer<typeof RunSummaryView>;
+export type RunView = z.infer<typeof RunView>;
+
+export const ErrorBody = z
+  .object({
+    error: z.object({ code: z.string(), message: z.string(), details: z.unknown().optional() }),
+  })
+  .meta({ id: "Error" });
+export type ErrorBody = z.infer<typeof ErrorBody>;
+
+export function listOf<T extends z.ZodType>(item: T) {
+  return z.object({ items: z.array(item), cursor: z.string().nullable() });
+}

@@ -1,0 +1,91 @@
+/** What people and the API do to a run: cancel it (or some of its jobs) and re-run it. */
+import { isTerminal } from "../states";
+import { refuse } from "./effects";
+import { openAttempt } from "./create";
+import { finishAttemptIfDone, killDependants, killStepNotRun, enqueueReadyJobs } from "./jobs-graph";
+import { type JobState, jobStatus, latestJobAttempt } from "./model";
+import type { Txn } from "./txn";
+
+/** Stops one job: a queued one ends KILLED at once, a running one goes KILLING until its agent confirms. */
+function cancelJob(txn: Txn, job: JobState, dequeued: string[]): void {
+  const latest = latestJobAttempt(job);
+  if (!latest || isTerminal(latest.status) || latest.status === "KILLING") return;
+  if (latest.status === "CREATED") {
+    if (latest.queuedAt !== null) dequeued.push(latest.id);
+    txn.moveJobAttempt(job, latest, "KILLED", "cancelled");
+    latest.endedAt = txn.now;
+    for (const step of latest.steps) killStepNotRun(txn, job, latest, step, "cancelled");
+    return;
+  }
+  txn.moveJobAttempt(job, latest, "KILLING", "cancelled");
+  latest.killingSince = txn.now;
+}
+
+/** Cancels the current attempt: every job not yet over is stopped. Idempotent while cancelling. */
+export function cancelRun(txn: Txn): void {
+  const attempt = txn.attempt;
+  if (isTerminal(attempt.status)) {
+    refuse(409, "run_finished", `run #${txn.state.run.number} already ended ${attempt.status}; there is nothing to cancel`);
+  }
+  if (attempt.status === "KILLING") return;
+  const dequeued: string[] = [];
+  for (const job of attempt.jobs) cancelJob(txn, job, dequeued);
+  if (dequeued.length > 0) txn.effects.push({ type: "dequeue", jobAttemptIds: dequeued });
+  txn.moveAttempt("KILLING", "cancelled");
+  if (txn.state.run.status !== "KILLING") txn.moveRun("KILLING", "cancelled");
+  finishAttemptIfDone(txn);
+}
+
+/**
+ * Cancels some jobs of the current attempt (the queue page's bulk cancel). The jobs that need
+ * them are not run; the others carry on.
+ */
+export function cancelJobs(txn: Txn, jobAttemptIds: string[]): string[] {
+  const cancelled: string[] = [];
+  const dequeued: string[] = [];
+  for (const id of jobAttemptIds) {
+    const found = txn.findJobAttempt(id);
+    if (!found || isTerminal(found.jobAttempt.status) || found.jobAttempt.status === "KILLING") continue;
+    if (found.job.attempts[found.job.attempts.length - 1] !== found.jobAttempt) continue;
+    cancelJob(txn, found.job, dequeued);
+    cancelled.push(id);
+    if (found.jobAttempt.status === "KILLED") killDependants(txn, found.job.key);
+  }
+  if (dequeued.length > 0) txn.effects.push({ type: "dequeue", jobAttemptIds: dequeued });
+  enqueueReadyJobs(txn);
+  finishAttemptIfDone(txn);
+  return cancelled;
+}
+
+/**
+ * Adds attempt N+1. All jobs run again, or with `failedOnly` the failed and cancelled jobs and
+ * every job downstream of them; the others keep their result and outputs. Attempt N is left as is.
+ */
+export function rerun(txn: Txn, failedOnly: boolean): void {
+  const run = txn.state.run;
+  if (!["FAILED", "KILLED", "WARNING"].includes(run.status)) {
+    refuse(409, "run_not_rerunnable", `run #${run.number} is ${run.status}; only a failed, cancelled or warning run can be re-run`);
+  }
+  const previous = txn.attempt;
+  let again: Set<string> | null = null;
+  if (failedOnly) {
+    again = new Set(previous.jobs.filter((j) => ["FAILED", "KILLED"].includes(jobStatus(j))).map((j) => j.key));
+    if (again.size === 0) refuse(409, "nothing_to_rerun", `run #${run.number} has no failed or cancelled job to re-run`);
+    let grew = true;
+    while (grew) {
+      grew = false;
+      for (const job of previous.jobs) {
+        if (!again.has(job.key) && job.needs.some((n) => again!.has(n))) {
+          again.add(job.key);
+          grew = true;
+        }
+      }
+    }
+  }
+  txn.moveRun("RESTARTED", failedOnly ? "rerun_failed" : "rerun");
+  txn.moveRun("CREATED");
+  run.endedAt = null;
+  const rerunSet = again;
+  openAttempt(txn, failedOnly, (key) => rerunSet === null || rerunSet.has(key));
+  enqueueReadyJobs(txn);
+}

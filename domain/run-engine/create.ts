@@ -1,0 +1,81 @@
+/** Creating a run, and building the jobs of a new run attempt. */
+import type { Pipeline } from "../pipeline/types";
+import type { CommandResult } from "./effects";
+import { addJobAttempt, enqueueReadyJobs, finishAttemptIfDone } from "./jobs-graph";
+import type { EngineContext, JobState, RunAttemptState, RunInfo, RunState } from "./model";
+import { Txn } from "./txn";
+
+export interface CreateRunInput {
+  id: string;
+  number: number;
+  projectId: string;
+  project: string;
+  repository: string | null;
+  pipelineId: string;
+  pipeline: string;
+  pipelineVersionId: string;
+  definition: Pipeline;
+  branch: string | null;
+  commit: string | null;
+  trigger: string;
+  params: Record<string, string>;
+  nominalTime: number | null;
+}
+
+export function createRun(input: CreateRunInput, ctx: EngineContext): CommandResult<RunState> {
+  const run: RunInfo = { ...input, createdAt: ctx.now, status: "CREATED", startedAt: null, endedAt: null };
+  const txn = new Txn({ run, attempts: [] }, ctx);
+  txn.created("run", run.id, { runAttempt: 1 });
+  txn.touchRun();
+  openAttempt(txn, false, () => true);
+  return txn.result(txn.state);
+}
+
+/**
+ * Adds run attempt N+1 with every job of the pipeline. `rerun(key)` says whether a job runs
+ * again; a job that does not keeps its result and outputs from the previous attempt.
+ */
+export function openAttempt(txn: Txn, failedOnly: boolean, rerun: (key: string) => boolean): RunAttemptState {
+  const previous = txn.state.attempts[txn.state.attempts.length - 1];
+  const attempt: RunAttemptState = {
+    id: txn.ctx.newId(),
+    number: txn.state.attempts.length + 1,
+    status: "CREATED",
+    failedOnly,
+    createdAt: txn.now,
+    startedAt: null,
+    endedAt: null,
+    jobs: [],
+  };
+  txn.state.attempts.push(attempt);
+  txn.created("run_attempt", attempt.id);
+  txn.touchAttempt(attempt);
+
+  for (const def of txn.state.run.definition.jobs) {
+    const job: JobState = {
+      id: txn.ctx.newId(),
+      key: def.key,
+      needs: def.needs,
+      labels: def.runsOn,
+      priority: def.priority,
+      waitingOn: def.needs.slice(),
+      outputs: {},
+      reused: null,
+      attempts: [],
+    };
+    attempt.jobs.push(job);
+    txn.touchJob(job);
+    const earlier = previous?.jobs.find((j) => j.key === def.key);
+    if (earlier && !rerun(def.key)) {
+      const status = earlier.reused?.status ?? earlier.attempts[earlier.attempts.length - 1]!.status;
+      job.reused = { attempt: earlier.reused?.attempt ?? previous!.number, jobId: earlier.reused?.jobId ?? earlier.id, status };
+      job.outputs = { ...earlier.outputs };
+      job.waitingOn = [];
+      continue;
+    }
+    addJobAttempt(txn, job);
+  }
+  enqueueReadyJobs(txn);
+  finishAttemptIfDone(txn);
+  return attempt;
+}

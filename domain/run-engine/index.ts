@@ -1,0 +1,37 @@
+/**
+ * The run engine: pure functions from (run state, command) to (new state, effects). No I/O,
+ * no clock, no randomness of its own — the EngineContext brings those — so the RunObject, the
+ * tests and a property test all drive the very same code.
+ */
+import type { JobFinish, StepUpdate } from "../protocol";
+import type { CommandResult } from "./effects";
+import { cancelJobs, cancelRun, rerun } from "./control";
+import { type AssignInput, assignJob, finishJob, heartbeat, updateStep } from "./job-lifecycle";
+import type { EngineContext, JobAttemptState, JobState, RunState, StepState } from "./model";
+import { tick } from "./tick";
+import { runCommand } from "./txn";
+
+export * from "./model";
+export * from "./effects";
+export { createRun, type CreateRunInput } from "./create";
+export type { AssignInput } from "./job-lifecycle";
+export { nextDeadline } from "./tick";
+export { buildJobAssignment, type AssignmentOptions } from "./job-assignment";
+export { runView, type HistoryIndex } from "./view";
+
+export const engine = {
+  cancel: (state: RunState, ctx: EngineContext): CommandResult<void> => runCommand(state, ctx, (t) => cancelRun(t)),
+  cancelJobs: (state: RunState, ctx: EngineContext, jobAttemptIds: string[]): CommandResult<string[]> =>
+    runCommand(state, ctx, (t) => cancelJobs(t, jobAttemptIds)),
+  rerun: (state: RunState, ctx: EngineContext, failedOnly: boolean): CommandResult<void> =>
+    runCommand(state, ctx, (t) => rerun(t, failedOnly)),
+  assign: (state: RunState, ctx: EngineContext, input: AssignInput): CommandResult<{ job: JobState; jobAttempt: JobAttemptState }> =>
+    runCommand(state, ctx, (t) => assignJob(t, input)),
+  heartbeat: (state: RunState, ctx: EngineContext, jobAttemptId: string): CommandResult<{ cancel: boolean }> =>
+    runCommand(state, ctx, (t) => heartbeat(t, jobAttemptId)),
+  updateStep: (state: RunState, ctx: EngineContext, jobAttemptId: string, stepId: string, update: StepUpdate): CommandResult<StepState> =>
+    runCommand(state, ctx, (t) => updateStep(t, jobAttemptId, stepId, update)),
+  finishJob: (state: RunState, ctx: EngineContext, jobAttemptId: string, finish: JobFinish): CommandResult<JobAttemptState> =>
+    runCommand(state, ctx, (t) => finishJob(t, jobAttemptId, finish)),
+  tick: (state: RunState, ctx: EngineContext): CommandResult<void> => runCommand(state, ctx, (t) => tick(t)),
+};

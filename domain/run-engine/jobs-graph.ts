@@ -1,0 +1,147 @@
+/**
+ * The jobs of a run attempt as a graph: what a job waits on, which jobs are ready to queue,
+ * which ones can no longer run, and when the attempt is over.
+ */
+import { isTerminal, summarize, type State } from "../states";
+import type { PipelineJob } from "../pipeline/types";
+import { type JobAttemptState, type JobState, jobStatus, latestJobAttempt, type StepState } from "./model";
+import type { Txn } from "./txn";
+
+export function jobDefinition(txn: Txn, key: string): PipelineJob {
+  const def = txn.state.run.definition.jobs.find((j) => j.key === key);
+  if (!def) throw new Error(`job ${key} is not in the pipeline definition`);
+  return def;
+}
+
+const SUCCEEDED: readonly State[] = ["SUCCESS", "WARNING"];
+
+export function newSteps(def: PipelineJob): StepState[] {
+  return def.steps.map((s) => ({
+    id: s.id,
+    name: s.name,
+    needs: s.needs,
+    status: "CREATED",
+    exitCode: null,
+    reason: null,
+    outputs: {},
+    metrics: [],
+    startedAt: null,
+    endedAt: null,
+    attempts: [],
+  }));
+}
+
+/** Adds a fresh CREATED job attempt to `job`. */
+export function addJobAttempt(txn: Txn, job: JobState): JobAttemptState {
+  const def = jobDefinition(txn, job.key);
+  const jobAttempt: JobAttemptState = {
+    id: txn.ctx.newId(),
+    number: job.attempts.length + 1,
+    status: "CREATED",
+    agentId: null,
+    agentName: null,
+    reason: null,
+    message: null,
+    createdAt: txn.now,
+    startedAt: null,
+    endedAt: null,
+    queuedAt: null,
+    killingSince: null,
+    lastHeartbeatAt: null,
+    tokenHash: null,
+    steps: newSteps(def),
+  };
+  job.attempts.push(jobAttempt);
+  txn.created("job_attempt", jobAttempt.id, { jobKey: job.key, jobAttemptId: jobAttempt.id });
+  txn.touchJob(job);
+  txn.touchJobAttempt(jobAttempt);
+  return jobAttempt;
+}
+
+/** Queues every job whose needs have all succeeded and whose latest attempt is CREATED. */
+export function enqueueReadyJobs(txn: Txn): void {
+  const attempt = txn.attempt;
+  if (attempt.status === "KILLING" || isTerminal(attempt.status)) return;
+  const byKey = new Map(attempt.jobs.map((j) => [j.key, j]));
+  for (const job of attempt.jobs) {
+    const latest = latestJobAttempt(job);
+    if (!latest || latest.status !== "CREATED") continue;
+    const waitingOn = job.needs.filter((need) => !SUCCEEDED.includes(jobStatus(byKey.get(need)!)));
+    if (waitingOn.join() !== job.waitingOn.join()) {
+      job.waitingOn = waitingOn;
+      txn.touchJob(job);
+    }
+    if (waitingOn.length > 0 || latest.queuedAt !== null) continue;
+    latest.queuedAt = txn.now;
+    txn.touchJobAttempt(latest);
+    txn.effects.push({
+      type: "enqueue",
+      item: {
+        jobAttemptId: latest.id,
+        runId: txn.state.run.id,
+        runNumber: txn.state.run.number,
+        project: txn.state.run.project,
+        pipeline: txn.state.run.pipeline,
+        jobKey: job.key,
+        runAttempt: attempt.number,
+        jobAttempt: latest.number,
+        labels: job.labels,
+        priority: job.priority,
+        readyAt: txn.now,
+      },
+    });
+  }
+}
+
+/** Marks every still-CREATED job that (transitively) needs `failedKey` as not run. */
+export function killDependants(txn: Txn, failedKey: string): void {
+  const attempt = txn.attempt;
+  const blocked = new Set([failedKey]);
+  let grew = true;
+  while (grew) {
+    grew = false;
+    for (const job of attempt.jobs) {
+      if (!blocked.has(job.key) && job.needs.some((n) => blocked.has(n))) {
+        blocked.add(job.key);
+        grew = true;
+      }
+    }
+  }
+  blocked.delete(failedKey);
+  for (const job of attempt.jobs) {
+    const latest = latestJobAttempt(job);
+    if (!blocked.has(job.key) || !latest || latest.status !== "CREATED") continue;
+    txn.moveJobAttempt(job, latest, "KILLED", "needs_failed");
+    latest.endedAt = txn.now;
+    for (const step of latest.steps) killStepNotRun(txn, job, latest, step, "needs_failed");
+  }
+}
+
+/** A step that never started ends KILLED with a reason ("Not run"). */
+export function killStepNotRun(txn: Txn, job: JobState, jobAttempt: JobAttemptState, step: StepState, reason: string): void {
+  if (isTerminal(step.status)) return;
+  txn.moveStep(job, jobAttempt, step, "KILLED", step.attempts.length || undefined, reason);
+  step.reason = reason;
+  step.endedAt ??= txn.now;
+  const last = step.attempts[step.attempts.length - 1];
+  if (last && !isTerminal(last.status)) {
+    last.status = "KILLED";
+    last.reason = reason;
+    last.endedAt = txn.now;
+  }
+}
+
+/** Ends the run attempt (and the run) once every job is over. */
+export function finishAttemptIfDone(txn: Txn): void {
+  const attempt = txn.attempt;
+  if (isTerminal(attempt.status)) return;
+  const statuses = attempt.jobs.map(jobStatus);
+  if (!statuses.every(isTerminal)) return;
+  const outcome = attempt.status === "KILLING" ? "KILLED" : summarize(statuses);
+  if (attempt.status === "CREATED" && outcome !== "KILLED") txn.moveAttempt("RUNNING");
+  attempt.endedAt = txn.now;
+  txn.moveAttempt(outcome);
+  if (txn.state.run.status === "CREATED" && outcome !== "KILLED") txn.moveRun("RUNNING");
+  txn.state.run.endedAt = txn.now;
+  txn.moveRun(outcome);
+}

@@ -1,0 +1,144 @@
+/**
+ * The in-memory model of one run, as the pure run engine reads and changes it. The RunObject
+ * keeps one of these per run, persists what a command touched, and rebuilds it from storage
+ * when it wakes. Times are milliseconds since the epoch.
+ */
+import type { Pipeline } from "../pipeline/types";
+import type { Metric } from "../protocol";
+import type { State } from "../states";
+
+export interface StepAttemptState {
+  number: number;
+  status: State;
+  exitCode: number | null;
+  reason: string | null;
+  startedAt: number | null;
+  endedAt: number | null;
+}
+
+export interface StepState {
+  id: string;
+  name: string;
+  needs: string[];
+  /** The latest attempt's status (CREATED until the first attempt starts). */
+  status: State;
+  exitCode: number | null;
+  reason: string | null;
+  outputs: Record<string, string>;
+  metrics: Metric[];
+  startedAt: number | null;
+  endedAt: number | null;
+  attempts: StepAttemptState[];
+}
+
+export interface JobAttemptState {
+  id: string;
+  number: number;
+  status: State;
+  agentId: string | null;
+  agentName: string | null;
+  reason: string | null;
+  message: string | null;
+  createdAt: number;
+  startedAt: number | null;
+  endedAt: number | null;
+  /** When it was handed to the dispatcher (all needs met); null while it waits. */
+  queuedAt: number | null;
+  /** When the job attempt entered KILLING, to force KILLED if the agent never confirms. */
+  killingSince: number | null;
+  lastHeartbeatAt: number | null;
+  /** SHA-256 (hex) of the job token's secret; null before the job is claimed. */
+  tokenHash: string | null;
+  steps: StepState[];
+}
+
+export interface JobState {
+  id: string;
+  key: string;
+  needs: string[];
+  labels: string[];
+  priority: number;
+  /** Needs that have not succeeded yet: the job is queued only when this is empty. */
+  waitingOn: string[];
+  outputs: Record<string, string>;
+  /** Set when a failed-only re-run kept this job's result from an earlier attempt. */
+  reused: { attempt: number; jobId: string; status: State } | null;
+  attempts: JobAttemptState[];
+}
+
+export interface RunAttemptState {
+  id: string;
+  number: number;
+  status: State;
+  failedOnly: boolean;
+  createdAt: number;
+  startedAt: number | null;
+  endedAt: number | null;
+  jobs: JobState[];
+}
+
+export interface RunInfo {
+  id: string;
+  number: number;
+  projectId: string;
+  project: string;
+  repository: string | null;
+  pipelineId: string;
+  pipeline: string;
+  pipelineVersionId: string;
+  definition: Pipeline;
+  branch: string | null;
+  commit: string | null;
+  trigger: string;
+  params: Record<string, string>;
+  /** The nominal (scheduled) time of a scheduled run. */
+  nominalTime: number | null;
+  createdAt: number;
+  status: State;
+  startedAt: number | null;
+  endedAt: number | null;
+}
+
+export interface RunState {
+  run: RunInfo;
+  /** attempts[i].number === i + 1; the last one is the current attempt. */
+  attempts: RunAttemptState[];
+}
+
+/** Everything the engine needs from outside: the clock, ids and timing settings. */
+export interface EngineContext {
+  now: number;
+  newId: () => string;
+  settings: EngineSettings;
+}
+
+export interface EngineSettings {
+  /** A running job attempt with no heartbeat for this long is lost (agent_lost). */
+  lostAfterMs: number;
+  /** How long a KILLING job attempt may wait for its agent's confirmation before KILLED. */
+  killGraceMs: number;
+  /** Added to a job's timeout before the control plane fails it itself (the agent should first). */
+  timeoutGraceMs: number;
+}
+
+export const DEFAULT_SETTINGS: EngineSettings = {
+  lostAfterMs: 60_000,
+  killGraceMs: 30_000,
+  timeoutGraceMs: 30_000,
+};
+
+export function currentAttempt(state: RunState): RunAttemptState {
+  const attempt = state.attempts[state.attempts.length - 1];
+  if (!attempt) throw new Error("a run always has at least one attempt");
+  return attempt;
+}
+
+export function latestJobAttempt(job: JobState): JobAttemptState | undefined {
+  return job.attempts[job.attempts.length - 1];
+}
+
+/** A job's status: its kept result when reused, else its latest attempt's. */
+export function jobStatus(job: JobState): State {
+  if (job.reused) return job.reused.status;
+  return latestJobAttempt(job)?.status ?? "CREATED";
+}

@@ -1,0 +1,69 @@
+/**
+ * The clock's part: lost agents, jobs past their timeout, and cancellations that the agent never
+ * confirmed. The RunObject calls `tick` from its alarm and sets the next alarm to `nextDeadline`.
+ */
+import { endJobAttempt } from "./job-lifecycle";
+import type { EngineSettings, JobAttemptState, RunState } from "./model";
+import type { Txn } from "./txn";
+
+type Due = { at: number; outcome: "FAILED" | "KILLED"; reason: string; message: string };
+
+/** The deadlines of one job attempt, soonest first; empty when it is not running. */
+function deadlines(jobAttempt: JobAttemptState, timeoutMs: number, settings: EngineSettings): Due[] {
+  if (jobAttempt.status === "RUNNING") {
+    const lastSeen = jobAttempt.lastHeartbeatAt ?? jobAttempt.startedAt ?? 0;
+    const due: Due[] = [
+      {
+        at: lastSeen + settings.lostAfterMs,
+        outcome: "FAILED",
+        reason: "agent_lost",
+        message: `no heartbeat from agent ${jobAttempt.agentName ?? jobAttempt.agentId} for ${Math.round(settings.lostAfterMs / 1000)} s`,
+      },
+      {
+        at: (jobAttempt.startedAt ?? 0) + timeoutMs + settings.timeoutGraceMs,
+        outcome: "FAILED",
+        reason: "timeout",
+        message: "the job ran past its timeout and its agent did not stop it",
+      },
+    ];
+    return due.sort((a, b) => a.at - b.at);
+  }
+  if (jobAttempt.status === "KILLING") {
+    return [
+      {
+        at: (jobAttempt.killingSince ?? 0) + settings.killGraceMs,
+        outcome: "KILLED",
+        reason: "cancelled",
+        message: "the agent did not confirm the cancel in time; the job was marked killed",
+      },
+    ];
+  }
+  return [];
+}
+
+function timeoutOf(state: RunState, key: string): number {
+  return state.run.definition.jobs.find((j) => j.key === key)?.timeoutMs ?? Number.MAX_SAFE_INTEGER;
+}
+
+/** The next time `tick` has something to do, or null when nothing is running. */
+export function nextDeadline(state: RunState, settings: EngineSettings): number | null {
+  let next: number | null = null;
+  for (const job of state.attempts[state.attempts.length - 1]?.jobs ?? []) {
+    const latest = job.attempts[job.attempts.length - 1];
+    const first = latest && deadlines(latest, timeoutOf(state, job.key), settings)[0];
+    if (first && (next === null || first.at < next)) next = first.at;
+  }
+  return next;
+}
+
+/** Ends every job attempt whose deadline has passed. */
+export function tick(txn: Txn): void {
+  for (const job of txn.attempt.jobs) {
+    const latest = job.attempts[job.attempts.length - 1];
+    if (!latest) continue;
+    const due = deadlines(latest, timeoutOf(txn.state, job.key), txn.ctx.settings)[0];
+    if (!due || due.at > txn.now) continue;
+    latest.message = due.message;
+    endJobAttempt(txn, job, latest, due.outcome, due.reason);
+  }
+}

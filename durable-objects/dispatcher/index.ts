@@ -1,0 +1,279 @@
+/**
+ * DispatcherObject: one per queue name ("default"). The ordered queue of ready job attempts,
+ * label matching, held long-poll claims answered the moment a matching job is ready, and the
+ * registry of the queue's agents. Exactly one agent ever holds a job attempt: a claim marks the
+ * row assigned synchronously (no await between choosing and marking), then asks the run.
+ * Nothing here reads or writes D1.
+ */
+import { DurableObject } from "cloudflare:workers";
+import { uuidv7 } from "uuidv7";
+import type { RegisterRequest, JobAssignment } from "../../domain/protocol";
+import type { QueueItem } from "../../domain/run-engine/effects";
+import { newAgentToken, parseScopedToken, sha256Hex } from "../../domain/tokens";
+import type { Env } from "../../worker/env";
+import { fail, ok, type Result } from "../result";
+import { settingsFrom, type Settings } from "../settings";
+import { migrate } from "../sql-migrations";
+import { AGENT_MIGRATIONS, AgentRegistry, type AgentRecord, agentState, type AgentState } from "./agent-registry";
+import { QUEUE_MIGRATIONS, QueueStore, type QueueRow } from "./queue-store";
+
+export interface AgentView {
+  id: string;
+  name: string;
+  queue: string;
+  labels: string[];
+  version: string;
+  hostname: string | null;
+  state: AgentState;
+  jobs: { jobAttemptId: string; runId: string; runNumber: number; project: string; pipeline: string; job: string }[];
+  lastSeenAt: string;
+  createdAt: string;
+}
+
+export interface QueueEntryView extends QueueItem {
+  state: "queued" | "assigned";
+  /** 1-based place among queued jobs; null once assigned. */
+  position: number | null;
+  agent: string | null;
+  assignedAt: string | null;
+  waitMs: number;
+}
+
+interface Waiter {
+  agent: AgentRecord;
+  wake: (woken: boolean) => void;
+}
+
+const labelsMatch = (required: string[], carried: string[]) => required.every((l) => carried.includes(l));
+
+export class DispatcherObject extends DurableObject<Env> {
+  private readonly queue: QueueStore;
+  private readonly agents: AgentRegistry;
+  private readonly settings: Settings;
+  /** Held claims, oldest first. In memory: a restart drops them and the agents simply claim again. */
+  private waiters: Waiter[] = [];
+
+  constructor(ctx: DurableObjectState, env: Env) {
+    super(ctx, env);
+    this.settings = settingsFrom(env);
+    migrate(ctx.storage.sql, [
+      { name: "queue", statements: QUEUE_MIGRATIONS },
+      { name: "agents", statements: AGENT_MIGRATIONS },
+    ]);
+    this.queue = new QueueStore(ctx.storage.sql);
+    this.agents = new AgentRegistry(ctx.storage.sql);
+  }
+
+  private get queueName(): string {
+    return this.ctx.id.name ?? "default";
+  }
+
+  // ── from runs ────────────────────────────────────────────────────────────────────────────
+
+  async enqueue(items: QueueItem[]): Promise<void> {
+    const added = this.queue.add(items);
+    for (const item of added) this.wakeOneFor(item);
+  }
+
+  async dequeue(jobAttemptIds: string[]): Promise<string[]> {
+    return this.queue.remove(jobAttemptIds, true);
+  }
+
+  async release(jobAttemptId: string): Promise<void> {
+    this.queue.remove([jobAttemptId]);
+  }
+
+  // ── from agents ──────────────────────────────────────────────────────────────────────────
+
+  async register(input: RegisterRequest & { registrationTokenId: string | null }): Promise<{ agent: AgentRecord; token: string }> {
+    const now = Date.now();
+    const agent: AgentRecord = {
+      id: uuidv7(),
+      name: input.name,
+      labels: input.labels,
+      version: input.version,
+      hostname: input.hostname ?? null,
+      concurrency: input.concurrency,
+      registrationTokenId: input.registrationTokenId,
+      createdAt: now,
+      lastSeenAt: now,
+      stoppedAt: null,
+      revokedAt: null,
+    };
+    const token = newAgentToken(this.queueName, agent.id);
+    this.agents.add(agent, await sha256Hex(token));
+    return { agent, token };
+  }
+
+  private async authenticate(token: string): Promise<AgentRecord | null> {
+    const parsed = parseScopedToken(token, "yma");
+    if (!parsed || parsed.scope !== this.queueName) return null;
+    const agent = await this.agents.authenticate(parsed.id, token);
+    if (agent) {
+      agent.lastSeenAt = Date.now();
+      agent.stoppedAt = null;
+      this.agents.save(agent);
+    }
+    return agent;
+  }
+
+  async heartbeat(token: string): Promise<Result<{ agentId: string }>> {
+    const agent = await this.authenticate(token);
+    if (!agent) return fail(401, "invalid_agent_token", "the agent token is unknown or revoked; register again");
+    return ok({ agentId: agent.id });
+  }
+
+  /** A clean shutdown: the agents page shows it stopped rather than lost. */
+  async stop(token: string): Promise<Result<null>> {
+    const agent = await this.authenticate(token);
+    if (!agent) return fail(401, "invalid_agent_token", "the agent token is unknown or revoked");
+    agent.stoppedAt = Date.now();
+    this.agents.save(agent);
+    for (const w of this.waiters.filter((w) => w.agent.id === agent.id)) w.wake(false);
+    return ok(null);
+  }
+
+  /**
+   * Long-poll claim: a job assignment at once when a matching job is queued, else wait until one
+   * is or `waitMs` passes (then null: the worker answers 204).
+   */
+  async claim(token: string, waitMs: number): Promise<Result<JobAssignment | null>> {
+    const agent = await this.authenticate(token);
+    if (!agent) return fail(401, "invalid_agent_token", "the agent token is unknown or revoked; register again");
+    // A newer claim from the same agent replaces an older one still held (its connection is gone).
+    for (const w of this.waiters.filter((w) => w.agent.id === agent.id)) w.wake(false);
+
+    const deadline = Date.now() + Math.min(waitMs, this.settings.claimWaitMs);
+    for (;;) {
+      const row = this.pick(agent);
+      if (row) {
+        const assigned = await this.assignAtRun(row, agent);
+        if (assigned) return ok(assigned);
+        continue;
+      }
+      const remaining = deadline - Date.now();
+      if (remaining <= 0 || !(await this.waitForWork(agent, remaining))) return ok(null);
+    }
+  }
+
+  /** The first queued row the agent may take, marked assigned before anything else can run. */
+  private pick(agent: AgentRecord): QueueRow | null {
+    for (const row of this.queue.queuedInOrder()) {
+      if (labelsMatch(row.labels, agent.labels)) {
+        this.queue.markAssigned(row.jobAttemptId, agent.id, agent.name, Date.now());
+        return row;
+      }
+    }
+    return null;
+  }
+
+  /** Tells the run its job attempt is taken. A refusal (cancelled meanwhile) drops the row. */
+  private async assignAtRun(row: QueueRow, agent: AgentRecord): Promise<JobAssignment | null> {
+    const run = this.env.RUNS.get(this.env.RUNS.idFromName(row.runId));
+    let result: Result<JobAssignment>;
+    try {
+      result = await run.assign({ jobAttemptId: row.jobAttemptId, agentId: agent.id, agentName: agent.name });
+    } catch (error) {
+      this.queue.markQueued(row.jobAttemptId);
+      throw error;
+    }
+    if (!result.ok) {
+      this.queue.remove([row.jobAttemptId]);
+      return null;
+    }
+    return result.value;
+  }
+
+  private waitForWork(agent: AgentRecord, ms: number): Promise<boolean> {
+    return new Promise((resolve) => {
+      const waiter: Waiter = {
+        agent,
+        wake: (woken) => {
+          clearTimeout(timer);
+          this.waiters = this.waiters.filter((w) => w !== waiter);
+          resolve(woken);
+        },
+      };
+      const timer = setTimeout(() => waiter.wake(false), ms);
+      this.waiters.push(waiter);
+    });
+  }
+
+  private wakeOneFor(item: QueueItem): void {
+    this.waiters.find((w) => labelsMatch(item.labels, w.agent.labels))?.wake(true);
+  }
+
+  // ── for people ───────────────────────────────────────────────────────────────────────────
+
+  async listAgents(): Promise<AgentView[]> {
+    const now = Date.now();
+    const assigned = this.queue.assigned();
+    return this.agents.list().map((agent) => {
+      const jobs = assigned.filter((r) => r.agentId === agent.id);
+      return {
+        id: agent.id,
+        name: agent.name,
+        queue: this.queueName,
+        labels: agent.labels,
+        version: agent.version,
+        hostname: agent.hostname,
+        state: agentState(agent, jobs.length > 0, now, this.settings.lostAfterMs),
+        jobs: jobs.map((r) => ({
+          jobAttemptId: r.jobAttemptId,
+          runId: r.runId,
+          runNumber: r.runNumber,
+          project: r.project,
+          pipeline: r.pipeline,
+          job: r.jobKey,
+        })),
+        lastSeenAt: new Date(agent.lastSeenAt).toISOString(),
+        createdAt: new Date(agent.createdAt).toISOString(),
+      };
+    });
+  }
+
+  async revokeAgent(agentId: string): Promise<boolean> {
+    const agent = this.agents.get(agentId);
+    if (!agent) return false;
+    agent.revokedAt ??= Date.now();
+    this.agents.save(agent);
+    for (const w of this.waiters.filter((w) => w.agent.id === agentId)) w.wake(false);
+    return true;
+  }
+
+  async view(): Promise<{ pending: QueueEntryView[]; running: QueueEntryView[] }> {
+    const now = Date.now();
+    const pending: QueueEntryView[] = [];
+    let place = 0;
+    for (const row of this.queue.queuedInOrder()) {
+      pending.push({ ...entry(row, now), position: ++place });
+    }
+    const running = this.queue.assigned().map((row) => entry(row, now));
+    return { pending, running };
+  }
+
+  async reorder(jobAttemptId: string, anchor: { before?: string; after?: string }): Promise<Result<null>> {
+    const anchorId = anchor.before ?? anchor.after;
+    if (!anchorId) return fail(400, "missing_anchor", "give `before` or `after`: the job to place this one next to");
+    if (anchorId === jobAttemptId) return fail(400, "same_job", "a job cannot be placed next to itself");
+    for (const id of [jobAttemptId, anchorId]) {
+      const row = this.queue.get(id);
+      if (!row) return fail(404, "not_queued", `job ${id} is not in the queue`);
+      if (row.state !== "queued") return fail(409, "already_claimed", `job ${id} is already running on ${row.agentName}`);
+    }
+    this.queue.move(jobAttemptId, anchorId, anchor.before ? "before" : "after");
+    return ok(null);
+  }
+}
+
+function entry(row: QueueRow, now: number): QueueEntryView {
+  const { position: _position, state, agentName, assignedAt, agentId: _agentId, ...item } = row;
+  return {
+    ...item,
+    state,
+    position: null,
+    agent: agentName,
+    assignedAt: assignedAt === null ? null : new Date(assignedAt).toISOString(),
+    waitMs: (assignedAt ?? now) - item.readyAt,
+  };
+}

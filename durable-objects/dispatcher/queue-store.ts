@@ -1,0 +1,155 @@
+/**
+ * The dispatcher's queue in its own SQLite storage. Order: priority (higher first), then
+ * position (by default the order in which jobs became ready; changed by a person's reorder),
+ * then age. A row is `queued` until an agent is assigned, then `assigned` until released.
+ */
+import type { QueueItem } from "../../domain/run-engine/effects";
+
+export interface QueueRow extends QueueItem {
+  position: number;
+  state: "queued" | "assigned";
+  agentId: string | null;
+  agentName: string | null;
+  assignedAt: number | null;
+}
+
+interface SqlRow extends Record<string, SqlStorageValue> {
+  job_attempt_id: string;
+  doc: string;
+  priority: number;
+  position: number;
+  state: string;
+  agent_id: string | null;
+  agent_name: string | null;
+  assigned_at: number | null;
+}
+
+export const QUEUE_MIGRATIONS = [
+  `CREATE TABLE queue (
+     job_attempt_id TEXT PRIMARY KEY, doc TEXT NOT NULL, priority INTEGER NOT NULL, position REAL NOT NULL,
+     state TEXT NOT NULL, agent_id TEXT, agent_name TEXT, assigned_at INTEGER);
+   CREATE INDEX queue_order ON queue (state, priority DESC, position);
+   CREATE INDEX queue_agent ON queue (agent_id);
+   CREATE TABLE counters (name TEXT PRIMARY KEY, value INTEGER NOT NULL);`,
+];
+
+function toRow(r: SqlRow): QueueRow {
+  const item = JSON.parse(r.doc) as QueueItem;
+  return {
+    ...item,
+    priority: r.priority,
+    position: r.position,
+    state: r.state as QueueRow["state"],
+    agentId: r.agent_id,
+    agentName: r.agent_name,
+    assignedAt: r.assigned_at,
+  };
+}
+
+export class QueueStore {
+  constructor(private readonly sql: SqlStorage) {}
+
+  private nextPosition(): number {
+    const row = this.sql
+      .exec<{ value: number }>(
+        "INSERT INTO counters (name, value) VALUES ('position', 1) ON CONFLICT (name) DO UPDATE SET value = value + 1 RETURNING value",
+      )
+      .one();
+    return row.value;
+  }
+
+  /** Adds items not already known (enqueueing is idempotent by job attempt id). Returns the new ones. */
+  add(items: QueueItem[]): QueueItem[] {
+    const added: QueueItem[] = [];
+    for (const item of items) {
+      if (this.get(item.jobAttemptId)) continue;
+      this.sql.exec(
+        "INSERT INTO queue (job_attempt_id, doc, priority, position, state) VALUES (?, ?, ?, ?, 'queued')",
+        item.jobAttemptId,
+        JSON.stringify(item),
+        item.priority,
+        this.nextPosition(),
+      );
+      added.push(item);
+    }
+    return added;
+  }
+
+  get(jobAttemptId: string): QueueRow | null {
+    const r = this.sql.exec<SqlRow>("SELECT * FROM queue WHERE job_attempt_id = ?", jobAttemptId).toArray()[0];
+    return r ? toRow(r) : null;
+  }
+
+  /** Queued rows in claim order, lazily, so a claim stops reading at the first match. */
+  *queuedInOrder(): Generator<QueueRow> {
+    for (const r of this.sql.exec<SqlRow>("SELECT * FROM queue WHERE state = 'queued' ORDER BY priority DESC, position ASC")) {
+      yield toRow(r);
+    }
+  }
+
+  assigned(): QueueRow[] {
+    return this.sql.exec<SqlRow>("SELECT * FROM queue WHERE state = 'assigned' ORDER BY assigned_at").toArray().map(toRow);
+  }
+
+  assignedTo(agentId: string): QueueRow[] {
+    return this.sql.exec<SqlRow>("SELECT * FROM queue WHERE agent_id = ? AND state = 'assigned'", agentId).toArray().map(toRow);
+  }
+
+  queuedCount(): number {
+    return this.sql.exec<{ n: number }>("SELECT count(*) AS n FROM queue WHERE state = 'queued'").one().n;
+  }
+
+  markAssigned(jobAttemptId: string, agentId: string, agentName: string, now: number): void {
+    this.sql.exec(
+      "UPDATE queue SET state = 'assigned', agent_id = ?, agent_name = ?, assigned_at = ? WHERE job_attempt_id = ?",
+      agentId,
+      agentName,
+      now,
+      jobAttemptId,
+    );
+  }
+
+  /** Puts an assigned row back in the queue at its old place (its run could not be reached). */
+  markQueued(jobAttemptId: string): void {
+    this.sql.exec(
+      "UPDATE queue SET state = 'queued', agent_id = NULL, agent_name = NULL, assigned_at = NULL WHERE job_attempt_id = ?",
+      jobAttemptId,
+    );
+  }
+
+  /** Removes rows; with `onlyQueued`, leaves assigned ones (their run stops them through the agent). */
+  remove(jobAttemptIds: string[], onlyQueued = false): string[] {
+    const removed: string[] = [];
+    for (const id of jobAttemptIds) {
+      const cursor = this.sql.exec(
+        `DELETE FROM queue WHERE job_attempt_id = ?${onlyQueued ? " AND state = 'queued'" : ""} RETURNING job_attempt_id`,
+        id,
+      );
+      if (cursor.toArray().length > 0) removed.push(id);
+    }
+    return removed;
+  }
+
+  /** Moves a queued row just before or after another queued row, taking that row's priority. */
+  move(jobAttemptId: string, anchorId: string, where: "before" | "after"): boolean {
+    const anchor = this.get(anchorId);
+    const moving = this.get(jobAttemptId);
+    if (!anchor || !moving || anchor.state !== "queued" || moving.state !== "queued") return false;
+    const neighbour = this.sql
+      .exec<{ position: number }>(
+        where === "before"
+          ? "SELECT position FROM queue WHERE state = 'queued' AND priority = ? AND position < ? AND job_attempt_id != ? ORDER BY position DESC LIMIT 1"
+          : "SELECT position FROM queue WHERE state = 'queued' AND priority = ? AND position > ? AND job_attempt_id != ? ORDER BY position ASC LIMIT 1",
+        anchor.priority,
+        anchor.position,
+        jobAttemptId,
+      )
+      .toArray()[0];
+    const position =
+      neighbour === undefined
+        ? anchor.position + (where === "before" ? -1 : 1)
+        : (anchor.position + neighbour.position) / 2;
+    this.sql.exec("UPDATE queue SET priority = ?, position = ? WHERE job_attempt_id = ?", anchor.priority, position, jobAttemptId);
+    return true;
+  }
+}

@@ -1,0 +1,60 @@
+/**
+ * Calls from a run to its queue's DispatcherObject (enqueue, dequeue, release), written in the
+ * same storage transaction as the state change that caused them and sent in order afterwards.
+ * If the dispatcher cannot be reached they wait and are retried from the alarm: a ready job is
+ * never forgotten, an agent slot never left held.
+ */
+import type { Effect, QueueItem } from "../../domain/run-engine";
+import type { Env } from "../../worker/env";
+
+type DispatchOp =
+  | { op: "enqueue"; items: QueueItem[] }
+  | { op: "dequeue"; jobAttemptIds: string[] }
+  | { op: "release"; jobAttemptId: string };
+
+export const DEFAULT_QUEUE = "default";
+
+export function recordDispatchOps(sql: SqlStorage, effects: Effect[]): boolean {
+  let any = false;
+  for (const effect of effects) {
+    let op: DispatchOp | null = null;
+    if (effect.type === "enqueue") op = { op: "enqueue", items: [effect.item] };
+    else if (effect.type === "dequeue") op = { op: "dequeue", jobAttemptIds: effect.jobAttemptIds };
+    else if (effect.type === "release") op = { op: "release", jobAttemptId: effect.jobAttemptId };
+    if (op) {
+      sql.exec("INSERT INTO dispatch_outbox (op) VALUES (?)", JSON.stringify(op));
+      any = true;
+    }
+  }
+  return any;
+}
+
+export function hasDispatchOps(sql: SqlStorage): boolean {
+  return sql.exec("SELECT 1 FROM dispatch_outbox LIMIT 1").toArray().length > 0;
+}
+
+/** Sends pending calls in order, merging neighbouring enqueues into one call. Throws on failure. */
+export async function flushDispatchOps(sql: SqlStorage, env: Env): Promise<void> {
+  const dispatcher = env.DISPATCHER.get(env.DISPATCHER.idFromName(DEFAULT_QUEUE));
+  for (;;) {
+    const rows = sql.exec<{ seq: number; op: string }>("SELECT seq, op FROM dispatch_outbox ORDER BY seq LIMIT 200").toArray();
+    if (rows.length === 0) return;
+    let i = 0;
+    while (i < rows.length) {
+      const first = JSON.parse(rows[i]!.op) as DispatchOp;
+      let last = i;
+      if (first.op === "enqueue") {
+        while (last + 1 < rows.length && (JSON.parse(rows[last + 1]!.op) as DispatchOp).op === "enqueue") {
+          first.items.push(...(JSON.parse(rows[++last]!.op) as { items: QueueItem[] }).items);
+        }
+        await dispatcher.enqueue(first.items);
+      } else if (first.op === "dequeue") {
+        await dispatcher.dequeue(first.jobAttemptIds);
+      } else {
+        await dispatcher.release(first.jobAttemptId);
+      }
+      sql.exec("DELETE FROM dispatch_outbox WHERE seq >= ? AND seq <= ?", rows[i]!.seq, rows[last]!.seq);
+      i = last + 1;
+    }
+  }
+}

@@ -1,0 +1,330 @@
+/**
+ * RunObject: one per run (named by the run id), the source of truth of a live run. Its methods
+ * are the run's commands (from the worker, the dispatcher and the run's agents); each runs the
+ * pure run engine, then stores what changed, the history and the outbox entries in one storage
+ * transaction, and only then answers. Outboxes (D1 projection, dispatcher calls) are flushed
+ * right after, and retried from the alarm when their target is down.
+ */
+import { DurableObject } from "cloudflare:workers";
+import { uuidv7 } from "uuidv7";
+import type { RunView } from "../../domain/api";
+import type { JobAssignment, JobFinish, StepUpdate } from "../../domain/protocol";
+import {
+  buildJobAssignment,
+  type CommandResult,
+  createRun,
+  type CreateRunInput,
+  type EngineContext,
+  engine,
+  nextDeadline,
+  type RunState,
+  runView,
+  type TransitionEffect,
+} from "../../domain/run-engine";
+import { newJobToken, sha256Hex } from "../../domain/tokens";
+import type { Env } from "../../worker/env";
+import { OutboxStatus } from "../outbox-status";
+import { fail, ok, type Result } from "../result";
+import { SerialFlush } from "../serial-flush";
+import { settingsFrom, type Settings } from "../settings";
+import { migrate } from "../sql-migrations";
+import { flushToD1, hasDirty, markDirty } from "./d1-projection";
+import { flushDispatchOps, hasDispatchOps, recordDispatchOps } from "./dispatch-outbox";
+import { JobLogs } from "./job-logs";
+import { LOG_MIGRATIONS } from "./log-store";
+import { appendHistory, historyIndex, loadRun, RUN_MIGRATIONS, saveTouched } from "./store";
+
+export const LOG_CHUNK_BYTES = 64 * 1024;
+export const MAX_ARTIFACT_BYTES = 5 * 1024 * 1024 * 1024;
+
+/** What a job token proves, for the worker's artifact routes. */
+export interface JobIdentity {
+  runId: string;
+  runNumber: number;
+  projectId: string;
+  project: string;
+  pipeline: string;
+  runAttempt: number;
+  jobKey: string;
+  jobAttemptId: string;
+}
+
+export class RunObject extends DurableObject<Env> {
+  private state: RunState | null = null;
+  private readonly settings: Settings;
+  private readonly sql: SqlStorage;
+  private readonly d1Status: OutboxStatus;
+  private readonly dispatchStatus: OutboxStatus;
+  private readonly d1Flush: SerialFlush;
+  private readonly dispatchFlush: SerialFlush;
+  readonly logs: JobLogs;
+  private alarmAt: number | null = null;
+
+  constructor(ctx: DurableObjectState, env: Env) {
+    super(ctx, env);
+    this.sql = ctx.storage.sql;
+    this.settings = settingsFrom(env);
+    this.d1Status = new OutboxStatus(this.sql, "d1");
+    this.dispatchStatus = new OutboxStatus(this.sql, "dispatch");
+    this.d1Flush = new SerialFlush(() => this.flushD1Once());
+    this.dispatchFlush = new SerialFlush(() => this.flushDispatchOnce());
+    this.logs = new JobLogs(this.sql, env);
+    void ctx.blockConcurrencyWhile(async () => {
+      migrate(this.sql, [
+        { name: "run", statements: RUN_MIGRATIONS },
+        { name: "logs", statements: LOG_MIGRATIONS },
+      ]);
+      this.state = loadRun(this.sql);
+      this.alarmAt = await ctx.storage.getAlarm();
+    });
+  }
+
+  private engineContext(): EngineContext {
+    return { now: Date.now(), newId: uuidv7, settings: this.settings };
+  }
+
+  /**
+   * Keeps a command's result: state, history, D1 marks and dispatcher calls in one storage
+   * transaction, then kicks the outboxes. A refusal changes nothing and is logged.
+   */
+  private commit<T>(result: CommandResult<T>, options: { project?: boolean } = {}): Result<T> {
+    if (!result.ok) {
+      console.warn(`run ${this.state?.run.id}: refused ${result.error.code}: ${result.error.message}`);
+      return { ok: false, error: result.error };
+    }
+    const transitions = result.effects.filter((e): e is TransitionEffect => e.type === "transition");
+    let dispatch = false;
+    this.ctx.storage.transactionSync(() => {
+      saveTouched(this.sql, result.state, result.touched);
+      appendHistory(this.sql, transitions);
+      if (options.project !== false) markDirty(this.sql, result.state, result.touched);
+      dispatch = recordDispatchOps(this.sql, result.effects);
+      for (const effect of result.effects) {
+        if (effect.type === "jobAttemptEnded") this.logs.jobAttemptEnded(effect.jobAttemptId, Date.now());
+      }
+    });
+    this.state = result.state;
+    if (dispatch) void this.dispatchFlush.request();
+    if (options.project !== false && result.touched.run) void this.d1Flush.request();
+    else if (options.project !== false && transitions.length > 0) void this.d1Flush.request();
+    void this.scheduleAlarm();
+    return ok(result.value);
+  }
+
+  private require(): Result<RunState> {
+    return this.state ? ok(this.state) : fail(404, "run_not_found", "no such run");
+  }
+
+  private view(state: RunState): RunView {
+    return runView(state, historyIndex(this.sql), Date.now());
+  }
+
+  // ── from the worker ──────────────────────────────────────────────────────────────────────
+
+  /** Creates the run; calling again with the same id returns the same run. */
+  async create(input: CreateRunInput): Promise<Result<RunView>> {
+    if (this.state) {
+      if (this.state.run.id !== input.id) return fail(409, "run_exists", "this object already holds another run");
+      return ok(this.view(this.state));
+    }
+    const result = this.commit(createRun(input, this.engineContext()));
+    if (!result.ok) return result;
+    // Listing reads D1: try to have the run there before answering (the outbox retries if not).
+    await this.d1Flush.request();
+    return ok(this.view(this.state!));
+  }
+
+  async get(): Promise<Result<RunView>> {
+    const state = this.require();
+    return state.ok ? ok(this.view(state.value)) : state;
+  }
+
+  async cancel(): Promise<Result<RunView>> {
+    const state = this.require();
+    if (!state.ok) return state;
+    const result = this.commit(engine.cancel(state.value, this.engineContext()));
+    return result.ok ? ok(this.view(this.state!)) : result;
+  }
+
+  async cancelJobs(jobAttemptIds: string[]): Promise<Result<string[]>> {
+    const state = this.require();
+    if (!state.ok) return state;
+    return this.commit(engine.cancelJobs(state.value, this.engineContext(), jobAttemptIds));
+  }
+
+  async rerun(failedOnly: boolean): Promise<Result<RunView>> {
+    const state = this.require();
+    if (!state.ok) return state;
+    const result = this.commit(engine.rerun(state.value, this.engineContext(), failedOnly));
+    return result.ok ? ok(this.view(this.state!)) : result;
+  }
+
+  // ── from the dispatcher ──────────────────────────────────────────────────────────────────
+
+  /** The dispatcher gives a queued job attempt to an agent; answers what the agent receives. */
+  async assign(input: { jobAttemptId: string; agentId: string; agentName: string }): Promise<Result<JobAssignment>> {
+    const state = this.require();
+    if (!state.ok) return state;
+    const token = newJobToken(state.value.run.id, input.jobAttemptId);
+    const tokenHash = await sha256Hex(token);
+    // The hash above awaited: re-read the state, which may have changed meanwhile.
+    const result = this.commit(engine.assign(this.state!, this.engineContext(), { ...input, tokenHash }));
+    if (!result.ok) return result;
+    const { job, jobAttempt } = result.value;
+    return ok(
+      buildJobAssignment(this.state!, job, jobAttempt, {
+        token,
+        secrets: {},
+        heartbeatIntervalMs: this.settings.heartbeatIntervalMs,
+        limits: { logChunkBytes: LOG_CHUNK_BYTES, artifactBytes: MAX_ARTIFACT_BYTES },
+      }),
+    );
+  }
+
+  // ── from agents (job token) ──────────────────────────────────────────────────────────────
+
+  /** Checks a job token. `allowEnded` lets a finished (not lost) job's late log chunks in. */
+  private async authorize(jobAttemptId: string, token: string, allowEnded = false): Promise<Result<JobIdentity>> {
+    const state = this.require();
+    if (!state.ok) return state;
+    const hash = await sha256Hex(token);
+    for (const attempt of this.state!.attempts) {
+      for (const job of attempt.jobs) {
+        const jobAttempt = job.attempts.find((a) => a.id === jobAttemptId);
+        if (!jobAttempt) continue;
+        if (jobAttempt.tokenHash === null || jobAttempt.tokenHash !== hash) {
+          return fail(401, "invalid_job_token", "the job token does not belong to this job");
+        }
+        const ended = ["SUCCESS", "WARNING", "FAILED", "KILLED"].includes(jobAttempt.status);
+        const lateOk = allowEnded && jobAttempt.reason !== "agent_lost" && jobAttempt.reason !== "timeout";
+        if (ended && !lateOk) {
+          return fail(410, "job_ended", `job attempt ${jobAttemptId} has ended (${jobAttempt.status}); its token is no longer valid`);
+        }
+        const run = this.state!.run;
+        return ok({
+          runId: run.id,
+          runNumber: run.number,
+          projectId: run.projectId,
+          project: run.project,
+          pipeline: run.pipeline,
+          runAttempt: attempt.number,
+          jobKey: job.key,
+          jobAttemptId,
+        });
+      }
+    }
+    return fail(401, "invalid_job_token", "the job token does not belong to this run");
+  }
+
+  async jobHeartbeat(jobAttemptId: string, token: string): Promise<Result<{ cancel: boolean }>> {
+    const auth = await this.authorize(jobAttemptId, token);
+    if (!auth.ok) return auth;
+    return this.commit(engine.heartbeat(this.state!, this.engineContext(), jobAttemptId), { project: false });
+  }
+
+  async updateStep(jobAttemptId: string, token: string, stepId: string, update: StepUpdate): Promise<Result<null>> {
+    const auth = await this.authorize(jobAttemptId, token);
+    if (!auth.ok) return auth;
+    const result = this.commit(engine.updateStep(this.state!, this.engineContext(), jobAttemptId, stepId, update));
+    return result.ok ? ok(null) : result;
+  }
+
+  async finishJob(jobAttemptId: string, token: string, finish: JobFinish): Promise<Result<null>> {
+    const auth = await this.authorize(jobAttemptId, token, true);
+    if (!auth.ok) return auth;
+    const result = this.commit(engine.finishJob(this.state!, this.engineContext(), jobAttemptId, finish));
+    return result.ok ? ok(null) : result;
+  }
+
+  async appendLog(jobAttemptId: string, token: string, seq: number, offset: number, data: Uint8Array) {
+    const auth = await this.authorize(jobAttemptId, token, true);
+    if (!auth.ok) return auth;
+    const jobAttempt = this.findJobAttempt(jobAttemptId)!;
+    const ended = ["SUCCESS", "WARNING", "FAILED", "KILLED"].includes(jobAttempt.status);
+    const result = this.logs.append(jobAttemptId, seq, offset, data, Date.now(), ended);
+    void this.scheduleAlarm();
+    return result;
+  }
+
+  /** Checks a job token for the worker (artifact uploads). */
+  async identifyJob(jobAttemptId: string, token: string): Promise<Result<JobIdentity>> {
+    return this.authorize(jobAttemptId, token);
+  }
+
+  private findJobAttempt(jobAttemptId: string) {
+    for (const attempt of this.state?.attempts ?? []) {
+      for (const job of attempt.jobs) {
+        const found = job.attempts.find((a) => a.id === jobAttemptId);
+        if (found) return found;
+      }
+    }
+    return undefined;
+  }
+
+  // ── logs for people ──────────────────────────────────────────────────────────────────────
+
+  /** The whole log of a job attempt (default: the job's latest attempt in the current run attempt). */
+  async readLog(jobKey: string, jobAttemptNumber?: number, runAttemptNumber?: number): Promise<Result<{ length: number; body: ReadableStream<Uint8Array> }>> {
+    const state = this.require();
+    if (!state.ok) return state;
+    const runAttempt = state.value.attempts[(runAttemptNumber ?? state.value.attempts.length) - 1];
+    if (!runAttempt) return fail(404, "attempt_not_found", `run #${state.value.run.number} has no attempt ${runAttemptNumber}`);
+    const job = runAttempt.jobs.find((j) => j.key === jobKey);
+    if (!job) return fail(404, "job_not_found", `run #${state.value.run.number} has no job ${jobKey}`);
+    const jobAttempt = jobAttemptNumber === undefined ? job.attempts[job.attempts.length - 1] : job.attempts[jobAttemptNumber - 1];
+    if (!jobAttempt) {
+      return fail(404, "job_attempt_not_found", `job ${jobKey} has no attempt ${jobAttemptNumber ?? ""} in run attempt ${runAttempt.number}`.trim());
+    }
+    return ok(await this.logs.read(state.value.run.id, jobAttempt.id));
+  }
+
+  // ── outboxes and the alarm ───────────────────────────────────────────────────────────────
+
+  private async flushD1Once(): Promise<void> {
+    if (!this.state || !hasDirty(this.sql)) return;
+    try {
+      await flushToD1(this.sql, this.env.DB, this.state, Date.now());
+      this.d1Status.succeeded();
+    } catch (error) {
+      this.d1Status.failed(Date.now(), error);
+      console.warn(`run ${this.state.run.id}: D1 projection failed, will retry: ${String(error)}`);
+      await this.scheduleAlarm();
+    }
+  }
+
+  private async flushDispatchOnce(): Promise<void> {
+    if (!hasDispatchOps(this.sql)) return;
+    try {
+      await flushDispatchOps(this.sql, this.env);
+      this.dispatchStatus.succeeded();
+    } catch (error) {
+      this.dispatchStatus.failed(Date.now(), error);
+      console.warn(`run ${this.state?.run.id}: dispatcher unreachable, will retry: ${String(error)}`);
+      await this.scheduleAlarm();
+    }
+  }
+
+  /** Sets the one alarm to the soonest of: engine deadlines, outbox retries, log archives. */
+  private async scheduleAlarm(): Promise<void> {
+    const now = Date.now();
+    const candidates: (number | null)[] = [
+      this.state ? nextDeadline(this.state, this.settings) : null,
+      hasDirty(this.sql) ? (this.d1Status.retryAt() ?? now + 1000) : null,
+      hasDispatchOps(this.sql) ? (this.dispatchStatus.retryAt() ?? now + 1000) : null,
+      this.logs.nextArchiveAt(now),
+    ];
+    const times = candidates.filter((t): t is number => t !== null);
+    const next = times.length ? Math.max(Math.min(...times), now + 10) : null;
+    if (next === this.alarmAt) return;
+    this.alarmAt = next;
+    if (next === null) await this.ctx.storage.deleteAlarm();
+    else await this.ctx.storage.setAlarm(next);
+  }
+
+  override async alarm(): Promise<void> {
+    this.alarmAt = null;
+    if (this.state) this.commit(engine.tick(this.state, this.engineContext()));
+    await Promise.all([this.dispatchFlush.request(), this.d1Flush.request(), this.logs.archiveDue(this.state?.run.id, Date.now())]);
+    await this.scheduleAlarm();
+  }
+}

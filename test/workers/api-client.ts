@@ -1,0 +1,50 @@
+/** A small client for the worker's API inside workerd tests (real worker, real bindings). */
+import { exports } from "cloudflare:workers";
+
+export const ADMIN = "test-admin-token";
+
+export async function api(method: string, path: string, options: { body?: unknown; token?: string | null; raw?: BodyInit; headers?: Record<string, string> } = {}) {
+  const headers: Record<string, string> = { ...options.headers };
+  const token = options.token === undefined ? ADMIN : options.token;
+  if (token) headers.authorization = `Bearer ${token}`;
+  let body: BodyInit | undefined = options.raw;
+  if (options.body !== undefined) {
+    body = JSON.stringify(options.body);
+    headers["content-type"] ??= "application/json";
+  }
+  const response = await exports.default.fetch(`http://yardmaster.test${path}`, { method, headers, body });
+  const text = await response.text();
+  let json: any = undefined;
+  try {
+    json = text ? JSON.parse(text) : undefined;
+  } catch {
+    json = undefined;
+  }
+  return { status: response.status, json, text, headers: response.headers };
+}
+
+export const PIPELINE = `name: build
+jobs:
+  test:
+    runs-on: [linux]
+    steps:
+      - id: install
+        run: echo install
+      - id: unit
+        needs: [install]
+        run: echo unit
+  deploy:
+    needs: [test]
+    runs-on: [linux]
+    steps:
+      - run: echo deploy
+`;
+
+/** Creates a project and stores PIPELINE as its pipeline `build`. */
+export async function projectWithPipeline(slug: string, pipeline = PIPELINE) {
+  const project = await api("POST", "/api/v1/projects", { body: { slug } });
+  if (project.status !== 201) throw new Error(`project: ${project.status} ${project.text}`);
+  const stored = await api("PUT", `/api/v1/projects/${slug}/pipelines/build`, { raw: pipeline, headers: { "content-type": "text/plain" } });
+  if (stored.status !== 201) throw new Error(`pipeline: ${stored.status} ${stored.text}`);
+  return { project: project.json, pipeline: stored.json };
+}

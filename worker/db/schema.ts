@@ -1,0 +1,208 @@
+/**
+ * D1 history: the drizzle schema from which drizzle-kit generates `migrations/`.
+ * D1 is a projection for listing and search; a live run is read from its RunObject.
+ * Times are integers, milliseconds since the epoch. JSON columns hold arrays/objects as text.
+ */
+import { index, integer, sqliteTable, text, uniqueIndex } from "drizzle-orm/sqlite-core";
+
+const json = <T>(name: string) => text(name, { mode: "json" }).$type<T>();
+
+export const projects = sqliteTable("projects", {
+  id: text("id").primaryKey(),
+  slug: text("slug").notNull().unique(),
+  name: text("name").notNull(),
+  repository: text("repository"),
+  /** AES-GCM encrypted (see worker/crypto), never returned by the API. */
+  webhookSecret: text("webhook_secret").notNull(),
+  runCounter: integer("run_counter").notNull().default(0),
+  createdAt: integer("created_at").notNull(),
+});
+
+export const pipelines = sqliteTable(
+  "pipelines",
+  {
+    id: text("id").primaryKey(),
+    projectId: text("project_id").notNull().references(() => projects.id),
+    name: text("name").notNull(),
+    currentVersionId: text("current_version_id").notNull(),
+    createdAt: integer("created_at").notNull(),
+    updatedAt: integer("updated_at").notNull(),
+  },
+  (t) => [uniqueIndex("pipelines_project_name").on(t.projectId, t.name)],
+);
+
+export const pipelineVersions = sqliteTable(
+  "pipeline_versions",
+  {
+    id: text("id").primaryKey(),
+    pipelineId: text("pipeline_id").notNull().references(() => pipelines.id),
+    version: integer("version").notNull(),
+    /** SHA-256 of the file's bytes. */
+    hash: text("hash").notNull(),
+    content: text("content").notNull(),
+    /** The normalised Pipeline (domain/pipeline/types.ts) as JSON. */
+    definition: text("definition").notNull(),
+    createdAt: integer("created_at").notNull(),
+  },
+  (t) => [
+    uniqueIndex("pipeline_versions_hash").on(t.pipelineId, t.hash),
+    uniqueIndex("pipeline_versions_number").on(t.pipelineId, t.version),
+  ],
+);
+
+export const runs = sqliteTable(
+  "runs",
+  {
+    id: text("id").primaryKey(),
+    projectId: text("project_id").notNull(),
+    project: text("project").notNull(),
+    pipelineId: text("pipeline_id").notNull(),
+    pipeline: text("pipeline").notNull(),
+    pipelineVersionId: text("pipeline_version_id").notNull(),
+    number: integer("number").notNull(),
+    branch: text("branch"),
+    commit: text("commit"),
+    trigger: text("trigger").notNull(),
+    params: json<Record<string, string>>("params").notNull(),
+    status: text("status").notNull(),
+    attempt: integer("attempt").notNull(),
+    createdAt: integer("created_at").notNull(),
+    startedAt: integer("started_at"),
+    endedAt: integer("ended_at"),
+    updatedAt: integer("updated_at").notNull(),
+  },
+  (t) => [
+    uniqueIndex("runs_project_number").on(t.projectId, t.number),
+    index("runs_project_id").on(t.project, t.id),
+    index("runs_pipeline_id").on(t.pipelineId, t.id),
+    index("runs_status_id").on(t.status, t.id),
+    index("runs_branch_id").on(t.branch, t.id),
+  ],
+);
+
+export const runAttempts = sqliteTable(
+  "run_attempts",
+  {
+    id: text("id").primaryKey(),
+    runId: text("run_id").notNull(),
+    number: integer("number").notNull(),
+    status: text("status").notNull(),
+    createdAt: integer("created_at").notNull(),
+    startedAt: integer("started_at"),
+    endedAt: integer("ended_at"),
+  },
+  (t) => [uniqueIndex("run_attempts_run_number").on(t.runId, t.number)],
+);
+
+export const jobs = sqliteTable(
+  "jobs",
+  {
+    id: text("id").primaryKey(),
+    runId: text("run_id").notNull(),
+    runAttemptId: text("run_attempt_id").notNull(),
+    key: text("key").notNull(),
+    status: text("status").notNull(),
+    needs: json<string[]>("needs").notNull(),
+    labels: json<string[]>("labels").notNull(),
+    outputs: json<Record<string, string>>("outputs").notNull(),
+    agentId: text("agent_id"),
+    startedAt: integer("started_at"),
+    endedAt: integer("ended_at"),
+  },
+  (t) => [index("jobs_run").on(t.runId), index("jobs_attempt").on(t.runAttemptId)],
+);
+
+export const jobAttempts = sqliteTable(
+  "job_attempts",
+  {
+    id: text("id").primaryKey(),
+    jobId: text("job_id").notNull(),
+    runId: text("run_id").notNull(),
+    number: integer("number").notNull(),
+    status: text("status").notNull(),
+    agentId: text("agent_id"),
+    reason: text("reason"),
+    createdAt: integer("created_at").notNull(),
+    startedAt: integer("started_at"),
+    endedAt: integer("ended_at"),
+  },
+  (t) => [index("job_attempts_job").on(t.jobId), index("job_attempts_run").on(t.runId)],
+);
+
+export const stepRuns = sqliteTable(
+  "step_runs",
+  {
+    /** `<jobAttemptId>/<stepId>` */
+    id: text("id").primaryKey(),
+    jobAttemptId: text("job_attempt_id").notNull(),
+    runId: text("run_id").notNull(),
+    stepId: text("step_id").notNull(),
+    status: text("status").notNull(),
+    exitCode: integer("exit_code"),
+    outputs: json<Record<string, string>>("outputs").notNull(),
+    metrics: json<unknown[]>("metrics").notNull(),
+    attempts: integer("attempts").notNull(),
+    startedAt: integer("started_at"),
+    endedAt: integer("ended_at"),
+  },
+  (t) => [index("step_runs_job_attempt").on(t.jobAttemptId)],
+);
+
+export const artifacts = sqliteTable(
+  "artifacts",
+  {
+    id: text("id").primaryKey(),
+    projectId: text("project_id").notNull(),
+    project: text("project").notNull(),
+    runId: text("run_id").notNull(),
+    runNumber: integer("run_number").notNull(),
+    pipeline: text("pipeline").notNull(),
+    attempt: integer("attempt").notNull(),
+    job: text("job").notNull(),
+    jobAttemptId: text("job_attempt_id").notNull(),
+    name: text("name").notNull(),
+    size: integer("size").notNull(),
+    sha256: text("sha256").notNull(),
+    contentType: text("content_type").notNull(),
+    r2Key: text("r2_key").notNull(),
+    createdAt: integer("created_at").notNull(),
+  },
+  (t) => [
+    index("artifacts_run").on(t.runId, t.id),
+    index("artifacts_project").on(t.project, t.id),
+    index("artifacts_name").on(t.name),
+  ],
+);
+
+export const agents = sqliteTable("agents", {
+  id: text("id").primaryKey(),
+  name: text("name").notNull(),
+  queue: text("queue").notNull(),
+  labels: json<string[]>("labels").notNull(),
+  version: text("version").notNull(),
+  hostname: text("hostname"),
+  concurrency: integer("concurrency").notNull(),
+  registrationTokenId: text("registration_token_id"),
+  createdAt: integer("created_at").notNull(),
+  lastSeenAt: integer("last_seen_at"),
+  revokedAt: integer("revoked_at"),
+});
+
+/** API tokens and agent registration tokens; only the SHA-256 of a token is kept. */
+export const tokens = sqliteTable(
+  "tokens",
+  {
+    id: text("id").primaryKey(),
+    kind: text("kind", { enum: ["api", "agent_registration"] }).notNull(),
+    name: text("name").notNull(),
+    tokenHash: text("token_hash").notNull(),
+    scopes: json<string[]>("scopes").notNull(),
+    /** Project slugs this token is limited to; null = every project. */
+    projects: json<string[] | null>("projects"),
+    createdAt: integer("created_at").notNull(),
+    expiresAt: integer("expires_at"),
+    lastUsedAt: integer("last_used_at"),
+    revokedAt: integer("revoked_at"),
+  },
+  (t) => [uniqueIndex("tokens_hash").on(t.tokenHash)],
+);

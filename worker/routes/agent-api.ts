@@ -1,0 +1,229 @@
+/**
+ * The agent protocol, version 1 (docs/agent-protocol.md). Agent-level calls carry the agent
+ * token and go to the queue's DispatcherObject; job-level calls carry the job token and go to
+ * the run's RunObject. Neither path touches D1, but registration (which checks the
+ * registration token there).
+ */
+import { createRoute, z } from "@hono/zod-openapi";
+import { and, eq, isNull } from "drizzle-orm";
+import { drizzle } from "drizzle-orm/d1";
+import {
+  AGENT_API_BASE,
+  AgentHeartbeat,
+  ClaimRequest,
+  JobAssignment,
+  JobFinish,
+  JobHeartbeatResponse,
+  LogAck,
+  RegisterRequest,
+  RegisterResponse,
+  StepUpdate,
+} from "../../domain/protocol";
+import { parseScopedToken, sha256Hex } from "../../domain/tokens";
+import { bearerToken } from "../auth/authenticate";
+import { agents, tokens } from "../db/schema";
+import type { Env } from "../env";
+import { ApiError, unwrap } from "../http/errors";
+import { runStub } from "../services/trigger-run";
+import { errors, ID, json, router } from "./common";
+
+export const agentApiRoutes = router();
+
+const agentSecurity = [{ agentToken: [] }];
+const jobSecurity = [{ jobToken: [] }];
+
+function agentDispatcher(env: Env, header: string | undefined) {
+  const token = bearerToken(header);
+  const parsed = token && parseScopedToken(token, "yma");
+  if (!token || !parsed) throw new ApiError(401, "invalid_agent_token", "send the agent token from registration as `Authorization: Bearer`");
+  return { token, dispatcher: env.DISPATCHER.get(env.DISPATCHER.idFromName(parsed.scope)) };
+}
+
+/** The run of a job token, after checking the token names the job attempt in the path. */
+function jobRun(env: Env, header: string | undefined, jobAttemptId: string) {
+  const token = bearerToken(header);
+  const parsed = token && parseScopedToken(token, "ymj");
+  if (!token || !parsed) throw new ApiError(401, "invalid_job_token", "send the job token from the claim as `Authorization: Bearer`");
+  if (parsed.id !== jobAttemptId) throw new ApiError(403, "wrong_job", "this job token belongs to another job");
+  return { token, run: runStub(env, parsed.scope) };
+}
+
+agentApiRoutes.openapi(
+  createRoute({
+    method: "post",
+    path: `${AGENT_API_BASE}/register`,
+    summary: "Register an agent with a registration token; answers the agent token",
+    security: [{ registrationToken: [] }],
+    request: { body: { required: true, content: { "application/json": { schema: RegisterRequest } } } },
+    responses: { 201: json(RegisterResponse, "The agent's id and token (keep it; it is shown once)."), ...errors },
+  }),
+  async (c) => {
+    const token = bearerToken(c.req.header("authorization"));
+    if (!token) throw new ApiError(401, "invalid_registration_token", "send a registration token (POST /api/v1/agent-tokens) as `Authorization: Bearer`");
+    const db = drizzle(c.env.DB);
+    const registration = (
+      await db
+        .select()
+        .from(tokens)
+        .where(and(eq(tokens.tokenHash, await sha256Hex(token)), eq(tokens.kind, "agent_registration"), isNull(tokens.revokedAt)))
+        .limit(1)
+    )[0];
+    if (!registration) throw new ApiError(401, "invalid_registration_token", "the registration token is unknown or revoked");
+    const body = c.req.valid("json");
+    const d = c.env.DISPATCHER.get(c.env.DISPATCHER.idFromName("default"));
+    const { agent, token: agentToken } = await d.register({ ...body, registrationTokenId: registration.id });
+    await db.insert(agents).values({
+      id: agent.id,
+      name: agent.name,
+      queue: "default",
+      labels: agent.labels,
+      version: agent.version,
+      hostname: agent.hostname,
+      concurrency: agent.concurrency,
+      registrationTokenId: registration.id,
+      createdAt: agent.createdAt,
+      lastSeenAt: agent.lastSeenAt,
+      revokedAt: null,
+    });
+    const settings = await import("../../durable-objects/settings").then((m) => m.settingsFrom(c.env));
+    return c.json(
+      {
+        agentId: agent.id,
+        token: agentToken,
+        queue: "default",
+        heartbeatIntervalMs: settings.heartbeatIntervalMs,
+        lostAfterMs: settings.lostAfterMs,
+      },
+      201,
+    );
+  },
+);
+
+agentApiRoutes.openapi(
+  createRoute({
+    method: "post",
+    path: `${AGENT_API_BASE}/claim`,
+    summary: "Claim a job (long-poll): 200 with a job at once when one matches, else 204 after waitSeconds",
+    security: agentSecurity,
+    request: { body: { required: false, content: { "application/json": { schema: ClaimRequest } } } },
+    responses: { 200: json(JobAssignment, "A job for this agent."), 204: { description: "Nothing matched in time; claim again." }, ...errors },
+  }),
+  async (c) => {
+    const { token, dispatcher } = agentDispatcher(c.env, c.req.header("authorization"));
+    const body = c.req.valid("json") ?? { waitSeconds: 25 };
+    const assignment = unwrap(await dispatcher.claim(token, (body.waitSeconds ?? 25) * 1000));
+    if (!assignment) return c.body(null, 204);
+    return c.json(assignment, 200);
+  },
+);
+
+agentApiRoutes.openapi(
+  createRoute({
+    method: "post",
+    path: `${AGENT_API_BASE}/heartbeat`,
+    summary: "The agent is alive",
+    security: agentSecurity,
+    request: { body: { required: false, content: { "application/json": { schema: AgentHeartbeat } } } },
+    responses: { 200: json(z.object({ agentId: z.string() }), "Noted."), ...errors },
+  }),
+  async (c) => {
+    const { token, dispatcher } = agentDispatcher(c.env, c.req.header("authorization"));
+    return c.json(unwrap(await dispatcher.heartbeat(token)), 200);
+  },
+);
+
+agentApiRoutes.openapi(
+  createRoute({
+    method: "post",
+    path: `${AGENT_API_BASE}/stop`,
+    summary: "The agent is shutting down cleanly",
+    security: agentSecurity,
+    responses: { 200: json(z.object({ ok: z.literal(true) }), "Noted."), ...errors },
+  }),
+  async (c) => {
+    const { token, dispatcher } = agentDispatcher(c.env, c.req.header("authorization"));
+    unwrap(await dispatcher.stop(token));
+    return c.json({ ok: true as const }, 200);
+  },
+);
+
+const JobParam = z.object({ jobAttemptId: ID });
+
+agentApiRoutes.openapi(
+  createRoute({
+    method: "post",
+    path: `${AGENT_API_BASE}/jobs/{jobAttemptId}/heartbeat`,
+    summary: "The job is alive; the answer carries the cancel signal",
+    security: jobSecurity,
+    request: { params: JobParam },
+    responses: { 200: json(JobHeartbeatResponse, "Whether to cancel."), 410: errors[409], ...errors },
+  }),
+  async (c) => {
+    const { jobAttemptId } = c.req.valid("param");
+    const { token, run } = jobRun(c.env, c.req.header("authorization"), jobAttemptId);
+    return c.json(unwrap(await run.jobHeartbeat(jobAttemptId, token)), 200);
+  },
+);
+
+agentApiRoutes.openapi(
+  createRoute({
+    method: "post",
+    path: `${AGENT_API_BASE}/jobs/{jobAttemptId}/steps/{stepId}`,
+    summary: "A step attempt started or ended, with its outputs and metrics",
+    security: jobSecurity,
+    request: {
+      params: JobParam.extend({ stepId: z.string().min(1).max(100) }),
+      body: { required: true, content: { "application/json": { schema: StepUpdate } } },
+    },
+    responses: { 200: json(z.object({ ok: z.literal(true) }), "Recorded."), 410: errors[409], ...errors },
+  }),
+  async (c) => {
+    const { jobAttemptId, stepId } = c.req.valid("param");
+    const { token, run } = jobRun(c.env, c.req.header("authorization"), jobAttemptId);
+    unwrap(await run.updateStep(jobAttemptId, token, stepId, c.req.valid("json")));
+    return c.json({ ok: true as const }, 200);
+  },
+);
+
+agentApiRoutes.openapi(
+  createRoute({
+    method: "post",
+    path: `${AGENT_API_BASE}/jobs/{jobAttemptId}/finish`,
+    summary: "The job attempt ended; its token stops working",
+    security: jobSecurity,
+    request: { params: JobParam, body: { required: true, content: { "application/json": { schema: JobFinish } } } },
+    responses: { 200: json(z.object({ ok: z.literal(true) }), "Recorded."), 410: errors[409], ...errors },
+  }),
+  async (c) => {
+    const { jobAttemptId } = c.req.valid("param");
+    const { token, run } = jobRun(c.env, c.req.header("authorization"), jobAttemptId);
+    unwrap(await run.finishJob(jobAttemptId, token, c.req.valid("json")));
+    return c.json({ ok: true as const }, 200);
+  },
+);
+
+agentApiRoutes.openapi(
+  createRoute({
+    method: "post",
+    path: `${AGENT_API_BASE}/jobs/{jobAttemptId}/logs`,
+    summary: "Append a chunk of the job's log (raw bytes)",
+    description:
+      "`seq` counts chunks from 0; `offset` is the byte offset of the chunk's first byte. A chunk already stored is acknowledged, not stored again; a chunk past a gap gets 409 `log_gap` with `details: {nextSeq, nextOffset}`.",
+    security: jobSecurity,
+    request: {
+      params: JobParam,
+      query: z.object({ seq: z.coerce.number().int().min(0), offset: z.coerce.number().int().min(0) }),
+      body: { required: true, content: { "application/octet-stream": { schema: z.string().meta({ format: "binary" }) } } },
+    },
+    responses: { 200: json(LogAck, "Stored (or already stored): where the next chunk goes."), 410: errors[409], ...errors },
+  }),
+  async (c) => {
+    const { jobAttemptId } = c.req.valid("param");
+    const { seq, offset } = c.req.valid("query");
+    const { token, run } = jobRun(c.env, c.req.header("authorization"), jobAttemptId);
+    const declared = Number(c.req.header("content-length") ?? "0");
+    if (declared > 1024 * 1024) throw new ApiError(413, "log_chunk_too_large", "a log chunk may be at most 1048576 bytes");
+    const data = new Uint8Array(await c.req.arrayBuffer());
+    return c.json(unwrap(await run.appendLog(jobAttemptId, token, seq, offset, data)), 200);
+  },
+);

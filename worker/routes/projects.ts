@@ -1,0 +1,314 @@
+/** Projects and their pipelines (.act files, every version kept). */
+import { createRoute, z } from "@hono/zod-openapi";
+import { and, desc, eq, inArray, max } from "drizzle-orm";
+import { drizzle } from "drizzle-orm/d1";
+import { uuidv7 } from "uuidv7";
+import { parsePipeline } from "../../domain/pipeline/parse";
+import { PIPELINE_DEFAULTS } from "../../domain/pipeline/types";
+import { randomSecret, sha256Hex } from "../../domain/tokens";
+import { requireScope, projectFilter } from "../auth/principal";
+import { pipelines, pipelineVersions, projects } from "../db/schema";
+import { ApiError } from "../http/errors";
+import { encryptSecret } from "../services/crypto";
+import { findProject } from "../services/projects";
+import { errors, json, NAME, router, security, SLUG } from "./common";
+
+const Project = z
+  .object({
+    id: z.string(),
+    slug: z.string(),
+    name: z.string(),
+    repository: z.string().nullable(),
+    createdAt: z.string(),
+  })
+  .meta({ id: "Project" });
+
+const CreateProject = z.object({
+  slug: SLUG,
+  name: z.string().min(1).max(200).optional(),
+  repository: z
+    .string()
+    .max(2000)
+    .regex(/^(https?:\/\/|ssh:\/\/|git@|file:\/\/|\/)/, "repository is a clone URL (https://, ssh://, git@…, file:// or an absolute path)")
+    .optional(),
+  webhookSecret: z.string().min(16, "a webhook secret has at least 16 characters").max(200).optional(),
+});
+
+const PipelineVersion = z
+  .object({ id: z.string(), version: z.number().int(), hash: z.string(), createdAt: z.string() })
+  .meta({ id: "PipelineVersion" });
+const PipelineSummary = z
+  .object({
+    id: z.string(),
+    project: z.string(),
+    name: z.string(),
+    version: PipelineVersion,
+    jobs: z.array(z.string()),
+    updatedAt: z.string(),
+  })
+  .meta({ id: "Pipeline" });
+
+const iso = (t: number) => new Date(t).toISOString();
+const projectView = (p: typeof projects.$inferSelect) => ({
+  id: p.id,
+  slug: p.slug,
+  name: p.name,
+  repository: p.repository,
+  createdAt: iso(p.createdAt),
+});
+
+export const projectRoutes = router();
+
+projectRoutes.openapi(
+  createRoute({
+    method: "post",
+    path: "/api/v1/projects",
+    summary: "Create a project",
+    description: "When no webhookSecret is given one is generated; it is shown in this answer only.",
+    security,
+    request: { body: { required: true, content: { "application/json": { schema: CreateProject } } } },
+    responses: {
+      201: json(Project.extend({ webhookSecret: z.string() }), "The project, with its webhook secret (shown once)."),
+      ...errors,
+    },
+  }),
+  async (c) => {
+    requireScope(c.var.principal, "admin");
+    const body = c.req.valid("json");
+    const db = drizzle(c.env.DB);
+    const exists = await db.select({ id: projects.id }).from(projects).where(eq(projects.slug, body.slug)).limit(1);
+    if (exists.length > 0) throw new ApiError(409, "project_exists", `a project '${body.slug}' already exists`);
+    const webhookSecret = body.webhookSecret ?? randomSecret(24);
+    const row = {
+      id: uuidv7(),
+      slug: body.slug,
+      name: body.name ?? body.slug,
+      repository: body.repository ?? null,
+      webhookSecret: await encryptSecret(c.env, webhookSecret),
+      runCounter: 0,
+      createdAt: Date.now(),
+    };
+    try {
+      await db.insert(projects).values(row);
+    } catch (error) {
+      if (String(error).includes("UNIQUE")) throw new ApiError(409, "project_exists", `a project '${body.slug}' already exists`);
+      throw error;
+    }
+    return c.json({ ...projectView(row), webhookSecret }, 201);
+  },
+);
+
+projectRoutes.openapi(
+  createRoute({
+    method: "get",
+    path: "/api/v1/projects",
+    summary: "List projects",
+    security,
+    responses: { 200: json(z.object({ items: z.array(Project), cursor: z.null() }), "Every project the token may see."), ...errors },
+  }),
+  async (c) => {
+    requireScope(c.var.principal, "read");
+    const allowed = projectFilter(c.var.principal);
+    const db = drizzle(c.env.DB);
+    const rows = await db
+      .select()
+      .from(projects)
+      .where(allowed ? inArray(projects.slug, allowed.length ? allowed : [""]) : undefined)
+      .orderBy(projects.slug);
+    return c.json({ items: rows.map(projectView), cursor: null }, 200);
+  },
+);
+
+projectRoutes.openapi(
+  createRoute({
+    method: "get",
+    path: "/api/v1/projects/{project}",
+    summary: "Get a project",
+    security,
+    request: { params: z.object({ project: SLUG }) },
+    responses: { 200: json(Project, "The project."), ...errors },
+  }),
+  async (c) => {
+    const { project } = c.req.valid("param");
+    requireScope(c.var.principal, "read", project);
+    return c.json(projectView(await findProject(c.env, project)), 200);
+  },
+);
+
+const Problems = z.object({
+  error: z.object({
+    code: z.literal("invalid_pipeline"),
+    message: z.string(),
+    details: z.object({
+      problems: z.array(z.object({ message: z.string(), line: z.number(), column: z.number(), path: z.array(z.union([z.string(), z.number()])) })),
+    }),
+  }),
+});
+
+projectRoutes.openapi(
+  createRoute({
+    method: "put",
+    path: "/api/v1/projects/{project}/pipelines/{pipeline}",
+    summary: "Store a pipeline (.act file)",
+    description:
+      "The body is the .act file (YAML). It is checked whole; any problem gives a 400 listing every problem with its line and column, and nothing is stored. Storing the same content again stores no new version.",
+    security,
+    request: {
+      params: z.object({ project: SLUG, pipeline: NAME }),
+      body: { required: true, content: { "text/plain": { schema: z.string() }, "application/yaml": { schema: z.string() } } },
+    },
+    responses: {
+      201: json(PipelineSummary.extend({ changed: z.boolean() }), "A new version was stored."),
+      200: json(PipelineSummary.extend({ changed: z.boolean() }), "The content equals the current version: nothing new stored."),
+      ...errors,
+      400: json(Problems, "The file has problems; nothing was stored."),
+    },
+  }),
+  async (c) => {
+    const { project: slug, pipeline: name } = c.req.valid("param");
+    requireScope(c.var.principal, "admin", slug);
+    const project = await findProject(c.env, slug);
+    const bytes = new Uint8Array(await c.req.arrayBuffer());
+    if (bytes.byteLength > PIPELINE_DEFAULTS.maxFileBytes) {
+      throw new ApiError(413, "pipeline_too_large", `a pipeline file may be at most ${PIPELINE_DEFAULTS.maxFileBytes} bytes`);
+    }
+    let text: string;
+    try {
+      text = new TextDecoder("utf-8", { fatal: true, ignoreBOM: false }).decode(bytes);
+    } catch {
+      throw new ApiError(400, "invalid_encoding", "a pipeline file must be UTF-8 text");
+    }
+    const parsed = parsePipeline(text, { name });
+    if (!parsed.ok) {
+      const n = parsed.problems.length;
+      const first = parsed.problems[0]!;
+      return c.json(
+        {
+          error: {
+            code: "invalid_pipeline" as const,
+            message: `${n} problem${n === 1 ? "" : "s"} in the pipeline file; the first at line ${first.line}, column ${first.column}: ${first.message}`,
+            details: { problems: parsed.problems },
+          },
+        },
+        400,
+      );
+    }
+    const hash = await sha256Hex(bytes);
+    const db = drizzle(c.env.DB);
+    const now = Date.now();
+    const existing = (
+      await db.select().from(pipelines).where(and(eq(pipelines.projectId, project.id), eq(pipelines.name, name))).limit(1)
+    )[0];
+    const pipelineId = existing?.id ?? uuidv7();
+    const same = existing
+      ? (await db.select().from(pipelineVersions).where(eq(pipelineVersions.id, existing.currentVersionId)).limit(1))[0]
+      : undefined;
+    const jobs = parsed.pipeline.jobs.map((j) => j.key);
+    if (existing && same && same.hash === hash) {
+      return c.json({ ...summary(existing.id, slug, name, same, jobs, existing.updatedAt), changed: false }, 200);
+    }
+    const last = existing
+      ? ((await db.select({ v: max(pipelineVersions.version) }).from(pipelineVersions).where(eq(pipelineVersions.pipelineId, pipelineId)))[0]?.v ?? 0)
+      : 0;
+    const version = {
+      id: uuidv7(),
+      pipelineId,
+      version: last + 1,
+      hash,
+      content: text,
+      definition: JSON.stringify(parsed.pipeline),
+      createdAt: now,
+    };
+    // One batch: the version and the pipeline's pointer to it land together or not at all.
+    const insertVersion = db.insert(pipelineVersions).values(version);
+    if (existing) {
+      await db.batch([insertVersion, db.update(pipelines).set({ currentVersionId: version.id, updatedAt: now }).where(eq(pipelines.id, pipelineId))]);
+    } else {
+      const row = { id: pipelineId, projectId: project.id, name, currentVersionId: version.id, createdAt: now, updatedAt: now };
+      await db.batch([db.insert(pipelines).values(row), insertVersion]);
+    }
+    return c.json({ ...summary(pipelineId, slug, name, version, jobs, now), changed: true }, 201);
+  },
+);
+
+function summary(
+  id: string,
+  project: string,
+  name: string,
+  version: { id: string; version: number; hash: string; createdAt: number },
+  jobs: string[],
+  updatedAt: number,
+) {
+  return {
+    id,
+    project,
+    name,
+    version: { id: version.id, version: version.version, hash: version.hash, createdAt: iso(version.createdAt) },
+    jobs,
+    updatedAt: iso(updatedAt),
+  };
+}
+
+const jobKeys = (definition: string) => (JSON.parse(definition) as { jobs: { key: string }[] }).jobs.map((j) => j.key);
+
+projectRoutes.openapi(
+  createRoute({
+    method: "get",
+    path: "/api/v1/projects/{project}/pipelines",
+    summary: "List a project's pipelines",
+    security,
+    request: { params: z.object({ project: SLUG }) },
+    responses: { 200: json(z.object({ items: z.array(PipelineSummary), cursor: z.null() }), "The pipelines, by name."), ...errors },
+  }),
+  async (c) => {
+    const { project: slug } = c.req.valid("param");
+    requireScope(c.var.principal, "read", slug);
+    const project = await findProject(c.env, slug);
+    const rows = await drizzle(c.env.DB)
+      .select({ pipeline: pipelines, version: pipelineVersions })
+      .from(pipelines)
+      .innerJoin(pipelineVersions, eq(pipelineVersions.id, pipelines.currentVersionId))
+      .where(eq(pipelines.projectId, project.id))
+      .orderBy(pipelines.name);
+    const items = rows.map(({ pipeline, version }) =>
+      summary(pipeline.id, slug, pipeline.name, version, jobKeys(version.definition), pipeline.updatedAt),
+    );
+    return c.json({ items, cursor: null }, 200);
+  },
+);
+
+projectRoutes.openapi(
+  createRoute({
+    method: "get",
+    path: "/api/v1/projects/{project}/pipelines/{pipeline}",
+    summary: "Get a pipeline: its current file and every version",
+    security,
+    request: { params: z.object({ project: SLUG, pipeline: NAME }) },
+    responses: {
+      200: json(
+        PipelineSummary.extend({ content: z.string(), definition: z.unknown(), versions: z.array(PipelineVersion) }),
+        "The pipeline, its current file and its versions, newest first.",
+      ),
+      ...errors,
+    },
+  }),
+  async (c) => {
+    const { project: slug, pipeline: name } = c.req.valid("param");
+    requireScope(c.var.principal, "read", slug);
+    const project = await findProject(c.env, slug);
+    const db = drizzle(c.env.DB);
+    const pipeline = (await db.select().from(pipelines).where(and(eq(pipelines.projectId, project.id), eq(pipelines.name, name))).limit(1))[0];
+    if (!pipeline) throw new ApiError(404, "pipeline_not_found", `project '${slug}' has no pipeline '${name}'`);
+    const versions = await db.select().from(pipelineVersions).where(eq(pipelineVersions.pipelineId, pipeline.id)).orderBy(desc(pipelineVersions.version));
+    const current = versions.find((v) => v.id === pipeline.currentVersionId)!;
+    return c.json(
+      {
+        ...summary(pipeline.id, slug, name, current, jobKeys(current.definition), pipeline.updatedAt),
+        content: current.content,
+        definition: JSON.parse(current.definition) as unknown,
+        versions: versions.map((v) => ({ id: v.id, version: v.version, hash: v.hash, createdAt: iso(v.createdAt) })),
+      },
+      200,
+    );
+  },
+);

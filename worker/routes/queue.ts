@@ -1,0 +1,161 @@
+/** The queue (pending and running jobs, reorder, bulk cancel) and the agents that serve it. */
+import { createRoute, z } from "@hono/zod-openapi";
+import { drizzle } from "drizzle-orm/d1";
+import { eq } from "drizzle-orm";
+import { DEFAULT_QUEUE } from "../../durable-objects/run-object/dispatch-outbox";
+import { canSeeProject, requireScope } from "../auth/principal";
+import { agents } from "../db/schema";
+import type { Env } from "../env";
+import { ApiError, unwrap } from "../http/errors";
+import { runStub } from "../services/trigger-run";
+import { errors, ID, json, router, security } from "./common";
+
+export const queueRoutes = router();
+
+export const dispatcher = (env: Env) => env.DISPATCHER.get(env.DISPATCHER.idFromName(DEFAULT_QUEUE));
+
+const QueueEntry = z
+  .object({
+    jobAttemptId: z.string(),
+    runId: z.string(),
+    runNumber: z.number().int(),
+    project: z.string(),
+    pipeline: z.string(),
+    jobKey: z.string(),
+    runAttempt: z.number().int(),
+    jobAttempt: z.number().int(),
+    labels: z.array(z.string()),
+    priority: z.number().int(),
+    readyAt: z.number(),
+    state: z.enum(["queued", "assigned"]),
+    position: z.number().int().nullable(),
+    agent: z.string().nullable(),
+    assignedAt: z.string().nullable(),
+    waitMs: z.number(),
+  })
+  .meta({ id: "QueueEntry" });
+
+queueRoutes.openapi(
+  createRoute({
+    method: "get",
+    path: "/api/v1/queue",
+    summary: "Pending jobs in claim order, and running jobs",
+    security,
+    responses: { 200: json(z.object({ pending: z.array(QueueEntry), running: z.array(QueueEntry) }), "The queue."), ...errors },
+  }),
+  async (c) => {
+    requireScope(c.var.principal, "read");
+    const view = await dispatcher(c.env).view();
+    const visible = <T extends { project: string }>(items: T[]) => items.filter((i) => canSeeProject(c.var.principal, i.project));
+    return c.json({ pending: visible(view.pending), running: visible(view.running) }, 200);
+  },
+);
+
+const Reorder = z
+  .object({ job: ID.describe("the job attempt id to move"), before: ID.optional(), after: ID.optional() })
+  .refine((b) => (b.before === undefined) !== (b.after === undefined), "give exactly one of `before` and `after`");
+
+queueRoutes.openapi(
+  createRoute({
+    method: "post",
+    path: "/api/v1/queue/reorder",
+    summary: "Move a pending job before or after another",
+    description: "The moved job takes the priority of the job it is placed next to, so the new order holds.",
+    security,
+    request: { body: { required: true, content: { "application/json": { schema: Reorder } } } },
+    responses: { 200: json(z.object({ ok: z.literal(true) }), "Moved."), ...errors },
+  }),
+  async (c) => {
+    requireScope(c.var.principal, "run");
+    const body = c.req.valid("json");
+    const d = dispatcher(c.env);
+    const entries = (await d.view()).pending;
+    for (const id of [body.job, body.before ?? body.after!]) {
+      const entry = entries.find((e) => e.jobAttemptId === id);
+      if (entry) requireScope(c.var.principal, "run", entry.project);
+    }
+    unwrap(await d.reorder(body.job, { before: body.before, after: body.after }));
+    return c.json({ ok: true as const }, 200);
+  },
+);
+
+queueRoutes.openapi(
+  createRoute({
+    method: "post",
+    path: "/api/v1/queue/cancel",
+    summary: "Cancel several jobs at once",
+    description: "Each job (a job attempt id from the queue) is cancelled in its run; the jobs that need it are not run.",
+    security,
+    request: { body: { required: true, content: { "application/json": { schema: z.object({ jobs: z.array(ID).min(1).max(500) }) } } } },
+    responses: { 200: json(z.object({ cancelled: z.array(z.string()), notFound: z.array(z.string()) }), "What was cancelled."), ...errors },
+  }),
+  async (c) => {
+    requireScope(c.var.principal, "run");
+    const { jobs } = c.req.valid("json");
+    const view = await dispatcher(c.env).view();
+    const byId = new Map([...view.pending, ...view.running].map((e) => [e.jobAttemptId, e]));
+    const byRun = new Map<string, string[]>();
+    const notFound: string[] = [];
+    for (const id of jobs) {
+      const entry = byId.get(id);
+      if (!entry) {
+        notFound.push(id);
+        continue;
+      }
+      requireScope(c.var.principal, "run", entry.project);
+      byRun.set(entry.runId, [...(byRun.get(entry.runId) ?? []), id]);
+    }
+    const cancelled: string[] = [];
+    for (const [runId, ids] of byRun) cancelled.push(...unwrap(await runStub(c.env, runId).cancelJobs(ids)));
+    return c.json({ cancelled, notFound }, 200);
+  },
+);
+
+const AgentView = z
+  .object({
+    id: z.string(),
+    name: z.string(),
+    queue: z.string(),
+    labels: z.array(z.string()),
+    version: z.string(),
+    hostname: z.string().nullable(),
+    state: z.enum(["idle", "busy", "lost", "stopped", "revoked"]),
+    jobs: z.array(
+      z.object({ jobAttemptId: z.string(), runId: z.string(), runNumber: z.number(), project: z.string(), pipeline: z.string(), job: z.string() }),
+    ),
+    lastSeenAt: z.string(),
+    createdAt: z.string(),
+  })
+  .meta({ id: "Agent" });
+
+queueRoutes.openapi(
+  createRoute({
+    method: "get",
+    path: "/api/v1/agents",
+    summary: "Agents: labels, version, state (idle, busy, lost, stopped, revoked), current jobs, last seen",
+    security,
+    responses: { 200: json(z.object({ items: z.array(AgentView), cursor: z.null() }), "Every agent of the queue."), ...errors },
+  }),
+  async (c) => {
+    requireScope(c.var.principal, "read");
+    return c.json({ items: await dispatcher(c.env).listAgents(), cursor: null }, 200);
+  },
+);
+
+queueRoutes.openapi(
+  createRoute({
+    method: "delete",
+    path: "/api/v1/agents/{id}",
+    summary: "Revoke an agent: its next call is refused and it stops",
+    security,
+    request: { params: z.object({ id: ID }) },
+    responses: { 200: json(z.object({ ok: z.literal(true) }), "Revoked."), ...errors },
+  }),
+  async (c) => {
+    requireScope(c.var.principal, "admin");
+    const { id } = c.req.valid("param");
+    if (!(await dispatcher(c.env).revokeAgent(id))) throw new ApiError(404, "agent_not_found", `no agent ${id}`);
+    await drizzle(c.env.DB).update(agents).set({ revokedAt: Date.now() }).where(eq(agents.id, id));
+    return c.json({ ok: true as const }, 200);
+  },
+);

@@ -1,0 +1,221 @@
+/** Triggering, listing, reading, cancelling and re-running runs, and reading job logs. */
+import { createRoute, z } from "@hono/zod-openapi";
+import { and, desc, eq, inArray, lt, type SQL } from "drizzle-orm";
+import { drizzle } from "drizzle-orm/d1";
+import type { TypedResponse } from "hono";
+import { listOf, RunSummaryView, RunView } from "../../domain/api";
+import { STATES } from "../../domain/states";
+import { canSeeProject, projectFilter, requireScope } from "../auth/principal";
+import { runs } from "../db/schema";
+import { ApiError, unwrap } from "../http/errors";
+import { runStub, triggerRun } from "../services/trigger-run";
+import { errors, ID, json, NAME, router, security, SLUG } from "./common";
+
+export const runRoutes = router();
+
+const ParamValue = z.union([z.string().max(10_000), z.number(), z.boolean()]).transform(String);
+const TriggerBody = z.object({
+  branch: z.string().min(1).max(255).optional(),
+  commit: z.string().regex(/^[0-9A-Za-z._/-]{1,255}$/, "commit is a SHA or ref").optional(),
+  params: z.record(NAME, ParamValue).optional(),
+});
+
+runRoutes.openapi(
+  createRoute({
+    method: "post",
+    path: "/api/v1/projects/{project}/pipelines/{pipeline}/runs",
+    summary: "Trigger a run of a pipeline's current version",
+    security,
+    request: {
+      params: z.object({ project: SLUG, pipeline: NAME }),
+      body: { required: false, content: { "application/json": { schema: TriggerBody } } },
+    },
+    responses: { 201: json(RunView, "The new run."), ...errors },
+  }),
+  async (c) => {
+    const { project, pipeline } = c.req.valid("param");
+    requireScope(c.var.principal, "run", project);
+    const body = c.req.valid("json") ?? {};
+    const run = await triggerRun(c.env, {
+      project,
+      pipeline,
+      branch: body.branch ?? null,
+      commit: body.commit ?? null,
+      params: body.params ?? {},
+      // A person in the dashboard (session cookie) triggers by hand; a bearer token is the API.
+      trigger: c.var.principal.via === "session" ? "manual" : "api",
+    });
+    return c.json(run, 201);
+  },
+);
+
+const ListQuery = z.object({
+  project: SLUG.optional(),
+  pipeline: NAME.optional(),
+  status: z
+    .string()
+    .optional()
+    .refine((s) => !s || s.split(",").every((x) => (STATES as readonly string[]).includes(x)), {
+      message: `status is a comma-separated list of ${STATES.join(", ")}`,
+    }),
+  branch: z.string().max(255).optional(),
+  limit: z.coerce.number().int().min(1).max(100).default(20),
+  cursor: ID.optional().describe("the `cursor` of the previous page"),
+});
+
+const iso = (t: number | null) => (t === null ? null : new Date(t).toISOString());
+
+runRoutes.openapi(
+  createRoute({
+    method: "get",
+    path: "/api/v1/runs",
+    summary: "List runs, newest first",
+    security,
+    request: { query: ListQuery },
+    responses: { 200: json(listOf(RunSummaryView), "A page of runs; pass `cursor` to get the next."), ...errors },
+  }),
+  async (c) => {
+    requireScope(c.var.principal, "read");
+    const q = c.req.valid("query");
+    if (q.project) requireScope(c.var.principal, "read", q.project);
+    const where: SQL[] = [];
+    if (q.project) where.push(eq(runs.project, q.project));
+    const allowed = projectFilter(c.var.principal);
+    if (allowed) where.push(inArray(runs.project, allowed.length ? allowed : [""]));
+    if (q.pipeline) where.push(eq(runs.pipeline, q.pipeline));
+    if (q.status) where.push(inArray(runs.status, q.status.split(",")));
+    if (q.branch) where.push(eq(runs.branch, q.branch));
+    if (q.cursor) where.push(lt(runs.id, q.cursor));
+    // Run ids are UUIDv7: ordering by id is ordering by creation time.
+    const rows = await drizzle(c.env.DB)
+      .select()
+      .from(runs)
+      .where(where.length ? and(...where) : undefined)
+      .orderBy(desc(runs.id))
+      .limit(q.limit + 1);
+    const page = rows.slice(0, q.limit);
+    const now = Date.now();
+    return c.json(
+      {
+        items: page.map((r) => ({
+          id: r.id,
+          number: r.number,
+          project: r.project,
+          pipeline: r.pipeline,
+          branch: r.branch,
+          commit: r.commit,
+          trigger: r.trigger as "api",
+          params: r.params,
+          status: r.status as (typeof STATES)[number],
+          attempt: r.attempt,
+          createdAt: iso(r.createdAt)!,
+          startedAt: iso(r.startedAt),
+          endedAt: iso(r.endedAt),
+          durationMs: r.startedAt === null ? null : (r.endedAt ?? now) - r.startedAt,
+        })),
+        cursor: rows.length > q.limit ? page[page.length - 1]!.id : null,
+      },
+      200,
+    );
+  },
+);
+
+const RunParam = z.object({ run: ID });
+
+/** The run's RunObject, after checking the caller may see the run's project. */
+async function readableRun(env: Parameters<typeof runStub>[0], runId: string, principal: Parameters<typeof canSeeProject>[0]) {
+  const stub = runStub(env, runId);
+  const view = unwrap(await stub.get());
+  if (!canSeeProject(principal, view.project)) throw new ApiError(404, "run_not_found", "no such run");
+  return { stub, view };
+}
+
+runRoutes.openapi(
+  createRoute({
+    method: "get",
+    path: "/api/v1/runs/{run}",
+    summary: "Get a run: attempts → jobs → attempts → steps",
+    security,
+    request: { params: RunParam },
+    responses: { 200: json(RunView, "The run, read live from its RunObject."), ...errors },
+  }),
+  async (c) => {
+    requireScope(c.var.principal, "read");
+    const { view } = await readableRun(c.env, c.req.valid("param").run, c.var.principal);
+    return c.json(view, 200);
+  },
+);
+
+runRoutes.openapi(
+  createRoute({
+    method: "post",
+    path: "/api/v1/runs/{run}/cancel",
+    summary: "Cancel a run",
+    description: "Queued jobs end KILLED at once; running ones go KILLING until their agent confirms (or its grace runs out).",
+    security,
+    request: { params: RunParam },
+    responses: { 200: json(RunView, "The run, cancelling or cancelled."), ...errors },
+  }),
+  async (c) => {
+    requireScope(c.var.principal, "read");
+    const { stub, view } = await readableRun(c.env, c.req.valid("param").run, c.var.principal);
+    requireScope(c.var.principal, "run", view.project);
+    return c.json(unwrap(await stub.cancel()), 200);
+  },
+);
+
+runRoutes.openapi(
+  createRoute({
+    method: "post",
+    path: "/api/v1/runs/{run}/rerun",
+    summary: "Re-run a failed, cancelled or warning run as a new attempt",
+    description: "`failedOnly` re-runs the failed and cancelled jobs and every job downstream of them, reusing the others' results.",
+    security,
+    request: {
+      params: RunParam,
+      body: { required: false, content: { "application/json": { schema: z.object({ failedOnly: z.boolean().default(false) }) } } },
+    },
+    responses: { 201: json(RunView, "The run with its new attempt."), ...errors },
+  }),
+  async (c) => {
+    requireScope(c.var.principal, "read");
+    const { stub, view } = await readableRun(c.env, c.req.valid("param").run, c.var.principal);
+    requireScope(c.var.principal, "run", view.project);
+    const body = c.req.valid("json") ?? { failedOnly: false };
+    return c.json(unwrap(await stub.rerun(body.failedOnly ?? false)), 201);
+  },
+);
+
+runRoutes.openapi(
+  createRoute({
+    method: "get",
+    path: "/api/v1/runs/{run}/jobs/{job}/log",
+    summary: "A job's whole log as text (ANSI kept, bytes exactly as the agent sent them)",
+    security,
+    request: {
+      params: RunParam.extend({ job: z.string().min(1).max(100) }),
+      query: z.object({
+        attempt: z.coerce.number().int().min(1).optional().describe("the job attempt (default: the latest)"),
+        runAttempt: z.coerce.number().int().min(1).optional().describe("the run attempt (default: the current)"),
+      }),
+    },
+    responses: {
+      200: { description: "The log.", content: { "text/plain": { schema: z.string() } } },
+      ...errors,
+    },
+  }),
+  async (c) => {
+    requireScope(c.var.principal, "read");
+    const { run, job } = c.req.valid("param");
+    const { attempt, runAttempt } = c.req.valid("query");
+    const { stub } = await readableRun(c.env, run, c.var.principal);
+    const log = unwrap(await stub.readLog(job, attempt, runAttempt));
+    const response = c.body(log.body, 200, {
+      "content-type": "text/plain; charset=utf-8",
+      "content-length": String(log.length),
+      "x-content-type-options": "nosniff",
+    });
+    // A streamed body has no typed form in hono's route types; the bytes are the documented text.
+    return response as unknown as TypedResponse<string, 200, "text">;
+  },
+);

@@ -1,0 +1,158 @@
+/** API tokens (with scopes) and agent registration tokens: created, listed, revoked. */
+import { createRoute, z } from "@hono/zod-openapi";
+import { and, desc, eq, isNull } from "drizzle-orm";
+import { drizzle } from "drizzle-orm/d1";
+import { uuidv7 } from "uuidv7";
+import { newApiToken, newRegistrationToken, sha256Hex } from "../../domain/tokens";
+import { requireScope, SCOPES } from "../auth/principal";
+import { tokens } from "../db/schema";
+import { ApiError } from "../http/errors";
+import { errors, ID, json, router, security, SLUG } from "./common";
+
+export const tokenRoutes = router();
+
+const TokenView = z
+  .object({
+    id: z.string(),
+    kind: z.enum(["api", "agent_registration"]),
+    name: z.string(),
+    scopes: z.array(z.enum(SCOPES)),
+    projects: z.array(z.string()).nullable(),
+    createdAt: z.string(),
+    expiresAt: z.string().nullable(),
+    lastUsedAt: z.string().nullable(),
+    revokedAt: z.string().nullable(),
+  })
+  .meta({ id: "Token" });
+
+const iso = (t: number | null) => (t === null ? null : new Date(t).toISOString());
+const view = (row: typeof tokens.$inferSelect) => ({
+  id: row.id,
+  kind: row.kind,
+  name: row.name,
+  scopes: row.scopes as (typeof SCOPES)[number][],
+  projects: row.projects,
+  createdAt: iso(row.createdAt)!,
+  expiresAt: iso(row.expiresAt),
+  lastUsedAt: iso(row.lastUsedAt),
+  revokedAt: iso(row.revokedAt),
+});
+
+const CreateToken = z.object({
+  name: z.string().min(1).max(100),
+  scopes: z.array(z.enum(SCOPES)).min(1, "give at least one scope: read, run or admin"),
+  projects: z.array(SLUG).min(1).optional().describe("limit the token to these projects"),
+  expiresAt: z.iso
+    .datetime({ offset: true })
+    .optional()
+    .refine((t) => t === undefined || Date.parse(t) > Date.now(), "expiresAt must be in the future"),
+});
+
+async function insertToken(db: ReturnType<typeof drizzle>, row: typeof tokens.$inferInsert) {
+  await db.insert(tokens).values(row);
+}
+
+tokenRoutes.openapi(
+  createRoute({
+    method: "post",
+    path: "/api/v1/tokens",
+    summary: "Create an API token",
+    description: "The token is in this answer only; only its SHA-256 is stored.",
+    security,
+    request: { body: { required: true, content: { "application/json": { schema: CreateToken } } } },
+    responses: { 201: json(TokenView.extend({ token: z.string() }), "The token (shown once)."), ...errors },
+  }),
+  async (c) => {
+    requireScope(c.var.principal, "admin");
+    const body = c.req.valid("json");
+    const token = newApiToken();
+    const row = {
+      id: uuidv7(),
+      kind: "api" as const,
+      name: body.name,
+      tokenHash: await sha256Hex(token),
+      scopes: body.scopes,
+      projects: body.projects ?? null,
+      createdAt: Date.now(),
+      expiresAt: body.expiresAt ? Date.parse(body.expiresAt) : null,
+      lastUsedAt: null,
+      revokedAt: null,
+    };
+    await insertToken(drizzle(c.env.DB), row);
+    return c.json({ ...view(row), token }, 201);
+  },
+);
+
+tokenRoutes.openapi(
+  createRoute({
+    method: "post",
+    path: "/api/v1/agent-tokens",
+    summary: "Create an agent registration token",
+    description: "Agents register with it (`--token`). Revoking it stops new registrations, not agents already registered.",
+    security,
+    request: { body: { required: false, content: { "application/json": { schema: z.object({ name: z.string().min(1).max(100).optional() }) } } } },
+    responses: { 201: json(TokenView.extend({ token: z.string() }), "The registration token (shown once)."), ...errors },
+  }),
+  async (c) => {
+    requireScope(c.var.principal, "admin");
+    const body = c.req.valid("json") ?? {};
+    const token = newRegistrationToken();
+    const row = {
+      id: uuidv7(),
+      kind: "agent_registration" as const,
+      name: body.name ?? "agents",
+      tokenHash: await sha256Hex(token),
+      scopes: [],
+      projects: null,
+      createdAt: Date.now(),
+      expiresAt: null,
+      lastUsedAt: null,
+      revokedAt: null,
+    };
+    await insertToken(drizzle(c.env.DB), row);
+    return c.json({ ...view(row), token }, 201);
+  },
+);
+
+for (const [path, kind] of [
+  ["/api/v1/tokens", "api"],
+  ["/api/v1/agent-tokens", "agent_registration"],
+] as const) {
+  tokenRoutes.openapi(
+    createRoute({
+      method: "get",
+      path,
+      summary: kind === "api" ? "List API tokens" : "List agent registration tokens",
+      security,
+      responses: { 200: json(z.object({ items: z.array(TokenView), cursor: z.null() }), "The tokens, newest first (never their values)."), ...errors },
+    }),
+    async (c) => {
+      requireScope(c.var.principal, "admin");
+      const rows = await drizzle(c.env.DB).select().from(tokens).where(eq(tokens.kind, kind)).orderBy(desc(tokens.id));
+      return c.json({ items: rows.map(view), cursor: null }, 200);
+    },
+  );
+
+  tokenRoutes.openapi(
+    createRoute({
+      method: "delete",
+      path: `${path}/{id}`,
+      summary: kind === "api" ? "Revoke an API token" : "Revoke an agent registration token",
+      security,
+      request: { params: z.object({ id: ID }) },
+      responses: { 200: json(TokenView, "The revoked token."), ...errors },
+    }),
+    async (c) => {
+      requireScope(c.var.principal, "admin");
+      const { id } = c.req.valid("param");
+      const db = drizzle(c.env.DB);
+      await db
+        .update(tokens)
+        .set({ revokedAt: Date.now() })
+        .where(and(eq(tokens.id, id), eq(tokens.kind, kind), isNull(tokens.revokedAt)));
+      const row = (await db.select().from(tokens).where(and(eq(tokens.id, id), eq(tokens.kind, kind))).limit(1))[0];
+      if (!row) throw new ApiError(404, "token_not_found", `no ${kind === "api" ? "API" : "registration"} token ${id}`);
+      return c.json(view(row), 200);
+    },
+  );
+}

@@ -1,0 +1,87 @@
+/**
+ * Starting a run of a pipeline's current version: the one path used by the REST API, the
+ * dashboard, webhooks and schedules. The run number comes from an atomic counter on the
+ * project row; the run itself is created in its own RunObject, which projects it into D1.
+ */
+import { eq, sql } from "drizzle-orm";
+import { drizzle } from "drizzle-orm/d1";
+import { uuidv7 } from "uuidv7";
+import type { RunView } from "../../domain/api";
+import type { Pipeline } from "../../domain/pipeline/types";
+import { projects } from "../db/schema";
+import type { Env } from "../env";
+import { ApiError, unwrap } from "../http/errors";
+import { findPipeline, findProject } from "./projects";
+
+export interface TriggerInput {
+  project: string;
+  pipeline: string;
+  branch?: string | null;
+  commit?: string | null;
+  params?: Record<string, string>;
+  trigger: "manual" | "api" | "webhook" | "schedule";
+  nominalTime?: number | null;
+}
+
+/** The run's params: the given ones, checked against the pipeline's declared params, defaults filled in. */
+export function resolveParams(definition: Pipeline, given: Record<string, string>): Record<string, string> {
+  const declared = definition.params;
+  const unknown = Object.keys(given).filter((name) => !(name in declared));
+  if (unknown.length > 0) {
+    const known = Object.keys(declared);
+    throw new ApiError(
+      400,
+      "unknown_params",
+      `pipeline '${definition.name}' declares no param ${unknown.map((n) => `'${n}'`).join(", ")}` +
+        (known.length ? `; it takes ${known.join(", ")}` : "; it takes none"),
+    );
+  }
+  const params: Record<string, string> = {};
+  const missing: string[] = [];
+  for (const [name, param] of Object.entries(declared)) {
+    const value = given[name] ?? param.default;
+    if (value === undefined) missing.push(name);
+    else params[name] = value;
+  }
+  if (missing.length > 0) {
+    throw new ApiError(400, "missing_params", `pipeline '${definition.name}' needs a value for ${missing.map((n) => `'${n}'`).join(", ")}`);
+  }
+  return params;
+}
+
+export async function triggerRun(env: Env, input: TriggerInput): Promise<RunView> {
+  const project = await findProject(env, input.project);
+  const { pipeline, version } = await findPipeline(env, project.id, project.slug, input.pipeline);
+  const definition = JSON.parse(version.definition) as Pipeline;
+  const params = resolveParams(definition, input.params ?? {});
+  const counter = await drizzle(env.DB)
+    .update(projects)
+    .set({ runCounter: sql`${projects.runCounter} + 1` })
+    .where(eq(projects.id, project.id))
+    .returning({ number: projects.runCounter });
+  const number = counter[0]!.number;
+  const id = uuidv7();
+  const run = env.RUNS.get(env.RUNS.idFromName(id));
+  return unwrap(
+    await run.create({
+      id,
+      number,
+      projectId: project.id,
+      project: project.slug,
+      repository: project.repository,
+      pipelineId: pipeline.id,
+      pipeline: pipeline.name,
+      pipelineVersionId: version.id,
+      definition,
+      branch: input.branch ?? null,
+      commit: input.commit ?? null,
+      trigger: input.trigger,
+      params,
+      nominalTime: input.nominalTime ?? null,
+    }),
+  );
+}
+
+export function runStub(env: Env, runId: string) {
+  return env.RUNS.get(env.RUNS.idFromName(runId));
+}
