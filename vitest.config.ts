@@ -20,6 +20,17 @@ export default defineConfig(async () => {
           test: { name: "workers", include: ["test/workers/**/*.test.ts"], setupFiles: ["test/workers/setup.ts"] },
         },
         { test: { name: "node", include: ["test/node/**/*.test.ts"], environment: "node" } },
+        {
+          // Real wrangler dev and real agent processes: one file at a time on a 2-core machine.
+          test: {
+            name: "e2e",
+            include: ["test/e2e/**/*.test.ts"],
+            environment: "node",
+            fileParallelism: false,
+            testTimeout: 120_000,
+            hookTimeout: 120_000,
+          },
+        },
       ],
     },
   };

@@ -29,6 +29,7 @@ import { SerialFlush } from "../serial-flush";
 import { settingsFrom, type Settings } from "../settings";
 import { migrate } from "../sql-migrations";
 import { flushToD1, hasDirty, markDirty } from "./d1-projection";
+import type { Committed, RunExtension } from "./extension";
 import { flushDispatchOps, hasDispatchOps, recordDispatchOps } from "./dispatch-outbox";
 import { JobLogs } from "./job-logs";
 import { LOG_MIGRATIONS } from "./log-store";
@@ -58,6 +59,8 @@ export class RunObject extends DurableObject<Env> {
   private readonly d1Flush: SerialFlush;
   private readonly dispatchFlush: SerialFlush;
   readonly logs: JobLogs;
+  /** Features that hook into every command (see ./extension.ts). */
+  private readonly extensions: RunExtension[];
   private alarmAt: number | null = null;
 
   constructor(ctx: DurableObjectState, env: Env) {
@@ -69,10 +72,12 @@ export class RunObject extends DurableObject<Env> {
     this.d1Flush = new SerialFlush(() => this.flushD1Once());
     this.dispatchFlush = new SerialFlush(() => this.flushDispatchOnce());
     this.logs = new JobLogs(this.sql, env);
+    this.extensions = [];
     void ctx.blockConcurrencyWhile(async () => {
       migrate(this.sql, [
         { name: "run", statements: RUN_MIGRATIONS },
         { name: "logs", statements: LOG_MIGRATIONS },
+        ...this.extensions.flatMap((e) => (e.migrations ? [e.migrations] : [])),
       ]);
       this.state = loadRun(this.sql);
       this.alarmAt = await ctx.storage.getAlarm();
@@ -93,6 +98,7 @@ export class RunObject extends DurableObject<Env> {
       return { ok: false, error: result.error };
     }
     const transitions = result.effects.filter((e): e is TransitionEffect => e.type === "transition");
+    const committed: Committed = { state: result.state, effects: result.effects, transitions, touched: result.touched, now: Date.now() };
     let dispatch = false;
     this.ctx.storage.transactionSync(() => {
       saveTouched(this.sql, result.state, result.touched);
@@ -102,8 +108,10 @@ export class RunObject extends DurableObject<Env> {
       for (const effect of result.effects) {
         if (effect.type === "jobAttemptEnded") this.logs.jobAttemptEnded(effect.jobAttemptId, Date.now());
       }
+      for (const extension of this.extensions) extension.record?.(committed);
     });
     this.state = result.state;
+    for (const extension of this.extensions) extension.committed?.(committed);
     if (dispatch) void this.dispatchFlush.request();
     if (options.project !== false && result.touched.run) void this.d1Flush.request();
     else if (options.project !== false && transitions.length > 0) void this.d1Flush.request();
@@ -241,7 +249,11 @@ export class RunObject extends DurableObject<Env> {
     if (!auth.ok) return auth;
     const jobAttempt = this.findJobAttempt(jobAttemptId)!;
     const ended = ["SUCCESS", "WARNING", "FAILED", "KILLED"].includes(jobAttempt.status);
-    const result = this.logs.append(jobAttemptId, seq, offset, data, Date.now(), ended);
+    const { result, stored } = this.logs.append(jobAttemptId, seq, offset, data, Date.now(), ended);
+    if (stored) {
+      const chunk = { jobAttemptId, jobKey: auth.value.jobKey, seq, offset, data };
+      for (const extension of this.extensions) extension.logAppended?.(chunk, this.state!);
+    }
     void this.scheduleAlarm();
     return result;
   }
@@ -312,6 +324,7 @@ export class RunObject extends DurableObject<Env> {
       hasDirty(this.sql) ? (this.d1Status.retryAt() ?? now + 1000) : null,
       hasDispatchOps(this.sql) ? (this.dispatchStatus.retryAt() ?? now + 1000) : null,
       this.logs.nextArchiveAt(now),
+      ...this.extensions.map((e) => e.nextAlarmAt?.(now) ?? null),
     ];
     const times = candidates.filter((t): t is number => t !== null);
     const next = times.length ? Math.max(Math.min(...times), now + 10) : null;
@@ -324,7 +337,13 @@ export class RunObject extends DurableObject<Env> {
   override async alarm(): Promise<void> {
     this.alarmAt = null;
     if (this.state) this.commit(engine.tick(this.state, this.engineContext()));
-    await Promise.all([this.dispatchFlush.request(), this.d1Flush.request(), this.logs.archiveDue(this.state?.run.id, Date.now())]);
+    const now = Date.now();
+    await Promise.all([
+      this.dispatchFlush.request(),
+      this.d1Flush.request(),
+      this.logs.archiveDue(this.state?.run.id, now),
+      ...this.extensions.map((e) => e.alarm?.(now, this.state)),
+    ]);
     await this.scheduleAlarm();
   }
 }

@@ -14,16 +14,20 @@ export class JobLogs {
     this.store = new LogStore(sql);
   }
 
-  append(jobAttemptId: string, seq: number, offset: number, data: Uint8Array, now: number, ended: boolean): Result<LogAck> {
+  /** Stores a chunk; `stored` is false for a resend of a chunk already held, and for refusals. */
+  append(jobAttemptId: string, seq: number, offset: number, data: Uint8Array, now: number, ended: boolean): { result: Result<LogAck>; stored: boolean } {
     if (data.byteLength > MAX_LOG_CHUNK_BYTES) {
-      return fail(413, "log_chunk_too_large", `a log chunk may be at most ${MAX_LOG_CHUNK_BYTES} bytes; send smaller chunks`);
+      return {
+        result: fail(413, "log_chunk_too_large", `a log chunk may be at most ${MAX_LOG_CHUNK_BYTES} bytes; send smaller chunks`),
+        stored: false,
+      };
     }
     const outcome = this.store.append(jobAttemptId, seq, offset, data, now, ended);
     const ack: LogAck = { nextSeq: outcome.head.nextSeq, nextOffset: outcome.head.nextOffset };
     if (outcome.kind === "gap") {
-      return fail(409, "log_gap", `expected chunk ${ack.nextSeq} at byte ${ack.nextOffset}; resend from there`, ack);
+      return { result: fail(409, "log_gap", `expected chunk ${ack.nextSeq} at byte ${ack.nextOffset}; resend from there`, ack), stored: false };
     }
-    return ok(ack);
+    return { result: ok(ack), stored: outcome.kind === "stored" };
   }
 
   jobAttemptEnded(jobAttemptId: string, now: number): void {

@@ -1,0 +1,233 @@
+/**
+ * End-to-end harness: the real `wrangler dev` (local D1, R2, Durable Objects in a temporary
+ * --persist-to folder, on a free 127.0.0.1 port) and real agent processes. Every process a test
+ * starts is stopped by `stopAll()` (call it in afterAll), and each wait is bounded.
+ */
+import { type ChildProcess, spawn, spawnSync } from "node:child_process";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { createServer } from "node:net";
+import { tmpdir } from "node:os";
+import { join, resolve } from "node:path";
+
+export const ROOT = resolve(import.meta.dirname, "../..");
+const BIN = join(ROOT, "node_modules/.bin");
+const QUIET_ENV = {
+  WRANGLER_SEND_METRICS: "false",
+  CLOUDFLARE_CF_FETCH_ENABLED: "false",
+  WRANGLER_HIDE_BANNER: "true",
+  NO_COLOR: "1",
+};
+
+const running = new Set<ChildProcess>();
+
+export async function freePort(): Promise<number> {
+  return new Promise((resolvePort, reject) => {
+    const server = createServer();
+    server.unref();
+    server.on("error", reject);
+    server.listen(0, "127.0.0.1", () => {
+      const { port } = server.address() as { port: number };
+      server.close(() => resolvePort(port));
+    });
+  });
+}
+
+export async function waitFor<T>(
+  what: string,
+  check: () => Promise<T | undefined | null | false> | T | undefined | null | false,
+  { timeoutMs = 30_000, intervalMs = 100 } = {},
+): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  let lastError: unknown;
+  while (Date.now() < deadline) {
+    try {
+      const value = await check();
+      if (value) return value;
+    } catch (error) {
+      lastError = error;
+    }
+    await new Promise((r) => setTimeout(r, intervalMs));
+  }
+  throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}${lastError ? `: ${String(lastError)}` : ""}`);
+}
+
+export interface ApiResult {
+  status: number;
+  json: any;
+  text: string;
+  headers: Headers;
+}
+
+export interface ControlPlane {
+  url: string;
+  port: number;
+  adminToken: string;
+  persistDir: string;
+  /** The output of wrangler dev so far (for diagnosing a failure). */
+  output(): string;
+  api(method: string, path: string, body?: unknown, init?: { token?: string; headers?: Record<string, string>; raw?: BodyInit }): Promise<ApiResult>;
+  /** Stops wrangler dev and starts it again on the same port with the same persisted state. */
+  restart(): Promise<void>;
+  stop(): Promise<void>;
+}
+
+export interface ControlPlaneOptions {
+  /** Extra vars for the worker (e.g. YM_AGENT_LOST_AFTER_SECONDS). */
+  vars?: Record<string, string>;
+}
+
+export async function startControlPlane(options: ControlPlaneOptions = {}): Promise<ControlPlane> {
+  const persistDir = mkdtempSync(join(tmpdir(), "ym-e2e-"));
+  const port = await freePort();
+  const adminToken = `e2e-admin-${Math.random().toString(36).slice(2)}`;
+  const envFile = join(persistDir, "test.env");
+  const vars = { YM_ADMIN_TOKEN: adminToken, YM_ENCRYPTION_KEY: "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=", ...options.vars };
+  writeFileSync(envFile, Object.entries(vars).map(([k, v]) => `${k}=${v}`).join("\n") + "\n");
+
+  const migrate = spawnSync(join(BIN, "wrangler"), ["d1", "migrations", "apply", "DB", "--local", "--persist-to", persistDir], {
+    cwd: ROOT,
+    env: { ...process.env, ...QUIET_ENV, CI: "true" },
+    encoding: "utf8",
+  });
+  if (migrate.status !== 0) throw new Error(`migrations failed:\n${migrate.stdout}\n${migrate.stderr}`);
+
+  let log = "";
+  let child: ChildProcess | null = null;
+  const url = `http://127.0.0.1:${port}`;
+
+  const launch = async () => {
+    child = spawn(
+      join(BIN, "wrangler"),
+      ["dev", "--ip", "127.0.0.1", "--port", String(port), "--persist-to", persistDir, "--env-file", envFile, "--show-interactive-dev-session=false"],
+      { cwd: ROOT, env: { ...process.env, ...QUIET_ENV }, stdio: ["ignore", "pipe", "pipe"], detached: true },
+    );
+    running.add(child);
+    child.stdout!.on("data", (d) => (log += d));
+    child.stderr!.on("data", (d) => (log += d));
+    await waitFor("wrangler dev to answer", async () => (await fetch(`${url}/api/health`)).ok, { timeoutMs: 60_000, intervalMs: 200 });
+  };
+
+  const stopChild = async () => {
+    const c = child;
+    if (!c || c.exitCode !== null) return;
+    const exited = new Promise((r) => c.once("exit", r));
+    try {
+      process.kill(-c.pid!, "SIGTERM");
+    } catch {
+      /* already gone */
+    }
+    const timer = setTimeout(() => {
+      try {
+        process.kill(-c.pid!, "SIGKILL");
+      } catch {
+        /* already gone */
+      }
+    }, 5_000);
+    await exited;
+    clearTimeout(timer);
+    running.delete(c);
+  };
+
+  await launch();
+
+  return {
+    url,
+    port,
+    adminToken,
+    persistDir,
+    output: () => log,
+    async api(method, path, body, init = {}) {
+      const headers: Record<string, string> = { authorization: `Bearer ${init.token ?? adminToken}`, ...init.headers };
+      let payload: BodyInit | undefined = init.raw;
+      if (body !== undefined) {
+        payload = JSON.stringify(body);
+        headers["content-type"] ??= "application/json";
+      }
+      const response = await fetch(`${url}${path}`, { method, headers, body: payload });
+      const text = await response.text();
+      let json: any;
+      try {
+        json = text ? JSON.parse(text) : undefined;
+      } catch {
+        json = undefined;
+      }
+      return { status: response.status, json, text, headers: response.headers };
+    },
+    async restart() {
+      await stopChild();
+      await launch();
+    },
+    async stop() {
+      await stopChild();
+      rmSync(persistDir, { recursive: true, force: true });
+    },
+  };
+}
+
+export interface AgentProcess {
+  name: string;
+  workDir: string;
+  process: ChildProcess;
+  output(): string;
+  /** Sends a signal to the agent (not its jobs' process groups). */
+  signal(signal: NodeJS.Signals): void;
+  exited(): Promise<number | null>;
+}
+
+/** Creates a registration token, then starts `npm run agent`'s command as a real process. */
+export async function startAgent(
+  cp: ControlPlane,
+  options: { name: string; labels: string[]; concurrency?: number; env?: Record<string, string>; registrationToken?: string },
+): Promise<AgentProcess> {
+  const token = options.registrationToken ?? (await cp.api("POST", "/api/v1/agent-tokens", { name: options.name })).json.token;
+  const workDir = mkdtempSync(join(tmpdir(), `ym-agent-${options.name}-`));
+  const child = spawn(
+    join(BIN, "node"),
+    [
+      "--experimental-strip-types",
+      "--no-warnings",
+      join(ROOT, "agent/cli.ts"),
+      "--url",
+      cp.url,
+      "--token",
+      token,
+      "--labels",
+      options.labels.join(","),
+      "--name",
+      options.name,
+      "--work-dir",
+      workDir,
+      "--concurrency",
+      String(options.concurrency ?? 1),
+    ],
+    { cwd: ROOT, env: { ...process.env, ...options.env }, stdio: ["ignore", "pipe", "pipe"] },
+  );
+  running.add(child);
+  let log = "";
+  child.stdout!.on("data", (d) => (log += d));
+  child.stderr!.on("data", (d) => (log += d));
+  const exit = new Promise<number | null>((r) => child.once("exit", (code) => {
+    running.delete(child);
+    r(code);
+  }));
+  return {
+    name: options.name,
+    workDir,
+    process: child,
+    output: () => log,
+    signal: (signal) => child.kill(signal),
+    exited: () => exit,
+  };
+}
+
+/** Kills every process the harness started (agents, wrangler dev). */
+export async function stopAll(): Promise<void> {
+  for (const child of running) {
+    try {
+      if (child.pid) process.kill(-child.pid, "SIGKILL");
+    } catch {
+      child.kill("SIGKILL");
+    }
+  }
+  running.clear();
+}
