@@ -143,3 +143,22 @@ export type ErrorBody = z.infer<typeof ErrorBody>;
 export function listOf<T extends z.ZodType>(item: T) {
   return z.object({ items: z.array(item), cursor: z.string().nullable() });
 }
+
+export const ArtifactView = z
+  .object({
+    id: z.string(),
+    run: z.string().describe("the run's id"),
+    runNumber: z.number().int(),
+    project: z.string(),
+    pipeline: z.string(),
+    attempt: z.number().int().describe("the run attempt"),
+    job: z.string(),
+    jobAttemptId: z.string(),
+    name: z.string(),
+    size: z.number().int(),
+    sha256: z.string(),
+    contentType: z.string(),
+    createdAt: z.string(),
+  })
+  .meta({ id: "Artifact" });
+export type ArtifactView = z.infer<typeof ArtifactView>;

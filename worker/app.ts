@@ -5,6 +5,8 @@ import { type AppEnv, authenticate } from "./auth/authenticate";
 import { ApiError, notFound, onError } from "./http/errors";
 import { validationHook } from "./http/validation";
 import { agentApiRoutes } from "./routes/agent-api";
+import { agentArtifactRoutes } from "./routes/agent-artifacts";
+import { artifactRoutes } from "./routes/artifacts";
 import { projectRoutes } from "./routes/projects";
 import { queueRoutes } from "./routes/queue";
 import { runRoutes } from "./routes/runs";
@@ -36,6 +38,8 @@ export function createApp() {
   app.route("/", tokenRoutes);
   app.route("/", queueRoutes);
   app.route("/", agentApiRoutes);
+  app.route("/", agentArtifactRoutes);
+  app.route("/", artifactRoutes);
 
   app.openAPIRegistry.registerComponent("securitySchemes", "bearerAuth", {
     type: "http",

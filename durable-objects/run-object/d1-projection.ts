@@ -6,19 +6,23 @@
  */
 import { drizzle } from "drizzle-orm/d1";
 import type { BatchItem } from "drizzle-orm/batch";
-import { jobAttempts, jobs, runAttempts, runs, stepRuns } from "../../worker/db/schema";
+import { artifacts, jobAttempts, jobs, runAttempts, runs, stepRuns } from "../../worker/db/schema";
+import type { ArtifactRecord } from "./artifact-store";
 import { jobStatus, type RunState, type Touched } from "../../domain/run-engine";
 
-type Entity = "run" | "attempt" | "job" | "job_attempt";
+type Entity = "run" | "attempt" | "job" | "job_attempt" | "artifact";
+
+export function markEntityDirty(sql: SqlStorage, entity: Entity, id: string): void {
+  sql.exec(
+    `INSERT INTO d1_dirty (entity, id, version) VALUES (?, ?, 1)
+     ON CONFLICT (entity, id) DO UPDATE SET version = version + 1`,
+    entity,
+    id,
+  );
+}
 
 export function markDirty(sql: SqlStorage, state: RunState, touched: Touched): void {
-  const mark = (entity: Entity, id: string) =>
-    sql.exec(
-      `INSERT INTO d1_dirty (entity, id, version) VALUES (?, ?, 1)
-       ON CONFLICT (entity, id) DO UPDATE SET version = version + 1`,
-      entity,
-      id,
-    );
+  const mark = (entity: Entity, id: string) => markEntityDirty(sql, entity, id);
   if (touched.run) mark("run", state.run.id);
   for (const n of touched.attempts) mark("attempt", String(n));
   for (const id of touched.jobs) mark("job", id);
@@ -32,7 +36,13 @@ export function hasDirty(sql: SqlStorage): boolean {
 const BATCH = 50;
 
 /** Upserts every dirty entity into D1. Throws when D1 refuses; the marks then stay. */
-export async function flushToD1(sql: SqlStorage, db: D1Database, state: RunState, now: number): Promise<number> {
+export async function flushToD1(
+  sql: SqlStorage,
+  db: D1Database,
+  state: RunState,
+  now: number,
+  artifactById: (id: string) => ArtifactRecord | null,
+): Promise<number> {
   const marks = sql.exec<{ entity: Entity; id: string; version: number }>("SELECT entity, id, version FROM d1_dirty").toArray();
   if (marks.length === 0) return 0;
   const d1 = drizzle(db);
@@ -98,6 +108,10 @@ export async function flushToD1(sql: SqlStorage, db: D1Database, state: RunState
         endedAt: latest?.endedAt ?? null,
       };
       statements.push(d1.insert(jobs).values(row).onConflictDoUpdate({ target: jobs.id, set: row }));
+    } else if (mark.entity === "artifact") {
+      const record = artifactById(mark.id);
+      if (!record) continue;
+      statements.push(d1.insert(artifacts).values(record).onConflictDoNothing({ target: artifacts.id }));
     } else {
       const found = jobAttemptsById.get(mark.id);
       if (!found) continue;

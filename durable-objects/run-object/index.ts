@@ -28,7 +28,8 @@ import { fail, ok, type Result } from "../result";
 import { SerialFlush } from "../serial-flush";
 import { settingsFrom, type Settings } from "../settings";
 import { migrate } from "../sql-migrations";
-import { flushToD1, hasDirty, markDirty } from "./d1-projection";
+import { ARTIFACT_MIGRATIONS, type ArtifactRecord, ArtifactStore, artifactKey } from "./artifact-store";
+import { flushToD1, hasDirty, markDirty, markEntityDirty } from "./d1-projection";
 import type { Committed, RunExtension } from "./extension";
 import { flushDispatchOps, hasDispatchOps, recordDispatchOps } from "./dispatch-outbox";
 import { JobLogs } from "./job-logs";
@@ -59,6 +60,7 @@ export class RunObject extends DurableObject<Env> {
   private readonly d1Flush: SerialFlush;
   private readonly dispatchFlush: SerialFlush;
   readonly logs: JobLogs;
+  private readonly artifacts: ArtifactStore;
   /** Features that hook into every command (see ./extension.ts). */
   private readonly extensions: RunExtension[];
   private alarmAt: number | null = null;
@@ -72,11 +74,13 @@ export class RunObject extends DurableObject<Env> {
     this.d1Flush = new SerialFlush(() => this.flushD1Once());
     this.dispatchFlush = new SerialFlush(() => this.flushDispatchOnce());
     this.logs = new JobLogs(this.sql, env);
+    this.artifacts = new ArtifactStore(this.sql);
     this.extensions = [];
     void ctx.blockConcurrencyWhile(async () => {
       migrate(this.sql, [
         { name: "run", statements: RUN_MIGRATIONS },
         { name: "logs", statements: LOG_MIGRATIONS },
+        { name: "artifacts", statements: ARTIFACT_MIGRATIONS },
         ...this.extensions.flatMap((e) => (e.migrations ? [e.migrations] : [])),
       ]);
       this.state = loadRun(this.sql);
@@ -263,6 +267,54 @@ export class RunObject extends DurableObject<Env> {
     return this.authorize(jobAttemptId, token);
   }
 
+  /**
+   * Records an artifact whose bytes the worker has stored in R2 under `artifactKey(...)`. The
+   * same name twice in one job attempt is the same upload retried when the bytes match (answers
+   * the existing record), and a conflict when they differ.
+   */
+  async recordArtifact(
+    jobAttemptId: string,
+    token: string,
+    meta: { name: string; size: number; sha256: string; contentType: string },
+  ): Promise<Result<ArtifactRecord>> {
+    const auth = await this.authorize(jobAttemptId, token);
+    if (!auth.ok) return auth;
+    const existing = this.artifacts.byName(jobAttemptId, meta.name);
+    if (existing) {
+      return existing.sha256 === meta.sha256
+        ? ok(existing)
+        : fail(409, "artifact_exists", `this job already uploaded an artifact named '${meta.name}' with other content`);
+    }
+    const id = auth.value;
+    const record: ArtifactRecord = {
+      id: uuidv7(),
+      projectId: id.projectId,
+      project: id.project,
+      runId: id.runId,
+      runNumber: id.runNumber,
+      pipeline: id.pipeline,
+      attempt: id.runAttempt,
+      job: id.jobKey,
+      jobAttemptId,
+      ...meta,
+      r2Key: artifactKey(id.runId, jobAttemptId, meta.name),
+      createdAt: Date.now(),
+    };
+    this.ctx.storage.transactionSync(() => {
+      this.artifacts.insert(record);
+      markEntityDirty(this.sql, "artifact", record.id);
+    });
+    await this.d1Flush.request();
+    return ok(record);
+  }
+
+  /** An artifact already recorded under this job attempt and name (for idempotent uploads). */
+  async artifactByName(jobAttemptId: string, token: string, name: string): Promise<Result<ArtifactRecord | null>> {
+    const auth = await this.authorize(jobAttemptId, token);
+    if (!auth.ok) return auth;
+    return ok(this.artifacts.byName(jobAttemptId, name));
+  }
+
   private findJobAttempt(jobAttemptId: string) {
     for (const attempt of this.state?.attempts ?? []) {
       for (const job of attempt.jobs) {
@@ -295,7 +347,7 @@ export class RunObject extends DurableObject<Env> {
   private async flushD1Once(): Promise<void> {
     if (!this.state || !hasDirty(this.sql)) return;
     try {
-      await flushToD1(this.sql, this.env.DB, this.state, Date.now());
+      await flushToD1(this.sql, this.env.DB, this.state, Date.now(), (id) => this.artifacts.get(id));
       this.d1Status.succeeded();
     } catch (error) {
       this.d1Status.failed(Date.now(), error);

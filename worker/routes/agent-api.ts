@@ -40,7 +40,7 @@ function agentDispatcher(env: Env, header: string | undefined) {
 }
 
 /** The run of a job token, after checking the token names the job attempt in the path. */
-function jobRun(env: Env, header: string | undefined, jobAttemptId: string) {
+export function jobRun(env: Env, header: string | undefined, jobAttemptId: string) {
   const token = bearerToken(header);
   const parsed = token && parseScopedToken(token, "ymj");
   if (!token || !parsed) throw new ApiError(401, "invalid_job_token", "send the job token from the claim as `Authorization: Bearer`");

@@ -1,0 +1,100 @@
+/** Every artifact across runs and projects: search, filters, metadata, download. */
+import { createRoute, z } from "@hono/zod-openapi";
+import { and, desc, eq, inArray, like, lt, type SQL } from "drizzle-orm";
+import { drizzle } from "drizzle-orm/d1";
+import { ArtifactView, listOf } from "../../domain/api";
+import { canSeeProject, projectFilter, requireScope } from "../auth/principal";
+import { artifacts } from "../db/schema";
+import { ApiError } from "../http/errors";
+import { artifactView } from "../services/artifacts";
+import { errors, ID, json, router, security, SLUG } from "./common";
+
+export const artifactRoutes = router();
+
+const ListQuery = z.object({
+  q: z.string().max(200).optional().describe("part of the artifact's name"),
+  project: SLUG.optional(),
+  run: ID.optional(),
+  limit: z.coerce.number().int().min(1).max(100).default(50),
+  cursor: ID.optional(),
+});
+
+/** LIKE with the user's text taken literally. */
+const literal = (text: string) => text.replace(/[\\%_]/g, (ch) => `\\${ch}`);
+
+artifactRoutes.openapi(
+  createRoute({
+    method: "get",
+    path: "/api/v1/artifacts",
+    summary: "List artifacts, newest first, with search on the name",
+    security,
+    request: { query: ListQuery },
+    responses: { 200: json(listOf(ArtifactView), "A page of artifacts."), ...errors },
+  }),
+  async (c) => {
+    requireScope(c.var.principal, "read");
+    const q = c.req.valid("query");
+    if (q.project) requireScope(c.var.principal, "read", q.project);
+    const where: SQL[] = [];
+    if (q.q) where.push(like(artifacts.name, `%${literal(q.q)}%`));
+    if (q.project) where.push(eq(artifacts.project, q.project));
+    if (q.run) where.push(eq(artifacts.runId, q.run));
+    const allowed = projectFilter(c.var.principal);
+    if (allowed) where.push(inArray(artifacts.project, allowed.length ? allowed : [""]));
+    if (q.cursor) where.push(lt(artifacts.id, q.cursor));
+    const rows = await drizzle(c.env.DB)
+      .select()
+      .from(artifacts)
+      .where(where.length ? and(...where) : undefined)
+      .orderBy(desc(artifacts.id))
+      .limit(q.limit + 1);
+    const page = rows.slice(0, q.limit);
+    return c.json({ items: page.map(artifactView), cursor: rows.length > q.limit ? page[page.length - 1]!.id : null }, 200);
+  },
+);
+
+async function findArtifact(db: D1Database, id: string, principal: Parameters<typeof canSeeProject>[0]) {
+  const row = (await drizzle(db).select().from(artifacts).where(eq(artifacts.id, id)).limit(1))[0];
+  if (!row || !canSeeProject(principal, row.project)) throw new ApiError(404, "artifact_not_found", `no artifact ${id}`);
+  return row;
+}
+
+artifactRoutes.openapi(
+  createRoute({
+    method: "get",
+    path: "/api/v1/artifacts/{artifact}",
+    summary: "An artifact's metadata",
+    security,
+    request: { params: z.object({ artifact: ID }) },
+    responses: { 200: json(ArtifactView, "The artifact."), ...errors },
+  }),
+  async (c) => {
+    requireScope(c.var.principal, "read");
+    return c.json(artifactView(await findArtifact(c.env.DB, c.req.valid("param").artifact, c.var.principal)), 200);
+  },
+);
+
+artifactRoutes.openapi(
+  createRoute({
+    method: "get",
+    path: "/api/v1/artifacts/{artifact}/download",
+    summary: "Download an artifact's bytes",
+    security,
+    request: { params: z.object({ artifact: ID }) },
+    responses: { 200: { description: "The bytes, with their content type and length.", content: { "application/octet-stream": { schema: z.string().meta({ format: "binary" }) } } }, ...errors },
+  }),
+  async (c) => {
+    requireScope(c.var.principal, "read");
+    const row = await findArtifact(c.env.DB, c.req.valid("param").artifact, c.var.principal);
+    const object = await c.env.ARTIFACTS.get(row.r2Key);
+    if (!object) throw new ApiError(404, "artifact_missing", `the bytes of artifact ${row.id} are missing from storage`);
+    const filename = row.name.split("/").pop()!.replace(/["\\\r\n]/g, "_");
+    return c.body(object.body, 200, {
+      "content-type": row.contentType,
+      "content-length": String(object.size),
+      "content-disposition": `attachment; filename="${filename}"; filename*=UTF-8''${encodeURIComponent(filename)}`,
+      "x-content-type-options": "nosniff",
+      etag: object.httpEtag,
+    });
+  },
+);
