@@ -1,0 +1,24 @@
+#!/usr/bin/env node
+// `yardmaster-agent`: runs agent/cli.ts. Node ≥ 22.18 / 23.6 runs TypeScript by stripping
+// types; an older Node 22 needs --experimental-strip-types, so re-run with it there.
+import { spawn } from "node:child_process";
+import { fileURLToPath } from "node:url";
+
+const cli = fileURLToPath(new URL("./cli.ts", import.meta.url));
+const [major] = process.versions.node.split(".").map(Number);
+
+if (major < 22) {
+  process.stderr.write(`yardmaster-agent needs Node 22.6 or later (this is ${process.version})\n`);
+  process.exit(1);
+} else if (process.features?.typescript) {
+  const { main } = await import("./cli.ts");
+  process.exitCode = await main(process.argv.slice(2), process.env);
+} else {
+  const child = spawn(process.execPath, ["--experimental-strip-types", "--no-warnings", cli, ...process.argv.slice(2)], {
+    stdio: "inherit",
+    // Its own process group, so that a Ctrl-C reaches it once (forwarded), not twice.
+    detached: true,
+  });
+  for (const sig of ["SIGINT", "SIGTERM"]) process.on(sig, () => child.kill(sig));
+  child.on("exit", (code, signal) => process.exit(code ?? (signal ? 1 : 0)));
+}

@@ -1,0 +1,356 @@
+/**
+ * One claimed job, start to end: work dir, job heartbeats (which carry the cancel signal),
+ * job timeout, checkout, the steps graph, job outputs, artifacts, the log, and the finish.
+ *
+ * Stopping: a cancel (heartbeat answer), the job's timeout, or the agent's shutdown aborts the
+ * running steps (their process groups get SIGTERM, then SIGKILL) and skips the rest; the job
+ * then finishes KILLED (cancel, shutdown) or FAILED with reason `timeout`. When the server
+ * refuses the job (4xx), everything stops and nothing more is sent for it.
+ */
+import { mkdir, rm } from "node:fs/promises";
+import { createHash } from "node:crypto";
+import path from "node:path";
+import type { JobAssignment, JobFinish } from "../domain/protocol.ts";
+import { JobRejectedError, type AgentApi, type JobApi } from "./api.ts";
+import { uploadArtifacts } from "./artifacts.ts";
+import { isAbortError, sleep } from "./backoff.ts";
+import { checkout } from "./checkout.ts";
+import { errorMessage, type Logger } from "./logger.ts";
+import { LogStreamer } from "./log-streamer.ts";
+import { Reporter } from "./reporter.ts";
+import { runStepGraph, type StepDone } from "./step-graph.ts";
+import { killProcessGroup, MAX_TIMER_MS, processGroupAlive, signalGroup } from "./step-process.ts";
+import { runStep, type StopKind } from "./step-runner.ts";
+import { resolveRecord } from "./templates.ts";
+import { limitOutputs } from "./outputs-file.ts";
+
+export interface JobRunnerOptions {
+  api: AgentApi;
+  assignment: JobAssignment;
+  /** The agent's work dir: the job runs in `<workDir>/jobs/<attemptId>`. */
+  workDir: string;
+  baseEnv: Readonly<Record<string, string>>;
+  killGraceMs: number;
+  logger: Logger;
+  /** Log tuning (tests). */
+  log?: { flushIntervalMs?: number; flushBytes?: number; bufferLimit?: number };
+  /** How long to wait for a step's stdout/stderr after it exited (default 200 ms). */
+  closeWaitMs?: number;
+}
+
+export interface JobOutcome {
+  status: JobFinish["status"];
+  reason?: string;
+  message?: string;
+  outputs: Record<string, string>;
+  /** The server refused the job: nothing was finished. */
+  rejected?: string;
+}
+
+const BOLD = "\x1b[1m";
+const YELLOW = "\x1b[33m";
+const RESET = "\x1b[0m";
+
+export class JobRunner {
+  readonly assignment: JobAssignment;
+  readonly attemptId: string;
+  private readonly options: JobRunnerOptions;
+  private readonly logger: Logger;
+  private readonly jobApi: JobApi;
+  /** Aborts the steps (and checkout, artifacts). */
+  private readonly stepsController = new AbortController();
+  /** Aborts every call to the server (refusal, forced exit). */
+  private readonly ioController = new AbortController();
+  private stop: StopKind | null = null;
+  /** Process groups of this job's steps and git commands. */
+  private readonly processGroups = new Set<number>();
+  private rejection: JobRejectedError | undefined;
+
+  constructor(options: JobRunnerOptions) {
+    this.options = options;
+    this.assignment = options.assignment;
+    this.attemptId = options.assignment.job.attemptId;
+    this.logger = options.logger.child(`${options.assignment.job.key} ${this.attemptId}`);
+    this.jobApi = options.api.job(options.assignment.token, this.attemptId);
+  }
+
+  get stopKind(): StopKind | null {
+    return this.stop;
+  }
+
+  /** Stops the job's steps; the first reason given is the one reported. */
+  requestStop(kind: StopKind): void {
+    if (this.stop === null) {
+      this.stop = kind;
+      const verb = kind === "timeout" ? "timed out" : kind === "rejected" ? "refused by the server" : kind === "cancelled" ? "cancelled" : "stopped (agent shutting down)";
+      this.logger.warn(`job ${verb}; stopping its steps`);
+    }
+    if (kind === "rejected") this.ioController.abort(new Error("job refused by the server"));
+    this.stepsController.abort(new Error(kind));
+  }
+
+  /** Forced exit: SIGKILL every process of the job now, and stop talking to the server. */
+  abandon(): void {
+    this.requestStop("agent_shutdown");
+    for (const pg of this.processGroups) signalGroup(pg, "SIGKILL");
+    this.ioController.abort(new Error("agent exiting"));
+  }
+
+  private reject(err: JobRejectedError): void {
+    if (this.rejection) return;
+    this.rejection = err;
+    this.logger.error(`the server no longer accepts this job: ${err.message}`);
+    this.requestStop("rejected");
+  }
+
+  async run(): Promise<JobOutcome> {
+    const a = this.assignment;
+    const started = Date.now();
+    const dirName = safeDirName(this.attemptId);
+    const workspace = path.join(this.options.workDir, "jobs", dirName);
+    const tmpDir = path.join(this.options.workDir, "tmp", dirName);
+    const processGroups = this.processGroups;
+    this.logger.info(`running job ${a.run.project}/${a.run.pipeline}#${a.run.number} ${a.job.key} (attempt ${a.job.attempt})`);
+
+    const log = new LogStreamer({
+      sink: (seq, offset, bytes, signal) => this.jobApi.log(seq, offset, bytes, anySignal(signal, this.ioController.signal)),
+      mask: a.mask,
+      maxChunkBytes: a.limits.logChunkBytes > 0 ? a.limits.logChunkBytes : undefined,
+      ...this.options.log,
+      onFatal: (err) => {
+        if (err instanceof JobRejectedError) this.reject(err);
+        else this.logger.error(`the job log can no longer be sent: ${errorMessage(err)}`);
+      },
+    });
+    const reporter = new Reporter(this.logger, {
+      onRejected: (err) => this.reject(err),
+      onCancelling: () => this.requestStop("cancelled"),
+    });
+    const heartbeats = this.heartbeatLoop();
+    const jobTimer =
+      a.job.timeoutMs <= MAX_TIMER_MS ? setTimeout(() => this.requestStop("timeout"), Math.max(0, a.job.timeoutMs)) : undefined;
+    const note = (line: string) => log.writeLine(line);
+
+    let outcome: JobOutcome;
+    try {
+      await rm(workspace, { recursive: true, force: true });
+      await mkdir(workspace, { recursive: true });
+      await mkdir(tmpDir, { recursive: true });
+      outcome = await this.execute({ log, reporter, workspace, tmpDir, processGroups, note });
+    } catch (err) {
+      if (err instanceof JobRejectedError) this.reject(err);
+      else this.logger.error(`job failed inside the agent: ${errorMessage(err)}`);
+      outcome = { status: this.stop === "cancelled" || this.stop === "agent_shutdown" ? "KILLED" : "FAILED", reason: "agent_error", message: errorMessage(err), outputs: {} };
+    } finally {
+      clearTimeout(jobTimer);
+    }
+
+    // Whatever the steps left running in the background ends with the job.
+    await Promise.all([...processGroups].filter(processGroupAlive).map((pg) => killProcessGroup(pg, this.options.killGraceMs)));
+
+    if (!this.rejection) {
+      const colour = outcome.status === "SUCCESS" ? BOLD : `${BOLD}${YELLOW}`;
+      log.writeLine(`${colour}job ${outcome.status}${outcome.reason ? ` (${outcome.reason})` : ""} in ${((Date.now() - started) / 1000).toFixed(1)} s${RESET}`);
+      await reporter.flush();
+      try {
+        await log.close();
+      } catch (err) {
+        if (!(err instanceof JobRejectedError)) this.logger.warn(`job log incomplete: ${errorMessage(err)}`);
+      }
+    }
+    if (!this.rejection) {
+      const finish: JobFinish = {
+        status: outcome.status,
+        outputs: outcome.outputs,
+        ...(outcome.reason ? { reason: outcome.reason.slice(0, 50) } : {}),
+        ...(outcome.message ? { message: outcome.message.slice(0, 10_000) } : {}),
+      };
+      try {
+        await this.jobApi.finish(finish, this.ioController.signal);
+      } catch (err) {
+        if (err instanceof JobRejectedError) this.reject(err);
+        else if (!isAbortError(err)) this.logger.error(`could not finish the job: ${errorMessage(err)}`);
+        else this.logger.warn("gave up finishing the job (agent exiting)");
+      }
+    }
+    log.abort();
+    this.ioController.abort(new Error("job over"));
+    await heartbeats;
+    await rm(workspace, { recursive: true, force: true }).catch(() => {});
+    await rm(tmpDir, { recursive: true, force: true }).catch(() => {});
+
+    if (this.rejection) {
+      return { ...outcome, rejected: this.rejection.message };
+    }
+    this.logger.info(`job ${outcome.status}${outcome.reason ? ` (${outcome.reason})` : ""} in ${((Date.now() - started) / 1000).toFixed(1)} s`);
+    return outcome;
+  }
+
+  private async execute(io: {
+    log: LogStreamer;
+    reporter: Reporter;
+    workspace: string;
+    tmpDir: string;
+    processGroups: Set<number>;
+    note: (line: string) => void;
+  }): Promise<JobOutcome> {
+    const a = this.assignment;
+    const { log, reporter, workspace } = io;
+    const stepsSignal = this.stepsController.signal;
+    const skipAll = (reason: string) => {
+      for (const step of a.steps) {
+        reporter.step(step.id, { attempt: 1, status: "KILLED", reason }, (u) => this.jobApi.step(step.id, u, this.ioController.signal));
+      }
+    };
+
+    if (a.repository) {
+      log.writeLine(`${BOLD}▶ checkout${RESET}`);
+      const result = await checkout({
+        repository: a.repository,
+        branch: a.run.branch,
+        commit: a.run.commit,
+        dir: workspace,
+        env: { ...this.options.baseEnv, ...a.env },
+        killGraceMs: this.options.killGraceMs,
+        signal: stepsSignal,
+        note: (line) => log.writeLine(line),
+        onOutput: (chunk) => log.write(chunk),
+        waitForDrain: () => log.waitForDrain(),
+        onSpawn: (pgid) => io.processGroups.add(pgid),
+      });
+      if (!result.ok) {
+        const stopped = this.stoppedOutcome();
+        const reason = stopped?.reason ?? "checkout_failed";
+        log.writeLine(`${BOLD}${YELLOW}■ checkout: ${result.message}${RESET}`);
+        skipAll(reason);
+        return stopped ?? { status: "FAILED", reason, message: result.message, outputs: {} };
+      }
+    }
+
+    const outputs = new Map<string, Record<string, string>>();
+    const knownSteps = new Set(a.steps.map((s) => s.id));
+    const done = await runStepGraph(a.steps, {
+      run: (step) =>
+        runStep(step, {
+          assignment: a,
+          api: this.jobApi,
+          log,
+          reporter,
+          workspace,
+          tmpDir: io.tmpDir,
+          baseEnv: this.options.baseEnv,
+          killGraceMs: this.options.killGraceMs,
+          signal: stepsSignal,
+          ioSignal: this.ioController.signal,
+          stopKind: () => this.stop,
+          outputs,
+          knownSteps,
+          processGroups: io.processGroups,
+          closeWaitMs: this.options.closeWaitMs,
+          logger: this.logger,
+        }),
+      skip: (step, reason) => {
+        log.writeLine(`${YELLOW}○ step ${step.id} not run (${reason})${RESET}`);
+        reporter.step(step.id, { attempt: 1, status: "KILLED", reason }, (u) => this.jobApi.step(step.id, u, this.ioController.signal));
+      },
+      stopReason: () => this.stop,
+    });
+
+    const limited = limitOutputs(resolveRecord(a.outputs, outputs, knownSteps));
+    for (const w of limited.warnings) log.writeLine(`${YELLOW}warning: job ${w}${RESET}`);
+    const jobOutputs = limited.value;
+    const stopped = this.stoppedOutcome(jobOutputs);
+    if (stopped) return stopped;
+
+    let { status, reason, message } = summarizeSteps(a.steps, done);
+    if (a.artifacts.length > 0) {
+      log.writeLine(`${BOLD}▶ artifacts${RESET}`);
+      try {
+        const report = await uploadArtifacts(a.artifacts, workspace, {
+          api: this.jobApi,
+          signal: anySignal(stepsSignal, this.ioController.signal),
+          maxBytes: a.limits.artifactBytes,
+          note: (line) => log.writeLine(line.startsWith("warning") ? `${YELLOW}${line}${RESET}` : line),
+        });
+        if (report.failed > 0 && status === "SUCCESS") {
+          status = "WARNING";
+          reason = "artifacts_failed";
+          message = `${report.failed} artifact(s) could not be uploaded`;
+        }
+      } catch (err) {
+        if (err instanceof JobRejectedError) throw err;
+        const now = this.stoppedOutcome(jobOutputs);
+        if (now) return now;
+        throw err;
+      }
+    }
+    const final = this.stoppedOutcome(jobOutputs);
+    if (final) return final;
+    return { status, ...(reason ? { reason } : {}), ...(message ? { message } : {}), outputs: jobOutputs };
+  }
+
+  /** The outcome the job's stop implies, if it is being stopped. */
+  private stoppedOutcome(outputs: Record<string, string> = {}): JobOutcome | undefined {
+    switch (this.stop) {
+      case null:
+        return undefined;
+      case "timeout":
+        return { status: "FAILED", reason: "timeout", message: `the job timed out after ${this.assignment.job.timeoutMs} ms`, outputs };
+      case "cancelled":
+        return { status: "KILLED", reason: "cancelled", outputs };
+      case "agent_shutdown":
+        return { status: "KILLED", reason: "agent_shutdown", message: "the agent was stopped", outputs };
+      case "rejected":
+        return { status: "KILLED", reason: "rejected", outputs };
+    }
+  }
+
+  /** Job heartbeats until the job is over; a `cancel: true` answer cancels the job. */
+  private async heartbeatLoop(): Promise<void> {
+    const signal = this.ioController.signal;
+    const interval = Math.max(100, this.assignment.heartbeatIntervalMs);
+    while (!signal.aborted) {
+      try {
+        await sleep(interval, signal);
+      } catch {
+        return;
+      }
+      try {
+        const answer = await this.jobApi.heartbeat(signal);
+        if (answer.cancel) this.requestStop("cancelled");
+      } catch (err) {
+        if (err instanceof JobRejectedError) this.reject(err);
+        else if (!isAbortError(err)) this.logger.debug(`job heartbeat missed: ${errorMessage(err)}`);
+      }
+    }
+  }
+}
+
+export function summarizeSteps(
+  steps: readonly { id: string; continueOnError: boolean }[],
+  done: ReadonlyMap<string, StepDone>,
+): { status: JobFinish["status"]; reason?: string; message?: string } {
+  const failed = steps.filter((s) => done.get(s.id)?.status === "FAILED" && !s.continueOnError);
+  const notRun = steps.filter((s) => done.get(s.id)?.status === "KILLED" || !done.has(s.id));
+  const tolerated = steps.filter((s) => done.get(s.id)?.status === "FAILED" && s.continueOnError);
+  if (failed.length > 0) {
+    return { status: "FAILED", reason: "step_failed", message: `step ${failed.map((s) => s.id).join(", ")} failed` };
+  }
+  if (notRun.length > 0) {
+    return { status: "FAILED", reason: "steps_not_run", message: `step ${notRun.map((s) => s.id).join(", ")} did not run` };
+  }
+  if (tolerated.length > 0) {
+    return { status: "WARNING", reason: "continue_on_error", message: `step ${tolerated.map((s) => s.id).join(", ")} failed (continue-on-error)` };
+  }
+  return { status: "SUCCESS" };
+}
+
+/** A directory name for a job attempt id: the id itself when harmless, else its hash. */
+export function safeDirName(id: string): string {
+  if (/^[A-Za-z0-9_-]{1,100}$/.test(id)) return id;
+  return createHash("sha256").update(id).digest("hex").slice(0, 32);
+}
+
+function anySignal(...signals: (AbortSignal | undefined)[]): AbortSignal {
+  return AbortSignal.any(signals.filter((s): s is AbortSignal => s !== undefined));
+}

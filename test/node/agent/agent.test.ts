@@ -1,0 +1,249 @@
+import { spawn } from "node:child_process";
+import { readFile, stat, writeFile } from "node:fs/promises";
+import path from "node:path";
+import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { Agent } from "../../../agent/agent-loop.ts";
+import type { AgentConfig } from "../../../agent/config.ts";
+import type { JobOutcome } from "../../../agent/job-runner.ts";
+import { createLogger, silentLogger } from "../../../agent/logger.ts";
+import { tempDir } from "./helpers.ts";
+import { makeAssignment, ProtocolServer } from "./protocol-server.ts";
+
+let server: ProtocolServer;
+let work: { dir: string; cleanup: () => Promise<void> };
+
+beforeEach(async () => {
+  server = await new ProtocolServer().start();
+  work = await tempDir();
+});
+afterEach(async () => {
+  await server.close();
+  await work.cleanup();
+});
+
+function config(overrides: Partial<AgentConfig> = {}): AgentConfig {
+  return {
+    url: server.url,
+    token: "reg-token",
+    labels: ["linux", "node"],
+    name: "test-agent",
+    workDir: work.dir,
+    concurrency: 1,
+    killGraceMs: 300,
+    logLevel: "info",
+    ...overrides,
+  };
+}
+
+function agent(overrides: Partial<AgentConfig> = {}, lines?: string[]) {
+  const ended = new Map<string, JobOutcome>();
+  const a = new Agent({
+    config: config(overrides),
+    logger: lines ? createLogger({ write: (l) => lines.push(l) }) : silentLogger,
+    version: "test",
+    env: { PATH: process.env.PATH },
+    claimWaitSeconds: 1,
+    claimRetry: { baseMs: 1, capMs: 20 },
+    jobRetry: { baseMs: 1, capMs: 20 },
+    jobLog: { flushIntervalMs: 20 },
+    onJobEnd: (id, o) => ended.set(id, o),
+  });
+  return { a, ended };
+}
+
+const waitFor = async (cond: () => boolean, ms = 5000) => {
+  const until = Date.now() + ms;
+  while (!cond()) {
+    if (Date.now() > until) throw new Error("condition not met in time");
+    await new Promise((r) => setTimeout(r, 10));
+  }
+};
+
+describe("agent", () => {
+  it("registers once, keeps its token in agent.json (0600), claims and runs a job", async () => {
+    const job = makeAssignment({ steps: [{ id: "hello", run: "echo hello" }] });
+    server.enqueue(job);
+    const { a } = agent();
+    const running = a.run();
+    await server.waitForFinish(job.job.attemptId);
+    a.shutdown();
+    expect(await running).toBe(0);
+
+    expect(server.registrations).toEqual([{ name: "test-agent", labels: ["linux", "node"], version: "test", hostname: expect.any(String), concurrency: 1 }]);
+    const file = path.join(work.dir, "agent.json");
+    expect((await stat(file)).mode & 0o777).toBe(0o600);
+    const stored = JSON.parse(await readFile(file, "utf8"));
+    expect(stored).toMatchObject({ agentId: "agent-1", url: server.url, queue: "default" });
+    expect(server.agentTokens.has(stored.token)).toBe(true);
+    expect(server.job(job.job.attemptId).finish?.status).toBe("SUCCESS");
+    expect(server.job(job.job.attemptId).log.toString()).toContain("hello\n");
+    expect(server.stops).toBe(1);
+
+    // Next start: the stored token is reused, no registration token needed.
+    const again = makeAssignment({ steps: [{ id: "x", run: "true" }] });
+    server.enqueue(again);
+    const second = agent({ token: undefined });
+    const run2 = second.a.run();
+    await server.waitForFinish(again.job.attemptId);
+    second.a.shutdown();
+    expect(await run2).toBe(0);
+    expect(server.registrations).toHaveLength(1);
+  });
+
+  it("re-registers when the stored token is refused and a registration token is given", async () => {
+    await writeFile(
+      path.join(work.dir, "agent.json"),
+      JSON.stringify({ url: server.url, agentId: "old", token: "revoked", queue: "default", heartbeatIntervalMs: 1000, lostAfterMs: 1, name: "x", registeredAt: "then" }),
+    );
+    const job = makeAssignment({ steps: [{ id: "x", run: "true" }] });
+    server.enqueue(job);
+    const { a } = agent();
+    const running = a.run();
+    await server.waitForFinish(job.job.attemptId);
+    a.shutdown();
+    expect(await running).toBe(0);
+    expect(server.registrations).toHaveLength(1);
+    expect(a.agentId).toBe("agent-1");
+  });
+
+  it("without a registration token, a refused agent token ends the agent with an error", async () => {
+    await writeFile(
+      path.join(work.dir, "agent.json"),
+      JSON.stringify({ url: server.url, agentId: "old", token: "revoked", queue: "default", heartbeatIntervalMs: 1000, lostAfterMs: 1, name: "x", registeredAt: "then" }),
+    );
+    const lines: string[] = [];
+    const { a } = agent({ token: undefined }, lines);
+    expect(await a.run()).toBe(1);
+    expect(lines.join("")).toMatch(/--token/);
+  });
+
+  it("survives 5xx, 429 and dropped connections on claims, and carries on", async () => {
+    server.claimFaults = [500, 503, "drop", 429, 502, "drop", 504];
+    const job = makeAssignment({ steps: [{ id: "x", run: "true" }] });
+    server.enqueue(job);
+    const { a } = agent();
+    const running = a.run();
+    await server.waitForFinish(job.job.attemptId);
+    a.shutdown();
+    expect(await running).toBe(0);
+    expect(server.claims).toBeGreaterThanOrEqual(8);
+  });
+
+  it("first shutdown: stops claiming and lets the running job finish", async () => {
+    const job = makeAssignment({ steps: [{ id: "work", run: "sleep 0.8; echo finished" }] });
+    const record = server.enqueue(job);
+    const { a } = agent();
+    const running = a.run();
+    await waitFor(() => record.steps.length > 0);
+    a.shutdown("SIGTERM");
+    const claimsAtShutdown = server.claims;
+    expect(await running).toBe(0);
+    expect(record.finish?.status).toBe("SUCCESS");
+    expect(record.log.toString()).toContain("finished");
+    expect(server.claims).toBe(claimsAtShutdown);
+  });
+
+  it("second shutdown: cancels the running job, which ends KILLED", async () => {
+    const job = makeAssignment({ steps: [{ id: "work", run: "sleep 30" }] });
+    const record = server.enqueue(job);
+    const { a } = agent();
+    const running = a.run();
+    await waitFor(() => record.steps.length > 0);
+    const started = Date.now();
+    a.shutdown("SIGINT");
+    a.shutdown("SIGINT");
+    expect(await running).toBe(1);
+    expect(Date.now() - started).toBeLessThan(3000);
+    expect(record.finish).toMatchObject({ status: "KILLED", reason: "agent_shutdown" });
+    expect(record.steps.at(-1)).toMatchObject({ stepId: "work", status: "KILLED", reason: "agent_shutdown" });
+  });
+
+  it("runs at most `concurrency` jobs at once", async () => {
+    const jobs = [1, 2, 3].map(() =>
+      makeAssignment({ steps: [{ id: "s", run: 'echo "start=$(date +%s%N)" >> $YM_OUTPUT; sleep 0.4; echo "end=$(date +%s%N)" >> $YM_OUTPUT' }] }),
+    );
+    for (const j of jobs) server.enqueue(j);
+    const { a } = agent({ concurrency: 2 });
+    const running = a.run();
+    for (const j of jobs) await server.waitForFinish(j.job.attemptId);
+    a.shutdown();
+    await running;
+    const spans = jobs.map((j) => {
+      const o = server.job(j.job.attemptId).steps.at(-1)!.outputs!;
+      return [Number(o.start), Number(o.end)] as const;
+    });
+    const points = spans.flatMap(([s, e]) => [[s, 1] as const, [e, -1] as const]).sort((x, y) => x[0] - y[0] || x[1] - y[1]);
+    let now = 0;
+    let peak = 0;
+    for (const [, d] of points) peak = Math.max(peak, (now += d));
+    expect(peak).toBe(2);
+  });
+
+  it("finishes FAILED a job it cannot read, and carries on", async () => {
+    const job = makeAssignment({ steps: [{ id: "x", run: "true" }] });
+    server.addJob(job);
+    const broken = { ...job, protocol: 99 } as unknown as typeof job;
+    server.enqueue(broken);
+    const { a } = agent();
+    const running = a.run();
+    const f = await server.waitForFinish(job.job.attemptId);
+    a.shutdown();
+    await running;
+    expect(f).toMatchObject({ status: "FAILED", reason: "invalid_assignment" });
+  });
+
+  it("refuses a work dir another live agent holds", async () => {
+    await writeFile(path.join(work.dir, "agent.lock"), String(process.ppid));
+    const lines: string[] = [];
+    const { a } = agent({}, lines);
+    expect(await a.run()).toBe(1);
+    expect(lines.join("")).toMatch(/another agent/);
+  });
+});
+
+describe("yardmaster-agent CLI (node, types stripped)", () => {
+  const repo = path.resolve(import.meta.dirname, "../../..");
+
+  function startCli(args: string[]) {
+    const child = spawn(process.execPath, [path.join(repo, "agent/bin.mjs"), ...args], {
+      env: { PATH: process.env.PATH, HOME: process.env.HOME, YM_TOKEN: "reg-token" },
+      stdio: ["ignore", "pipe", "pipe"],
+    });
+    let stderr = "";
+    child.stderr.on("data", (d) => (stderr += d));
+    const exit = new Promise<number | null>((resolve) => child.on("exit", (code) => resolve(code)));
+    return { child, exit, stderr: () => stderr };
+  }
+
+  it("SIGTERM once: finishes the job and exits 0; logs with timestamps on stderr", async () => {
+    const job = makeAssignment({ steps: [{ id: "work", run: "sleep 0.5; echo done" }] });
+    const record = server.enqueue(job);
+    const cli = startCli(["--url", server.url, "--work-dir", work.dir, "--labels", "linux", "--kill-grace", "1"]);
+    await waitFor(() => record.steps.length > 0, 10_000);
+    cli.child.kill("SIGTERM");
+    expect(await cli.exit).toBe(0);
+    expect(record.finish?.status).toBe("SUCCESS");
+    expect(cli.stderr()).toMatch(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z INFO /m);
+    expect(cli.stderr()).toContain("SIGTERM: no more claims");
+  }, 15_000);
+
+  it("SIGINT twice: cancels the job (KILLED) and exits 1", async () => {
+    const job = makeAssignment({ steps: [{ id: "work", run: "sleep 30" }] });
+    const record = server.enqueue(job);
+    const cli = startCli(["--url", server.url, "--work-dir", work.dir, "--kill-grace", "1"]);
+    await waitFor(() => record.steps.length > 0, 10_000);
+    cli.child.kill("SIGINT");
+    await new Promise((r) => setTimeout(r, 100));
+    cli.child.kill("SIGINT");
+    expect(await cli.exit).toBe(1);
+    expect(record.finish).toMatchObject({ status: "KILLED", reason: "agent_shutdown" });
+  }, 15_000);
+
+  it("prints usage for --help and refuses bad flags", async () => {
+    const help = startCli(["--help"]);
+    expect(await help.exit).toBe(0);
+    const bad = startCli(["--url", "x://y"]);
+    expect(await bad.exit).toBe(2);
+    expect(bad.stderr()).toMatch(/--url/);
+  });
+});
