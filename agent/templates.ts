@@ -1,25 +1,19 @@
 /**
- * The agent's resolver for `${{ steps.<id>.outputs.<key> }}` (the control plane resolves every
- * other expression before it hands the job out). A step of this job that set no such output
- * — or has not run — resolves to "" (as in GitHub Actions); any other expression, or a step id
- * this job does not have, is left exactly as written.
- *
- * Temporary: domain/templates.ts will replace this.
+ * The agent's half of templating: `${{ steps.<id>.outputs.<key> }}` (the control plane resolves
+ * every other expression before it hands the job out), rendered with the shared
+ * domain/templates.ts. A step of this job that set no such output — or has not run — resolves
+ * to "" (as in GitHub Actions); any other expression, or a step id this job does not have, is
+ * left exactly as written.
  */
-
-const EXPRESSION = /\$\{\{\s*([^}]*?)\s*\}\}/g;
-const STEP_OUTPUT = /^steps\.([A-Za-z0-9_-]+)\.outputs\.([^\s.][^\s]*)$/;
+import { renderTemplate } from "../domain/templates.ts";
 
 export type StepOutputs = ReadonlyMap<string, Readonly<Record<string, string>>>;
 
 export function resolveStepTemplates(text: string, outputs: StepOutputs, knownSteps: ReadonlySet<string>): string {
-  return text.replace(EXPRESSION, (whole, expr: string) => {
-    const m = STEP_OUTPUT.exec(expr);
-    if (!m) return whole;
-    const [, step, key] = m;
-    if (!knownSteps.has(step!)) return whole;
-    const value = outputs.get(step!)?.[key!];
-    return value ?? "";
+  return renderTemplate(text, (path) => {
+    const [root, step, kind, key] = path;
+    if (root !== "steps" || kind !== "outputs" || key === undefined || path.length !== 4 || !knownSteps.has(step!)) return undefined;
+    return outputs.get(step!)?.[key] ?? "";
   });
 }
 

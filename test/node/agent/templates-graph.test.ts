@@ -6,7 +6,9 @@ describe("step templates", () => {
   const outputs = new Map([["build", { version: "1.2.3", "dotted.key": "d" }]]);
   const known = new Set(["build", "later"]);
   it("resolves steps.*.outputs.*; leaves everything else as written", () => {
-    expect(resolveStepTemplates("v=${{ steps.build.outputs.version }} ${{steps.build.outputs.dotted.key}}", outputs, known)).toBe("v=1.2.3 d");
+    expect(resolveStepTemplates("v=${{ steps.build.outputs.version }}", outputs, known)).toBe("v=1.2.3");
+    // Output keys are identifiers (the pipeline parser refuses dotted ones): left as written.
+    expect(resolveStepTemplates("${{steps.build.outputs.dotted.key}}", outputs, known)).toBe("${{steps.build.outputs.dotted.key}}");
     expect(resolveStepTemplates("${{ steps.build.outputs.missing }}|${{ steps.later.outputs.x }}", outputs, known)).toBe("|");
     expect(resolveStepTemplates("${{ steps.other.outputs.x }} ${{ needs.a.outputs.b }} ${{ env.X }}", outputs, known)).toBe(
       "${{ steps.other.outputs.x }} ${{ needs.a.outputs.b }} ${{ env.X }}",
