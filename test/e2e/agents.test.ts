@@ -200,4 +200,51 @@ describe("agents run real pipelines", () => {
     ]);
     expect(run.status).toBe("SUCCESS");
   });
+
+  it("a frozen agent's late calls are refused once its job was declared lost; it carries on", async () => {
+    for (const a of agents.splice(0)) {
+      a.signal("SIGKILL");
+      await a.exited();
+    }
+    await storePipeline(
+      "frozen",
+      `jobs:
+  thaw:
+    runs-on: [linux, frozen-test]
+    retries: 1
+    steps:
+      - run: echo start; sleep 4; echo "finished on $YM_JOB"
+`,
+    );
+    const frozen = await startAgent(cp, { name: "frozen", labels: ["linux", "frozen-test"] });
+    agents.push(frozen);
+    const id = await trigger("frozen");
+    await waitFor("the job to run on the frozen agent", async () => (await getRun(id)).attempts[0].jobs[0].attempts[0].agent === "frozen", {
+      explain: () => explain(id),
+    });
+    frozen.signal("SIGSTOP"); // the agent and its step stop in their tracks, sockets open
+    const lost = await waitFor("the frozen agent's job to be declared lost", async () => {
+      const attempts = (await getRun(id)).attempts[0].jobs[0].attempts;
+      return attempts[0].reason === "agent_lost" ? attempts : null;
+    }, { explain: () => explain(id) });
+    expect(lost[1]).toMatchObject({ number: 2, status: "CREATED" });
+    const rescuer = await startAgent(cp, { name: "thawed-rescuer", labels: ["linux", "frozen-test"] });
+    agents.push(rescuer);
+    await waitFor("the retry to run on the rescuer", async () => (await getRun(id)).attempts[0].jobs[0].attempts[1]?.agent === "thawed-rescuer");
+    frozen.signal("SIGCONT"); // its step finishes and it reports late
+    const run = await untilEnded(id);
+    await waitFor("the thawed agent to hear that its job is gone", () => /HTTP 410 job_ended/.test(frozen.output()), {
+      timeoutMs: 20_000,
+      explain: () => frozen.output().slice(-3000),
+    });
+    const attempts = run.attempts[0].jobs[0].attempts;
+    expect(attempts.map((a: any) => [a.status, a.reason, a.agent])).toEqual([
+      ["FAILED", "agent_lost", "frozen"],
+      ["SUCCESS", null, "thawed-rescuer"],
+    ]);
+    // Attempt 1 was not changed by the late calls, and the thawed agent is still alive and claiming.
+    expect((await getRun(id)).attempts[0].jobs[0].attempts[0]).toMatchObject({ status: "FAILED", reason: "agent_lost", endedAt: attempts[0].endedAt });
+    expect(frozen.process.exitCode).toBeNull();
+    await waitFor("the thawed agent to claim again", () => /job_ended[\s\S]*waiting for a job/.test(frozen.output()));
+  });
 });
