@@ -14,6 +14,8 @@ export default defineConfig(async () => {
                   TEST_MIGRATIONS: migrations,
                   YM_ADMIN_TOKEN: "test-admin-token",
                   YM_ENCRYPTION_KEY: "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=",
+                  // Live streams drop a viewer that leaves its window unacknowledged this long.
+                  YM_LIVE_STALL_SECONDS: "1",
                 }, },
             }),
           ],
@@ -29,6 +31,18 @@ export default defineConfig(async () => {
             fileParallelism: false,
             testTimeout: 120_000,
             hookTimeout: 120_000,
+          },
+        },
+        {
+          // The dashboard in Debian's Chromium (playwright-core) against real wrangler dev and a
+          // real agent: one file at a time, and the test files' steps in order.
+          test: {
+            name: "browser",
+            include: ["test/browser/**/*.test.ts"],
+            environment: "node",
+            fileParallelism: false,
+            testTimeout: 120_000,
+            hookTimeout: 180_000,
           },
         },
       ],

@@ -22,7 +22,8 @@ export const TRANSITIONS: Readonly<Record<State, readonly State[]>> = {
   CREATED: ["RUNNING", "KILLING", "KILLED"],
   RUNNING: ["SUCCESS", "WARNING", "FAILED", "KILLING"],
   KILLING: ["KILLED"],
-  RESTARTED: ["CREATED", "KILLING", "KILLED"],
+  // RESTARTED is not CREATED: DESIGN.md allows KILLED straight from CREATED only.
+  RESTARTED: ["CREATED", "KILLING"],
   SUCCESS: [],
   WARNING: ["RESTARTED"],
   FAILED: ["RESTARTED"],

@@ -1,6 +1,7 @@
 /** The worker's Hono app: the user API, the agent API, the OpenAPI document. */
-import { OpenAPIHono } from "@hono/zod-openapi";
+import { createRoute, OpenAPIHono, z } from "@hono/zod-openapi";
 import { bodyLimit } from "hono/body-limit";
+import { except } from "hono/combine";
 import { type AppEnv, authenticate } from "./auth/authenticate";
 import { ApiError, notFound, onError } from "./http/errors";
 import { validationHook } from "./http/validation";
@@ -10,7 +11,14 @@ import { artifactRoutes } from "./routes/artifacts";
 import { projectRoutes } from "./routes/projects";
 import { queueRoutes } from "./routes/queue";
 import { runRoutes } from "./routes/runs";
+import { lineageRoutes } from "./routes/lineage";
 import { tokenRoutes } from "./routes/tokens";
+import { sessionRoutes } from "./routes/session";
+import { secretRoutes } from "./routes/secrets";
+import { webhookDeliveryRoutes } from "./routes/webhook-deliveries";
+import { WEBHOOK_PATHS, webhookRoutes } from "./routes/webhooks";
+import { LIVE_STREAM_PATHS, liveStreamRoutes, liveTicketRoutes } from "./routes/live";
+import { apiRateLimit } from "./services/rate-limit";
 
 /** JSON bodies of the user API; pipeline files have their own (smaller) limit, artifacts none here. */
 export const MAX_JSON_BODY_BYTES = 1024 * 1024;
@@ -20,26 +28,47 @@ export function createApp() {
   app.onError(onError);
   app.notFound(notFound);
 
-  app.get("/api/health", (c) => c.json({ ok: true }));
+  app.openapi(
+    createRoute({
+      method: "get",
+      path: "/api/health",
+      summary: "Liveness: the worker answers (no token needed)",
+      responses: { 200: { description: "Alive.", content: { "application/json": { schema: z.object({ ok: z.literal(true) }) } } } },
+    }),
+    (c) => c.json({ ok: true as const }, 200),
+  );
+  // The dashboard's sign-in (routes/session.ts) checks its own token: mounted before the door.
+  app.route("/", sessionRoutes);
 
-  app.use("/api/v1/*", authenticate);
+  // Webhooks carry a signature, not a bearer token, and have their own body limits and rate
+  // limit (routes/webhooks.ts): they skip the user API's door.
+  // Live streams (WebSockets) authenticate themselves, also by ticket, and must pass their 101
+  // through untouched (routes/live.ts): they skip the door and the body limit too.
+  const ownDoor = [WEBHOOK_PATHS, ...LIVE_STREAM_PATHS];
+  app.use("/api/v1/*", except(ownDoor, authenticate, apiRateLimit));
   app.use(
     "/api/v1/*",
-    bodyLimit({
+    except(ownDoor, bodyLimit({
       maxSize: MAX_JSON_BODY_BYTES,
       onError: () => {
         throw new ApiError(413, "body_too_large", `a request body may be at most ${MAX_JSON_BODY_BYTES} bytes`);
       },
-    }),
+    })),
   );
 
   app.route("/", projectRoutes);
   app.route("/", runRoutes);
+  app.route("/", lineageRoutes);
   app.route("/", tokenRoutes);
+  app.route("/", webhookRoutes);
+  app.route("/", webhookDeliveryRoutes);
+  app.route("/", secretRoutes);
   app.route("/", queueRoutes);
   app.route("/", agentApiRoutes);
   app.route("/", agentArtifactRoutes);
   app.route("/", artifactRoutes);
+  app.route("/", liveStreamRoutes);
+  app.route("/", liveTicketRoutes);
 
   app.openAPIRegistry.registerComponent("securitySchemes", "bearerAuth", {
     type: "http",
@@ -49,6 +78,12 @@ export function createApp() {
   app.openAPIRegistry.registerComponent("securitySchemes", "registrationToken", { type: "http", scheme: "bearer" });
   app.openAPIRegistry.registerComponent("securitySchemes", "agentToken", { type: "http", scheme: "bearer" });
   app.openAPIRegistry.registerComponent("securitySchemes", "jobToken", { type: "http", scheme: "bearer" });
+  app.openAPIRegistry.registerComponent("securitySchemes", "liveTicket", {
+    type: "apiKey",
+    in: "query",
+    name: "ticket",
+    description: "A ticket from POST /api/v1/live-tickets (live streams only; expires after 60 s).",
+  });
   app.doc31("/api/openapi.json", {
     openapi: "3.1.0",
     info: {

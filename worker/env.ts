@@ -8,6 +8,8 @@ export interface YardmasterEnv {
   RUNS: DurableObjectNamespace<RunObject>;
   DISPATCHER: DurableObjectNamespace<DispatcherObject>;
   ASSETS?: Fetcher;
+  /** Per-token request budget of the user API and per-project budget of webhooks (docs/limits.md). */
+  API_RATE_LIMIT?: RateLimit;
   /** The first admin's API token. */
   YM_ADMIN_TOKEN?: string;
   /** Base64 of 32 random bytes: the AES-GCM key for project secrets and webhook secrets. */
@@ -18,9 +20,16 @@ export interface YardmasterEnv {
   YM_KILL_GRACE_SECONDS?: string;
   /** How often agents heartbeat, in seconds (default 5). */
   YM_HEARTBEAT_SECONDS?: string;
+  /** The OpenLineage backend's base URL; unset = no lineage events are sent (docs/lineage.md). */
   OPENLINEAGE_URL?: string;
+  /** Path of the lineage endpoint under OPENLINEAGE_URL (default `api/v1/lineage`). */
   OPENLINEAGE_ENDPOINT?: string;
+  /** Sent as `Authorization: Bearer` to the lineage backend when set. */
   OPENLINEAGE_API_KEY?: string;
+  /** `gzip` to compress lineage events (Content-Encoding: gzip); unset or `none` to not. */
+  OPENLINEAGE_COMPRESSION?: string;
+  /** Seconds a live-stream viewer may leave its window unacknowledged before it is dropped (default 10). */
+  YM_LIVE_STALL_SECONDS?: string;
 }
 
 export type Env = YardmasterEnv;

@@ -1,5 +1,6 @@
 /** The worker's entry point: the Hono app, and the Durable Object classes it binds. */
 import { createApp } from "./app";
+import { scheduledTick } from "./services/scheduler";
 
 export { RunObject } from "../durable-objects/run-object";
 export { DispatcherObject } from "../durable-objects/dispatcher";
@@ -8,4 +9,6 @@ const app = createApp();
 
 export default {
   fetch: app.fetch,
+  // The Cron Trigger (wrangler.toml [triggers]): fires the pipelines' due schedule slots.
+  scheduled: (controller, env, ctx) => ctx.waitUntil(scheduledTick(env, controller.scheduledTime)),
 } satisfies ExportedHandler<import("./env").Env>;

@@ -30,6 +30,14 @@ export interface ParseOptions {
 
 type Path = (string | number)[];
 
+/** The mapping key written at `pos` (yaml's DUPLICATE_KEY error covers only its first character). */
+function keyAt(text: string, pos: number): string {
+  const rest = text.slice(pos);
+  const quoted = rest.match(/^(["'])(.*?)\1/);
+  if (quoted) return quoted[2]!;
+  return (rest.match(/^[^\n]*?(?=\s*:(?:\s|$))/)?.[0] ?? rest.slice(0, 1)).trim();
+}
+
 /** `["jobs", "test", "steps", 1, "needs"]` → `jobs.test.steps[1].needs`, for messages. */
 export function pathLabel(path: Path): string {
   if (path.length === 0) return "the file";
@@ -174,7 +182,7 @@ function parse(text: string, options: ParseOptions): ParseResult {
   for (const error of doc.errors) {
     const duplicate = error.code === "DUPLICATE_KEY";
     const message = duplicate
-      ? `duplicate key ${JSON.stringify(text.slice(error.pos[0], error.pos[1]).trim())}: a key may appear once in a mapping`
+      ? `duplicate key ${JSON.stringify(keyAt(text, error.pos[0]))}: a key may appear once in a mapping`
       : `YAML: ${error.message}`;
     problems.push({ message, path: [], ...locator.position(error.pos[0]) });
   }

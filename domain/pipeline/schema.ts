@@ -14,6 +14,7 @@
 import { z } from "zod";
 import { LABEL } from "../protocol";
 import { IDENTIFIER } from "../templates";
+import { cronProblem } from "../triggers/schedule";
 import { parseDuration } from "./duration";
 import { PIPELINE_DEFAULTS } from "./types";
 
@@ -138,7 +139,7 @@ const CRON_FIELDS = [
   { name: "day of week", pattern: new RegExp(`^(?:[0-9*,/-]|${DAYS})+$`, "i") },
 ];
 
-/** The shape of a cron only (5 fields, allowed characters); its meaning is the scheduler's. */
+/** A cron: 5 fields of allowed characters, then values in range and a date that exists (croner). */
 const cron = z.string().superRefine((value, ctx) => {
   const fields = value.trim().split(/\s+/).filter(Boolean);
   if (fields.length !== 5) {
@@ -148,11 +149,15 @@ const cron = z.string().superRefine((value, ctx) => {
     });
     return;
   }
+  let shaped = true;
   fields.forEach((field, i) => {
     if (!CRON_FIELDS[i]!.pattern.test(field)) {
+      shaped = false;
       ctx.addIssue({ code: "custom", message: `"${value}": "${field}" is not a valid ${CRON_FIELDS[i]!.name} field` });
     }
   });
+  const problem = shaped ? cronProblem(value) : null;
+  if (problem) ctx.addIssue({ code: "custom", message: problem });
 });
 
 /** `schedule` entries are `"cron"` or `{cron: "..."}`; both become the cron string. */

@@ -20,10 +20,16 @@ export interface CreateRunInput {
   trigger: string;
   params: Record<string, string>;
   nominalTime: number | null;
+  /**
+   * The project secrets the pipeline references, name → value encrypted at rest (never
+   * plaintext). The RunObject keeps them apart from the run's state; they are not part of it.
+   */
+  secrets?: Record<string, string>;
 }
 
 export function createRun(input: CreateRunInput, ctx: EngineContext): CommandResult<RunState> {
-  const run: RunInfo = { ...input, createdAt: ctx.now, status: "CREATED", startedAt: null, endedAt: null };
+  const { secrets: _secrets, ...info } = input; // never part of the run's state or views
+  const run: RunInfo = { ...info, createdAt: ctx.now, status: "CREATED", startedAt: null, endedAt: null };
   const txn = new Txn({ run, attempts: [] }, ctx);
   txn.created("run", run.id, { runAttempt: 1 });
   txn.touchRun();

@@ -66,6 +66,7 @@ export function updateStep(txn: Txn, jobAttemptId: string, stepId: string, updat
   const step = jobAttempt.steps.find((s) => s.id === stepId);
   if (!step) refuse(404, "step_not_found", `job ${job.key} has no step ${stepId}`);
   jobAttempt.lastHeartbeatAt = txn.now;
+  txn.touchJobAttempt(jobAttempt); // stored even when the update is a resend that changes nothing else
   const outputsSize = Object.entries(update.outputs ?? {}).reduce((n, [k, v]) => n + k.length + v.length, 0);
   if (outputsSize > MAX_OUTPUT_BYTES) refuse(400, "outputs_too_large", `a step's outputs may total at most ${MAX_OUTPUT_BYTES} bytes`);
 

@@ -15,6 +15,8 @@ import { fail, ok, type Result } from "../result";
 import { settingsFrom, type Settings } from "../settings";
 import { migrate } from "../sql-migrations";
 import { AGENT_MIGRATIONS, AgentRegistry, type AgentRecord, agentState, type AgentState } from "./agent-registry";
+import { fanoutOptionsFrom } from "../live-fanout";
+import { QUEUE_FEED_MIGRATIONS, QueueFeed } from "./queue-feed";
 import { QUEUE_MIGRATIONS, QueueStore, type QueueRow } from "./queue-store";
 
 export interface AgentView {
@@ -50,6 +52,8 @@ export class DispatcherObject extends DurableObject<Env> {
   private readonly queue: QueueStore;
   private readonly agents: AgentRegistry;
   private readonly settings: Settings;
+  /** The live queue feed for `GET /api/v1/queue/live` (./queue-feed.ts). */
+  private readonly feed: QueueFeed;
   /** Held claims, oldest first. In memory: a restart drops them and the agents simply claim again. */
   private waiters: Waiter[] = [];
 
@@ -59,8 +63,10 @@ export class DispatcherObject extends DurableObject<Env> {
     migrate(ctx.storage.sql, [
       { name: "queue", statements: QUEUE_MIGRATIONS },
       { name: "agents", statements: AGENT_MIGRATIONS },
+      { name: "queue_feed", statements: QUEUE_FEED_MIGRATIONS },
     ]);
     this.queue = new QueueStore(ctx.storage.sql);
+    this.feed = new QueueFeed(ctx, ctx.storage.sql, this.queue, fanoutOptionsFrom(env));
     this.agents = new AgentRegistry(ctx.storage.sql);
   }
 
@@ -72,15 +78,16 @@ export class DispatcherObject extends DurableObject<Env> {
 
   async enqueue(items: QueueItem[]): Promise<void> {
     const added = this.queue.add(items);
+    this.feed.enqueued(added);
     for (const item of added) this.wakeOneFor(item);
   }
 
   async dequeue(jobAttemptIds: string[]): Promise<string[]> {
-    return this.queue.remove(jobAttemptIds, true);
+    return this.feed.remove(jobAttemptIds, "cancelled", true);
   }
 
   async release(jobAttemptId: string): Promise<void> {
-    this.queue.remove([jobAttemptId]);
+    this.feed.remove([jobAttemptId], "finished");
   }
 
   // ── from agents ──────────────────────────────────────────────────────────────────────────
@@ -161,6 +168,7 @@ export class DispatcherObject extends DurableObject<Env> {
     for (const row of this.queue.queuedInOrder()) {
       if (labelsMatch(row.labels, agent.labels)) {
         this.queue.markAssigned(row.jobAttemptId, agent.id, agent.name, Date.now());
+        this.feed.assigned(row.jobAttemptId);
         return row;
       }
     }
@@ -175,10 +183,11 @@ export class DispatcherObject extends DurableObject<Env> {
       result = await run.assign({ jobAttemptId: row.jobAttemptId, agentId: agent.id, agentName: agent.name });
     } catch (error) {
       this.queue.markQueued(row.jobAttemptId);
+      this.feed.requeued(row.jobAttemptId);
       throw error;
     }
     if (!result.ok) {
-      this.queue.remove([row.jobAttemptId]);
+      this.feed.remove([row.jobAttemptId], "refused");
       return null;
     }
     return result.value;
@@ -252,6 +261,24 @@ export class DispatcherObject extends DurableObject<Env> {
     return { pending, running };
   }
 
+  // ── live queue feed (WebSocket, Hibernation API) ────────────────────────────────────────
+
+  override async fetch(request: Request): Promise<Response> {
+    return this.feed.fetch(request);
+  }
+
+  override async webSocketMessage(ws: WebSocket, message: string | ArrayBuffer): Promise<void> {
+    this.feed.fanout.message(ws, message);
+  }
+
+  override async webSocketClose(ws: WebSocket, code: number, reason: string): Promise<void> {
+    this.feed.fanout.closed(ws, code, reason);
+  }
+
+  override async webSocketError(ws: WebSocket): Promise<void> {
+    this.feed.fanout.closed(ws);
+  }
+
   async reorder(jobAttemptId: string, anchor: { before?: string; after?: string }): Promise<Result<null>> {
     const anchorId = anchor.before ?? anchor.after;
     if (!anchorId) return fail(400, "missing_anchor", "give `before` or `after`: the job to place this one next to");
@@ -262,6 +289,7 @@ export class DispatcherObject extends DurableObject<Env> {
       if (row.state !== "queued") return fail(409, "already_claimed", `job ${id} is already running on ${row.agentName}`);
     }
     this.queue.move(jobAttemptId, anchorId, anchor.before ? "before" : "after");
+    this.feed.reordered(jobAttemptId);
     return ok(null);
   }
 }

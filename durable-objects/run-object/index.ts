@@ -33,7 +33,10 @@ import { flushToD1, hasDirty, markDirty, markEntityDirty } from "./d1-projection
 import type { Committed, RunExtension } from "./extension";
 import { flushDispatchOps, hasDispatchOps, recordDispatchOps } from "./dispatch-outbox";
 import { JobLogs } from "./job-logs";
+import { LineageExtension, type LineageListing } from "./lineage";
 import { LOG_MIGRATIONS } from "./log-store";
+import { RunLive } from "./live";
+import { RUN_SECRET_MIGRATIONS, RunSecrets } from "./run-secrets";
 import { appendHistory, historyIndex, loadRun, RUN_MIGRATIONS, saveTouched } from "./store";
 
 export const LOG_CHUNK_BYTES = 64 * 1024;
@@ -61,8 +64,14 @@ export class RunObject extends DurableObject<Env> {
   private readonly dispatchFlush: SerialFlush;
   readonly logs: JobLogs;
   private readonly artifacts: ArtifactStore;
+  /** The run's secrets snapshot, encrypted (./run-secrets.ts). */
+  private readonly secrets: RunSecrets;
   /** Features that hook into every command (see ./extension.ts). */
   private readonly extensions: RunExtension[];
+  /** The live WebSocket stream of this run (./live.ts). */
+  readonly live: RunLive;
+  /** The run's OpenLineage events and their delivery (./lineage.ts). */
+  private readonly lineage: LineageExtension;
   private alarmAt: number | null = null;
 
   constructor(ctx: DurableObjectState, env: Env) {
@@ -75,12 +84,16 @@ export class RunObject extends DurableObject<Env> {
     this.dispatchFlush = new SerialFlush(() => this.flushDispatchOnce());
     this.logs = new JobLogs(this.sql, env);
     this.artifacts = new ArtifactStore(this.sql);
-    this.extensions = [];
+    this.secrets = new RunSecrets(this.sql);
+    this.live = new RunLive(ctx, env, () => this.state);
+    this.lineage = new LineageExtension(this.sql, env, this.logs.store);
+    this.extensions = [this.live, this.lineage];
     void ctx.blockConcurrencyWhile(async () => {
       migrate(this.sql, [
         { name: "run", statements: RUN_MIGRATIONS },
         { name: "logs", statements: LOG_MIGRATIONS },
         { name: "artifacts", statements: ARTIFACT_MIGRATIONS },
+        { name: "secrets", statements: RUN_SECRET_MIGRATIONS },
         ...this.extensions.flatMap((e) => (e.migrations ? [e.migrations] : [])),
       ]);
       this.state = loadRun(this.sql);
@@ -141,6 +154,8 @@ export class RunObject extends DurableObject<Env> {
     }
     const result = this.commit(createRun(input, this.engineContext()));
     if (!result.ok) return result;
+    // No await since the commit: the snapshot lands together with the run.
+    this.secrets.save(input.secrets ?? {});
     // Listing reads D1: try to have the run there before answering (the outbox retries if not).
     await this.d1Flush.request();
     return ok(this.view(this.state!));
@@ -149,6 +164,15 @@ export class RunObject extends DurableObject<Env> {
   async get(): Promise<Result<RunView>> {
     const state = this.require();
     return state.ok ? ok(this.view(state.value)) : state;
+  }
+
+  /**
+   * The run's OpenLineage events in emission order with their delivery state (a page after
+   * `after`), and the run's project, for the worker's access check.
+   */
+  async lineageEvents(after: number, limit: number): Promise<Result<{ project: string; listing: LineageListing }>> {
+    const state = this.require();
+    return state.ok ? ok({ project: state.value.run.project, listing: this.lineage.list(after, limit) }) : state;
   }
 
   async cancel(): Promise<Result<RunView>> {
@@ -179,14 +203,16 @@ export class RunObject extends DurableObject<Env> {
     if (!state.ok) return state;
     const token = newJobToken(state.value.run.id, input.jobAttemptId);
     const tokenHash = await sha256Hex(token);
-    // The hash above awaited: re-read the state, which may have changed meanwhile.
+    // Decrypted before the commit, so a key problem assigns nothing; used only in the answer.
+    const secrets = await this.secrets.decrypt(this.env);
+    // The awaits above: re-read the state, which may have changed meanwhile.
     const result = this.commit(engine.assign(this.state!, this.engineContext(), { ...input, tokenHash }));
     if (!result.ok) return result;
     const { job, jobAttempt } = result.value;
     return ok(
       buildJobAssignment(this.state!, job, jobAttempt, {
         token,
-        secrets: {},
+        secrets,
         heartbeatIntervalMs: this.settings.heartbeatIntervalMs,
         limits: { logChunkBytes: LOG_CHUNK_BYTES, artifactBytes: MAX_ARTIFACT_BYTES },
       }),
@@ -323,6 +349,24 @@ export class RunObject extends DurableObject<Env> {
       }
     }
     return undefined;
+  }
+
+  // ── live stream (WebSocket, Hibernation API; see ./live.ts) ──────────────────────────────
+
+  override async fetch(request: Request): Promise<Response> {
+    return this.live.fetch(request, (state) => this.view(state));
+  }
+
+  override async webSocketMessage(ws: WebSocket, message: string | ArrayBuffer): Promise<void> {
+    this.live.fanout.message(ws, message);
+  }
+
+  override async webSocketClose(ws: WebSocket, code: number, reason: string): Promise<void> {
+    this.live.fanout.closed(ws, code, reason);
+  }
+
+  override async webSocketError(ws: WebSocket): Promise<void> {
+    this.live.fanout.closed(ws);
   }
 
   // ── logs for people ──────────────────────────────────────────────────────────────────────

@@ -40,6 +40,18 @@ export function requireScope(principal: Principal, scope: Scope, project?: strin
   }
 }
 
+/**
+ * Throws 403 unless the caller has `scope` over every project. For actions that belong to no
+ * one project — creating projects, tokens and registration tokens, revoking agents — which a
+ * token limited to some projects could otherwise use to reach beyond them (docs/security.md).
+ */
+export function requireGlobalScope(principal: Principal, scope: Scope): void {
+  requireScope(principal, scope);
+  if (principal.kind === "token" && principal.projects !== null) {
+    throw new ApiError(403, "forbidden", `this token is limited to projects ${principal.projects.join(", ")}; this needs a '${scope}' token for every project`);
+  }
+}
+
 /** The projects a caller is limited to, for filtering lists; null = all. */
 export function projectFilter(principal: Principal): string[] | null {
   return principal.kind === "admin" ? null : principal.projects;

@@ -3,7 +3,7 @@
  * D1 is a projection for listing and search; a live run is read from its RunObject.
  * Times are integers, milliseconds since the epoch. JSON columns hold arrays/objects as text.
  */
-import { index, integer, sqliteTable, text, uniqueIndex } from "drizzle-orm/sqlite-core";
+import { index, integer, primaryKey, sqliteTable, text, uniqueIndex } from "drizzle-orm/sqlite-core";
 
 const json = <T>(name: string) => text(name, { mode: "json" }).$type<T>();
 
@@ -205,4 +205,101 @@ export const tokens = sqliteTable(
     revokedAt: integer("revoked_at"),
   },
   (t) => [uniqueIndex("tokens_hash").on(t.tokenHash)],
+);
+
+// ── Triggers, secrets (issue #6; docs/triggers.md, docs/security.md) ─────────────────────────
+
+/** Project secrets: AES-GCM encrypted (worker/services/crypto.ts), never returned by the API. */
+export const projectSecrets = sqliteTable(
+  "project_secrets",
+  {
+    projectId: text("project_id").notNull(),
+    name: text("name").notNull(),
+    value: text("value").notNull(),
+    createdAt: integer("created_at").notNull(),
+    updatedAt: integer("updated_at").notNull(),
+  },
+  (t) => [primaryKey({ columns: [t.projectId, t.name] })],
+);
+
+/** A run a webhook delivery starts: its id is chosen before it is started (see worker/services/webhook-deliveries.ts). */
+export type PlannedRun = {
+  pipeline: string;
+  runId: string;
+  params?: Record<string, string>;
+  /** False for a pull request from a fork. */
+  withSecrets?: boolean;
+  /** Set once started. */
+  number?: number;
+  /** Set when starting it was refused. */
+  error?: { status: number; code: string; message: string };
+};
+
+/** Every webhook delivery, refused ones included. */
+export const webhookDeliveries = sqliteTable(
+  "webhook_deliveries",
+  {
+    id: text("id").primaryKey(),
+    projectId: text("project_id").notNull(),
+    source: text("source", { enum: ["github", "generic"] }).notNull(),
+    /** As sent (`X-GitHub-Delivery`, `X-Yardmaster-Delivery`); null when none was sent. */
+    deliveryId: text("delivery_id"),
+    /**
+     * The delivery id of a delivery whose signature checked out: unique per project, so the
+     * same delivery is acted on once. Null for refused deliveries and replays (NULLs never clash).
+     */
+    dedupeKey: text("dedupe_key"),
+    event: text("event"),
+    action: text("action"),
+    branch: text("branch"),
+    commit: text("commit"),
+    /** accepted (runs being started) | started | ignored | failed | rejected | duplicate */
+    status: text("status").notNull(),
+    reason: text("reason"),
+    /** The runs the delivery starts, planned (with their ids) before any is started. */
+    runs: json<PlannedRun[]>("runs").notNull(),
+    receivedAt: integer("received_at").notNull(),
+    completedAt: integer("completed_at"),
+  },
+  (t) => [
+    uniqueIndex("webhook_deliveries_dedupe").on(t.projectId, t.dedupeKey),
+    index("webhook_deliveries_project").on(t.projectId, t.id),
+  ],
+);
+
+/** The schedules of pipelines' current versions: one row per (pipeline, cron). */
+export const schedules = sqliteTable(
+  "schedules",
+  {
+    pipelineId: text("pipeline_id").notNull(),
+    cron: text("cron").notNull(),
+    projectId: text("project_id").notNull(),
+    /** The first slot not fired yet (ms); null when the cron names no further time. */
+    nextAt: integer("next_at"),
+    createdAt: integer("created_at").notNull(),
+  },
+  (t) => [primaryKey({ columns: [t.pipelineId, t.cron] }), index("schedules_next_at").on(t.nextAt)],
+);
+
+/**
+ * Fired slots: the row is inserted (unique per pipeline, cron and slot) with the run's id
+ * before the run is started, so a slot starts one run however many ticks see it.
+ */
+export const scheduleSlots = sqliteTable(
+  "schedule_slots",
+  {
+    pipelineId: text("pipeline_id").notNull(),
+    cron: text("cron").notNull(),
+    slot: integer("slot").notNull(),
+    runId: text("run_id").notNull(),
+    createdAt: integer("created_at").notNull(),
+    /** When the run was created; null while it is still to be started (or retried). */
+    startedAt: integer("started_at"),
+    attempts: integer("attempts").notNull().default(0),
+    /** The last refusal or failure of starting the run. */
+    error: text("error"),
+    /** Set when starting the run was refused for good (e.g. a required param has no default). */
+    failedAt: integer("failed_at"),
+  },
+  (t) => [primaryKey({ columns: [t.pipelineId, t.cron, t.slot] }), index("schedule_slots_pending").on(t.startedAt, t.failedAt)],
 );

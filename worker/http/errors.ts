@@ -14,6 +14,8 @@ export class ApiError extends Error {
     readonly code: string,
     message: string,
     readonly details?: unknown,
+    /** Extra response headers (e.g. Retry-After on a 429). */
+    readonly headers?: Record<string, string>,
   ) {
     super(message);
     this.name = "ApiError";
@@ -32,7 +34,7 @@ export function unwrap<T>(result: Result<T>): T {
 
 export function onError(error: Error, c: Context): Response {
   if (error instanceof ApiError) {
-    return c.json(errorBody(error.code, error.message, error.details), error.status);
+    return c.json(errorBody(error.code, error.message, error.details), error.status, error.headers);
   }
   if (error instanceof HTTPException) {
     const status = error.status as ContentfulStatusCode;
@@ -47,7 +49,13 @@ export function onError(error: Error, c: Context): Response {
             : status === 401
               ? "unauthorized"
               : "bad_request";
-    return c.json(errorBody(code, code === "malformed_json" ? "the request body is not valid JSON" : message), status);
+    const said =
+      code === "malformed_json"
+        ? "the request body is not valid JSON"
+        : code === "unsupported_media_type"
+          ? `this route does not take a body of type '${c.req.header("content-type") ?? "(none)"}'; send JSON with Content-Type: application/json`
+          : message;
+    return c.json(errorBody(code, said), status);
   }
   console.error(`${c.req.method} ${new URL(c.req.url).pathname} failed:`, error);
   return c.json(errorBody("internal_error", "something went wrong on our side; it has been logged"), 500);

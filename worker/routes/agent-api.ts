@@ -224,6 +224,8 @@ agentApiRoutes.openapi(
     const declared = Number(c.req.header("content-length") ?? "0");
     if (declared > 1024 * 1024) throw new ApiError(413, "log_chunk_too_large", "a log chunk may be at most 1048576 bytes");
     const data = new Uint8Array(await c.req.arrayBuffer());
+    // A chunked upload has no Content-Length to check up front.
+    if (data.byteLength > 1024 * 1024) throw new ApiError(413, "log_chunk_too_large", "a log chunk may be at most 1048576 bytes");
     return c.json(unwrap(await run.appendLog(jobAttemptId, token, seq, offset, data)), 200);
   },
 );

@@ -1,16 +1,18 @@
 /** Projects and their pipelines (.act files, every version kept). */
 import { createRoute, z } from "@hono/zod-openapi";
-import { and, desc, eq, inArray, max } from "drizzle-orm";
+import { and, desc, eq, inArray } from "drizzle-orm";
 import { drizzle } from "drizzle-orm/d1";
 import { uuidv7 } from "uuidv7";
 import { parsePipeline } from "../../domain/pipeline/parse";
 import { PIPELINE_DEFAULTS } from "../../domain/pipeline/types";
 import { randomSecret, sha256Hex } from "../../domain/tokens";
-import { requireScope, projectFilter } from "../auth/principal";
+import { requireGlobalScope, requireScope, projectFilter } from "../auth/principal";
 import { pipelines, pipelineVersions, projects } from "../db/schema";
+import { isUniqueViolation } from "../db/unique";
 import { ApiError } from "../http/errors";
 import { encryptSecret } from "../services/crypto";
 import { findProject } from "../services/projects";
+import { storePipelineVersion } from "../services/pipeline-versions";
 import { errors, json, NAME, router, security, SLUG } from "./common";
 
 const Project = z
@@ -73,7 +75,7 @@ projectRoutes.openapi(
     },
   }),
   async (c) => {
-    requireScope(c.var.principal, "admin");
+    requireGlobalScope(c.var.principal, "admin");
     const body = c.req.valid("json");
     const db = drizzle(c.env.DB);
     const exists = await db.select({ id: projects.id }).from(projects).where(eq(projects.slug, body.slug)).limit(1);
@@ -91,7 +93,7 @@ projectRoutes.openapi(
     try {
       await db.insert(projects).values(row);
     } catch (error) {
-      if (String(error).includes("UNIQUE")) throw new ApiError(409, "project_exists", `a project '${body.slug}' already exists`);
+      if (isUniqueViolation(error)) throw new ApiError(409, "project_exists", `a project '${body.slug}' already exists`);
       throw error;
     }
     return c.json({ ...projectView(row), webhookSecret }, 201);
@@ -151,7 +153,7 @@ projectRoutes.openapi(
     path: "/api/v1/projects/{project}/pipelines/{pipeline}",
     summary: "Store a pipeline (.act file)",
     description:
-      "The body is the .act file (YAML). It is checked whole; any problem gives a 400 listing every problem with its line and column, and nothing is stored. Storing the same content again stores no new version.",
+      "The body is the .act file (YAML). It is checked whole; any problem gives a 400 listing every problem with its line and column, and nothing is stored. Storing the same content again stores no new version; the content of an earlier version makes that version current again (200, `changed: true`).",
     security,
     request: {
       params: z.object({ project: SLUG, pipeline: NAME }),
@@ -159,7 +161,7 @@ projectRoutes.openapi(
     },
     responses: {
       201: json(PipelineSummary.extend({ changed: z.boolean() }), "A new version was stored."),
-      200: json(PipelineSummary.extend({ changed: z.boolean() }), "The content equals the current version: nothing new stored."),
+      200: json(PipelineSummary.extend({ changed: z.boolean() }), "Nothing new stored: the content is the current version's (`changed: false`) or an earlier version's, now current again (`changed: true`)."),
       ...errors,
       400: json(Problems, "The file has problems; nothing was stored."),
     },
@@ -168,6 +170,9 @@ projectRoutes.openapi(
     const { project: slug, pipeline: name } = c.req.valid("param");
     requireScope(c.var.principal, "admin", slug);
     const project = await findProject(c.env, slug);
+    if (/^multipart\//i.test(c.req.header("content-type") ?? "")) {
+      throw new ApiError(415, "unsupported_media_type", "send the .act file's bytes as the body (curl --data-binary @build.act -H 'Content-Type: text/plain'), not a multipart form");
+    }
     const bytes = new Uint8Array(await c.req.arrayBuffer());
     if (bytes.byteLength > PIPELINE_DEFAULTS.maxFileBytes) {
       throw new ApiError(413, "pipeline_too_large", `a pipeline file may be at most ${PIPELINE_DEFAULTS.maxFileBytes} bytes`);
@@ -193,41 +198,10 @@ projectRoutes.openapi(
         400,
       );
     }
-    const hash = await sha256Hex(bytes);
-    const db = drizzle(c.env.DB);
-    const now = Date.now();
-    const existing = (
-      await db.select().from(pipelines).where(and(eq(pipelines.projectId, project.id), eq(pipelines.name, name))).limit(1)
-    )[0];
-    const pipelineId = existing?.id ?? uuidv7();
-    const same = existing
-      ? (await db.select().from(pipelineVersions).where(eq(pipelineVersions.id, existing.currentVersionId)).limit(1))[0]
-      : undefined;
-    const jobs = parsed.pipeline.jobs.map((j) => j.key);
-    if (existing && same && same.hash === hash) {
-      return c.json({ ...summary(existing.id, slug, name, same, jobs, existing.updatedAt), changed: false }, 200);
-    }
-    const last = existing
-      ? ((await db.select({ v: max(pipelineVersions.version) }).from(pipelineVersions).where(eq(pipelineVersions.pipelineId, pipelineId)))[0]?.v ?? 0)
-      : 0;
-    const version = {
-      id: uuidv7(),
-      pipelineId,
-      version: last + 1,
-      hash,
-      content: text,
-      definition: JSON.stringify(parsed.pipeline),
-      createdAt: now,
-    };
-    // One batch: the version and the pipeline's pointer to it land together or not at all.
-    const insertVersion = db.insert(pipelineVersions).values(version);
-    if (existing) {
-      await db.batch([insertVersion, db.update(pipelines).set({ currentVersionId: version.id, updatedAt: now }).where(eq(pipelines.id, pipelineId))]);
-    } else {
-      const row = { id: pipelineId, projectId: project.id, name, currentVersionId: version.id, createdAt: now, updatedAt: now };
-      await db.batch([db.insert(pipelines).values(row), insertVersion]);
-    }
-    return c.json({ ...summary(pipelineId, slug, name, version, jobs, now), changed: true }, 201);
+    const stored = await storePipelineVersion(c.env, { projectId: project.id, name, text, hash: await sha256Hex(bytes), definition: parsed.pipeline });
+    const body = { ...summary(stored.pipelineId, slug, name, stored.version, parsed.pipeline.jobs.map((j) => j.key), stored.updatedAt), changed: stored.outcome !== "unchanged" };
+    if (stored.outcome === "created") return c.json(body, 201);
+    return c.json(body, 200);
   },
 );
 

@@ -3,7 +3,7 @@ import { createRoute, z } from "@hono/zod-openapi";
 import { drizzle } from "drizzle-orm/d1";
 import { eq } from "drizzle-orm";
 import { DEFAULT_QUEUE } from "../../durable-objects/run-object/dispatch-outbox";
-import { canSeeProject, requireScope } from "../auth/principal";
+import { canSeeProject, requireGlobalScope, requireScope } from "../auth/principal";
 import { agents } from "../db/schema";
 import type { Env } from "../env";
 import { ApiError, unwrap } from "../http/errors";
@@ -72,7 +72,8 @@ queueRoutes.openapi(
     const entries = (await d.view()).pending;
     for (const id of [body.job, body.before ?? body.after!]) {
       const entry = entries.find((e) => e.jobAttemptId === id);
-      if (entry) requireScope(c.var.principal, "run", entry.project);
+      // Another project's job is hidden, as the queue view hides it (docs/security.md).
+      if (entry && !canSeeProject(c.var.principal, entry.project)) throw new ApiError(404, "not_queued", `job ${id} is not in the queue`);
     }
     unwrap(await d.reorder(body.job, { before: body.before, after: body.after }));
     return c.json({ ok: true as const }, 200);
@@ -98,11 +99,11 @@ queueRoutes.openapi(
     const notFound: string[] = [];
     for (const id of jobs) {
       const entry = byId.get(id);
-      if (!entry) {
+      // Another project's job is hidden, as the queue view hides it (docs/security.md).
+      if (!entry || !canSeeProject(c.var.principal, entry.project)) {
         notFound.push(id);
         continue;
       }
-      requireScope(c.var.principal, "run", entry.project);
       byRun.set(entry.runId, [...(byRun.get(entry.runId) ?? []), id]);
     }
     const cancelled: string[] = [];
@@ -138,7 +139,9 @@ queueRoutes.openapi(
   }),
   async (c) => {
     requireScope(c.var.principal, "read");
-    return c.json({ items: await dispatcher(c.env).listAgents(), cursor: null }, 200);
+    // Agents serve every project; a token limited to some sees only those projects' jobs.
+    const items = (await dispatcher(c.env).listAgents()).map((a) => ({ ...a, jobs: a.jobs.filter((j) => canSeeProject(c.var.principal, j.project)) }));
+    return c.json({ items, cursor: null }, 200);
   },
 );
 
@@ -147,15 +150,26 @@ queueRoutes.openapi(
     method: "delete",
     path: "/api/v1/agents/{id}",
     summary: "Revoke an agent: its next call is refused and it stops",
+    description: "The jobs it is running are cancelled (their next heartbeat tells the agent to stop them). Registration tokens are not affected.",
     security,
     request: { params: z.object({ id: ID }) },
     responses: { 200: json(z.object({ ok: z.literal(true) }), "Revoked."), ...errors },
   }),
   async (c) => {
-    requireScope(c.var.principal, "admin");
+    requireGlobalScope(c.var.principal, "admin");
     const { id } = c.req.valid("param");
-    if (!(await dispatcher(c.env).revokeAgent(id))) throw new ApiError(404, "agent_not_found", `no agent ${id}`);
+    const d = dispatcher(c.env);
+    const held = (await d.listAgents()).find((a) => a.id === id)?.jobs ?? [];
+    if (!(await d.revokeAgent(id))) throw new ApiError(404, "agent_not_found", `no agent ${id}`);
     await drizzle(c.env.DB).update(agents).set({ revokedAt: Date.now() }).where(eq(agents.id, id));
+    // A revoked agent must not go on running work (it holds those jobs' secrets): cancel them.
+    for (const job of held) {
+      try {
+        unwrap(await runStub(c.env, job.runId).cancelJobs([job.jobAttemptId]));
+      } catch (error) {
+        console.warn(`revoking agent ${id}: job ${job.jobAttemptId} not cancelled: ${String(error)}`);
+      }
+    }
     return c.json({ ok: true as const }, 200);
   },
 );

@@ -4,7 +4,7 @@ import { and, desc, eq, isNull } from "drizzle-orm";
 import { drizzle } from "drizzle-orm/d1";
 import { uuidv7 } from "uuidv7";
 import { newApiToken, newRegistrationToken, sha256Hex } from "../../domain/tokens";
-import { requireScope, SCOPES } from "../auth/principal";
+import { requireGlobalScope, SCOPES } from "../auth/principal";
 import { tokens } from "../db/schema";
 import { ApiError } from "../http/errors";
 import { errors, ID, json, router, security, SLUG } from "./common";
@@ -63,7 +63,7 @@ tokenRoutes.openapi(
     responses: { 201: json(TokenView.extend({ token: z.string() }), "The token (shown once)."), ...errors },
   }),
   async (c) => {
-    requireScope(c.var.principal, "admin");
+    requireGlobalScope(c.var.principal, "admin");
     const body = c.req.valid("json");
     const token = newApiToken();
     const row = {
@@ -94,7 +94,7 @@ tokenRoutes.openapi(
     responses: { 201: json(TokenView.extend({ token: z.string() }), "The registration token (shown once)."), ...errors },
   }),
   async (c) => {
-    requireScope(c.var.principal, "admin");
+    requireGlobalScope(c.var.principal, "admin");
     const body = c.req.valid("json") ?? {};
     const token = newRegistrationToken();
     const row = {
@@ -127,7 +127,7 @@ for (const [path, kind] of [
       responses: { 200: json(z.object({ items: z.array(TokenView), cursor: z.null() }), "The tokens, newest first (never their values)."), ...errors },
     }),
     async (c) => {
-      requireScope(c.var.principal, "admin");
+      requireGlobalScope(c.var.principal, "admin");
       const rows = await drizzle(c.env.DB).select().from(tokens).where(eq(tokens.kind, kind)).orderBy(desc(tokens.id));
       return c.json({ items: rows.map(view), cursor: null }, 200);
     },
@@ -143,7 +143,7 @@ for (const [path, kind] of [
       responses: { 200: json(TokenView, "The revoked token."), ...errors },
     }),
     async (c) => {
-      requireScope(c.var.principal, "admin");
+      requireGlobalScope(c.var.principal, "admin");
       const { id } = c.req.valid("param");
       const db = drizzle(c.env.DB);
       await db

@@ -12,6 +12,7 @@ import { projects } from "../db/schema";
 import type { Env } from "../env";
 import { ApiError, unwrap } from "../http/errors";
 import { findPipeline, findProject } from "./projects";
+import { snapshotSecrets } from "./secrets";
 
 export interface TriggerInput {
   project: string;
@@ -21,6 +22,13 @@ export interface TriggerInput {
   params?: Record<string, string>;
   trigger: "manual" | "api" | "webhook" | "schedule";
   nominalTime?: number | null;
+  /**
+   * The run's id, chosen by a caller that must be able to retry the start without starting a
+   * second run (webhook deliveries, schedule slots): RunObject.create is idempotent per id.
+   */
+  runId?: string;
+  /** False for untrusted code (pull requests from forks): the run gets no project secrets. */
+  withSecrets?: boolean;
 }
 
 /** The run's params: the given ones, checked against the pipeline's declared params, defaults filled in. */
@@ -50,17 +58,23 @@ export function resolveParams(definition: Pipeline, given: Record<string, string
 }
 
 export async function triggerRun(env: Env, input: TriggerInput): Promise<RunView> {
+  if (input.runId) {
+    // A retried start: the run may exist already; answer it rather than number a second one.
+    const existing = await runStub(env, input.runId).get();
+    if (existing.ok) return existing.value;
+  }
   const project = await findProject(env, input.project);
   const { pipeline, version } = await findPipeline(env, project.id, project.slug, input.pipeline);
   const definition = JSON.parse(version.definition) as Pipeline;
   const params = resolveParams(definition, input.params ?? {});
+  const secrets = input.withSecrets === false ? {} : await snapshotSecrets(env, project.id, definition);
   const counter = await drizzle(env.DB)
     .update(projects)
     .set({ runCounter: sql`${projects.runCounter} + 1` })
     .where(eq(projects.id, project.id))
     .returning({ number: projects.runCounter });
   const number = counter[0]!.number;
-  const id = uuidv7();
+  const id = input.runId ?? uuidv7();
   const run = env.RUNS.get(env.RUNS.idFromName(id));
   return unwrap(
     await run.create({
@@ -78,6 +92,7 @@ export async function triggerRun(env: Env, input: TriggerInput): Promise<RunView
       trigger: input.trigger,
       params,
       nominalTime: input.nominalTime ?? null,
+      secrets,
     }),
   );
 }

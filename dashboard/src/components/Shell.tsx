@@ -1,0 +1,51 @@
+/** The frame of every signed-in page: brand, navigation, theme toggle, sign-out. */
+import type { ComponentChildren } from "preact";
+import { api } from "../api/client";
+import type { Session } from "../api/types";
+import { Link, useLocation } from "../router";
+import { ThemeToggle } from "./ThemeToggle";
+
+const NAV = [
+  ["/runs", "Runs"],
+  ["/projects", "Projects"],
+  ["/queue", "Queue"],
+  ["/artifacts", "Artifacts"],
+  ["/agents", "Agents"],
+] as const;
+
+export function Shell({ session, onSignedOut, children }: { session: Session; onSignedOut(): void; children: ComponentChildren }) {
+  const { path } = useLocation();
+  const signOut = async () => {
+    await api("DELETE", "/api/v1/session").catch(() => undefined);
+    onSignedOut();
+  };
+  return (
+    <div class="shell">
+      <header class="topbar">
+        <Link href="/runs" class="brand" aria-label="Yardmaster home">
+          <img src="/favicon.svg" alt="" width={22} height={22} />
+          <span>Yardmaster</span>
+        </Link>
+        <nav class="mainnav" aria-label="Main">
+          {NAV.map(([href, label]) => (
+            <Link key={href} href={href} aria-current={path === href || path.startsWith(`${href}/`) ? "page" : undefined}>
+              {label}
+            </Link>
+          ))}
+        </nav>
+        <div class="topbar-end">
+          <ThemeToggle />
+          <span class="who" title={session.kind === "admin" ? "admin token" : `token ${session.name}`}>
+            {session.kind === "admin" ? "admin" : session.name}
+          </span>
+          <button type="button" class="btn btn-ghost btn-sm" onClick={signOut}>
+            Sign out
+          </button>
+        </div>
+      </header>
+      <main class="content" id="main">
+        {children}
+      </main>
+    </div>
+  );
+}

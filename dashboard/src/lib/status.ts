@@ -1,0 +1,27 @@
+/** The dashboard's words and colours for the one state machine (DESIGN.md §3). */
+import { displayStatus, isTerminal, type DisplayStatus, type State } from "../../../domain/states";
+
+export { displayStatus, isTerminal, type DisplayStatus };
+
+export interface StatusLook {
+  label: string;
+  /** CSS modifier: queued, running, succeeded, warning, failed, cancelled, notrun. */
+  tone: "queued" | "running" | "succeeded" | "warning" | "failed" | "cancelled" | "notrun";
+}
+
+export function statusLook(state: State, reason?: string | null): StatusLook {
+  if (state === "KILLED" && reason === "needs_failed") return { label: "Not run", tone: "notrun" };
+  if (state === "WARNING") return { label: "Succeeded", tone: "warning" };
+  if (state === "KILLING") return { label: "Cancelling", tone: "running" };
+  const label = displayStatus(state);
+  return { label, tone: label.toLowerCase() as StatusLook["tone"] };
+}
+
+/** The API's status filter for each word (GET /api/v1/runs?status=). */
+export const STATUS_FILTERS: Record<DisplayStatus, string> = {
+  Queued: "CREATED,RESTARTED",
+  Running: "RUNNING,KILLING",
+  Succeeded: "SUCCESS,WARNING",
+  Failed: "FAILED",
+  Cancelled: "KILLED",
+};

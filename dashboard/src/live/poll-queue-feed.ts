@@ -1,0 +1,46 @@
+/** The queue feed over REST: GET /api/v1/queue every second while the page is visible. */
+import { get } from "../api/client";
+import type { QueueView } from "../api/types";
+import { Emitter } from "./emitter";
+import type { QueueFeed } from "./types";
+
+export const QUEUE_POLL_MS = 1000;
+
+export function pollQueueFeed(): QueueFeed {
+  const queue = new Emitter<QueueView>();
+  const errors = new Emitter<Error>();
+  let closed = false;
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  let lastJson = "";
+  const schedule = (ms: number) => {
+    if (closed) return;
+    clearTimeout(timer);
+    timer = setTimeout(poll, ms);
+  };
+  async function poll() {
+    if (closed) return;
+    if (document.visibilityState !== "visible" && queue.last) return schedule(QUEUE_POLL_MS);
+    try {
+      const view = await get<QueueView>("/api/v1/queue");
+      const json = JSON.stringify(view, (k, v) => (k === "waitMs" ? undefined : v));
+      if (json !== lastJson) {
+        lastJson = json;
+        queue.emit(view);
+      }
+    } catch (e) {
+      errors.emit(e instanceof Error ? e : new Error(String(e)));
+    }
+    schedule(QUEUE_POLL_MS);
+  }
+  void poll();
+  return {
+    mode: "poll",
+    onQueue: (l) => queue.on(l),
+    onError: (l) => errors.on(l, false),
+    refresh: () => schedule(0),
+    close() {
+      closed = true;
+      clearTimeout(timer);
+    },
+  };
+}

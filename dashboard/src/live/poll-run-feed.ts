@@ -1,0 +1,100 @@
+/**
+ * The run feed over REST: GET /api/v1/runs/:run every second while the run is live (every
+ * few seconds once it has ended: someone may re-run it), and the followed log re-read while
+ * its job attempt runs (only the new bytes are handed on).
+ */
+import { ApiError, get } from "../api/client";
+import type { RunView } from "../api/types";
+import { isTerminal } from "../lib/status";
+import { Emitter } from "./emitter";
+import { fetchLog } from "./log-fetch";
+import type { LogHandlers, LogTarget, RunFeed } from "./types";
+
+export const RUN_POLL_MS = 1000;
+export const ENDED_RUN_POLL_MS = 5000;
+export const LOG_POLL_MS = 1000;
+
+export function jobAttemptStatus(run: RunView, target: LogTarget) {
+  const attempt = run.attempts.find((a) => a.number === target.runAttempt);
+  for (const job of attempt?.jobs ?? []) for (const a of job.attempts) if (a.id === target.jobAttemptId) return a.status;
+  return undefined;
+}
+
+export function pollRunFeed(runId: string): RunFeed {
+  const runs = new Emitter<RunView>();
+  const errors = new Emitter<Error>();
+  let closed = false;
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  let inFlight: AbortController | null = null;
+  let lastJson = "";
+
+  const schedule = (ms: number) => {
+    if (closed) return;
+    clearTimeout(timer);
+    timer = setTimeout(poll, ms);
+  };
+
+  async function poll() {
+    if (closed) return;
+    if (document.visibilityState !== "visible" && runs.last) return schedule(RUN_POLL_MS);
+    inFlight?.abort();
+    const controller = (inFlight = new AbortController());
+    try {
+      const run = await get<RunView>(`/api/v1/runs/${runId}`, controller.signal);
+      // Durations of live parts change every read; the page ticks them itself.
+      const json = JSON.stringify(run, (k, v) => (k === "durationMs" ? undefined : v));
+      if (json !== lastJson) {
+        lastJson = json;
+        runs.emit(run);
+      }
+      schedule(isTerminal(run.status) ? ENDED_RUN_POLL_MS : RUN_POLL_MS);
+    } catch (e) {
+      if (controller.signal.aborted) return;
+      errors.emit(e instanceof Error ? e : new Error(String(e)));
+      if (!(e instanceof ApiError && (e.status === 404 || e.status === 401 || e.status === 403))) schedule(RUN_POLL_MS * 3);
+    }
+  }
+  void poll();
+
+  return {
+    mode: "poll",
+    onRun: (l) => runs.on(l),
+    onError: (l) => errors.on(l, false),
+    refresh: () => schedule(0),
+    followLog(target: LogTarget, fromOffset: number, handlers: LogHandlers) {
+      let offset = fromOffset;
+      let stopped = false;
+      let logTimer: ReturnType<typeof setTimeout> | undefined;
+      const controller = new AbortController();
+      const read = async () => {
+        if (stopped) return;
+        // Read once more after the job attempt has ended: its last bytes land just before.
+        const ended = runs.last ? isTerminal(jobAttemptStatus(runs.last, target) ?? "CREATED") : false;
+        try {
+          offset = Math.max(
+            offset,
+            await fetchLog(runId, target, offset, (chunk) => {
+              offset = Math.max(offset, chunk.offset + chunk.bytes.byteLength);
+              handlers.onChunk(chunk);
+            }, controller.signal),
+          );
+        } catch (e) {
+          if (stopped) return;
+          if (!(e instanceof ApiError && e.status === 404)) errors.emit(e instanceof Error ? e : new Error(String(e)));
+        }
+        if (!ended && !stopped) logTimer = setTimeout(read, LOG_POLL_MS);
+      };
+      void read();
+      return () => {
+        stopped = true;
+        clearTimeout(logTimer);
+        controller.abort();
+      };
+    },
+    close() {
+      closed = true;
+      clearTimeout(timer);
+      inFlight?.abort();
+    },
+  };
+}

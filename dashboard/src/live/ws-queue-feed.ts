@@ -1,0 +1,49 @@
+/**
+ * The queue feed over `GET /api/v1/queue/live`: a snapshot, then events applied with
+ * `applyQueueEvent` (domain/live.ts, tested to equal a fresh snapshot). A resume too old for
+ * the server's kept events comes back as a new snapshot, which simply replaces the state.
+ */
+import type { QueueView } from "../api/types";
+import { applyQueueEvent, followLive, type QueueLiveEvent, type QueueSnapshot } from "../../../domain/live";
+import { Emitter } from "./emitter";
+import { connector } from "./socket";
+import type { QueueFeed } from "./types";
+
+export function wsQueueFeed(onUnavailable: (error: unknown) => void): QueueFeed {
+  const queue = new Emitter<QueueView>();
+  const errors = new Emitter<Error>();
+  const controller = new AbortController();
+  let state: QueueSnapshot | null = null;
+  const emit = () => state && queue.emit({ pending: state.pending, running: state.running });
+
+  followLive<QueueLiveEvent>({
+    signal: controller.signal,
+    connect: connector("/api/v1/queue/live", "/api/v1/queue", () => state !== null),
+    onSnapshot(frame) {
+      if (!frame.queue) return;
+      state = frame.queue;
+      emit();
+    },
+    onEvent(event) {
+      if (!state) return;
+      state = applyQueueEvent(state, event);
+      emit();
+    },
+  }).then(
+    () => undefined,
+    (error: unknown) => {
+      if (controller.signal.aborted) return;
+      if (error instanceof Error && error.name === "LiveRefused") errors.emit(error);
+      else onUnavailable(error);
+    },
+  );
+
+  return {
+    mode: "websocket",
+    onQueue: (l) => queue.on(l),
+    onError: (l) => errors.on(l, false),
+    // The stream is the truth; showing it again undoes an optimistic change that failed.
+    refresh: emit,
+    close: () => controller.abort(),
+  };
+}

@@ -1,0 +1,80 @@
+/** Agents: name, labels, version, state (idle, busy, lost…), current job, last seen. */
+import type { AgentView, Page } from "../api/types";
+import { Empty } from "../components/Empty";
+import { ErrorNotice } from "../components/ErrorNotice";
+import { PageHeader } from "../components/PageHeader";
+import { TimeAgo } from "../components/TimeAgo";
+import { useResource } from "../hooks/use-resource";
+import { Link } from "../router";
+
+const TONE: Record<AgentView["state"], string> = { idle: "succeeded", busy: "running", lost: "failed", stopped: "cancelled", revoked: "cancelled" };
+
+export function AgentsPage() {
+  const agents = useResource<Page<AgentView>>("/api/v1/agents", { pollMs: 3000 });
+  const items = agents.data?.items ?? [];
+  return (
+    <>
+      <PageHeader title="Agents" sub={agents.data && `${items.filter((a) => a.state === "idle" || a.state === "busy").length} connected of ${items.length}`} />
+      <ErrorNotice error={agents.error} />
+      {agents.data && items.length === 0 && (
+        <Empty>
+          No agents yet. Start one with <code>npm run agent -- --url {location.origin} --token &lt;registration token&gt; --labels linux</code>; a
+          registration token comes from <code>POST /api/v1/agent-tokens</code>.
+        </Empty>
+      )}
+      {items.length > 0 && (
+        <div class="table-wrap">
+          <table class="table agents-table">
+            <thead>
+              <tr>
+                <th>Agent</th>
+                <th>State</th>
+                <th>Labels</th>
+                <th>Current job</th>
+                <th class="col-opt">Version</th>
+                <th>Last seen</th>
+              </tr>
+            </thead>
+            <tbody>
+              {items.map((a) => (
+                <tr key={a.id} data-agent={a.name} data-state={a.state}>
+                  <td>
+                    <div class="strong">{a.name}</div>
+                    {a.hostname && a.hostname !== a.name && <div class="muted small">{a.hostname}</div>}
+                  </td>
+                  <td>
+                    <span class={`badge tone-${TONE[a.state]}`}>
+                      <span class="status-dot" aria-hidden="true" />
+                      {a.state}
+                    </span>
+                  </td>
+                  <td>
+                    {a.labels.map((l) => (
+                      <span key={l} class="chip">
+                        {l}
+                      </span>
+                    ))}
+                  </td>
+                  <td>
+                    {a.jobs.length === 0 && <span class="muted">—</span>}
+                    {a.jobs.map((j) => (
+                      <div key={j.jobAttemptId}>
+                        <Link href={`/runs/${j.runId}?job=${encodeURIComponent(j.job)}`}>
+                          {j.project} / {j.pipeline} #{j.runNumber} · {j.job}
+                        </Link>
+                      </div>
+                    ))}
+                  </td>
+                  <td class="mono col-opt">{a.version}</td>
+                  <td class="nowrap">
+                    <TimeAgo at={a.lastSeenAt} />
+                  </td>
+                </tr>
+              ))}
+            </tbody>
+          </table>
+        </div>
+      )}
+    </>
+  );
+}

@@ -1,0 +1,71 @@
+/** Every artifact across runs and projects: search on the name, filter by project or run, paging. */
+import { useEffect, useState } from "preact/hooks";
+import { withQuery } from "../api/client";
+import type { ArtifactView, Page, Project } from "../api/types";
+import { Empty } from "../components/Empty";
+import { ErrorNotice } from "../components/ErrorNotice";
+import { PageHeader } from "../components/PageHeader";
+import { Pager } from "../components/Pager";
+import { useResource } from "../hooks/use-resource";
+import { setQuery, useLocation } from "../router";
+import { ArtifactsTable } from "./ArtifactsTable";
+
+export function ArtifactsPage() {
+  const { query } = useLocation();
+  const q = query.get("q") ?? "";
+  const project = query.get("project") ?? "";
+  const run = query.get("run") ?? "";
+  const trail = (query.get("pages") ?? "").split(",").filter(Boolean);
+  const [text, setText] = useState(q);
+  useEffect(() => setText(q), [q]);
+  // Search as one types, a moment after the last key.
+  useEffect(() => {
+    if (text === q) return;
+    const t = setTimeout(() => setQuery({ q: text.trim(), pages: null }), 250);
+    return () => clearTimeout(t);
+  }, [text]);
+  const projects = useResource<Page<Project>>("/api/v1/projects");
+  const artifacts = useResource<Page<ArtifactView>>(withQuery("/api/v1/artifacts", { q, project, run, limit: 50, cursor: trail[trail.length - 1] }), { pollMs: 10_000 });
+
+  return (
+    <>
+      <PageHeader title="Artifacts" />
+      <form
+        class="filters"
+        role="search"
+        onSubmit={(e) => {
+          e.preventDefault();
+          setQuery({ q: text.trim(), pages: null });
+        }}
+      >
+        <label class="field field-inline field-grow">
+          <span>Search</span>
+          <input type="search" value={text} placeholder="file name, e.g. coverage" spellcheck={false} onInput={(e) => setText(e.currentTarget.value)} />
+        </label>
+        <label class="field field-inline">
+          <span>Project</span>
+          <select value={project} onChange={(e) => setQuery({ project: e.currentTarget.value, pages: null })}>
+            <option value="">All</option>
+            {projects.data?.items.map((p) => (
+              <option key={p.slug} value={p.slug}>
+                {p.slug}
+              </option>
+            ))}
+          </select>
+        </label>
+        {run && (
+          <span class="chip">
+            run {run.slice(0, 8)}…{" "}
+            <button type="button" class="linkish" aria-label="Any run" onClick={() => setQuery({ run: null, pages: null })}>
+              ✕
+            </button>
+          </span>
+        )}
+      </form>
+      <ErrorNotice error={artifacts.error} />
+      {artifacts.data && artifacts.data.items.length === 0 && <Empty>No artifacts match.</Empty>}
+      {artifacts.data && artifacts.data.items.length > 0 && <ArtifactsTable items={artifacts.data.items} />}
+      {artifacts.data && <Pager trail={trail} next={artifacts.data.cursor} onChange={(t) => setQuery({ pages: t.join(",") || null })} />}
+    </>
+  );
+}

@@ -1,0 +1,107 @@
+/** One project: its pipelines (edit, Run), and its latest runs. */
+import { useState } from "preact/hooks";
+import type { Page, PipelineSummary, Project, RunSummaryView } from "../api/types";
+import { Empty } from "../components/Empty";
+import { ErrorNotice } from "../components/ErrorNotice";
+import { PageHeader } from "../components/PageHeader";
+import { TimeAgo } from "../components/TimeAgo";
+import { useResource } from "../hooks/use-resource";
+import { Link } from "../router";
+import { can, useSession } from "../session";
+import { RunDialog } from "./RunDialog";
+import { RunsTable } from "./RunsTable";
+
+export function ProjectPage({ slug }: { slug: string }) {
+  const session = useSession();
+  const project = useResource<Project>(`/api/v1/projects/${encodeURIComponent(slug)}`);
+  const pipelines = useResource<Page<PipelineSummary>>(`/api/v1/projects/${encodeURIComponent(slug)}/pipelines`);
+  const runs = useResource<Page<RunSummaryView>>(`/api/v1/runs?project=${encodeURIComponent(slug)}&limit=10`, { pollMs: 3000 });
+  const [runFor, setRunFor] = useState<string | null | undefined>(undefined);
+  const mayRun = can(session, "run", slug);
+  const mayEdit = can(session, "admin", slug);
+  const items = pipelines.data?.items ?? [];
+
+  return (
+    <>
+      <PageHeader
+        title={project.data?.name ?? slug}
+        sub={
+          <>
+            <Link href="/projects">Projects</Link> / <span class="mono">{slug}</span>
+            {project.data?.repository && <span class="muted"> · {project.data.repository}</span>}
+          </>
+        }
+        actions={
+          <>
+            {mayEdit && (
+              <Link class="btn" href={`/projects/${slug}/new-pipeline`}>
+                New pipeline
+              </Link>
+            )}
+            {mayRun && (
+              <button type="button" class="btn btn-primary" disabled={items.length === 0} onClick={() => setRunFor(null)}>
+                ▶ Run
+              </button>
+            )}
+          </>
+        }
+      />
+      <ErrorNotice error={project.error ?? pipelines.error} />
+      <section class="section">
+        <h2>Pipelines</h2>
+        {pipelines.data && items.length === 0 && <Empty>No pipelines yet.{mayEdit && " Upload a .act file with “New pipeline”."}</Empty>}
+        {items.length > 0 && (
+          <div class="table-wrap">
+            <table class="table">
+              <thead>
+                <tr>
+                  <th>Pipeline</th>
+                  <th>Jobs</th>
+                  <th>Version</th>
+                  <th>Updated</th>
+                  <th class="num">
+                    <span class="sr-only">Actions</span>
+                  </th>
+                </tr>
+              </thead>
+              <tbody>
+                {items.map((p) => (
+                  <tr key={p.id}>
+                    <td>
+                      <Link href={`/projects/${slug}/pipelines/${p.name}`} class="strong">
+                        {p.name}
+                      </Link>
+                    </td>
+                    <td class="muted">{p.jobs.join(", ")}</td>
+                    <td class="mono" title={p.version.hash}>
+                      v{p.version.version}
+                    </td>
+                    <td>
+                      <TimeAgo at={p.updatedAt} />
+                    </td>
+                    <td class="num nowrap">
+                      {mayRun && (
+                        <button type="button" class="btn btn-sm" onClick={() => setRunFor(p.name)} aria-label={`Run ${p.name}`}>
+                          ▶ Run
+                        </button>
+                      )}
+                    </td>
+                  </tr>
+                ))}
+              </tbody>
+            </table>
+          </div>
+        )}
+      </section>
+      <section class="section">
+        <h2>
+          Latest runs <Link href={`/runs?project=${slug}`} class="small">all runs →</Link>
+        </h2>
+        {runs.data && <RunsTable runs={runs.data.items} hideProject />}
+      </section>
+      {runFor !== undefined && (
+        <RunDialog project={slug} pipelines={items.map((p) => p.name)} initial={runFor ?? items[0]?.name ?? ""} onClose={() => setRunFor(undefined)} />
+      )}
+    </>
+  );
+}

@@ -1,0 +1,144 @@
+/**
+ * The queue, live: pending jobs in claim order (drag to reorder — saved with
+ * POST /api/v1/queue/reorder, so everyone watching sees the new order) and running jobs;
+ * select several and cancel them at once (POST /api/v1/queue/cancel).
+ */
+import { useState } from "preact/hooks";
+import { api } from "../api/client";
+import type { QueueView } from "../api/types";
+import { Dialog } from "../components/Dialog";
+import { ErrorNotice } from "../components/ErrorNotice";
+import { LiveBadge } from "../components/LiveBadge";
+import { PageHeader } from "../components/PageHeader";
+import { useNow } from "../hooks/use-now";
+import { PendingTable } from "../queue/PendingTable";
+import { RunningTable } from "../queue/RunningTable";
+import { useQueueFeed } from "../queue/use-queue-feed";
+import { can, useSession } from "../session";
+
+export function QueuePage() {
+  const session = useSession();
+  const { queue, error, feed, hold, override } = useQueueFeed();
+  const [selected, setSelected] = useState<Set<string>>(new Set());
+  const [actionError, setActionError] = useState<unknown>(null);
+  const [busy, setBusy] = useState(false);
+  const [confirming, setConfirming] = useState(false);
+  const now = useNow(true);
+  const mayRun = can(session, "run");
+
+  const toggle = (id: string) =>
+    setSelected((s) => {
+      const next = new Set(s);
+      if (!next.delete(id)) next.add(id);
+      return next;
+    });
+
+  const move = async (id: string, target: number) => {
+    if (!queue) return;
+    const others = queue.pending.filter((e) => e.jobAttemptId !== id);
+    const moved = queue.pending.find((e) => e.jobAttemptId === id);
+    if (!moved || others.length === 0) return;
+    const body = target < others.length ? { job: id, before: others[target]!.jobAttemptId } : { job: id, after: others[others.length - 1]!.jobAttemptId };
+    const reordered: QueueView = { ...queue, pending: [...others.slice(0, target), moved, ...others.slice(target)] };
+    override(reordered);
+    setActionError(null);
+    try {
+      await api("POST", "/api/v1/queue/reorder", body);
+    } catch (e) {
+      setActionError(e);
+    }
+    feed?.refresh();
+  };
+
+  const cancelSelected = async () => {
+    const jobs = chosen;
+    setConfirming(false);
+    if (jobs.length === 0) return;
+    setBusy(true);
+    setActionError(null);
+    try {
+      await api("POST", "/api/v1/queue/cancel", { jobs });
+      setSelected(new Set());
+    } catch (e) {
+      setActionError(e);
+    } finally {
+      setBusy(false);
+      feed?.refresh();
+    }
+  };
+
+  // Selections of jobs that have left the queue are forgotten.
+  const present = new Set([...(queue?.pending ?? []), ...(queue?.running ?? [])].map((e) => e.jobAttemptId));
+  const chosen = [...selected].filter((id) => present.has(id));
+
+  return (
+    <>
+      <PageHeader
+        title="Queue"
+        sub={
+          queue && (
+            <>
+              {queue.pending.length} pending · {queue.running.length} running
+              <LiveBadge mode={feed?.mode} />
+            </>
+          )
+        }
+        actions={
+          mayRun && (
+            <button type="button" class="btn btn-danger" disabled={chosen.length === 0 || busy} onClick={() => setConfirming(true)}>
+              Cancel selected{chosen.length > 0 ? ` (${chosen.length})` : ""}
+            </button>
+          )
+        }
+      />
+      <ErrorNotice error={actionError ?? error} />
+      {queue && (
+        <>
+          <section class="section" aria-label="Pending jobs">
+            <h2>Pending</h2>
+            <PendingTable
+              entries={queue.pending}
+              now={now}
+              selected={selected}
+              onToggle={toggle}
+              onToggleAll={(on) =>
+                setSelected((s) => {
+                  const next = new Set(s);
+                  for (const e of queue.pending) on ? next.add(e.jobAttemptId) : next.delete(e.jobAttemptId);
+                  return next;
+                })
+              }
+              onMove={move}
+              onDragging={hold}
+              mayReorder={mayRun}
+            />
+          </section>
+          <section class="section" aria-label="Running jobs">
+            <h2>Running</h2>
+            <RunningTable entries={queue.running} now={now} selected={selected} onToggle={toggle} />
+          </section>
+        </>
+      )}
+      <Dialog open={confirming} title={`Cancel ${chosen.length} job${chosen.length === 1 ? "" : "s"}?`} onClose={() => setConfirming(false)}>
+        <ul class="confirm-list">
+          {[...(queue?.pending ?? []), ...(queue?.running ?? [])]
+            .filter((e) => chosen.includes(e.jobAttemptId))
+            .map((e) => (
+              <li key={e.jobAttemptId}>
+                <strong>{e.jobKey}</strong> <span class="muted">· {e.project} / {e.pipeline} #{e.runNumber}</span>
+              </li>
+            ))}
+        </ul>
+        <p class="muted small">The jobs that need them will not run.</p>
+        <div class="form-actions">
+          <button type="button" class="btn" onClick={() => setConfirming(false)}>
+            Keep them
+          </button>
+          <button type="button" class="btn btn-danger" onClick={cancelSelected} autofocus>
+            Cancel jobs
+          </button>
+        </div>
+      </Dialog>
+    </>
+  );
+}

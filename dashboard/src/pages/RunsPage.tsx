@@ -1,0 +1,82 @@
+/**
+ * Every run, newest first, with filters (project, pipeline, status, branch) and cursor paging,
+ * all kept in the URL. The page in view is refreshed every few seconds (live).
+ */
+import type { Page, Project, RunSummaryView } from "../api/types";
+import { withQuery } from "../api/client";
+import { ErrorNotice } from "../components/ErrorNotice";
+import { PageHeader } from "../components/PageHeader";
+import { Pager } from "../components/Pager";
+import { useResource } from "../hooks/use-resource";
+import { STATUS_FILTERS } from "../lib/status";
+import { setQuery, useLocation } from "../router";
+import { RunsTable } from "./RunsTable";
+
+export const RUNS_POLL_MS = 2500;
+
+export function RunsPage() {
+  const { query } = useLocation();
+  const project = query.get("project") ?? "";
+  const pipeline = query.get("pipeline") ?? "";
+  const status = query.get("status") ?? "";
+  const branch = query.get("branch") ?? "";
+  const trail = (query.get("pages") ?? "").split(",").filter(Boolean);
+  const projects = useResource<Page<Project>>("/api/v1/projects");
+  const path = withQuery("/api/v1/runs", {
+    project,
+    pipeline,
+    branch,
+    status: STATUS_FILTERS[status as keyof typeof STATUS_FILTERS],
+    limit: 25,
+    cursor: trail[trail.length - 1],
+  });
+  const runs = useResource<Page<RunSummaryView>>(path, { pollMs: RUNS_POLL_MS });
+  const filter = (changes: Record<string, string>) => setQuery({ ...changes, pages: null });
+
+  return (
+    <>
+      <PageHeader title="Runs" />
+      <form class="filters" role="search" onSubmit={(e) => e.preventDefault()}>
+        <label class="field field-inline">
+          <span>Project</span>
+          <select value={project} onChange={(e) => filter({ project: e.currentTarget.value })}>
+            <option value="">All</option>
+            {projects.data?.items.map((p) => (
+              <option key={p.slug} value={p.slug}>
+                {p.slug}
+              </option>
+            ))}
+          </select>
+        </label>
+        <label class="field field-inline">
+          <span>Status</span>
+          <select value={status} onChange={(e) => filter({ status: e.currentTarget.value })}>
+            <option value="">Any</option>
+            {Object.keys(STATUS_FILTERS).map((s) => (
+              <option key={s} value={s}>
+                {s}
+              </option>
+            ))}
+          </select>
+        </label>
+        <label class="field field-inline">
+          <span>Pipeline</span>
+          <input
+            type="search"
+            value={pipeline}
+            placeholder="name"
+            spellcheck={false}
+            onChange={(e) => filter({ pipeline: e.currentTarget.value.trim() })}
+          />
+        </label>
+        <label class="field field-inline">
+          <span>Branch</span>
+          <input type="search" value={branch} placeholder="main" spellcheck={false} onChange={(e) => filter({ branch: e.currentTarget.value.trim() })} />
+        </label>
+      </form>
+      <ErrorNotice error={runs.error} />
+      {runs.data && <RunsTable runs={runs.data.items} />}
+      {runs.data && <Pager trail={trail} next={runs.data.cursor} onChange={(t) => setQuery({ pages: t.join(",") || null })} />}
+    </>
+  );
+}

@@ -1,0 +1,62 @@
+/** Runs as a table: status, number, pipeline, branch, commit, trigger, duration, attempt, when. */
+import type { RunSummaryView } from "../api/types";
+import { Duration } from "../components/Duration";
+import { Empty } from "../components/Empty";
+import { StatusBadge } from "../components/StatusBadge";
+import { TimeAgo } from "../components/TimeAgo";
+import { shortSha } from "../lib/format";
+import { isTerminal } from "../lib/status";
+import { Link } from "../router";
+
+export function RunsTable({ runs, hideProject }: { runs: RunSummaryView[]; hideProject?: boolean }) {
+  if (runs.length === 0) return <Empty>No runs match.</Empty>;
+  return (
+    <div class="table-wrap">
+      <table class="table runs-table">
+        <thead>
+          <tr>
+            <th>Status</th>
+            <th>Run</th>
+            <th>Pipeline</th>
+            <th>Branch</th>
+            <th class="col-opt">Commit</th>
+            <th class="col-opt">Trigger</th>
+            <th class="num">Duration</th>
+            <th class="num col-opt">Attempt</th>
+            <th class="col-opt">Created</th>
+          </tr>
+        </thead>
+        <tbody>
+          {runs.map((r) => (
+            <tr key={r.id} data-run={r.id} data-status={r.status}>
+              <td>
+                <StatusBadge state={r.status} />
+              </td>
+              <td class="nowrap">
+                <Link href={`/runs/${r.id}`} class="strong run-link">
+                  #{r.number}
+                </Link>
+              </td>
+              <td class="ellipsis">
+                {!hideProject && <span class="muted">{r.project} / </span>}
+                {r.pipeline}
+              </td>
+              <td class="mono ellipsis">{r.branch ?? "—"}</td>
+              <td class="mono col-opt" title={r.commit ?? undefined}>
+                {shortSha(r.commit)}
+              </td>
+              <td class="col-opt">{r.trigger}</td>
+              <td class="num">
+                <Duration start={r.startedAt} end={r.endedAt} running={r.startedAt !== null && !isTerminal(r.status)} />
+              </td>
+              <td class="num col-opt">{r.attempt}</td>
+              <td class="col-opt nowrap">
+                <TimeAgo at={r.createdAt} />
+              </td>
+            </tr>
+          ))}
+        </tbody>
+      </table>
+    </div>
+  );
+}

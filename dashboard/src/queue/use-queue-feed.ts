@@ -1,0 +1,50 @@
+/** The queue as it changes (WebSocket or polling), held still while a row is being dragged. */
+import { useEffect, useRef, useState } from "preact/hooks";
+import type { QueueView } from "../api/types";
+import { openQueueFeed, type QueueFeed } from "../live";
+
+export function useQueueFeed(): {
+  queue: QueueView | undefined;
+  error: Error | undefined;
+  feed: QueueFeed | null;
+  /** While true, updates are kept aside and applied when it turns false. */
+  hold(on: boolean): void;
+  /** Shows a local change at once (an optimistic reorder or cancel). */
+  override(view: QueueView): void;
+} {
+  const [queue, setQueue] = useState<QueueView | undefined>(undefined);
+  const [error, setError] = useState<Error | undefined>(undefined);
+  const [feed, setFeed] = useState<QueueFeed | null>(null);
+  const held = useRef(false);
+  const pending = useRef<QueueView | null>(null);
+
+  useEffect(() => {
+    const f = openQueueFeed();
+    setFeed(f);
+    const off = f.onQueue((q) => {
+      setError(undefined);
+      if (held.current) pending.current = q;
+      else setQueue(q);
+    });
+    const offError = f.onError(setError);
+    return () => {
+      off();
+      offError();
+      f.close();
+    };
+  }, []);
+
+  return {
+    queue,
+    error,
+    feed,
+    hold(on) {
+      held.current = on;
+      if (!on && pending.current) {
+        setQueue(pending.current);
+        pending.current = null;
+      }
+    },
+    override: setQueue,
+  };
+}

@@ -1,0 +1,35 @@
+/** URL → page. Every page reads its state from the URL, so each view can be linked to. */
+import { useEffect } from "preact/hooks";
+import { AgentsPage } from "./pages/AgentsPage";
+import { ArtifactsPage } from "./pages/ArtifactsPage";
+import { NotFound } from "./pages/NotFound";
+import { PipelineEditorPage } from "./pages/PipelineEditorPage";
+import { ProjectPage } from "./pages/ProjectPage";
+import { ProjectsPage } from "./pages/ProjectsPage";
+import { QueuePage } from "./pages/QueuePage";
+import { RunPage } from "./pages/RunPage";
+import { RunsPage } from "./pages/RunsPage";
+import { match, navigate, useLocation } from "./router";
+
+export function Routes() {
+  const { path } = useLocation();
+  useEffect(() => {
+    if (path === "/" || path === "/signin") navigate("/runs", { replace: true });
+  }, [path]);
+
+  let m: Record<string, string> | null;
+  if (path === "/" || path === "/signin") return null;
+  if (match("/runs", path)) return <RunsPage />;
+  if ((m = match("/runs/:run", path))) return <RunPage key={m.run} runId={m.run!} />;
+  if (match("/projects", path)) return <ProjectsPage />;
+  if ((m = match("/projects/:project", path))) return <ProjectPage key={m.project} slug={m.project!} />;
+  // One editor per project: saving a new pipeline turns its URL into the pipeline's own without
+  // losing the page (its message, the caret).
+  if ((m = match("/projects/:project/new-pipeline", path))) return <PipelineEditorPage key={`editor:${m.project}`} project={m.project!} pipeline={null} />;
+  if ((m = match("/projects/:project/pipelines/:pipeline", path)))
+    return <PipelineEditorPage key={`editor:${m.project}`} project={m.project!} pipeline={m.pipeline!} />;
+  if (match("/queue", path)) return <QueuePage />;
+  if (match("/artifacts", path)) return <ArtifactsPage />;
+  if (match("/agents", path)) return <AgentsPage />;
+  return <NotFound />;
+}

@@ -1,0 +1,84 @@
+/** The selected job: its status, agent, attempts (retries), steps with outputs and metrics, and log. */
+import type { JobAttemptView } from "../api/types";
+import { Duration } from "../components/Duration";
+import { StatusBadge } from "../components/StatusBadge";
+import type { RunFeed } from "../live/types";
+import { LogPanel } from "./LogPanel";
+import type { ShownJob } from "./model";
+import { StepTable } from "./StepTable";
+
+export function JobPanel({
+  feed,
+  runId,
+  job,
+  attempt,
+  step,
+  onStep,
+  onJobAttempt,
+  onShowRunAttempt,
+}: {
+  feed: RunFeed | null;
+  runId: string;
+  job: ShownJob;
+  attempt: JobAttemptView | undefined;
+  step: string | null;
+  onStep(step: string | null): void;
+  onJobAttempt(n: number | null): void;
+  onShowRunAttempt(n: number): void;
+}) {
+  return (
+    <section class="jobpanel" aria-label={`Job ${job.key}`}>
+      <div class="jobpanel-head">
+        <h2>
+          {job.key} <StatusBadge state={job.status} reason={attempt?.reason} />
+        </h2>
+        <div class="muted small jobpanel-facts">
+          {attempt?.agent && <span>on {attempt.agent}</span>}
+          {attempt && (
+            <span>
+              <Duration start={attempt.startedAt} end={attempt.endedAt} />
+            </span>
+          )}
+          {job.labels.length > 0 && <span>runs-on {job.labels.join(", ")}</span>}
+          {job.needs.length > 0 && <span>needs {job.needs.join(", ")}</span>}
+          {attempt?.reason && attempt.reason !== "exit_code" && <span>reason: {attempt.reason}</span>}
+          {attempt?.message && <span class="job-message">{attempt.message}</span>}
+        </div>
+        {job.attempts.length > 1 && (
+          <div class="tabs" role="tablist" aria-label="Job attempts">
+            {job.attempts.map((a) => (
+              <button
+                key={a.id}
+                type="button"
+                role="tab"
+                aria-selected={a.id === attempt?.id}
+                class={`tab${a.id === attempt?.id ? " is-selected" : ""}`}
+                onClick={() => onJobAttempt(a.number === job.attempts.length ? null : a.number)}
+              >
+                Try {a.number} <StatusBadge state={a.status} reason={a.reason} />
+              </button>
+            ))}
+          </div>
+        )}
+        {job.reused && (
+          <p class="notice">
+            Kept from attempt {job.reused.attempt} (this re-run ran only the failed jobs).{" "}
+            <button type="button" class="linkish" onClick={() => onShowRunAttempt(job.reused!.attempt)}>
+              Show attempt {job.reused.attempt}
+            </button>
+          </p>
+        )}
+      </div>
+      {attempt ? (
+        <>
+          <StepTable attempt={attempt} selected={step} onSelect={onStep} />
+          <LogPanel key={attempt.id} feed={feed} runId={runId} job={job} attempt={attempt} step={step} />
+        </>
+      ) : (
+        <p class="empty">
+          {job.status === "KILLED" ? "This job was not run." : job.waitingOn.length > 0 ? `Waiting for ${job.waitingOn.join(", ")}.` : "Waiting for an agent…"}
+        </p>
+      )}
+    </section>
+  );
+}

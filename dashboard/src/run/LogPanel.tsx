@@ -1,0 +1,45 @@
+/** The selected job attempt's log: fed live, shown by the virtualised viewer, linked by #L<n>. */
+import { useEffect, useMemo, useState } from "preact/hooks";
+import type { JobAttemptView } from "../api/types";
+import { logUrl } from "../live/log-fetch";
+import type { RunFeed } from "../live/types";
+import { isTerminal } from "../lib/status";
+import { navigate, useLocation } from "../router";
+import { LogViewer } from "./log/LogViewer";
+import { useLog } from "./log/use-log";
+import { logTarget, type ShownJob } from "./model";
+
+export function LogPanel({ feed, runId, job, attempt, step }: { feed: RunFeed | null; runId: string; job: ShownJob; attempt: JobAttemptView; step: string | null }) {
+  const target = useMemo(() => logTarget(job, attempt), [job.key, attempt.id, job.fromAttempt]);
+  const { buffer, version } = useLog(feed, target);
+  const { hash } = useLocation();
+  const selectedLine = /^#L(\d+)$/.exec(hash)?.[1];
+  const [jump, setJump] = useState<{ line: number; nonce: number } | null>(null);
+
+  // A step chosen (graph or table): jump to its section once the log has it.
+  useEffect(() => {
+    if (!step) return;
+    const sections = buffer.sections.filter((s) => s.kind === "step" && s.id === step);
+    const section = sections[sections.length - 1];
+    if (section && jump?.line !== section.line) setJump({ line: section.line, nonce: Date.now() });
+  }, [step, version]);
+  useEffect(() => setJump(null), [step, attempt.id]);
+
+  const live = !isTerminal(attempt.status);
+  const empty =
+    attempt.status === "CREATED" ? "Waiting for an agent…" : live ? "Waiting for output…" : attempt.reason === "needs_failed" ? "Not run: a job it needs did not succeed." : "No output.";
+  return (
+    <LogViewer
+      buffer={buffer}
+      version={version}
+      live={live}
+      emptyText={empty}
+      downloadUrl={logUrl(runId, target)}
+      downloadName={`${job.key}-attempt-${job.fromAttempt}.${attempt.number}.log`}
+      selectedLine={selectedLine ? Number(selectedLine) : null}
+      onSelectLine={(n) => navigate(`${location.pathname}${location.search}#L${n}`, { replace: true })}
+      jump={jump}
+      label={`Log of job ${job.key}, attempt ${attempt.number}`}
+    />
+  );
+}

@@ -1,0 +1,92 @@
+/** The run's title line and facts: status, number, project/pipeline, branch, commit, trigger, times. */
+import type { RunAttemptView, RunView } from "../api/types";
+import { Duration } from "../components/Duration";
+import { LiveBadge } from "../components/LiveBadge";
+import { PageHeader } from "../components/PageHeader";
+import { StatusBadge } from "../components/StatusBadge";
+import { TimeAgo } from "../components/TimeAgo";
+import { shortSha } from "../lib/format";
+import { isTerminal } from "../lib/status";
+import { Link } from "../router";
+import { AttemptSwitcher } from "./AttemptSwitcher";
+import { RunActions } from "./RunActions";
+
+export function RunHeader({
+  run,
+  attempt,
+  onShowAttempt,
+  onChanged,
+  live,
+}: {
+  live: "websocket" | "poll" | undefined;
+  run: RunView;
+  attempt: RunAttemptView;
+  onShowAttempt(n: number | null): void;
+  onChanged(run: RunView, newAttempt: boolean): void;
+}) {
+  return (
+    <>
+      <PageHeader
+        title={
+          <span class="run-title">
+            <StatusBadge state={attempt.status} />
+            <span>
+              {run.pipeline} <span class="muted">#{run.number}</span>
+            </span>
+          </span>
+        }
+        sub={
+          <>
+            <Link href={`/projects/${run.project}`}>{run.project}</Link> / <Link href={`/runs?project=${run.project}&pipeline=${run.pipeline}`}>{run.pipeline}</Link>
+            <LiveBadge mode={live} />
+          </>
+        }
+        actions={<RunActions run={run} onChanged={onChanged} />}
+      />
+      <dl class="facts">
+        <div>
+          <dt>Branch</dt>
+          <dd class="mono">{run.branch ?? "—"}</dd>
+        </div>
+        <div>
+          <dt>Commit</dt>
+          <dd class="mono" title={run.commit ?? undefined}>
+            {shortSha(run.commit)}
+          </dd>
+        </div>
+        <div>
+          <dt>Trigger</dt>
+          <dd>{run.trigger}</dd>
+        </div>
+        <div>
+          <dt>Created</dt>
+          <dd>
+            <TimeAgo at={run.createdAt} />
+          </dd>
+        </div>
+        <div>
+          <dt>Duration</dt>
+          <dd data-testid="run-duration">
+            <Duration start={attempt.startedAt} end={attempt.endedAt} running={attempt.startedAt !== null && !isTerminal(attempt.status)} />
+          </dd>
+        </div>
+        <div>
+          <dt>Attempt</dt>
+          <dd>
+            <AttemptSwitcher run={run} shown={attempt.number} onShow={onShowAttempt} />
+          </dd>
+        </div>
+        {Object.keys(run.params).length > 0 && (
+          <div class="facts-wide">
+            <dt>Params</dt>
+            <dd class="mono">
+              {Object.entries(run.params)
+                .map(([k, v]) => `${k}=${v}`)
+                .join("  ")}
+            </dd>
+          </div>
+        )}
+      </dl>
+    </>
+  );
+}

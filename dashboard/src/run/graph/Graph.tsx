@@ -1,0 +1,169 @@
+/**
+ * The graph viewer: a run attempt's jobs (boxes, laid out left to right by their needs) and
+ * each job's steps (inside, top to bottom), coloured by state; running ones animate (CSS).
+ * Clicking (or Enter on) a job or a step opens its log.
+ */
+import { useMemo } from "preact/hooks";
+import type { JobView, State } from "../../api/types";
+import { useNow } from "../../hooks/use-now";
+import { elapsed, formatDuration } from "../../lib/format";
+import { statusLook } from "../../lib/status";
+import { JOB_HEADER, layoutGraph, STEP_H, type Box } from "./layout";
+
+export interface GraphSelection {
+  job: string | null;
+  step: string | null;
+}
+
+const clip = (text: string, max: number) => (text.length > max ? `${text.slice(0, max - 1)}…` : text);
+
+function latest(job: JobView) {
+  return job.attempts[job.attempts.length - 1];
+}
+
+function Node({
+  box,
+  kind,
+  id,
+  label,
+  state,
+  reason,
+  start,
+  end,
+  now,
+  selected,
+  onSelect,
+}: {
+  box: Box;
+  kind: "job" | "step";
+  id: string;
+  label: string;
+  state: State;
+  reason: string | null;
+  start: string | null;
+  end: string | null;
+  now: number;
+  selected: boolean;
+  onSelect(): void;
+}) {
+  const look = statusLook(state, reason);
+  const time = formatDuration(elapsed(start, end, now));
+  const height = kind === "job" ? JOB_HEADER - 8 : STEP_H;
+  const cy = box.y + height / 2 + (kind === "job" ? 4 : 0);
+  return (
+    <g
+      class={`gnode gnode-${kind} tone-${look.tone}${selected ? " is-selected" : ""}`}
+      data-node={`${kind}:${id}`}
+      data-state={state}
+      role="button"
+      tabIndex={0}
+      aria-label={`${kind} ${label}: ${look.label}${start ? `, ${time}` : ""}`}
+      aria-pressed={selected}
+      onClick={(e) => {
+        e.stopPropagation();
+        onSelect();
+      }}
+      onKeyDown={(e) => {
+        if (e.key === "Enter" || e.key === " ") {
+          e.preventDefault();
+          e.stopPropagation();
+          onSelect();
+        }
+      }}
+    >
+      <title>{`${label} — ${look.label}${state === "WARNING" ? " (with warnings)" : ""}`}</title>
+      {kind === "job" ? (
+        <rect class="gjob-box" x={box.x} y={box.y} width={box.width} height={box.height} rx={10} />
+      ) : (
+        <rect class="gstep-box" x={box.x} y={box.y} width={box.width} height={box.height} rx={6} />
+      )}
+      <circle class="gdot" cx={box.x + 14} cy={cy} r={kind === "job" ? 6 : 5} />
+      <text class="glabel" x={box.x + 27} y={cy} dominant-baseline="central">
+        {clip(label, kind === "job" ? Math.floor((box.width - 90) / 7.5) : 17)}
+      </text>
+      {start && (
+        <text class="gtime" x={box.x + box.width - 10} y={cy} dominant-baseline="central" text-anchor="end">
+          {time}
+        </text>
+      )}
+    </g>
+  );
+}
+
+export function Graph({ jobs, selection, onSelect }: { jobs: JobView[]; selection: GraphSelection; onSelect(s: GraphSelection): void }) {
+  // Re-layout only when the shape changes, never on a mere state change.
+  const shape = JSON.stringify(jobs.map((j) => [j.key, j.needs, latest(j)?.steps.map((s) => [s.id, s.name, s.needs]) ?? []]));
+  const layout = useMemo(
+    () =>
+      layoutGraph(
+        jobs.map((j) => ({
+          key: j.key,
+          needs: j.needs,
+          steps: (latest(j)?.steps ?? []).map((s) => ({ id: s.id, label: s.name || s.id, needs: s.needs })),
+        })),
+      ),
+    [shape],
+  );
+  const running = jobs.some((j) => j.status === "RUNNING" || j.status === "KILLING");
+  const now = useNow(running);
+  const byKey = new Map(jobs.map((j) => [j.key, j]));
+
+  return (
+    <div class="graph" role="group" aria-label="Pipeline graph: click a job or a step to open its log">
+      <svg width={layout.width} height={layout.height} viewBox={`0 0 ${layout.width} ${layout.height}`} class="graph-svg">
+        <defs>
+          <marker id="arrow" viewBox="0 0 10 10" refX="9" refY="5" markerWidth="7" markerHeight="7" orient="auto-start-reverse">
+            <path d="M0,0 L10,5 L0,10 z" class="garrow" />
+          </marker>
+        </defs>
+        {layout.edges.map((e) => (
+          <path key={`${e.from}>${e.to}`} class={`gedge tone-${statusLook(byKey.get(e.from)!.status).tone}`} d={e.d} marker-end="url(#arrow)" />
+        ))}
+        {layout.jobs.map((box) => {
+          const job = byKey.get(box.key)!;
+          const attempt = latest(job);
+          const steps = new Map((attempt?.steps ?? []).map((s) => [s.id, s]));
+          return (
+            <g key={box.key}>
+              <Node
+                box={box}
+                kind="job"
+                id={job.key}
+                label={job.attempts.length > 1 ? `${job.key} (try ${job.attempts.length})` : job.key}
+                state={job.status}
+                reason={attempt?.reason ?? null}
+                start={attempt?.startedAt ?? null}
+                end={attempt?.endedAt ?? null}
+                now={now}
+                selected={selection.job === job.key && selection.step === null}
+                onSelect={() => onSelect({ job: job.key, step: null })}
+              />
+              {box.stepEdges.map((e) => (
+                <path key={`${e.from}>${e.to}`} class="gedge gedge-step" d={e.d} marker-end="url(#arrow)" />
+              ))}
+              {box.steps.map((s) => {
+                const step = steps.get(s.id)!;
+                return (
+                  <Node
+                    key={s.id}
+                    box={s}
+                    kind="step"
+                    id={`${job.key}/${s.id}`}
+                    label={step.name || step.id}
+                    state={step.status}
+                    reason={step.reason}
+                    start={step.startedAt}
+                    end={step.endedAt}
+                    now={now}
+                    selected={selection.job === job.key && selection.step === s.id}
+                    onSelect={() => onSelect({ job: job.key, step: s.id })}
+                  />
+                );
+              })}
+            </g>
+          );
+        })}
+      </svg>
+    </div>
+  );
+}

@@ -1,0 +1,250 @@
+/**
+ * Fan-out of a Durable Object's live feed to its WebSockets (Hibernation API), shared by the
+ * RunObject and the DispatcherObject. The feed itself lives in the object's SQLite (a
+ * FeedSource); a socket is only a cursor into it. Delivery is pull-based: when the feed grows,
+ * a flush (after `batchMs`, so many events become one frame) reads the events after each
+ * socket's cursor and sends them. Sockets at the same cursor with the same filter share one
+ * read and one frame, so hundreds of viewers cost one query per frame.
+ *
+ * Back-pressure: Workers' WebSockets expose no bufferedAmount, so clients acknowledge
+ * (`{"type":"ack","seq":N}`). A socket gets nothing more while `windowBytes` are unacknowledged;
+ * its backlog stays in SQLite, not in memory. A socket still full after `stallMs` is closed
+ * with TOO_SLOW and told to reconnect with `since`. Memory is bounded by sockets × window.
+ *
+ * Restarts: each socket's cursor and filter are in its attachment (serialized after every
+ * send), so after hibernation or eviction the object rebuilds everything from getWebSockets()
+ * and its storage. Only the in-flight accounting lives in memory; losing it forgives one window.
+ */
+import { LIVE_CLOSE, parseClientFrame } from "../domain/live";
+import { SerialFlush } from "./serial-flush";
+
+export interface FeedPage {
+  /** Each event as its JSON text (with its `seq`). */
+  events: string[];
+  /** The feed position this page reaches (≥ the last event's seq; a filtered read may skip ahead). */
+  through: number;
+}
+
+export interface FeedSource<F> {
+  /** The last seq in the feed (0 when empty). */
+  head(): number;
+  /** Events after `after` that pass `filter`, about `maxBytes` of them (at least one). */
+  read(after: number, filter: F, maxBytes: number): FeedPage | Promise<FeedPage>;
+}
+
+export interface FanoutOptions {
+  /** Unacknowledged bytes a socket may have before it is paused. */
+  windowBytes: number;
+  /** Target size of one frame (a single larger event is sent whole). */
+  frameBytes: number;
+  /** How long events gather before a flush. */
+  batchMs: number;
+  /** How long a paused socket may go without acknowledging before it is dropped. */
+  stallMs: number;
+}
+
+export const DEFAULT_FANOUT: FanoutOptions = { windowBytes: 512 * 1024, frameBytes: 128 * 1024, batchMs: 25, stallMs: 10_000 };
+
+/** The defaults, with the stall time from `YM_LIVE_STALL_SECONDS` when set. */
+export function fanoutOptionsFrom(env: { YM_LIVE_STALL_SECONDS?: string }): FanoutOptions {
+  const seconds = Number(env.YM_LIVE_STALL_SECONDS);
+  const valid = env.YM_LIVE_STALL_SECONDS !== undefined && Number.isFinite(seconds) && seconds > 0;
+  return { ...DEFAULT_FANOUT, stallMs: valid ? seconds * 1000 : DEFAULT_FANOUT.stallMs };
+}
+
+/** Frames a socket may have unacknowledged, whatever their size (keeps the bookkeeping small). */
+const MAX_INFLIGHT_FRAMES = 256;
+/** Rounds of reads per flush before yielding to other events (acks, appends). */
+const ROUNDS_PER_FLUSH = 16;
+
+interface Attachment<F> {
+  id: string;
+  cursor: number;
+  filter: F;
+  /** Set when the server closed the socket: it may still be listed while the close completes. */
+  closed?: true;
+}
+
+interface Viewer<F> extends Attachment<F> {
+  filterKey: string;
+  inflight: { through: number; bytes: number }[];
+  inflightBytes: number;
+  blockedSince: number | null;
+}
+
+export class LiveFanout<F> {
+  private readonly viewers = new Map<string, Viewer<F>>();
+  private readonly flusher = new SerialFlush(() => this.flushOnce());
+  private timer: ReturnType<typeof setTimeout> | null = null;
+  private timerAt = Number.POSITIVE_INFINITY;
+
+  constructor(
+    private readonly ctx: DurableObjectState,
+    private readonly source: FeedSource<F>,
+    readonly options: FanoutOptions,
+  ) {
+    // Keep-alive pings are answered by the runtime without waking the object.
+    ctx.setWebSocketAutoResponse(new WebSocketRequestResponsePair("ping", "pong"));
+    // Woken (or restarted) with sockets that may be behind: a flush scheduled before the
+    // eviction died with the old instance, so look once (a no-op when all are caught up).
+    this.schedule(0);
+  }
+
+  /** Takes a socket whose first frame (snapshot or resumed) says it is at `cursor`. */
+  accept(ws: WebSocket, cursor: number, filter: F, first: string, tags: string[]): void {
+    this.ctx.acceptWebSocket(ws, tags);
+    const viewer = this.newViewer({ id: crypto.randomUUID(), cursor, filter });
+    ws.serializeAttachment({ id: viewer.id, cursor, filter } satisfies Attachment<F>);
+    this.viewers.set(viewer.id, viewer);
+    ws.send(first);
+    viewer.inflight.push({ through: cursor, bytes: first.length });
+    viewer.inflightBytes += first.length;
+    this.schedule(0);
+  }
+
+  /** The feed grew: deliver soon (after the batching window). */
+  notify(): void {
+    this.schedule(this.options.batchMs);
+  }
+
+  message(ws: WebSocket, data: string | ArrayBuffer): void {
+    const viewer = this.viewerOf(ws);
+    if (!viewer) return;
+    const frame = parseClientFrame(data);
+    if (!frame) {
+      this.close(ws, viewer, LIVE_CLOSE.BAD_MESSAGE, 'the only client frame is {"type":"ack","seq":<last seq received>}');
+      return;
+    }
+    let freed = false;
+    while (viewer.inflight.length > 0 && viewer.inflight[0]!.through <= frame.seq) {
+      viewer.inflightBytes -= viewer.inflight.shift()!.bytes;
+      freed = true;
+    }
+    if (freed && !this.blocked(viewer)) {
+      viewer.blockedSince = null;
+      if (viewer.cursor < this.source.head()) this.schedule(0);
+    }
+  }
+
+  /** The client closed (or the connection failed): forget it, and answer its close frame. */
+  closed(ws: WebSocket, code?: number, reason?: string): void {
+    const attachment = ws.deserializeAttachment() as Attachment<F> | null;
+    if (attachment) this.viewers.delete(attachment.id);
+    try {
+      // Echo the client's code (1005/1006 are not sendable), as the close handshake expects.
+      ws.close(code === undefined || code === 1005 || code === 1006 ? 1000 : code, reason ?? "");
+    } catch {
+      // already closed (the runtime may have answered for us)
+    }
+  }
+
+  private newViewer(a: Attachment<F>): Viewer<F> {
+    return { ...a, filterKey: JSON.stringify(a.filter), inflight: [], inflightBytes: 0, blockedSince: null };
+  }
+
+  /** The socket's state: from memory, or rebuilt from its attachment after a restart. */
+  private viewerOf(ws: WebSocket): Viewer<F> | null {
+    if (ws.readyState !== WebSocket.OPEN) return null;
+    const attachment = ws.deserializeAttachment() as Attachment<F> | null;
+    if (!attachment || attachment.closed) return null;
+    let viewer = this.viewers.get(attachment.id);
+    if (!viewer) {
+      viewer = this.newViewer(attachment);
+      this.viewers.set(attachment.id, viewer);
+    }
+    return viewer;
+  }
+
+  private blocked(viewer: Viewer<F>): boolean {
+    return viewer.inflightBytes >= this.options.windowBytes || viewer.inflight.length >= MAX_INFLIGHT_FRAMES;
+  }
+
+  private close(ws: WebSocket, viewer: Viewer<F>, code: number, reason: string): void {
+    this.viewers.delete(viewer.id);
+    try {
+      ws.serializeAttachment({ id: viewer.id, cursor: viewer.cursor, filter: viewer.filter, closed: true } satisfies Attachment<F>);
+      ws.close(code, reason.slice(0, 120));
+    } catch {
+      // already closed
+    }
+  }
+
+  private schedule(delayMs: number): void {
+    const at = Date.now() + delayMs;
+    if (this.timer !== null && this.timerAt <= at) return;
+    if (this.timer !== null) clearTimeout(this.timer);
+    this.timerAt = at;
+    this.timer = setTimeout(() => {
+      this.timer = null;
+      this.timerAt = Number.POSITIVE_INFINITY;
+      void this.flusher.request();
+    }, delayMs);
+  }
+
+  private async flushOnce(): Promise<void> {
+    for (let round = 0; round < ROUNDS_PER_FLUSH; round++) {
+      if (!(await this.round())) return;
+    }
+    this.schedule(0); // more to send: carry on after other events had their turn
+  }
+
+  /** One read per group of sockets at the same place; true when anything moved. */
+  private async round(): Promise<boolean> {
+    const now = Date.now();
+    const groups = new Map<string, { cursor: number; filter: F; members: [WebSocket, Viewer<F>][] }>();
+    let stallCheckAt = Number.POSITIVE_INFINITY;
+    const head = this.source.head();
+    for (const ws of this.ctx.getWebSockets()) {
+      const viewer = this.viewerOf(ws);
+      if (!viewer || viewer.cursor >= head) continue;
+      if (this.blocked(viewer)) {
+        viewer.blockedSince ??= now;
+        if (now - viewer.blockedSince >= this.options.stallMs) {
+          this.close(ws, viewer, LIVE_CLOSE.TOO_SLOW, `too slow: no ack for ${this.options.stallMs} ms; reconnect with ?since=<your last seq>`);
+        } else {
+          stallCheckAt = Math.min(stallCheckAt, viewer.blockedSince + this.options.stallMs);
+        }
+        continue;
+      }
+      const key = `${viewer.cursor}\u0000${viewer.filterKey}`;
+      const group = groups.get(key) ?? { cursor: viewer.cursor, filter: viewer.filter, members: [] };
+      group.members.push([ws, viewer]);
+      groups.set(key, group);
+    }
+    if (stallCheckAt !== Number.POSITIVE_INFINITY) this.schedule(stallCheckAt - now);
+
+    let moved = false;
+    for (const group of groups.values()) {
+      let page: FeedPage;
+      try {
+        page = await this.source.read(group.cursor, group.filter, this.options.frameBytes);
+      } catch (error) {
+        console.warn(`live feed: reading after ${group.cursor} failed: ${String(error)}`);
+        for (const [ws, viewer] of group.members) {
+          this.close(ws, viewer, LIVE_CLOSE.RECONNECT, `the feed could not be read; reconnect with ?since=${viewer.cursor}`);
+        }
+        continue;
+      }
+      if (page.through <= group.cursor) continue;
+      moved = true;
+      const frame = page.events.length > 0 ? `{"type":"events","seq":${page.through},"events":[${page.events.join(",")}]}` : null;
+      for (const [ws, viewer] of group.members) {
+        // The read may have awaited: skip a socket that closed or moved meanwhile.
+        if (viewer.cursor !== group.cursor || !this.viewers.has(viewer.id)) continue;
+        try {
+          if (frame !== null) ws.send(frame);
+        } catch {
+          this.close(ws, viewer, LIVE_CLOSE.RECONNECT, `send failed; reconnect with ?since=${viewer.cursor}`);
+          continue;
+        }
+        if (frame !== null) {
+          viewer.inflight.push({ through: page.through, bytes: frame.length });
+          viewer.inflightBytes += frame.length;
+        }
+        viewer.cursor = page.through;
+        ws.serializeAttachment({ id: viewer.id, cursor: viewer.cursor, filter: viewer.filter } satisfies Attachment<F>);
+      }
+    }
+    return moved;
+  }
+}

@@ -1,0 +1,199 @@
+/**
+ * The run's live feed in the RunObject's SQLite: one row per state transition and per stored
+ * log chunk, numbered by a run-wide `seq`, written in the same storage transaction (or the same
+ * synchronous block) as the change itself, so `?since=` resumes exactly after an eviction.
+ *
+ * Log rows hold no bytes: they point at the chunk (job attempt, chunk seq, offset, length).
+ * The bytes are read from `log_chunks` (log-store.ts) while the job runs; once the log is
+ * archived to R2 and those chunks are dropped, from the archive by byte range. So a resume is
+ * gapless for the run's whole life, and log bytes are stored once.
+ */
+import { bytesToBase64, type State as LiveState } from "../../domain/live";
+import type { State } from "../../domain/states";
+import type { RunState, TransitionEffect } from "../../domain/run-engine";
+import type { Env } from "../../worker/env";
+import type { FeedPage, FeedSource } from "../live-fanout";
+import type { LogChunk } from "./extension";
+import { logArchiveKey } from "./log-store";
+
+export const LIVE_FEED_MIGRATIONS = [
+  `CREATE TABLE live_events (
+     seq INTEGER PRIMARY KEY, kind TEXT NOT NULL, job_key TEXT, doc TEXT NOT NULL,
+     job_attempt_id TEXT, chunk_seq INTEGER, log_offset INTEGER, log_len INTEGER);
+   CREATE INDEX live_events_job ON live_events (job_key, seq);`,
+];
+
+/** Narrows a stream to one job (its transitions and logs, plus the run's own transitions). */
+export interface RunFilter {
+  job: string | null;
+}
+
+/** Rows looked at per read; a page is cut shorter by its byte budget. */
+const PAGE_ROWS = 256;
+
+interface EventRow extends Record<string, SqlStorageValue> {
+  seq: number;
+  kind: string;
+  doc: string;
+  job_attempt_id: string | null;
+  chunk_seq: number | null;
+  log_offset: number | null;
+  log_len: number | null;
+}
+
+const iso = (t: number) => new Date(t).toISOString();
+
+// domain/live.ts repeats the states so the CLI can load it alone: this fails to compile if they differ.
+const statesAgree: [State, LiveState] extends [LiveState, State] ? true : never = true;
+void statesAgree;
+
+/** Where a job attempt sits in the run: its run attempt, job and attempt numbers. */
+export function locateJobAttempt(state: RunState, jobAttemptId: string) {
+  for (const attempt of state.attempts) {
+    for (const job of attempt.jobs) {
+      const jobAttempt = job.attempts.find((a) => a.id === jobAttemptId);
+      if (jobAttempt) return { runAttempt: attempt.number, job, jobAttempt };
+    }
+  }
+  return undefined;
+}
+
+export class RunFeed implements FeedSource<RunFilter> {
+  constructor(
+    private readonly sql: SqlStorage,
+    private readonly env: Env,
+    private readonly runId: () => string | undefined,
+  ) {}
+
+  head(): number {
+    return this.sql.exec<{ head: number | null }>("SELECT max(seq) AS head FROM live_events").one().head ?? 0;
+  }
+
+  /** Call inside the command's storage transaction. */
+  appendTransitions(state: RunState, transitions: TransitionEffect[]): void {
+    for (const t of transitions) {
+      const located = t.jobAttemptId ? locateJobAttempt(state, t.jobAttemptId) : undefined;
+      const doc: Record<string, unknown> = {
+        kind: "transition",
+        at: iso(t.at),
+        entity: t.entity,
+        id: t.id,
+        from: t.from,
+        to: t.to,
+        reason: t.reason,
+        runAttempt: t.runAttempt,
+      };
+      if (t.jobKey !== undefined) doc.jobKey = t.jobKey;
+      if (t.jobAttemptId !== undefined) doc.jobAttemptId = t.jobAttemptId;
+      if (located) doc.jobAttempt = located.jobAttempt.number;
+      if (t.stepId !== undefined) doc.stepId = t.stepId;
+      if (t.stepAttempt !== undefined) doc.stepAttempt = t.stepAttempt;
+      if (t.entity === "job_attempt" && located) doc.agent = located.jobAttempt.agentName;
+      if (t.entity === "step" && located) doc.exitCode = located.jobAttempt.steps.find((s) => s.id === t.stepId)?.exitCode ?? null;
+      this.sql.exec(
+        "INSERT INTO live_events (kind, job_key, doc) VALUES ('transition', ?, ?)",
+        t.jobKey ?? null,
+        JSON.stringify(doc),
+      );
+    }
+  }
+
+  /** A log chunk was stored: point at it. */
+  appendLog(state: RunState, chunk: LogChunk, at: number): void {
+    const located = locateJobAttempt(state, chunk.jobAttemptId);
+    const doc = {
+      kind: "log",
+      at: iso(at),
+      jobKey: chunk.jobKey,
+      jobAttemptId: chunk.jobAttemptId,
+      runAttempt: located?.runAttempt ?? 0,
+      jobAttempt: located?.jobAttempt.number ?? 0,
+      offset: chunk.offset,
+    };
+    this.sql.exec(
+      "INSERT INTO live_events (kind, job_key, doc, job_attempt_id, chunk_seq, log_offset, log_len) VALUES ('log', ?, ?, ?, ?, ?, ?)",
+      chunk.jobKey,
+      JSON.stringify(doc),
+      chunk.jobAttemptId,
+      chunk.seq,
+      chunk.offset,
+      chunk.data.byteLength,
+    );
+  }
+
+  async read(after: number, filter: RunFilter, maxBytes: number): Promise<FeedPage> {
+    // Everything synchronous first (one consistent view of the table), then R2 if needed.
+    const head = this.head();
+    const rows = (
+      filter.job === null
+        ? this.sql.exec<EventRow>(
+            "SELECT seq, kind, doc, job_attempt_id, chunk_seq, log_offset, log_len FROM live_events WHERE seq > ? ORDER BY seq LIMIT ?",
+            after,
+            PAGE_ROWS,
+          )
+        : // Two index range scans (job_key, seq) rather than one scan past every other job's rows.
+          this.sql.exec<EventRow>(
+            `SELECT * FROM (
+               SELECT seq, kind, doc, job_attempt_id, chunk_seq, log_offset, log_len FROM live_events WHERE job_key = ? AND seq > ?
+               UNION ALL
+               SELECT seq, kind, doc, job_attempt_id, chunk_seq, log_offset, log_len FROM live_events WHERE job_key IS NULL AND seq > ?
+             ) ORDER BY seq LIMIT ?`,
+            filter.job,
+            after,
+            after,
+            PAGE_ROWS,
+          )
+    ).toArray();
+    const page: EventRow[] = [];
+    let bytes = 0;
+    for (const row of rows) {
+      const size = row.doc.length + (row.log_len ?? 0) * (4 / 3);
+      if (page.length > 0 && bytes + size > maxBytes) break;
+      page.push(row);
+      bytes += size;
+    }
+    // A filtered read that saw every remaining row has also passed the rows it skipped.
+    const through = page.length === rows.length && rows.length < PAGE_ROWS ? head : (page[page.length - 1]?.seq ?? after);
+    const data = this.heldChunks(page);
+    await this.fetchArchived(page, data);
+    const events = page.map((row) => {
+      const body = row.doc.slice(1, -1);
+      if (row.kind !== "log") return `{"seq":${row.seq},${body}}`;
+      return `{"seq":${row.seq},${body},"data":"${bytesToBase64(data.get(row.seq)!)}"}`;
+    });
+    return { events, through };
+  }
+
+  /** The bytes of the page's log rows still held as chunks, by event seq. */
+  private heldChunks(page: EventRow[]): Map<number, Uint8Array> {
+    const data = new Map<number, Uint8Array>();
+    for (const row of page) {
+      if (row.kind !== "log") continue;
+      const chunk = this.sql
+        .exec<{ data: ArrayBuffer }>("SELECT data FROM log_chunks WHERE job_attempt_id = ? AND seq = ?", row.job_attempt_id, row.chunk_seq)
+        .toArray()[0];
+      if (chunk) data.set(row.seq, new Uint8Array(chunk.data));
+    }
+    return data;
+  }
+
+  /** Fills in archived chunks from R2: one range read per job attempt in the page. */
+  private async fetchArchived(page: EventRow[], data: Map<number, Uint8Array>): Promise<void> {
+    const missing = new Map<string, EventRow[]>();
+    for (const row of page) {
+      if (row.kind === "log" && !data.has(row.seq)) missing.set(row.job_attempt_id!, [...(missing.get(row.job_attempt_id!) ?? []), row]);
+    }
+    if (missing.size === 0) return;
+    const runId = this.runId();
+    if (!runId) throw new Error("no run here");
+    for (const [jobAttemptId, rows] of missing) {
+      const from = Math.min(...rows.map((r) => r.log_offset!));
+      const to = Math.max(...rows.map((r) => r.log_offset! + r.log_len!));
+      const object = await this.env.ARTIFACTS.get(logArchiveKey(runId, jobAttemptId), { range: { offset: from, length: to - from } });
+      if (!object) throw new Error(`the log archive of ${jobAttemptId} is missing`);
+      const bytes = new Uint8Array(await object.arrayBuffer());
+      if (bytes.byteLength < to - from) throw new Error(`the log archive of ${jobAttemptId} is shorter than expected`);
+      for (const row of rows) data.set(row.seq, bytes.subarray(row.log_offset! - from, row.log_offset! - from + row.log_len!));
+    }
+  }
+}

@@ -1,0 +1,73 @@
+/**
+ * The run's live stream (docs/live.md): a RunExtension that numbers every transition and log
+ * chunk into the run's feed (live-feed.ts), and the WebSocket end of `GET /api/v1/runs/:run/live`
+ * (Hibernation API, fan-out in ../live-fanout.ts). The worker has already authenticated the
+ * caller; it forwards the projects the caller may see in a header (the object is not reachable
+ * from outside, so the header is trusted).
+ */
+import type { RunView } from "../../domain/api";
+import { LIVE_PROTOCOL } from "../../domain/live";
+import type { RunState } from "../../domain/run-engine";
+import type { Env } from "../../worker/env";
+import { fanoutOptionsFrom, LiveFanout } from "../live-fanout";
+import { isWebSocketUpgrade, jsonError, parseSince, upgradeRequired, visibleProjects } from "../live-http";
+import type { Committed, LogChunk, RunExtension } from "./extension";
+import { LIVE_FEED_MIGRATIONS, RunFeed, type RunFilter } from "./live-feed";
+
+export class RunLive implements RunExtension {
+  readonly migrations = { name: "live", statements: LIVE_FEED_MIGRATIONS };
+  readonly feed: RunFeed;
+  readonly fanout: LiveFanout<RunFilter>;
+
+  constructor(
+    ctx: DurableObjectState,
+    env: Env,
+    private readonly current: () => RunState | null,
+  ) {
+    this.feed = new RunFeed(ctx.storage.sql, env, () => this.current()?.run.id);
+    this.fanout = new LiveFanout(ctx, this.feed, fanoutOptionsFrom(env));
+  }
+
+  record(committed: Committed): void {
+    this.feed.appendTransitions(committed.state, committed.transitions);
+  }
+
+  committed(committed: Committed): void {
+    if (committed.transitions.length > 0) this.fanout.notify();
+  }
+
+  logAppended(chunk: LogChunk, state: RunState): void {
+    this.feed.appendLog(state, chunk, Date.now());
+    this.fanout.notify();
+  }
+
+  /**
+   * The WebSocket upgrade: `?since=<seq>` resumes after that event (no snapshot), else the
+   * snapshot (the run as `GET /api/v1/runs/:run` shows it) comes first; `?job=<key>` narrows.
+   */
+  fetch(request: Request, view: (state: RunState) => RunView): Response {
+    if (!isWebSocketUpgrade(request)) return upgradeRequired();
+    const state = this.current();
+    const projects = visibleProjects(request);
+    if (!state || projects === "invalid" || (projects !== null && !projects.includes(state.run.project))) {
+      return jsonError(404, "run_not_found", "no such run");
+    }
+    const job = new URL(request.url).searchParams.get("job");
+    if (job !== null && !state.attempts.some((a) => a.jobs.some((j) => j.key === job))) {
+      const keys = state.attempts[0]?.jobs.map((j) => j.key).join(", ") ?? "";
+      return jsonError(404, "job_not_found", `run #${state.run.number} has no job '${job}'; its jobs are ${keys}`);
+    }
+    // One synchronous block from here: the snapshot and its seq describe the same moment.
+    const head = this.feed.head();
+    const since = parseSince(request, head, "this run's");
+    if (since instanceof Response) return since;
+    const window = this.fanout.options.windowBytes;
+    const first =
+      since === null
+        ? JSON.stringify({ type: "snapshot", protocol: LIVE_PROTOCOL, seq: head, window, run: view(state) })
+        : JSON.stringify({ type: "resumed", protocol: LIVE_PROTOCOL, seq: since, window });
+    const pair = new WebSocketPair();
+    this.fanout.accept(pair[1], since ?? head, { job }, first, [`job:${job ?? "*"}`]);
+    return new Response(null, { status: 101, webSocket: pair[0] });
+  }
+}

@@ -1,0 +1,38 @@
+/**
+ * The secrets snapshot of one run (docs/security.md): the project secrets its pipeline
+ * references, as they were when it was triggered, still encrypted. They live in their own
+ * table, never in the run's state (which views and D1 are built from); `assign` decrypts them
+ * to build the one claim answer that needs them, so claiming a job never reads D1.
+ */
+import type { Env } from "../../worker/env";
+import { decryptSecret } from "../../worker/services/crypto";
+
+export const RUN_SECRET_MIGRATIONS = [`CREATE TABLE run_secrets (name TEXT PRIMARY KEY, value TEXT NOT NULL);`];
+
+export class RunSecrets {
+  constructor(private readonly sql: SqlStorage) {}
+
+  /** Stores the snapshot (encrypted values). Call with the run's creation, before any await. */
+  save(encrypted: Record<string, string>): void {
+    for (const [name, value] of Object.entries(encrypted)) {
+      this.sql.exec("INSERT OR REPLACE INTO run_secrets (name, value) VALUES (?, ?)", name, value);
+    }
+  }
+
+  /**
+   * Name → plaintext. Throws when a value cannot be decrypted (YM_ENCRYPTION_KEY changed or
+   * unset): the claim then fails loudly and the job stays queued until the key is fixed.
+   */
+  async decrypt(env: Env): Promise<Record<string, string>> {
+    const rows = this.sql.exec<{ name: string; value: string }>("SELECT name, value FROM run_secrets").toArray();
+    const plain: Record<string, string> = {};
+    for (const row of rows) {
+      try {
+        plain[row.name] = await decryptSecret(env, row.value);
+      } catch (error) {
+        throw new Error(`secret '${row.name}' of this run cannot be decrypted (was YM_ENCRYPTION_KEY changed?): ${String(error)}`);
+      }
+    }
+    return plain;
+  }
+}

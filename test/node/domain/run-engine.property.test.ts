@@ -1,0 +1,328 @@
+/**
+ * Property test of the run engine: random small pipelines (job DAGs with retries, step graphs
+ * with step retries) and random sequences of commands — agents claiming, reporting steps,
+ * finishing with any status and heartbeating; people cancelling runs or jobs and re-running
+ * (all or failed-only); the clock jumping; and commands that are wrong on purpose. After every
+ * command CheckedRun (test/support/checked-run.ts) checks the invariants of DESIGN.md §3; at
+ * the end, ticks and well-behaved agents must bring the run to an end.
+ */
+import fc from "fast-check";
+import { describe, expect, it } from "vitest";
+import { engine, type JobAttemptState, jobStatus, DEFAULT_SETTINGS } from "../../../domain/run-engine";
+import type { Pipeline } from "../../../domain/pipeline/types";
+import { isTerminal, type State } from "../../../domain/states";
+import { CheckedRun, ensure } from "../../support/checked-run";
+import { job, pipeline, step } from "../../support/pipelines";
+
+// ── random pipelines ─────────────────────────────────────────────────────────────────────────
+
+const stepsArb = fc.integer({ min: 1, max: 3 }).chain((n) =>
+  fc.tuple(
+    ...Array.from({ length: n }, (_, i) =>
+      fc.record({ needs: fc.subarray(Array.from({ length: i }, (_, k) => `s${k}`)), retries: fc.integer({ min: 0, max: 1 }) }),
+    ),
+  ).map((defs) => defs.map((d, i) => step(`s${i}`, d.needs, { retries: d.retries }))),
+);
+
+const pipelineArb: fc.Arbitrary<Pipeline> = fc.integer({ min: 1, max: 5 }).chain((n) =>
+  fc.tuple(
+    ...Array.from({ length: n }, (_, i) =>
+      fc.record({
+        needs: fc.subarray(Array.from({ length: i }, (_, k) => `j${k}`)),
+        retries: fc.integer({ min: 0, max: 2 }),
+        timeoutMs: fc.constantFrom(5_000, 45_000, 300_000),
+        steps: stepsArb,
+      }),
+    ),
+  ).map((defs) => pipeline(defs.map((d, i) => job(`j${i}`, d.needs, { retries: d.retries, timeoutMs: d.timeoutMs, steps: d.steps })))),
+);
+
+// ── random commands ──────────────────────────────────────────────────────────────────────────
+
+type End = "SUCCESS" | "WARNING" | "FAILED" | "KILLED";
+const endArb = fc.constantFrom<End>("SUCCESS", "WARNING", "FAILED", "KILLED");
+/** Which step attempt a report names: mostly the right one (next to start, last to end), sometimes any. */
+const stepAttemptArb = (usual: "next" | "last") =>
+  fc.oneof(
+    { weight: 4, arbitrary: fc.constant(usual) },
+    { weight: 1, arbitrary: fc.constant(usual === "next" ? ("last" as const) : ("next" as const)) },
+    { weight: 1, arbitrary: fc.integer({ min: 0, max: 4 }) },
+  );
+const idx = fc.nat({ max: 9 });
+
+type Cmd =
+  | { t: "assignQueued"; pick: number; agent: number }
+  | { t: "assign"; job: number }
+  | { t: "stepStart"; job: number; step: number; attempt: "next" | "last" | number }
+  | { t: "stepEnd"; job: number; step: number; attempt: "next" | "last" | number; status: End; out: boolean }
+  | { t: "finish"; job: number; status: End }
+  | { t: "heartbeat"; job: number }
+  | { t: "cancel" }
+  | { t: "cancelJobs"; jobs: number[]; bogus: boolean }
+  | { t: "rerun"; failedOnly: boolean }
+  | { t: "tick"; advance: number }
+  | { t: "wrong"; kind: "unknownAttempt" | "olderAttempt" | "unknownStep" | "stepZero" | "reassign" | "finishUnclaimed"; job: number };
+
+const cmdArb: fc.Arbitrary<Cmd> = fc.oneof(
+  { weight: 6, arbitrary: fc.record({ t: fc.constant("assignQueued" as const), pick: idx, agent: fc.nat({ max: 2 }) }) },
+  { weight: 1, arbitrary: fc.record({ t: fc.constant("assign" as const), job: idx }) },
+  { weight: 6, arbitrary: fc.record({ t: fc.constant("stepStart" as const), job: idx, step: idx, attempt: stepAttemptArb("next") }) },
+  {
+    weight: 6,
+    arbitrary: fc.record({ t: fc.constant("stepEnd" as const), job: idx, step: idx, attempt: stepAttemptArb("last"), status: endArb, out: fc.boolean() }),
+  },
+  { weight: 5, arbitrary: fc.record({ t: fc.constant("finish" as const), job: idx, status: endArb }) },
+  { weight: 2, arbitrary: fc.record({ t: fc.constant("heartbeat" as const), job: idx }) },
+  { weight: 1, arbitrary: fc.record({ t: fc.constant("cancel" as const) }) },
+  { weight: 1, arbitrary: fc.record({ t: fc.constant("cancelJobs" as const), jobs: fc.array(idx, { maxLength: 3 }), bogus: fc.boolean() }) },
+  { weight: 2, arbitrary: fc.record({ t: fc.constant("rerun" as const), failedOnly: fc.boolean() }) },
+  { weight: 2, arbitrary: fc.record({ t: fc.constant("tick" as const), advance: fc.integer({ min: 0, max: 400_000 }) }) },
+  {
+    weight: 2,
+    arbitrary: fc.record({
+      t: fc.constant("wrong" as const),
+      kind: fc.constantFrom("unknownAttempt", "olderAttempt", "unknownStep", "stepZero", "reassign", "finishUnclaimed"),
+      job: idx,
+    }),
+  },
+);
+
+// ── running a command ────────────────────────────────────────────────────────────────────────
+
+const FAILED_OR_KILLED: State[] = ["FAILED", "KILLED"];
+
+/**
+ * The latest attempt of a job of the current run attempt. Indexes below 7 pick among jobs on an
+ * agent (RUNNING or KILLING) when there are any, so agents' reports mostly reach live jobs;
+ * the others pick among all jobs.
+ */
+function latestOf(r: CheckedRun, n: number): JobAttemptState | undefined {
+  const all = r.attempt.jobs.map((j) => j.attempts[j.attempts.length - 1]);
+  const live = all.filter((a) => a?.status === "RUNNING" || a?.status === "KILLING");
+  const pool = n < 7 && live.length > 0 ? live : all;
+  return pool[n % pool.length];
+}
+
+function stepAttemptNumber(r: CheckedRun, jobN: number, stepN: number, a: "next" | "last" | number): { id: string; attempt: number; stepId: string } | null {
+  const ja = latestOf(r, jobN);
+  if (!ja) return null;
+  const s = ja.steps[stepN % ja.steps.length]!;
+  const attempt = a === "next" ? s.attempts.length + 1 : a === "last" ? Math.max(1, s.attempts.length) : a;
+  return { id: ja.id, attempt, stepId: s.id };
+}
+
+const agentInput = (id: string, agent = 0) => ({ jobAttemptId: id, agentId: `agent-${agent}`, agentName: `agent-${agent}`, tokenHash: "h" });
+
+function run(r: CheckedRun, cmd: Cmd): void {
+  switch (cmd.t) {
+    case "assignQueued": {
+      const queued = [...r.queued];
+      if (queued.length === 0) return;
+      const id = queued[cmd.pick % queued.length]!;
+      const res = r.exec(`assign queued ${id}`, (s, c) => engine.assign(s, c, agentInput(id, cmd.agent)));
+      // A queued job is always claimable (cancelling takes it out of the queue first).
+      ensure(res.ok, () => `a queued job could not be claimed\n${r.log.join("\n")}`);
+      return;
+    }
+    case "assign": {
+      const ja = latestOf(r, cmd.job);
+      if (!ja) return;
+      const wasQueued = r.queued.has(ja.id);
+      const res = r.exec(`assign ${ja.id}`, (s, c) => engine.assign(s, c, agentInput(ja.id)));
+      ensure(res.ok === wasQueued, () => `assign of ${ja.status} ${ja.id}: ok=${res.ok}, queued=${wasQueued}`);
+      return;
+    }
+    case "stepStart": {
+      const at = stepAttemptNumber(r, cmd.job, cmd.step, cmd.attempt);
+      if (!at) return;
+      r.exec(`step ${at.id}/${at.stepId}#${at.attempt} RUNNING`, (s, c) => engine.updateStep(s, c, at.id, at.stepId, { attempt: at.attempt, status: "RUNNING" }));
+      return;
+    }
+    case "stepEnd": {
+      const at = stepAttemptNumber(r, cmd.job, cmd.step, cmd.attempt);
+      if (!at) return;
+      const update = {
+        attempt: at.attempt,
+        status: cmd.status,
+        exitCode: cmd.status === "FAILED" ? 1 : 0,
+        ...(cmd.out ? { outputs: { v: String(at.attempt) }, metrics: [{ name: "n", kind: "counter" as const, value: 1 }] } : {}),
+      };
+      r.exec(`step ${at.id}/${at.stepId}#${at.attempt} ${cmd.status}`, (s, c) => engine.updateStep(s, c, at.id, at.stepId, update));
+      return;
+    }
+    case "finish": {
+      const ja = latestOf(r, cmd.job);
+      if (!ja) return;
+      const was = ja.status;
+      const res = r.exec(`finish ${ja.id} ${cmd.status}`, (s, c) => engine.finishJob(s, c, ja.id, { status: cmd.status, outputs: { out: ja.id } }));
+      ensure(!(was === "CREATED" && res.ok), () => "an unclaimed job cannot finish");
+      ensure(!(res.ok && was === "KILLING" && res.value.status !== "KILLED"), () => "a cancelled job ends KILLED whatever the agent saw");
+      return;
+    }
+    case "heartbeat": {
+      const ja = latestOf(r, cmd.job);
+      if (!ja) return;
+      const res = r.exec(`heartbeat ${ja.id}`, (s, c) => engine.heartbeat(s, c, ja.id));
+      ensure(res.ok === (ja.status === "RUNNING" || ja.status === "KILLING"), () => `heartbeat of a ${ja.status} job: ok=${res.ok}`);
+      ensure(!res.ok || res.value.cancel === (ja.status === "KILLING"), () => "the heartbeat carries the cancel signal exactly while KILLING");
+      return;
+    }
+    case "cancel": {
+      const live = !isTerminal(r.attempt.status);
+      const queuedBefore = [...r.queued];
+      const res = r.exec("cancel", (s, c) => engine.cancel(s, c));
+      ensure(res.ok === live, () => `cancel of a ${r.attempt.status} attempt: ok=${res.ok}`);
+      if (!res.ok) return;
+      for (const e of res.effects) {
+        if (e.type === "transition" && e.entity === "job_attempt") {
+          expect([`CREATED>KILLED`, `RUNNING>KILLING`, `KILLING>KILLED`]).toContain(`${e.from}>${e.to}`);
+        }
+      }
+      for (const j of r.attempt.jobs) expect(["KILLING", "KILLED", "SUCCESS", "WARNING", "FAILED"]).toContain(jobStatus(j));
+      expect(["KILLING", "KILLED"]).toContain(r.attempt.status);
+      expect(queuedBefore.filter((id) => r.queued.has(id)), "cancel leaves nothing in the queue").toEqual([]);
+      return;
+    }
+    case "cancelJobs": {
+      const ids = cmd.jobs.flatMap((n) => latestOf(r, n)?.id ?? []);
+      if (cmd.bogus) ids.push("no-such-job-attempt");
+      const res = r.exec(`cancelJobs ${ids.join(",")}`, (s, c) => engine.cancelJobs(s, c, ids));
+      if (res.ok) expect(res.value).not.toContain("no-such-job-attempt");
+      return;
+    }
+    case "rerun": {
+      const before = r.state;
+      const rerunnable = ["FAILED", "KILLED", "WARNING"].includes(before.run.status);
+      const failed = r.attempt.jobs.filter((j) => FAILED_OR_KILLED.includes(jobStatus(j))).map((j) => j.key);
+      const res = r.exec(`rerun failedOnly=${cmd.failedOnly}`, (s, c) => engine.rerun(s, c, cmd.failedOnly));
+      ensure(res.ok === (rerunnable && (!cmd.failedOnly || failed.length > 0)), () => `rerun of a ${before.run.status} run: ok=${res.ok}`);
+      if (!res.ok) return;
+      const previous = before.attempts[before.attempts.length - 1]!;
+      expect(r.state.attempts).toHaveLength(before.attempts.length + 1);
+      // failedOnly: the failed/killed jobs and everything downstream run again; the rest keep their result.
+      const again = new Set(cmd.failedOnly ? failed : previous.jobs.map((j) => j.key));
+      for (let grew = true; grew; ) {
+        grew = false;
+        for (const j of previous.jobs) if (!again.has(j.key) && j.needs.some((n) => again.has(n))) grew = again.add(j.key).size > 0;
+      }
+      for (const j of r.attempt.jobs) {
+        const old = previous.jobs.find((p) => p.key === j.key)!;
+        if (again.has(j.key)) {
+          expect(j.reused).toBeNull();
+          expect(j.attempts.map((a) => a.status)).toEqual(["CREATED"]);
+        } else {
+          expect(j.reused?.status).toBe(jobStatus(old));
+          expect(j.outputs).toEqual(old.outputs);
+        }
+      }
+      return;
+    }
+    case "tick":
+      r.now += cmd.advance;
+      r.exec(`tick +${cmd.advance}`, (s, c) => engine.tick(s, c));
+      return;
+    case "wrong":
+      wrong(r, cmd);
+  }
+}
+
+/** Commands that are wrong whatever the state: each must be refused. */
+function wrong(r: CheckedRun, cmd: Extract<Cmd, { t: "wrong" }>): void {
+  const ja = latestOf(r, cmd.job);
+  const refuse = (label: string, f: Parameters<CheckedRun["exec"]>[1]) => ensure(!r.exec(label, f).ok, () => `${label} was accepted`);
+  switch (cmd.kind) {
+    case "unknownAttempt":
+      refuse("heartbeat unknown", (s, c) => engine.heartbeat(s, c, "nope"));
+      refuse("finish unknown", (s, c) => engine.finishJob(s, c, "nope", { status: "SUCCESS", outputs: {} }));
+      refuse("assign unknown", (s, c) => engine.assign(s, c, agentInput("nope")));
+      return;
+    case "olderAttempt": {
+      const older = r.state.attempts.slice(0, -1).flatMap((a) => a.jobs.flatMap((j) => j.attempts.map((x) => x.id)));
+      const id = older[cmd.job % Math.max(1, older.length)];
+      if (!id) return;
+      refuse("finish older", (s, c) => engine.finishJob(s, c, id, { status: "FAILED", outputs: {} }));
+      refuse("step older", (s, c) => engine.updateStep(s, c, id, "s0", { attempt: 1, status: "RUNNING" }));
+      return;
+    }
+    case "unknownStep":
+      if (ja) refuse("unknown step", (s, c) => engine.updateStep(s, c, ja.id, "no-such-step", { attempt: 1, status: "RUNNING" }));
+      return;
+    case "stepZero":
+      if (ja) refuse("step attempt 0", (s, c) => engine.updateStep(s, c, ja.id, ja.steps[0]!.id, { attempt: 0, status: "RUNNING" }));
+      return;
+    case "reassign":
+      if (ja && ja.status !== "CREATED") refuse("assign again", (s, c) => engine.assign(s, c, agentInput(ja.id, 1)));
+      return;
+    case "finishUnclaimed":
+      if (ja && ja.status === "CREATED") refuse("finish unclaimed", (s, c) => engine.finishJob(s, c, ja.id, { status: "SUCCESS", outputs: {} }));
+  }
+}
+
+/** Time passes until every deadline is over: nothing may stay RUNNING or KILLING. */
+function tickPastEverything(r: CheckedRun): void {
+  const longest = Math.max(...r.state.run.definition.jobs.map((j) => j.timeoutMs));
+  r.now += longest + DEFAULT_SETTINGS.timeoutGraceMs + DEFAULT_SETTINGS.lostAfterMs + DEFAULT_SETTINGS.killGraceMs;
+  expect(r.exec("tick to the end", (s, c) => engine.tick(s, c)).ok).toBe(true);
+  for (const j of r.attempt.jobs) {
+    const latest = j.attempts[j.attempts.length - 1];
+    ensure(latest?.status !== "RUNNING" && latest?.status !== "KILLING", () => `${j.key} still ${latest?.status} after every deadline\n${r.log.join("\n")}`);
+  }
+  expect(r.attempt.status, "an attempt is never stuck KILLING").not.toBe("KILLING");
+}
+
+/** Well-behaved agents take every queued job and succeed: the run must reach its end. */
+function driveToEnd(r: CheckedRun): void {
+  for (let round = 0; !isTerminal(r.attempt.status); round++) {
+    ensure(round < 50, () => `run stuck ${r.attempt.status}\n${r.log.join("\n")}`);
+    const queued = [...r.queued];
+    ensure(queued.length > 0, () => `run ${r.attempt.status} with nothing queued or running\n${r.log.join("\n")}`);
+    for (const id of queued) {
+      ensure(r.exec(`drive assign ${id}`, (s, c) => engine.assign(s, c, agentInput(id))).ok, () => `could not claim ${id}`);
+      ensure(r.exec(`drive finish ${id}`, (s, c) => engine.finishJob(s, c, id, { status: "SUCCESS", outputs: {} })).ok, () => `could not finish ${id}`);
+    }
+  }
+}
+
+describe("run engine: random pipelines and commands keep every invariant", () => {
+  it("never leaves a run illegal or half-applied, and every run can end", () => {
+    fc.assert(
+      fc.property(pipelineArb, fc.array(fc.tuple(cmdArb, fc.integer({ min: 0, max: 4_000 })), { maxLength: 80, size: "max" }), (definition, cmds) => {
+        const r = new CheckedRun(definition);
+        for (const [cmd, dt] of cmds) {
+          r.now += dt;
+          run(r, cmd);
+        }
+        tickPastEverything(r);
+        driveToEnd(r);
+        // The end is final: a successful run cannot be re-run, an ended one cannot be cancelled.
+        expect(r.exec("cancel ended", (s, c) => engine.cancel(s, c)).ok).toBe(false);
+        if (r.state.run.status === "SUCCESS") expect(r.exec("rerun success", (s, c) => engine.rerun(s, c, false)).ok).toBe(false);
+      }),
+      { numRuns: Number(process.env.PROP_RUNS ?? 300) },
+    );
+  }, 120_000);
+
+  it("re-running over and over keeps every earlier attempt exactly as it was", () => {
+    fc.assert(
+      fc.property(pipelineArb, fc.array(fc.tuple(fc.boolean(), fc.nat({ max: 9 })), { minLength: 1, maxLength: 5 }), (definition, rounds) => {
+        const r = new CheckedRun(definition);
+        for (const [failedOnly, failing] of rounds) {
+          // One job fails (or all succeed), the run ends, then it is re-run.
+          let n = 0;
+          while (!isTerminal(r.attempt.status)) {
+            const queued = [...r.queued];
+            expect(queued.length).toBeGreaterThan(0);
+            for (const id of queued) {
+              r.exec("assign", (s, c) => engine.assign(s, c, agentInput(id)));
+              const status = n++ === failing ? "FAILED" : "SUCCESS";
+              r.exec("finish", (s, c) => engine.finishJob(s, c, id, { status, outputs: { n: String(n) } }));
+            }
+          }
+          const res = r.exec("rerun", (s, c) => engine.rerun(s, c, failedOnly));
+          if (!res.ok) expect(r.state.run.status === "SUCCESS" || (failedOnly && r.state.run.status === "WARNING")).toBe(true);
+        }
+      }),
+      { numRuns: 200 },
+    );
+  }, 60_000);
+});

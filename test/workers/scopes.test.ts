@@ -1,0 +1,186 @@
+/**
+ * Every user-API route against tokens of every scope (docs/security.md): a token without the
+ * scope gets 403; a token limited to another project gets 403 on routes that name the project
+ * and 404 on resources addressed by id (their existence is not revealed); actions of no one
+ * project (tokens, agents, new projects) need a token for every project. A route missing from
+ * the table fails the last test, so new routes get checked too.
+ */
+import { env } from "cloudflare:workers";
+import { beforeAll, describe, expect, it } from "vitest";
+import { api, projectWithPipeline } from "./api-client";
+
+type Need = "read" | "run" | "admin" | "global";
+type Token = { token: string; id: string; scope: "read" | "run" | "admin"; projects: string[] | null };
+interface Case {
+  route: string;
+  need: Need;
+  /** The resource is addressed by id: another project's token gets 404, not 403. */
+  byId?: boolean;
+  /** How a hidden resource answers, when not 404 (bulk cancel lists it as not found). */
+  hidden?: (answer: { status: number; json: any }) => void;
+  call: (token: string) => Promise<{ status: number; text: string; json: any }>;
+}
+
+const P = "scoped";
+let runId = "";
+/** Queued job attempts of three runs of project P. */
+let queued: string[] = [];
+let throwaway = 0;
+const tokens: Record<string, Token> = {};
+
+async function newToken(name: string, scope: Token["scope"], projects?: string[]): Promise<Token> {
+  const created = await api("POST", "/api/v1/tokens", { body: { name, scopes: [scope], ...(projects && { projects }) } });
+  expect(created.status).toBe(201);
+  return { token: created.json.token, id: created.json.id, scope, projects: projects ?? null };
+}
+
+beforeAll(async () => {
+  await projectWithPipeline(P);
+  await projectWithPipeline("other");
+  const runs = [];
+  for (let i = 0; i < 3; i++) runs.push((await api("POST", `/api/v1/projects/${P}/pipelines/build/runs`, { body: {} })).json);
+  runId = runs[0].id;
+  queued = runs.map((r) => r.attempts[0].jobs[0].attempts[0].id);
+  await api("PUT", `/api/v1/projects/${P}/secrets/KEEP`, { body: { value: "s3cr3t" } });
+  tokens.read = await newToken("reader", "read");
+  tokens.run = await newToken("runner", "run");
+  tokens.admin = await newToken("admin", "admin");
+  tokens.scopedAdmin = await newToken("scoped admin", "admin", [P]);
+  tokens.otherAdmin = await newToken("other admin", "admin", ["other"]);
+});
+
+const FAKE_ID = "01900000-0000-7000-8000-000000000001";
+const PIPE = "name: build\njobs:\n  test:\n    runs-on: [linux]\n    steps:\n      - run: echo hi\n";
+
+const cases: Case[] = [
+  { route: "GET /api/v1/projects/{project}", need: "read", call: (t) => api("GET", `/api/v1/projects/${P}`, { token: t }) },
+  { route: "GET /api/v1/projects/{project}/pipelines", need: "read", call: (t) => api("GET", `/api/v1/projects/${P}/pipelines`, { token: t }) },
+  { route: "GET /api/v1/projects/{project}/pipelines/{pipeline}", need: "read", call: (t) => api("GET", `/api/v1/projects/${P}/pipelines/build`, { token: t }) },
+  { route: "GET /api/v1/projects/{project}/secrets", need: "read", call: (t) => api("GET", `/api/v1/projects/${P}/secrets`, { token: t }) },
+  { route: "GET /api/v1/projects/{project}/webhook-deliveries", need: "read", call: (t) => api("GET", `/api/v1/projects/${P}/webhook-deliveries`, { token: t }) },
+  { route: "GET /api/v1/runs", need: "read", call: (t) => api("GET", `/api/v1/runs?project=${P}`, { token: t }) },
+  { route: "GET /api/v1/artifacts", need: "read", call: (t) => api("GET", `/api/v1/artifacts?project=${P}`, { token: t }) },
+  { route: "GET /api/v1/runs/{run}", need: "read", byId: true, call: (t) => api("GET", `/api/v1/runs/${runId}`, { token: t }) },
+  { route: "GET /api/v1/runs/{run}/jobs/{job}/log", need: "read", byId: true, call: (t) => api("GET", `/api/v1/runs/${runId}/jobs/test/log`, { token: t }) },
+  { route: "GET /api/v1/runs/{run}/lineage", need: "read", byId: true, call: (t) => api("GET", `/api/v1/runs/${runId}/lineage`, { token: t }) },
+  { route: "POST /api/v1/projects/{project}/pipelines/{pipeline}/runs", need: "run", call: (t) => api("POST", `/api/v1/projects/${P}/pipelines/build/runs`, { token: t, body: {} }) },
+  { route: "POST /api/v1/runs/{run}/cancel", need: "run", byId: true, call: (t) => api("POST", `/api/v1/runs/${runId}/cancel`, { token: t }) },
+  { route: "POST /api/v1/runs/{run}/rerun", need: "run", byId: true, call: (t) => api("POST", `/api/v1/runs/${runId}/rerun`, { token: t, body: {} }) },
+  { route: "GET /api/v1/runs/{run}/lineage", need: "read", byId: true, call: (t) => api("GET", `/api/v1/runs/${runId}/lineage`, { token: t }) },
+  {
+    route: "POST /api/v1/queue/reorder",
+    need: "run",
+    byId: true,
+    call: (t) => api("POST", "/api/v1/queue/reorder", { token: t, body: { job: queued[1], before: queued[0] } }),
+  },
+  {
+    route: "POST /api/v1/queue/cancel",
+    need: "run",
+    byId: true,
+    hidden: (answer) => {
+      expect(answer.status).toBe(200);
+      expect(answer.json).toEqual({ cancelled: [], notFound: [queued[2]] });
+    },
+    call: (t) => api("POST", "/api/v1/queue/cancel", { token: t, body: { jobs: [queued[2]] } }),
+  },
+  {
+    route: "PUT /api/v1/projects/{project}/pipelines/{pipeline}",
+    need: "admin",
+    call: (t) => api("PUT", `/api/v1/projects/${P}/pipelines/build`, { token: t, raw: PIPE, headers: { "content-type": "text/plain" } }),
+  },
+  { route: "PUT /api/v1/projects/{project}/secrets/{name}", need: "admin", call: (t) => api("PUT", `/api/v1/projects/${P}/secrets/TOKEN`, { token: t, body: { value: "v" } }) },
+  { route: "DELETE /api/v1/projects/{project}/secrets/{name}", need: "admin", call: (t) => api("DELETE", `/api/v1/projects/${P}/secrets/NOPE`, { token: t }) },
+  { route: "POST /api/v1/projects", need: "global", call: (t) => api("POST", "/api/v1/projects", { token: t, body: { slug: `new-${++throwaway}` } }) },
+  { route: "POST /api/v1/tokens", need: "global", call: (t) => api("POST", "/api/v1/tokens", { token: t, body: { name: "x", scopes: ["admin"] } }) },
+  { route: "GET /api/v1/tokens", need: "global", call: (t) => api("GET", "/api/v1/tokens", { token: t }) },
+  { route: "DELETE /api/v1/tokens/{id}", need: "global", call: (t) => api("DELETE", `/api/v1/tokens/${FAKE_ID}`, { token: t }) },
+  { route: "POST /api/v1/agent-tokens", need: "global", call: (t) => api("POST", "/api/v1/agent-tokens", { token: t, body: {} }) },
+  { route: "GET /api/v1/agent-tokens", need: "global", call: (t) => api("GET", "/api/v1/agent-tokens", { token: t }) },
+  { route: "DELETE /api/v1/agent-tokens/{id}", need: "global", call: (t) => api("DELETE", `/api/v1/agent-tokens/${FAKE_ID}`, { token: t }) },
+  { route: "DELETE /api/v1/agents/{id}", need: "global", call: (t) => api("DELETE", `/api/v1/agents/${FAKE_ID}`, { token: t }) },
+];
+
+/**
+ * Routes open to every valid token: lists filtered to the token's projects (tested below), a
+ * live ticket (as the caller, read only), who-am-I.
+ */
+const FILTERED = ["GET /api/v1/projects", "GET /api/v1/queue", "GET /api/v1/agents", "POST /api/v1/live-tickets", "GET /api/v1/session"];
+/** Routes with their own door, tested in their own files (live-auth.test.ts, the artifacts tests). */
+const ELSEWHERE = ["GET /api/v1/runs/{run}/live", "GET /api/v1/queue/live", "GET /api/v1/artifacts/{artifact}", "GET /api/v1/artifacts/{artifact}/download"];
+
+const RANK = { read: 0, run: 1, admin: 2 } as const;
+
+function expected(token: Token, c: Case): "allowed" | 403 | 404 {
+  const need = c.need === "global" ? "admin" : c.need;
+  if (RANK[token.scope] < RANK[need]) return 403;
+  if (c.need === "global") return token.projects === null ? "allowed" : 403;
+  if (token.projects !== null && !token.projects.includes(P)) return c.byId ? 404 : 403;
+  return "allowed";
+}
+
+describe("scopes", () => {
+  for (const c of cases) {
+    it(`${c.route} (${c.need}${c.byId ? ", by id" : ""})`, async () => {
+      // Refused tokens first: an allowed call may change what later calls see (a cancelled job).
+      const order = Object.entries(tokens).sort(([, a], [, b]) => Number(expected(a, c) === "allowed") - Number(expected(b, c) === "allowed"));
+      for (const [name, token] of order) {
+        const answer = await c.call(token.token);
+        const want = expected(token, c);
+        const where = `${name} token → ${answer.status} ${answer.text.slice(0, 200)}`;
+        if (want === "allowed") expect([401, 403], where).not.toContain(answer.status);
+        else if (want === 404 && c.hidden) c.hidden(answer);
+        else expect(answer.status, where).toBe(want);
+      }
+      expect((await c.call("ymt_not-a-token")).status).toBe(401);
+    });
+  }
+
+  it("filters lists to the token's projects", async () => {
+    const other = tokens.otherAdmin!.token;
+    expect((await api("GET", "/api/v1/projects", { token: other })).json.items.map((p: any) => p.slug)).toEqual(["other"]);
+    expect((await api("GET", "/api/v1/runs", { token: other })).json.items.every((r: any) => r.project === "other")).toBe(true);
+    const queue = (await api("GET", "/api/v1/queue", { token: other })).json;
+    expect([...queue.pending, ...queue.running].every((e: any) => e.project === "other")).toBe(true);
+    expect((await api("GET", "/api/v1/queue", { token: tokens.read!.token })).json.pending.some((e: any) => e.project === P)).toBe(true);
+  });
+
+  it("covers every route of the API", async () => {
+    const doc = (await api("GET", "/api/openapi.json", { token: null })).json;
+    const routes = Object.entries(doc.paths as Record<string, Record<string, { security?: unknown[] }>>).flatMap(([path, ops]) =>
+      Object.entries(ops)
+        .filter(([, op]) => JSON.stringify(op.security ?? []).includes("bearerAuth"))
+        .map(([method]) => `${method.toUpperCase()} ${path}`),
+    );
+    const covered = new Set([...cases.map((c) => c.route), ...FILTERED, ...ELSEWHERE]);
+    expect(routes.filter((r) => !covered.has(r)), "routes missing from the scope table").toEqual([]);
+  });
+});
+
+describe("token lifecycle", () => {
+  it("refuses an expired token with 401", async () => {
+    const t = await newToken("short-lived", "read");
+    expect((await api("GET", "/api/v1/projects", { token: t.token })).status).toBe(200);
+    await env.DB.prepare("UPDATE tokens SET expires_at = ? WHERE id = ?").bind(Date.now() - 1000, t.id).run();
+    const answer = await api("GET", "/api/v1/projects", { token: t.token });
+    expect(answer.status).toBe(401);
+    expect(answer.json.error.message).toBe("the token is unknown, revoked or expired");
+  });
+
+  it("refuses a revoked token with 401, and shows when a token was last used", async () => {
+    const t = await newToken("revocable", "read");
+    expect((await api("GET", "/api/v1/projects", { token: t.token })).status).toBe(200);
+    const listed = (await api("GET", "/api/v1/tokens")).json.items.find((i: any) => i.id === t.id);
+    expect(Date.now() - Date.parse(listed.lastUsedAt)).toBeLessThan(60_000);
+    expect(JSON.stringify(listed)).not.toContain(t.token);
+    const revoked = await api("DELETE", `/api/v1/tokens/${t.id}`);
+    expect(revoked.status).toBe(200);
+    expect(revoked.json.revokedAt).not.toBeNull();
+    expect((await api("GET", "/api/v1/projects", { token: t.token })).status).toBe(401);
+  });
+
+  it("refuses an expiry in the past when creating a token", async () => {
+    const answer = await api("POST", "/api/v1/tokens", { body: { name: "x", scopes: ["read"], expiresAt: "2001-01-01T00:00:00Z" } });
+    expect(answer.status).toBe(400);
+    expect(answer.json.error.message).toContain("expiresAt must be in the future");
+  });
+});

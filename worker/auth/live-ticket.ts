@@ -1,0 +1,108 @@
+/**
+ * Live tickets: how a browser (or any WebSocket client that cannot set headers) opens a live
+ * stream without putting its API token in a URL. `POST /api/v1/live-tickets` (authenticated as
+ * usual) answers a ticket that names the caller and expires after TICKET_TTL_MS; the client
+ * passes it as `?ticket=` on the WebSocket URL.
+ *
+ * A ticket is signed, not stored: `ymlt.<payload>.<HMAC-SHA256>` (base64url), with a key
+ * derived by HKDF from YM_ENCRYPTION_KEY, so checking one needs no database write. It opens
+ * live streams only (read scope at most), never the rest of the API; a leaked ticket is worth
+ * at most a minute of watching what its owner may watch. When it is redeemed, a token
+ * principal's token is checked again in D1, so revoking the token also stops its tickets.
+ */
+import { and, eq, isNull } from "drizzle-orm";
+import { drizzle } from "drizzle-orm/d1";
+import { tokens } from "../db/schema";
+import type { Env } from "../env";
+import { ApiError } from "../http/errors";
+import type { Principal, Scope } from "./principal";
+
+export const TICKET_TTL_MS = 60_000;
+const PREFIX = "ymlt";
+
+interface TicketPayload {
+  v: 1;
+  /** Expiry, ms since the epoch. */
+  exp: number;
+  p: Principal;
+}
+
+const encoder = new TextEncoder();
+
+function base64url(bytes: Uint8Array): string {
+  let binary = "";
+  for (const b of bytes) binary += String.fromCharCode(b);
+  return btoa(binary).replace(/\+/g, "-").replace(/\//g, "_").replace(/=+$/, "");
+}
+
+function fromBase64url(text: string): Uint8Array | null {
+  if (!/^[A-Za-z0-9_-]*$/.test(text)) return null;
+  try {
+    const binary = atob(text.replace(/-/g, "+").replace(/_/g, "/") + "=".repeat((4 - (text.length % 4)) % 4));
+    return Uint8Array.from(binary, (c) => c.charCodeAt(0));
+  } catch {
+    return null; // a length no base64 has
+  }
+}
+
+const keys = new Map<string, Promise<CryptoKey>>();
+
+function signingKey(env: Env): Promise<CryptoKey> {
+  const raw = env.YM_ENCRYPTION_KEY;
+  if (!raw) throw new ApiError(500 as never, "not_configured", "YM_ENCRYPTION_KEY is not set: the server cannot sign live tickets");
+  let key = keys.get(raw);
+  if (!key) {
+    key = (async () => {
+      const material = await crypto.subtle.importKey("raw", Uint8Array.from(atob(raw), (c) => c.charCodeAt(0)), "HKDF", false, ["deriveKey"]);
+      return crypto.subtle.deriveKey(
+        { name: "HKDF", hash: "SHA-256", salt: encoder.encode("yardmaster"), info: encoder.encode("live-ticket v1") },
+        material,
+        { name: "HMAC", hash: "SHA-256", length: 256 },
+        false,
+        ["sign", "verify"],
+      );
+    })();
+    keys.set(raw, key);
+  }
+  return key;
+}
+
+export async function issueTicket(env: Env, principal: Principal, now = Date.now()): Promise<{ ticket: string; expiresAt: number }> {
+  const payload: TicketPayload = { v: 1, exp: now + TICKET_TTL_MS, p: principal };
+  const body = base64url(encoder.encode(JSON.stringify(payload)));
+  const signature = new Uint8Array(await crypto.subtle.sign("HMAC", await signingKey(env), encoder.encode(`${PREFIX}.${body}`)));
+  return { ticket: `${PREFIX}.${body}.${base64url(signature)}`, expiresAt: payload.exp };
+}
+
+/** The principal a ticket names, or a 401 that says why it is refused. */
+export async function redeemTicket(env: Env, ticket: string, now = Date.now()): Promise<Principal> {
+  const refuse = (why: string) =>
+    new ApiError(401, "invalid_ticket", `${why}: get a new one from POST /api/v1/live-tickets (tickets last ${TICKET_TTL_MS / 1000} s)`);
+  const [prefix, body, signature, ...rest] = ticket.split(".");
+  const signatureBytes = signature === undefined ? null : fromBase64url(signature);
+  const bodyBytes = body === undefined ? null : fromBase64url(body);
+  if (prefix !== PREFIX || rest.length > 0 || !bodyBytes || !signatureBytes) throw refuse("the ticket is malformed");
+  const valid = await crypto.subtle.verify("HMAC", await signingKey(env), signatureBytes, encoder.encode(`${PREFIX}.${body}`));
+  if (!valid) throw refuse("the ticket's signature does not match");
+  let payload: TicketPayload;
+  try {
+    payload = JSON.parse(new TextDecoder().decode(bodyBytes)) as TicketPayload;
+  } catch {
+    throw refuse("the ticket is malformed");
+  }
+  if (payload.v !== 1 || typeof payload.exp !== "number" || !payload.p) throw refuse("the ticket is malformed");
+  if (payload.exp <= now) throw refuse("the ticket has expired");
+  const principal = payload.p;
+  if (principal.kind === "token") {
+    const row = (
+      await drizzle(env.DB)
+        .select({ expiresAt: tokens.expiresAt, scopes: tokens.scopes, projects: tokens.projects })
+        .from(tokens)
+        .where(and(eq(tokens.id, principal.tokenId), eq(tokens.kind, "api"), isNull(tokens.revokedAt)))
+        .limit(1)
+    )[0];
+    if (!row || (row.expiresAt !== null && row.expiresAt <= now)) throw refuse("the token that asked for this ticket is revoked or expired");
+    return { ...principal, scopes: row.scopes as Scope[], projects: row.projects };
+  }
+  return principal;
+}

@@ -1,0 +1,127 @@
+/**
+ * The dashboard's sign-in (docs/dashboard.md). `POST /api/v1/session {token}` checks the token
+ * exactly as the API's door does (`principalFor`) and answers with the `ym_session` cookie —
+ * HttpOnly (no script can read it), SameSite=Strict (no other site's page sends it), Secure on
+ * https, Path=/ — carrying that token, which `authenticate` then accepts on every call. The
+ * token never appears in a URL and the page never stores it. `GET` says who is signed in,
+ * `DELETE` signs out.
+ *
+ * These routes are mounted before the user API's door (app.ts): signing in cannot require
+ * being signed in. They check their own caller instead.
+ */
+import { createRoute, z } from "@hono/zod-openapi";
+import type { Context } from "hono";
+import { bodyLimit } from "hono/body-limit";
+import { deleteCookie, getCookie, setCookie } from "hono/cookie";
+import { type AppEnv, bearerToken, principalFor, SESSION_COOKIE } from "../auth/authenticate";
+import type { Principal } from "../auth/principal";
+import { ApiError } from "../http/errors";
+import { errors, json, router } from "./common";
+
+export const sessionRoutes = router();
+
+/** How long a browser keeps the cookie; each request still checks the token (revoked, expired). */
+export const SESSION_MAX_AGE_SECONDS = 30 * 24 * 3600;
+
+const SessionView = z
+  .object({
+    kind: z.enum(["admin", "token"]),
+    name: z.string().describe("the token's name (`admin` for the admin token)"),
+    scopes: z.array(z.enum(["read", "run", "admin"])),
+    projects: z.array(z.string()).nullable().describe("the projects the token is limited to; null = all"),
+  })
+  .meta({ id: "Session" });
+
+const view = (p: Principal): z.infer<typeof SessionView> =>
+  p.kind === "admin" ? { kind: "admin", name: "admin", scopes: ["admin"], projects: null } : { kind: "token", name: p.name, scopes: p.scopes, projects: p.projects };
+
+function waitUntilOf(c: Context<AppEnv>): ((p: Promise<unknown>) => void) | undefined {
+  try {
+    const ctx = c.executionCtx;
+    return (p) => ctx.waitUntil(p);
+  } catch {
+    return undefined; // no execution context (app.request in a test)
+  }
+}
+
+/** A sign-in may only come from this site's own pages (no login CSRF from elsewhere). */
+function requireSameOrigin(c: Context<AppEnv>): void {
+  const origin = c.req.header("origin");
+  if (origin && origin !== "null" && new URL(origin).host !== new URL(c.req.url).host) {
+    throw new ApiError(403, "cross_origin", `sign in from ${new URL(c.req.url).origin} itself`);
+  }
+  if (c.req.header("sec-fetch-site") === "cross-site") throw new ApiError(403, "cross_origin", "sign in from this site's own pages");
+}
+
+sessionRoutes.use(
+  "/api/v1/session",
+  bodyLimit({
+    maxSize: 4096,
+    onError: () => {
+      throw new ApiError(413, "body_too_large", "a sign-in body may be at most 4096 bytes");
+    },
+  }),
+);
+
+sessionRoutes.openapi(
+  createRoute({
+    method: "post",
+    path: "/api/v1/session",
+    summary: "Sign in (dashboard): exchange a token for an HttpOnly session cookie",
+    description:
+      "Checks the token like `Authorization: Bearer` would, then sets the `ym_session` cookie (HttpOnly, SameSite=Strict, Secure on https, Path=/, 30 days) that authenticates the dashboard's calls. Only JSON bodies from this site's own pages are accepted.",
+    request: {
+      body: {
+        required: true,
+        content: { "application/json": { schema: z.object({ token: z.string().min(1).max(512).describe("an API token or the admin token") }) } },
+      },
+    },
+    responses: { 200: json(SessionView, "Signed in; the cookie is set."), ...errors },
+  }),
+  async (c) => {
+    requireSameOrigin(c);
+    const { token } = c.req.valid("json");
+    const principal = await principalFor(c.env, token, "session", waitUntilOf(c));
+    if (!principal) throw new ApiError(401, "invalid_token", "the token is unknown, revoked or expired");
+    setCookie(c, SESSION_COOKIE, token, {
+      httpOnly: true,
+      sameSite: "Strict",
+      secure: new URL(c.req.url).protocol === "https:",
+      path: "/",
+      maxAge: SESSION_MAX_AGE_SECONDS,
+    });
+    c.header("cache-control", "no-store");
+    return c.json(view(principal), 200);
+  },
+);
+
+sessionRoutes.openapi(
+  createRoute({
+    method: "get",
+    path: "/api/v1/session",
+    summary: "Who is signed in (the session cookie, or a bearer token)",
+    security: [{ bearerAuth: [] }],
+    responses: { 200: json(SessionView, "The signed-in token."), ...errors },
+  }),
+  async (c) => {
+    const bearer = bearerToken(c.req.header("authorization"));
+    const token = bearer ?? getCookie(c, SESSION_COOKIE) ?? null;
+    const principal = token ? await principalFor(c.env, token, bearer ? "bearer" : "session", waitUntilOf(c)) : null;
+    if (!principal) throw new ApiError(401, "unauthorized", "not signed in");
+    c.header("cache-control", "no-store");
+    return c.json(view(principal), 200);
+  },
+);
+
+sessionRoutes.openapi(
+  createRoute({
+    method: "delete",
+    path: "/api/v1/session",
+    summary: "Sign out: clear the session cookie",
+    responses: { 200: json(z.object({ ok: z.literal(true) }), "Signed out."), ...errors },
+  }),
+  async (c) => {
+    deleteCookie(c, SESSION_COOKIE, { path: "/", secure: new URL(c.req.url).protocol === "https:", httpOnly: true, sameSite: "Strict" });
+    return c.json({ ok: true as const }, 200);
+  },
+);

@@ -1,0 +1,25 @@
+/**
+ * Project secrets at trigger time (docs/security.md): a run takes a snapshot of the secrets its
+ * pipeline references, still encrypted, into its RunObject — which decrypts them only to build
+ * the claim answer of the job that uses them. The claim path therefore never reads D1.
+ */
+import { eq } from "drizzle-orm";
+import { drizzle } from "drizzle-orm/d1";
+import type { Pipeline } from "../../domain/pipeline/types";
+import { referencedSecrets } from "../../domain/secrets";
+import { projectSecrets } from "../db/schema";
+import type { Env } from "../env";
+
+/** Name → encrypted value of the project's secrets that `definition` references. */
+export async function snapshotSecrets(env: Env, projectId: string, definition: Pipeline): Promise<Record<string, string>> {
+  const names = referencedSecrets(definition);
+  if (names.length === 0) return {};
+  // A project has at most MAX_SECRETS_PER_PROJECT secrets: read them all and keep the named
+  // ones, rather than bind one parameter per name (D1 takes at most 100).
+  const rows = await drizzle(env.DB)
+    .select({ name: projectSecrets.name, value: projectSecrets.value })
+    .from(projectSecrets)
+    .where(eq(projectSecrets.projectId, projectId));
+  const wanted = new Set(names);
+  return Object.fromEntries(rows.filter((r) => wanted.has(r.name)).map((r) => [r.name, r.value]));
+}
