@@ -6,7 +6,8 @@
  */
 import { minimatch } from "minimatch";
 
-const OPTIONS = { dot: true, nocomment: true, nonegate: true, nobrace: false } as const;
+// `!` is handled here (ordered, last match wins), not by minimatch; `#` is a character, not a comment.
+const OPTIONS = { dot: true, nocomment: true, nonegate: true } as const;
 
 /** Whether `branch` passes `globs`; an empty list takes every branch. */
 export function branchMatches(globs: readonly string[], branch: string): boolean {

@@ -10,7 +10,7 @@ export function triggersOn(on: PipelineTriggers, event: BranchEvent): boolean {
   return on.pullRequest !== undefined && branchMatches(on.pullRequest.branches, event.base);
 }
 
-/** The names of the pipelines the event starts, in the order given. */
+/** The pipelines the event starts, in the order given. */
 export function matchingPipelines<P extends { name: string; on: PipelineTriggers }>(pipelines: readonly P[], event: BranchEvent): P[] {
   return pipelines.filter((p) => triggersOn(p.on, event));
 }
