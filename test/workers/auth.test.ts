@@ -110,12 +110,18 @@ describe("API tokens", () => {
   });
 
   it("an expired token gets 401", async () => {
-    const created = await newToken({ scopes: ["read"], expiresAt: new Date(Date.now() + 1500).toISOString() });
+    const created = await newToken({ scopes: ["read"], expiresAt: new Date(Date.now() + 3000).toISOString() });
     expect((await api("GET", "/api/v1/runs", { token: created.token })).status).toBe(200);
     await new Promise((r) => setTimeout(r, Date.parse(created.expiresAt!) - Date.now() + 50));
     const res = await api("GET", "/api/v1/runs", { token: created.token });
     expect(res.status).toBe(401);
     expect(res.json.error.code).toBe("unauthorized");
+  });
+
+  it("refuses a malformed expiry with one issue that says what to write", async () => {
+    const res = await api("POST", "/api/v1/tokens", { body: { name: "x", scopes: ["read"], expiresAt: "tomorrow" } });
+    expect(res.status).toBe(400);
+    expect(res.json.error.details.issues).toEqual([{ path: "expiresAt", message: expect.stringMatching(/ISO datetime/) }]);
   });
 
   it("refuses a token without scopes, with an unknown scope, or expiring in the past (400)", async () => {

@@ -45,7 +45,8 @@ const CreateToken = z.object({
   expiresAt: z.iso
     .datetime({ offset: true })
     .optional()
-    .refine((t) => t === undefined || Date.parse(t) > Date.now(), "expiresAt must be in the future"),
+    // A malformed time is the datetime check's to report; this one only says "in the past".
+    .refine((t) => t === undefined || !(Date.parse(t) <= Date.now()), "expiresAt must be in the future"),
 });
 
 async function insertToken(db: ReturnType<typeof drizzle>, row: typeof tokens.$inferInsert) {
