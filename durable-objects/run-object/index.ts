@@ -130,10 +130,18 @@ export class RunObject extends DurableObject<Env> {
     this.state = result.state;
     for (const extension of this.extensions) extension.committed?.(committed);
     if (dispatch) void this.dispatchFlush.request();
-    if (options.project !== false && result.touched.run) void this.d1Flush.request();
-    else if (options.project !== false && transitions.length > 0) void this.d1Flush.request();
+    if (options.project !== false && (result.touched.run || transitions.length > 0)) void this.projectToD1();
     void this.scheduleAlarm();
     return ok(result.value);
+  }
+
+  /**
+   * Flushes the D1 projection now, unless it is backing off after a failure: then the alarm
+   * retries at the backoff's time, and commands do not each hammer a D1 that is down.
+   */
+  private projectToD1(): Promise<void> {
+    const retryAt = this.d1Status.retryAt();
+    return retryAt !== null && retryAt > Date.now() ? Promise.resolve() : this.d1Flush.request();
   }
 
   private require(): Result<RunState> {
@@ -157,7 +165,7 @@ export class RunObject extends DurableObject<Env> {
     // No await since the commit: the snapshot lands together with the run.
     this.secrets.save(input.secrets ?? {});
     // Listing reads D1: try to have the run there before answering (the outbox retries if not).
-    await this.d1Flush.request();
+    await this.projectToD1();
     return ok(this.view(this.state!));
   }
 
@@ -179,7 +187,9 @@ export class RunObject extends DurableObject<Env> {
     const state = this.require();
     if (!state.ok) return state;
     const result = this.commit(engine.cancel(state.value, this.engineContext()));
-    return result.ok ? ok(this.view(this.state!)) : result;
+    if (!result.ok) return result;
+    await this.projectToD1(); // so a listing right after the answer shows it
+    return ok(this.view(this.state!));
   }
 
   async cancelJobs(jobAttemptIds: string[]): Promise<Result<string[]>> {
@@ -192,8 +202,11 @@ export class RunObject extends DurableObject<Env> {
     const state = this.require();
     if (!state.ok) return state;
     const result = this.commit(engine.rerun(state.value, this.engineContext(), failedOnly));
-    return result.ok ? ok(this.view(this.state!)) : result;
+    if (!result.ok) return result;
+    await this.projectToD1(); // so a listing right after the answer shows the new attempt
+    return ok(this.view(this.state!));
   }
+
 
   // ── from the dispatcher ──────────────────────────────────────────────────────────────────
 
@@ -223,8 +236,8 @@ export class RunObject extends DurableObject<Env> {
 
   /** Checks a job token. `allowEnded` lets a finished (not lost) job's late log chunks in. */
   private async authorize(jobAttemptId: string, token: string, allowEnded = false): Promise<Result<JobIdentity>> {
-    const state = this.require();
-    if (!state.ok) return state;
+    // A token naming a run that does not exist is simply not a valid token.
+    if (!this.state) return fail(401, "invalid_job_token", "the job token does not belong to any run");
     const hash = await sha256Hex(token);
     for (const attempt of this.state!.attempts) {
       for (const job of attempt.jobs) {
@@ -330,7 +343,7 @@ export class RunObject extends DurableObject<Env> {
       this.artifacts.insert(record);
       markEntityDirty(this.sql, "artifact", record.id);
     });
-    await this.d1Flush.request();
+    await this.projectToD1();
     return ok(record);
   }
 

@@ -129,3 +129,13 @@ describe("agent protocol", () => {
     expect((await api("GET", "/api/v1/runs", { token: agent.token })).status).toBe(401);
   });
 });
+
+describe("job tokens naming a run that does not exist", () => {
+  it("are refused with 401, like any other invalid token", async () => {
+    const runId = "01a20000-0000-7000-8000-000000000001";
+    const jobAttemptId = "01a20000-0000-7000-8000-000000000002";
+    const res = await api("POST", `/api/agent/v1/jobs/${jobAttemptId}/heartbeat`, { token: `ymj.${runId}.${jobAttemptId}.forged` });
+    expect(res.status).toBe(401);
+    expect(res.json.error.code).toBe("invalid_job_token");
+  });
+});

@@ -7,6 +7,7 @@ import type { Context } from "hono";
 import { HTTPException } from "hono/http-exception";
 import type { ContentfulStatusCode } from "hono/utils/http-status";
 import type { Result } from "../../durable-objects/result";
+import { isD1Failure } from "../db/unique";
 
 export class ApiError extends Error {
   constructor(
@@ -58,6 +59,11 @@ export function onError(error: Error, c: Context): Response {
     return c.json(errorBody(code, said), status);
   }
   console.error(`${c.req.method} ${new URL(c.req.url).pathname} failed:`, error);
+  if (isD1Failure(error)) {
+    return c.json(errorBody("storage_unavailable", "the history database is not answering right now; try again shortly"), 503, {
+      "retry-after": "5",
+    });
+  }
   return c.json(errorBody("internal_error", "something went wrong on our side; it has been logged"), 500);
 }
 
