@@ -19,9 +19,15 @@ export default defineConfig(async () => {
                 }, },
             }),
           ],
-          test: { name: "workers", include: ["test/workers/**/*.test.ts"], setupFiles: ["test/workers/setup.ts"] },
+          test: { name: "workers", include: ["test/workers/**/*.test.ts"], testTimeout: 30_000, setupFiles: ["test/workers/setup.ts"] },
         },
-        { test: { name: "node", include: ["test/node/**/*.test.ts"], environment: "node" } },
+        { test: {
+            name: "node",
+            include: ["test/node/**/*.test.ts"],
+            environment: "node",
+            // Property tests and real processes share 2 cores with the workerd suite in CI.
+            testTimeout: 30_000,
+          } },
         {
           // Real wrangler dev and real agent processes: one file at a time on a 2-core machine.
           test: {

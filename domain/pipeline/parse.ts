@@ -296,6 +296,14 @@ class Normaliser {
       this.report,
     );
     const on = file.on;
+    // A schedule has nobody to ask for a param's value: every param needs a default.
+    if (on?.schedule !== undefined) {
+      for (const [name, param] of Object.entries(file.params ?? {})) {
+        if (param.default === undefined) {
+          this.fault(["params", name], `param '${name}' has no default, so a scheduled run could not start: give it a default`);
+        }
+      }
+    }
     return {
       name: file.name ?? options.name ?? "pipeline",
       env: file.env ?? {},

@@ -82,10 +82,10 @@ export function rerun(txn: Txn, failedOnly: boolean): void {
       }
     }
   }
-  txn.moveRun("RESTARTED", failedOnly ? "rerun_failed" : "rerun");
-  txn.moveRun("CREATED");
+  txn.moveRun("RESTARTED", failedOnly ? "rerun_failed" : "rerun"); // recorded on attempt N
   run.endedAt = null;
   const rerunSet = again;
   openAttempt(txn, failedOnly, (key) => rerunSet === null || rerunSet.has(key));
+  txn.moveRun("CREATED"); // recorded on attempt N+1, which now exists
   enqueueReadyJobs(txn);
 }

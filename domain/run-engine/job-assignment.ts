@@ -69,7 +69,12 @@ export function buildJobAssignment(state: RunState, job: JobState, jobAttempt: J
     job: { attemptId: jobAttempt.id, key: job.key, attempt: jobAttempt.number, timeoutMs: def.timeoutMs, labels: def.runsOn },
     repository: run.repository,
     env: { ...renderAll(run.definition.env), ...renderAll(def.env) },
-    steps: def.steps.map((s) => ({ ...s, run: render(s.run), env: renderAll(s.env) })),
+    steps: def.steps.map((s) => ({
+      ...s,
+      run: render(s.run),
+      env: renderAll(s.env),
+      workingDirectory: s.workingDirectory === null ? null : render(s.workingDirectory),
+    })),
     outputs: def.outputs,
     artifacts: def.artifacts,
     mask: [],

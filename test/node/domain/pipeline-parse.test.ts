@@ -521,3 +521,13 @@ describe("short forms", () => {
     ]);
   });
 });
+
+describe("schedules and params", () => {
+  it("refuses a scheduled pipeline whose param has no default, at the param", () => {
+    const result = parsePipeline(`on:\n  schedule: ["0 3 * * *"]\nparams:\n  target: {}\njobs:\n  a:\n    runs-on: [linux]\n    steps:\n      - run: echo\n`);
+    expect(result.ok).toBe(false);
+    if (!result.ok) {
+      expect(result.problems).toEqual([expect.objectContaining({ line: 4, message: expect.stringContaining("param 'target' has no default") })]);
+    }
+  });
+});

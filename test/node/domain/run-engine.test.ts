@@ -131,3 +131,24 @@ describe("run engine", () => {
     expect(d.latest("a").steps[1]!.status).toBe("KILLED");
   });
 });
+
+describe("run engine: details", () => {
+  it("records a re-run's RESTARTED on the old attempt and its CREATED on the new one", () => {
+    const d = new EngineDriver(pipeline([job("a")]));
+    d.runJob("a", "FAILED");
+    d.rerun();
+    const run = d.effects.filter((e) => e.type === "transition" && e.entity === "run").slice(-2);
+    expect(run.map((e) => e.type === "transition" && [e.to, e.runAttempt])).toEqual([
+      ["RESTARTED", 1],
+      ["CREATED", 2],
+    ]);
+  });
+
+  it("resolves templates in a step's working directory for the agent", async () => {
+    const { buildJobAssignment } = await import("../../../domain/run-engine");
+    const d = new EngineDriver(pipeline([job("a", [], { steps: [step("s", [], { workingDirectory: "build/${{ run.branch }}" })] })]));
+    d.assign("a");
+    const a = buildJobAssignment(d.state, d.job("a"), d.latest("a"), { token: "t", secrets: {}, heartbeatIntervalMs: 5000, limits: { logChunkBytes: 1, artifactBytes: 1 } });
+    expect(a.steps[0]!.workingDirectory).toBe("build/main");
+  });
+});
