@@ -1,31 +1,17 @@
 /** Creating a run, and building the jobs of a new run attempt. */
-import type { Pipeline } from "../pipeline/types";
 import type { CommandResult } from "./effects";
 import { addJobAttempt, enqueueReadyJobs, finishAttemptIfDone } from "./jobs-graph";
 import type { EngineContext, JobState, RunAttemptState, RunInfo, RunState } from "./model";
 import { Txn } from "./txn";
 
-export interface CreateRunInput {
-  id: string;
-  number: number;
-  projectId: string;
-  project: string;
-  repository: string | null;
-  pipelineId: string;
-  pipeline: string;
-  pipelineVersionId: string;
-  definition: Pipeline;
-  branch: string | null;
-  commit: string | null;
-  trigger: string;
-  params: Record<string, string>;
-  nominalTime: number | null;
+/** What starting a run takes: the run's facts; the engine adds its status and times. */
+export type CreateRunInput = Omit<RunInfo, "createdAt" | "status" | "startedAt" | "endedAt"> & {
   /**
    * The project secrets the pipeline references, name → value encrypted at rest (never
    * plaintext). The RunObject keeps them apart from the run's state; they are not part of it.
    */
   secrets?: Record<string, string>;
-}
+};
 
 export function createRun(input: CreateRunInput, ctx: EngineContext): CommandResult<RunState> {
   const { secrets: _secrets, ...info } = input; // never part of the run's state or views
