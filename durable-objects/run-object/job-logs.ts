@@ -56,7 +56,7 @@ export class JobLogs {
     const head = this.store.head(jobAttemptId);
     const length = head.nextOffset;
     if (length > head.archivedBytes || head.archivedBytes === 0) {
-      const body = fixedLengthStream(this.bytes(runId, jobAttemptId, head.archivedBytes, length), length);
+      const body = fixedLengthStream(this.bytes(runId, jobAttemptId, length), length);
       await this.env.ARTIFACTS.put(logArchiveKey(runId, jobAttemptId), body, {
         httpMetadata: { contentType: "text/plain; charset=utf-8" },
       });
@@ -64,24 +64,49 @@ export class JobLogs {
     this.store.archived(jobAttemptId, length);
   }
 
-  /** Bytes [0, length): the archived part from R2, then the chunks still held here. */
-  private async *bytes(runId: string, jobAttemptId: string, archivedBytes: number, length: number): AsyncGenerator<Uint8Array> {
-    if (archivedBytes > 0) {
-      const archived = await this.env.ARTIFACTS.get(logArchiveKey(runId, jobAttemptId), { range: { offset: 0, length: archivedBytes } });
-      if (!archived) throw new Error(`the log archive of ${jobAttemptId} is missing from R2`);
-      const reader = archived.body.getReader();
-      for (;;) {
-        const { done, value } = await reader.read();
-        if (done) break;
-        yield value;
+  /**
+   * Bytes [0, length) of a job attempt's log: what the R2 archive holds, then the chunks still
+   * held here. An archive may complete (and drop the chunks) while a read is under way, so the
+   * reader tracks its position and, whenever the chunks it needs are gone, takes them from the
+   * archive instead: a read never ends short.
+   */
+  private async *bytes(runId: string, jobAttemptId: string, length: number): AsyncGenerator<Uint8Array> {
+    let position = 0;
+    while (position < length) {
+      const archived = Math.min(this.store.head(jobAttemptId).archivedBytes, length);
+      if (archived > position) {
+        yield* this.fromArchive(runId, jobAttemptId, position, archived);
+        position = archived;
+        continue;
+      }
+      const rows = this.store.page(jobAttemptId, position);
+      if (rows.length === 0 || rows[0]!.offset > position) {
+        if (this.store.head(jobAttemptId).archivedBytes > position) continue; // archived meanwhile
+        throw new Error(`bytes ${position}–${length} of the log of ${jobAttemptId} are neither held nor archived`);
+      }
+      for (const row of rows) {
+        if (row.offset > position || position >= length) break;
+        const slice = row.data.subarray(position - row.offset, Math.min(row.data.byteLength, length - row.offset));
+        yield slice;
+        position += slice.byteLength;
       }
     }
-    yield* this.store.chunks(jobAttemptId, archivedBytes, length);
+  }
+
+  private async *fromArchive(runId: string, jobAttemptId: string, from: number, to: number): AsyncGenerator<Uint8Array> {
+    const archived = await this.env.ARTIFACTS.get(logArchiveKey(runId, jobAttemptId), { range: { offset: from, length: to - from } });
+    if (!archived) throw new Error(`the log archive of ${jobAttemptId} is missing from R2`);
+    const reader = archived.body.getReader();
+    for (;;) {
+      const { done, value } = await reader.read();
+      if (done) return;
+      yield value;
+    }
   }
 
   async read(runId: string, jobAttemptId: string): Promise<{ length: number; body: ReadableStream<Uint8Array> }> {
     const head = this.store.head(jobAttemptId);
     const length = head.nextOffset;
-    return { length, body: fixedLengthStream(this.bytes(runId, jobAttemptId, head.archivedBytes, length), length) };
+    return { length, body: fixedLengthStream(this.bytes(runId, jobAttemptId, length), length) };
   }
 }

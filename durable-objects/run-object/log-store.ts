@@ -127,6 +127,22 @@ export class LogStore {
     }
   }
 
+  /**
+   * Up to `limit` consecutive chunks covering bytes from `from` (the first may start before it),
+   * read in one query: a snapshot that an archive running meanwhile cannot cut in the middle.
+   */
+  page(jobAttemptId: string, from: number, limit = 64): { offset: number; data: Uint8Array }[] {
+    return this.sql
+      .exec<{ data: ArrayBuffer; offset: number }>(
+        `SELECT data, offset FROM log_chunks WHERE job_attempt_id = ? AND offset + length(data) > ? ORDER BY seq LIMIT ?`,
+        jobAttemptId,
+        from,
+        limit,
+      )
+      .toArray()
+      .map((row) => ({ offset: row.offset, data: new Uint8Array(row.data) }));
+  }
+
   /** After the archive holds every byte up to `bytes`: drop those chunks, mark the archive current. */
   archived(jobAttemptId: string, bytes: number): void {
     this.sql.exec("DELETE FROM log_chunks WHERE job_attempt_id = ? AND offset + length(data) <= ?", jobAttemptId, bytes);

@@ -44,10 +44,13 @@ function waitUntilOf(c: Context<AppEnv>): ((p: Promise<unknown>) => void) | unde
   }
 }
 
-/** A sign-in may only come from this site's own pages (no login CSRF from elsewhere). */
+/**
+ * A sign-in may only come from this site's own pages (no login CSRF from elsewhere). An Origin
+ * that is `null` (a sandboxed frame, a file) or not a URL at all is foreign, not a crash.
+ */
 function requireSameOrigin(c: Context<AppEnv>): void {
   const origin = c.req.header("origin");
-  if (origin && origin !== "null" && new URL(origin).host !== new URL(c.req.url).host) {
+  if (origin !== undefined && URL.parse(origin)?.host !== new URL(c.req.url).host) {
     throw new ApiError(403, "cross_origin", `sign in from ${new URL(c.req.url).origin} itself`);
   }
   if (c.req.header("sec-fetch-site") === "cross-site") throw new ApiError(403, "cross_origin", "sign in from this site's own pages");

@@ -3,7 +3,7 @@
  * on a timer while the tab is visible — the REST half of the live sources.
  */
 import { useCallback, useEffect, useRef, useState } from "preact/hooks";
-import { ApiError, get } from "../api/client";
+import { type ApiError, get } from "../api/client";
 
 export interface Resource<T> {
   data: T | undefined;
@@ -61,4 +61,3 @@ export function useResource<T>(path: string | null, options: { pollMs?: number }
   return { data, error, loading, reload, set: setData };
 }
 
-export { ApiError };

@@ -5,7 +5,7 @@
  * browser paint: right after the first one (the first lines show at once), then whenever it
  * has worked for a frame's budget, so a 100,000-line log never freezes the page.
  */
-import { apiResponse } from "../api/client";
+import { ApiError, apiResponse } from "../api/client";
 import type { LogChunk, LogTarget } from "./types";
 
 const SLICE = 256 * 1024;
@@ -30,6 +30,7 @@ function nextPaint(): Promise<void> {
 
 /** Resolves with the log's length once it has been read whole. */
 export async function fetchLog(runId: string, target: LogTarget, fromOffset: number, onChunk: (c: LogChunk) => void, signal: AbortSignal): Promise<number> {
+  if (fromOffset === 0) performance.mark("ym:log-request", { detail: target.jobKey });
   const response = await apiResponse("GET", logUrl(runId, target), undefined, { signal });
   const reader = response.body!.getReader();
   let offset = 0;
@@ -48,6 +49,26 @@ export async function fetchLog(runId: string, target: LogTarget, fromOffset: num
         if (signal.aborted) throw new DOMException("aborted", "AbortError");
         since = performance.now();
       }
+    }
+  }
+}
+
+/**
+ * `fetchLog`, read again from where it stopped when the response breaks off mid-log (a few
+ * times, backing off): a log being moved to R2 as its job ends can be cut short, and the next
+ * read has it whole. An API error (404, 401…) is not retried.
+ */
+export async function fetchLogWhole(runId: string, target: LogTarget, fromOffset: number, onChunk: (c: LogChunk) => void, signal: AbortSignal): Promise<number> {
+  let offset = fromOffset;
+  for (let attempt = 0; ; attempt++) {
+    try {
+      return await fetchLog(runId, target, offset, (c) => {
+        offset = Math.max(offset, c.offset + c.bytes.byteLength);
+        onChunk(c);
+      }, signal);
+    } catch (error) {
+      if (signal.aborted || error instanceof ApiError || attempt >= 4) throw error;
+      await new Promise((r) => setTimeout(r, 250 * 2 ** attempt));
     }
   }
 }

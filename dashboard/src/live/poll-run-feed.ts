@@ -4,21 +4,18 @@
  * its job attempt runs (only the new bytes are handed on).
  */
 import { ApiError, get } from "../api/client";
+import { getFirst } from "../api/prefetch";
 import type { RunView } from "../api/types";
 import { isTerminal } from "../lib/status";
 import { Emitter } from "./emitter";
-import { fetchLog } from "./log-fetch";
+import { jobAttemptStatus } from "./job-status";
+import { fetchLogWhole } from "./log-fetch";
 import type { LogHandlers, LogTarget, RunFeed } from "./types";
 
 export const RUN_POLL_MS = 1000;
 export const ENDED_RUN_POLL_MS = 5000;
 export const LOG_POLL_MS = 1000;
 
-export function jobAttemptStatus(run: RunView, target: LogTarget) {
-  const attempt = run.attempts.find((a) => a.number === target.runAttempt);
-  for (const job of attempt?.jobs ?? []) for (const a of job.attempts) if (a.id === target.jobAttemptId) return a.status;
-  return undefined;
-}
 
 export function pollRunFeed(runId: string): RunFeed {
   const runs = new Emitter<RunView>();
@@ -40,7 +37,8 @@ export function pollRunFeed(runId: string): RunFeed {
     inFlight?.abort();
     const controller = (inFlight = new AbortController());
     try {
-      const run = await get<RunView>(`/api/v1/runs/${runId}`, controller.signal);
+      const path = `/api/v1/runs/${runId}`;
+      const run = await (runs.last ? get<RunView>(path, controller.signal) : getFirst<RunView>(path, controller.signal));
       // Durations of live parts change every read; the page ticks them itself.
       const json = JSON.stringify(run, (k, v) => (k === "durationMs" ? undefined : v));
       if (json !== lastJson) {
@@ -73,7 +71,7 @@ export function pollRunFeed(runId: string): RunFeed {
         try {
           offset = Math.max(
             offset,
-            await fetchLog(runId, target, offset, (chunk) => {
+            await fetchLogWhole(runId, target, offset, (chunk) => {
               offset = Math.max(offset, chunk.offset + chunk.bytes.byteLength);
               handlers.onChunk(chunk);
             }, controller.signal),

@@ -2,18 +2,24 @@
  * The run feed over `GET /api/v1/runs/:run/live`: the snapshot is the run's view; each state
  * transition triggers a fresh read of the view (coalesced: at most one read in flight, then one
  * more if anything happened meanwhile), since outputs, metrics and new retries are not streamed;
- * log bytes come with the events. The view is also read over REST at once, in parallel with
- * the handshake (whichever arrives first is shown; the snapshot is never older). A followed
- * log is read over REST from the start, then continued from the stream's chunks (held until
- * the REST read is done; LogBuffer drops any overlap by offset, and a chunk stored between the
- * end of the REST read and the snapshot shows as a gap, which the log's reader fills by
- * reading REST again from where it stands).
+ * log bytes come with the events. The first view is read over REST (boot.js may already have
+ * asked); the stream then opens at once for a live run, a second later for an ended one (its
+ * first paint needs no stream, and the handshake's snapshot would compete with the log's read
+ * for the run's object). The snapshot is never older than that first view.
+ *
+ * A followed log is read over REST from the start, then continued from the stream's chunks
+ * (held until the REST read is done; LogBuffer drops any overlap by offset). For a job
+ * attempt that is still running, the REST read starts only after the stream's snapshot, so the
+ * two together miss nothing; an ended job attempt's log is complete, so it is read at once.
  */
 import { get } from "../api/client";
+import { getFirst } from "../api/prefetch";
 import type { RunView } from "../api/types";
 import { base64ToBytes, followLive, type RunLiveEvent } from "../../../domain/live";
 import { Emitter } from "./emitter";
-import { fetchLog } from "./log-fetch";
+import { isTerminal } from "../lib/status";
+import { fetchLogWhole } from "./log-fetch";
+import { jobAttemptStatus } from "./job-status";
 import { connector } from "./socket";
 import type { LogChunk, LogHandlers, LogTarget, RunFeed } from "./types";
 
@@ -31,6 +37,8 @@ export function wsRunFeed(runId: string, onUnavailable: (error: unknown) => void
   const subs = new Set<LogSub>();
   const controller = new AbortController();
   let opened = false;
+  let markReady: () => void = () => {};
+  const ready = new Promise<void>((r) => (markReady = r));
 
   let reading = false;
   let again = false;
@@ -64,40 +72,58 @@ export function wsRunFeed(runId: string, onUnavailable: (error: unknown) => void
     }
   };
 
-  followLive<RunLiveEvent>({
-    signal: controller.signal,
-    connect: connector(`/api/v1/runs/${runId}/live`, `/api/v1/runs/${runId}`, () => opened),
-    onSnapshot(frame) {
-      opened = true;
-      if (frame.run) runs.emit(frame.run as unknown as RunView);
-    },
-    onEvent,
-  }).then(
-    () => undefined,
-    (error: unknown) => {
-      if (controller.signal.aborted) return;
-      if (error instanceof Error && error.name === "LiveRefused") errors.emit(error);
-      else onUnavailable(error);
-    },
-  );
+  const follow = () =>
+    followLive<RunLiveEvent>({
+      signal: controller.signal,
+      connect: connector(`/api/v1/runs/${runId}/live`, `/api/v1/runs/${runId}`, () => opened),
+      onSnapshot(frame) {
+        opened = true;
+        if (frame.run) runs.emit(frame.run as unknown as RunView);
+        markReady();
+      },
+      onEvent,
+    }).then(
+      () => undefined,
+      (error: unknown) => {
+        if (controller.signal.aborted) return;
+        if (error instanceof Error && error.name === "LiveRefused") errors.emit(error);
+        else onUnavailable(error);
+      },
+    );
 
-  // The first view over REST, racing the handshake; dropped if the snapshot came first.
-  get<RunView>(`/api/v1/runs/${runId}`, controller.signal).then(
-    (run) => !opened && !runs.last && runs.emit(run),
-    () => undefined, // the stream (or its probe) reports errors
+  // The first view, then the stream (see above).
+  let started = false;
+  const start = () => {
+    if (started || controller.signal.aborted) return;
+    started = true;
+    void follow();
+  };
+  getFirst<RunView>(`/api/v1/runs/${runId}`, controller.signal).then(
+    (run) => {
+      if (!opened && !runs.last) runs.emit(run);
+      if (isTerminal(run.status)) setTimeout(start, 1000);
+      else start();
+    },
+    () => start(), // the stream's probe reports the error
   );
 
   return {
     mode: "websocket",
     onRun: (l) => runs.on(l),
     onError: (l) => errors.on(l, false),
-    refresh: () => void reread(),
+    refresh() {
+      start();
+      void reread();
+    },
     followLog(target, fromOffset, handlers) {
       const sub: LogSub = { target, handlers, held: [], controller: new AbortController() };
       subs.add(sub);
       void (async () => {
+        const status = runs.last ? jobAttemptStatus(runs.last, target) : undefined;
+        if (!status || !isTerminal(status)) await ready;
+        if (sub.controller.signal.aborted) return;
         try {
-          await fetchLog(runId, target, fromOffset, (c) => handlers.onChunk(c), sub.controller.signal);
+          await fetchLogWhole(runId, target, fromOffset, (c) => handlers.onChunk(c), sub.controller.signal);
         } catch (e) {
           if (sub.controller.signal.aborted) return;
           errors.emit(e instanceof Error ? e : new Error(String(e)));

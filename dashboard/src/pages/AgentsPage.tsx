@@ -24,14 +24,14 @@ export function AgentsPage() {
       )}
       {items.length > 0 && (
         <div class="table-wrap">
-          <table class="table agents-table">
+          <table class="table agents-table stack">
             <thead>
               <tr>
                 <th>Agent</th>
                 <th>State</th>
                 <th>Labels</th>
                 <th>Current job</th>
-                <th class="col-opt">Version</th>
+                <th>Version</th>
                 <th>Last seen</th>
               </tr>
             </thead>
@@ -42,20 +42,20 @@ export function AgentsPage() {
                     <div class="strong">{a.name}</div>
                     {a.hostname && a.hostname !== a.name && <div class="muted small">{a.hostname}</div>}
                   </td>
-                  <td>
+                  <td data-label="State">
                     <span class={`badge tone-${TONE[a.state]}`}>
                       <span class="status-dot" aria-hidden="true" />
                       {a.state}
                     </span>
                   </td>
-                  <td>
+                  <td data-label="Labels">
                     {a.labels.map((l) => (
                       <span key={l} class="chip">
                         {l}
                       </span>
                     ))}
                   </td>
-                  <td>
+                  <td data-label="Current job">
                     {a.jobs.length === 0 && <span class="muted">—</span>}
                     {a.jobs.map((j) => (
                       <div key={j.jobAttemptId}>
@@ -65,8 +65,8 @@ export function AgentsPage() {
                       </div>
                     ))}
                   </td>
-                  <td class="mono col-opt">{a.version}</td>
-                  <td class="nowrap">
+                  <td class="mono" data-label="Version">{a.version}</td>
+                  <td class="nowrap" data-label="Last seen">
                     <TimeAgo at={a.lastSeenAt} />
                   </td>
                 </tr>

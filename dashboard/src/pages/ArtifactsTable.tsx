@@ -7,7 +7,7 @@ import { Link } from "../router";
 export function ArtifactsTable({ items, showRun = true }: { items: ArtifactView[]; showRun?: boolean }) {
   return (
     <div class="table-wrap">
-      <table class="table artifacts-table">
+      <table class="table artifacts-table stack">
         <thead>
           <tr>
             <th>File</th>
@@ -24,21 +24,21 @@ export function ArtifactsTable({ items, showRun = true }: { items: ArtifactView[
         <tbody>
           {items.map((a) => (
             <tr key={a.id} data-artifact={a.name}>
-              <td class="mono artifact-name">{a.name}</td>
+              <td class="mono artifact-name" data-label="File">{a.name}</td>
               {showRun && (
-                <td class="nowrap">
+                <td class="nowrap" data-label="Run">
                   <span class="muted">{a.project} / </span>
                   <Link href={`/runs/${a.run}?attempt=${a.attempt}`}>
                     {a.pipeline} #{a.runNumber}
                   </Link>
                 </td>
               )}
-              <td class="nowrap">
+              <td class="nowrap" data-label="Job">
                 {a.job}
                 {a.attempt > 1 && <span class="muted small"> · attempt {a.attempt}</span>}
               </td>
-              <td class="num nowrap">{formatBytes(a.size)}</td>
-              <td>
+              <td class="num nowrap" data-label="Size">{formatBytes(a.size)}</td>
+              <td data-label="SHA-256">
                 <code class="sha" title={a.sha256}>
                   {a.sha256.slice(0, 12)}…
                 </code>
@@ -46,10 +46,10 @@ export function ArtifactsTable({ items, showRun = true }: { items: ArtifactView[
                   copy
                 </button>
               </td>
-              <td class="col-opt nowrap">
+              <td class="col-opt nowrap" data-label="Uploaded">
                 <TimeAgo at={a.createdAt} />
               </td>
-              <td class="num">
+              <td class="num stack-action">
                 <a class="btn btn-sm" href={`/api/v1/artifacts/${a.id}/download`} download={a.name.split("/").pop()}>
                   Download
                 </a>

@@ -56,8 +56,8 @@ export function ProjectPage({ slug }: { slug: string }) {
               <thead>
                 <tr>
                   <th>Pipeline</th>
-                  <th>Jobs</th>
-                  <th>Version</th>
+                  <th class="col-opt">Jobs</th>
+                  <th class="col-opt">Version</th>
                   <th>Updated</th>
                   <th class="num">
                     <span class="sr-only">Actions</span>
@@ -72,8 +72,8 @@ export function ProjectPage({ slug }: { slug: string }) {
                         {p.name}
                       </Link>
                     </td>
-                    <td class="muted">{p.jobs.join(", ")}</td>
-                    <td class="mono" title={p.version.hash}>
+                    <td class="muted col-opt">{p.jobs.join(", ")}</td>
+                    <td class="mono col-opt" title={p.version.hash}>
                       v{p.version.version}
                     </td>
                     <td>

@@ -29,24 +29,24 @@ export function RunsTable({ runs, hideProject }: { runs: RunSummaryView[]; hideP
         <tbody>
           {runs.map((r) => (
             <tr key={r.id} data-run={r.id} data-status={r.status}>
-              <td>
+              <td class="c-status">
                 <StatusBadge state={r.status} />
               </td>
-              <td class="nowrap">
+              <td class="nowrap c-run">
                 <Link href={`/runs/${r.id}`} class="strong run-link">
                   #{r.number}
                 </Link>
               </td>
-              <td class="ellipsis">
+              <td class="ellipsis c-pipe">
                 {!hideProject && <span class="muted">{r.project} / </span>}
                 {r.pipeline}
               </td>
-              <td class="mono ellipsis">{r.branch ?? "—"}</td>
+              <td class="mono ellipsis c-branch">{r.branch ?? "—"}</td>
               <td class="mono col-opt" title={r.commit ?? undefined}>
                 {shortSha(r.commit)}
               </td>
               <td class="col-opt">{r.trigger}</td>
-              <td class="num">
+              <td class="num c-dur">
                 <Duration start={r.startedAt} end={r.endedAt} running={r.startedAt !== null && !isTerminal(r.status)} />
               </td>
               <td class="num col-opt">{r.attempt}</td>

@@ -3,7 +3,7 @@
  * each job's steps (inside, top to bottom), coloured by state; running ones animate (CSS).
  * Clicking (or Enter on) a job or a step opens its log.
  */
-import { useMemo } from "preact/hooks";
+import { useEffect, useMemo, useState } from "preact/hooks";
 import type { JobView, State } from "../../api/types";
 import { useNow } from "../../hooks/use-now";
 import { elapsed, formatDuration } from "../../lib/format";
@@ -79,7 +79,7 @@ function Node({
       )}
       <circle class="gdot" cx={box.x + 14} cy={cy} r={kind === "job" ? 6 : 5} />
       <text class="glabel" x={box.x + 27} y={cy} dominant-baseline="central">
-        {clip(label, kind === "job" ? Math.floor((box.width - 90) / 7.5) : 17)}
+        {clip(label, Math.floor((box.width - 27 - (start ? 52 : 10)) / (kind === "job" ? 7.8 : 7)))}
       </text>
       {start && (
         <text class="gtime" x={box.x + box.width - 10} y={cy} dominant-baseline="central" text-anchor="end">
@@ -90,7 +90,19 @@ function Node({
   );
 }
 
-export function Graph({ jobs, selection, onSelect }: { jobs: JobView[]; selection: GraphSelection; onSelect(s: GraphSelection): void }) {
+type GraphProps = { jobs: JobView[]; selection: GraphSelection; onSelect(s: GraphSelection): void };
+
+/**
+ * The graph, drawn one frame after the rest of the run page: its layout is the page's costliest
+ * render, and waiting lets the log's request leave first (docs/dashboard.md, first paint).
+ */
+export function Graph(props: GraphProps) {
+  const [ready, setReady] = useState(false);
+  useEffect(() => setReady(true), []);
+  return ready ? <GraphNow {...props} /> : <div class="graph graph-pending" aria-busy="true" />;
+}
+
+function GraphNow({ jobs, selection, onSelect }: GraphProps) {
   // Re-layout only when the shape changes, never on a mere state change.
   const shape = JSON.stringify(jobs.map((j) => [j.key, j.needs, latest(j)?.steps.map((s) => [s.id, s.name, s.needs]) ?? []]));
   const layout = useMemo(

@@ -140,6 +140,8 @@ export function LogViewer(props: LogViewerProps) {
     let h = cache.current.get(i);
     if (h === undefined) {
       h = lineToHtml(buffer.prefix(i), buffer.line(i));
+      // Rows near the view are kept; a long scroll through 100,000 lines does not keep them all.
+      if (cache.current.size > 5000) cache.current.clear();
       cache.current.set(i, h);
     }
     return h;

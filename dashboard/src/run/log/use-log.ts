@@ -2,7 +2,7 @@
  * The log of one job attempt, kept in a LogBuffer fed by the run feed (live chunks or REST
  * reads). Renders are batched to one per animation frame however fast bytes arrive.
  */
-import { useEffect, useMemo, useState } from "preact/hooks";
+import { useLayoutEffect, useMemo, useState } from "preact/hooks";
 import type { LogTarget, RunFeed } from "../../live/types";
 import { LogBuffer } from "./log-buffer";
 
@@ -11,7 +11,8 @@ export function useLog(feed: RunFeed | null, target: LogTarget | null): { buffer
   const buffer = useMemo(() => new LogBuffer(), [key]);
   const [version, setVersion] = useState(0);
 
-  useEffect(() => {
+  // A layout effect: the log is asked for in the same task as the render that shows its panel.
+  useLayoutEffect(() => {
     if (!feed || !target) return;
     let frame = 0;
     const bump = () => {
