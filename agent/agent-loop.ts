@@ -8,6 +8,7 @@
  * running jobs finish; the second cancels them (KILLED, reason agent_shutdown); the third gives
  * up on the server and kills their process groups at once.
  */
+import { randomUUID } from "node:crypto";
 import os from "node:os";
 import { readdir, rm } from "node:fs/promises";
 import path from "node:path";
@@ -144,9 +145,11 @@ export class Agent {
           this.logger.info(`waiting for a job (${this.running.size}/${this.config.concurrency} running)`);
           idleLogged = true;
         }
+        // One claimId per claim, kept by the client across this claim's retries: if the answer
+        // of a try is lost, the retry gets the same job back (docs/agent-protocol.md).
         result = await this.api.claim(
           identity.token,
-          { waitSeconds },
+          { waitSeconds, claimId: randomUUID() },
           this.stopController.signal,
           this.options.claimRetry ?? CLAIM_RETRY,
         );

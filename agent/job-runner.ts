@@ -151,12 +151,12 @@ export class JobRunner {
     if (!this.rejection) {
       const colour = outcome.status === "SUCCESS" ? BOLD : `${BOLD}${YELLOW}`;
       log.writeLine(`${colour}job ${outcome.status}${outcome.reason ? ` (${outcome.reason})` : ""} in ${((Date.now() - started) / 1000).toFixed(1)} s${RESET}`);
-      await reporter.flush();
-      try {
-        await log.close();
-      } catch (err) {
+      // The step reports and the log are independent streams: drain both at once (a round trip
+      // less per job than one after the other); the finish waits for both.
+      const logClosed = log.close().catch((err: unknown) => {
         if (!(err instanceof JobRejectedError)) this.logger.warn(`job log incomplete: ${errorMessage(err)}`);
-      }
+      });
+      await Promise.all([reporter.flush(), logClosed]);
     }
     if (!this.rejection) {
       const finish: JobFinish = {

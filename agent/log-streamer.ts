@@ -1,8 +1,9 @@
 /**
  * The job log uploader. Bytes go in (in arrival order, from every step), are masked, and are
  * sent as chunks `POST …/logs?seq=&offset=`:
- *  - a chunk leaves when `flushBytes` (64 KiB) are pending, or `flushIntervalMs` (250 ms) after
- *    the oldest unsent byte arrived; one chunk is in flight at a time and is at most
+ *  - a chunk leaves when `flushBytes` (64 KiB) are pending, or `flushIntervalMs` (100 ms) after
+ *    the oldest unsent byte arrived (a line on a viewer's screen within ~0.1 s, at most ten
+ *    requests a second for a chatty step); one chunk is in flight at a time and is at most
  *    `maxChunkBytes` (limits.logChunkBytes), so a backlog leaves in large chunks;
  *  - bytes are kept until the server acknowledges them (LogAck), so a lost answer is resent
  *    with the same seq/offset (stored once), and a 409 log_gap resends from the server's
@@ -30,7 +31,7 @@ export interface LogStreamerOptions {
 }
 
 export const LOG_DEFAULTS = {
-  flushIntervalMs: 250,
+  flushIntervalMs: 100,
   flushBytes: 64 * 1024,
   maxChunkBytes: 1024 * 1024,
   bufferLimit: 8 * 1024 * 1024,

@@ -35,6 +35,12 @@ export type RegisterResponse = z.infer<typeof RegisterResponse>;
 export const ClaimRequest = z.object({
   /** Seconds to hold the claim open when nothing matches (0–30). */
   waitSeconds: z.number().min(0).max(30).default(25),
+  /**
+   * Chosen by the agent per claim and kept across that claim's retries: a retry whose first
+   * try's answer was lost (the network dropped while a job was being handed over) gets the same
+   * assignment again instead of leaving that job held until it is declared lost.
+   */
+  claimId: z.string().regex(/^[A-Za-z0-9_-]{8,64}$/, "a claimId is 8–64 letters, digits, '_' or '-'").optional(),
 });
 export type ClaimRequest = z.infer<typeof ClaimRequest>;
 

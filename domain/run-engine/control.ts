@@ -7,9 +7,11 @@ import { type JobState, jobStatus, latestJobAttempt } from "./model";
 import type { Txn } from "./txn";
 
 /** Stops one job: a queued one ends KILLED at once, a running one goes KILLING until its agent confirms. */
-function cancelJob(txn: Txn, job: JobState, dequeued: string[]): void {
-  const latest = latestJobAttempt(job);
-  if (!latest || isTerminal(latest.status) || latest.status === "KILLING") return;
+function cancelJob(txn: Txn, shared: JobState, dequeued: string[]): void {
+  const sharedLatest = latestJobAttempt(shared);
+  if (!sharedLatest || isTerminal(sharedLatest.status) || sharedLatest.status === "KILLING") return;
+  const job = txn.own(shared);
+  const latest = latestJobAttempt(job)!;
   if (latest.status === "CREATED") {
     if (latest.queuedAt !== null) dequeued.push(latest.id);
     txn.moveJobAttempt(job, latest, "KILLED", "cancelled");

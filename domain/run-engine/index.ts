@@ -6,7 +6,7 @@
 import type { JobFinish, StepUpdate } from "../protocol";
 import type { CommandResult } from "./effects";
 import { cancelJobs, cancelRun, rerun } from "./control";
-import { type AssignInput, assignJob, finishJob, heartbeat, updateStep } from "./job-lifecycle";
+import { type AssignInput, assignJob, finishJob, heartbeat, reissueToken, updateStep } from "./job-lifecycle";
 import type { EngineContext, JobAttemptState, JobState, RunState, StepState } from "./model";
 import { tick } from "./tick";
 import { runCommand } from "./txn";
@@ -27,6 +27,8 @@ export const engine = {
     runCommand(state, ctx, (t) => rerun(t, failedOnly)),
   assign: (state: RunState, ctx: EngineContext, input: AssignInput): CommandResult<{ job: JobState; jobAttempt: JobAttemptState }> =>
     runCommand(state, ctx, (t) => assignJob(t, input)),
+  reissueToken: (state: RunState, ctx: EngineContext, input: { jobAttemptId: string; agentId: string; tokenHash: string }): CommandResult<{ job: JobState; jobAttempt: JobAttemptState }> =>
+    runCommand(state, ctx, (t) => reissueToken(t, input)),
   heartbeat: (state: RunState, ctx: EngineContext, jobAttemptId: string): CommandResult<{ cancel: boolean }> =>
     runCommand(state, ctx, (t) => heartbeat(t, jobAttemptId)),
   updateStep: (state: RunState, ctx: EngineContext, jobAttemptId: string, stepId: string, update: StepUpdate): CommandResult<StepState> =>

@@ -49,6 +49,21 @@ export function assignJob(txn: Txn, input: AssignInput): { job: JobState; jobAtt
   return { job, jobAttempt };
 }
 
+/**
+ * The agent holding a job attempt asks for its assignment again: the answer of its claim was
+ * lost, so it never received the job token (only its hash is kept). A new token replaces the
+ * old one; only the same agent may ask, and only while the attempt is live.
+ */
+export function reissueToken(txn: Txn, input: { jobAttemptId: string; agentId: string; tokenHash: string }): { job: JobState; jobAttempt: JobAttemptState } {
+  const { job, jobAttempt } = locate(txn, input.jobAttemptId);
+  requireLive(jobAttempt);
+  if (jobAttempt.agentId !== input.agentId) refuse(409, "job_not_yours", `job attempt ${jobAttempt.id} is held by another agent`);
+  jobAttempt.tokenHash = input.tokenHash;
+  jobAttempt.lastHeartbeatAt = txn.now;
+  txn.touchJobAttempt(jobAttempt);
+  return { job, jobAttempt };
+}
+
 /** A job heartbeat: proof of life, answered with the cancel signal. */
 export function heartbeat(txn: Txn, jobAttemptId: string): { cancel: boolean } {
   const { jobAttempt } = locate(txn, jobAttemptId);

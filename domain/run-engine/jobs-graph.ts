@@ -3,12 +3,25 @@
  * which ones can no longer run, and when the attempt is over.
  */
 import { isTerminal, summarize, type State } from "../states";
-import type { PipelineJob } from "../pipeline/types";
+import type { Pipeline, PipelineJob } from "../pipeline/types";
 import { type JobAttemptState, type JobState, jobStatus, latestJobAttempt, type StepState } from "./model";
 import type { Txn } from "./txn";
 
+/** Each pipeline's jobs by key, built once per definition (a run keeps its definition). */
+const jobsByKey = new WeakMap<Pipeline, Map<string, PipelineJob>>();
+
+/** The definition of job `key`, without a scan of the pipeline's jobs (a command may ask per job). */
+export function pipelineJob(definition: Pipeline, key: string): PipelineJob | undefined {
+  let index = jobsByKey.get(definition);
+  if (!index) {
+    index = new Map(definition.jobs.map((j) => [j.key, j]));
+    jobsByKey.set(definition, index);
+  }
+  return index.get(key);
+}
+
 export function jobDefinition(txn: Txn, key: string): PipelineJob {
-  const def = txn.state.run.definition.jobs.find((j) => j.key === key);
+  const def = pipelineJob(txn.state.run.definition, key);
   if (!def) throw new Error(`job ${key} is not in the pipeline definition`);
   return def;
 }
@@ -31,7 +44,7 @@ export function newSteps(def: PipelineJob): StepState[] {
   }));
 }
 
-/** Adds a fresh CREATED job attempt to `job`. */
+/** Adds a fresh CREATED job attempt to `job` (the command's own, see Txn.own). */
 export function addJobAttempt(txn: Txn, job: JobState): JobAttemptState {
   const def = jobDefinition(txn, job.key);
   const jobAttempt: JobAttemptState = {
@@ -62,16 +75,22 @@ export function addJobAttempt(txn: Txn, job: JobState): JobAttemptState {
 export function enqueueReadyJobs(txn: Txn): void {
   const attempt = txn.attempt;
   if (attempt.status === "KILLING" || isTerminal(attempt.status)) return;
-  const byKey = new Map(attempt.jobs.map((j) => [j.key, j]));
-  for (const job of attempt.jobs) {
-    const latest = latestJobAttempt(job);
-    if (!latest || latest.status !== "CREATED") continue;
-    const waitingOn = job.needs.filter((need) => !SUCCEEDED.includes(jobStatus(byKey.get(need)!)));
-    if (waitingOn.join() !== job.waitingOn.join()) {
+  // Positions, not jobs: a job owned below is replaced in `attempt.jobs`.
+  const byKey = new Map(attempt.jobs.map((j, i) => [j.key, i]));
+  for (const shared of attempt.jobs) {
+    const sharedLatest = latestJobAttempt(shared);
+    if (!sharedLatest || sharedLatest.status !== "CREATED") continue;
+    const waitingOn = shared.needs.filter((need) => !SUCCEEDED.includes(jobStatus(attempt.jobs[byKey.get(need)!]!)));
+    const rewait = waitingOn.join() !== shared.waitingOn.join();
+    const enqueue = waitingOn.length === 0 && sharedLatest.queuedAt === null;
+    if (!rewait && !enqueue) continue;
+    const job = txn.own(shared);
+    const latest = latestJobAttempt(job)!;
+    if (rewait) {
       job.waitingOn = waitingOn;
       txn.touchJob(job);
     }
-    if (waitingOn.length > 0 || latest.queuedAt !== null) continue;
+    if (!enqueue) continue;
     latest.queuedAt = txn.now;
     txn.touchJobAttempt(latest);
     txn.effects.push({
@@ -108,9 +127,11 @@ export function killDependants(txn: Txn, failedKey: string): void {
     }
   }
   blocked.delete(failedKey);
-  for (const job of attempt.jobs) {
-    const latest = latestJobAttempt(job);
-    if (!blocked.has(job.key) || !latest || latest.status !== "CREATED") continue;
+  for (const shared of attempt.jobs) {
+    const sharedLatest = latestJobAttempt(shared);
+    if (!blocked.has(shared.key) || !sharedLatest || sharedLatest.status !== "CREATED") continue;
+    const job = txn.own(shared);
+    const latest = latestJobAttempt(job)!;
     txn.moveJobAttempt(job, latest, "KILLED", "needs_failed");
     latest.endedAt = txn.now;
     for (const step of latest.steps) killStepNotRun(txn, job, latest, step, "needs_failed");

@@ -3,6 +3,7 @@
  * confirmed. The RunObject calls `tick` from its alarm and sets the next alarm to `nextDeadline`.
  */
 import { endJobAttempt } from "./job-lifecycle";
+import { pipelineJob } from "./jobs-graph";
 import type { EngineSettings, JobAttemptState, RunState } from "./model";
 import type { Txn } from "./txn";
 
@@ -42,7 +43,7 @@ function deadlines(jobAttempt: JobAttemptState, timeoutMs: number, settings: Eng
 }
 
 function timeoutOf(state: RunState, key: string): number {
-  return state.run.definition.jobs.find((j) => j.key === key)?.timeoutMs ?? Number.MAX_SAFE_INTEGER;
+  return pipelineJob(state.run.definition, key)?.timeoutMs ?? Number.MAX_SAFE_INTEGER;
 }
 
 /** The next time `tick` has something to do, or null when nothing is running. */
@@ -58,11 +59,13 @@ export function nextDeadline(state: RunState, settings: EngineSettings): number 
 
 /** Ends every job attempt whose deadline has passed. */
 export function tick(txn: Txn): void {
-  for (const job of txn.attempt.jobs) {
-    const latest = job.attempts[job.attempts.length - 1];
-    if (!latest) continue;
-    const due = deadlines(latest, timeoutOf(txn.state, job.key), txn.ctx.settings)[0];
+  for (const shared of txn.attempt.jobs) {
+    const sharedLatest = shared.attempts[shared.attempts.length - 1];
+    if (!sharedLatest) continue;
+    const due = deadlines(sharedLatest, timeoutOf(txn.state, shared.key), txn.ctx.settings)[0];
     if (!due || due.at > txn.now) continue;
+    const job = txn.own(shared);
+    const latest = job.attempts[job.attempts.length - 1]!;
     latest.message = due.message;
     endJobAttempt(txn, job, latest, due.outcome, due.reason);
   }

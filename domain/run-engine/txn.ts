@@ -2,6 +2,13 @@
  * One command's working copy of a run. A command changes only the copy; the caller keeps the
  * copy (and persists what it touched) only when the whole command succeeded, so a refused
  * command is never half-applied.
+ *
+ * The copy is made on write, job by job: the run, the current attempt and its list of jobs are
+ * copied up front (shallow: their own fields), and a job — with its attempts and steps — only
+ * when the command is about to change it (`own`). A command touches one job, or a few, so its
+ * cost does not grow with the size of the run (copying a 500-job attempt for every step update
+ * made a wide run quadratic). The rule for engine code: change a job only through `own(job)`
+ * (or `findJobAttempt`, which owns what it finds), or a job the command itself created.
  */
 import { canTransition, IllegalTransitionError, type State } from "../states";
 import {
@@ -19,15 +26,43 @@ export class Txn {
   readonly effects: Effect[] = [];
   readonly touched: Touched = { run: false, attempts: new Set(), jobs: new Set(), jobAttempts: new Set() };
 
+  /** The caller's current attempt, copied shallowly: its jobs are the caller's until owned. */
+  private readonly working: RunAttemptState | undefined;
+  /** Shared job → this command's copy of it; and the copies themselves. */
+  private readonly copies = new Map<JobState, JobState>();
+  private readonly owned = new Set<JobState>();
+
   constructor(
     original: RunState,
     readonly ctx: EngineContext,
   ) {
-    // Earlier attempts never change once a later one exists, so only the current one is copied.
+    // Earlier attempts never change once a later one exists: they are shared as they are.
     const attempts = original.attempts.slice();
     const last = attempts.length - 1;
-    if (last >= 0) attempts[last] = structuredClone(attempts[last]!);
+    if (last >= 0) attempts[last] = { ...attempts[last]!, jobs: attempts[last]!.jobs.slice() };
+    this.working = attempts[last];
     this.state = { run: { ...original.run }, attempts };
+  }
+
+  /**
+   * This command's own copy of a job of the current attempt (with its attempts and steps), to
+   * change freely; it replaces the shared job in the working copy. A job the command created,
+   * or already owns, is returned as it is.
+   */
+  own(job: JobState): JobState {
+    if (this.owned.has(job)) return job;
+    const copy = this.copies.get(job);
+    if (copy) return copy;
+    // The jobs of an attempt this command opened (a new run, a re-run) are its own already.
+    if (this.attempt !== this.working) return job;
+    const jobs = this.attempt.jobs;
+    const index = jobs.indexOf(job);
+    if (index < 0) throw new Error(`job ${job.key} is not part of the current attempt`);
+    const owned = structuredClone(job);
+    jobs[index] = owned;
+    this.copies.set(job, owned);
+    this.owned.add(owned);
+    return owned;
   }
 
   get now(): number {
@@ -43,10 +78,13 @@ export class Txn {
     return this.state.attempts[this.state.attempts.length - 1]!;
   }
 
+  /** A job attempt of the current attempt and its job, both this command's own (see `own`). */
   findJobAttempt(jobAttemptId: string): { job: JobState; jobAttempt: JobAttemptState } | undefined {
     for (const job of this.attempt.jobs) {
-      const jobAttempt = job.attempts.find((a) => a.id === jobAttemptId);
-      if (jobAttempt) return { job, jobAttempt };
+      const index = job.attempts.findIndex((a) => a.id === jobAttemptId);
+      if (index < 0) continue;
+      const owned = this.own(job);
+      return { job: owned, jobAttempt: owned.attempts[index]! };
     }
     return undefined;
   }

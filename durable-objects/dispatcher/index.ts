@@ -14,6 +14,7 @@ import type { Env } from "../../worker/env";
 import { fail, ok, type Result } from "../result";
 import { settingsFrom, type Settings } from "../settings";
 import { migrate } from "../sql-migrations";
+import { CLAIM_MIGRATIONS, ClaimReplay } from "./claim-replay";
 import { AGENT_MIGRATIONS, AgentRegistry, type AgentRecord, agentState, type AgentState } from "./agent-registry";
 import { fanoutOptionsFrom } from "../live-fanout";
 import { QUEUE_FEED_MIGRATIONS, QueueFeed } from "./queue-feed";
@@ -56,6 +57,8 @@ export class DispatcherObject extends DurableObject<Env> {
   private readonly feed: QueueFeed;
   /** Held claims, oldest first. In memory: a restart drops them and the agents simply claim again. */
   private waiters: Waiter[] = [];
+  /** What recent claims were given, to answer a retry whose first answer was lost. */
+  private readonly claims: ClaimReplay;
 
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env);
@@ -64,10 +67,12 @@ export class DispatcherObject extends DurableObject<Env> {
       { name: "queue", statements: QUEUE_MIGRATIONS },
       { name: "agents", statements: AGENT_MIGRATIONS },
       { name: "queue_feed", statements: QUEUE_FEED_MIGRATIONS },
+      { name: "claims", statements: CLAIM_MIGRATIONS },
     ]);
     this.queue = new QueueStore(ctx.storage.sql);
     this.feed = new QueueFeed(ctx, ctx.storage.sql, this.queue, fanoutOptionsFrom(env));
     this.agents = new AgentRegistry(ctx.storage.sql);
+    this.claims = new ClaimReplay(ctx.storage.sql, this.settings.lostAfterMs);
   }
 
   private get queueName(): string {
@@ -144,12 +149,31 @@ export class DispatcherObject extends DurableObject<Env> {
    * Long-poll claim: a job assignment at once when a matching job is queued, else wait until one
    * is or `waitMs` passes (then null: the worker answers 204).
    */
-  async claim(token: string, waitMs: number): Promise<Result<JobAssignment | null>> {
+  async claim(token: string, waitMs: number, claimId?: string): Promise<Result<JobAssignment | null>> {
     const agent = await this.authenticate(token);
     if (!agent) return fail(401, "invalid_agent_token", "the agent token is unknown or revoked; register again");
     // A newer claim from the same agent replaces an older one still held (its connection is gone).
-    for (const w of this.waiters.filter((w) => w.agent.id === agent.id)) w.wake(false);
+    const wakeOlder = () => {
+      for (const w of this.waiters.filter((w) => w.agent.id === agent.id)) w.wake(false);
+    };
+    wakeOlder();
+    if (!claimId) return this.claimFor(agent, waitMs);
+    // A retry of a claim whose answer was lost gets the job that claim was given (./claim-replay.ts),
+    // as long as that job is still this agent's.
+    const given = await this.claims.given(agent.id, claimId, wakeOlder);
+    if (given && this.queue.get(given.jobAttemptId)?.agentId === agent.id) {
+      const run = this.env.RUNS.get(this.env.RUNS.idFromName(given.runId));
+      const again = await run.reissue({ jobAttemptId: given.jobAttemptId, agentId: agent.id });
+      if (again.ok) return again;
+    }
+    if (given) this.claims.forget(agent.id, claimId);
+    wakeOlder();
+    const answer = this.claimFor(agent, waitMs);
+    this.claims.remember(agent.id, claimId, answer);
+    return answer;
+  }
 
+  private async claimFor(agent: AgentRecord, waitMs: number): Promise<Result<JobAssignment | null>> {
     const deadline = Date.now() + Math.min(waitMs, this.settings.claimWaitMs);
     for (;;) {
       const row = this.pick(agent);

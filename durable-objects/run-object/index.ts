@@ -16,6 +16,8 @@ import {
   type CreateRunInput,
   type EngineContext,
   engine,
+  type JobAttemptState,
+  type JobState,
   nextDeadline,
   type RunState,
   runView,
@@ -34,12 +36,18 @@ import type { Committed, RunExtension } from "./extension";
 import { flushDispatchOps, hasDispatchOps, recordDispatchOps } from "./dispatch-outbox";
 import { JobLogs } from "./job-logs";
 import { LineageExtension, type LineageListing } from "./lineage";
-import { LOG_MIGRATIONS } from "./log-store";
+import { LOG_MIGRATIONS, MAX_LOG_CHUNK_BYTES } from "./log-store";
 import { RunLive } from "./live";
 import { RUN_SECRET_MIGRATIONS, RunSecrets } from "./run-secrets";
 import { appendHistory, historyIndex, loadRun, RUN_MIGRATIONS, saveTouched } from "./store";
 
-export const LOG_CHUNK_BYTES = 64 * 1024;
+/**
+ * The largest log chunk an agent may send (`limits.logChunkBytes`). The agent sends what it has
+ * every 250 ms or 64 KiB, so this matters only when it has a backlog: a step printing faster than
+ * one chunk a round trip. Then each request carries up to all of this, not 64 KiB, and the
+ * ingest rate is no longer one small chunk per round trip (BENCHMARKS.md, logs).
+ */
+export const LOG_CHUNK_BYTES = MAX_LOG_CHUNK_BYTES;
 export const MAX_ARTIFACT_BYTES = 5 * 1024 * 1024 * 1024;
 
 /** What a job token proves, for the worker's artifact routes. */
@@ -169,6 +177,12 @@ export class RunObject extends DurableObject<Env> {
     return ok(this.view(this.state!));
   }
 
+  /** Who the run belongs to, for the worker's access checks (cheaper than the whole view). */
+  async identity(): Promise<Result<{ id: string; project: string; number: number }>> {
+    const state = this.require();
+    return state.ok ? ok({ id: state.value.run.id, project: state.value.run.project, number: state.value.run.number }) : state;
+  }
+
   async get(): Promise<Result<RunView>> {
     const state = this.require();
     return state.ok ? ok(this.view(state.value)) : state;
@@ -220,16 +234,30 @@ export class RunObject extends DurableObject<Env> {
     const secrets = await this.secrets.decrypt(this.env);
     // The awaits above: re-read the state, which may have changed meanwhile.
     const result = this.commit(engine.assign(this.state!, this.engineContext(), { ...input, tokenHash }));
-    if (!result.ok) return result;
-    const { job, jobAttempt } = result.value;
-    return ok(
-      buildJobAssignment(this.state!, job, jobAttempt, {
-        token,
-        secrets,
-        heartbeatIntervalMs: this.settings.heartbeatIntervalMs,
-        limits: { logChunkBytes: LOG_CHUNK_BYTES, artifactBytes: MAX_ARTIFACT_BYTES },
-      }),
-    );
+    return result.ok ? ok(this.assignment(result.value, token, secrets)) : result;
+  }
+
+  /**
+   * The agent holding a job attempt lost its claim's answer (the dispatcher saw the claim retried,
+   * durable-objects/dispatcher/claim-replay.ts): the same assignment with a new job token.
+   */
+  async reissue(input: { jobAttemptId: string; agentId: string }): Promise<Result<JobAssignment>> {
+    const state = this.require();
+    if (!state.ok) return state;
+    const token = newJobToken(state.value.run.id, input.jobAttemptId);
+    const tokenHash = await sha256Hex(token);
+    const secrets = await this.secrets.decrypt(this.env);
+    const result = this.commit(engine.reissueToken(this.state!, this.engineContext(), { ...input, tokenHash }), { project: false });
+    return result.ok ? ok(this.assignment(result.value, token, secrets)) : result;
+  }
+
+  private assignment(at: { job: JobState; jobAttempt: JobAttemptState }, token: string, secrets: Record<string, string>): JobAssignment {
+    return buildJobAssignment(this.state!, at.job, at.jobAttempt, {
+      token,
+      secrets,
+      heartbeatIntervalMs: this.settings.heartbeatIntervalMs,
+      limits: { logChunkBytes: LOG_CHUNK_BYTES, artifactBytes: MAX_ARTIFACT_BYTES },
+    });
   }
 
   // ── from agents (job token) ──────────────────────────────────────────────────────────────

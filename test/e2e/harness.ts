@@ -66,15 +66,28 @@ export interface ControlPlane {
   persistDir: string;
   /** The output of wrangler dev so far (for diagnosing a failure). */
   output(): string;
-  api(method: string, path: string, body?: unknown, init?: { token?: string; headers?: Record<string, string>; raw?: BodyInit }): Promise<ApiResult>;
-  /** Stops wrangler dev and starts it again on the same port with the same persisted state. */
-  restart(): Promise<void>;
+  api(method: string, path: string, body?: unknown, init?: { token?: string; headers?: Record<string, string>; raw?: RequestInit["body"] }): Promise<ApiResult>;
+  /**
+   * Stops wrangler dev and starts it again on the same port with the same persisted state;
+   * `whileStopped` runs in between (e.g. seeding the local D1 with `wrangler d1 execute`).
+   */
+  restart(whileStopped?: () => void | Promise<void>): Promise<void>;
   stop(): Promise<void>;
+  /** The pid of `wrangler dev` (workerd runs as its descendant), while it runs. */
+  pid(): number | undefined;
 }
 
 export interface ControlPlaneOptions {
   /** Extra vars for the worker (e.g. YM_AGENT_LOST_AFTER_SECONDS). */
   vars?: Record<string, string>;
+  /** Another worker's wrangler config (benchmarks' baselines); default: the product's. */
+  configPath?: string;
+  /** Apply the D1 migrations first (default true; a worker without D1 has none). */
+  migrate?: boolean;
+  /** The path polled until the worker answers (default /api/health). */
+  healthPath?: string;
+  /** Serve the DevTools inspector on this port (CPU profiles of workerd); default: wrangler's. */
+  inspectorPort?: number;
 }
 
 export async function startControlPlane(options: ControlPlaneOptions = {}): Promise<ControlPlane> {
@@ -85,12 +98,16 @@ export async function startControlPlane(options: ControlPlaneOptions = {}): Prom
   const vars = { YM_ADMIN_TOKEN: adminToken, YM_ENCRYPTION_KEY: "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=", ...options.vars };
   writeFileSync(envFile, Object.entries(vars).map(([k, v]) => `${k}=${v}`).join("\n") + "\n");
 
-  const migrate = spawnSync(join(BIN, "wrangler"), ["d1", "migrations", "apply", "DB", "--local", "--persist-to", persistDir], {
-    cwd: ROOT,
-    env: { ...process.env, ...QUIET_ENV, CI: "true" },
-    encoding: "utf8",
-  });
-  if (migrate.status !== 0) throw new Error(`migrations failed:\n${migrate.stdout}\n${migrate.stderr}`);
+  const config = options.configPath ? ["--config", options.configPath] : [];
+  const inspector = options.inspectorPort ? ["--inspector-port", String(options.inspectorPort)] : [];
+  if (options.migrate !== false) {
+    const migrate = spawnSync(join(BIN, "wrangler"), ["d1", "migrations", "apply", "DB", "--local", "--persist-to", persistDir, ...config], {
+      cwd: ROOT,
+      env: { ...process.env, ...QUIET_ENV, CI: "true" },
+      encoding: "utf8",
+    });
+    if (migrate.status !== 0) throw new Error(`migrations failed:\n${migrate.stdout}\n${migrate.stderr}`);
+  }
 
   let log = "";
   let child: ChildProcess | null = null;
@@ -99,13 +116,14 @@ export async function startControlPlane(options: ControlPlaneOptions = {}): Prom
   const launch = async () => {
     child = spawn(
       join(BIN, "wrangler"),
-      ["dev", "--ip", "127.0.0.1", "--port", String(port), "--persist-to", persistDir, "--env-file", envFile, "--show-interactive-dev-session=false"],
+      ["dev", ...config, ...inspector, "--ip", "127.0.0.1", "--port", String(port), "--persist-to", persistDir, "--env-file", envFile, "--show-interactive-dev-session=false"],
       { cwd: ROOT, env: { ...process.env, ...QUIET_ENV }, stdio: ["ignore", "pipe", "pipe"], detached: true },
     );
     running.add(child);
     child.stdout!.on("data", (d) => (log += d));
     child.stderr!.on("data", (d) => (log += d));
-    await waitFor("wrangler dev to answer", async () => (await fetch(`${url}/api/health`)).ok, { timeoutMs: 60_000, intervalMs: 200 });
+    const health = `${url}${options.healthPath ?? "/api/health"}`;
+    await waitFor("wrangler dev to answer", async () => (await fetch(health)).ok, { timeoutMs: 60_000, intervalMs: 200 });
   };
 
   const stopChild = async () => {
@@ -139,7 +157,7 @@ export async function startControlPlane(options: ControlPlaneOptions = {}): Prom
     output: () => log,
     async api(method, path, body, init = {}) {
       const headers: Record<string, string> = { authorization: `Bearer ${init.token ?? adminToken}`, ...init.headers };
-      let payload: BodyInit | undefined = init.raw;
+      let payload: RequestInit["body"] = init.raw;
       if (body !== undefined) {
         payload = JSON.stringify(body);
         headers["content-type"] ??= "application/json";
@@ -154,13 +172,18 @@ export async function startControlPlane(options: ControlPlaneOptions = {}): Prom
       }
       return { status: response.status, json, text, headers: response.headers };
     },
-    async restart() {
+    async restart(whileStopped) {
       await stopChild();
+      await whileStopped?.();
       await launch();
     },
     async stop() {
       await stopChild();
       rmSync(persistDir, { recursive: true, force: true });
+    },
+    pid: () => {
+      const c = child as ChildProcess | null;
+      return c && c.exitCode === null ? c.pid : undefined;
     },
   };
 }

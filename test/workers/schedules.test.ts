@@ -93,8 +93,27 @@ describe("schedules", () => {
     expect(started.map((r) => [r.id, r.nominalTime])).toEqual([[runId, new Date(slot).toISOString()]]);
   });
 
+  it("refuse, up front, a scheduled pipeline with a param that has no default", async () => {
+    expect((await api("POST", "/api/v1/projects", { body: { slug: "needs-default" } })).status).toBe(201);
+    const refused = await api("PUT", "/api/v1/projects/needs-default/pipelines/timed", {
+      raw: scheduled("* * * * *", "params: { target: }\n"),
+      headers: { "content-type": "text/plain" },
+    });
+    expect(refused.status).toBe(400);
+    expect(refused.json.error.details.problems[0].message).toContain("param 'target' has no default");
+    expect((await api("GET", "/api/v1/projects/needs-default/pipelines")).json.items).toEqual([]);
+  });
+
   it("give up a slot whose run is refused, saying why, and stop when the schedule is removed", async () => {
-    await projectWithPipelines("refused", { timed: scheduled("* * * * *", "params: { target: }\n") });
+    // A version stored before scheduled pipelines had to give every param a default: its stored
+    // definition has a required param, so each slot's start is refused.
+    await projectWithPipelines("refused", { timed: scheduled("* * * * *", "params: { target: prod }\n") });
+    const stored = await env.DB.prepare(
+      "SELECT v.id, v.definition FROM pipeline_versions v JOIN pipelines p ON p.current_version_id = v.id JOIN projects j ON j.id = p.project_id WHERE j.slug = 'refused'",
+    ).first<{ id: string; definition: string }>();
+    const definition = JSON.parse(stored!.definition);
+    definition.params.target = {};
+    await env.DB.prepare("UPDATE pipeline_versions SET definition = ? WHERE id = ?").bind(JSON.stringify(definition), stored!.id).run();
     const slot = await nextAt("refused");
     await tick(slot);
     await tick(slot + 3 * MINUTE + 1); // past the retry delay of pending slots

@@ -111,7 +111,7 @@ agentApiRoutes.openapi(
   async (c) => {
     const { token, dispatcher } = agentDispatcher(c.env, c.req.header("authorization"));
     const body = c.req.valid("json") ?? { waitSeconds: 25 };
-    const assignment = unwrap(await dispatcher.claim(token, (body.waitSeconds ?? 25) * 1000));
+    const assignment = unwrap(await dispatcher.claim(token, (body.waitSeconds ?? 25) * 1000, body.claimId));
     if (!assignment) return c.body(null, 204);
     return c.json(assignment, 200);
   },

@@ -130,6 +130,14 @@ async function readableRun(env: Parameters<typeof runStub>[0], runId: string, pr
   return { stub, view };
 }
 
+/** Like readableRun, for routes that need only the run's project, not its whole view. */
+async function accessibleRun(env: Parameters<typeof runStub>[0], runId: string, principal: Parameters<typeof canSeeProject>[0]) {
+  const stub = runStub(env, runId);
+  const { project } = unwrap(await stub.identity());
+  if (!canSeeProject(principal, project)) throw new ApiError(404, "run_not_found", "no such run");
+  return { stub, project };
+}
+
 runRoutes.openapi(
   createRoute({
     method: "get",
@@ -158,8 +166,8 @@ runRoutes.openapi(
   }),
   async (c) => {
     requireScope(c.var.principal, "read");
-    const { stub, view } = await readableRun(c.env, c.req.valid("param").run, c.var.principal);
-    requireScope(c.var.principal, "run", view.project);
+    const { stub, project } = await accessibleRun(c.env, c.req.valid("param").run, c.var.principal);
+    requireScope(c.var.principal, "run", project);
     return c.json(unwrap(await stub.cancel()), 200);
   },
 );
@@ -179,8 +187,8 @@ runRoutes.openapi(
   }),
   async (c) => {
     requireScope(c.var.principal, "read");
-    const { stub, view } = await readableRun(c.env, c.req.valid("param").run, c.var.principal);
-    requireScope(c.var.principal, "run", view.project);
+    const { stub, project } = await accessibleRun(c.env, c.req.valid("param").run, c.var.principal);
+    requireScope(c.var.principal, "run", project);
     const body = c.req.valid("json") ?? { failedOnly: false };
     return c.json(unwrap(await stub.rerun(body.failedOnly ?? false)), 201);
   },
@@ -208,7 +216,7 @@ runRoutes.openapi(
     requireScope(c.var.principal, "read");
     const { run, job } = c.req.valid("param");
     const { attempt, runAttempt } = c.req.valid("query");
-    const { stub } = await readableRun(c.env, run, c.var.principal);
+    const { stub } = await accessibleRun(c.env, run, c.var.principal);
     const log = unwrap(await stub.readLog(job, attempt, runAttempt));
     const response = c.body(log.body, 200, {
       "content-type": "text/plain; charset=utf-8",

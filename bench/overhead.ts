@@ -1,0 +1,249 @@
+/**
+ * Orchestration overhead: everything the control plane and the agents add around a job's own
+ * work. Four real agent processes run a pipeline of 500 independent jobs whose one step is
+ * `true`, and a one-job pipeline is timed from its trigger to SUCCESS.
+ *
+ * The work is running the step, as the agents themselves time it (their timestamped log lines
+ * around each step: writing the script, spawning its shell, running it, reading its outputs).
+ * Overhead per job = (agents × wall time − the steps' total time) ÷ jobs: the agent-time each
+ * job costs beyond its own step.
+ */
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { cpus, tmpdir } from "node:os";
+import { join } from "node:path";
+import { shellCommand, startProcess } from "../agent/step-process.ts";
+import {
+  type AgentProcess,
+  assertNoReload,
+  type Benchmark,
+  cpuSeconds,
+  type ControlPlane,
+  figure,
+  KeepAlive,
+  round,
+  roundStats,
+  setUpPipeline,
+  sleep,
+  startAgent,
+  startControlPlane,
+  stopAll,
+  summarize,
+  waitFor,
+  wallNow,
+  widePipeline,
+  workerdPids,
+} from "./harness.ts";
+
+const AGENTS = 4;
+const cores = cpus().length;
+const TERMINAL = ["SUCCESS", "WARNING", "FAILED", "KILLED"];
+
+/** Runs a `true` step the way an agent does, `lanes` at a time; ms per step. */
+async function stepWork(lanes: number, perLane: number): Promise<number[]> {
+  const dir = mkdtempSync(join(tmpdir(), "ym-bench-work-"));
+  const script = join(dir, "s-1.sh");
+  writeFileSync(script, "true\n", { mode: 0o700 });
+  const { command, args } = shellCommand(null, script);
+  const times: number[] = [];
+  const lane = async () => {
+    for (let i = 0; i < perLane; i++) {
+      const started = performance.now();
+      const proc = startProcess({ command, args, cwd: dir, env: { PATH: process.env.PATH ?? "" }, killGraceMs: 1000, onOutput: () => true, waitForDrain: async () => {} });
+      const result = await proc.done;
+      if (result.exitCode !== 0) throw new Error(`the work step failed: ${JSON.stringify(result)}`);
+      times.push(performance.now() - started);
+    }
+  };
+  await Promise.all(Array.from({ length: lanes }, lane));
+  rmSync(dir, { recursive: true, force: true });
+  return times;
+}
+
+async function runToEnd(cp: ControlPlane, pipeline: string, onWait?: () => void): Promise<{ sent: number; run: any }> {
+  const sent = wallNow();
+  const started = await cp.api("POST", `/api/v1/projects/overhead/pipelines/${pipeline}/runs`, {});
+  if (started.status !== 201) throw new Error(`trigger ${pipeline}: ${started.status} ${started.text}`);
+  const id = started.json.id as string;
+  // The listing (D1) says when it ended without loading the run object; then read the run once.
+  await waitFor(
+    `run ${pipeline} to end`,
+    async () => {
+      onWait?.();
+      const list = await cp.api("GET", `/api/v1/runs?project=overhead&pipeline=${pipeline}&limit=1`);
+      return list.json.items[0]?.id === id && TERMINAL.includes(list.json.items[0].status);
+    },
+    { timeoutMs: 600_000, intervalMs: pipeline === "one" ? 5 : 250 },
+  );
+  const run = (await cp.api("GET", `/api/v1/runs/${id}`)).json;
+  if (run.status !== "SUCCESS") throw new Error(`run ${pipeline} ended ${run.status}`);
+  return { sent, run };
+}
+
+/** Per-job phases (ms) read from the agents' own timestamped log lines (stderr), from `from` on. */
+function agentPhases(agents: AgentProcess[], from: number) {
+  const phases = { claimGap: [] as number[], beforeStep: [] as number[], step: [] as number[], afterStep: [] as number[] };
+  for (const agent of agents) {
+    let lastEnd = from;
+    let jobStart = 0;
+    let stepStart = 0;
+    let stepEnd = 0;
+    for (const line of agent.output().split("\n")) {
+      const at = Date.parse(line.slice(0, 24));
+      if (!Number.isFinite(at) || at < from) continue;
+      if (line.includes("] running job ")) {
+        jobStart = at;
+        phases.claimGap.push(at - lastEnd);
+      } else if (/\] step \S+ \(attempt \d+\) started/.test(line)) {
+        stepStart = at;
+        phases.beforeStep.push(at - jobStart);
+      } else if (/\] step \S+ \(attempt \d+\): /.test(line)) {
+        stepEnd = at;
+        phases.step.push(at - stepStart);
+      } else if (/\] job [A-Z]+ .*in [\d.]+ s$/.test(line)) {
+        phases.afterStep.push(at - stepEnd);
+        lastEnd = at;
+      }
+    }
+  }
+  return phases;
+}
+
+export const overhead: Benchmark = {
+  name: "overhead",
+  title: "Orchestration overhead",
+  async run({ quick, progress }) {
+    const jobs = quick ? 40 : 500;
+    const oneSamples = quick ? 5 : 20;
+    const cp = await startControlPlane();
+    const health = new KeepAlive(cp.url);
+    try {
+      await setUpPipeline(cp, "overhead", {
+        wide: widePipeline(jobs, ["overhead"], "true"),
+        one: widePipeline(1, ["overhead"], "true"),
+      });
+      const agents: AgentProcess[] = [];
+      for (let i = 0; i < AGENTS; i++) agents.push(await startAgent(cp, { name: `agent-${i + 1}`, labels: ["overhead"] }));
+      await waitFor("the agents to register", async () => (await cp.api("GET", "/api/v1/agents")).json.items.length === AGENTS, { timeoutMs: 60_000, intervalMs: 200 });
+      for (let i = 0; i < 3; i++) await runToEnd(cp, "one"); // warm-up: not counted
+
+      // One job, trigger → SUCCESS; its step as its agent timed it.
+      const oneMs: number[] = [];
+      const oneStep: number[] = [];
+      const healthMs: number[] = [];
+      for (let i = 0; i < oneSamples; i++) {
+        await sleep(200); // the agents are back to holding claims
+        for (let k = 0; k < 3; k++) healthMs.push((await health.request("GET", "/api/health")).ms);
+        const { sent, run } = await runToEnd(cp, "one");
+        oneMs.push(Date.parse(run.endedAt) - sent);
+        oneStep.push(...agentPhases(agents, sent).step);
+        progress.update(`1-job pipeline ${i + 1}/${oneSamples}: trigger → SUCCESS ${oneMs[oneMs.length - 1]!.toFixed(0)} ms`);
+      }
+      // For scale: spawning a `true` step alone, the agent's way, from this process.
+      const spawn = summarize(await stepWork(1, quick ? 5 : 20));
+
+      await sleep(500);
+      // Who spends the CPU: workerd (the worker and every object), wrangler's proxy in front of
+      // it, the agents with their steps.
+      const { runtime, proxy } = workerdPids(cp);
+      const agentPids = agents.map((a) => a.process.pid!);
+      const cpuNow = () => ({
+        workerd: cpuSeconds(runtime) ?? 0,
+        proxy: proxy === null ? 0 : (cpuSeconds(proxy) ?? 0),
+        agents: agentPids.reduce((n, pid) => n + (cpuSeconds(pid) ?? 0), 0),
+      });
+      const cpuBefore = cpuNow();
+      const started = wallNow();
+      const countDone = () => agents.reduce((n, a) => n + (a.output().match(/\] job SUCCESS in /g)?.length ?? 0), 0);
+      const doneBefore = countDone();
+      const { sent, run } = await runToEnd(cp, "wide", () =>
+        progress.update(`${jobs}-job pipeline: ${countDone() - doneBefore}/${jobs} jobs done, ${((wallNow() - started) / 1000).toFixed(0)} s`),
+      );
+      const cpuAfter = cpuNow();
+      assertNoReload(cp);
+      const wall = Date.parse(run.endedAt) - sent;
+      const cpuPerJobMs = {
+        workerd: round(((cpuAfter.workerd - cpuBefore.workerd) * 1000) / jobs),
+        proxy: round(((cpuAfter.proxy - cpuBefore.proxy) * 1000) / jobs),
+        agents: round(((cpuAfter.agents - cpuBefore.agents) * 1000) / jobs),
+      };
+      const firstStart = Math.min(...run.attempts[0].jobs.map((j: any) => Date.parse(j.attempts[0].startedAt)));
+      const phases = agentPhases(agents, started);
+      if (phases.step.length !== jobs) throw new Error(`read ${phases.step.length} steps from the agents' logs, not ${jobs}`);
+      const work = summarize(phases.step);
+      const totalWork = phases.step.reduce((a, b) => a + b, 0);
+      const perJob = (AGENTS * wall - totalWork) / jobs;
+      const idealWall = totalWork / AGENTS;
+      const mean = (xs: number[]) => round(summarize(xs).mean);
+      const breakdown = { claimGapMs: mean(phases.claimGap), beforeStepMs: mean(phases.beforeStep), stepMs: mean(phases.step), afterStepMs: mean(phases.afterStep) };
+      const one = summarize(oneMs);
+      const oneW = summarize(oneStep);
+      const rtt = summarize(healthMs).p50;
+      const commandsPerJob = 5; // claim, step RUNNING, the log, step SUCCESS, finish
+
+      return {
+        name: "overhead",
+        title: "Orchestration overhead",
+        definition: [
+          `${AGENTS} real agent processes (\`agent/cli.ts\`, concurrency 1, labels [overhead]) and a pipeline of ${jobs} independent jobs,`,
+          "each one step `run: true`.",
+          "",
+          "- **Work** (the baseline): each job's step as its agent timed it — from its log line `step s (attempt 1) started` to",
+          "  `step s (attempt 1): SUCCESS` (writing the script, spawning `bash --noprofile --norc -eo pipefail <script>` in its",
+          "  own process group, running `true`, reading the step's output files). Measured in the same run, on the same agents.",
+          "- **Wall time**: from sending the trigger (benchmark's clock) to the run's `endedAt` (the control plane's timestamp of",
+          "  the last job's finish; workerd's clock, so never later than the truth).",
+          `- **Overhead per job** = (${AGENTS} × wall − the ${jobs} steps' time) ÷ ${jobs}: agent-time per job not spent in its step — the`,
+          "  trigger, D1 projection, queueing, claims, step reports, the log, the finish, the agent's own bookkeeping.",
+          "- **1-job pipeline**: trigger sent → the run's `endedAt`, agents idle; its baseline is that job's step, as timed by its agent.",
+          "- Breakdown: the agents' own timestamped log lines (stderr, ms): claim gap (previous job's end → next job's start on",
+          "  the same agent), job start → step start, the step, step end → job end (reports, log flush, finish, clean-up).",
+        ].join("\n"),
+        limit: [
+          `Per job the protocol needs ${commandsPerJob} calls in sequence — the claim, the step's RUNNING, the log chunk, the step's end and`,
+          `the finish — so one agent cannot turn jobs around faster than ${commandsPerJob} round trips plus the work: ${(commandsPerJob * rtt).toFixed(0)} ms at this run's`,
+          `\`GET /api/health\` round trip (p50 ${rtt.toFixed(1)} ms). Measured overhead: ${perJob.toFixed(0)} ms per job of agent time, ${(perJob / (commandsPerJob * rtt)).toFixed(1)}× that floor.`,
+          "The other bound is the run itself: one RunObject takes every command of the run's jobs one at a time, so a single run",
+          `completes at most 1 ÷ (its CPU per job) jobs a second however many agents serve it; here ${(jobs / (wall / 1000)).toFixed(1)} jobs/s.`,
+          "Many runs spread over many objects; one wide run does not.",
+        ].join("\n"),
+        figures: [
+          figure("overhead.perJob", `Overhead per job (${jobs} jobs, ${AGENTS} agents)`, perJob, "ms", {
+            baseline: { label: "the job's own step (mean, timed by the agents)", value: work.mean, unit: "ms" },
+            target: { op: "<=", value: 15 },
+          }),
+          figure("overhead.wall", `${jobs}-job pipeline, trigger → SUCCESS`, wall / 1000, "s", {
+            baseline: { label: `its work spread over ${AGENTS} agents`, value: idealWall / 1000, unit: "s" },
+          }),
+          figure("overhead.oneJob.p50", "1-job pipeline, trigger → SUCCESS, p50", one.p50, "ms", {
+            baseline: { label: "its step, p50", value: oneW.p50, unit: "ms" },
+          }),
+        ],
+        notes: [
+          `${jobs} jobs in ${(wall / 1000).toFixed(1)} s = ${(jobs / (wall / 1000)).toFixed(1)} jobs/s; first job started ${((firstStart - sent) / 1000).toFixed(2)} s after the trigger was sent.`,
+          `Per job, from the agents' logs (means): claim gap ${breakdown.claimGapMs} ms, job start → step start ${breakdown.beforeStepMs} ms, step ${breakdown.stepMs} ms, step end → job end ${breakdown.afterStepMs} ms. Spawning a \`true\` step alone from Node (the agent's code, this process): p50 ${spawn.p50.toFixed(1)} ms.`,
+          `CPU per job during the ${jobs}-job run: workerd ${cpuPerJobMs.workerd} ms, wrangler's proxy ${cpuPerJobMs.proxy} ms, the agents with their steps ${cpuPerJobMs.agents} ms (${(((cpuPerJobMs.workerd + cpuPerJobMs.proxy + cpuPerJobMs.agents) * jobs) / wall).toFixed(2)} cores busy on average, of ${cores}).`,
+          `1-job pipeline over ${oneSamples} runs: p50 ${one.p50.toFixed(0)} ms, p95 ${one.p95.toFixed(0)} ms, max ${one.max.toFixed(0)} ms.`,
+        ],
+        raw: {
+          jobs,
+          agents: AGENTS,
+          wallMs: round(wall),
+          stepMs: roundStats(work),
+          overheadPerJobMs: round(perJob),
+          firstJobStartedAfterMs: round(firstStart - sent),
+          phases: breakdown,
+          cpuPerJobMs,
+          spawnAloneMs: roundStats(spawn),
+          oneJobMs: roundStats(one),
+          oneJobStepMs: roundStats(oneW),
+          healthMs: roundStats(summarize(healthMs)),
+          samples: { oneJobMs: oneMs.map(round) },
+        },
+      };
+    } finally {
+      health.close();
+      await stopAll();
+      await cp.stop();
+    }
+  },
+};
