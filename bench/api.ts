@@ -209,7 +209,8 @@ export const api: Benchmark = {
         ].join("\n"),
         limit: [
           `The baseline is the ceiling: \`GET /api/health\` does no I/O, so ${h.rps.toFixed(0)} requests a second is what this worker's`,
-          "routing, the runtime and `wrangler dev` allow on this machine. With 50 clients in a closed loop, latency is queueing:",
+          "routing, the runtime and `wrangler dev` (every request also crosses its proxy, a second workerd) allow on this machine,",
+          "with the 50 clients' own process on the same two cores. With 50 clients in a closed loop, latency is queueing:",
           `p50 ≈ 50 ÷ rps, so a p99 of 50 ms needs about 1,000 requests a second — the baseline itself is at p99 ${h.latency.p99.toFixed(0)} ms.`,
           `\`GET /api/v1/runs/:run\` adds a call to the run's object and builds the run's view (${(h.rps / view.run.rps).toFixed(1)}× below the baseline);`,
           `\`GET /api/v1/runs\` adds one indexed D1 query (${(h.rps / view.runs.rps).toFixed(1)}×), whose cost does not grow with the number of runs: the`,

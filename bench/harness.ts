@@ -11,7 +11,7 @@
  * later, so a latency measured from one can only be overstated, by that request's own CPU time.
  */
 import { spawnSync } from "node:child_process";
-import { existsSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
+import { readdirSync, readFileSync, writeFileSync } from "node:fs";
 import http from "node:http";
 import os from "node:os";
 import { join } from "node:path";
@@ -506,6 +506,3 @@ export class ReloadedError extends Error {
 export function assertNoReload(cp: ControlPlane, what = "the control plane"): void {
   if (cp.output().includes("Reloading local server")) throw new ReloadedError(what);
 }
-
-/** True when /proc is there to read memory from (Linux). */
-export const canReadProc = existsSync("/proc/self/status");

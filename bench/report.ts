@@ -81,7 +81,7 @@ export function writeReport(results: Results): void {
     ...figures.map(row),
     "",
     worst
-      ? `Furthest from its target: **${worst.label}**, ${value(worst.value, worst.unit)} against ${targetText(worst)} (${worst.target!.factor}×).`
+      ? `Furthest from its target: **${worst.label}**, ${value(worst.value, worst.unit)} against ${targetText(worst)} (${worst.target!.factor}×). What bounds each figure is under "The limit" in its section; what was changed to improve them, with before and after, is at the end.`
       : "",
     "",
     ...runs.map(section),

@@ -1,5 +1,5 @@
 /**
- * `npm run bench [-- <name>…] [--quick] [--max-wait <seconds>]`: runs the benchmarks (all, or
+ * `npm run bench [-- <name>…] [--quick] [--max-wait <seconds>] [--report-only]`: runs the benchmarks (all, or
  * the ones named) against the real `wrangler dev` and real agent processes, one after the
  * other, each with its own control plane, and writes `bench/results/latest.json` (every number)
  * and `BENCHMARKS.md` (the report). A benchmark run alone replaces only its own section.
@@ -9,6 +9,7 @@
  * figure is set beside a baseline measured in the same run, so its ratio survives the noise.
  */
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { loadavg } from "node:os";
 import { join } from "node:path";
 import { parseArgs } from "node:util";
 import { artifacts } from "./artifacts.ts";
@@ -44,16 +45,18 @@ const { values, positionals } = parseArgs({
   allowPositionals: true,
   options: {
     quick: { type: "boolean", default: false },
+    "report-only": { type: "boolean", default: false },
     "max-wait": { type: "string", default: "60" },
     help: { type: "boolean", default: false },
   },
 });
 
 if (values.help) {
-  console.log(`Usage: npm run bench [-- <name>…] [--quick] [--max-wait <seconds>]
+  console.log(`Usage: npm run bench [-- <name>…] [--quick] [--max-wait <seconds>] [--report-only]
 
 Benchmarks: ${BENCHMARKS.map((b) => b.name).join(", ")} (default: all, in that order)
   --quick          small sizes, to build and debug a benchmark (not for the report)
+  --report-only    rewrite BENCHMARKS.md from bench/results/latest.json (after editing bench/improvements.md)
   --max-wait S     wait up to S seconds for an idle machine before each benchmark (default 60)`);
   process.exit(0);
 }
@@ -75,6 +78,10 @@ for (const signal of ["SIGINT", "SIGTERM"] as const) {
 
 const results: Results = existsSync(RESULTS) ? (JSON.parse(readFileSync(RESULTS, "utf8")) as Results) : { runs: {} };
 mkdirSync(join(ROOT, "bench/results"), { recursive: true });
+if (values["report-only"]) {
+  writeReport(results);
+  process.exit(0);
+}
 let failed = false;
 
 for (const bench of selected) {
@@ -108,7 +115,7 @@ for (const bench of selected) {
       quick: values.quick,
       machine: machineInfo(),
       loadBefore,
-      loadAfter: { loadavg: (await import("node:os")).loadavg().map(round) },
+      loadAfter: { loadavg: loadavg().map(round) },
       waitedSeconds: round((started - waitStarted) / 1000),
     };
     results.runs[bench.name] = run;
