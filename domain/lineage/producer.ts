@@ -2,7 +2,7 @@
  * Who Yardmaster says it is in OpenLineage events, and which versions of the spec it speaks.
  * Every URL here is fixed at build time: events are immutable once recorded, so they must not
  * depend on where or when they are delivered. The facet schema URLs are the `$id`s of the
- * official facet schemas (../shared/spec/openlineage/facets), checked by the Node tests.
+ * official facet schemas (test/fixtures/openlineage-spec/facets), checked by the Node tests.
  */
 
 /** Yardmaster's own repository: the `producer` of every event is this URL at our version. */

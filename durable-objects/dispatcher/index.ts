@@ -189,14 +189,11 @@ export class DispatcherObject extends DurableObject<Env> {
 
   /** The first queued row the agent may take, marked assigned before anything else can run. */
   private pick(agent: AgentRecord): QueueRow | null {
-    for (const row of this.queue.queuedInOrder()) {
-      if (labelsMatch(row.labels, agent.labels)) {
-        this.queue.markAssigned(row.jobAttemptId, agent.id, agent.name, Date.now());
-        this.feed.assigned(row.jobAttemptId);
-        return row;
-      }
-    }
-    return null;
+    const row = this.queue.firstQueuedMatching((labels) => labelsMatch(labels, agent.labels));
+    if (!row) return null;
+    this.queue.markAssigned(row.jobAttemptId, agent.id, agent.name, Date.now());
+    this.feed.assigned(row.jobAttemptId);
+    return row;
   }
 
   /** Tells the run its job attempt is taken. A refusal (cancelled meanwhile) drops the row. */

@@ -31,7 +31,17 @@ export const QUEUE_MIGRATIONS = [
    CREATE INDEX queue_order ON queue (state, priority DESC, position);
    CREATE INDEX queue_agent ON queue (agent_id);
    CREATE TABLE counters (name TEXT PRIMARY KEY, value INTEGER NOT NULL);`,
+  // The label set a job requires, as a key (its labels sorted, as JSON), so that a claim reads
+  // only the label sets the agent can satisfy instead of every queued job ahead of its match.
+  `ALTER TABLE queue ADD COLUMN labels_key TEXT NOT NULL DEFAULT '[]';
+   UPDATE queue SET labels_key = (SELECT json_group_array(value) FROM (SELECT DISTINCT value FROM json_each(queue.doc, '$.labels') ORDER BY value));
+   CREATE INDEX queue_by_labels ON queue (state, labels_key, priority DESC, position);`,
 ];
+
+/** The key of a set of required labels: sorted, without repeats, as JSON (what the migration's SQL builds). */
+export function labelsKey(labels: readonly string[]): string {
+  return JSON.stringify([...new Set(labels)].sort());
+}
 
 function toRow(r: SqlRow): QueueRow {
   const item = JSON.parse(r.doc) as QueueItem;
@@ -64,11 +74,12 @@ export class QueueStore {
     for (const item of items) {
       if (this.get(item.jobAttemptId)) continue;
       this.sql.exec(
-        "INSERT INTO queue (job_attempt_id, doc, priority, position, state) VALUES (?, ?, ?, ?, 'queued')",
+        "INSERT INTO queue (job_attempt_id, doc, priority, position, state, labels_key) VALUES (?, ?, ?, ?, 'queued', ?)",
         item.jobAttemptId,
         JSON.stringify(item),
         item.priority,
         this.nextPosition(),
+        labelsKey(item.labels),
       );
       added.push(item);
     }
@@ -85,6 +96,39 @@ export class QueueStore {
     for (const r of this.sql.exec<SqlRow>("SELECT * FROM queue WHERE state = 'queued' ORDER BY priority DESC, position ASC")) {
       yield toRow(r);
     }
+  }
+
+  /**
+   * The first queued row, in claim order, whose required labels `accepts` — reading one row per
+   * distinct label set rather than every row ahead of the match, so that a claim costs the same
+   * behind 10 or 10,000 jobs the agent cannot take.
+   */
+  firstQueuedMatching(accepts: (labels: string[]) => boolean): QueueRow | null {
+    // The distinct label sets of queued rows, by hopping through the index (a skip scan).
+    const keys = this.sql
+      .exec<{ key: string }>(
+        `WITH RECURSIVE k(key) AS (
+           SELECT min(labels_key) FROM queue WHERE state = 'queued'
+           UNION ALL
+           SELECT (SELECT min(labels_key) FROM queue WHERE state = 'queued' AND labels_key > k.key) FROM k WHERE k.key IS NOT NULL)
+         SELECT key FROM k WHERE key IS NOT NULL`,
+      )
+      .toArray()
+      .map((r) => r.key)
+      .filter((key) => accepts(JSON.parse(key) as string[]));
+    let best: SqlRow | null = null;
+    for (const key of keys) {
+      const head = this.sql
+        .exec<SqlRow>(
+          "SELECT * FROM queue WHERE state = 'queued' AND labels_key = ? ORDER BY priority DESC, position ASC LIMIT 1",
+          key,
+        )
+        .toArray()[0];
+      if (head && (!best || head.priority > best.priority || (head.priority === best.priority && head.position < best.position))) {
+        best = head;
+      }
+    }
+    return best ? toRow(best) : null;
   }
 
   assigned(): QueueRow[] {

@@ -4,8 +4,8 @@
  *    OpenLineage.json, and every facet against its own official schema (or ours, for the
  *    `yardmaster` facet); a facet without a schema is a violation too.
  *  - `runCycleViolations`: the run cycle per runId (START first, one terminal event, nothing after).
- * The official schemas live beside the repository in ../shared/spec/openlineage (as in CI);
- * OPENLINEAGE_SPEC_DIR points elsewhere.
+ * The official schemas are copied, byte for byte, into test/fixtures/openlineage-spec (its
+ * SOURCE.txt says from where); OPENLINEAGE_SPEC_DIR points elsewhere (a newer spec, say).
  */
 import { readdirSync, readFileSync } from "node:fs";
 import { join, resolve } from "node:path";
@@ -13,7 +13,7 @@ import { Ajv2020, type ValidateFunction } from "ajv/dist/2020.js";
 import addFormatsModule from "ajv-formats";
 
 const ROOT = resolve(import.meta.dirname, "../..");
-export const SPEC_DIR = process.env.OPENLINEAGE_SPEC_DIR ?? resolve(ROOT, "../shared/spec/openlineage");
+export const SPEC_DIR = process.env.OPENLINEAGE_SPEC_DIR ?? join(ROOT, "test/fixtures/openlineage-spec");
 const OWN_FACETS_DIR = join(ROOT, "docs/openlineage/facets");
 
 type Json = Record<string, any>;
