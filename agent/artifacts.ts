@@ -14,6 +14,8 @@ import { ItemRefusedError, type JobApi } from "./api.ts";
 
 /** Above this size a file goes up in parts (a Worker's request body is limited to 100 MB). */
 export const SINGLE_PUT_MAX_BYTES = 95 * 1000 * 1000;
+/** Parts of a multipart upload sent at once. */
+export const PARTS_IN_FLIGHT = 2;
 
 export interface ArtifactFile {
   /** Relative to the work dir, with `/` separators. */
@@ -136,19 +138,38 @@ export async function uploadArtifact(file: ArtifactFile, options: UploadOptions)
     return { sha256 };
   }
   const { uploadId, partSize } = await options.api.startUpload(meta, options.signal);
-  const parts: { partNumber: number; etag: string }[] = [];
-  for (let start = 0, partNumber = 1; start < size; start += partSize, partNumber++) {
-    const length = Math.min(partSize, size - start);
-    const from = start;
-    const etag = await options.api.putPart(
-      uploadId,
-      partNumber,
-      length,
-      () => createReadStream(file.path, { start: from, end: from + length - 1 }),
-      options.signal,
-    );
-    parts.push({ partNumber, etag });
-  }
+  const count = Math.ceil(size / partSize);
+  const parts: { partNumber: number; etag: string }[] = new Array(count);
+  // Parts go up a few at a time: while one waits on the server's storage another is sending.
+  // The first part that fails stops the others (its error is the upload's).
+  const failed = new AbortController();
+  const signal = AbortSignal.any([options.signal, failed.signal]);
+  let next = 0;
+  const sender = async () => {
+    while (next < count) {
+      const index = next++;
+      const from = index * partSize;
+      const length = Math.min(partSize, size - from);
+      const etag = await options.api.putPart(
+        uploadId,
+        index + 1,
+        length,
+        () => createReadStream(file.path, { start: from, end: from + length - 1 }),
+        signal,
+      );
+      parts[index] = { partNumber: index + 1, etag };
+    }
+  };
+  const senders = Array.from({ length: Math.min(PARTS_IN_FLIGHT, count) }, () =>
+    sender().catch((error: unknown) => {
+      failed.abort(error);
+      throw error;
+    }),
+  );
+  const outcomes = await Promise.allSettled(senders);
+  // The first failure, not the aborts it caused in the other senders.
+  const rejected = outcomes.find((o): o is PromiseRejectedResult => o.status === "rejected");
+  if (rejected) throw failed.signal.aborted ? failed.signal.reason : rejected.reason;
   await options.api.completeUpload(uploadId, parts, options.signal);
   return { sha256 };
 }

@@ -1,17 +1,20 @@
 #!/usr/bin/env node
-// `yardmaster-agent`: runs agent/cli.ts. Node ≥ 22.18 / 23.6 runs TypeScript by stripping
+// `yardmaster-agent`: runs the agent's bundle (agent/dist, built by agent/build.mjs) when it is
+// there, else agent/cli.ts from source. Node ≥ 22.18 / 23.6 runs TypeScript by stripping
 // types; an older Node 22 needs --experimental-strip-types, so re-run with it there.
 import { spawn } from "node:child_process";
+import { existsSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 
+const bundle = fileURLToPath(new URL("./dist/yardmaster-agent.mjs", import.meta.url));
 const cli = fileURLToPath(new URL("./cli.ts", import.meta.url));
 const [major] = process.versions.node.split(".").map(Number);
 
 if (major < 22) {
   process.stderr.write(`yardmaster-agent needs Node 22.6 or later (this is ${process.version})\n`);
   process.exit(1);
-} else if (process.features?.typescript) {
-  const { main } = await import("./cli.ts");
+} else if (existsSync(bundle) || process.features?.typescript) {
+  const { main } = await import(existsSync(bundle) ? bundle : cli);
   process.exitCode = await main(process.argv.slice(2), process.env);
 } else {
   const child = spawn(process.execPath, ["--experimental-strip-types", "--no-warnings", cli, ...process.argv.slice(2)], {

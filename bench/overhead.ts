@@ -186,7 +186,7 @@ export const overhead: Benchmark = {
         name: "overhead",
         title: "Orchestration overhead",
         definition: [
-          `${AGENTS} real agent processes (\`agent/cli.ts\`, concurrency 1, labels [overhead]) and a pipeline of ${jobs} independent jobs,`,
+          `${AGENTS} real agent processes (the agent's bundle, \`agent/build.mjs\`; concurrency 1, labels [overhead]) and a pipeline of ${jobs} independent jobs,`,
           "each one step `run: true`.",
           "",
           "- **Work** (the baseline): each job's step as its agent timed it — from its log line `step s (attempt 1) started` to",

@@ -131,14 +131,14 @@ export const queueDepth: Benchmark = {
           "  `GET /api/health` round trip is interleaved as a second baseline.",
         ].join("\n"),
         limit: [
-          "A claim should not depend on how many jobs wait: the queue is a SQLite table in the DispatcherObject with an index on",
-          "(state, priority, position), so the first job an agent may take is one index step away — when the jobs in front of it",
-          "are ones it can take (the *ahead* case: " + `${(d.ahead.p50 / s.ahead.p50).toFixed(2)}× at ${deepLabel}).`,
-          "Jobs it cannot take (other labels) are another matter: a claim reads the queued rows in order and parses each one's",
-          "labels until one matches, so every such job in front costs it a row read and a JSON parse — the *behind* case,",
-          `${(d.behind.p50 / s.behind.p50).toFixed(2)}× (${(d.behind.p50 - s.behind.p50).toFixed(0)} ms more for ${deepLabel} jobs, ~${(((d.behind.p50 - s.behind.p50) / depth) * 1000).toFixed(1)} µs each). Keeping the queue's label sets apart (a column and an index, or a`,
-          "table of the distinct sets waiting) would make it a lookup per matching label set. The dispatcher is one object per queue:",
-          "its ceiling is 1 ÷ (CPU per claim) claims a second, and a claim that scans lowers it.",
+          "A claim should not depend on how many jobs wait. The queue is a SQLite table in the DispatcherObject; each row keeps",
+          "its required labels as a key (sorted, JSON) in an index on (state, labels key, priority, position). A claim hops",
+          "through that index once per distinct label set waiting (a recursive query: one index seek each), keeps the sets the",
+          "agent's labels satisfy, and reads the head of each: the cost grows with the number of label *sets* waiting, not",
+          `with the jobs. Behind ${deepLabel} jobs it cannot take: ${(d.behind.p50 / s.behind.p50).toFixed(2)}× the claim with 10 waiting; ahead of them:`,
+          `${(d.ahead.p50 / s.ahead.p50).toFixed(2)}×. The floor is the claim itself: the worker, the dispatcher's transaction and the RunObject's`,
+          "assignment (the job token, the state change), each behind its output gate. The dispatcher is one object per queue:",
+          "its ceiling is 1 ÷ (CPU per claim) claims a second.",
         ].join("\n"),
         figures: [
           figure("queue.behind.p50", `Claim p50 behind ${deepLabel} waiting jobs`, d.behind.p50, "ms", {

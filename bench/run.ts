@@ -8,6 +8,7 @@
  * 60 s) for the CPUs to be mostly idle, and records how loaded they were either way. Every
  * figure is set beside a baseline measured in the same run, so its ratio survives the noise.
  */
+import { execFileSync } from "node:child_process";
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { loadavg } from "node:os";
 import { join } from "node:path";
@@ -83,6 +84,12 @@ if (values["report-only"]) {
   process.exit(0);
 }
 let failed = false;
+
+// The agents run as they ship: the bundle (agent/build.mjs), not the TypeScript sources, whose
+// type stripping would add a compiler to each agent's memory.
+const agentBundle = join(ROOT, "bench/results/yardmaster-agent.tmp.mjs");
+execFileSync(process.execPath, [join(ROOT, "agent/build.mjs"), "--outfile", agentBundle], { stdio: "inherit" });
+process.env.YM_AGENT_ENTRY = agentBundle;
 
 for (const bench of selected) {
   const progress = new Progress(bench.name);

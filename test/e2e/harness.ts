@@ -198,19 +198,20 @@ export interface AgentProcess {
   exited(): Promise<number | null>;
 }
 
-/** Creates a registration token, then starts `npm run agent`'s command as a real process. */
+/** Creates a registration token, then starts the agent (`npm run agent`'s command) as a real process. */
 export async function startAgent(
   cp: ControlPlane,
   options: { name: string; labels: string[]; concurrency?: number; env?: Record<string, string>; registrationToken?: string },
 ): Promise<AgentProcess> {
   const token = options.registrationToken ?? (await cp.api("POST", "/api/v1/agent-tokens", { name: options.name })).json.token;
   const workDir = mkdtempSync(join(tmpdir(), `ym-agent-${options.name}-`));
+  // The sources, or (YM_AGENT_ENTRY, as the benchmarks set it) the agent's bundle as it ships.
+  const entry = process.env.YM_AGENT_ENTRY ?? join(ROOT, "agent/cli.ts");
   const child = spawn(
     join(BIN, "node"),
     [
-      "--experimental-strip-types",
-      "--no-warnings",
-      join(ROOT, "agent/cli.ts"),
+      ...(entry.endsWith(".ts") ? ["--experimental-strip-types", "--no-warnings"] : []),
+      entry,
       "--url",
       cp.url,
       "--token",

@@ -440,4 +440,23 @@ describe("job runner: checkout and artifacts", () => {
     expect(art.body.equals(content)).toBe(true);
     expect([...record.uploads.values()][0]!.parts.size).toBe(5);
   });
+
+  it("fails a multipart upload whose part is refused, and never completes it", async () => {
+    const job = makeAssignment();
+    const record = server.addJob(job);
+    server.partSize = 64 * 1024;
+    server.partFaults.set(3, 422);
+    const file = path.join(work.dir, "big.bin");
+    await writeFile(file, Buffer.alloc(300_000, 7));
+    const api = testApi(server);
+    const upload = uploadArtifact(
+      { name: "big.bin", path: file, size: 300_000 },
+      { api: api.job(job.token, job.job.attemptId), signal: new AbortController().signal, maxBytes: 10_000_000, singlePutMaxBytes: 100_000 },
+    );
+    await expect(upload).rejects.toThrow(/part 3 refused/);
+    api.http.close();
+    expect(record.artifacts.has("big.bin")).toBe(false);
+    // The sender that met the refusal stopped there; the other sent at most the part it held.
+    expect([...record.uploads.values()][0]!.parts.has(3)).toBe(false);
+  });
 });

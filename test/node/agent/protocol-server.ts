@@ -266,6 +266,8 @@ export class ProtocolServer {
       const up = job.uploads.get(part[1]!);
       if (!up) return json(res, 404, err("not_found", "upload"));
       if (Number(req.headers["content-length"]) !== body.length) return json(res, 400, err("size", "content-length"));
+      const fault = this.partFaults.get(Number(part[2]));
+      if (fault !== undefined) return json(res, fault, err("fault", `part ${part[2]} refused (injected)`));
       up.parts.set(Number(part[2]), body);
       return json(res, 200, { etag: `etag-${part[2]}-${createHash("md5").update(body).digest("hex")}` });
     }
@@ -292,6 +294,8 @@ export class ProtocolServer {
   }
 
   partSize = 5 * 1024 * 1024;
+  /** Part number → the status every upload of that part is answered with. */
+  partFaults = new Map<number, number>();
 
   private handleLog(job: JobRecord, url: URL, body: Buffer, res: http.ServerResponse): void {
     const seq = Number(url.searchParams.get("seq"));

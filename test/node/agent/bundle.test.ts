@@ -1,0 +1,75 @@
+/**
+ * The agent as it ships: agent/build.mjs bundles it into one JavaScript file, which must run a
+ * real job end to end as the sources do — its output, an artifact, its version — with no
+ * TypeScript and no package.json beside it.
+ */
+import { spawn } from "node:child_process";
+import { mkdir } from "node:fs/promises";
+import path from "node:path";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { tempDir } from "./helpers.ts";
+import { makeAssignment, ProtocolServer } from "./protocol-server.ts";
+
+const repo = path.resolve(import.meta.dirname, "../../..");
+let server: ProtocolServer;
+let dist: { dir: string; cleanup: () => Promise<void> };
+let bundle: string;
+
+function run(file: string, args: string[], cwd: string) {
+  const child = spawn(process.execPath, [file, ...args], {
+    cwd,
+    env: { PATH: process.env.PATH, HOME: process.env.HOME, YM_TOKEN: "reg-token" },
+    stdio: ["ignore", "pipe", "pipe"],
+  });
+  let stdout = "";
+  let stderr = "";
+  child.stdout.on("data", (d) => (stdout += d));
+  child.stderr.on("data", (d) => (stderr += d));
+  const exit = new Promise<number | null>((resolve) => child.on("exit", (code) => resolve(code)));
+  return { child, exit, stdout: () => stdout, stderr: () => stderr };
+}
+
+beforeAll(async () => {
+  server = await new ProtocolServer().start();
+  // Built outside the repository, so that nothing in the tree can stand in for what it lacks.
+  dist = await tempDir();
+  bundle = path.join(dist.dir, "yardmaster-agent.mjs");
+  const build = run(path.join(repo, "agent/build.mjs"), ["--outfile", bundle], repo);
+  expect(await build.exit, build.stderr()).toBe(0);
+}, 60_000);
+
+afterAll(async () => {
+  await server?.close();
+  await dist?.cleanup();
+});
+
+describe("the agent's bundle", () => {
+  it("knows its version without a package.json", async () => {
+    const { version } = (await import(path.join(repo, "package.json"), { with: { type: "json" } })).default as { version: string };
+    const v = run(bundle, ["--version"], dist.dir);
+    expect(await v.exit).toBe(0);
+    expect(v.stdout().trim()).toBe(version);
+  });
+
+  it("runs a job: its steps, output, log and artifact, then stops on SIGTERM", async () => {
+    const work = path.join(dist.dir, "work");
+    await mkdir(work);
+    const job = makeAssignment({
+      steps: [
+        { id: "make", run: 'echo built > out.txt; echo "size=6" >> "$YM_OUTPUT"; printf "\\033[32mgreen\\033[0m\\n"' },
+        { id: "check", needs: ["make"], run: "test -s out.txt && echo checked" },
+      ],
+      artifacts: ["out.txt"],
+    });
+    const record = server.enqueue(job);
+    const agent = run(bundle, ["--url", server.url, "--work-dir", work, "--labels", "linux"], dist.dir);
+    const finish = await server.waitForFinish(job.job.attemptId, 20_000);
+    agent.child.kill("SIGTERM");
+    expect(await agent.exit, agent.stderr()).toBe(0);
+    expect(finish.status).toBe("SUCCESS");
+    expect(record.log.toString()).toContain("\x1b[32mgreen\x1b[0m\n");
+    expect(record.log.toString()).toContain("checked\n");
+    expect(record.steps.find((s) => s.stepId === "make" && s.status === "SUCCESS")?.outputs).toEqual({ size: "6" });
+    expect(record.artifacts.get("out.txt")?.body.toString()).toBe("built\n");
+  }, 30_000);
+});
