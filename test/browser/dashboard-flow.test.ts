@@ -84,8 +84,9 @@ describe("the dashboard, end to end", () => {
     await expect.poll(() => page.getByRole("alert").textContent()).toContain("unknown, revoked or expired");
 
     await signIn(page, cp.adminToken);
+    // Signed in at "/", the dashboard moves to the runs (a replace, after the first paint).
+    await page.waitForURL((url) => url.pathname === "/runs", { timeout: 10_000 });
     expect(page.url()).not.toContain(cp.adminToken);
-    expect(new URL(page.url()).pathname).toBe("/runs");
     const cookie = (await viewer.context.cookies()).find((c) => c.name === "ym_session");
     expect(cookie).toMatchObject({ httpOnly: true, sameSite: "Strict", path: "/" });
     const visible = await page.evaluate(() => ({ cookie: document.cookie, storage: JSON.stringify({ ...localStorage }) + JSON.stringify({ ...sessionStorage }) }));
