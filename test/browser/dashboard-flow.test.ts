@@ -127,7 +127,7 @@ describe("the dashboard, end to end", () => {
     await editor.fill(PIPELINE);
     await page.getByRole("button", { name: "Save" }).click();
     await expect.poll(() => page.getByRole("status").textContent()).toContain("Saved as version 1");
-    expect(new URL(page.url()).pathname).toBe("/projects/web/pipelines/build");
+    await expect.poll(() => new URL(page.url()).pathname).toBe("/projects/web/pipelines/build");
     expect(await page.locator(".gutter-line.has-problem").count()).toBe(0);
   });
 
@@ -191,7 +191,7 @@ describe("the dashboard, end to end", () => {
 
     await page.getByLabel("Run attempt").selectOption("1");
     await expect.poll(() => page.locator(".runpage").getAttribute("data-attempt")).toBe("1");
-    expect(new URL(page.url()).searchParams.get("attempt")).toBe("1");
+    await expect.poll(() => new URL(page.url()).searchParams.get("attempt")).toBe("1");
     expect(await stateOf("job:check")).toBe("FAILED");
     expect(await page.locator(".run-title .badge").textContent()).toContain("Failed");
   });
@@ -207,7 +207,7 @@ describe("the dashboard, end to end", () => {
     // Filters narrow the list and live in the URL.
     await page.locator(".filters").getByLabel("Status").selectOption("Failed");
     await expect.poll(() => page.locator(`tr[data-run="${runId}"]`).count()).toBe(0);
-    expect(new URL(page.url()).searchParams.get("status")).toBe("Failed");
+    await expect.poll(() => new URL(page.url()).searchParams.get("status")).toBe("Failed");
   });
 
   it("finds the artifact and downloads the right bytes", async () => {
