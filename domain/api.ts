@@ -162,3 +162,44 @@ export const ArtifactView = z
   })
   .meta({ id: "Artifact" });
 export type ArtifactView = z.infer<typeof ArtifactView>;
+
+/** A job in the queue (GET /api/v1/queue): pending in claim order, or running on an agent. */
+export const QueueEntryView = z
+  .object({
+    jobAttemptId: z.string(),
+    runId: z.string(),
+    runNumber: z.number().int(),
+    project: z.string(),
+    pipeline: z.string(),
+    jobKey: z.string(),
+    runAttempt: z.number().int(),
+    jobAttempt: z.number().int(),
+    labels: z.array(z.string()),
+    priority: z.number().int(),
+    readyAt: z.number(),
+    state: z.enum(["queued", "assigned"]),
+    position: z.number().int().nullable().describe("1-based place among queued jobs; null once assigned"),
+    agent: z.string().nullable(),
+    assignedAt: z.string().nullable(),
+    waitMs: z.number(),
+  })
+  .meta({ id: "QueueEntry" });
+export type QueueEntryView = z.infer<typeof QueueEntryView>;
+
+export const AgentView = z
+  .object({
+    id: z.string(),
+    name: z.string(),
+    queue: z.string(),
+    labels: z.array(z.string()),
+    version: z.string(),
+    hostname: z.string().nullable(),
+    state: z.enum(["idle", "busy", "lost", "stopped", "revoked"]),
+    jobs: z.array(
+      z.object({ jobAttemptId: z.string(), runId: z.string(), runNumber: z.number(), project: z.string(), pipeline: z.string(), job: z.string() }),
+    ),
+    lastSeenAt: z.string(),
+    createdAt: z.string(),
+  })
+  .meta({ id: "Agent" });
+export type AgentView = z.infer<typeof AgentView>;

@@ -7,6 +7,7 @@
  */
 import { DurableObject } from "cloudflare:workers";
 import { uuidv7 } from "uuidv7";
+import type { AgentView, QueueEntryView } from "../../domain/api";
 import type { RegisterRequest, JobAssignment } from "../../domain/protocol";
 import type { QueueItem } from "../../domain/run-engine/effects";
 import { newAgentToken, parseScopedToken, sha256Hex } from "../../domain/tokens";
@@ -15,32 +16,10 @@ import { fail, ok, type Result } from "../result";
 import { settingsFrom, type Settings } from "../settings";
 import { migrate } from "../sql-migrations";
 import { CLAIM_MIGRATIONS, ClaimReplay } from "./claim-replay";
-import { AGENT_MIGRATIONS, AgentRegistry, type AgentRecord, agentState, type AgentState } from "./agent-registry";
+import { AGENT_MIGRATIONS, AgentRegistry, type AgentRecord, agentState } from "./agent-registry";
 import { fanoutOptionsFrom } from "../live-fanout";
 import { QUEUE_FEED_MIGRATIONS, QueueFeed } from "./queue-feed";
 import { QUEUE_MIGRATIONS, QueueStore, type QueueRow } from "./queue-store";
-
-export interface AgentView {
-  id: string;
-  name: string;
-  queue: string;
-  labels: string[];
-  version: string;
-  hostname: string | null;
-  state: AgentState;
-  jobs: { jobAttemptId: string; runId: string; runNumber: number; project: string; pipeline: string; job: string }[];
-  lastSeenAt: string;
-  createdAt: string;
-}
-
-export interface QueueEntryView extends QueueItem {
-  state: "queued" | "assigned";
-  /** 1-based place among queued jobs; null once assigned. */
-  position: number | null;
-  agent: string | null;
-  assignedAt: string | null;
-  waitMs: number;
-}
 
 interface Waiter {
   agent: AgentRecord;

@@ -2,6 +2,7 @@
 import { createRoute, z } from "@hono/zod-openapi";
 import { drizzle } from "drizzle-orm/d1";
 import { eq } from "drizzle-orm";
+import { AgentView, QueueEntryView } from "../../domain/api";
 import { DEFAULT_QUEUE } from "../../durable-objects/run-object/dispatch-outbox";
 import { canSeeProject, requireGlobalScope, requireScope } from "../auth/principal";
 import { agents } from "../db/schema";
@@ -14,34 +15,13 @@ export const queueRoutes = router();
 
 export const dispatcher = (env: Env) => env.DISPATCHER.get(env.DISPATCHER.idFromName(DEFAULT_QUEUE));
 
-const QueueEntry = z
-  .object({
-    jobAttemptId: z.string(),
-    runId: z.string(),
-    runNumber: z.number().int(),
-    project: z.string(),
-    pipeline: z.string(),
-    jobKey: z.string(),
-    runAttempt: z.number().int(),
-    jobAttempt: z.number().int(),
-    labels: z.array(z.string()),
-    priority: z.number().int(),
-    readyAt: z.number(),
-    state: z.enum(["queued", "assigned"]),
-    position: z.number().int().nullable(),
-    agent: z.string().nullable(),
-    assignedAt: z.string().nullable(),
-    waitMs: z.number(),
-  })
-  .meta({ id: "QueueEntry" });
-
 queueRoutes.openapi(
   createRoute({
     method: "get",
     path: "/api/v1/queue",
     summary: "Pending jobs in claim order, and running jobs",
     security,
-    responses: { 200: json(z.object({ pending: z.array(QueueEntry), running: z.array(QueueEntry) }), "The queue."), ...errors },
+    responses: { 200: json(z.object({ pending: z.array(QueueEntryView), running: z.array(QueueEntryView) }), "The queue."), ...errors },
   }),
   async (c) => {
     requireScope(c.var.principal, "read");
@@ -111,23 +91,6 @@ queueRoutes.openapi(
     return c.json({ cancelled, notFound }, 200);
   },
 );
-
-const AgentView = z
-  .object({
-    id: z.string(),
-    name: z.string(),
-    queue: z.string(),
-    labels: z.array(z.string()),
-    version: z.string(),
-    hostname: z.string().nullable(),
-    state: z.enum(["idle", "busy", "lost", "stopped", "revoked"]),
-    jobs: z.array(
-      z.object({ jobAttemptId: z.string(), runId: z.string(), runNumber: z.number(), project: z.string(), pipeline: z.string(), job: z.string() }),
-    ),
-    lastSeenAt: z.string(),
-    createdAt: z.string(),
-  })
-  .meta({ id: "Agent" });
 
 queueRoutes.openapi(
   createRoute({

@@ -1,9 +1,13 @@
 /**
- * Response shapes. Runs and artifacts come from domain/api.ts (the zod schemas the worker
- * documents its routes with; only their types are imported, so no zod ships to the browser).
- * The others mirror the route schemas in worker/routes/ (projects.ts, queue.ts, session.ts).
+ * Response shapes. Runs, artifacts, queue entries and agents come from domain/api.ts (the zod
+ * schemas the worker documents its routes with; only their types are imported, so no zod ships
+ * to the browser). The others mirror the route schemas in worker/routes/ (projects.ts,
+ * session.ts).
  */
+import type { QueueEntryView } from "../../../domain/api";
+
 export type {
+  AgentView,
   ArtifactView,
   JobAttemptView,
   JobView,
@@ -68,39 +72,14 @@ export interface PipelineProblem {
   path: (string | number)[];
 }
 
-export interface QueueEntry {
-  jobAttemptId: string;
-  runId: string;
-  runNumber: number;
-  project: string;
-  pipeline: string;
-  jobKey: string;
-  runAttempt: number;
-  jobAttempt: number;
-  labels: string[];
-  priority: number;
-  readyAt: number;
-  state: "queued" | "assigned";
-  /** REST only (the live stream has `order`); the page counts positions itself. */
-  position?: number | null;
-  agent: string | null;
-  assignedAt: string | null;
-}
+/**
+ * A queue entry as the queue page keeps it: from the REST view (which counts `position` and
+ * `waitMs`) or from the live stream (which does not: the page counts positions and wait times
+ * itself).
+ */
+export type QueueEntry = Omit<QueueEntryView, "position" | "waitMs"> & { position?: number | null };
 
 export interface QueueView {
   pending: QueueEntry[];
   running: QueueEntry[];
-}
-
-export interface AgentView {
-  id: string;
-  name: string;
-  queue: string;
-  labels: string[];
-  version: string;
-  hostname: string | null;
-  state: "idle" | "busy" | "lost" | "stopped" | "revoked";
-  jobs: { jobAttemptId: string; runId: string; runNumber: number; project: string; pipeline: string; job: string }[];
-  lastSeenAt: string;
-  createdAt: string;
 }
