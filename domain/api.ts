@@ -203,3 +203,31 @@ export const AgentView = z
   })
   .meta({ id: "Agent" });
 export type AgentView = z.infer<typeof AgentView>;
+
+export const ProjectView = z
+  .object({
+    id: z.string(),
+    slug: z.string(),
+    name: z.string(),
+    repository: z.string().nullable(),
+    createdAt: z.string(),
+  })
+  .meta({ id: "Project" });
+export type ProjectView = z.infer<typeof ProjectView>;
+
+export const PipelineVersionView = z
+  .object({ id: z.string(), version: z.number().int(), hash: z.string(), createdAt: z.string() })
+  .meta({ id: "PipelineVersion" });
+export type PipelineVersionView = z.infer<typeof PipelineVersionView>;
+
+export const PipelineSummaryView = z
+  .object({
+    id: z.string(),
+    project: z.string(),
+    name: z.string(),
+    version: PipelineVersionView,
+    jobs: z.array(z.string()),
+    updatedAt: z.string(),
+  })
+  .meta({ id: "Pipeline" });
+export type PipelineSummaryView = z.infer<typeof PipelineSummaryView>;

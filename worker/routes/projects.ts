@@ -3,6 +3,7 @@ import { createRoute, z } from "@hono/zod-openapi";
 import { and, desc, eq, inArray } from "drizzle-orm";
 import { drizzle } from "drizzle-orm/d1";
 import { uuidv7 } from "uuidv7";
+import { PipelineSummaryView, PipelineVersionView, ProjectView } from "../../domain/api";
 import { parsePipeline } from "../../domain/pipeline/parse";
 import { PIPELINE_DEFAULTS } from "../../domain/pipeline/types";
 import { randomSecret, sha256Hex } from "../../domain/tokens";
@@ -15,16 +16,6 @@ import { findProject } from "../services/projects";
 import { storePipelineVersion } from "../services/pipeline-versions";
 import { errors, json, NAME, router, security, SLUG } from "./common";
 
-const Project = z
-  .object({
-    id: z.string(),
-    slug: z.string(),
-    name: z.string(),
-    repository: z.string().nullable(),
-    createdAt: z.string(),
-  })
-  .meta({ id: "Project" });
-
 const CreateProject = z.object({
   slug: SLUG,
   name: z.string().min(1).max(200).optional(),
@@ -35,20 +26,6 @@ const CreateProject = z.object({
     .optional(),
   webhookSecret: z.string().min(16, "a webhook secret has at least 16 characters").max(200).optional(),
 });
-
-const PipelineVersion = z
-  .object({ id: z.string(), version: z.number().int(), hash: z.string(), createdAt: z.string() })
-  .meta({ id: "PipelineVersion" });
-const PipelineSummary = z
-  .object({
-    id: z.string(),
-    project: z.string(),
-    name: z.string(),
-    version: PipelineVersion,
-    jobs: z.array(z.string()),
-    updatedAt: z.string(),
-  })
-  .meta({ id: "Pipeline" });
 
 const iso = (t: number) => new Date(t).toISOString();
 const projectView = (p: typeof projects.$inferSelect) => ({
@@ -70,7 +47,7 @@ projectRoutes.openapi(
     security,
     request: { body: { required: true, content: { "application/json": { schema: CreateProject } } } },
     responses: {
-      201: json(Project.extend({ webhookSecret: z.string() }), "The project, with its webhook secret (shown once)."),
+      201: json(ProjectView.extend({ webhookSecret: z.string() }), "The project, with its webhook secret (shown once)."),
       ...errors,
     },
   }),
@@ -106,7 +83,7 @@ projectRoutes.openapi(
     path: "/api/v1/projects",
     summary: "List projects",
     security,
-    responses: { 200: json(z.object({ items: z.array(Project), cursor: z.null() }), "Every project the token may see."), ...errors },
+    responses: { 200: json(z.object({ items: z.array(ProjectView), cursor: z.null() }), "Every project the token may see."), ...errors },
   }),
   async (c) => {
     requireScope(c.var.principal, "read");
@@ -128,7 +105,7 @@ projectRoutes.openapi(
     summary: "Get a project",
     security,
     request: { params: z.object({ project: SLUG }) },
-    responses: { 200: json(Project, "The project."), ...errors },
+    responses: { 200: json(ProjectView, "The project."), ...errors },
   }),
   async (c) => {
     const { project } = c.req.valid("param");
@@ -160,8 +137,8 @@ projectRoutes.openapi(
       body: { required: true, content: { "text/plain": { schema: z.string() }, "application/yaml": { schema: z.string() } } },
     },
     responses: {
-      201: json(PipelineSummary.extend({ changed: z.boolean() }), "A new version was stored."),
-      200: json(PipelineSummary.extend({ changed: z.boolean() }), "Nothing new stored: the content is the current version's (`changed: false`) or an earlier version's, now current again (`changed: true`)."),
+      201: json(PipelineSummaryView.extend({ changed: z.boolean() }), "A new version was stored."),
+      200: json(PipelineSummaryView.extend({ changed: z.boolean() }), "Nothing new stored: the content is the current version's (`changed: false`) or an earlier version's, now current again (`changed: true`)."),
       ...errors,
       400: json(Problems, "The file has problems; nothing was stored."),
     },
@@ -232,7 +209,7 @@ projectRoutes.openapi(
     summary: "List a project's pipelines",
     security,
     request: { params: z.object({ project: SLUG }) },
-    responses: { 200: json(z.object({ items: z.array(PipelineSummary), cursor: z.null() }), "The pipelines, by name."), ...errors },
+    responses: { 200: json(z.object({ items: z.array(PipelineSummaryView), cursor: z.null() }), "The pipelines, by name."), ...errors },
   }),
   async (c) => {
     const { project: slug } = c.req.valid("param");
@@ -260,7 +237,7 @@ projectRoutes.openapi(
     request: { params: z.object({ project: SLUG, pipeline: NAME }) },
     responses: {
       200: json(
-        PipelineSummary.extend({ content: z.string(), definition: z.unknown(), versions: z.array(PipelineVersion) }),
+        PipelineSummaryView.extend({ content: z.string(), definition: z.unknown(), versions: z.array(PipelineVersionView) }),
         "The pipeline, its current file and its versions, newest first.",
       ),
       ...errors,

@@ -1,10 +1,9 @@
 /**
  * Response shapes. Runs, artifacts, queue entries and agents come from domain/api.ts (the zod
  * schemas the worker documents its routes with; only their types are imported, so no zod ships
- * to the browser). The others mirror the route schemas in worker/routes/ (projects.ts,
- * session.ts).
+ * to the browser), as do projects and pipelines; the session mirrors worker/routes/session.ts.
  */
-import type { QueueEntryView } from "../../../domain/api";
+import type { PipelineSummaryView, PipelineVersionView, ProjectView, QueueEntryView } from "../../../domain/api";
 
 export type {
   AgentView,
@@ -30,29 +29,9 @@ export interface Session {
   projects: string[] | null;
 }
 
-export interface Project {
-  id: string;
-  slug: string;
-  name: string;
-  repository: string | null;
-  createdAt: string;
-}
-
-export interface PipelineVersion {
-  id: string;
-  version: number;
-  hash: string;
-  createdAt: string;
-}
-
-export interface PipelineSummary {
-  id: string;
-  project: string;
-  name: string;
-  version: PipelineVersion;
-  jobs: string[];
-  updatedAt: string;
-}
+export type Project = ProjectView;
+export type PipelineVersion = PipelineVersionView;
+export type PipelineSummary = PipelineSummaryView;
 
 export interface PipelineParam {
   default?: string;
