@@ -34,6 +34,9 @@ export const newRegistrationToken = () => `ymr_${randomSecret()}`;
 export const newAgentToken = (queue: string, agentId: string) => `yma.${queue}.${agentId}.${randomSecret()}`;
 export const newJobToken = (runId: string, jobAttemptId: string) => `ymj.${runId}.${jobAttemptId}.${randomSecret()}`;
 
+/** Whether a token has the shape of an agent registration token (it may still be unknown). */
+export const isRegistrationToken = (token: string) => token.startsWith("ymr_") && token.length > 4;
+
 export interface ScopedToken {
   /** The queue (agent token) or run id (job token). */
   scope: string;

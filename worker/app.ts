@@ -3,9 +3,10 @@ import { createRoute, OpenAPIHono, z } from "@hono/zod-openapi";
 import { bodyLimit } from "hono/body-limit";
 import { except } from "hono/combine";
 import { type AppEnv, authenticate } from "./auth/authenticate";
+import { AGENT_API_BASE } from "../domain/protocol";
 import { ApiError, notFound, onError } from "./http/errors";
 import { validationHook } from "./http/validation";
-import { agentApiRoutes } from "./routes/agent-api";
+import { agentApiRoutes, agentDoor } from "./routes/agent-api";
 import { agentArtifactRoutes } from "./routes/agent-artifacts";
 import { artifactRoutes } from "./routes/artifacts";
 import { projectRoutes } from "./routes/projects";
@@ -55,6 +56,9 @@ export function createApp() {
       },
     })),
   );
+
+  // Agents: the right kind of token before any body is read (routes/agent-api.ts).
+  app.use(`${AGENT_API_BASE}/*`, agentDoor);
 
   app.route("/", projectRoutes);
   app.route("/", runRoutes);

@@ -92,7 +92,7 @@ export interface ControlPlaneOptions {
 
 export async function startControlPlane(options: ControlPlaneOptions = {}): Promise<ControlPlane> {
   const persistDir = mkdtempSync(join(tmpdir(), "ym-e2e-"));
-  const port = await freePort();
+  let port = await freePort();
   const adminToken = `e2e-admin-${Math.random().toString(36).slice(2)}`;
   const envFile = join(persistDir, "test.env");
   const vars = { YM_ADMIN_TOKEN: adminToken, YM_ENCRYPTION_KEY: "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=", ...options.vars };
@@ -111,19 +111,41 @@ export async function startControlPlane(options: ControlPlaneOptions = {}): Prom
 
   let log = "";
   let child: ChildProcess | null = null;
-  const url = `http://127.0.0.1:${port}`;
+  let url = `http://127.0.0.1:${port}`;
 
-  const launch = async () => {
-    child = spawn(
-      join(BIN, "wrangler"),
-      ["dev", ...config, ...inspector, "--ip", "127.0.0.1", "--port", String(port), "--persist-to", persistDir, "--env-file", envFile, "--show-interactive-dev-session=false"],
-      { cwd: ROOT, env: { ...process.env, ...QUIET_ENV }, stdio: ["ignore", "pipe", "pipe"], detached: true },
-    );
-    running.add(child);
-    child.stdout!.on("data", (d) => (log += d));
-    child.stderr!.on("data", (d) => (log += d));
-    const health = `${url}${options.healthPath ?? "/api/health"}`;
-    await waitFor("wrangler dev to answer", async () => (await fetch(health)).ok, { timeoutMs: 60_000, intervalMs: 200 });
+  /** Starts wrangler dev; on the first start a port taken meanwhile is replaced by another (a restart keeps its port). */
+  const launch = async (first: boolean) => {
+    for (let attempt = 1; ; attempt++) {
+      const from = log.length;
+      const proc = spawn(
+        join(BIN, "wrangler"),
+        ["dev", ...config, ...inspector, "--ip", "127.0.0.1", "--port", String(port), "--persist-to", persistDir, "--env-file", envFile, "--show-interactive-dev-session=false"],
+        { cwd: ROOT, env: { ...process.env, ...QUIET_ENV }, stdio: ["ignore", "pipe", "pipe"], detached: true },
+      );
+      child = proc;
+      running.add(proc);
+      proc.stdout!.on("data", (d) => (log += d));
+      proc.stderr!.on("data", (d) => (log += d));
+      proc.once("exit", () => running.delete(proc));
+      const health = `${url}${options.healthPath ?? "/api/health"}`;
+      const outcome = await waitFor(
+        "wrangler dev to answer",
+        async () => (proc.exitCode !== null ? "exited" : (await fetch(health)).ok && "up"),
+        { timeoutMs: 60_000, intervalMs: 200, explain: () => `wrangler dev said:\n${log.slice(from).slice(-3000)}` },
+      );
+      if (outcome === "up") return;
+      // wrangler dev picks the ports of its internal sockets itself: two starting at the same
+      // moment (test files run side by side) can pick the same one, and the second exits.
+      if (attempt < 3 && /Address already in use/.test(log.slice(from))) {
+        console.warn(`wrangler dev: an address it chose was taken meanwhile; starting it again (attempt ${attempt + 1})`);
+        if (first) {
+          port = await freePort();
+          url = `http://127.0.0.1:${port}`;
+        }
+        continue;
+      }
+      throw new Error(`wrangler dev exited (${proc.exitCode}) before answering:\n${log.slice(from).slice(-3000)}`);
+    }
   };
 
   const stopChild = async () => {
@@ -147,7 +169,7 @@ export async function startControlPlane(options: ControlPlaneOptions = {}): Prom
     running.delete(c);
   };
 
-  await launch();
+  await launch(true);
 
   return {
     url,
@@ -175,7 +197,7 @@ export async function startControlPlane(options: ControlPlaneOptions = {}): Prom
     async restart(whileStopped) {
       await stopChild();
       await whileStopped?.();
-      await launch();
+      await launch(false);
     },
     async stop() {
       await stopChild();

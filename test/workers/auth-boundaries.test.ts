@@ -63,10 +63,10 @@ const jobRoutes = () => routes.filter((r) => r.security.includes("jobToken"));
 const agentRoutes = () => routes.filter((r) => r.security.includes("agentToken"));
 
 /**
- * A request each agent-protocol route would accept from the right token: those routes check
- * the body before the token (the token is checked by a Durable Object, after validation), so
- * only a valid request shows that a wrong token is what stops it. A new agent route without an
- * entry here fails the tests that use it.
+ * A request each agent-protocol route would accept from the right token. The protocol's door
+ * refuses the wrong kind of token before the body is read, but a token of the right kind is
+ * checked by a Durable Object after validation, so only a valid request shows that a wrong
+ * token is what stops it. A new agent route without an entry here fails the tests that use it.
  */
 function validRequest(route: Route): { query?: string; body?: unknown; raw?: Uint8Array; headers?: Record<string, string> } | undefined {
   const octets = { raw: bytes, headers: { "content-type": "application/octet-stream" } };
@@ -147,6 +147,33 @@ describe("agent and registration tokens", () => {
     await expectAll("an agent token on job routes", jobRoutes(), agent.token, [401]);
     await expectAll("the admin token on job routes", jobRoutes(), "test-admin-token", [401]);
     await expectAll("the admin token on agent routes", agentRoutes(), "test-admin-token", [401]);
+  });
+});
+
+describe("the agent protocol's door", () => {
+  it("refuses a missing or wrong kind of token before it reads the body: 401, not 400", async () => {
+    const garbage = { raw: new TextEncoder().encode("{not json"), headers: { "content-type": "application/json" } };
+    const through: string[] = [];
+    for (const route of [...agentRoutes(), ...jobRoutes(), ...routes.filter((r) => r.path.endsWith("/register"))]) {
+      for (const token of [null, "test-admin-token"]) {
+        const res = await api(route.method, fill(route.path), { token, ...garbage });
+        if (res.status !== 401) through.push(`${route.method} ${route.path} (${token ?? "no token"}) → ${res.status} ${res.text.slice(0, 120)}`);
+      }
+    }
+    expect(through, through.join("\n")).toEqual([]);
+  });
+
+  it("refuses another job's token on a job's routes before it reads the body: 403", async () => {
+    const through: string[] = [];
+    for (const route of jobRoutes()) {
+      const res = await api(route.method, fill(route.path, { ...ids, jobAttemptId: theirs.job.attemptId }), {
+        token: mine.token,
+        raw: new TextEncoder().encode("{not json"),
+        headers: { "content-type": "application/json" },
+      });
+      if (res.status !== 403) through.push(`${route.method} ${route.path} → ${res.status} ${res.text.slice(0, 120)}`);
+    }
+    expect(through, through.join("\n")).toEqual([]);
   });
 });
 

@@ -19,8 +19,9 @@ import {
   RegisterResponse,
   StepUpdate,
 } from "../../domain/protocol";
-import { parseScopedToken, sha256Hex } from "../../domain/tokens";
-import { bearerToken } from "../auth/authenticate";
+import { isRegistrationToken, parseScopedToken, sha256Hex } from "../../domain/tokens";
+import type { MiddlewareHandler } from "hono";
+import { type AppEnv, bearerToken } from "../auth/authenticate";
 import { agents, tokens } from "../db/schema";
 import type { Env } from "../env";
 import { ApiError, unwrap } from "../http/errors";
@@ -32,7 +33,7 @@ export const agentApiRoutes = router();
 const agentSecurity = [{ agentToken: [] }];
 const jobSecurity = [{ jobToken: [] }];
 
-function agentDispatcher(env: Env, header: string | undefined) {
+export function agentDispatcher(env: Env, header: string | undefined) {
   const token = bearerToken(header);
   const parsed = token && parseScopedToken(token, "yma");
   if (!token || !parsed) throw new ApiError(401, "invalid_agent_token", "send the agent token from registration as `Authorization: Bearer`");
@@ -48,6 +49,37 @@ export function jobRun(env: Env, header: string | undefined, jobAttemptId: strin
   return { token, run: runStub(env, parsed.scope) };
 }
 
+const REGISTRATION_TOKEN_HINT = "send a registration token (POST /api/v1/agent-tokens) as `Authorization: Bearer`";
+
+const JOB_PATH = new RegExp(`^${AGENT_API_BASE}/jobs/([^/]+)(?:/|$)`);
+
+/**
+ * The agent protocol's door, before any body is read or validated: a call without the right
+ * kind of token — a registration token to register, the job's own job token for a job's routes,
+ * an agent token for the rest — is refused (401/403) whatever its body. The token itself is
+ * checked where it is kept (D1, the dispatcher, the run's object), in the route.
+ */
+export const agentDoor: MiddlewareHandler<AppEnv> = async (c, next) => {
+  const header = c.req.header("authorization");
+  const job = JOB_PATH.exec(c.req.path);
+  if (c.req.path === `${AGENT_API_BASE}/register`) {
+    const token = bearerToken(header);
+    if (!token || !isRegistrationToken(token)) throw new ApiError(401, "invalid_registration_token", REGISTRATION_TOKEN_HINT);
+  } else if (job) {
+    // A segment that does not decode names no job: the token cannot be for it (403).
+    let jobAttemptId: string;
+    try {
+      jobAttemptId = decodeURIComponent(job[1]!);
+    } catch {
+      jobAttemptId = job[1]!;
+    }
+    jobRun(c.env, header, jobAttemptId);
+  } else {
+    agentDispatcher(c.env, header);
+  }
+  await next();
+};
+
 agentApiRoutes.openapi(
   createRoute({
     method: "post",
@@ -59,7 +91,7 @@ agentApiRoutes.openapi(
   }),
   async (c) => {
     const token = bearerToken(c.req.header("authorization"));
-    if (!token) throw new ApiError(401, "invalid_registration_token", "send a registration token (POST /api/v1/agent-tokens) as `Authorization: Bearer`");
+    if (!token) throw new ApiError(401, "invalid_registration_token", REGISTRATION_TOKEN_HINT);
     const db = drizzle(c.env.DB);
     const registration = (
       await db
