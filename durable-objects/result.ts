@@ -3,7 +3,7 @@
  * HTTP error. Refusals travel as values because thrown errors lose their fields over RPC.
  */
 export interface Refusal {
-  status: 400 | 401 | 403 | 404 | 409 | 410 | 413 | 429;
+  status: 400 | 401 | 403 | 404 | 409 | 410 | 413 | 416 | 429;
   code: string;
   message: string;
   details?: unknown;

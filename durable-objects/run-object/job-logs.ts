@@ -56,7 +56,7 @@ export class JobLogs {
     const head = this.store.head(jobAttemptId);
     const length = head.nextOffset;
     if (length > head.archivedBytes || head.archivedBytes === 0) {
-      const body = fixedLengthStream(this.bytes(runId, jobAttemptId, length), length);
+      const body = fixedLengthStream(this.bytes(runId, jobAttemptId, 0, length), length);
       await this.env.ARTIFACTS.put(logArchiveKey(runId, jobAttemptId), body, {
         httpMetadata: { contentType: "text/plain; charset=utf-8" },
       });
@@ -65,13 +65,13 @@ export class JobLogs {
   }
 
   /**
-   * Bytes [0, length) of a job attempt's log: what the R2 archive holds, then the chunks still
+   * Bytes [start, length) of a job attempt's log: what the R2 archive holds, then the chunks still
    * held here. An archive may complete (and drop the chunks) while a read is under way, so the
    * reader tracks its position and, whenever the chunks it needs are gone, takes them from the
    * archive instead: a read never ends short.
    */
-  private async *bytes(runId: string, jobAttemptId: string, length: number): AsyncGenerator<Uint8Array> {
-    let position = 0;
+  private async *bytes(runId: string, jobAttemptId: string, start: number, length: number): AsyncGenerator<Uint8Array> {
+    let position = start;
     while (position < length) {
       const archived = Math.min(this.store.head(jobAttemptId).archivedBytes, length);
       if (archived > position) {
@@ -104,9 +104,13 @@ export class JobLogs {
     }
   }
 
-  async read(runId: string, jobAttemptId: string): Promise<{ length: number; body: ReadableStream<Uint8Array> }> {
-    const head = this.store.head(jobAttemptId);
-    const length = head.nextOffset;
-    return { length, body: fixedLengthStream(this.bytes(runId, jobAttemptId, length), length) };
+  /** The log's size so far. */
+  size(jobAttemptId: string): number {
+    return this.store.head(jobAttemptId).nextOffset;
+  }
+
+  /** Bytes [from, to) of the log; the caller keeps them within its size. */
+  read(runId: string, jobAttemptId: string, from: number, to: number): ReadableStream<Uint8Array> {
+    return fixedLengthStream(this.bytes(runId, jobAttemptId, from, to), to - from);
   }
 }

@@ -149,6 +149,26 @@ describe("the log viewer", () => {
     expect(bytes.toString()).toContain(HOSTILE_LINES[0]);
   });
 
+  it("without the live stream (polling), follows a running tail asking only for the bytes it lacks", async () => {
+    const second = (await cp.api("POST", "/api/v1/projects/logs/pipelines/noise/runs", {})).json.id as string;
+    const ranges: string[] = [];
+    const listener = (request: { url(): string; headers(): Record<string, string> }) => {
+      if (request.url().includes(`/runs/${second}/jobs/tail/log`)) ranges.push(request.headers()["range"] ?? "(none)");
+    };
+    page.on("request", listener);
+    try {
+      await page.goto(`/runs/${second}?job=tail&live=poll`);
+      expect(await page.locator("[data-live]").first().getAttribute("data-live")).toBe("poll");
+      await page.locator(".log-row", { hasText: "tick 40" }).waitFor({ timeout: 30_000 });
+      // Every line once, in order, although the log was read a piece at a time.
+      const ticks = await page.locator(".log-row").evaluateAll((rows) => rows.map((r) => r.textContent ?? "").filter((t) => /tick \d+$/.test(t)));
+      expect(ticks.map((t) => Number(t.match(/tick (\d+)$/)![1]))).toEqual(Array.from({ length: 40 }, (_, i) => i + 1));
+      expect(ranges.some((r) => /^bytes=[1-9]\d*-$/.test(r)), ranges.join(", ")).toBe(true);
+    } finally {
+      page.off("request", listener);
+    }
+  });
+
   it("met no script error on the way", () => {
     expect(viewer.problems).toEqual([]);
   });

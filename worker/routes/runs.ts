@@ -3,7 +3,7 @@ import { createRoute, z } from "@hono/zod-openapi";
 import { and, desc, eq, inArray, lt, type SQL } from "drizzle-orm";
 import { drizzle } from "drizzle-orm/d1";
 import type { TypedResponse } from "hono";
-import { listOf, RunSummaryView, RunView } from "../../domain/api";
+import { ErrorBody, listOf, RunSummaryView, RunView } from "../../domain/api";
 import { STATES } from "../../domain/states";
 import { canSeeProject, projectFilter, requireScope } from "../auth/principal";
 import { runs } from "../db/schema";
@@ -198,9 +198,15 @@ runRoutes.openapi(
   createRoute({
     method: "get",
     path: "/api/v1/runs/{run}/jobs/{job}/log",
-    summary: "A job's whole log as text (ANSI kept, bytes exactly as the agent sent them)",
+    summary: "A job's log as text (ANSI kept, bytes exactly as the agent sent them), whole or a byte range",
     security,
     request: {
+      headers: z.object({
+        range: z
+          .string()
+          .optional()
+          .describe("`bytes=N-` (from byte N to the end so far) or `bytes=N-M`: answered 206 with that range; any other form is ignored"),
+      }),
       params: RunParam.extend({ job: z.string().min(1).max(100) }),
       query: z.object({
         attempt: z.coerce.number().int().min(1).optional().describe("the job attempt (default: the latest)"),
@@ -209,6 +215,8 @@ runRoutes.openapi(
     },
     responses: {
       200: { description: "The log.", content: { "text/plain": { schema: z.string() } } },
+      206: { description: "The range asked for (`content-range` says which bytes of how many).", content: { "text/plain": { schema: z.string() } } },
+      416: { description: "The range starts at or past the log's end so far.", content: { "application/json": { schema: ErrorBody } } },
       ...errors,
     },
   }),
@@ -217,13 +225,31 @@ runRoutes.openapi(
     const { run, job } = c.req.valid("param");
     const { attempt, runAttempt } = c.req.valid("query");
     const { stub } = await accessibleRun(c.env, run, c.var.principal);
-    const log = unwrap(await stub.readLog(job, attempt, runAttempt));
-    const response = c.body(log.body, 200, {
+    const range = byteRange(c.req.header("range"));
+    const log = unwrap(await stub.readLog(job, attempt, runAttempt, range ?? undefined));
+    const headers: Record<string, string> = {
       "content-type": "text/plain; charset=utf-8",
-      "content-length": String(log.length),
+      "content-length": String(log.to - log.from),
+      "accept-ranges": "bytes",
       "x-content-type-options": "nosniff",
-    });
+    };
+    if (range) headers["content-range"] = `bytes ${log.from}-${log.to - 1}/${log.size}`;
+    const response = c.body(log.body, range ? 206 : 200, headers);
     // A streamed body has no typed form in hono's route types; the bytes are the documented text.
     return response as unknown as TypedResponse<string, 200, "text">;
   },
 );
+
+/**
+ * One range of a `Range` header, as the log route serves it: `bytes=N-` or `bytes=N-M` (M
+ * inclusive). Anything else — other units, several ranges, suffix ranges — is null, and the
+ * whole log is sent, as HTTP allows a server to do.
+ */
+export function byteRange(header: string | undefined): { from: number; to?: number } | null {
+  const m = header?.trim().match(/^bytes=(\d{1,15})-(\d{0,15})$/);
+  if (!m) return null;
+  const from = Number(m[1]);
+  if (m[2] === "") return { from };
+  const last = Number(m[2]);
+  return last >= from ? { from, to: last + 1 } : null;
+}

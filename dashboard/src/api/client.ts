@@ -47,11 +47,13 @@ export interface RequestOptions {
   signal?: AbortSignal;
   /** Send this text as-is (a pipeline file) instead of JSON. */
   text?: string;
+  /** Further request headers (a log's `range`). */
+  headers?: Record<string, string>;
 }
 
 /** A raw response after the status check (for streamed bodies: logs). */
 export async function apiResponse(method: string, path: string, body?: unknown, options: RequestOptions = {}): Promise<Response> {
-  const headers: Record<string, string> = { accept: "application/json" };
+  const headers: Record<string, string> = { accept: "application/json", ...options.headers };
   let payload: string | undefined;
   if (options.text !== undefined) {
     headers["content-type"] = "text/plain; charset=utf-8";

@@ -1,7 +1,8 @@
 /**
  * Reads a job attempt's log over REST (GET …/jobs/:job/log), streaming: chunks are handed on
  * as they arrive, so the first lines of a long log paint before the rest has downloaded.
- * Bytes before `fromOffset` (already shown) are skipped. Between chunks the reader lets the
+ * Bytes before `fromOffset` (already shown) are not fetched again: the read asks for the rest
+ * (`Range: bytes=N-`). Between chunks the reader lets the
  * browser paint: right after the first one (the first lines show at once), then whenever it
  * has worked for a frame's budget, so a 100,000-line log never freezes the page.
  */
@@ -31,9 +32,17 @@ function nextPaint(): Promise<void> {
 /** Resolves with the log's length once it has been read whole. */
 export async function fetchLog(runId: string, target: LogTarget, fromOffset: number, onChunk: (c: LogChunk) => void, signal: AbortSignal): Promise<number> {
   if (fromOffset === 0) performance.mark("ym:log-request", { detail: target.jobKey });
-  const response = await apiResponse("GET", logUrl(runId, target), undefined, { signal });
+  let response: Response;
+  try {
+    response = await apiResponse("GET", logUrl(runId, target), undefined, { signal, headers: fromOffset > 0 ? { range: `bytes=${fromOffset}-` } : {} });
+  } catch (error) {
+    // Nothing past what is already shown.
+    if (error instanceof ApiError && error.status === 416) return fromOffset;
+    throw error;
+  }
   const reader = response.body!.getReader();
-  let offset = 0;
+  // A 206 starts where it was asked to; a server that ignores the range sends it all (200).
+  let offset = response.status === 206 ? fromOffset : 0;
   let handed = 0;
   let since = performance.now();
   for (;;) {
