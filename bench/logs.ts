@@ -28,7 +28,6 @@ import {
   round,
   roundStats,
   setUpPipeline,
-  sleep,
   startAgent,
   startControlPlane,
   stopAll,
