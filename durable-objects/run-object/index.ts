@@ -34,7 +34,7 @@ import { ARTIFACT_MIGRATIONS, type ArtifactRecord, ArtifactStore, artifactKey } 
 import { flushToD1, hasDirty, markDirty, markEntityDirty } from "./d1-projection";
 import type { Committed, RunExtension } from "./extension";
 import { flushDispatchOps, hasDispatchOps, recordDispatchOps } from "./dispatch-outbox";
-import { JobLogs } from "./job-logs";
+import { JobLogs, type LogRead } from "./job-logs";
 import { LineageExtension, type LineageListing } from "./lineage";
 import { LOG_MIGRATIONS, MAX_LOG_CHUNK_BYTES } from "./log-store";
 import { RunLive } from "./live";
@@ -413,17 +413,13 @@ export class RunObject extends DurableObject<Env> {
   // ── logs for people ──────────────────────────────────────────────────────────────────────
 
   /** The whole log of a job attempt (default: the job's latest attempt in the current run attempt). */
-  /**
-   * A job attempt's log, whole or a byte range of it (`range`: first byte, and the byte after the
-   * last, or open-ended). `size` is the whole log's size so far; a range that starts at or past
-   * it is refused (416), one that ends past it is cut there.
-   */
+  /** A job attempt's log, whole or a byte range of it (JobLogs.read). */
   async readLog(
     jobKey: string,
     jobAttemptNumber?: number,
     runAttemptNumber?: number,
     range?: { from: number; to?: number },
-  ): Promise<Result<{ size: number; from: number; to: number; body: ReadableStream<Uint8Array> }>> {
+  ): Promise<Result<LogRead>> {
     const state = this.require();
     if (!state.ok) return state;
     const runAttempt = state.value.attempts[(runAttemptNumber ?? state.value.attempts.length) - 1];
@@ -434,13 +430,7 @@ export class RunObject extends DurableObject<Env> {
     if (!jobAttempt) {
       return fail(404, "job_attempt_not_found", `job ${jobKey} has no attempt ${jobAttemptNumber ?? ""} in run attempt ${runAttempt.number}`.trim());
     }
-    const size = this.logs.size(jobAttempt.id);
-    const from = range?.from ?? 0;
-    const to = Math.min(range?.to ?? size, size);
-    if (range && from >= size) {
-      return fail(416, "range_not_satisfiable", `the log of job ${jobKey} has ${size} bytes so far; ask for a range that starts before byte ${size}`);
-    }
-    return ok({ size, from, to, body: this.logs.read(state.value.run.id, jobAttempt.id, from, to) });
+    return this.logs.read(state.value.run.id, jobAttempt.id, range);
   }
 
   // ── outboxes and the alarm ───────────────────────────────────────────────────────────────

@@ -1,8 +1,16 @@
-/** A run's job logs as the RunObject uses them: append, archive to R2, read back whole. */
+/** A run's job logs as the RunObject uses them: append, archive to R2, read back whole or by byte range. */
 import type { LogAck } from "../../domain/protocol";
 import type { Env } from "../../worker/env";
 import { fail, ok, type Result } from "../result";
 import { ARCHIVE_DELAY_MS, fixedLengthStream, logArchiveKey, LogStore, MAX_LOG_CHUNK_BYTES } from "./log-store";
+
+/** Bytes [from, to) of a log of `size` bytes so far. */
+export interface LogRead {
+  size: number;
+  from: number;
+  to: number;
+  body: ReadableStream<Uint8Array>;
+}
 
 export class JobLogs {
   readonly store: LogStore;
@@ -104,13 +112,18 @@ export class JobLogs {
     }
   }
 
-  /** The log's size so far. */
-  size(jobAttemptId: string): number {
-    return this.store.head(jobAttemptId).nextOffset;
-  }
-
-  /** Bytes [from, to) of the log; the caller keeps them within its size. */
-  read(runId: string, jobAttemptId: string, from: number, to: number): ReadableStream<Uint8Array> {
-    return fixedLengthStream(this.bytes(runId, jobAttemptId, from, to), to - from);
+  /**
+   * The log whole, or a byte range of it (`range`: the first byte, and the byte after the last or
+   * none for "to the end"). `size` is the whole log's size so far; a range that starts at or
+   * past it is refused (416), one that ends past it is cut there.
+   */
+  read(runId: string, jobAttemptId: string, range?: { from: number; to?: number }): Result<LogRead> {
+    const size = this.store.head(jobAttemptId).nextOffset;
+    const from = range?.from ?? 0;
+    const to = Math.min(range?.to ?? size, size);
+    if (range && from >= size) {
+      return fail(416, "range_not_satisfiable", `the log has ${size} bytes so far; ask for a range that starts before byte ${size}`);
+    }
+    return ok({ size, from, to, body: fixedLengthStream(this.bytes(runId, jobAttemptId, from, to), to - from) });
   }
 }
