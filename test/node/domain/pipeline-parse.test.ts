@@ -1,7 +1,6 @@
 import { describe, expect, it } from "vitest";
-import fc from "fast-check";
-import { stringify } from "yaml";
 import { parsePipeline } from "../../../domain/pipeline/parse";
+import { DESIGN_EXAMPLE } from "./pipeline-fixtures";
 import { PIPELINE_DEFAULTS, type ParseResult, type Pipeline, type PipelineProblem } from "../../../domain/pipeline/types";
 
 /** Joins lines, so that line numbers in the tests are easy to count. */
@@ -20,35 +19,6 @@ function problems(result: ParseResult): PipelineProblem[] {
 /** The smallest valid job, to build tests around. */
 const job = (key: string, ...extra: string[]) => [`  ${key}:`, "    runs-on: linux", ...extra];
 const steps = (...lines: string[]) => ["    steps:", ...lines];
-
-// The example of DESIGN.md §2, verbatim.
-const DESIGN_EXAMPLE = `name: build
-env: { CI: "true" }
-jobs:
-  test:
-    runs-on: [linux, node]        # the agent must carry every label
-    priority: 0                   # higher is claimed first; then queue position, then age
-    timeout: 10m
-    retries: 2                    # job attempts after the first
-    steps:
-      - id: install
-        run: npm ci
-      - id: unit
-        needs: [install]
-        run: npm test
-      - id: lint
-        needs: [install]
-        run: npm run lint
-        continue-on-error: true    # a failure here makes the job WARNING, not FAILED
-    outputs: { version: "\${{ steps.install.outputs.version }}" }
-    artifacts: [coverage/**]
-    lineage: { inputs: [{ namespace: "s3://raw", name: "events" }], outputs: [] }
-  deploy:
-    needs: [test]
-    runs-on: [linux]
-    steps:
-      - run: ./deploy.sh \${{ needs.test.outputs.version }}
-`;
 
 const step = (id: string, run: string, needs: string[], extra: object = {}) => ({
   id,
@@ -470,46 +440,6 @@ describe("limits", () => {
       line: 2,
       column: 3,
     });
-  });
-});
-
-describe("properties", () => {
-  const isResult = (result: ParseResult) => {
-    expect(typeof result.ok).toBe("boolean");
-    if (!result.ok) {
-      expect(result.problems.length).toBeGreaterThan(0);
-      for (const p of result.problems) {
-        expect(typeof p.message).toBe("string");
-        expect(Number.isInteger(p.line) && p.line >= 0).toBe(true);
-        expect(Number.isInteger(p.column) && p.column >= 0).toBe(true);
-      }
-    }
-  };
-
-  it("never throws on random text", () => {
-    fc.assert(fc.property(fc.string({ unit: "binary", maxLength: 300 }), (text) => isResult(parsePipeline(text))), { numRuns: 500 });
-  });
-
-  it("never throws on random edits of a valid file", () => {
-    const edits = fc.array(fc.tuple(fc.nat(DESIGN_EXAMPLE.length), fc.nat(5), fc.string({ maxLength: 6 })), { maxLength: 4 });
-    fc.assert(
-      fc.property(edits, (list) => {
-        let text = DESIGN_EXAMPLE;
-        for (const [at, cut, insert] of list) text = text.slice(0, at) + insert + text.slice(at + cut);
-        isResult(parsePipeline(text));
-      }),
-      { numRuns: 500 },
-    );
-  });
-
-  it("never throws on random YAML documents", () => {
-    fc.assert(
-      fc.property(fc.anything({ maxDepth: 4 }), fc.boolean(), (value, wrap) => {
-        const text = stringify(wrap ? { jobs: { a: value } } : value);
-        isResult(parsePipeline(text));
-      }),
-      { numRuns: 300 },
-    );
   });
 });
 
