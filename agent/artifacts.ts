@@ -160,16 +160,9 @@ export async function uploadArtifact(file: ArtifactFile, options: UploadOptions)
       parts[index] = { partNumber: index + 1, etag };
     }
   };
-  const senders = Array.from({ length: Math.min(PARTS_IN_FLIGHT, count) }, () =>
-    sender().catch((error: unknown) => {
-      failed.abort(error);
-      throw error;
-    }),
-  );
-  const outcomes = await Promise.allSettled(senders);
-  // The first failure, not the aborts it caused in the other senders.
-  const rejected = outcomes.find((o): o is PromiseRejectedResult => o.status === "rejected");
-  if (rejected) throw failed.signal.aborted ? failed.signal.reason : rejected.reason;
+  // The first failure is kept as the reason, not the aborts it then causes in the other senders.
+  await Promise.all(Array.from({ length: Math.min(PARTS_IN_FLIGHT, count) }, () => sender().catch((error: unknown) => failed.abort(error))));
+  if (failed.signal.aborted) throw failed.signal.reason;
   await options.api.completeUpload(uploadId, parts, options.signal);
   return { sha256 };
 }

@@ -33,20 +33,32 @@ export const agentApiRoutes = router();
 const agentSecurity = [{ agentToken: [] }];
 const jobSecurity = [{ jobToken: [] }];
 
-export function agentDispatcher(env: Env, header: string | undefined) {
+/** An agent token's shape (its secret is the dispatcher's to check); 401 otherwise. */
+function agentToken(header: string | undefined) {
   const token = bearerToken(header);
   const parsed = token && parseScopedToken(token, "yma");
   if (!token || !parsed) throw new ApiError(401, "invalid_agent_token", "send the agent token from registration as `Authorization: Bearer`");
-  return { token, dispatcher: env.DISPATCHER.get(env.DISPATCHER.idFromName(parsed.scope)) };
+  return { token, queue: parsed.scope };
 }
 
-/** The run of a job token, after checking the token names the job attempt in the path. */
-export function jobRun(env: Env, header: string | undefined, jobAttemptId: string) {
+/** A job token's shape, naming the job attempt in the path (its secret is the run's to check); 401/403 otherwise. */
+function jobToken(header: string | undefined, jobAttemptId: string) {
   const token = bearerToken(header);
   const parsed = token && parseScopedToken(token, "ymj");
   if (!token || !parsed) throw new ApiError(401, "invalid_job_token", "send the job token from the claim as `Authorization: Bearer`");
   if (parsed.id !== jobAttemptId) throw new ApiError(403, "wrong_job", "this job token belongs to another job");
-  return { token, run: runStub(env, parsed.scope) };
+  return { token, runId: parsed.scope };
+}
+
+function agentDispatcher(env: Env, header: string | undefined) {
+  const { token, queue } = agentToken(header);
+  return { token, dispatcher: env.DISPATCHER.get(env.DISPATCHER.idFromName(queue)) };
+}
+
+/** The run of a job token, after checking the token names the job attempt in the path. */
+export function jobRun(env: Env, header: string | undefined, jobAttemptId: string) {
+  const { token, runId } = jobToken(header, jobAttemptId);
+  return { token, run: runStub(env, runId) };
 }
 
 const REGISTRATION_TOKEN_HINT = "send a registration token (POST /api/v1/agent-tokens) as `Authorization: Bearer`";
@@ -73,9 +85,9 @@ export const agentDoor: MiddlewareHandler<AppEnv> = async (c, next) => {
     } catch {
       jobAttemptId = job[1]!;
     }
-    jobRun(c.env, header, jobAttemptId);
+    jobToken(header, jobAttemptId);
   } else {
-    agentDispatcher(c.env, header);
+    agentToken(header);
   }
   await next();
 };
