@@ -13,7 +13,7 @@ export default defineConfig(async () => {
         {
           plugins: [
             cloudflareTest({
-              wrangler: { configPath: "./wrangler.toml" },
+              wrangler: { configPath: "./wrangler.jsonc" },
               miniflare: { bindings: {
                   TEST_MIGRATIONS: migrations,
                   YM_ADMIN_TOKEN: "test-admin-token",

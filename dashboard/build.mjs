@@ -4,7 +4,7 @@
 //   app.css  every stylesheet the app imports
 //   boot.js  a tiny classic script that applies the saved theme before the first paint
 //
-// Run by wrangler itself (`[build]` in wrangler.toml) before every `wrangler dev` and
+// Run by wrangler itself (`build` in wrangler.jsonc) before every `wrangler dev` and
 // `wrangler deploy`, so `npm start`, the e2e/browser harness and a deploy from a clean clone
 // always serve a fresh build; public/assets/ is not committed.
 //

@@ -4,7 +4,7 @@
  * Times are ISO-8601 strings; durations are milliseconds.
  */
 import { z } from "zod";
-import { STATES } from "./states";
+import { STATES } from "./states.ts";
 
 const Time = z.string().nullable();
 const StateSchema = z.enum(STATES);

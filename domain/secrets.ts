@@ -2,8 +2,8 @@
  * Project secrets as pipelines see them (docs/security.md): their names, their size limit, and
  * which of them a pipeline references (`${{ secrets.NAME }}`), so a run carries only those.
  */
-import type { Pipeline } from "./pipeline/types";
-import { IDENTIFIER, templateReferences } from "./templates";
+import type { Pipeline } from "./pipeline/types.ts";
+import { IDENTIFIER, templateReferences } from "./templates.ts";
 
 /** A secret's name is what a template can name: a letter or `_`, then letters, digits, `_`, `-`. */
 export const SECRET_NAME = IDENTIFIER;

@@ -15,8 +15,8 @@
  * send), so after hibernation or eviction the object rebuilds everything from getWebSockets()
  * and its storage. Only the in-flight accounting lives in memory; losing it forgives one window.
  */
-import { LIVE_CLOSE, parseClientFrame } from "../domain/live";
-import { SerialFlush } from "./serial-flush";
+import { LIVE_CLOSE, parseClientFrame } from "../domain/live.ts";
+import { SerialFlush } from "./serial-flush.ts";
 
 export interface FeedPage {
   /** Each event as its JSON text (with its `seq`). */

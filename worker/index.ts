@@ -1,14 +1,14 @@
 /** The worker's entry point: the Hono app, and the Durable Object classes it binds. */
-import { createApp } from "./app";
-import { scheduledTick } from "./services/scheduler";
+import { createApp } from "./app.ts";
+import { scheduledTick } from "./services/scheduler.ts";
 
-export { RunObject } from "../durable-objects/run-object";
-export { DispatcherObject } from "../durable-objects/dispatcher";
+export { RunObject } from "../durable-objects/run-object/index.ts";
+export { DispatcherObject } from "../durable-objects/dispatcher/index.ts";
 
 const app = createApp();
 
 export default {
   fetch: app.fetch,
-  // The Cron Trigger (wrangler.toml [triggers]): fires the pipelines' due schedule slots.
+  // The Cron Trigger (wrangler.jsonc `triggers`): fires the pipelines' due schedule slots.
   scheduled: (controller, env, ctx) => ctx.waitUntil(scheduledTick(env, controller.scheduledTime)),
-} satisfies ExportedHandler<import("./env").Env>;
+} satisfies ExportedHandler<import("../platform/env.ts").Env>;

@@ -5,8 +5,8 @@
  *
  *   tsx bench/engine-probe/probe.ts <jobs> <tries>
  */
-import { parsePipeline } from "../../domain/pipeline/parse";
-import { type CommandResult, createRun, DEFAULT_SETTINGS, engine, nextDeadline, type RunState } from "../../domain/run-engine";
+import { parsePipeline } from "../../domain/pipeline/parse.ts";
+import { type CommandResult, createRun, DEFAULT_SETTINGS, engine, nextDeadline, type RunState } from "../../domain/run-engine/index.ts";
 
 /** The same shape as bench/harness.ts widePipeline (kept here so the probe needs nothing else). */
 function widePipeline(count: number): string {

@@ -5,12 +5,12 @@
  * shows the sign-in page.
  */
 import { useEffect, useState } from "preact/hooks";
-import { get, onUnauthorized } from "./api/client";
-import type { Session } from "./api/types";
-import { Shell } from "./components/Shell";
-import { SignIn } from "./pages/SignIn";
-import { Routes } from "./routes";
-import { SessionContext } from "./session";
+import { get, onUnauthorized } from "./api/client.ts";
+import type { Session } from "./api/types.ts";
+import { Shell } from "./components/Shell.tsx";
+import { SignIn } from "./pages/SignIn.tsx";
+import { Routes } from "./routes.tsx";
+import { SessionContext } from "./session.ts";
 
 const KEY = "ym-session-view";
 

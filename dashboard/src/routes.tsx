@@ -1,15 +1,15 @@
 /** URL → page. Every page reads its state from the URL, so each view can be linked to. */
 import { useEffect } from "preact/hooks";
-import { AgentsPage } from "./pages/AgentsPage";
-import { ArtifactsPage } from "./pages/ArtifactsPage";
-import { NotFound } from "./pages/NotFound";
-import { PipelineEditorPage } from "./pages/PipelineEditorPage";
-import { ProjectPage } from "./pages/ProjectPage";
-import { ProjectsPage } from "./pages/ProjectsPage";
-import { QueuePage } from "./pages/QueuePage";
-import { RunPage } from "./pages/RunPage";
-import { RunsPage } from "./pages/RunsPage";
-import { match, navigate, useLocation } from "./router";
+import { AgentsPage } from "./pages/AgentsPage.tsx";
+import { ArtifactsPage } from "./pages/ArtifactsPage.tsx";
+import { NotFound } from "./pages/NotFound.tsx";
+import { PipelineEditorPage } from "./pages/PipelineEditorPage.tsx";
+import { ProjectPage } from "./pages/ProjectPage.tsx";
+import { ProjectsPage } from "./pages/ProjectsPage.tsx";
+import { QueuePage } from "./pages/QueuePage.tsx";
+import { RunPage } from "./pages/RunPage.tsx";
+import { RunsPage } from "./pages/RunsPage.tsx";
+import { match, navigate, useLocation } from "./router.tsx";
 
 export function Routes() {
   const { path } = useLocation();

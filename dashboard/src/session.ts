@@ -1,7 +1,7 @@
 /** Who is signed in (GET /api/v1/session), for the pages that show or hide actions by scope. */
 import { createContext } from "preact";
 import { useContext } from "preact/hooks";
-import type { Session } from "./api/types";
+import type { Session } from "./api/types.ts";
 
 export const SessionContext = createContext<Session | null>(null);
 

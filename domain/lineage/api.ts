@@ -3,7 +3,7 @@
  * in emission order, each with its delivery state, and how delivery stands overall.
  */
 import { z } from "zod";
-import { EVENT_TYPES } from "./types";
+import { EVENT_TYPES } from "./types.ts";
 
 const Time = z.string().nullable();
 

@@ -6,13 +6,13 @@
  *   FAILED → FAIL (errorMessage facet), KILLED → ABORT; KILLING and RESTARTED send nothing.
  * run-cycle.ts then makes the sequence of each runId a valid run cycle.
  */
-import type { Effect, TransitionEffect } from "../run-engine/effects";
-import { type JobAttemptState, type JobState, jobStatus, type RunAttemptState, type RunState } from "../run-engine/model";
-import type { State } from "../states";
-import { commonRunFacets, errorMessageFacet, jobFacets, jobFailureMessage, outputDatasets, parentFacet } from "./facets";
-import { facetBase, PRODUCER, SCHEMA_URL } from "./producer";
-import { type CycleLookup, enforceRunCycle } from "./run-cycle";
-import type { EventType, RunEvent, RunFacets, YardmasterRunFacet } from "./types";
+import type { Effect, TransitionEffect } from "../run-engine/effects.ts";
+import { type JobAttemptState, type JobState, jobStatus, type RunAttemptState, type RunState } from "../run-engine/model.ts";
+import type { State } from "../states.ts";
+import { commonRunFacets, errorMessageFacet, jobFacets, jobFailureMessage, outputDatasets, parentFacet } from "./facets.ts";
+import { facetBase, PRODUCER, SCHEMA_URL } from "./producer.ts";
+import { type CycleLookup, enforceRunCycle } from "./run-cycle.ts";
+import type { EventType, RunEvent, RunFacets, YardmasterRunFacet } from "./types.ts";
 
 export interface LineageInput {
   /** What earlier commands already recorded for a runId (the outbox knows). */

@@ -2,10 +2,10 @@
  * The facets of Yardmaster's events, each built to its official schema (see producer.ts for
  * the versions). Pure: everything comes from the run's model and what the caller passes in.
  */
-import type { PipelineJob } from "../pipeline/types";
-import type { JobAttemptState, JobState, RunAttemptState, RunInfo, StepState } from "../run-engine/model";
-import { facetBase, YARDMASTER_VERSION } from "./producer";
-import type { JobFacets, JobTypeFacet, OutputDataset, OutputStatistics, ParentRunFacet, RunFacets, SourceCodeLocationFacet } from "./types";
+import type { PipelineJob } from "../pipeline/types.ts";
+import type { JobAttemptState, JobState, RunAttemptState, RunInfo, StepState } from "../run-engine/model.ts";
+import { facetBase, YARDMASTER_VERSION } from "./producer.ts";
+import type { JobFacets, JobTypeFacet, OutputDataset, OutputStatistics, ParentRunFacet, RunFacets, SourceCodeLocationFacet } from "./types.ts";
 
 const iso = (t: number) => new Date(t).toISOString();
 

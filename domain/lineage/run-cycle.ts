@@ -5,7 +5,7 @@
  * after the terminal event, OTHER anywhere before it. `lookup` says what was already recorded
  * for a runId by earlier commands; this function tracks the rest within one batch.
  */
-import { type EventType, TERMINAL_EVENT_TYPES } from "./types";
+import { type EventType, TERMINAL_EVENT_TYPES } from "./types.ts";
 
 export interface CycleState {
   started: boolean;

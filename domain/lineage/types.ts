@@ -3,8 +3,8 @@
  * listed in docs/lineage.md. The official JSON Schemas are the authority; these types only
  * keep the builders honest.
  */
-import type { Metric } from "../protocol";
-import type { State } from "../states";
+import type { Metric } from "../protocol.ts";
+import type { State } from "../states.ts";
 
 export const EVENT_TYPES = ["START", "RUNNING", "COMPLETE", "ABORT", "FAIL", "OTHER"] as const;
 export type EventType = (typeof EVENT_TYPES)[number];

@@ -11,9 +11,9 @@
  *    of the right shape, so they run only when stage 2 found nothing.
  */
 import { isAlias, isMap, isScalar, isSeq, LineCounter, parseDocument, type Document, type Node } from "yaml";
-import { parseTemplates, type Template } from "../templates";
-import { findCycle, upstreamOf, type GraphNode } from "./graph";
-import { closestMatch, PipelineFileSchema, pipelineErrorMap, unknownKeyMessage, type PipelineFile } from "./schema";
+import { parseTemplates, type Template } from "../templates.ts";
+import { findCycle, upstreamOf, type GraphNode } from "./graph.ts";
+import { closestMatch, PipelineFileSchema, pipelineErrorMap, unknownKeyMessage, type PipelineFile } from "./schema.ts";
 import {
   PIPELINE_DEFAULTS,
   type ParseResult,
@@ -21,7 +21,7 @@ import {
   type PipelineJob,
   type PipelineProblem,
   type PipelineStep,
-} from "./types";
+} from "./types.ts";
 
 export interface ParseOptions {
   /** The pipeline's name when the file has no top-level `name:` (e.g. the file's name). */

@@ -12,11 +12,11 @@
  * at the key itself and suggest the right one (`need` → `needs`).
  */
 import { z } from "zod";
-import { LABEL } from "../protocol";
-import { IDENTIFIER } from "../templates";
-import { cronProblem } from "../triggers/schedule";
-import { parseDuration } from "./duration";
-import { PIPELINE_DEFAULTS } from "./types";
+import { LABEL } from "../protocol.ts";
+import { IDENTIFIER } from "../templates.ts";
+import { cronProblem } from "../triggers/schedule.ts";
+import { parseDuration } from "./duration.ts";
+import { PIPELINE_DEFAULTS } from "./types.ts";
 
 /** Longest `timeout` a job or step may ask for: longer is almost surely a slip of the unit. */
 export const MAX_TIMEOUT_MS = 7 * 24 * 60 * 60 * 1000;

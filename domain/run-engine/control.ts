@@ -1,10 +1,10 @@
 /** What people and the API do to a run: cancel it (or some of its jobs) and re-run it. */
-import { isTerminal } from "../states";
-import { refuse } from "./effects";
-import { openAttempt } from "./create";
-import { finishAttemptIfDone, killDependants, killStepNotRun, enqueueReadyJobs } from "./jobs-graph";
-import { type JobState, jobStatus, latestJobAttempt } from "./model";
-import type { Txn } from "./txn";
+import { isTerminal } from "../states.ts";
+import { refuse } from "./effects.ts";
+import { openAttempt } from "./create.ts";
+import { finishAttemptIfDone, killDependants, killStepNotRun, enqueueReadyJobs } from "./jobs-graph.ts";
+import { type JobState, jobStatus, latestJobAttempt } from "./model.ts";
+import type { Txn } from "./txn.ts";
 
 /** Stops one job: a queued one ends KILLED at once, a running one goes KILLING until its agent confirms. */
 function cancelJob(txn: Txn, shared: JobState, dequeued: string[]): void {

@@ -1,8 +1,8 @@
 /** Creating a run, and building the jobs of a new run attempt. */
-import type { CommandResult } from "./effects";
-import { addJobAttempt, enqueueReadyJobs, finishAttemptIfDone } from "./jobs-graph";
-import type { EngineContext, JobState, RunAttemptState, RunInfo, RunState } from "./model";
-import { Txn } from "./txn";
+import type { CommandResult } from "./effects.ts";
+import { addJobAttempt, enqueueReadyJobs, finishAttemptIfDone } from "./jobs-graph.ts";
+import type { EngineContext, JobState, RunAttemptState, RunInfo, RunState } from "./model.ts";
+import { Txn } from "./txn.ts";
 
 /** What starting a run takes: the run's facts; the engine adds its status and times. */
 export type CreateRunInput = Omit<RunInfo, "createdAt" | "status" | "startedAt" | "endedAt"> & {

@@ -3,8 +3,8 @@
  * RunObject persists what a command touched and carries out its effects (dispatcher calls,
  * history rows, live messages, lineage events, log archival).
  */
-import type { State } from "../states";
-import type { RunState } from "./model";
+import type { State } from "../states.ts";
+import type { RunState } from "./model.ts";
 
 export type EntityKind = "run" | "run_attempt" | "job_attempt" | "step";
 

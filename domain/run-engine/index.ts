@@ -3,21 +3,21 @@
  * no clock, no randomness of its own — the EngineContext brings those — so the RunObject, the
  * tests and a property test all drive the very same code.
  */
-import type { JobFinish, StepUpdate } from "../protocol";
-import type { CommandResult } from "./effects";
-import { cancelJobs, cancelRun, rerun } from "./control";
-import { type AssignInput, assignJob, finishJob, heartbeat, reissueToken, updateStep } from "./job-lifecycle";
-import type { EngineContext, JobAttemptState, JobState, RunState, StepState } from "./model";
-import { tick } from "./tick";
-import { runCommand } from "./txn";
+import type { JobFinish, StepUpdate } from "../protocol.ts";
+import type { CommandResult } from "./effects.ts";
+import { cancelJobs, cancelRun, rerun } from "./control.ts";
+import { type AssignInput, assignJob, finishJob, heartbeat, reissueToken, updateStep } from "./job-lifecycle.ts";
+import type { EngineContext, JobAttemptState, JobState, RunState, StepState } from "./model.ts";
+import { tick } from "./tick.ts";
+import { runCommand } from "./txn.ts";
 
-export * from "./model";
-export * from "./effects";
-export { createRun, type CreateRunInput } from "./create";
-export type { AssignInput } from "./job-lifecycle";
-export { nextDeadline } from "./tick";
-export { buildJobAssignment, type AssignmentOptions } from "./job-assignment";
-export { runView, type HistoryIndex } from "./view";
+export * from "./model.ts";
+export * from "./effects.ts";
+export { createRun, type CreateRunInput } from "./create.ts";
+export type { AssignInput } from "./job-lifecycle.ts";
+export { nextDeadline } from "./tick.ts";
+export { buildJobAssignment, type AssignmentOptions } from "./job-assignment.ts";
+export { runView, type HistoryIndex } from "./view.ts";
 
 export const engine = {
   cancel: (state: RunState, ctx: EngineContext): CommandResult<void> => runCommand(state, ctx, (t) => cancelRun(t)),

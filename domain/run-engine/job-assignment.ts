@@ -4,9 +4,9 @@
  * the agent, which knows the step outputs. The values of the secrets the job uses travel only
  * here, and the agent masks them in the logs it sends.
  */
-import { AGENT_PROTOCOL_VERSION, type JobAssignment } from "../protocol";
-import { renderTemplate, templateReferences } from "../templates";
-import type { JobAttemptState, JobState, RunState } from "./model";
+import { AGENT_PROTOCOL_VERSION, type JobAssignment } from "../protocol.ts";
+import { renderTemplate, templateReferences } from "../templates.ts";
+import type { JobAttemptState, JobState, RunState } from "./model.ts";
 
 export interface AssignmentOptions {
   token: string;

@@ -2,12 +2,12 @@
  * A job attempt's life on an agent: claimed, steps reported, heartbeats, finished. Each
  * function is one engine command (see ./index.ts for how they are called).
  */
-import type { JobFinish, StepUpdate } from "../protocol";
-import { isTerminal, type State } from "../states";
-import { refuse } from "./effects";
-import { addJobAttempt, enqueueReadyJobs, finishAttemptIfDone, jobDefinition, killDependants, killStepNotRun } from "./jobs-graph";
-import type { JobAttemptState, JobState, StepState } from "./model";
-import type { Txn } from "./txn";
+import type { JobFinish, StepUpdate } from "../protocol.ts";
+import { isTerminal, type State } from "../states.ts";
+import { refuse } from "./effects.ts";
+import { addJobAttempt, enqueueReadyJobs, finishAttemptIfDone, jobDefinition, killDependants, killStepNotRun } from "./jobs-graph.ts";
+import type { JobAttemptState, JobState, StepState } from "./model.ts";
+import type { Txn } from "./txn.ts";
 
 function locate(txn: Txn, jobAttemptId: string): { job: JobState; jobAttempt: JobAttemptState } {
   const found = txn.findJobAttempt(jobAttemptId);

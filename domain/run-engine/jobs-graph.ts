@@ -2,10 +2,10 @@
  * The jobs of a run attempt as a graph: what a job waits on, which jobs are ready to queue,
  * which ones can no longer run, and when the attempt is over.
  */
-import { isTerminal, summarize, type State } from "../states";
-import type { Pipeline, PipelineJob } from "../pipeline/types";
-import { type JobAttemptState, type JobState, jobStatus, latestJobAttempt, type StepState } from "./model";
-import type { Txn } from "./txn";
+import { isTerminal, summarize, type State } from "../states.ts";
+import type { Pipeline, PipelineJob } from "../pipeline/types.ts";
+import { type JobAttemptState, type JobState, jobStatus, latestJobAttempt, type StepState } from "./model.ts";
+import type { Txn } from "./txn.ts";
 
 /** Each pipeline's jobs by key, built once per definition (a run keeps its definition). */
 const jobsByKey = new WeakMap<Pipeline, Map<string, PipelineJob>>();

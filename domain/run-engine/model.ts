@@ -3,9 +3,9 @@
  * keeps one of these per run, persists what a command touched, and rebuilds it from storage
  * when it wakes. Times are milliseconds since the epoch.
  */
-import type { Pipeline } from "../pipeline/types";
-import type { Metric } from "../protocol";
-import type { State } from "../states";
+import type { Pipeline } from "../pipeline/types.ts";
+import type { Metric } from "../protocol.ts";
+import type { State } from "../states.ts";
 
 export interface StepAttemptState {
   number: number;

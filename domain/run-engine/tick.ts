@@ -2,10 +2,10 @@
  * The clock's part: lost agents, jobs past their timeout, and cancellations that the agent never
  * confirmed. The RunObject calls `tick` from its alarm and sets the next alarm to `nextDeadline`.
  */
-import { endJobAttempt } from "./job-lifecycle";
-import { pipelineJob } from "./jobs-graph";
-import type { EngineSettings, JobAttemptState, RunState } from "./model";
-import type { Txn } from "./txn";
+import { endJobAttempt } from "./job-lifecycle.ts";
+import { pipelineJob } from "./jobs-graph.ts";
+import type { EngineSettings, JobAttemptState, RunState } from "./model.ts";
+import type { Txn } from "./txn.ts";
 
 type Due = { at: number; outcome: "FAILED" | "KILLED"; reason: string; message: string };
 

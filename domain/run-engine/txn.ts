@@ -10,7 +10,7 @@
  * made a wide run quadratic). The rule for engine code: change a job only through `own(job)`
  * (or `findJobAttempt`, which owns what it finds), or a job the command itself created.
  */
-import { canTransition, IllegalTransitionError, type State } from "../states";
+import { canTransition, IllegalTransitionError, type State } from "../states.ts";
 import {
   type CommandResult,
   type Effect,
@@ -18,8 +18,8 @@ import {
   EngineRefusal,
   type TransitionEffect,
   type Touched,
-} from "./effects";
-import type { EngineContext, JobAttemptState, JobState, RunAttemptState, RunState, StepState } from "./model";
+} from "./effects.ts";
+import type { EngineContext, JobAttemptState, JobState, RunAttemptState, RunState, StepState } from "./model.ts";
 
 export class Txn {
   readonly state: RunState;

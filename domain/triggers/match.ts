@@ -1,6 +1,6 @@
 /** Which pipelines a push or pull request starts, by their `on:` filters (docs/triggers.md). */
-import type { PipelineTriggers } from "../pipeline/types";
-import { branchMatches } from "./branch-filter";
+import type { PipelineTriggers } from "../pipeline/types.ts";
+import { branchMatches } from "./branch-filter.ts";
 
 export type BranchEvent = { kind: "push"; branch: string } | { kind: "pull_request"; base: string };
 

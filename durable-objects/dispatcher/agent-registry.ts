@@ -2,7 +2,7 @@
  * The agents of one queue: who they are, what labels they carry, when they were last heard
  * from. An agent's token is checked here (its SHA-256 is kept), so the claim path needs no D1.
  */
-import { sha256Hex } from "../../domain/tokens";
+import { sha256Hex } from "../../domain/tokens.ts";
 
 export interface AgentRecord {
   id: string;

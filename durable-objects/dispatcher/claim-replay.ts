@@ -14,8 +14,8 @@
  * try if it is only waiting (its connection is gone) and waits for its outcome, so a claim never
  * gets two jobs.
  */
-import type { JobAssignment } from "../../domain/protocol";
-import type { Result } from "../result";
+import type { JobAssignment } from "../../domain/protocol.ts";
+import type { Result } from "../../platform/result.ts";
 
 export const CLAIM_MIGRATIONS = [
   `CREATE TABLE claims (

@@ -7,19 +7,21 @@
  */
 import { DurableObject } from "cloudflare:workers";
 import { uuidv7 } from "uuidv7";
-import type { AgentView, QueueEntryView } from "../../domain/api";
-import type { RegisterRequest, JobAssignment } from "../../domain/protocol";
-import type { QueueItem } from "../../domain/run-engine/effects";
-import { newAgentToken, parseScopedToken, sha256Hex } from "../../domain/tokens";
-import type { Env } from "../../worker/env";
-import { fail, ok, type Result } from "../result";
-import { settingsFrom, type Settings } from "../settings";
-import { migrate } from "../sql-migrations";
-import { CLAIM_MIGRATIONS, ClaimReplay } from "./claim-replay";
-import { AGENT_MIGRATIONS, AgentRegistry, type AgentRecord, agentState } from "./agent-registry";
-import { fanoutOptionsFrom } from "../live-fanout";
-import { QUEUE_FEED_MIGRATIONS, QueueFeed } from "./queue-feed";
-import { QUEUE_MIGRATIONS, QueueStore, type QueueRow } from "./queue-store";
+import type { AgentView, QueueEntryView } from "../../domain/api.ts";
+import type { RegisterRequest, JobAssignment } from "../../domain/protocol.ts";
+import type { QueueItem } from "../../domain/run-engine/effects.ts";
+import { newAgentToken, parseScopedToken, sha256Hex } from "../../domain/tokens.ts";
+import { DEFAULT_QUEUE } from "../../domain/queues.ts";
+import type { Env } from "../../platform/env.ts";
+import { runStub } from "../../platform/stubs.ts";
+import { fail, ok, type Result } from "../../platform/result.ts";
+import { settingsFrom, type Settings } from "../../platform/settings.ts";
+import { migrate } from "../sql-migrations.ts";
+import { CLAIM_MIGRATIONS, ClaimReplay } from "./claim-replay.ts";
+import { AGENT_MIGRATIONS, AgentRegistry, type AgentRecord, agentState } from "./agent-registry.ts";
+import { fanoutOptionsFrom } from "../live-fanout.ts";
+import { QUEUE_FEED_MIGRATIONS, QueueFeed } from "./queue-feed.ts";
+import { QUEUE_MIGRATIONS, QueueStore, type QueueRow } from "./queue-store.ts";
 
 interface Waiter {
   agent: AgentRecord;
@@ -55,7 +57,7 @@ export class DispatcherObject extends DurableObject<Env> {
   }
 
   private get queueName(): string {
-    return this.ctx.id.name ?? "default";
+    return this.ctx.id.name ?? DEFAULT_QUEUE;
   }
 
   // ── from runs ────────────────────────────────────────────────────────────────────────────
@@ -141,7 +143,7 @@ export class DispatcherObject extends DurableObject<Env> {
     // as long as that job is still this agent's.
     const given = await this.claims.given(agent.id, claimId, wakeOlder);
     if (given && this.queue.get(given.jobAttemptId)?.agentId === agent.id) {
-      const run = this.env.RUNS.get(this.env.RUNS.idFromName(given.runId));
+      const run = runStub(this.env, given.runId);
       const again = await run.reissue({ jobAttemptId: given.jobAttemptId, agentId: agent.id });
       if (again.ok) return again;
     }
@@ -177,7 +179,7 @@ export class DispatcherObject extends DurableObject<Env> {
 
   /** Tells the run its job attempt is taken. A refusal (cancelled meanwhile) drops the row. */
   private async assignAtRun(row: QueueRow, agent: AgentRecord): Promise<JobAssignment | null> {
-    const run = this.env.RUNS.get(this.env.RUNS.idFromName(row.runId));
+    const run = runStub(this.env, row.runId);
     let result: Result<JobAssignment>;
     try {
       result = await run.assign({ jobAttemptId: row.jobAttemptId, agentId: agent.id, agentName: agent.name });

@@ -6,11 +6,11 @@
  * only theirs. The feed keeps the last RETAINED_EVENTS events: a resume older than that gets a
  * fresh snapshot instead (a queue page needs the present, not the whole past).
  */
-import { LIVE_PROTOCOL, type LiveQueueEntry, type QueueSnapshot } from "../../domain/live";
-import type { QueueItem } from "../../domain/run-engine/effects";
-import { type FanoutOptions, type FeedPage, type FeedSource, LiveFanout } from "../live-fanout";
-import { isWebSocketUpgrade, jsonError, parseSince, upgradeRequired, visibleProjects } from "../live-http";
-import type { QueueRow, QueueStore } from "./queue-store";
+import { LIVE_PROTOCOL, type LiveQueueEntry, type QueueSnapshot } from "../../domain/live.ts";
+import type { QueueItem } from "../../domain/run-engine/effects.ts";
+import { type FanoutOptions, type FeedPage, type FeedSource, LiveFanout } from "../live-fanout.ts";
+import { isWebSocketUpgrade, jsonError, parseSince, upgradeRequired, visibleProjects } from "../../platform/live-http.ts";
+import type { QueueRow, QueueStore } from "./queue-store.ts";
 
 export const QUEUE_FEED_MIGRATIONS = [
   `CREATE TABLE queue_events (seq INTEGER PRIMARY KEY, project TEXT NOT NULL, doc TEXT NOT NULL);`,

@@ -3,7 +3,7 @@
  * position (by default the order in which jobs became ready; changed by a person's reorder),
  * then age. A row is `queued` until an agent is assigned, then `assigned` until released.
  */
-import type { QueueItem } from "../../domain/run-engine/effects";
+import type { QueueItem } from "../../domain/run-engine/effects.ts";
 
 export interface QueueRow extends QueueItem {
   position: number;

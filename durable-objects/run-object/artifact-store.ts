@@ -3,28 +3,14 @@
  * in R2. Recording here (not straight into D1) means an artifact is never lost from the index
  * when D1 is down: the D1 projection picks it up like any other change.
  */
+import type { ArtifactRecord } from "../../platform/artifacts.ts";
+
+export type { ArtifactRecord };
+
 export const ARTIFACT_MIGRATIONS = [
   `CREATE TABLE artifacts (id TEXT PRIMARY KEY, job_attempt_id TEXT NOT NULL, name TEXT NOT NULL, doc TEXT NOT NULL);
    CREATE UNIQUE INDEX artifacts_name ON artifacts (job_attempt_id, name);`,
 ];
-
-export interface ArtifactRecord {
-  id: string;
-  projectId: string;
-  project: string;
-  runId: string;
-  runNumber: number;
-  pipeline: string;
-  attempt: number;
-  job: string;
-  jobAttemptId: string;
-  name: string;
-  size: number;
-  sha256: string;
-  contentType: string;
-  r2Key: string;
-  createdAt: number;
-}
 
 export class ArtifactStore {
   constructor(private readonly sql: SqlStorage) {}
@@ -60,6 +46,3 @@ export class ArtifactStore {
 }
 
 /** Where an artifact's bytes live in R2: under its run and job attempt, so names never collide. */
-export function artifactKey(runId: string, jobAttemptId: string, name: string): string {
-  return `artifacts/${runId}/${jobAttemptId}/${name}`;
-}

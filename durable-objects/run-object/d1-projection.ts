@@ -6,9 +6,9 @@
  */
 import { drizzle } from "drizzle-orm/d1";
 import type { BatchItem } from "drizzle-orm/batch";
-import { artifacts, jobAttempts, jobs, runAttempts, runs, stepRuns } from "../../worker/db/schema";
-import type { ArtifactRecord } from "./artifact-store";
-import { jobStatus, type RunState, type Touched } from "../../domain/run-engine";
+import { artifacts, jobAttempts, jobs, runAttempts, runs, stepRuns } from "../../platform/db/schema.ts";
+import type { ArtifactRecord } from "./artifact-store.ts";
+import { jobStatus, type RunState, type Touched } from "../../domain/run-engine/index.ts";
 
 type Entity = "run" | "attempt" | "job" | "job_attempt" | "artifact";
 

@@ -4,15 +4,14 @@
  * If the dispatcher cannot be reached they wait and are retried from the alarm: a ready job is
  * never forgotten, an agent slot never left held.
  */
-import type { Effect, QueueItem } from "../../domain/run-engine";
-import type { Env } from "../../worker/env";
+import type { Effect, QueueItem } from "../../domain/run-engine/index.ts";
+import type { Env } from "../../platform/env.ts";
+import { dispatcherStub } from "../../platform/stubs.ts";
 
 type DispatchOp =
   | { op: "enqueue"; items: QueueItem[] }
   | { op: "dequeue"; jobAttemptIds: string[] }
   | { op: "release"; jobAttemptId: string };
-
-export const DEFAULT_QUEUE = "default";
 
 export function recordDispatchOps(sql: SqlStorage, effects: Effect[]): boolean {
   let any = false;
@@ -35,7 +34,7 @@ export function hasDispatchOps(sql: SqlStorage): boolean {
 
 /** Sends pending calls in order, merging neighbouring enqueues into one call. Throws on failure. */
 export async function flushDispatchOps(sql: SqlStorage, env: Env): Promise<void> {
-  const dispatcher = env.DISPATCHER.get(env.DISPATCHER.idFromName(DEFAULT_QUEUE));
+  const dispatcher = dispatcherStub(env);
   for (;;) {
     const rows = sql.exec<{ seq: number; op: string }>("SELECT seq, op FROM dispatch_outbox ORDER BY seq LIMIT 200").toArray();
     if (rows.length === 0) return;

@@ -3,7 +3,7 @@
  * whatever comes next each implement RunExtension in their own file and are listed in
  * `index.ts`. The RunObject calls them at fixed points of every command.
  */
-import type { Effect, RunState, Touched, TransitionEffect } from "../../domain/run-engine";
+import type { Effect, RunState, Touched, TransitionEffect } from "../../domain/run-engine/index.ts";
 
 export interface Committed {
   /** The run after the command. */

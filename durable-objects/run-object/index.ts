@@ -7,8 +7,8 @@
  */
 import { DurableObject } from "cloudflare:workers";
 import { uuidv7 } from "uuidv7";
-import type { RunView } from "../../domain/api";
-import type { JobAssignment, JobFinish, StepUpdate } from "../../domain/protocol";
+import type { RunView } from "../../domain/api.ts";
+import type { JobAssignment, JobFinish, StepUpdate } from "../../domain/protocol.ts";
 import {
   buildJobAssignment,
   type CommandResult,
@@ -22,24 +22,25 @@ import {
   type RunState,
   runView,
   type TransitionEffect,
-} from "../../domain/run-engine";
-import { newJobToken, sha256Hex } from "../../domain/tokens";
-import type { Env } from "../../worker/env";
-import { OutboxStatus } from "../outbox-status";
-import { fail, ok, type Result } from "../result";
-import { SerialFlush } from "../serial-flush";
-import { settingsFrom, type Settings } from "../settings";
-import { migrate } from "../sql-migrations";
-import { ARTIFACT_MIGRATIONS, type ArtifactRecord, ArtifactStore, artifactKey } from "./artifact-store";
-import { flushToD1, hasDirty, markDirty, markEntityDirty } from "./d1-projection";
-import type { Committed, RunExtension } from "./extension";
-import { flushDispatchOps, hasDispatchOps, recordDispatchOps } from "./dispatch-outbox";
-import { JobLogs, type LogRead } from "./job-logs";
-import { LineageExtension, type LineageListing } from "./lineage";
-import { LOG_MIGRATIONS, MAX_LOG_CHUNK_BYTES } from "./log-store";
-import { RunLive } from "./live";
-import { RUN_SECRET_MIGRATIONS, RunSecrets } from "./run-secrets";
-import { appendHistory, historyIndex, loadRun, RUN_MIGRATIONS, saveTouched } from "./store";
+} from "../../domain/run-engine/index.ts";
+import { newJobToken, sha256Hex } from "../../domain/tokens.ts";
+import type { Env } from "../../platform/env.ts";
+import { OutboxStatus } from "../outbox-status.ts";
+import { fail, ok, type Result } from "../../platform/result.ts";
+import { SerialFlush } from "../serial-flush.ts";
+import { settingsFrom, type Settings } from "../../platform/settings.ts";
+import { migrate } from "../sql-migrations.ts";
+import { artifactKey } from "../../platform/artifacts.ts";
+import { ARTIFACT_MIGRATIONS, type ArtifactRecord, ArtifactStore } from "./artifact-store.ts";
+import { flushToD1, hasDirty, markDirty, markEntityDirty } from "./d1-projection.ts";
+import type { Committed, RunExtension } from "./extension.ts";
+import { flushDispatchOps, hasDispatchOps, recordDispatchOps } from "./dispatch-outbox.ts";
+import { JobLogs, type LogRead } from "./job-logs.ts";
+import { LineageExtension, type LineageListing } from "./lineage.ts";
+import { LOG_MIGRATIONS, MAX_LOG_CHUNK_BYTES } from "./log-store.ts";
+import { RunLive } from "./live.ts";
+import { RUN_SECRET_MIGRATIONS, RunSecrets } from "./run-secrets.ts";
+import { appendHistory, historyIndex, loadRun, RUN_MIGRATIONS, saveTouched } from "./store.ts";
 
 /**
  * The largest log chunk an agent may send (`limits.logChunkBytes`). The agent sends what it has

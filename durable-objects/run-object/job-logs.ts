@@ -1,8 +1,8 @@
 /** A run's job logs as the RunObject uses them: append, archive to R2, read back whole or by byte range. */
-import type { LogAck } from "../../domain/protocol";
-import type { Env } from "../../worker/env";
-import { fail, ok, type Result } from "../result";
-import { ARCHIVE_DELAY_MS, fixedLengthStream, logArchiveKey, LogStore, MAX_LOG_CHUNK_BYTES } from "./log-store";
+import type { LogAck } from "../../domain/protocol.ts";
+import type { Env } from "../../platform/env.ts";
+import { fail, ok, type Result } from "../../platform/result.ts";
+import { ARCHIVE_DELAY_MS, fixedLengthStream, logArchiveKey, LogStore, MAX_LOG_CHUNK_BYTES } from "./log-store.ts";
 
 /** Bytes [from, to) of a log of `size` bytes so far. */
 export interface LogRead {

@@ -9,8 +9,8 @@
  * `not_configured` (recorded while no backend was configured; sent, in order, if one is
  * configured later and the run's object delivers again).
  */
-import type { CycleState, EventType, RunEvent } from "../../domain/lineage";
-import { TERMINAL_EVENT_TYPES } from "../../domain/lineage";
+import type { CycleState, EventType, RunEvent } from "../../domain/lineage/index.ts";
+import { TERMINAL_EVENT_TYPES } from "../../domain/lineage/index.ts";
 
 export const LINEAGE_MIGRATIONS = [
   `CREATE TABLE lineage_events (

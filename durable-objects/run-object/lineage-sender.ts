@@ -3,7 +3,7 @@
  * transport does it: JSON body, `Authorization: Bearer <api key>` when one is set, gzip when
  * asked for. Never throws: every way it can end is an outcome the outbox records.
  */
-import { deliveryOutcome, type DeliveryOutcome, type LineageConfig, YARDMASTER_VERSION } from "../../domain/lineage";
+import { deliveryOutcome, type DeliveryOutcome, type LineageConfig, YARDMASTER_VERSION } from "../../domain/lineage/index.ts";
 
 /** A backend that does not answer within this time counts as down (retried later). */
 export const SEND_TIMEOUT_MS = 10_000;

@@ -10,7 +10,7 @@
  *    so events of one runId always arrive in order and none is lost while the backend is down.
  *  - Nothing configured: events are still recorded (listed by the lineage route), nothing is sent.
  */
-import type { RunState } from "../../domain/run-engine";
+import type { RunState } from "../../domain/run-engine/index.ts";
 import {
   type LineageEventView,
   type LineageListView,
@@ -20,13 +20,13 @@ import {
   type LineageVars,
   LOG_TAIL_BYTES,
   logTail,
-} from "../../domain/lineage";
-import { OutboxStatus } from "../outbox-status";
-import { SerialFlush } from "../serial-flush";
-import type { Committed, RunExtension } from "./extension";
-import { LINEAGE_MIGRATIONS, LineageOutbox, type LineageRow } from "./lineage-outbox";
-import { type Fetcher, sendEvent } from "./lineage-sender";
-import type { LogStore } from "./log-store";
+} from "../../domain/lineage/index.ts";
+import { OutboxStatus } from "../outbox-status.ts";
+import { SerialFlush } from "../serial-flush.ts";
+import type { Committed, RunExtension } from "./extension.ts";
+import { LINEAGE_MIGRATIONS, LineageOutbox, type LineageRow } from "./lineage-outbox.ts";
+import { type Fetcher, sendEvent } from "./lineage-sender.ts";
+import type { LogStore } from "./log-store.ts";
 
 /** When events wait and nothing failed yet, the alarm looks again this soon (a lost kick). */
 const SAFETY_RETRY_MS = 1000;

@@ -8,13 +8,13 @@
  * archived to R2 and those chunks are dropped, from the archive by byte range. So a resume is
  * gapless for the run's whole life, and log bytes are stored once.
  */
-import { bytesToBase64, type State as LiveState } from "../../domain/live";
-import type { State } from "../../domain/states";
-import type { RunState, TransitionEffect } from "../../domain/run-engine";
-import type { Env } from "../../worker/env";
-import type { FeedPage, FeedSource } from "../live-fanout";
-import type { LogChunk } from "./extension";
-import { logArchiveKey } from "./log-store";
+import { bytesToBase64, type State as LiveState } from "../../domain/live.ts";
+import type { State } from "../../domain/states.ts";
+import type { RunState, TransitionEffect } from "../../domain/run-engine/index.ts";
+import type { Env } from "../../platform/env.ts";
+import type { FeedPage, FeedSource } from "../live-fanout.ts";
+import type { LogChunk } from "./extension.ts";
+import { logArchiveKey } from "./log-store.ts";
 
 export const LIVE_FEED_MIGRATIONS = [
   `CREATE TABLE live_events (

@@ -5,14 +5,14 @@
  * caller; it forwards the projects the caller may see in a header (the object is not reachable
  * from outside, so the header is trusted).
  */
-import type { RunView } from "../../domain/api";
-import { LIVE_PROTOCOL } from "../../domain/live";
-import type { RunState } from "../../domain/run-engine";
-import type { Env } from "../../worker/env";
-import { fanoutOptionsFrom, LiveFanout } from "../live-fanout";
-import { isWebSocketUpgrade, jsonError, parseSince, upgradeRequired, visibleProjects } from "../live-http";
-import type { Committed, LogChunk, RunExtension } from "./extension";
-import { LIVE_FEED_MIGRATIONS, RunFeed, type RunFilter } from "./live-feed";
+import type { RunView } from "../../domain/api.ts";
+import { LIVE_PROTOCOL } from "../../domain/live.ts";
+import type { RunState } from "../../domain/run-engine/index.ts";
+import type { Env } from "../../platform/env.ts";
+import { fanoutOptionsFrom, LiveFanout } from "../live-fanout.ts";
+import { isWebSocketUpgrade, jsonError, parseSince, upgradeRequired, visibleProjects } from "../../platform/live-http.ts";
+import type { Committed, LogChunk, RunExtension } from "./extension.ts";
+import { LIVE_FEED_MIGRATIONS, RunFeed, type RunFilter } from "./live-feed.ts";
 
 export class RunLive implements RunExtension {
   readonly migrations = { name: "live", statements: LIVE_FEED_MIGRATIONS };

@@ -4,8 +4,8 @@
  * table, never in the run's state (which views and D1 are built from); `assign` decrypts them
  * to build the one claim answer that needs them, so claiming a job never reads D1.
  */
-import type { Env } from "../../worker/env";
-import { decryptSecret } from "../../worker/services/crypto";
+import type { Env } from "../../platform/env.ts";
+import { decryptSecret } from "../../platform/crypto.ts";
 
 export const RUN_SECRET_MIGRATIONS = [`CREATE TABLE run_secrets (name TEXT PRIMARY KEY, value TEXT NOT NULL);`];
 

@@ -3,7 +3,7 @@
  * its transition history, and the schema version. Writes happen inside the caller's
  * `transactionSync`, so a command's changes land together or not at all.
  */
-import type { HistoryIndex } from "../../domain/run-engine/view";
+import type { HistoryIndex } from "../../domain/run-engine/view.ts";
 import type {
   JobAttemptState,
   JobState,
@@ -12,7 +12,7 @@ import type {
   RunState,
   Touched,
   TransitionEffect,
-} from "../../domain/run-engine";
+} from "../../domain/run-engine/index.ts";
 
 /** Each entry migrates the schema from version i to i+1. Never edit one that has shipped. */
 export const RUN_MIGRATIONS: string[] = [

@@ -4,7 +4,7 @@
  * Every browser a test launches is closed by `closeBrowsers()` (call it in afterAll).
  */
 import { type Browser, type BrowserContext, chromium, type Page } from "playwright-core";
-import type { ControlPlane } from "../e2e/harness";
+import type { ControlPlane } from "../e2e/harness.ts";
 
 export const CHROMIUM = process.env.CHROMIUM_PATH ?? "/usr/bin/chromium";
 const ARGS = [

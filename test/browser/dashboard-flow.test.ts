@@ -7,8 +7,8 @@ import { createHash } from "node:crypto";
 import { readFileSync } from "node:fs";
 import type { Browser, Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { type AgentProcess, type ControlPlane, startAgent, startControlPlane, stopAll } from "../e2e/harness";
-import { closeBrowsers, launch, open, signIn, type Viewer } from "./browser";
+import { type AgentProcess, type ControlPlane, startAgent, startControlPlane, stopAll } from "../e2e/harness.ts";
+import { closeBrowsers, launch, open, signIn, type Viewer } from "./browser.ts";
 
 const BROKEN = `name: build
 jobs:

@@ -9,9 +9,9 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { Browser, Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { type ControlPlane, startAgent, startControlPlane, stopAll, waitFor } from "../e2e/harness";
-import { HTML_ATTACKS, hostilePayload, printStep } from "../support/hostile-bytes";
-import { closeBrowsers, launch, signedIn, type Viewer } from "./browser";
+import { type ControlPlane, startAgent, startControlPlane, stopAll, waitFor } from "../e2e/harness.ts";
+import { HTML_ATTACKS, hostilePayload, printStep } from "../support/hostile-bytes.ts";
+import { closeBrowsers, launch, signedIn, type Viewer } from "./browser.ts";
 
 let cp: ControlPlane;
 let browser: Browser;

@@ -4,8 +4,8 @@
 import { readFileSync } from "node:fs";
 import type { Browser, Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { type ControlPlane, startAgent, startControlPlane, stopAll } from "../e2e/harness";
-import { closeBrowsers, launch, signedIn, type Viewer } from "./browser";
+import { type ControlPlane, startAgent, startControlPlane, stopAll } from "../e2e/harness.ts";
+import { closeBrowsers, launch, signedIn, type Viewer } from "./browser.ts";
 
 const HOSTILE_LINES = [
   `<script>window.__pwned = "script"</script>`,

@@ -4,8 +4,8 @@
 // with their agent.
 import type { Browser, Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { type ControlPlane, startAgent, startControlPlane, stopAll } from "../e2e/harness";
-import { closeBrowsers, launch, signedIn, type Viewer } from "./browser";
+import { type ControlPlane, startAgent, startControlPlane, stopAll } from "../e2e/harness.ts";
+import { closeBrowsers, launch, signedIn, type Viewer } from "./browser.ts";
 
 // No agent carries `gpu`: these jobs wait in the queue.
 const WAITING = "jobs:\n  train:\n    runs-on: [gpu]\n    steps:\n      - run: echo train\n";

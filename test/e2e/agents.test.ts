@@ -4,7 +4,7 @@
 // step; and an agent killed with SIGKILL mid-job, whose job is marked lost and retried elsewhere.
 import { createHash } from "node:crypto";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { type AgentProcess, type ControlPlane, startAgent, startControlPlane, stopAll, waitFor } from "./harness";
+import { type AgentProcess, type ControlPlane, startAgent, startControlPlane, stopAll, waitFor } from "./harness.ts";
 
 let cp: ControlPlane;
 const agents: AgentProcess[] = [];

@@ -1,7 +1,7 @@
 // A new user's first minutes, against the real `wrangler dev`: create a project, store a
 // pipeline, trigger a run, read it back, and see the OpenAPI document.
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { type ControlPlane, startControlPlane, stopAll } from "./harness";
+import { type ControlPlane, startControlPlane, stopAll } from "./harness.ts";
 
 let cp: ControlPlane;
 beforeAll(async () => {

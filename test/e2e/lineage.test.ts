@@ -7,8 +7,8 @@
 import { createServer, type IncomingHttpHeaders, type Server } from "node:http";
 import { gunzipSync } from "node:zlib";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { runCycleViolations, validateEvent } from "../support/openlineage";
-import { type AgentProcess, type ControlPlane, freePort, startAgent, startControlPlane, stopAll, waitFor } from "./harness";
+import { runCycleViolations, validateEvent } from "../support/openlineage.ts";
+import { type AgentProcess, type ControlPlane, freePort, startAgent, startControlPlane, stopAll, waitFor } from "./harness.ts";
 
 interface Received {
   headers: IncomingHttpHeaders;

@@ -5,8 +5,8 @@
 import { type ChildProcess, spawn } from "node:child_process";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { base64ToBytes, followLive, type LiveSocket, type RunLiveEvent } from "../../domain/live";
-import { type ControlPlane, ROOT, startAgent, startControlPlane, stopAll, waitFor } from "./harness";
+import { base64ToBytes, followLive, type LiveSocket, type RunLiveEvent } from "../../domain/live.ts";
+import { type ControlPlane, ROOT, startAgent, startControlPlane, stopAll, waitFor } from "./harness.ts";
 
 const VIEWERS = 100;
 const LINES = 10_000;

@@ -9,7 +9,7 @@
  * zero errors, no run lost, nothing stuck. p50/p99 per route are printed.
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { type ControlPlane, startAgent, startControlPlane, stopAll, waitFor } from "./harness";
+import { type ControlPlane, startAgent, startControlPlane, stopAll, waitFor } from "./harness.ts";
 
 const SECONDS = Number(process.env.YM_LOAD_SECONDS ?? 60);
 const CLIENTS = Number(process.env.YM_LOAD_CLIENTS ?? 200);

@@ -11,9 +11,9 @@ import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { base64ToBytes, followLive, type LiveSocket, type RunLiveEvent } from "../../domain/live";
-import { hostilePayload, printStep } from "../support/hostile-bytes";
-import { type ControlPlane, startAgent, startControlPlane, stopAll, waitFor } from "./harness";
+import { base64ToBytes, followLive, type LiveSocket, type RunLiveEvent } from "../../domain/live.ts";
+import { hostilePayload, printStep } from "../support/hostile-bytes.ts";
+import { type ControlPlane, startAgent, startControlPlane, stopAll, waitFor } from "./harness.ts";
 
 let cp: ControlPlane;
 let dir: string;

@@ -9,8 +9,8 @@
  * it held until declared lost.
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { type AgentProcess, type ControlPlane, startAgent, startControlPlane, stopAll, waitFor } from "./harness";
-import { startTcpProxy, type TcpProxy } from "./tcp-proxy";
+import { type AgentProcess, type ControlPlane, startAgent, startControlPlane, stopAll, waitFor } from "./harness.ts";
+import { startTcpProxy, type TcpProxy } from "./tcp-proxy.ts";
 
 const CUT_MS = Number(process.env.YM_CUT_SECONDS ?? 30) * 1000;
 

@@ -7,7 +7,7 @@
  * (Live viewers across a restart: live-viewers.test.ts.)
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { type AgentProcess, type ControlPlane, startAgent, startControlPlane, stopAll, waitFor } from "./harness";
+import { type AgentProcess, type ControlPlane, startAgent, startControlPlane, stopAll, waitFor } from "./harness.ts";
 
 let cp: ControlPlane;
 const agents: AgentProcess[] = [];

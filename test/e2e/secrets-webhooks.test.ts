@@ -4,7 +4,7 @@
 import { sign } from "@octokit/webhooks-methods";
 import examples from "@octokit/webhooks-examples";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { type AgentProcess, type ControlPlane, startAgent, startControlPlane, stopAll, waitFor } from "./harness";
+import { type AgentProcess, type ControlPlane, startAgent, startControlPlane, stopAll, waitFor } from "./harness.ts";
 
 const SECRET_VALUE = "e2e-Secret-7Hq2Lx9Pw";
 const WEBHOOK_SECRET = "e2e-webhook-secret-0123456789";

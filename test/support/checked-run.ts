@@ -18,9 +18,9 @@ import {
   type RunState,
   type Touched,
   type TransitionEffect,
-} from "../../domain/run-engine";
-import type { Pipeline } from "../../domain/pipeline/types";
-import { canTransition, isTerminal, type State } from "../../domain/states";
+} from "../../domain/run-engine/index.ts";
+import type { Pipeline } from "../../domain/pipeline/types.ts";
+import { canTransition, isTerminal, type State } from "../../domain/states.ts";
 
 /** Cheap checks for the hot loop (a property test runs thousands of commands). */
 export function ensure(cond: boolean, message: () => string): void {

@@ -1,6 +1,6 @@
 /** Drives the pure run engine the way the RunObject does: keeps the state, applies results. */
-import { createRun, engine, type CommandResult, type Effect, type EngineContext, type RunState, DEFAULT_SETTINGS } from "../../domain/run-engine";
-import type { Pipeline } from "../../domain/pipeline/types";
+import { createRun, engine, type CommandResult, type Effect, type EngineContext, type RunState, DEFAULT_SETTINGS } from "../../domain/run-engine/index.ts";
+import type { Pipeline } from "../../domain/pipeline/types.ts";
 
 export class EngineDriver {
   state: RunState;

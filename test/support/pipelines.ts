@@ -1,5 +1,5 @@
 /** Small pipeline definitions for engine tests, built directly (no YAML). */
-import type { Pipeline, PipelineJob, PipelineStep } from "../../domain/pipeline/types";
+import type { Pipeline, PipelineJob, PipelineStep } from "../../domain/pipeline/types.ts";
 
 export function step(id: string, needs: string[] = [], extra: Partial<PipelineStep> = {}): PipelineStep {
   return { id, name: id, run: `echo ${id}`, needs, env: {}, continueOnError: false, timeoutMs: null, retries: 0, shell: null, workingDirectory: null, ...extra };

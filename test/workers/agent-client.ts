@@ -1,5 +1,5 @@
 /** Speaks the agent protocol over the worker's HTTP API inside workerd tests. */
-import { api } from "./api-client";
+import { api } from "./api-client.ts";
 
 export async function registerAgent(name: string, labels: string[], registrationToken?: string) {
   const token = registrationToken ?? (await api("POST", "/api/v1/agent-tokens", { body: { name } })).json.token;

@@ -1,8 +1,8 @@
 import { runDurableObjectAlarm } from "cloudflare:test";
 import { env, exports } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
-import { api, projectWithPipeline } from "./api-client";
-import { claim, job, registerAgent, sha256 } from "./agent-client";
+import { api, projectWithPipeline } from "./api-client.ts";
+import { claim, job, registerAgent, sha256 } from "./agent-client.ts";
 
 const ONE_JOB = `jobs:
   build:

@@ -3,8 +3,8 @@
  * revoking an agent refuses its next call (401) and cancels the job it is running.
  */
 import { describe, expect, it } from "vitest";
-import { claim, job, registerAgent } from "./agent-client";
-import { api, projectWithPipeline } from "./api-client";
+import { claim, job, registerAgent } from "./agent-client.ts";
+import { api, projectWithPipeline } from "./api-client.ts";
 
 const heartbeat = (agentToken: string) => api("POST", "/api/agent/v1/heartbeat", { token: agentToken, body: { jobs: [] } });
 

@@ -9,8 +9,8 @@
  */
 import { env } from "cloudflare:workers";
 import { beforeAll, describe, expect, it } from "vitest";
-import { api, projectWithPipeline } from "./api-client";
-import { claim, job, registerAgent, sha256 } from "./agent-client";
+import { api, projectWithPipeline } from "./api-client.ts";
+import { claim, job, registerAgent, sha256 } from "./agent-client.ts";
 
 interface Route {
   method: string;

@@ -10,8 +10,8 @@
 import { runDurableObjectAlarm } from "cloudflare:test";
 import { env } from "cloudflare:workers";
 import { afterEach, describe, expect, it, vi } from "vitest";
-import { api, projectWithPipeline } from "./api-client";
-import { claim, job, registerAgent } from "./agent-client";
+import { api, projectWithPipeline } from "./api-client.ts";
+import { claim, job, registerAgent } from "./agent-client.ts";
 
 const TERMINAL = ["SUCCESS", "WARNING", "FAILED", "KILLED"];
 const stub = (runId: string) => env.RUNS.get(env.RUNS.idFromName(runId));

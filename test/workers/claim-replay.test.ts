@@ -8,8 +8,8 @@
 import { evictDurableObject } from "cloudflare:test";
 import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
-import { api, projectWithPipeline } from "./api-client";
-import { job, registerAgent } from "./agent-client";
+import { api, projectWithPipeline } from "./api-client.ts";
+import { job, registerAgent } from "./agent-client.ts";
 
 const pipeline = (label: string) => `name: build\njobs:\n  only:\n    runs-on: [${label}]\n    steps:\n      - id: s\n        run: echo hi\n`;
 const dispatcher = () => env.DISPATCHER.get(env.DISPATCHER.idFromName("default"));

@@ -7,8 +7,8 @@
 import { runDurableObjectAlarm, runInDurableObject } from "cloudflare:test";
 import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
-import { api, projectWithPipeline } from "./api-client";
-import { agentWith, claimNext, getRun, labelledPipeline, runClaimed } from "./run-helpers";
+import { api, projectWithPipeline } from "./api-client.ts";
+import { agentWith, claimNext, getRun, labelledPipeline, runClaimed } from "./run-helpers.ts";
 
 const stub = (runId: string) => env.RUNS.get(env.RUNS.idFromName(runId));
 const ms = (iso: string | null) => (iso === null ? null : Date.parse(iso));

@@ -2,7 +2,7 @@
 // 500; a single run, read from its RunObject, keeps working.
 import { env } from "cloudflare:workers";
 import { afterEach, describe, expect, it } from "vitest";
-import { api, projectWithPipeline } from "./api-client";
+import { api, projectWithPipeline } from "./api-client.ts";
 
 afterEach(async () => {
   await env.DB.exec("ALTER TABLE runs_offline RENAME TO runs").catch(() => undefined);

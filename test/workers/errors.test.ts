@@ -4,7 +4,7 @@
  */
 import { exports } from "cloudflare:workers";
 import { beforeAll, describe, expect, it } from "vitest";
-import { ADMIN, api, projectWithPipeline } from "./api-client";
+import { ADMIN, api, projectWithPipeline } from "./api-client.ts";
 
 const UNKNOWN = "0190a0a0-0000-7000-8000-000000000000";
 let runId: string;

@@ -10,10 +10,10 @@
 import { exports } from "cloudflare:workers";
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
-import { canTransition, type State } from "../../domain/states";
-import { api, projectWithPipeline } from "./api-client";
-import { claim, registerAgent } from "./agent-client";
-import { checkAnswer } from "./fuzz-support";
+import { canTransition, type State } from "../../domain/states.ts";
+import { api, projectWithPipeline } from "./api-client.ts";
+import { claim, registerAgent } from "./agent-client.ts";
+import { checkAnswer } from "./fuzz-support.ts";
 
 const RUNS = Number(process.env.YM_FUZZ_RUNS ?? 25);
 const PIPELINE = (label: string) => `name: build

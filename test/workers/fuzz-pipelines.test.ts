@@ -11,10 +11,10 @@ import { env } from "cloudflare:workers";
 import fc from "fast-check";
 import { stringify } from "yaml";
 import { beforeAll, describe, expect, it } from "vitest";
-import { api, projectWithPipeline } from "./api-client";
-import { JobAssignment } from "../../domain/protocol";
-import { claim, job as jobCalls, registerAgent } from "./agent-client";
-import { checkAnswer, nastyString } from "./fuzz-support";
+import { api, projectWithPipeline } from "./api-client.ts";
+import { JobAssignment } from "../../domain/protocol.ts";
+import { claim, job as jobCalls, registerAgent } from "./agent-client.ts";
+import { checkAnswer, nastyString } from "./fuzz-support.ts";
 
 const RUNS = Number(process.env.YM_FUZZ_RUNS ?? 25);
 const VALID = `name: build

@@ -8,9 +8,9 @@
  */
 import fc from "fast-check";
 import { beforeAll, describe, expect, it } from "vitest";
-import { api, projectWithPipeline } from "./api-client";
-import { claim, job, registerAgent, sha256 } from "./agent-client";
-import { checkAnswer, enc, type FuzzRequest, type Known, type Operation, operations, requestFor, send, snapshot } from "./fuzz-support";
+import { api, projectWithPipeline } from "./api-client.ts";
+import { claim, job, registerAgent, sha256 } from "./agent-client.ts";
+import { checkAnswer, enc, type FuzzRequest, type Known, type Operation, operations, requestFor, send, snapshot } from "./fuzz-support.ts";
 
 const RUNS = Number(process.env.YM_FUZZ_RUNS ?? 25);
 

@@ -8,7 +8,7 @@
 import { env, exports } from "cloudflare:workers";
 import fc from "fast-check";
 import { expect } from "vitest";
-import { api } from "./api-client";
+import { api } from "./api-client.ts";
 
 export interface Operation {
   method: string;

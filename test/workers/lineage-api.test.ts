@@ -4,10 +4,10 @@
 import { runDurableObjectAlarm, runInDurableObject } from "cloudflare:test";
 import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
-import { eventTypeOf } from "../../domain/lineage";
-import type { State } from "../../domain/states";
-import { api, projectWithPipeline } from "./api-client";
-import { claim, job, registerAgent } from "./agent-client";
+import { eventTypeOf } from "../../domain/lineage/index.ts";
+import type { State } from "../../domain/states.ts";
+import { api, projectWithPipeline } from "./api-client.ts";
+import { claim, job, registerAgent } from "./agent-client.ts";
 
 /** Runs `test` to a failure of its step `unit` (with log lines), so `deploy` never runs. */
 async function failedRun(slug: string) {

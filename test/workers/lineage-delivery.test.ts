@@ -6,12 +6,12 @@
 import { runInDurableObject } from "cloudflare:test";
 import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
-import type { LineageVars } from "../../domain/lineage";
-import type { CommandResult } from "../../domain/run-engine";
-import { LineageExtension } from "../../durable-objects/run-object/lineage";
-import { LogStore } from "../../durable-objects/run-object/log-store";
-import { EngineDriver } from "../support/engine-driver";
-import { job, pipeline } from "../support/pipelines";
+import type { LineageVars } from "../../domain/lineage/index.ts";
+import type { CommandResult } from "../../domain/run-engine/index.ts";
+import { LineageExtension } from "../../durable-objects/run-object/lineage.ts";
+import { LogStore } from "../../durable-objects/run-object/log-store.ts";
+import { EngineDriver } from "../support/engine-driver.ts";
+import { job, pipeline } from "../support/pipelines.ts";
 
 interface Received {
   url: string;

@@ -2,10 +2,10 @@
 // short-lived ticket from POST /api/v1/live-tickets — so a browser never puts its token in a URL.
 import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
-import { redeemTicket, TICKET_TTL_MS } from "../../worker/auth/live-ticket";
-import { ApiError } from "../../worker/http/errors";
-import { api, projectWithPipeline } from "./api-client";
-import { openLive } from "./live-helpers";
+import { redeemTicket, TICKET_TTL_MS } from "../../worker/auth/live-ticket.ts";
+import { ApiError } from "../../worker/http/errors.ts";
+import { api, projectWithPipeline } from "./api-client.ts";
+import { openLive } from "./live-helpers.ts";
 
 const WS = { upgrade: "websocket" };
 

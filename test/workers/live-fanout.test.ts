@@ -2,9 +2,9 @@
 // stops acknowledging is paused at its window, then dropped (4008), without slowing the rest.
 // (vitest.config.ts sets YM_LIVE_STALL_SECONDS=1.)
 import { describe, expect, it } from "vitest";
-import { DEFAULT_FANOUT } from "../../durable-objects/live-fanout";
-import { api, PIPELINE, projectWithPipeline } from "./api-client";
-import { claim, log, logText, openLive, registerAgent, step, type Viewer } from "./live-helpers";
+import { DEFAULT_FANOUT } from "../../durable-objects/live-fanout.ts";
+import { api, PIPELINE, projectWithPipeline } from "./api-client.ts";
+import { claim, log, logText, openLive, registerAgent, step, type Viewer } from "./live-helpers.ts";
 
 async function runningJob(slug: string) {
   await projectWithPipeline(slug, PIPELINE.replaceAll("runs-on: [linux]", `runs-on: [${slug}]`));

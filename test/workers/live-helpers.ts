@@ -5,8 +5,8 @@
  */
 import { exports } from "cloudflare:workers";
 import { expect } from "vitest";
-import { base64ToBytes, type RunLiveEvent, type ServerFrame } from "../../domain/live";
-import { ADMIN, api } from "./api-client";
+import { base64ToBytes, type RunLiveEvent, type ServerFrame } from "../../domain/live.ts";
+import { ADMIN, api } from "./api-client.ts";
 
 export interface Viewer<E = RunLiveEvent> {
   ws: WebSocket;

@@ -1,9 +1,9 @@
 // The queue's live stream from the DispatcherObject: a snapshot, then every enqueue, claim,
 // reorder, cancel and finish — enough for a queue page to stay right without polling.
 import { describe, expect, it } from "vitest";
-import { applyQueueEvent, type QueueLiveEvent, type QueueSnapshot } from "../../domain/live";
-import { api, projectWithPipeline } from "./api-client";
-import { claim, finish, openLive, registerAgent, runSteps, type Viewer } from "./live-helpers";
+import { applyQueueEvent, type QueueLiveEvent, type QueueSnapshot } from "../../domain/live.ts";
+import { api, projectWithPipeline } from "./api-client.ts";
+import { claim, finish, openLive, registerAgent, runSteps, type Viewer } from "./live-helpers.ts";
 
 const pipeline = (label: string) => `name: build
 jobs:

@@ -4,10 +4,10 @@
 import { evictDurableObject, runInDurableObject } from "cloudflare:test";
 import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
-import type { LiveLog, LiveTransition } from "../../domain/live";
-import type { RunObject } from "../../durable-objects/run-object";
-import { api, PIPELINE, projectWithPipeline } from "./api-client";
-import { claim, finish, log, logText, openLive, registerAgent, runSteps, seqs, step } from "./live-helpers";
+import type { LiveLog, LiveTransition } from "../../domain/live.ts";
+import type { RunObject } from "../../durable-objects/run-object/index.ts";
+import { api, PIPELINE, projectWithPipeline } from "./api-client.ts";
+import { claim, finish, log, logText, openLive, registerAgent, runSteps, seqs, step } from "./live-helpers.ts";
 
 async function newRun(slug: string) {
   await projectWithPipeline(slug, PIPELINE.replaceAll("runs-on: [linux]", `runs-on: [${slug}]`));

@@ -1,9 +1,9 @@
 // A run's live stream, through the real worker and RunObject: the snapshot is the run as the
 // API shows it, then every transition and log chunk arrives once, in order, numbered.
 import { describe, expect, it } from "vitest";
-import { base64ToBytes, type LiveLog, type LiveTransition, type RunLiveEvent } from "../../domain/live";
-import { api, PIPELINE, projectWithPipeline } from "./api-client";
-import { claim, finish, log, logText, openLive, registerAgent, runSteps, seqs, step } from "./live-helpers";
+import { base64ToBytes, type LiveLog, type LiveTransition, type RunLiveEvent } from "../../domain/live.ts";
+import { api, PIPELINE, projectWithPipeline } from "./api-client.ts";
+import { claim, finish, log, logText, openLive, registerAgent, runSteps, seqs, step } from "./live-helpers.ts";
 
 /** A run of api-client's PIPELINE whose jobs need the label `slug` (so each test claims its own). */
 async function newRun(slug: string) {

@@ -3,8 +3,8 @@
 import { runDurableObjectAlarm } from "cloudflare:test";
 import { env, exports } from "cloudflare:workers";
 import { expect, it } from "vitest";
-import { api, projectWithPipeline } from "./api-client";
-import { claim, job, registerAgent } from "./agent-client";
+import { api, projectWithPipeline } from "./api-client.ts";
+import { claim, job, registerAgent } from "./agent-client.ts";
 
 const ONE_JOB = "jobs:\n  build:\n    runs-on: [linux]\n    steps:\n      - id: s\n        run: make\n";
 

@@ -4,8 +4,8 @@
  * the contract of DESIGN.md §5.
  */
 import { beforeAll, describe, expect, it } from "vitest";
-import { createApp } from "../../worker/app";
-import { api } from "./api-client";
+import { createApp } from "../../worker/app.ts";
+import { api } from "./api-client.ts";
 
 type Doc = {
   openapi: string;

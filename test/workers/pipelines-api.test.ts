@@ -4,7 +4,7 @@
  */
 import { env } from "cloudflare:workers";
 import { beforeAll, describe, expect, it } from "vitest";
-import { api, PIPELINE } from "./api-client";
+import { api, PIPELINE } from "./api-client.ts";
 
 const put = (name: string, text: string | Uint8Array, headers: Record<string, string> = { "content-type": "text/plain" }, project = "pipes") =>
   api("PUT", `/api/v1/projects/${project}/pipelines/${name}`, { raw: text, headers });

@@ -1,7 +1,7 @@
 /** POST/GET projects: the webhook secret shown once and stored encrypted; refusals. */
 import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
-import { api } from "./api-client";
+import { api } from "./api-client.ts";
 
 describe("projects", () => {
   it("creates a project with a generated webhook secret, shown once and stored encrypted", async () => {

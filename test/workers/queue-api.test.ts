@@ -1,8 +1,8 @@
 /** The queue (order, reorder, bulk cancel) and the agents that serve it. */
 import { describe, expect, it } from "vitest";
-import { api, projectWithPipeline } from "./api-client";
-import { claim, job } from "./agent-client";
-import { agentWith, claimNext, getRun, jobOf } from "./run-helpers";
+import { api, projectWithPipeline } from "./api-client.ts";
+import { claim, job } from "./agent-client.ts";
+import { agentWith, claimNext, getRun, jobOf } from "./run-helpers.ts";
 
 /** Three independent jobs with different priorities, and one that needs `low`. */
 const queued = (label: string) => `jobs:

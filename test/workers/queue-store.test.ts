@@ -8,9 +8,9 @@ import { runInDurableObject } from "cloudflare:test";
 import { env } from "cloudflare:workers";
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
-import type { QueueItem } from "../../domain/run-engine/effects";
-import { QUEUE_MIGRATIONS, QueueStore, labelsKey } from "../../durable-objects/dispatcher/queue-store";
-import { migrate } from "../../durable-objects/sql-migrations";
+import type { QueueItem } from "../../domain/run-engine/effects.ts";
+import { QUEUE_MIGRATIONS, QueueStore, labelsKey } from "../../durable-objects/dispatcher/queue-store.ts";
+import { migrate } from "../../durable-objects/sql-migrations.ts";
 
 let dispatchers = 0;
 /** A fresh DispatcherObject's storage, its queue emptied and migrated to `version` (all by default). */

@@ -4,10 +4,10 @@
  */
 import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
-import { RATE_LIMIT, rateLimitKey, retryAfterSeconds, webhookRateLimitKey } from "../../worker/services/rate-limit";
-import { registerAgent } from "./agent-client";
-import { api } from "./api-client";
-import { deliverGithub, githubExamples, projectWithPipelines } from "./webhook-client";
+import { RATE_LIMIT, rateLimitKey, retryAfterSeconds, webhookRateLimitKey } from "../../worker/services/rate-limit.ts";
+import { registerAgent } from "./agent-client.ts";
+import { api } from "./api-client.ts";
+import { deliverGithub, githubExamples, projectWithPipelines } from "./webhook-client.ts";
 
 /** Spends a key's whole budget, starting early enough in a window that it does not roll over. */
 async function exhaust(key: string) {

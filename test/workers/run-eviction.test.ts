@@ -8,8 +8,8 @@
 import { evictDurableObject, runDurableObjectAlarm } from "cloudflare:test";
 import { env, exports } from "cloudflare:workers";
 import { afterEach, describe, expect, it, vi } from "vitest";
-import { api, projectWithPipeline } from "./api-client";
-import { claim, job, registerAgent } from "./agent-client";
+import { api, projectWithPipeline } from "./api-client.ts";
+import { claim, job, registerAgent } from "./agent-client.ts";
 
 const runs = (runId: string) => env.RUNS.get(env.RUNS.idFromName(runId));
 const dispatcher = () => env.DISPATCHER.get(env.DISPATCHER.idFromName("default"));

@@ -4,8 +4,8 @@
  * shared within a file) are never claimed by the wrong agent.
  */
 import { expect } from "vitest";
-import { api } from "./api-client";
-import { claim, job, registerAgent } from "./agent-client";
+import { api } from "./api-client.ts";
+import { claim, job, registerAgent } from "./agent-client.ts";
 
 /** build → test → deploy, and lint on its own; build outputs a version that deploy uses. */
 export function labelledPipeline(label: string): string {

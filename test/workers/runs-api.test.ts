@@ -1,8 +1,8 @@
 import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
-import { api, PIPELINE, projectWithPipeline } from "./api-client";
-import { job } from "./agent-client";
-import { agentWith, claimNext, labelledPipeline, runClaimed } from "./run-helpers";
+import { api, PIPELINE, projectWithPipeline } from "./api-client.ts";
+import { job } from "./agent-client.ts";
+import { agentWith, claimNext, labelledPipeline, runClaimed } from "./run-helpers.ts";
 
 describe("runs API", () => {
   it("creates a project, stores a pipeline, triggers a run and reads it back", async () => {

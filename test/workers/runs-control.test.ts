@@ -5,9 +5,9 @@
  * jobs' outputs) and leaves attempt N exactly as it was.
  */
 import { describe, expect, it } from "vitest";
-import { api, projectWithPipeline } from "./api-client";
-import { job } from "./agent-client";
-import { agentWith, claimNext, getRun, jobOf, labelledPipeline, runClaimed } from "./run-helpers";
+import { api, projectWithPipeline } from "./api-client.ts";
+import { job } from "./agent-client.ts";
+import { agentWith, claimNext, getRun, jobOf, labelledPipeline, runClaimed } from "./run-helpers.ts";
 
 const history = (entity: { history: { to: string }[] }) => entity.history.map((h) => h.to);
 

@@ -6,9 +6,9 @@
 import { createExecutionContext, createScheduledController, waitOnExecutionContext } from "cloudflare:test";
 import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
-import worker from "../../worker/index";
-import { api } from "./api-client";
-import { projectWithPipelines } from "./webhook-client";
+import worker from "../../worker/index.ts";
+import { api } from "./api-client.ts";
+import { projectWithPipelines } from "./webhook-client.ts";
 
 const MINUTE = 60_000;
 const HOUR = 60 * MINUTE;

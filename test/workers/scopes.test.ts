@@ -7,7 +7,7 @@
  */
 import { env } from "cloudflare:workers";
 import { beforeAll, describe, expect, it } from "vitest";
-import { api, projectWithPipeline } from "./api-client";
+import { api, projectWithPipeline } from "./api-client.ts";
 
 type Need = "read" | "run" | "admin" | "global";
 type Token = { token: string; id: string; scope: "read" | "run" | "admin"; projects: string[] | null };

@@ -5,9 +5,9 @@
  */
 import { env } from "cloudflare:workers";
 import { beforeAll, describe, expect, it } from "vitest";
-import { claim, job, registerAgent } from "./agent-client";
-import { api } from "./api-client";
-import { deliverGithub, githubExamples, projectWithPipelines } from "./webhook-client";
+import { claim, job, registerAgent } from "./agent-client.ts";
+import { api } from "./api-client.ts";
+import { deliverGithub, githubExamples, projectWithPipelines } from "./webhook-client.ts";
 
 const P = "vault";
 const VALUE = "hunter2-Zq9xV7-very-secret";

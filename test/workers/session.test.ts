@@ -1,7 +1,7 @@
 // The dashboard's sign-in (worker/routes/session.ts): a token becomes an HttpOnly, SameSite=Strict
 // cookie that the API then accepts; bad tokens, other sites and non-JSON bodies are refused.
 import { describe, expect, it } from "vitest";
-import { ADMIN, api } from "./api-client";
+import { ADMIN, api } from "./api-client.ts";
 
 const cookieOf = (headers: Headers) => /ym_session=([^;]*)/.exec(headers.get("set-cookie") ?? "")?.[1];
 

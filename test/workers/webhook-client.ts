@@ -2,7 +2,7 @@
 import examples from "@octokit/webhooks-examples";
 import { sign } from "@octokit/webhooks-methods";
 import { exports } from "cloudflare:workers";
-import { api } from "./api-client";
+import { api } from "./api-client.ts";
 
 export const WEBHOOK_SECRET = "webhook-secret-for-tests-0123456789";
 

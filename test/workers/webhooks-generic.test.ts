@@ -1,8 +1,8 @@
 /** The generic webhook: a named pipeline started by a signed (or bearer) call with params. */
 import { sign } from "@octokit/webhooks-methods";
 import { beforeAll, describe, expect, it } from "vitest";
-import { api } from "./api-client";
-import { post, projectWithPipelines, runsOf, WEBHOOK_SECRET } from "./webhook-client";
+import { api } from "./api-client.ts";
+import { post, projectWithPipelines, runsOf, WEBHOOK_SECRET } from "./webhook-client.ts";
 
 const PROJECT = "generic";
 const URL = `/api/v1/webhooks/generic/${PROJECT}/deploy`;

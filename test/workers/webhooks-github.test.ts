@@ -5,8 +5,8 @@
  */
 import { env } from "cloudflare:workers";
 import { beforeAll, describe, expect, it } from "vitest";
-import { api } from "./api-client";
-import { deliverGithub, githubExamples, pipelineFile, post, projectWithPipelines, pushTo, runsOf } from "./webhook-client";
+import { api } from "./api-client.ts";
+import { deliverGithub, githubExamples, pipelineFile, post, projectWithPipelines, pushTo, runsOf } from "./webhook-client.ts";
 
 const PROJECT = "hooks";
 

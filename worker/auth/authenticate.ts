@@ -7,11 +7,11 @@ import { and, eq, isNull } from "drizzle-orm";
 import { drizzle } from "drizzle-orm/d1";
 import { getCookie } from "hono/cookie";
 import { createMiddleware } from "hono/factory";
-import { constantTimeEqual, sha256Hex } from "../../domain/tokens";
-import { tokens } from "../db/schema";
-import type { Env } from "../env";
-import { ApiError } from "../http/errors";
-import type { Principal, Scope } from "./principal";
+import { constantTimeEqual, sha256Hex } from "../../domain/tokens.ts";
+import { tokens } from "../../platform/db/schema.ts";
+import type { Env } from "../../platform/env.ts";
+import { ApiError } from "../http/errors.ts";
+import type { Principal, Scope } from "./principal.ts";
 
 export const SESSION_COOKIE = "ym_session";
 

@@ -12,10 +12,11 @@
  */
 import { and, eq, isNull } from "drizzle-orm";
 import { drizzle } from "drizzle-orm/d1";
-import { tokens } from "../db/schema";
-import type { Env } from "../env";
-import { ApiError } from "../http/errors";
-import type { Principal, Scope } from "./principal";
+import { tokens } from "../../platform/db/schema.ts";
+import { base64url, fromBase64url, hmacKey } from "../../platform/crypto.ts";
+import type { Env } from "../../platform/env.ts";
+import { ApiError } from "../http/errors.ts";
+import type { Principal, Scope } from "./principal.ts";
 
 export const TICKET_TTL_MS = 60_000;
 const PREFIX = "ymlt";
@@ -29,48 +30,10 @@ interface TicketPayload {
 
 const encoder = new TextEncoder();
 
-function base64url(bytes: Uint8Array): string {
-  let binary = "";
-  for (const b of bytes) binary += String.fromCharCode(b);
-  return btoa(binary).replace(/\+/g, "-").replace(/\//g, "_").replace(/=+$/, "");
-}
-
-function fromBase64url(text: string): Uint8Array | null {
-  if (!/^[A-Za-z0-9_-]*$/.test(text)) return null;
-  try {
-    const binary = atob(text.replace(/-/g, "+").replace(/_/g, "/") + "=".repeat((4 - (text.length % 4)) % 4));
-    return Uint8Array.from(binary, (c) => c.charCodeAt(0));
-  } catch {
-    return null; // a length no base64 has
-  }
-}
-
-const keys = new Map<string, Promise<CryptoKey>>();
-
-function signingKey(env: Env): Promise<CryptoKey> {
-  const raw = env.YM_ENCRYPTION_KEY;
-  if (!raw) throw new ApiError(500 as never, "not_configured", "YM_ENCRYPTION_KEY is not set: the server cannot sign live tickets");
-  let key = keys.get(raw);
-  if (!key) {
-    key = (async () => {
-      const material = await crypto.subtle.importKey("raw", Uint8Array.from(atob(raw), (c) => c.charCodeAt(0)), "HKDF", false, ["deriveKey"]);
-      return crypto.subtle.deriveKey(
-        { name: "HKDF", hash: "SHA-256", salt: encoder.encode("yardmaster"), info: encoder.encode("live-ticket v1") },
-        material,
-        { name: "HMAC", hash: "SHA-256", length: 256 },
-        false,
-        ["sign", "verify"],
-      );
-    })();
-    keys.set(raw, key);
-  }
-  return key;
-}
-
 export async function issueTicket(env: Env, principal: Principal, now = Date.now()): Promise<{ ticket: string; expiresAt: number }> {
   const payload: TicketPayload = { v: 1, exp: now + TICKET_TTL_MS, p: principal };
   const body = base64url(encoder.encode(JSON.stringify(payload)));
-  const signature = new Uint8Array(await crypto.subtle.sign("HMAC", await signingKey(env), encoder.encode(`${PREFIX}.${body}`)));
+  const signature = new Uint8Array(await crypto.subtle.sign("HMAC", await hmacKey(env, "live-ticket v1"), encoder.encode(`${PREFIX}.${body}`)));
   return { ticket: `${PREFIX}.${body}.${base64url(signature)}`, expiresAt: payload.exp };
 }
 
@@ -82,7 +45,7 @@ export async function redeemTicket(env: Env, ticket: string, now = Date.now()): 
   const signatureBytes = signature === undefined ? null : fromBase64url(signature);
   const bodyBytes = body === undefined ? null : fromBase64url(body);
   if (prefix !== PREFIX || rest.length > 0 || !bodyBytes || !signatureBytes) throw refuse("the ticket is malformed");
-  const valid = await crypto.subtle.verify("HMAC", await signingKey(env), signatureBytes, encoder.encode(`${PREFIX}.${body}`));
+  const valid = await crypto.subtle.verify("HMAC", await hmacKey(env, "live-ticket v1"), signatureBytes, encoder.encode(`${PREFIX}.${body}`));
   if (!valid) throw refuse("the ticket's signature does not match");
   let payload: TicketPayload;
   try {

@@ -2,7 +2,7 @@
  * Who is calling the user API, and what they may do. Scopes nest: `admin` includes `run`, which
  * includes `read`. A token may be limited to some projects.
  */
-import { ApiError } from "../http/errors";
+import { ApiError } from "../http/errors.ts";
 
 export const SCOPES = ["read", "run", "admin"] as const;
 export type Scope = (typeof SCOPES)[number];

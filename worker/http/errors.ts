@@ -6,8 +6,9 @@
 import type { Context } from "hono";
 import { HTTPException } from "hono/http-exception";
 import type { ContentfulStatusCode } from "hono/utils/http-status";
-import type { Result } from "../../durable-objects/result";
-import { isD1Failure } from "../db/unique";
+import { NotConfiguredError } from "../../platform/crypto.ts";
+import type { Result } from "../../platform/result.ts";
+import { isD1Failure } from "../../platform/db/unique.ts";
 
 export class ApiError extends Error {
   constructor(
@@ -58,6 +59,7 @@ export function onError(error: Error, c: Context): Response {
           : message;
     return c.json(errorBody(code, said), status);
   }
+  if (error instanceof NotConfiguredError) return c.json(errorBody("not_configured", error.message), 500);
   console.error(`${c.req.method} ${new URL(c.req.url).pathname} failed:`, error);
   if (isD1Failure(error)) {
     return c.json(errorBody("storage_unavailable", "the history database is not answering right now; try again shortly"), 503, {

@@ -1,6 +1,6 @@
 /** Turns a zod validation failure into a 400 that says which field is wrong and why. */
 import type { Hook } from "@hono/zod-openapi";
-import { errorBody } from "./errors";
+import { errorBody } from "./errors.ts";
 
 // biome-ignore lint: the hook is generic over every route
 export const validationHook: Hook<any, any, any, any> = (result, c) => {

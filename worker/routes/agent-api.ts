@@ -18,15 +18,17 @@ import {
   RegisterRequest,
   RegisterResponse,
   StepUpdate,
-} from "../../domain/protocol";
-import { isRegistrationToken, parseScopedToken, sha256Hex } from "../../domain/tokens";
+} from "../../domain/protocol.ts";
+import { isRegistrationToken, parseScopedToken, sha256Hex } from "../../domain/tokens.ts";
 import type { MiddlewareHandler } from "hono";
-import { type AppEnv, bearerToken } from "../auth/authenticate";
-import { agents, tokens } from "../db/schema";
-import type { Env } from "../env";
-import { ApiError, unwrap } from "../http/errors";
-import { runStub } from "../services/trigger-run";
-import { errors, ID, json, router } from "./common";
+import { type AppEnv, bearerToken } from "../auth/authenticate.ts";
+import { agents, tokens } from "../../platform/db/schema.ts";
+import type { Env } from "../../platform/env.ts";
+import { ApiError, unwrap } from "../http/errors.ts";
+import { dispatcherStub, runStub } from "../../platform/stubs.ts";
+import { settingsFrom } from "../../platform/settings.ts";
+import { DEFAULT_QUEUE } from "../../domain/queues.ts";
+import { errors, ID, json, router } from "./common.ts";
 
 export const agentApiRoutes = router();
 
@@ -52,7 +54,7 @@ function jobToken(header: string | undefined, jobAttemptId: string) {
 
 function agentDispatcher(env: Env, header: string | undefined) {
   const { token, queue } = agentToken(header);
-  return { token, dispatcher: env.DISPATCHER.get(env.DISPATCHER.idFromName(queue)) };
+  return { token, dispatcher: dispatcherStub(env, queue) };
 }
 
 /** The run of a job token, after checking the token names the job attempt in the path. */
@@ -114,12 +116,12 @@ agentApiRoutes.openapi(
     )[0];
     if (!registration) throw new ApiError(401, "invalid_registration_token", "the registration token is unknown or revoked");
     const body = c.req.valid("json");
-    const d = c.env.DISPATCHER.get(c.env.DISPATCHER.idFromName("default"));
+    const d = dispatcherStub(c.env, DEFAULT_QUEUE);
     const { agent, token: agentToken } = await d.register({ ...body, registrationTokenId: registration.id });
     await db.insert(agents).values({
       id: agent.id,
       name: agent.name,
-      queue: "default",
+      queue: DEFAULT_QUEUE,
       labels: agent.labels,
       version: agent.version,
       hostname: agent.hostname,
@@ -129,12 +131,12 @@ agentApiRoutes.openapi(
       lastSeenAt: agent.lastSeenAt,
       revokedAt: null,
     });
-    const settings = await import("../../durable-objects/settings").then((m) => m.settingsFrom(c.env));
+    const settings = settingsFrom(c.env);
     return c.json(
       {
         agentId: agent.id,
         token: agentToken,
-        queue: "default",
+        queue: DEFAULT_QUEUE,
         heartbeatIntervalMs: settings.heartbeatIntervalMs,
         lostAfterMs: settings.lostAfterMs,
       },

@@ -6,14 +6,14 @@
  * which projects it into D1).
  */
 import { createRoute, z } from "@hono/zod-openapi";
-import { ArtifactView } from "../../domain/api";
-import { AGENT_API_BASE, ArtifactName, SHA256_HEX } from "../../domain/protocol";
-import { artifactKey } from "../../durable-objects/run-object/artifact-store";
-import type { Env } from "../env";
-import { ApiError, unwrap } from "../http/errors";
-import { artifactView, MAX_ARTIFACT_BYTES, MAX_SINGLE_UPLOAD_BYTES, MULTIPART_PART_BYTES, sha256OfObject } from "../services/artifacts";
-import { jobRun } from "./agent-api";
-import { errors, ID, json, router } from "./common";
+import { ArtifactView } from "../../domain/api.ts";
+import { AGENT_API_BASE, ArtifactName, SHA256_HEX } from "../../domain/protocol.ts";
+import { artifactKey } from "../../platform/artifacts.ts";
+import type { Env } from "../../platform/env.ts";
+import { ApiError, unwrap } from "../http/errors.ts";
+import { artifactView, MAX_ARTIFACT_BYTES, MAX_SINGLE_UPLOAD_BYTES, MULTIPART_PART_BYTES, sha256OfObject } from "../services/artifacts.ts";
+import { jobRun } from "./agent-api.ts";
+import { errors, ID, json, router } from "./common.ts";
 
 export const agentArtifactRoutes = router();
 

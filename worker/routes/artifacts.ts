@@ -2,12 +2,12 @@
 import { createRoute, z } from "@hono/zod-openapi";
 import { and, desc, eq, inArray, like, lt, type SQL } from "drizzle-orm";
 import { drizzle } from "drizzle-orm/d1";
-import { ArtifactView, listOf } from "../../domain/api";
-import { canSeeProject, projectFilter, requireScope } from "../auth/principal";
-import { artifacts } from "../db/schema";
-import { ApiError } from "../http/errors";
-import { artifactView } from "../services/artifacts";
-import { errors, ID, json, router, security, SLUG } from "./common";
+import { ArtifactView, listOf } from "../../domain/api.ts";
+import { canSeeProject, projectFilter, requireScope } from "../auth/principal.ts";
+import { artifacts } from "../../platform/db/schema.ts";
+import { ApiError } from "../http/errors.ts";
+import { artifactView } from "../services/artifacts.ts";
+import { errors, ID, json, router, security, SLUG } from "./common.ts";
 
 export const artifactRoutes = router();
 

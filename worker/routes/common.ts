@@ -1,8 +1,8 @@
 /** Pieces every route module uses: the router type, error responses, shared params. */
 import { OpenAPIHono, z } from "@hono/zod-openapi";
-import { ErrorBody } from "../../domain/api";
-import type { AppEnv } from "../auth/authenticate";
-import { validationHook } from "../http/validation";
+import { ErrorBody } from "../../domain/api.ts";
+import type { AppEnv } from "../auth/authenticate.ts";
+import { validationHook } from "../http/validation.ts";
 
 export const router = () => new OpenAPIHono<AppEnv>({ defaultHook: validationHook });
 

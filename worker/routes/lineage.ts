@@ -1,10 +1,10 @@
 /** A run's OpenLineage events as they were sent, with their delivery state (docs/lineage.md). */
 import { createRoute, z } from "@hono/zod-openapi";
-import { LineageListView } from "../../domain/lineage";
-import { canSeeProject, requireScope } from "../auth/principal";
-import { ApiError, unwrap } from "../http/errors";
-import { runStub } from "../services/trigger-run";
-import { errors, ID, json, router, security } from "./common";
+import { LineageListView } from "../../domain/lineage/index.ts";
+import { canSeeProject, requireScope } from "../auth/principal.ts";
+import { ApiError, unwrap } from "../http/errors.ts";
+import { runStub } from "../../platform/stubs.ts";
+import { errors, ID, json, router, security } from "./common.ts";
 
 export const lineageRoutes = router();
 

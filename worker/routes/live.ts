@@ -11,14 +11,13 @@
 import { createRoute, z } from "@hono/zod-openapi";
 import type { Context } from "hono";
 import { getCookie } from "hono/cookie";
-import { LIVE_PROJECTS_HEADER } from "../../durable-objects/live-http";
-import { DEFAULT_QUEUE } from "../../durable-objects/run-object/dispatch-outbox";
-import { type AppEnv, bearerToken, principalFor, SESSION_COOKIE } from "../auth/authenticate";
-import { issueTicket, redeemTicket, TICKET_TTL_MS } from "../auth/live-ticket";
-import { type Principal, projectFilter, requireScope } from "../auth/principal";
-import { ApiError } from "../http/errors";
-import { runStub } from "../services/trigger-run";
-import { errors, ID, json, router, security } from "./common";
+import { LIVE_PROJECTS_HEADER } from "../../platform/live-http.ts";
+import { type AppEnv, bearerToken, principalFor, SESSION_COOKIE } from "../auth/authenticate.ts";
+import { issueTicket, redeemTicket, TICKET_TTL_MS } from "../auth/live-ticket.ts";
+import { type Principal, projectFilter, requireScope } from "../auth/principal.ts";
+import { ApiError } from "../http/errors.ts";
+import { dispatcherStub, runStub } from "../../platform/stubs.ts";
+import { errors, ID, json, router, security } from "./common.ts";
 
 /** For app.ts: the paths that skip the user API's door (see above). */
 export const LIVE_STREAM_PATHS = ["/api/v1/runs/:run/live", "/api/v1/queue/live"];
@@ -142,7 +141,7 @@ liveStreamRoutes.openapi(
     const principal = await livePrincipal(c, ticket);
     requireScope(principal, "read");
     requireUpgrade(c);
-    const dispatcher = c.env.DISPATCHER.get(c.env.DISPATCHER.idFromName(DEFAULT_QUEUE));
+    const dispatcher = dispatcherStub(c.env);
     return dispatcher.fetch(forwarded(c, principal, { since }));
   },
 );

@@ -3,18 +3,18 @@ import { createRoute, z } from "@hono/zod-openapi";
 import { and, desc, eq, inArray } from "drizzle-orm";
 import { drizzle } from "drizzle-orm/d1";
 import { uuidv7 } from "uuidv7";
-import { PipelineSummaryView, PipelineVersionView, ProjectView } from "../../domain/api";
-import { parsePipeline } from "../../domain/pipeline/parse";
-import { PIPELINE_DEFAULTS } from "../../domain/pipeline/types";
-import { randomSecret, sha256Hex } from "../../domain/tokens";
-import { requireGlobalScope, requireScope, projectFilter } from "../auth/principal";
-import { pipelines, pipelineVersions, projects } from "../db/schema";
-import { isUniqueViolation } from "../db/unique";
-import { ApiError } from "../http/errors";
-import { encryptSecret } from "../services/crypto";
-import { findProject } from "../services/projects";
-import { storePipelineVersion } from "../services/pipeline-versions";
-import { errors, json, NAME, router, security, SLUG } from "./common";
+import { PipelineSummaryView, PipelineVersionView, ProjectView } from "../../domain/api.ts";
+import { parsePipeline } from "../../domain/pipeline/parse.ts";
+import { PIPELINE_DEFAULTS } from "../../domain/pipeline/types.ts";
+import { randomSecret, sha256Hex } from "../../domain/tokens.ts";
+import { requireGlobalScope, requireScope, projectFilter } from "../auth/principal.ts";
+import { pipelines, pipelineVersions, projects } from "../../platform/db/schema.ts";
+import { isUniqueViolation } from "../../platform/db/unique.ts";
+import { ApiError } from "../http/errors.ts";
+import { encryptSecret } from "../../platform/crypto.ts";
+import { findProject } from "../services/projects.ts";
+import { storePipelineVersion } from "../services/pipeline-versions.ts";
+import { errors, json, NAME, router, security, SLUG } from "./common.ts";
 
 const CreateProject = z.object({
   slug: SLUG,

@@ -2,18 +2,17 @@
 import { createRoute, z } from "@hono/zod-openapi";
 import { drizzle } from "drizzle-orm/d1";
 import { eq } from "drizzle-orm";
-import { AgentView, QueueEntryView } from "../../domain/api";
-import { DEFAULT_QUEUE } from "../../durable-objects/run-object/dispatch-outbox";
-import { canSeeProject, requireGlobalScope, requireScope } from "../auth/principal";
-import { agents } from "../db/schema";
-import type { Env } from "../env";
-import { ApiError, unwrap } from "../http/errors";
-import { runStub } from "../services/trigger-run";
-import { errors, ID, json, router, security } from "./common";
+import { AgentView, QueueEntryView } from "../../domain/api.ts";
+import { canSeeProject, requireGlobalScope, requireScope } from "../auth/principal.ts";
+import { agents } from "../../platform/db/schema.ts";
+import type { Env } from "../../platform/env.ts";
+import { ApiError, unwrap } from "../http/errors.ts";
+import { dispatcherStub, runStub } from "../../platform/stubs.ts";
+import { errors, ID, json, router, security } from "./common.ts";
 
 export const queueRoutes = router();
 
-export const dispatcher = (env: Env) => env.DISPATCHER.get(env.DISPATCHER.idFromName(DEFAULT_QUEUE));
+export const dispatcher = (env: Env) => dispatcherStub(env);
 
 queueRoutes.openapi(
   createRoute({

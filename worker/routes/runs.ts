@@ -3,13 +3,14 @@ import { createRoute, z } from "@hono/zod-openapi";
 import { and, desc, eq, inArray, lt, type SQL } from "drizzle-orm";
 import { drizzle } from "drizzle-orm/d1";
 import type { TypedResponse } from "hono";
-import { ErrorBody, listOf, RunSummaryView, RunView } from "../../domain/api";
-import { STATES } from "../../domain/states";
-import { canSeeProject, projectFilter, requireScope } from "../auth/principal";
-import { runs } from "../db/schema";
-import { ApiError, unwrap } from "../http/errors";
-import { runStub, triggerRun } from "../services/trigger-run";
-import { errors, ID, json, NAME, router, security, SLUG } from "./common";
+import { ErrorBody, listOf, RunSummaryView, RunView } from "../../domain/api.ts";
+import { STATES } from "../../domain/states.ts";
+import { canSeeProject, projectFilter, requireScope } from "../auth/principal.ts";
+import { runs } from "../../platform/db/schema.ts";
+import { ApiError, unwrap } from "../http/errors.ts";
+import { runStub } from "../../platform/stubs.ts";
+import { triggerRun } from "../services/trigger-run.ts";
+import { errors, ID, json, NAME, router, security, SLUG } from "./common.ts";
 
 export const runRoutes = router();
 

@@ -6,13 +6,13 @@
 import { createRoute, z } from "@hono/zod-openapi";
 import { and, count, eq } from "drizzle-orm";
 import { drizzle } from "drizzle-orm/d1";
-import { MAX_SECRET_BYTES, MAX_SECRET_NAME_LENGTH, MAX_SECRETS_PER_PROJECT, SECRET_NAME } from "../../domain/secrets";
-import { requireScope } from "../auth/principal";
-import { projectSecrets } from "../db/schema";
-import { ApiError } from "../http/errors";
-import { encryptSecret } from "../services/crypto";
-import { findProject } from "../services/projects";
-import { errors, json, router, security, SLUG } from "./common";
+import { MAX_SECRET_BYTES, MAX_SECRET_NAME_LENGTH, MAX_SECRETS_PER_PROJECT, SECRET_NAME } from "../../domain/secrets.ts";
+import { requireScope } from "../auth/principal.ts";
+import { projectSecrets } from "../../platform/db/schema.ts";
+import { ApiError } from "../http/errors.ts";
+import { encryptSecret } from "../../platform/crypto.ts";
+import { findProject } from "../services/projects.ts";
+import { errors, json, router, security, SLUG } from "./common.ts";
 
 const SecretView = z.object({ name: z.string(), createdAt: z.string(), updatedAt: z.string() }).meta({ id: "Secret" });
 

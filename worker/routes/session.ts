@@ -13,10 +13,10 @@ import { createRoute, z } from "@hono/zod-openapi";
 import type { Context } from "hono";
 import { bodyLimit } from "hono/body-limit";
 import { deleteCookie, getCookie, setCookie } from "hono/cookie";
-import { type AppEnv, bearerToken, principalFor, SESSION_COOKIE } from "../auth/authenticate";
-import type { Principal } from "../auth/principal";
-import { ApiError } from "../http/errors";
-import { errors, json, router } from "./common";
+import { type AppEnv, bearerToken, principalFor, SESSION_COOKIE } from "../auth/authenticate.ts";
+import type { Principal } from "../auth/principal.ts";
+import { ApiError } from "../http/errors.ts";
+import { errors, json, router } from "./common.ts";
 
 export const sessionRoutes = router();
 

@@ -3,11 +3,11 @@ import { createRoute, z } from "@hono/zod-openapi";
 import { and, desc, eq, isNull } from "drizzle-orm";
 import { drizzle } from "drizzle-orm/d1";
 import { uuidv7 } from "uuidv7";
-import { newApiToken, newRegistrationToken, sha256Hex } from "../../domain/tokens";
-import { requireGlobalScope, SCOPES } from "../auth/principal";
-import { tokens } from "../db/schema";
-import { ApiError } from "../http/errors";
-import { errors, ID, json, router, security, SLUG } from "./common";
+import { newApiToken, newRegistrationToken, sha256Hex } from "../../domain/tokens.ts";
+import { requireGlobalScope, SCOPES } from "../auth/principal.ts";
+import { tokens } from "../../platform/db/schema.ts";
+import { ApiError } from "../http/errors.ts";
+import { errors, ID, json, router, security, SLUG } from "./common.ts";
 
 export const tokenRoutes = router();
 

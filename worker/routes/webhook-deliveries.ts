@@ -1,9 +1,9 @@
 /** The record of a project's webhook deliveries, refused ones included (docs/triggers.md). */
 import { createRoute, z } from "@hono/zod-openapi";
-import { requireScope } from "../auth/principal";
-import { findProject } from "../services/projects";
-import { deliveryView, listDeliveries } from "../services/webhook-deliveries";
-import { errors, ID, json, router, security, SLUG } from "./common";
+import { requireScope } from "../auth/principal.ts";
+import { findProject } from "../services/projects.ts";
+import { deliveryView, listDeliveries } from "../services/webhook-deliveries.ts";
+import { errors, ID, json, router, security, SLUG } from "./common.ts";
 
 const STATUSES = ["accepted", "started", "ignored", "failed", "rejected", "duplicate"] as const;
 

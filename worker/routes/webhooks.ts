@@ -9,18 +9,18 @@ import { eq } from "drizzle-orm";
 import { drizzle } from "drizzle-orm/d1";
 import { bodyLimit } from "hono/body-limit";
 import { uuidv7 } from "uuidv7";
-import type { Pipeline } from "../../domain/pipeline/types";
-import { interpretGithubEvent } from "../../domain/triggers/github-events";
-import { matchingPipelines } from "../../domain/triggers/match";
-import { type SignatureCheck, verifySignature } from "../../domain/triggers/signature";
-import { constantTimeEqual, sha256Hex } from "../../domain/tokens";
-import { bearerToken } from "../auth/authenticate";
-import { type PlannedRun, pipelines, pipelineVersions } from "../db/schema";
-import type { Env } from "../env";
-import { ApiError } from "../http/errors";
-import { decryptSecret } from "../services/crypto";
-import { findProject } from "../services/projects";
-import { enforceRateLimit, webhookRateLimitKey } from "../services/rate-limit";
+import type { Pipeline } from "../../domain/pipeline/types.ts";
+import { interpretGithubEvent } from "../../domain/triggers/github-events.ts";
+import { matchingPipelines } from "../../domain/triggers/match.ts";
+import { type SignatureCheck, verifySignature } from "../../domain/triggers/signature.ts";
+import { constantTimeEqual, sha256Hex } from "../../domain/tokens.ts";
+import { bearerToken } from "../auth/authenticate.ts";
+import { type PlannedRun, pipelines, pipelineVersions } from "../../platform/db/schema.ts";
+import type { Env } from "../../platform/env.ts";
+import { ApiError } from "../http/errors.ts";
+import { decryptSecret } from "../../platform/crypto.ts";
+import { findProject } from "../services/projects.ts";
+import { enforceRateLimit, webhookRateLimitKey } from "../services/rate-limit.ts";
 import {
   claimDelivery,
   type DeliveryFacts,
@@ -28,9 +28,9 @@ import {
   isStalled,
   recordDelivery,
   startPlannedRuns,
-} from "../services/webhook-deliveries";
-import { errors, json, NAME, router, SLUG } from "./common";
-import { DeliveryView } from "./webhook-deliveries";
+} from "../services/webhook-deliveries.ts";
+import { errors, json, NAME, router, SLUG } from "./common.ts";
+import { DeliveryView } from "./webhook-deliveries.ts";
 
 /** app.ts keeps these paths outside `authenticate` and the user API's body limit. */
 export const WEBHOOK_PATHS = "/api/v1/webhooks/*";

@@ -1,6 +1,6 @@
 /** Artifact bytes in R2: whole-file checks and the API view of a recorded artifact. */
-import type { ArtifactView } from "../../domain/api";
-import type { ArtifactRecord } from "../../durable-objects/run-object/artifact-store";
+import type { ArtifactView } from "../../domain/api.ts";
+import type { ArtifactRecord } from "../../platform/artifacts.ts";
 
 /** Largest artifact accepted (R2 multipart allows more; this is our documented limit). */
 export const MAX_ARTIFACT_BYTES = 5 * 1024 ** 3;

@@ -9,12 +9,12 @@
 import { and, eq, max } from "drizzle-orm";
 import { drizzle } from "drizzle-orm/d1";
 import { uuidv7 } from "uuidv7";
-import type { Pipeline } from "../../domain/pipeline/types";
-import { pipelines, pipelineVersions } from "../db/schema";
-import { isUniqueViolation } from "../db/unique";
-import type { Env } from "../env";
-import { ApiError } from "../http/errors";
-import { scheduleStatements } from "./scheduler";
+import type { Pipeline } from "../../domain/pipeline/types.ts";
+import { pipelines, pipelineVersions } from "../../platform/db/schema.ts";
+import { isUniqueViolation } from "../../platform/db/unique.ts";
+import type { Env } from "../../platform/env.ts";
+import { ApiError } from "../http/errors.ts";
+import { scheduleStatements } from "./scheduler.ts";
 
 export interface StoreInput {
   projectId: string;

@@ -1,9 +1,9 @@
 /** Looking up projects and pipelines in D1, with the 404s a caller should see. */
 import { and, eq } from "drizzle-orm";
 import { drizzle } from "drizzle-orm/d1";
-import { pipelines, pipelineVersions, projects } from "../db/schema";
-import type { Env } from "../env";
-import { ApiError } from "../http/errors";
+import { pipelines, pipelineVersions, projects } from "../../platform/db/schema.ts";
+import type { Env } from "../../platform/env.ts";
+import { ApiError } from "../http/errors.ts";
 
 export async function findProject(env: Env, slug: string) {
   const project = (await drizzle(env.DB).select().from(projects).where(eq(projects.slug, slug)).limit(1))[0];

@@ -1,6 +1,6 @@
 /**
  * Rate limits (docs/limits.md) on the Workers Rate Limiting binding `API_RATE_LIMIT`
- * (wrangler.toml `[[ratelimits]]`): a budget per API token on the user API, and one per project
+ * (wrangler.jsonc `ratelimits`): a budget per API token on the user API, and one per project
  * on its webhooks. Not limited: the admin token (YM_ADMIN_TOKEN, the operator's own credential,
  * which must keep working when scripts misbehave) and the agent protocol (authenticated per
  * agent and per job; starving it would fail running jobs).
@@ -10,12 +10,12 @@
  * window: never longer than one period, and right on the local runtime (miniflare).
  */
 import { createMiddleware } from "hono/factory";
-import type { AppEnv } from "../auth/authenticate";
-import type { Principal } from "../auth/principal";
-import type { Env } from "../env";
-import { ApiError } from "../http/errors";
+import type { AppEnv } from "../auth/authenticate.ts";
+import type { Principal } from "../auth/principal.ts";
+import type { Env } from "../../platform/env.ts";
+import { ApiError } from "../http/errors.ts";
 
-/** Mirrors `[[ratelimits]]` in wrangler.toml (the binding does not expose its settings). */
+/** Mirrors `ratelimits` in wrangler.jsonc (the binding does not expose its settings). */
 export const RATE_LIMIT = { limit: 600, periodSeconds: 60 } as const;
 
 /** The budget a caller spends, or null for the admin token (not limited). */

@@ -16,11 +16,11 @@ import { and, eq, isNull, lte, notInArray } from "drizzle-orm";
 import type { DrizzleD1Database } from "drizzle-orm/d1";
 import { drizzle } from "drizzle-orm/d1";
 import { uuidv7 } from "uuidv7";
-import { dueSlot, nextSlotAfter } from "../../domain/triggers/schedule";
-import { pipelines, projects, schedules, scheduleSlots } from "../db/schema";
-import type { Env } from "../env";
-import { ApiError } from "../http/errors";
-import { triggerRun } from "./trigger-run";
+import { dueSlot, nextSlotAfter } from "../../domain/triggers/schedule.ts";
+import { pipelines, projects, schedules, scheduleSlots } from "../../platform/db/schema.ts";
+import type { Env } from "../../platform/env.ts";
+import { ApiError } from "../http/errors.ts";
+import { triggerRun } from "./trigger-run.ts";
 
 /** A pending slot older than this is started again by the next tick (its first start died). */
 export const RETRY_PENDING_AFTER_MS = 2 * 60_000;

@@ -6,13 +6,14 @@
 import { eq, sql } from "drizzle-orm";
 import { drizzle } from "drizzle-orm/d1";
 import { uuidv7 } from "uuidv7";
-import type { RunView } from "../../domain/api";
-import type { Pipeline } from "../../domain/pipeline/types";
-import { projects } from "../db/schema";
-import type { Env } from "../env";
-import { ApiError, unwrap } from "../http/errors";
-import { findPipeline, findProject } from "./projects";
-import { snapshotSecrets } from "./secrets";
+import type { RunView } from "../../domain/api.ts";
+import type { Pipeline } from "../../domain/pipeline/types.ts";
+import { projects } from "../../platform/db/schema.ts";
+import type { Env } from "../../platform/env.ts";
+import { runStub } from "../../platform/stubs.ts";
+import { ApiError, unwrap } from "../http/errors.ts";
+import { findPipeline, findProject } from "./projects.ts";
+import { snapshotSecrets } from "./secrets.ts";
 
 export interface TriggerInput {
   project: string;
@@ -75,7 +76,7 @@ export async function triggerRun(env: Env, input: TriggerInput): Promise<RunView
     .returning({ number: projects.runCounter });
   const number = counter[0]!.number;
   const id = input.runId ?? uuidv7();
-  const run = env.RUNS.get(env.RUNS.idFromName(id));
+  const run = runStub(env, id);
   return unwrap(
     await run.create({
       id,
@@ -95,8 +96,4 @@ export async function triggerRun(env: Env, input: TriggerInput): Promise<RunView
       secrets,
     }),
   );
-}
-
-export function runStub(env: Env, runId: string) {
-  return env.RUNS.get(env.RUNS.idFromName(runId));
 }

@@ -11,10 +11,10 @@
 import { and, desc, eq, lt, type SQL } from "drizzle-orm";
 import { drizzle } from "drizzle-orm/d1";
 import { uuidv7 } from "uuidv7";
-import { type PlannedRun, webhookDeliveries } from "../db/schema";
-import type { Env } from "../env";
-import { ApiError } from "../http/errors";
-import { triggerRun } from "./trigger-run";
+import { type PlannedRun, webhookDeliveries } from "../../platform/db/schema.ts";
+import type { Env } from "../../platform/env.ts";
+import { ApiError } from "../http/errors.ts";
+import { triggerRun } from "./trigger-run.ts";
 
 export type DeliveryRow = typeof webhookDeliveries.$inferSelect;
 export type DeliveryStatus = "accepted" | "started" | "ignored" | "failed" | "rejected" | "duplicate";

@@ -1,5 +1,5 @@
 /** Answers boot.js asked for before the app loaded (each used once, by the first reader). */
-import { apiResponse } from "./client";
+import { apiResponse } from "./client.ts";
 
 type Prefetched = Record<string, Promise<Response> | undefined>;
 

@@ -3,7 +3,7 @@
  * schemas the worker documents its routes with; only their types are imported, so no zod ships
  * to the browser), as do projects and pipelines; the session mirrors worker/routes/session.ts.
  */
-import type { PipelineSummaryView, PipelineVersionView, ProjectView, QueueEntryView } from "../../../domain/api";
+import type { PipelineSummaryView, PipelineVersionView, ProjectView, QueueEntryView } from "../../../domain/api.ts";
 
 export type {
   AgentView,
@@ -14,8 +14,8 @@ export type {
   RunSummaryView,
   RunView,
   StepView,
-} from "../../../domain/api";
-export type { State } from "../../../domain/states";
+} from "../../../domain/api.ts";
+export type { State } from "../../../domain/states.ts";
 
 export interface Page<T> {
   items: T[];

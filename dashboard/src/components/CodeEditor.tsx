@@ -4,7 +4,7 @@
  * `jumpTo` puts the caret at a line and column (1-based) and scrolls it into view.
  */
 import { useEffect, useRef, useState } from "preact/hooks";
-import type { PipelineProblem } from "../api/types";
+import type { PipelineProblem } from "../api/types.ts";
 
 const LINE_HEIGHT = 20;
 

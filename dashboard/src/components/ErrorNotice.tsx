@@ -1,5 +1,5 @@
 /** An API error, said plainly. */
-import { ApiError } from "../api/client";
+import { ApiError } from "../api/client.ts";
 
 export function ErrorNotice({ error, title }: { error: unknown; title?: string }) {
   if (!error) return null;

@@ -1,9 +1,9 @@
 /** The frame of every signed-in page: brand, navigation, theme toggle, sign-out. */
 import type { ComponentChildren } from "preact";
-import { api } from "../api/client";
-import type { Session } from "../api/types";
-import { Link, useLocation } from "../router";
-import { ThemeToggle } from "./ThemeToggle";
+import { api } from "../api/client.ts";
+import type { Session } from "../api/types.ts";
+import { Link, useLocation } from "../router.tsx";
+import { ThemeToggle } from "./ThemeToggle.tsx";
 
 const NAV = [
   ["/runs", "Runs"],

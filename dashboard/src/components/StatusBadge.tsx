@@ -1,6 +1,6 @@
 /** A state in the dashboard's words (Queued, Running, Succeeded, Failed, Cancelled, Not run), coloured. */
-import type { State } from "../api/types";
-import { statusLook } from "../lib/status";
+import type { State } from "../api/types.ts";
+import { statusLook } from "../lib/status.ts";
 
 export function StatusIcon({ state, reason }: { state: State; reason?: string | null }) {
   const look = statusLook(state, reason);

@@ -1,5 +1,5 @@
 /** Cycles system → light → dark. */
-import { useTheme, type Theme } from "../hooks/use-theme";
+import { useTheme, type Theme } from "../hooks/use-theme.ts";
 
 const NEXT: Record<Theme, Theme> = { system: "light", light: "dark", dark: "system" };
 const ICON: Record<Theme, string> = { system: "◐", light: "☀", dark: "☾" };

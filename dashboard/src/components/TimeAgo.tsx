@@ -1,6 +1,6 @@
 /** "5 min ago", with the exact time on hover. */
-import { useNow } from "../hooks/use-now";
-import { formatAgo, formatTime } from "../lib/format";
+import { useNow } from "../hooks/use-now.ts";
+import { formatAgo, formatTime } from "../lib/format.ts";
 
 export function TimeAgo({ at }: { at: string | number | null | undefined }) {
   const now = useNow(true, 15_000);

@@ -3,7 +3,7 @@
  * on a timer while the tab is visible — the REST half of the live sources.
  */
 import { useCallback, useEffect, useRef, useState } from "preact/hooks";
-import { type ApiError, get } from "../api/client";
+import { type ApiError, get } from "../api/client.ts";
 
 export interface Resource<T> {
   data: T | undefined;

@@ -1,5 +1,5 @@
 /** The dashboard's words and colours for the one state machine (DESIGN.md §3). */
-import { displayStatus, isTerminal, type DisplayStatus, type State } from "../../../domain/states";
+import { displayStatus, isTerminal, type DisplayStatus, type State } from "../../../domain/states.ts";
 
 export { displayStatus, isTerminal, type DisplayStatus };
 

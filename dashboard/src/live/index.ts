@@ -4,13 +4,13 @@
  * to the pages: listeners stay, and a followed log carries on from the last byte it got.
  * `?live=poll` in the page's URL forces polling (for comparing, and for the tests).
  */
-import type { QueueView, RunView } from "../api/types";
-import { Emitter } from "./emitter";
-import { pollQueueFeed } from "./poll-queue-feed";
-import { pollRunFeed } from "./poll-run-feed";
-import type { LogChunk, LogHandlers, LogTarget, QueueFeed, RunFeed } from "./types";
-import { wsQueueFeed } from "./ws-queue-feed";
-import { wsRunFeed } from "./ws-run-feed";
+import type { QueueView, RunView } from "../api/types.ts";
+import { Emitter } from "./emitter.ts";
+import { pollQueueFeed } from "./poll-queue-feed.ts";
+import { pollRunFeed } from "./poll-run-feed.ts";
+import type { LogChunk, LogHandlers, LogTarget, QueueFeed, RunFeed } from "./types.ts";
+import { wsQueueFeed } from "./ws-queue-feed.ts";
+import { wsRunFeed } from "./ws-run-feed.ts";
 
 const forcePoll = () => new URLSearchParams(location.search).get("live") === "poll" || typeof WebSocket === "undefined";
 
@@ -103,4 +103,4 @@ export function openQueueFeed(): QueueFeed {
   };
 }
 
-export type { LogTarget, QueueFeed, RunFeed } from "./types";
+export type { LogTarget, QueueFeed, RunFeed } from "./types.ts";

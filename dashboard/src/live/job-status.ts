@@ -1,6 +1,6 @@
 /** The state of the job attempt a log belongs to, as a run view says. */
-import type { RunView, State } from "../api/types";
-import type { LogTarget } from "./types";
+import type { RunView, State } from "../api/types.ts";
+import type { LogTarget } from "./types.ts";
 
 export function jobAttemptStatus(run: RunView, target: LogTarget): State | undefined {
   const attempt = run.attempts.find((a) => a.number === target.runAttempt);

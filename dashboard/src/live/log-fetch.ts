@@ -6,8 +6,8 @@
  * browser paint: right after the first one (the first lines show at once), then whenever it
  * has worked for a frame's budget, so a 100,000-line log never freezes the page.
  */
-import { ApiError, apiResponse } from "../api/client";
-import type { LogChunk, LogTarget } from "./types";
+import { ApiError, apiResponse } from "../api/client.ts";
+import type { LogChunk, LogTarget } from "./types.ts";
 
 const SLICE = 256 * 1024;
 const BUDGET_MS = 24;

@@ -1,8 +1,8 @@
 /** The queue feed over REST: GET /api/v1/queue every second while the page is visible. */
-import { get } from "../api/client";
-import type { QueueView } from "../api/types";
-import { Emitter } from "./emitter";
-import type { QueueFeed } from "./types";
+import { get } from "../api/client.ts";
+import type { QueueView } from "../api/types.ts";
+import { Emitter } from "./emitter.ts";
+import type { QueueFeed } from "./types.ts";
 
 export const QUEUE_POLL_MS = 1000;
 

@@ -3,14 +3,14 @@
  * few seconds once it has ended: someone may re-run it), and the followed log re-read while
  * its job attempt runs (only the new bytes are handed on).
  */
-import { ApiError, get } from "../api/client";
-import { getFirst } from "../api/prefetch";
-import type { RunView } from "../api/types";
-import { isTerminal } from "../lib/status";
-import { Emitter } from "./emitter";
-import { jobAttemptStatus } from "./job-status";
-import { fetchLogWhole } from "./log-fetch";
-import type { LogHandlers, LogTarget, RunFeed } from "./types";
+import { ApiError, get } from "../api/client.ts";
+import { getFirst } from "../api/prefetch.ts";
+import type { RunView } from "../api/types.ts";
+import { isTerminal } from "../lib/status.ts";
+import { Emitter } from "./emitter.ts";
+import { jobAttemptStatus } from "./job-status.ts";
+import { fetchLogWhole } from "./log-fetch.ts";
+import type { LogHandlers, LogTarget, RunFeed } from "./types.ts";
 
 export const RUN_POLL_MS = 1000;
 export const ENDED_RUN_POLL_MS = 5000;

@@ -4,8 +4,8 @@
  * a handshake failed, so when a stream has never opened, the matching REST read tells a refusal
  * (401, 403, 404: shown, not retried) from a server or proxy without live streams (use polling).
  */
-import { get } from "../api/client";
-import { LiveRefused, type LiveSocket } from "../../../domain/live";
+import { get } from "../api/client.ts";
+import { LiveRefused, type LiveSocket } from "../../../domain/live.ts";
 
 /** Thrown by `connect` when the stream cannot be used but REST works: fall back to polling. */
 export class LiveUnavailable extends Error {

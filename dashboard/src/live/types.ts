@@ -3,7 +3,7 @@
  * screen) and the queue. Two implementations: WebSockets (docs/live.md) when the server has
  * them, and REST polling as the fallback; the pages cannot tell them apart.
  */
-import type { QueueView, RunView } from "../api/types";
+import type { QueueView, RunView } from "../api/types.ts";
 
 /** Which log: a job attempt of a run attempt. */
 export interface LogTarget {

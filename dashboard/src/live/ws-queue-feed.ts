@@ -3,11 +3,11 @@
  * `applyQueueEvent` (domain/live.ts, tested to equal a fresh snapshot). A resume too old for
  * the server's kept events comes back as a new snapshot, which simply replaces the state.
  */
-import type { QueueView } from "../api/types";
-import { applyQueueEvent, followLive, type QueueLiveEvent, type QueueSnapshot } from "../../../domain/live";
-import { Emitter } from "./emitter";
-import { connector } from "./socket";
-import type { QueueFeed } from "./types";
+import type { QueueView } from "../api/types.ts";
+import { applyQueueEvent, followLive, type QueueLiveEvent, type QueueSnapshot } from "../../../domain/live.ts";
+import { Emitter } from "./emitter.ts";
+import { connector } from "./socket.ts";
+import type { QueueFeed } from "./types.ts";
 
 export function wsQueueFeed(onUnavailable: (error: unknown) => void): QueueFeed {
   const queue = new Emitter<QueueView>();

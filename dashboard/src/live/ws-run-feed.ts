@@ -12,16 +12,16 @@
  * attempt that is still running, the REST read starts only after the stream's snapshot, so the
  * two together miss nothing; an ended job attempt's log is complete, so it is read at once.
  */
-import { get } from "../api/client";
-import { getFirst } from "../api/prefetch";
-import type { RunView } from "../api/types";
-import { base64ToBytes, followLive, type RunLiveEvent } from "../../../domain/live";
-import { Emitter } from "./emitter";
-import { isTerminal } from "../lib/status";
-import { fetchLogWhole } from "./log-fetch";
-import { jobAttemptStatus } from "./job-status";
-import { connector } from "./socket";
-import type { LogChunk, LogHandlers, LogTarget, RunFeed } from "./types";
+import { get } from "../api/client.ts";
+import { getFirst } from "../api/prefetch.ts";
+import type { RunView } from "../api/types.ts";
+import { base64ToBytes, followLive, type RunLiveEvent } from "../../../domain/live.ts";
+import { Emitter } from "./emitter.ts";
+import { isTerminal } from "../lib/status.ts";
+import { fetchLogWhole } from "./log-fetch.ts";
+import { jobAttemptStatus } from "./job-status.ts";
+import { connector } from "./socket.ts";
+import type { LogChunk, LogHandlers, LogTarget, RunFeed } from "./types.ts";
 
 interface LogSub {
   target: LogTarget;

@@ -1,11 +1,11 @@
 /** Agents: name, labels, version, state (idle, busy, lost…), current job, last seen. */
-import type { AgentView, Page } from "../api/types";
-import { Empty } from "../components/Empty";
-import { ErrorNotice } from "../components/ErrorNotice";
-import { PageHeader } from "../components/PageHeader";
-import { TimeAgo } from "../components/TimeAgo";
-import { useResource } from "../hooks/use-resource";
-import { Link } from "../router";
+import type { AgentView, Page } from "../api/types.ts";
+import { Empty } from "../components/Empty.tsx";
+import { ErrorNotice } from "../components/ErrorNotice.tsx";
+import { PageHeader } from "../components/PageHeader.tsx";
+import { TimeAgo } from "../components/TimeAgo.tsx";
+import { useResource } from "../hooks/use-resource.ts";
+import { Link } from "../router.tsx";
 
 const TONE: Record<AgentView["state"], string> = { idle: "succeeded", busy: "running", lost: "failed", stopped: "cancelled", revoked: "cancelled" };
 

@@ -1,14 +1,14 @@
 /** Every artifact across runs and projects: search on the name, filter by project or run, paging. */
 import { useEffect, useState } from "preact/hooks";
-import { withQuery } from "../api/client";
-import type { ArtifactView, Page, Project } from "../api/types";
-import { Empty } from "../components/Empty";
-import { ErrorNotice } from "../components/ErrorNotice";
-import { PageHeader } from "../components/PageHeader";
-import { Pager } from "../components/Pager";
-import { useResource } from "../hooks/use-resource";
-import { setQuery, useLocation } from "../router";
-import { ArtifactsTable } from "./ArtifactsTable";
+import { withQuery } from "../api/client.ts";
+import type { ArtifactView, Page, Project } from "../api/types.ts";
+import { Empty } from "../components/Empty.tsx";
+import { ErrorNotice } from "../components/ErrorNotice.tsx";
+import { PageHeader } from "../components/PageHeader.tsx";
+import { Pager } from "../components/Pager.tsx";
+import { useResource } from "../hooks/use-resource.ts";
+import { setQuery, useLocation } from "../router.tsx";
+import { ArtifactsTable } from "./ArtifactsTable.tsx";
 
 export function ArtifactsPage() {
   const { query } = useLocation();

@@ -1,8 +1,8 @@
 /** Artifacts as a table: name, run, job, size, SHA-256 (copyable), download link. */
-import type { ArtifactView } from "../api/types";
-import { TimeAgo } from "../components/TimeAgo";
-import { formatBytes } from "../lib/format";
-import { Link } from "../router";
+import type { ArtifactView } from "../api/types.ts";
+import { TimeAgo } from "../components/TimeAgo.tsx";
+import { formatBytes } from "../lib/format.ts";
+import { Link } from "../router.tsx";
 
 export function ArtifactsTable({ items, showRun = true }: { items: ArtifactView[]; showRun?: boolean }) {
   return (

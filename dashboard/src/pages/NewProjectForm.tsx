@@ -1,8 +1,8 @@
 /** POST /api/v1/projects {slug, name?, repository?}. */
 import { useState } from "preact/hooks";
-import { api } from "../api/client";
-import type { Project } from "../api/types";
-import { ErrorNotice } from "../components/ErrorNotice";
+import { api } from "../api/client.ts";
+import type { Project } from "../api/types.ts";
+import { ErrorNotice } from "../components/ErrorNotice.tsx";
 
 export function NewProjectForm({ onCreated }: { onCreated(project: Project & { webhookSecret: string }): void }) {
   const [error, setError] = useState<unknown>(null);

@@ -1,4 +1,4 @@
-import { Link } from "../router";
+import { Link } from "../router.tsx";
 
 export function NotFound() {
   return (

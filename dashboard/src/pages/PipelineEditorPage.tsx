@@ -4,15 +4,15 @@
  * the caret there). Nothing is stored until the whole file is valid.
  */
 import { useEffect, useRef, useState } from "preact/hooks";
-import { api, ApiError } from "../api/client";
-import type { PipelineDetail, PipelineProblem, PipelineSummary } from "../api/types";
-import { CodeEditor, type EditorHandle } from "../components/CodeEditor";
-import { ErrorNotice } from "../components/ErrorNotice";
-import { PageHeader } from "../components/PageHeader";
-import { useResource } from "../hooks/use-resource";
-import { Link, navigate } from "../router";
-import { can, useSession } from "../session";
-import { RunDialog } from "./RunDialog";
+import { api, ApiError } from "../api/client.ts";
+import type { PipelineDetail, PipelineProblem, PipelineSummary } from "../api/types.ts";
+import { CodeEditor, type EditorHandle } from "../components/CodeEditor.tsx";
+import { ErrorNotice } from "../components/ErrorNotice.tsx";
+import { PageHeader } from "../components/PageHeader.tsx";
+import { useResource } from "../hooks/use-resource.ts";
+import { Link, navigate } from "../router.tsx";
+import { can, useSession } from "../session.ts";
+import { RunDialog } from "./RunDialog.tsx";
 
 const TEMPLATE = `name: build
 jobs:

@@ -1,15 +1,15 @@
 /** One project: its pipelines (edit, Run), and its latest runs. */
 import { useState } from "preact/hooks";
-import type { Page, PipelineSummary, Project, RunSummaryView } from "../api/types";
-import { Empty } from "../components/Empty";
-import { ErrorNotice } from "../components/ErrorNotice";
-import { PageHeader } from "../components/PageHeader";
-import { TimeAgo } from "../components/TimeAgo";
-import { useResource } from "../hooks/use-resource";
-import { Link } from "../router";
-import { can, useSession } from "../session";
-import { RunDialog } from "./RunDialog";
-import { RunsTable } from "./RunsTable";
+import type { Page, PipelineSummary, Project, RunSummaryView } from "../api/types.ts";
+import { Empty } from "../components/Empty.tsx";
+import { ErrorNotice } from "../components/ErrorNotice.tsx";
+import { PageHeader } from "../components/PageHeader.tsx";
+import { TimeAgo } from "../components/TimeAgo.tsx";
+import { useResource } from "../hooks/use-resource.ts";
+import { Link } from "../router.tsx";
+import { can, useSession } from "../session.ts";
+import { RunDialog } from "./RunDialog.tsx";
+import { RunsTable } from "./RunsTable.tsx";
 
 export function ProjectPage({ slug }: { slug: string }) {
   const session = useSession();

@@ -1,15 +1,15 @@
 /** Every project the token may see, and a form to create one (admin). */
 import { useState } from "preact/hooks";
-import type { Page, Project } from "../api/types";
-import { Dialog } from "../components/Dialog";
-import { Empty } from "../components/Empty";
-import { ErrorNotice } from "../components/ErrorNotice";
-import { PageHeader } from "../components/PageHeader";
-import { TimeAgo } from "../components/TimeAgo";
-import { useResource } from "../hooks/use-resource";
-import { Link } from "../router";
-import { can, useSession } from "../session";
-import { NewProjectForm } from "./NewProjectForm";
+import type { Page, Project } from "../api/types.ts";
+import { Dialog } from "../components/Dialog.tsx";
+import { Empty } from "../components/Empty.tsx";
+import { ErrorNotice } from "../components/ErrorNotice.tsx";
+import { PageHeader } from "../components/PageHeader.tsx";
+import { TimeAgo } from "../components/TimeAgo.tsx";
+import { useResource } from "../hooks/use-resource.ts";
+import { Link } from "../router.tsx";
+import { can, useSession } from "../session.ts";
+import { NewProjectForm } from "./NewProjectForm.tsx";
 
 export function ProjectsPage() {
   const session = useSession();

@@ -4,17 +4,17 @@
  * select several and cancel them at once (POST /api/v1/queue/cancel).
  */
 import { useState } from "preact/hooks";
-import { api } from "../api/client";
-import type { QueueView } from "../api/types";
-import { Dialog } from "../components/Dialog";
-import { ErrorNotice } from "../components/ErrorNotice";
-import { LiveBadge } from "../components/LiveBadge";
-import { PageHeader } from "../components/PageHeader";
-import { useNow } from "../hooks/use-now";
-import { PendingTable } from "../queue/PendingTable";
-import { RunningTable } from "../queue/RunningTable";
-import { useQueueFeed } from "../queue/use-queue-feed";
-import { can, useSession } from "../session";
+import { api } from "../api/client.ts";
+import type { QueueView } from "../api/types.ts";
+import { Dialog } from "../components/Dialog.tsx";
+import { ErrorNotice } from "../components/ErrorNotice.tsx";
+import { LiveBadge } from "../components/LiveBadge.tsx";
+import { PageHeader } from "../components/PageHeader.tsx";
+import { useNow } from "../hooks/use-now.ts";
+import { PendingTable } from "../queue/PendingTable.tsx";
+import { RunningTable } from "../queue/RunningTable.tsx";
+import { useQueueFeed } from "../queue/use-queue-feed.ts";
+import { can, useSession } from "../session.ts";
 
 export function QueuePage() {
   const session = useSession();

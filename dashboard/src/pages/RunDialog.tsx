@@ -3,12 +3,12 @@
  * params), then POST …/runs and open the new run.
  */
 import { useState } from "preact/hooks";
-import { api } from "../api/client";
-import type { PipelineDetail, RunView } from "../api/types";
-import { Dialog } from "../components/Dialog";
-import { ErrorNotice } from "../components/ErrorNotice";
-import { useResource } from "../hooks/use-resource";
-import { navigate } from "../router";
+import { api } from "../api/client.ts";
+import type { PipelineDetail, RunView } from "../api/types.ts";
+import { Dialog } from "../components/Dialog.tsx";
+import { ErrorNotice } from "../components/ErrorNotice.tsx";
+import { useResource } from "../hooks/use-resource.ts";
+import { navigate } from "../router.tsx";
 
 export function RunDialog({ project, pipelines, initial, onClose }: { project: string; pipelines: string[]; initial: string; onClose(): void }) {
   const [pipeline, setPipeline] = useState(initial);

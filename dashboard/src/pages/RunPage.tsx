@@ -3,15 +3,15 @@
  * steps and live log, and the run's artifacts. The URL keeps the choices: ?attempt= (run
  * attempt; the latest when absent), ?job=, ?step=, ?try= (job attempt) and #L<line>.
  */
-import { ErrorNotice } from "../components/ErrorNotice";
-import { setQuery, useLocation } from "../router";
-import { Graph } from "../run/graph/Graph";
-import { JobList } from "../run/JobList";
-import { JobPanel } from "../run/JobPanel";
-import { defaultJob, jobAttemptOf, shownJobs } from "../run/model";
-import { RunArtifacts } from "../run/RunArtifacts";
-import { RunHeader } from "../run/RunHeader";
-import { useRunFeed } from "../run/use-run-feed";
+import { ErrorNotice } from "../components/ErrorNotice.tsx";
+import { setQuery, useLocation } from "../router.tsx";
+import { Graph } from "../run/graph/Graph.tsx";
+import { JobList } from "../run/JobList.tsx";
+import { JobPanel } from "../run/JobPanel.tsx";
+import { defaultJob, jobAttemptOf, shownJobs } from "../run/model.ts";
+import { RunArtifacts } from "../run/RunArtifacts.tsx";
+import { RunHeader } from "../run/RunHeader.tsx";
+import { useRunFeed } from "../run/use-run-feed.ts";
 
 export function RunPage({ runId }: { runId: string }) {
   const { feed, run, error } = useRunFeed(runId);

@@ -2,15 +2,15 @@
  * Every run, newest first, with filters (project, pipeline, status, branch) and cursor paging,
  * all kept in the URL. The page in view is refreshed every few seconds (live).
  */
-import type { Page, Project, RunSummaryView } from "../api/types";
-import { withQuery } from "../api/client";
-import { ErrorNotice } from "../components/ErrorNotice";
-import { PageHeader } from "../components/PageHeader";
-import { Pager } from "../components/Pager";
-import { useResource } from "../hooks/use-resource";
-import { STATUS_FILTERS } from "../lib/status";
-import { setQuery, useLocation } from "../router";
-import { RunsTable } from "./RunsTable";
+import type { Page, Project, RunSummaryView } from "../api/types.ts";
+import { withQuery } from "../api/client.ts";
+import { ErrorNotice } from "../components/ErrorNotice.tsx";
+import { PageHeader } from "../components/PageHeader.tsx";
+import { Pager } from "../components/Pager.tsx";
+import { useResource } from "../hooks/use-resource.ts";
+import { STATUS_FILTERS } from "../lib/status.ts";
+import { setQuery, useLocation } from "../router.tsx";
+import { RunsTable } from "./RunsTable.tsx";
 
 export const RUNS_POLL_MS = 2500;
 

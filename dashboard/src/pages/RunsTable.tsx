@@ -1,12 +1,12 @@
 /** Runs as a table: status, number, pipeline, branch, commit, trigger, duration, attempt, when. */
-import type { RunSummaryView } from "../api/types";
-import { Duration } from "../components/Duration";
-import { Empty } from "../components/Empty";
-import { StatusBadge } from "../components/StatusBadge";
-import { TimeAgo } from "../components/TimeAgo";
-import { shortSha } from "../lib/format";
-import { isTerminal } from "../lib/status";
-import { Link } from "../router";
+import type { RunSummaryView } from "../api/types.ts";
+import { Duration } from "../components/Duration.tsx";
+import { Empty } from "../components/Empty.tsx";
+import { StatusBadge } from "../components/StatusBadge.tsx";
+import { TimeAgo } from "../components/TimeAgo.tsx";
+import { shortSha } from "../lib/format.ts";
+import { isTerminal } from "../lib/status.ts";
+import { Link } from "../router.tsx";
 
 export function RunsTable({ runs, hideProject }: { runs: RunSummaryView[]; hideProject?: boolean }) {
   if (runs.length === 0) return <Empty>No runs match.</Empty>;

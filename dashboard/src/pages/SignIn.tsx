@@ -4,10 +4,10 @@
  * storage, and the field is cleared as soon as the request is sent.
  */
 import { useState } from "preact/hooks";
-import { api } from "../api/client";
-import type { Session } from "../api/types";
-import { ErrorNotice } from "../components/ErrorNotice";
-import { ThemeToggle } from "../components/ThemeToggle";
+import { api } from "../api/client.ts";
+import type { Session } from "../api/types.ts";
+import { ErrorNotice } from "../components/ErrorNotice.tsx";
+import { ThemeToggle } from "../components/ThemeToggle.tsx";
 
 export function SignIn({ onSignedIn }: { onSignedIn(session: Session): void }) {
   const [error, setError] = useState<unknown>(null);

@@ -3,11 +3,11 @@
  * handle has focus) and a checkbox for bulk cancel; its position and how long it has waited.
  */
 import { useRef } from "preact/hooks";
-import type { QueueEntry } from "../api/types";
-import { Empty } from "../components/Empty";
-import { formatDuration } from "../lib/format";
-import { Link } from "../router";
-import { useDragOrder } from "./use-drag-order";
+import type { QueueEntry } from "../api/types.ts";
+import { Empty } from "../components/Empty.tsx";
+import { formatDuration } from "../lib/format.ts";
+import { Link } from "../router.tsx";
+import { useDragOrder } from "./use-drag-order.ts";
 
 export function PendingTable({
   entries,

@@ -1,8 +1,8 @@
 /** Jobs an agent holds: which agent, for how long, and how long they waited before. */
-import type { QueueEntry } from "../api/types";
-import { Empty } from "../components/Empty";
-import { formatDuration } from "../lib/format";
-import { Link } from "../router";
+import type { QueueEntry } from "../api/types.ts";
+import { Empty } from "../components/Empty.tsx";
+import { formatDuration } from "../lib/format.ts";
+import { Link } from "../router.tsx";
 
 export function RunningTable({ entries, now, selected, onToggle }: { entries: QueueEntry[]; now: number; selected: Set<string>; onToggle(id: string): void }) {
   if (entries.length === 0) return <Empty>No job is running.</Empty>;

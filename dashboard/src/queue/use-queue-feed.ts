@@ -1,7 +1,7 @@
 /** The queue as it changes (WebSocket or polling), held still while a row is being dragged. */
 import { useEffect, useRef, useState } from "preact/hooks";
-import type { QueueView } from "../api/types";
-import { openQueueFeed, type QueueFeed } from "../live";
+import type { QueueView } from "../api/types.ts";
+import { openQueueFeed, type QueueFeed } from "../live/index.ts";
 
 export function useQueueFeed(): {
   queue: QueueView | undefined;

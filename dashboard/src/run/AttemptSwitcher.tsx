@@ -1,6 +1,6 @@
 /** Every attempt of the run (a re-run adds one; earlier ones stay as they were). */
-import type { RunView } from "../api/types";
-import { statusLook } from "../lib/status";
+import type { RunView } from "../api/types.ts";
+import { statusLook } from "../lib/status.ts";
 
 export function AttemptSwitcher({ run, shown, onShow }: { run: RunView; shown: number; onShow(n: number | null): void }) {
   if (run.attempts.length < 2) return <span class="muted attempt-one">Attempt 1</span>;

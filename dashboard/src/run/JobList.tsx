@@ -1,8 +1,8 @@
 /** The attempt's jobs as a list (the graph's companion on narrow screens and for keyboards). */
-import { Duration } from "../components/Duration";
-import { StatusIcon } from "../components/StatusBadge";
-import { statusLook } from "../lib/status";
-import type { ShownJob } from "./model";
+import { Duration } from "../components/Duration.tsx";
+import { StatusIcon } from "../components/StatusBadge.tsx";
+import { statusLook } from "../lib/status.ts";
+import type { ShownJob } from "./model.ts";
 
 export function JobList({ jobs, selected, onSelect }: { jobs: ShownJob[]; selected: string | null; onSelect(job: string): void }) {
   return (

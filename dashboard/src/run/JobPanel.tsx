@@ -1,11 +1,11 @@
 /** The selected job: its status, agent, attempts (retries), steps with outputs and metrics, and log. */
-import type { JobAttemptView } from "../api/types";
-import { Duration } from "../components/Duration";
-import { StatusBadge } from "../components/StatusBadge";
-import type { RunFeed } from "../live/types";
-import { LogPanel } from "./LogPanel";
-import type { ShownJob } from "./model";
-import { StepTable } from "./StepTable";
+import type { JobAttemptView } from "../api/types.ts";
+import { Duration } from "../components/Duration.tsx";
+import { StatusBadge } from "../components/StatusBadge.tsx";
+import type { RunFeed } from "../live/types.ts";
+import { LogPanel } from "./LogPanel.tsx";
+import type { ShownJob } from "./model.ts";
+import { StepTable } from "./StepTable.tsx";
 
 export function JobPanel({
   feed,

@@ -1,13 +1,13 @@
 /** The selected job attempt's log: fed live, shown by the virtualised viewer, linked by #L<n>. */
 import { useEffect, useMemo, useState } from "preact/hooks";
-import type { JobAttemptView } from "../api/types";
-import { logUrl } from "../live/log-fetch";
-import type { RunFeed } from "../live/types";
-import { isTerminal } from "../lib/status";
-import { navigate, useLocation } from "../router";
-import { LogViewer } from "./log/LogViewer";
-import { useLog } from "./log/use-log";
-import { logTarget, type ShownJob } from "./model";
+import type { JobAttemptView } from "../api/types.ts";
+import { logUrl } from "../live/log-fetch.ts";
+import type { RunFeed } from "../live/types.ts";
+import { isTerminal } from "../lib/status.ts";
+import { navigate, useLocation } from "../router.tsx";
+import { LogViewer } from "./log/LogViewer.tsx";
+import { useLog } from "./log/use-log.ts";
+import { logTarget, type ShownJob } from "./model.ts";
 
 export function LogPanel({ feed, runId, job, attempt, step }: { feed: RunFeed | null; runId: string; job: ShownJob; attempt: JobAttemptView; step: string | null }) {
   const target = useMemo(() => logTarget(job, attempt), [job.key, attempt.id, job.fromAttempt]);

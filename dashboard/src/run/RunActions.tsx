@@ -1,9 +1,9 @@
 /** Cancel (while the run is live) and Re-run all / failed only (once it ended badly). */
 import { useState } from "preact/hooks";
-import { api } from "../api/client";
-import type { RunView } from "../api/types";
-import { ErrorNotice } from "../components/ErrorNotice";
-import { isTerminal } from "../lib/status";
+import { api } from "../api/client.ts";
+import type { RunView } from "../api/types.ts";
+import { ErrorNotice } from "../components/ErrorNotice.tsx";
+import { isTerminal } from "../lib/status.ts";
 
 export function RunActions({ run, onChanged }: { run: RunView; onChanged(run: RunView, newAttempt: boolean): void }) {
   const [busy, setBusy] = useState(false);

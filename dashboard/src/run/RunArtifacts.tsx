@@ -1,8 +1,8 @@
 /** The run's artifacts: filename, job, attempt, size, SHA-256, download. */
 import { useEffect, useRef } from "preact/hooks";
-import type { ArtifactView, Page } from "../api/types";
-import { useResource } from "../hooks/use-resource";
-import { ArtifactsTable } from "../pages/ArtifactsTable";
+import type { ArtifactView, Page } from "../api/types.ts";
+import { useResource } from "../hooks/use-resource.ts";
+import { ArtifactsTable } from "../pages/ArtifactsTable.tsx";
 
 export function RunArtifacts({ runId, changeKey }: { runId: string; changeKey: string }) {
   const artifacts = useResource<Page<ArtifactView>>(`/api/v1/artifacts?run=${runId}&limit=100`);

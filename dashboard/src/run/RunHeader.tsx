@@ -1,15 +1,15 @@
 /** The run's title line and facts: status, number, project/pipeline, branch, commit, trigger, times. */
-import type { RunAttemptView, RunView } from "../api/types";
-import { Duration } from "../components/Duration";
-import { LiveBadge } from "../components/LiveBadge";
-import { PageHeader } from "../components/PageHeader";
-import { StatusBadge } from "../components/StatusBadge";
-import { TimeAgo } from "../components/TimeAgo";
-import { shortSha } from "../lib/format";
-import { isTerminal } from "../lib/status";
-import { Link } from "../router";
-import { AttemptSwitcher } from "./AttemptSwitcher";
-import { RunActions } from "./RunActions";
+import type { RunAttemptView, RunView } from "../api/types.ts";
+import { Duration } from "../components/Duration.tsx";
+import { LiveBadge } from "../components/LiveBadge.tsx";
+import { PageHeader } from "../components/PageHeader.tsx";
+import { StatusBadge } from "../components/StatusBadge.tsx";
+import { TimeAgo } from "../components/TimeAgo.tsx";
+import { shortSha } from "../lib/format.ts";
+import { isTerminal } from "../lib/status.ts";
+import { Link } from "../router.tsx";
+import { AttemptSwitcher } from "./AttemptSwitcher.tsx";
+import { RunActions } from "./RunActions.tsx";
 
 export function RunHeader({
   run,

@@ -1,8 +1,8 @@
 /** A job attempt's steps: status, duration, exit code, outputs and metrics. */
-import type { JobAttemptView } from "../api/types";
-import { Duration } from "../components/Duration";
-import { StatusBadge } from "../components/StatusBadge";
-import { formatDuration } from "../lib/format";
+import type { JobAttemptView } from "../api/types.ts";
+import { Duration } from "../components/Duration.tsx";
+import { StatusBadge } from "../components/StatusBadge.tsx";
+import { formatDuration } from "../lib/format.ts";
 
 export function StepTable({ attempt, selected, onSelect }: { attempt: JobAttemptView; selected: string | null; onSelect(step: string): void }) {
   if (attempt.steps.length === 0) return null;

@@ -1,6 +1,6 @@
 /** What the run page shows, derived from a RunView and the URL's choices. */
-import type { JobAttemptView, JobView, RunAttemptView, RunView } from "../api/types";
-import type { LogTarget } from "../live/types";
+import type { JobAttemptView, JobView, RunAttemptView, RunView } from "../api/types.ts";
+import type { LogTarget } from "../live/types.ts";
 
 /** A job as drawn: a job whose result a failed-only re-run kept shows its earlier attempts. */
 export interface ShownJob extends JobView {

@@ -1,7 +1,7 @@
 /** The run page's live source: the RunView as it changes, and the feed to follow logs with. */
 import { useLayoutEffect, useState } from "preact/hooks";
-import type { RunView } from "../api/types";
-import { openRunFeed, type RunFeed } from "../live";
+import type { RunView } from "../api/types.ts";
+import { openRunFeed, type RunFeed } from "../live/index.ts";
 
 export function useRunFeed(runId: string): { feed: RunFeed | null; run: RunView | undefined; error: Error | undefined } {
   const [feed, setFeed] = useState<RunFeed | null>(null);

@@ -1,7 +1,7 @@
 // The graph viewer's layout (dagre): jobs left to right by their needs, steps inside their
 // job's box top to bottom, nothing overlapping.
 import { describe, expect, it } from "vitest";
-import { type Box, layoutGraph } from "../../../dashboard/src/run/graph/layout";
+import { type Box, layoutGraph } from "../../../dashboard/src/run/graph/layout.ts";
 
 const inside = (inner: Box, outer: Box) =>
   inner.x >= outer.x && inner.y >= outer.y && inner.x + inner.width <= outer.x + outer.width && inner.y + inner.height <= outer.y + outer.height;

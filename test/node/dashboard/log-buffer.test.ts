@@ -1,8 +1,8 @@
 // The log viewer's model: bytes in any chunking become the same lines, colours carry across
 // lines, the agent's step sections are found, overlaps are dropped and gaps refused.
 import { describe, expect, it } from "vitest";
-import { lineToHtml } from "../../../dashboard/src/run/log/ansi";
-import { LogBuffer, stripAnsi } from "../../../dashboard/src/run/log/log-buffer";
+import { lineToHtml } from "../../../dashboard/src/run/log/ansi.ts";
+import { LogBuffer, stripAnsi } from "../../../dashboard/src/run/log/log-buffer.ts";
 
 const bytes = (text: string) => new TextEncoder().encode(text);
 

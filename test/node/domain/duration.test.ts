@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import fc from "fast-check";
-import { formatDuration, parseDuration } from "../../../domain/pipeline/duration";
+import { formatDuration, parseDuration } from "../../../domain/pipeline/duration.ts";
 
 describe("parseDuration", () => {
   it.each([

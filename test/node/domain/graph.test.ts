@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import fc from "fast-check";
-import { downstreamOf, findCycle, topologicalOrder, upstreamOf, type GraphNode } from "../../../domain/pipeline/graph";
+import { downstreamOf, findCycle, topologicalOrder, upstreamOf, type GraphNode } from "../../../domain/pipeline/graph.ts";
 
 const g = (spec: Record<string, string[]>): GraphNode[] => Object.entries(spec).map(([id, needs]) => ({ id, needs }));
 

@@ -5,9 +5,9 @@
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import { stringify } from "yaml";
-import { parsePipeline } from "../../../domain/pipeline/parse";
-import type { ParseResult } from "../../../domain/pipeline/types";
-import { DESIGN_EXAMPLE } from "./pipeline-fixtures";
+import { parsePipeline } from "../../../domain/pipeline/parse.ts";
+import type { ParseResult } from "../../../domain/pipeline/types.ts";
+import { DESIGN_EXAMPLE } from "./pipeline-fixtures.ts";
 
 describe("properties", () => {
   const isResult = (result: ParseResult) => {

@@ -1,7 +1,7 @@
 import { describe, expect, it } from "vitest";
-import { parsePipeline } from "../../../domain/pipeline/parse";
-import { DESIGN_EXAMPLE } from "./pipeline-fixtures";
-import { PIPELINE_DEFAULTS, type ParseResult, type Pipeline, type PipelineProblem } from "../../../domain/pipeline/types";
+import { parsePipeline } from "../../../domain/pipeline/parse.ts";
+import { DESIGN_EXAMPLE } from "./pipeline-fixtures.ts";
+import { PIPELINE_DEFAULTS, type ParseResult, type Pipeline, type PipelineProblem } from "../../../domain/pipeline/types.ts";
 
 /** Joins lines, so that line numbers in the tests are easy to count. */
 const yaml = (...lines: string[]) => lines.join("\n") + "\n";

@@ -8,11 +8,11 @@
  */
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
-import { engine, type JobAttemptState, jobStatus, DEFAULT_SETTINGS } from "../../../domain/run-engine";
-import type { Pipeline } from "../../../domain/pipeline/types";
-import { isTerminal, type State } from "../../../domain/states";
-import { CheckedRun, ensure } from "../../support/checked-run";
-import { job, pipeline, step } from "../../support/pipelines";
+import { engine, type JobAttemptState, jobStatus, DEFAULT_SETTINGS } from "../../../domain/run-engine/index.ts";
+import type { Pipeline } from "../../../domain/pipeline/types.ts";
+import { isTerminal, type State } from "../../../domain/states.ts";
+import { CheckedRun, ensure } from "../../support/checked-run.ts";
+import { job, pipeline, step } from "../../support/pipelines.ts";
 
 // ── random pipelines ─────────────────────────────────────────────────────────────────────────
 

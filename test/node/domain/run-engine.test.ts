@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
-import { job, pipeline, step } from "../../support/pipelines";
-import { EngineDriver } from "../../support/engine-driver";
+import { job, pipeline, step } from "../../support/pipelines.ts";
+import { EngineDriver } from "../../support/engine-driver.ts";
 
 describe("run engine", () => {
   it("creates every job CREATED and queues only those with no needs", () => {
@@ -145,7 +145,7 @@ describe("run engine: details", () => {
   });
 
   it("resolves templates in a step's working directory for the agent", async () => {
-    const { buildJobAssignment } = await import("../../../domain/run-engine");
+    const { buildJobAssignment } = await import("../../../domain/run-engine/index.ts");
     const d = new EngineDriver(pipeline([job("a", [], { steps: [step("s", [], { workingDirectory: "build/${{ run.branch }}" })] })]));
     d.assign("a");
     const a = buildJobAssignment(d.state, d.job("a"), d.latest("a"), { token: "t", secrets: {}, heartbeatIntervalMs: 5000, limits: { logChunkBytes: 1, artifactBytes: 1 } });

@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
-import { parsePipeline } from "../../../domain/pipeline/parse";
-import { referencedSecrets } from "../../../domain/secrets";
+import { parsePipeline } from "../../../domain/pipeline/parse.ts";
+import { referencedSecrets } from "../../../domain/secrets.ts";
 
 describe("referencedSecrets", () => {
   it("lists every secret a pipeline renders, from pipeline env to step working directories, once each", () => {

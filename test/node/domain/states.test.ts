@@ -17,7 +17,7 @@ import {
   STATES,
   summarize,
   TERMINAL_STATES,
-} from "../../../domain/states";
+} from "../../../domain/states.ts";
 
 const ALL: State[] = ["CREATED", "RUNNING", "SUCCESS", "WARNING", "FAILED", "KILLING", "KILLED", "RESTARTED"];
 const TERMINAL: State[] = ["SUCCESS", "WARNING", "FAILED", "KILLED"];

@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import fc from "fast-check";
-import { parseTemplates, renderTemplate, templateReferences } from "../../../domain/templates";
+import { parseTemplates, renderTemplate, templateReferences } from "../../../domain/templates.ts";
 
 describe("parseTemplates", () => {
   it("finds each template with its offsets, path and source", () => {

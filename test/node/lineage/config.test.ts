@@ -1,7 +1,7 @@
 // Lineage settings from the worker's vars, how a backend's answer is treated, the log tail of
 // a failure, and the run-cycle guard on its own.
 import { describe, expect, it } from "vitest";
-import { deliveryOutcome, enforceRunCycle, lineageSettings, logTail } from "../../../domain/lineage";
+import { deliveryOutcome, enforceRunCycle, lineageSettings, logTail } from "../../../domain/lineage/index.ts";
 
 describe("lineage settings", () => {
   it("nothing configured without OPENLINEAGE_URL", () => {

@@ -1,10 +1,10 @@
 // The OpenLineage events of runs driven through the pure engine: the mapping of DESIGN.md §3,
 // the facets users rely on in Marquez, every event validated against the official schemas.
 import { describe, expect, it } from "vitest";
-import { PRODUCER, SCHEMA_URL } from "../../../domain/lineage";
-import { job, pipeline, step } from "../../support/pipelines";
-import { expectSound } from "./helpers";
-import { LineageDriver } from "./lineage-driver";
+import { PRODUCER, SCHEMA_URL } from "../../../domain/lineage/index.ts";
+import { job, pipeline, step } from "../../support/pipelines.ts";
+import { expectSound } from "./helpers.ts";
+import { LineageDriver } from "./lineage-driver.ts";
 
 const etl = () =>
   pipeline(

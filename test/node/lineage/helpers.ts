@@ -1,7 +1,7 @@
 /** Assertions shared by the lineage Node tests. */
 import { expect } from "vitest";
-import type { RunEvent } from "../../../domain/lineage";
-import { runCycleViolations, validateEvent } from "../../support/openlineage";
+import type { RunEvent } from "../../../domain/lineage/index.ts";
+import { runCycleViolations, validateEvent } from "../../support/openlineage.ts";
 
 /** Every event valid against the official schemas (facets included), every run cycle sound. */
 export function expectSound(events: readonly RunEvent[], finished = true): void {

@@ -4,10 +4,10 @@
  * comes from the events recorded so far, the errorMessage's log lines from the job logs.
  */
 import { uuidv7 } from "uuidv7";
-import { type CycleState, lineageEvents, logTail, type RunEvent, TERMINAL_EVENT_TYPES } from "../../../domain/lineage";
-import type { Pipeline } from "../../../domain/pipeline/types";
-import { type CommandResult, DEFAULT_SETTINGS, type EngineContext, type Effect, type RunInfo } from "../../../domain/run-engine";
-import { EngineDriver } from "../../support/engine-driver";
+import { type CycleState, lineageEvents, logTail, type RunEvent, TERMINAL_EVENT_TYPES } from "../../../domain/lineage/index.ts";
+import type { Pipeline } from "../../../domain/pipeline/types.ts";
+import { type CommandResult, DEFAULT_SETTINGS, type EngineContext, type Effect, type RunInfo } from "../../../domain/run-engine/index.ts";
+import { EngineDriver } from "../../support/engine-driver.ts";
 
 export class LineageDriver extends EngineDriver {
   readonly events: RunEvent[] = [];

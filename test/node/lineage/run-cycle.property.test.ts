@@ -3,11 +3,11 @@
 // OpenLineage run cycle, and every event is valid against the official schemas.
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
-import { engine } from "../../../domain/run-engine";
-import { isTerminal } from "../../../domain/states";
-import { job, pipeline, step } from "../../support/pipelines";
-import { expectSound } from "./helpers";
-import { LineageDriver } from "./lineage-driver";
+import { engine } from "../../../domain/run-engine/index.ts";
+import { isTerminal } from "../../../domain/states.ts";
+import { job, pipeline, step } from "../../support/pipelines.ts";
+import { expectSound } from "./helpers.ts";
+import { LineageDriver } from "./lineage-driver.ts";
 
 const definition = pipeline(
   [

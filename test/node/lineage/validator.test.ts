@@ -4,10 +4,10 @@
 import { readdirSync, readFileSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { describe, expect, it } from "vitest";
-import { FACET_SCHEMA_URLS, PRODUCER, YARDMASTER_VERSION } from "../../../domain/lineage";
-import { job, pipeline } from "../../support/pipelines";
-import { runCycleViolations, SPEC_DIR, validateEvent } from "../../support/openlineage";
-import { LineageDriver } from "./lineage-driver";
+import { FACET_SCHEMA_URLS, PRODUCER, YARDMASTER_VERSION } from "../../../domain/lineage/index.ts";
+import { job, pipeline } from "../../support/pipelines.ts";
+import { runCycleViolations, SPEC_DIR, validateEvent } from "../../support/openlineage.ts";
+import { LineageDriver } from "./lineage-driver.ts";
 
 const example = (path: string) => JSON.parse(readFileSync(join(SPEC_DIR, "examples", path), "utf8"));
 const coreErrors = (event: unknown) => validateEvent(event).filter((e) => e.startsWith("event"));

@@ -1,8 +1,8 @@
 // The live-stream client (domain/live.ts followLive) and the terminal follower's printer: each
 // event once and in order across reconnects, acks as the server asks, bytes printed exactly.
 import { describe, expect, it } from "vitest";
-import { followLive, LiveRefused, type LiveSocket } from "../../../domain/live";
-import { LogPrinter } from "../../../agent/follow-logs";
+import { followLive, LiveRefused, type LiveSocket } from "../../../domain/live.ts";
+import { LogPrinter } from "../../../agent/follow-logs.ts";
 
 /** A socket driven by the test: it records what the client sends and replays server frames. */
 class ScriptedSocket implements LiveSocket {

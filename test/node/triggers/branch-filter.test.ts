@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
-import { branchMatches } from "../../../domain/triggers/branch-filter";
-import { matchingPipelines } from "../../../domain/triggers/match";
+import { branchMatches } from "../../../domain/triggers/branch-filter.ts";
+import { matchingPipelines } from "../../../domain/triggers/match.ts";
 
 describe("branch filters (on.push.branches, on.pull_request.branches)", () => {
   it("matches globs as GitHub Actions does: * within a segment, ** across", () => {

@@ -1,7 +1,7 @@
 /** GitHub's own example payloads (@octokit/webhooks-examples), read as Yardmaster reads them. */
 import examples from "@octokit/webhooks-examples";
 import { describe, expect, it } from "vitest";
-import { interpretGithubEvent } from "../../../domain/triggers/github-events";
+import { interpretGithubEvent } from "../../../domain/triggers/github-events.ts";
 
 const payloads = (event: string) => examples.find((e) => e.name === event)!.examples as any[];
 

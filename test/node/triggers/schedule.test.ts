@@ -1,6 +1,6 @@
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
-import { cronProblem, dueSlot, latestSlotAtOrBefore, nextSlotAfter } from "../../../domain/triggers/schedule";
+import { cronProblem, dueSlot, latestSlotAtOrBefore, nextSlotAfter } from "../../../domain/triggers/schedule.ts";
 
 const t = (iso: string) => Date.parse(iso);
 

@@ -1,6 +1,6 @@
 import { sign } from "@octokit/webhooks-methods";
 import { describe, expect, it } from "vitest";
-import { signBody, verifySignature } from "../../../domain/triggers/signature";
+import { signBody, verifySignature } from "../../../domain/triggers/signature.ts";
 
 describe("webhook signatures", () => {
   const secret = "It's a Secret to Everybody";

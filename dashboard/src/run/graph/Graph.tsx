@@ -4,11 +4,11 @@
  * Clicking (or Enter on) a job or a step opens its log.
  */
 import { useEffect, useMemo, useState } from "preact/hooks";
-import type { JobView, State } from "../../api/types";
-import { useNow } from "../../hooks/use-now";
-import { elapsed, formatDuration } from "../../lib/format";
-import { statusLook } from "../../lib/status";
-import { JOB_HEADER, layoutGraph, STEP_H, type Box } from "./layout";
+import type { JobView, State } from "../../api/types.ts";
+import { useNow } from "../../hooks/use-now.ts";
+import { elapsed, formatDuration } from "../../lib/format.ts";
+import { statusLook } from "../../lib/status.ts";
+import { JOB_HEADER, layoutGraph, STEP_H, type Box } from "./layout.ts";
 
 export interface GraphSelection {
   job: string | null;

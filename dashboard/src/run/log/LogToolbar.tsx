@@ -1,6 +1,6 @@
 /** The log viewer's controls: sections, search with next/previous, follow, download. */
 import type { Ref } from "preact";
-import type { LogSection } from "./log-buffer";
+import type { LogSection } from "./log-buffer.ts";
 
 export interface LogToolbarProps {
   sections: LogSection[];

@@ -5,10 +5,10 @@
  * (highlight, next/previous) and jump to the agent's step sections.
  */
 import { useEffect, useLayoutEffect, useMemo, useRef, useState } from "preact/hooks";
-import { lineToHtml } from "./ansi";
-import { highlightMatches } from "./highlight";
-import type { LogBuffer } from "./log-buffer";
-import { LogToolbar } from "./LogToolbar";
+import { lineToHtml } from "./ansi.ts";
+import { highlightMatches } from "./highlight.ts";
+import type { LogBuffer } from "./log-buffer.ts";
+import { LogToolbar } from "./LogToolbar.tsx";
 
 export const ROW_HEIGHT = 20;
 const OVERSCAN = 30;

@@ -3,8 +3,8 @@
  * reads). Renders are batched to one per animation frame however fast bytes arrive.
  */
 import { useLayoutEffect, useMemo, useState } from "preact/hooks";
-import type { LogTarget, RunFeed } from "../../live/types";
-import { LogBuffer } from "./log-buffer";
+import type { LogTarget, RunFeed } from "../../live/types.ts";
+import { LogBuffer } from "./log-buffer.ts";
 
 export function useLog(feed: RunFeed | null, target: LogTarget | null): { buffer: LogBuffer; version: number } {
   const key = target ? `${target.jobAttemptId}` : "";

@@ -1,6 +1,6 @@
-/** Timing settings read from the worker's vars (wrangler.toml / .dev.vars), with defaults. */
-import type { EngineSettings } from "../domain/run-engine";
-import type { Env } from "../worker/env";
+/** Timing settings read from the worker's vars (wrangler.jsonc / .dev.vars), with defaults. */
+import type { EngineSettings } from "../domain/run-engine/index.ts";
+import type { Env } from "./env.ts";
 
 function seconds(value: string | undefined, fallback: number): number {
   const n = Number(value);

@@ -1,0 +1,2 @@
+/** Queues: the unit of dispatch (one DispatcherObject each). `default` always exists. */
+export const DEFAULT_QUEUE = "default";

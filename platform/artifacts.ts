@@ -1,0 +1,27 @@
+/**
+ * An artifact as the run's object records it and the worker serves it: where its bytes live in
+ * R2 and what is known of them. Shared by the RunObject (which records) and the worker (which
+ * stores the bytes and lists them).
+ */
+export interface ArtifactRecord {
+  id: string;
+  projectId: string;
+  project: string;
+  runId: string;
+  runNumber: number;
+  pipeline: string;
+  attempt: number;
+  job: string;
+  jobAttemptId: string;
+  name: string;
+  size: number;
+  sha256: string;
+  contentType: string;
+  r2Key: string;
+  createdAt: number;
+}
+
+/** The R2 key of an artifact's bytes. */
+export function artifactKey(runId: string, jobAttemptId: string, name: string): string {
+  return `artifacts/${runId}/${jobAttemptId}/${name}`;
+}
