@@ -39,12 +39,15 @@ export function canTransition(from: State, to: State): boolean {
 }
 
 export class IllegalTransitionError extends Error {
-  constructor(
-    readonly entity: string,
-    readonly from: State,
-    readonly to: State,
-  ) {
+  readonly entity: string;
+  readonly from: State;
+  readonly to: State;
+
+  constructor(entity: string, from: State, to: State) {
     super(`${entity} cannot go from ${from} to ${to}`);
+    this.entity = entity;
+    this.from = from;
+    this.to = to;
     this.name = "IllegalTransitionError";
   }
 }

@@ -50,11 +50,15 @@ export function pathLabel(path: Path): string {
 
 /** Maps a path into the document (and optionally a spot inside a string) to a line and column. */
 class Locator {
-  constructor(
-    private readonly doc: Document,
-    private readonly lines: LineCounter,
-    private readonly text: string,
-  ) {}
+  private readonly doc: Document;
+  private readonly lines: LineCounter;
+  private readonly text: string;
+
+  constructor(doc: Document, lines: LineCounter, text: string) {
+    this.doc = doc;
+    this.lines = lines;
+    this.text = text;
+  }
 
   /** The deepest node along `path`, the key of the pair that holds it, and how far it got. */
   private walk(path: Path): { node: Node | null; key: Node | null; depth: number } {
@@ -274,11 +278,14 @@ class Normaliser {
   private readonly jobKeys: string[];
   private readonly jobOutputs: Map<string, string[]>;
 
-  constructor(
-    private readonly file: PipelineFile,
-    private readonly report: Report,
-    private readonly label: (path: Path) => string,
-  ) {
+  private readonly file: PipelineFile;
+  private readonly report: Report;
+  private readonly label: (path: Path) => string;
+
+  constructor(file: PipelineFile, report: Report, label: (path: Path) => string) {
+    this.file = file;
+    this.report = report;
+    this.label = label;
     this.params = file.params ?? {};
     this.jobKeys = Object.keys(file.jobs);
     this.jobOutputs = new Map(this.jobKeys.map((key) => [key, Object.keys(file.jobs[key]!.outputs ?? {})]));

@@ -73,8 +73,11 @@ export type CommandResult<T> =
   | { ok: false; error: EngineError };
 
 export class EngineRefusal extends Error {
-  constructor(readonly error: EngineError) {
+  readonly error: EngineError;
+
+  constructor(error: EngineError) {
     super(error.message);
+    this.error = error;
     this.name = "EngineRefusal";
   }
 }

@@ -32,10 +32,10 @@ export class Txn {
   private readonly copies = new Map<JobState, JobState>();
   private readonly owned = new Set<JobState>();
 
-  constructor(
-    original: RunState,
-    readonly ctx: EngineContext,
-  ) {
+  readonly ctx: EngineContext;
+
+  constructor(original: RunState, ctx: EngineContext) {
+    this.ctx = ctx;
     // Earlier attempts never change once a later one exists: they are shared as they are.
     const attempts = original.attempts.slice();
     const last = attempts.length - 1;

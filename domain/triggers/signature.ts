@@ -12,7 +12,8 @@ function hmacKey(secret: string): Promise<CryptoKey> {
   return crypto.subtle.importKey("raw", encoder.encode(secret), { name: "HMAC", hash: "SHA-256" }, false, ["sign", "verify"]);
 }
 
-const bytesOf = (body: string | Uint8Array) => (typeof body === "string" ? encoder.encode(body) : body);
+// A copy for a given array: Web Crypto takes bytes backed by an ArrayBuffer, not a shared one.
+const bytesOf = (body: string | Uint8Array): Uint8Array<ArrayBuffer> => Uint8Array.from(typeof body === "string" ? encoder.encode(body) : body);
 
 /** `sha256=<hex>` of the body under the secret. */
 export async function signBody(secret: string, body: string | Uint8Array): Promise<string> {

@@ -154,7 +154,8 @@ export class LogStore {
 /** A stream of the given byte arrays, for R2 (which needs the total length up front). */
 export function fixedLengthStream(parts: AsyncIterable<Uint8Array> | Iterable<Uint8Array>, length: number): ReadableStream<Uint8Array> {
   const { readable, writable } = new FixedLengthStream(length);
-  (async () => {
+  // Not awaited: the reader (R2) pulls while this writes; a failure aborts the stream it reads.
+  void (async () => {
     const writer = writable.getWriter();
     try {
       for await (const part of parts) await writer.write(part);

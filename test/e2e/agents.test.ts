@@ -129,7 +129,8 @@ describe("agents run real pipelines", () => {
       return list.items.length ? list.items : null;
     });
     expect(artifacts[0]).toMatchObject({ name: "dist/app.bin", size: 300000, job: "build" });
-    const bytes = Buffer.from(await fetch(`${cp.url}/api/v1/artifacts/${artifacts[0].id}/download`, { headers: { authorization: `Bearer ${cp.adminToken}` } }).then((r) => r.arrayBuffer()));
+    const download = await fetch(`${cp.url}/api/v1/artifacts/${artifacts[0].id}/download`, { headers: { authorization: `Bearer ${cp.adminToken}` } });
+    const bytes = new Uint8Array(await download.arrayBuffer());
     expect(bytes.byteLength).toBe(300000);
     expect(createHash("sha256").update(bytes).digest("hex")).toBe(artifacts[0].sha256);
   });

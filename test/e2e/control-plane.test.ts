@@ -29,7 +29,7 @@ describe("control plane under wrangler dev", () => {
   });
 
   it("serves its OpenAPI document", async () => {
-    const doc = await fetch(`${cp.url}/api/openapi.json`).then((r) => r.json());
+    const doc = await fetch(`${cp.url}/api/openapi.json`).then((r) => r.json() as Promise<any>);
     expect(doc.openapi).toBe("3.1.0");
     expect(Object.keys(doc.paths)).toContain("/api/v1/runs/{run}");
   });

@@ -41,7 +41,7 @@ afterAll(async () => {
 
 describe("secrets and webhooks end to end", () => {
   it("a signed push starts the run; the agent masks the secret in the stored log", async () => {
-    const push = structuredClone((examples.find((e) => e.name === "push")!.examples as any[]).find((p) => p.ref === "refs/heads/master"));
+    const push = structuredClone(((examples as unknown as { name: string; examples: unknown[] }[]).find((e) => e.name === "push")!.examples as any[]).find((p) => p.ref === "refs/heads/master"));
     const body = JSON.stringify(push);
     const delivered = await fetch(`${cp.url}/api/v1/webhooks/github/e2e-secrets`, {
       method: "POST",
@@ -53,7 +53,7 @@ describe("secrets and webhooks end to end", () => {
       },
       body,
     });
-    const delivery = await delivered.json();
+    const delivery = (await delivered.json()) as any;
     expect(delivered.status, JSON.stringify(delivery)).toBe(200);
     expect(delivery.status).toBe("started");
     const runId = delivery.runs[0].runId as string;
@@ -84,7 +84,7 @@ describe("secrets and webhooks end to end", () => {
       headers: { "content-type": "application/json", "x-github-event": "push", "x-github-delivery": "e2e-delivery-1", "x-hub-signature-256": await sign(WEBHOOK_SECRET, body) },
       body,
     });
-    expect((await replay.json()).status).toBe("duplicate");
+    expect(((await replay.json()) as any).status).toBe("duplicate");
     expect((await cp.api("GET", "/api/v1/runs?project=e2e-secrets")).json.items).toHaveLength(1);
   });
 });

@@ -2,7 +2,7 @@
 import type { Hook } from "@hono/zod-openapi";
 import { errorBody } from "./errors.ts";
 
-// biome-ignore lint: the hook is generic over every route
+// The hook is generic over every route.
 export const validationHook: Hook<any, any, any, any> = (result, c) => {
   if (result.success) return;
   const issues = result.error.issues.map((issue) => ({

@@ -63,8 +63,6 @@ export type LogFault =
   /** Answer 409 log_gap claiming the log ends `back` bytes before where the chunk starts... if those were not yet acknowledged. */
   | "gap";
 
-type Handler = (req: http.IncomingMessage, res: http.ServerResponse, body: Buffer) => void | Promise<void>;
-
 export class ProtocolServer {
   url = "";
   readonly jobs = new Map<string, JobRecord>();

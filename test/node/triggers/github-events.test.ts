@@ -3,7 +3,7 @@ import examples from "@octokit/webhooks-examples";
 import { describe, expect, it } from "vitest";
 import { interpretGithubEvent } from "../../../domain/triggers/github-events.ts";
 
-const payloads = (event: string) => examples.find((e) => e.name === event)!.examples as any[];
+const payloads = (event: string) => (examples as unknown as { name: string; examples: unknown[] }[]).find((e) => e.name === event)!.examples as any[];
 
 describe("interpretGithubEvent", () => {
   it("reads a branch push as its branch and head commit", () => {
