@@ -59,7 +59,7 @@ const shared = {
   write: false,
   minify: !dev,
   sourcemap: dev ? "inline" : false,
-  target: ["chrome120", "firefox120", "safari17"],
+  target: ["chrome123", "firefox120", "safari17.5"],
   legalComments: "none",
   logLevel: "warning",
   absWorkingDir: root,
