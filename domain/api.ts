@@ -144,6 +144,27 @@ export function listOf<T extends z.ZodType>(item: T) {
   return z.object({ items: z.array(item), cursor: z.string().nullable() });
 }
 
+/** A page of a list (`listOf`): pass `cursor` back to get the next; null on the last page. */
+export interface Page<T> {
+  items: T[];
+  cursor: string | null;
+}
+
+/** What a token may do. Scopes nest: `admin` includes `run`, which includes `read`. */
+export const SCOPES = ["read", "run", "admin"] as const;
+export type Scope = (typeof SCOPES)[number];
+
+/** Who the dashboard is signed in as (GET /api/v1/session). */
+export const SessionView = z
+  .object({
+    kind: z.enum(["admin", "token"]),
+    name: z.string().describe("the token's name (`admin` for the admin token)"),
+    scopes: z.array(z.enum(SCOPES)),
+    projects: z.array(z.string()).nullable().describe("the projects the token is limited to; null = all"),
+  })
+  .meta({ id: "Session" });
+export type SessionView = z.infer<typeof SessionView>;
+
 export const ArtifactView = z
   .object({
     id: z.string(),

@@ -4,8 +4,8 @@
  */
 import { ApiError } from "../http/errors.ts";
 
-export const SCOPES = ["read", "run", "admin"] as const;
-export type Scope = (typeof SCOPES)[number];
+export { SCOPES, type Scope } from "../../domain/api.ts";
+import type { Scope } from "../../domain/api.ts";
 
 export type Principal =
   | { kind: "admin"; via: "bearer" | "session" }

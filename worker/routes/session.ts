@@ -10,6 +10,7 @@
  * being signed in. They check their own caller instead.
  */
 import { createRoute, z } from "@hono/zod-openapi";
+import { SessionView } from "../../domain/api.ts";
 import type { Context } from "hono";
 import { bodyLimit } from "hono/body-limit";
 import { deleteCookie, getCookie, setCookie } from "hono/cookie";
@@ -23,16 +24,7 @@ export const sessionRoutes = router();
 /** How long a browser keeps the cookie; each request still checks the token (revoked, expired). */
 export const SESSION_MAX_AGE_SECONDS = 30 * 24 * 3600;
 
-const SessionView = z
-  .object({
-    kind: z.enum(["admin", "token"]),
-    name: z.string().describe("the token's name (`admin` for the admin token)"),
-    scopes: z.array(z.enum(["read", "run", "admin"])),
-    projects: z.array(z.string()).nullable().describe("the projects the token is limited to; null = all"),
-  })
-  .meta({ id: "Session" });
-
-const view = (p: Principal): z.infer<typeof SessionView> =>
+const view = (p: Principal): SessionView =>
   p.kind === "admin" ? { kind: "admin", name: "admin", scopes: ["admin"], projects: null } : { kind: "token", name: p.name, scopes: p.scopes, projects: p.projects };
 
 function waitUntilOf(c: Context<AppEnv>): ((p: Promise<unknown>) => void) | undefined {

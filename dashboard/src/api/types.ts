@@ -1,7 +1,7 @@
 /**
  * Response shapes. Runs, artifacts, queue entries and agents come from domain/api.ts (the zod
  * schemas the worker documents its routes with; only their types are imported, so no zod ships
- * to the browser), as do projects and pipelines; the session mirrors worker/routes/session.ts.
+ * to the browser), as do projects, pipelines, pages, sessions and pipeline problems.
  */
 import type { PipelineSummaryView, PipelineVersionView, ProjectView, QueueEntryView } from "../../../domain/api.ts";
 
@@ -16,18 +16,8 @@ export type {
   StepView,
 } from "../../../domain/api.ts";
 export type { State } from "../../../domain/states.ts";
-
-export interface Page<T> {
-  items: T[];
-  cursor: string | null;
-}
-
-export interface Session {
-  kind: "admin" | "token";
-  name: string;
-  scopes: ("read" | "run" | "admin")[];
-  projects: string[] | null;
-}
+export type { Page, SessionView as Session } from "../../../domain/api.ts";
+export type { PipelineProblem } from "../../../domain/pipeline/types.ts";
 
 export type Project = ProjectView;
 export type PipelineVersion = PipelineVersionView;
@@ -42,13 +32,6 @@ export interface PipelineDetail extends PipelineSummary {
   content: string;
   definition: { params?: Record<string, PipelineParam> };
   versions: PipelineVersion[];
-}
-
-export interface PipelineProblem {
-  message: string;
-  line: number;
-  column: number;
-  path: (string | number)[];
 }
 
 /**
