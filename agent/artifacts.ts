@@ -3,10 +3,19 @@
  * matched directory brings every file under it), each file hashed (SHA-256, streamed) and
  * uploaded streamed from disk — one PUT up to 95 MB, a multipart upload above that. A pattern
  * that matches nothing, or a file refused by the server, is a warning in the job log.
+ *
+ * Symbolic links: a match is resolved (every link on its path) before anything is read. What
+ * resolves inside the job's work dir is followed (uploaded under the name it was matched by);
+ * what resolves outside it — `dist/x -> ~/.ssh/id_rsa`, or a directory linked to `/etc` — is
+ * not uploaded: a warning names it in the job log and it counts as a failed artifact (the job
+ * ends WARNING). The file is resolved again just before it is read, so a link swapped in after
+ * the glob is refused too; a process of the job still running could in principle swap one in
+ * between that check and the open — steps can read anything the agent's user can anyway, this
+ * is against uploading what the repository points at, not a sandbox.
  */
 import { createHash } from "node:crypto";
 import { createReadStream } from "node:fs";
-import { glob, stat } from "node:fs/promises";
+import { glob, realpath, stat } from "node:fs/promises";
 import path from "node:path";
 import { pipeline } from "node:stream/promises";
 import { ArtifactName } from "../domain/protocol.ts";
@@ -18,58 +27,94 @@ export const SINGLE_PUT_MAX_BYTES = 95 * 1000 * 1000;
 export const PARTS_IN_FLIGHT = 2;
 
 export interface ArtifactFile {
-  /** Relative to the work dir, with `/` separators. */
+  /** Relative to the work dir, with `/` separators (the name it was matched by). */
   name: string;
+  /** The file itself: every symbolic link on the way resolved, inside the work dir. */
   path: string;
   size: number;
+  /** The work dir (resolved) the file must still resolve inside when it is read. */
+  within?: string;
 }
 
 export interface Expansion {
   files: ArtifactFile[];
+  /** Matches not uploaded because they resolve outside the work dir (named in `warnings`). */
+  refused: string[];
   warnings: string[];
 }
 
+export const OUTSIDE_WORK_DIR = "it is a symbolic link (or lies under one) that resolves outside the job's work dir";
+
+/** A file that resolves outside the job's work dir. */
+export class OutsideWorkDirError extends Error {}
+
 export async function expandArtifacts(patterns: readonly string[], cwd: string): Promise<Expansion> {
   const warnings: string[] = [];
+  const refused = new Set<string>();
   const include = patterns.filter((p) => !p.startsWith("!") && p.trim() !== "");
   const exclude = patterns.filter((p) => p.startsWith("!")).map((p) => p.slice(1));
+  const root = await realpath(cwd);
 
   const excluded = new Set<string>();
   for (const pattern of exclude) for await (const m of glob(pattern, { cwd })) excluded.add(toName(m));
 
   const found = new Map<string, ArtifactFile>();
-  const addFile = (name: string, size: number) => {
-    if (excluded.has(name) || found.has(name)) return;
+  const addFile = (name: string, real: string, size: number) => {
+    if (found.has(name)) return;
     const valid = ArtifactName.safeParse(name);
     if (!valid.success) {
       warnings.push(`artifact "${name}" skipped: ${valid.error.issues[0]?.message ?? "invalid name"}`);
       return;
     }
-    found.set(name, { name, path: path.join(cwd, name), size });
+    found.set(name, { name, path: real, size, within: root });
+  };
+  /** The match, resolved; undefined (and refused, once) when it resolves outside the work dir. */
+  const resolve = async (m: string): Promise<{ name: string; real: string } | undefined> => {
+    const name = toName(m);
+    if (excluded.has(name)) return undefined;
+    const real = await realpath(path.join(cwd, m)).catch(() => undefined); // a dangling link: nothing
+    if (real === undefined) return undefined;
+    if (!isInside(root, real)) {
+      if (!refused.has(name)) warnings.push(`artifact "${name}" not uploaded: ${OUTSIDE_WORK_DIR}`);
+      refused.add(name);
+      return undefined;
+    }
+    return { name, real };
   };
   for (const pattern of include) {
     let matched = 0;
     for await (const m of glob(pattern, { cwd })) {
-      const name = toName(m);
-      const st = await stat(path.join(cwd, m)).catch(() => undefined);
-      if (!st) continue;
-      if (st.isFile()) {
+      const before = refused.size;
+      const hit = await resolve(m);
+      if (refused.size > before) matched += 1;
+      if (!hit) continue;
+      const st = await stat(hit.real).catch(() => undefined);
+      if (st?.isFile()) {
         matched += 1;
-        addFile(name, st.size);
-      } else if (st.isDirectory()) {
+        addFile(hit.name, hit.real, st.size);
+      } else if (st?.isDirectory()) {
+        // A directory inside the work dir (perhaps through a link inside it): each file under
+        // it is resolved on its own, as links under it may point anywhere.
         for await (const inner of glob(`${escapeGlob(m)}/**`, { cwd })) {
-          const innerName = toName(inner);
-          const ist = await stat(path.join(cwd, inner)).catch(() => undefined);
+          const beforeInner = refused.size;
+          const innerHit = await resolve(inner);
+          if (refused.size > beforeInner) matched += 1;
+          if (!innerHit) continue;
+          const ist = await stat(innerHit.real).catch(() => undefined);
           if (ist?.isFile()) {
             matched += 1;
-            addFile(innerName, ist.size);
+            addFile(innerHit.name, innerHit.real, ist.size);
           }
         }
       }
     }
     if (matched === 0) warnings.push(`no files match the artifact pattern "${pattern}"`);
   }
-  return { files: [...found.values()].sort((a, b) => a.name.localeCompare(b.name)), warnings };
+  return { files: [...found.values()].sort((a, b) => a.name.localeCompare(b.name)), refused: [...refused].sort(), warnings };
+}
+
+function isInside(root: string, real: string): boolean {
+  return real === root || real.startsWith(root.endsWith(path.sep) ? root : root + path.sep);
 }
 
 function toName(p: string): string {
@@ -125,6 +170,8 @@ export interface UploadOptions {
 
 /** Uploads one file. Throws ItemRefusedError when the server refuses this file. */
 export async function uploadArtifact(file: ArtifactFile, options: UploadOptions): Promise<{ sha256: string }> {
+  // Resolved again: a link put on its way since the glob must not lead out either.
+  if (file.within !== undefined && !isInside(file.within, await realpath(file.path))) throw new OutsideWorkDirError(OUTSIDE_WORK_DIR);
   const sha256 = await sha256File(file.path);
   // The size that was hashed: measured again, the file may have changed since the glob.
   const size = (await stat(file.path)).size;
@@ -180,10 +227,10 @@ export async function uploadArtifacts(
   cwd: string,
   options: UploadOptions & { note: (line: string) => void },
 ): Promise<UploadReport> {
-  const { files, warnings } = await expandArtifacts(patterns, cwd);
+  const { files, refused, warnings } = await expandArtifacts(patterns, cwd);
   for (const w of warnings) options.note(`warning: ${w}`);
   let uploaded = 0;
-  let failed = 0;
+  let failed = refused.length;
   for (const file of files) {
     options.signal.throwIfAborted();
     try {
@@ -192,7 +239,7 @@ export async function uploadArtifacts(
       options.note(`uploaded artifact ${file.name} (${file.size} bytes, sha256 ${sha256.slice(0, 12)}…)`);
     } catch (err) {
       const local = typeof (err as NodeJS.ErrnoException).syscall === "string";
-      if (!(err instanceof ItemRefusedError) && !local) throw err;
+      if (!(err instanceof ItemRefusedError) && !(err instanceof OutsideWorkDirError) && !local) throw err;
       failed += 1;
       const w = `artifact ${file.name} not uploaded: ${(err as Error).message}`;
       warnings.push(w);

@@ -10,6 +10,7 @@
 import { mkdir, rm } from "node:fs/promises";
 import { createHash } from "node:crypto";
 import path from "node:path";
+import { maskOutputs, SecretMask } from "../domain/masking.ts";
 import type { JobAssignment, JobFinish } from "../domain/protocol.ts";
 import { JobRejectedError, type AgentApi, type JobApi } from "./api.ts";
 import { uploadArtifacts } from "./artifacts.ts";
@@ -65,10 +66,13 @@ export class JobRunner {
   /** Process groups of this job's steps and git commands. */
   private readonly processGroups = new Set<number>();
   private rejection: JobRejectedError | undefined;
+  /** The job's secrets: the log, the outputs and the messages sent are masked with them. */
+  private readonly secretMask: SecretMask;
 
   constructor(options: JobRunnerOptions) {
     this.options = options;
     this.assignment = options.assignment;
+    this.secretMask = new SecretMask(options.assignment.mask);
     this.attemptId = options.assignment.job.attemptId;
     this.logger = options.logger.child(`${options.assignment.job.key} ${this.attemptId}`);
     this.jobApi = options.api.job(options.assignment.token, this.attemptId);
@@ -163,7 +167,7 @@ export class JobRunner {
         status: outcome.status,
         outputs: outcome.outputs,
         ...(outcome.reason ? { reason: outcome.reason.slice(0, 50) } : {}),
-        ...(outcome.message ? { message: outcome.message.slice(0, 10_000) } : {}),
+        ...(outcome.message ? { message: this.secretMask.maskText(outcome.message).slice(0, 10_000) } : {}),
       };
       try {
         await this.jobApi.finish(finish, this.ioController.signal);
@@ -248,6 +252,7 @@ export class JobRunner {
           processGroups: io.processGroups,
           closeWaitMs: this.options.closeWaitMs,
           logger: this.logger,
+          secretMask: this.secretMask,
         }),
       skip: (step, reason) => {
         log.writeLine(`${YELLOW}○ step ${step.id} not run (${reason})${RESET}`);
@@ -256,8 +261,10 @@ export class JobRunner {
       stopReason: () => this.stop,
     });
 
-    const limited = limitOutputs(resolveRecord(a.outputs, outputs, knownSteps));
-    for (const w of limited.warnings) log.writeLine(`${YELLOW}warning: job ${w}${RESET}`);
+    // Resolved from the steps' outputs as written, then masked: what leaves the agent.
+    const masked = maskOutputs(resolveRecord(a.outputs, outputs, knownSteps), this.secretMask);
+    const limited = limitOutputs(masked.value);
+    for (const w of [...masked.warnings, ...limited.warnings]) log.writeLine(`${YELLOW}warning: job ${w}${RESET}`);
     const jobOutputs = limited.value;
     const stopped = this.stoppedOutcome(jobOutputs);
     if (stopped) return stopped;

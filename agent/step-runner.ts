@@ -3,9 +3,13 @@
  * resolve `${{ steps.*.outputs.* }}` in its script and env, run the script in its shell (own
  * process group, timeout, cancellation), read YM_OUTPUT / YM_METRICS, write the footer and
  * report how the attempt ended (exit code, outputs, metrics, reason).
+ *
+ * Outputs leave the agent masked (domain/masking.ts, the log's rules); the later steps of the
+ * same job get them as the step wrote them: they run on this machine with the secrets anyway.
  */
 import { mkdir, readFile, stat, writeFile } from "node:fs/promises";
 import path from "node:path";
+import { maskOutputs, type SecretMask } from "../domain/masking.ts";
 import type { JobAssignment, PayloadStep, StepUpdate } from "../domain/protocol.ts";
 import type { JobApi } from "./api.ts";
 import type { LogStreamer } from "./log-streamer.ts";
@@ -44,6 +48,8 @@ export interface StepContext {
   closeWaitMs?: number;
   /** The agent's own log (stderr). */
   logger: Logger;
+  /** The job's secrets (`assignment.mask`), compiled: what is reported is masked with it. */
+  secretMask: SecretMask;
 }
 
 const BOLD = "\x1b[1m";
@@ -134,7 +140,10 @@ async function runAttempt(step: PayloadStep, attempt: number, ctx: StepContext):
   const parsedOutputs = parseOutputs(await readSmallFile(outputFile, "YM_OUTPUT", log));
   const outputs = limitOutputs(parsedOutputs.value);
   const metrics = parseMetrics(await readSmallFile(metricsFile, "YM_METRICS", log));
-  for (const w of [...parsedOutputs.warnings, ...outputs.warnings, ...metrics.warnings]) {
+  const masked = maskOutputs(outputs.value, ctx.secretMask);
+  // Masking can lengthen a value (a 1-character secret becomes `***`): limited again.
+  const reported = limitOutputs(masked.value);
+  for (const w of [...parsedOutputs.warnings, ...outputs.warnings, ...masked.warnings, ...reported.warnings, ...metrics.warnings]) {
     log.writeLine(`${YELLOW}warning: ${w}${RESET}`);
   }
 
@@ -146,10 +155,10 @@ async function runAttempt(step: PayloadStep, attempt: number, ctx: StepContext):
       attempt,
       status: verdict.status,
       exitCode: result.exitCode,
-      outputs: outputs.value,
+      outputs: reported.value,
       metrics: metrics.value,
       ...(verdict.reason ? { reason: verdict.reason } : {}),
-      ...(verdict.message ? { message: verdict.message.slice(0, 10_000) } : {}),
+      ...(verdict.message ? { message: ctx.secretMask.maskText(verdict.message).slice(0, 10_000) } : {}),
     });
   }
   return { status: verdict.status, outputs: outputs.value, stopped: result.cancelled };

@@ -88,7 +88,7 @@ export const JobAssignment = z.object({
   /** Output name → template over `steps.*`, resolved by the agent when the job ends. */
   outputs: z.record(z.string(), z.string()),
   artifacts: z.array(z.string()),
-  /** Values the agent must mask (and their base64) in every log line it sends. */
+  /** Values the agent must mask (with their encoded forms: domain/masking.ts) in the log and the outputs it sends. */
   mask: z.array(z.string()),
   heartbeatIntervalMs: z.number().int(),
   limits: z.object({ logChunkBytes: z.number().int(), artifactBytes: z.number().int() }),

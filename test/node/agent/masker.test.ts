@@ -1,3 +1,4 @@
+import { execFileSync } from "node:child_process";
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import { Masker } from "../../../agent/masker.ts";
@@ -90,6 +91,126 @@ describe("Masker", () => {
         },
       ),
       { numRuns: 500 },
+    );
+  });
+});
+
+/** Every way of cutting `input` in two, and byte by byte: the same result as one write. */
+function expectSameAtEveryCut(secrets: string[], input: Buffer): Buffer {
+  const whole = maskAll(secrets, [input]);
+  for (let cut = 0; cut <= input.length; cut++) {
+    expect(maskAll(secrets, [input.subarray(0, cut), input.subarray(cut)]).equals(whole), `cut at ${cut}`).toBe(true);
+  }
+  expect(maskAll(secrets, splitEvery(input, 1)).equals(whole)).toBe(true);
+  return whole;
+}
+
+const b64 = (s: string | Buffer) => Buffer.from(s).toString("base64");
+const B64_RUN = "[A-Za-z0-9+/=]";
+
+/**
+ * What may survive of `base64(prefix + secret + suffix)`: only the characters that carry a
+ * bit of the neighbours (before: the prefix's, after: the suffix's and the padding).
+ */
+function expectOnlyNeighboursSurvive(masked: string, prefix: string, secret: string, suffix: string): void {
+  const p = Buffer.byteLength(prefix);
+  const l = Buffer.byteLength(secret);
+  const total = b64(prefix + secret + suffix).length;
+  const before = Math.ceil((8 * p) / 6);
+  const after = total - Math.floor((8 * (p + l)) / 6);
+  expect(masked, `prefix ${JSON.stringify(prefix)}, suffix ${JSON.stringify(suffix)}`).toMatch(new RegExp(`^${B64_RUN}{0,${before}}\\*\\*\\*${B64_RUN}{0,${after}}$`));
+}
+
+describe("Masker: encodings (GitHub's runner is the reference)", () => {
+  const secret = "Zq8-hunter2/very+secret";
+
+  it("masks base64 at all three byte alignments: a secret inside other bytes (docker's auth = base64(user:secret))", () => {
+    const auth = b64(`user:${secret}`);
+    const masked = maskAll([secret], [Buffer.from(`{"auths":{"r.io":{"auth":"${auth}"}}}`)]).toString();
+    expect(masked).not.toContain(auth);
+    expectOnlyNeighboursSurvive(/"auth":"([^"]*)"/.exec(masked)![1]!, "user:", secret, "");
+    for (const prefix of ["", "u", "us", "use", "user:", "ü"]) {
+      for (const suffix of ["", "\n", "x", "xy", "@host"]) {
+        const text = b64(prefix + secret + suffix);
+        expectOnlyNeighboursSurvive(maskAll([secret], [Buffer.from(text)]).toString(), prefix, secret, suffix);
+      }
+    }
+  });
+
+  it("masks wrapped base64: 58- and 100-byte secrets through the real `base64` (76 columns), alone and after a prefix", () => {
+    for (const length of [58, 100]) {
+      const long = Array.from({ length }, (_, i) => "abcdefghijklmnopqrstuvwxyz0123456789-_"[(i * 7) % 38]).join("");
+      for (const prefix of ["", "user:", "ab"]) {
+        const wrapped = execFileSync("base64", { input: prefix + long }).toString();
+        expect(wrapped.trimEnd()).toContain("\n"); // really wrapped over lines
+        const masked = maskAll([long], [Buffer.from(wrapped)]).toString();
+        // The lines stay lines; what is left (the line breaks taken out) is only the neighbours.
+        expect(masked.split("\n").length).toBe(wrapped.split("\n").length);
+        expectOnlyNeighboursSurvive(masked.replace(/\n/g, ""), prefix, long, "");
+        // …also when the log arrives in pieces, cut anywhere, and with CRLF line ends.
+        expect(expectSameAtEveryCut([long], Buffer.from(wrapped)).toString()).toBe(masked);
+        expect(maskAll([long], [Buffer.from(wrapped.replace(/\n/g, "\r\n"))]).toString()).toBe(masked.replace(/\n/g, "\r\n"));
+      }
+    }
+  });
+
+  it("masks the URL-encoded, JSON-escaped and XML-escaped forms", () => {
+    const s = `p@ss w/rd&<x>"q'ü+%`;
+    const forms = [
+      encodeURIComponent(s),
+      encodeURIComponent(s).replace(/%20/g, "+"),
+      encodeURIComponent(s).replace(/'/g, "%27"),
+      JSON.stringify(s).slice(1, -1),
+      JSON.stringify(s).slice(1, -1).replace(/ü/g, "\\u00fc"), // Python's json.dumps
+      JSON.stringify(s).slice(1, -1).replace(/&/g, "\\u0026").replace(/</g, "\\u003c").replace(/>/g, "\\u003e"), // Go
+      s.replace(/&/g, "&amp;").replace(/</g, "&lt;").replace(/>/g, "&gt;").replace(/"/g, "&quot;").replace(/'/g, "&apos;"),
+      s.replace(/&/g, "&amp;").replace(/</g, "&lt;").replace(/>/g, "&gt;").replace(/"/g, "&quot;").replace(/'/g, "&#39;"),
+    ];
+    for (const form of forms) {
+      const masked = maskAll([s], [Buffer.from(`url=https://me:${form}@example.com/x\n`)]).toString();
+      expect(masked, form).toBe("url=https://me:***@example.com/x\n");
+    }
+    // All of them in one log, cut at every byte.
+    const text = Buffer.from(forms.map((f, i) => `${i}:${f}\n`).join("") + `${b64(`user:${s}`)}\n`);
+    const out = expectSameAtEveryCut([s], text).toString();
+    for (const form of forms) expect(out).not.toContain(form);
+    expect(out.match(/\*\*\*/g)).toHaveLength(forms.length + 1);
+  });
+
+  it("does not mask derived forms shorter than 6 bytes: a short secret's base64 is left alone, the secret is not", () => {
+    expect(maskAll(["abc"], [Buffer.from("abc YWJj abc")]).toString()).toBe("*** YWJj ***");
+    // A 4-byte secret: its padded base64 (8 characters) is masked, its 4-character middle at
+    // alignment 1 is not (so base64("u" + secret) shows).
+    expect(maskAll(["key1"], [Buffer.from(`${b64("key1")} ${b64("ukey1")}`)]).toString()).toBe(`*** ${b64("ukey1")}`);
+  });
+
+  it("property: base64 around a secret at any alignment, streamed in random pieces, never shows the secret's stable middle", () => {
+    fc.assert(
+      fc.property(
+        fc.string({ minLength: 6, maxLength: 40 }),
+        fc.string({ maxLength: 5 }),
+        fc.string({ maxLength: 5 }),
+        fc.array(fc.integer({ min: 1, max: 9 }), { minLength: 1, maxLength: 5 }),
+        (s, prefix, suffix, sizes) => {
+          const input = Buffer.from(`x ${b64(prefix + s + suffix)} y`);
+          const chunks: Buffer[] = [];
+          for (let i = 0, k = 0; i < input.length; k++) {
+            chunks.push(input.subarray(i, i + sizes[k % sizes.length]!));
+            i += sizes[k % sizes.length]!;
+          }
+          const m = new Masker([s]);
+          const parts: Buffer[] = [];
+          for (const c of chunks) {
+            parts.push(m.push(c));
+            expect(m.heldBytes).toBeLessThanOrEqual(m.maxHeldBytes);
+          }
+          parts.push(m.end());
+          const out = Buffer.concat(parts).toString();
+          expect(out).toBe(maskAll([s], [input]).toString());
+          expectOnlyNeighboursSurvive(out.slice(2, -2), prefix, s, suffix);
+        },
+      ),
+      { numRuns: 300 },
     );
   });
 });
