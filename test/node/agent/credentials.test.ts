@@ -3,7 +3,7 @@
  * `--token-file`, a step that looks everywhere for a token (with and without `--run-as`), the
  * state file's place and modes, and revocation (exit 3, never registering again).
  */
-import { spawn } from "node:child_process";
+import { execFileSync, spawn } from "node:child_process";
 import { randomUUID } from "node:crypto";
 import { chmod, mkdir, mkdtemp, readFile, rm, stat, writeFile } from "node:fs/promises";
 import os from "node:os";
@@ -164,6 +164,31 @@ describe("the agent's credentials, from its jobs' side", () => {
     expect(log).not.toContain(registrationToken);
     expect(record.steps.at(-1)?.outputs).toEqual({ ran: "yes" });
   }, 90_000);
+});
+
+describe("--run-as", () => {
+  it.skipIf(!isRoot)("checks out as the user: the clone is the user's, in its own work dir", async () => {
+    const repoDir = path.join(base, "repo");
+    await mkdir(repoDir);
+    const git = (...args: string[]) => execFileSync("git", ["-C", repoDir, ...args], { encoding: "utf8" }).trim();
+    git("init", "-q", "-b", "main");
+    await writeFile(path.join(repoDir, "file.txt"), "one\n");
+    git("add", ".");
+    git("-c", "user.email=t@example.com", "-c", "user.name=t", "commit", "-qm", "one");
+    // A local "remote": git refuses to read a repository another user owns (safe.directory).
+    execFileSync("chown", ["-R", "65534:65534", repoDir]);
+    const job = makeAssignment({
+      repository: repoDir,
+      steps: [{ id: "read", run: 'echo "content=$(cat file.txt)" >> "$YM_OUTPUT"; echo "owner=$(stat -c %u .git)" >> "$YM_OUTPUT"' }],
+    });
+    const record = server.enqueue(job);
+    const cli = startCli(["--token-file", path.join(base, "token"), "--run-as", "nobody"]);
+    const finish = await server.waitForFinish(job.job.attemptId, 30_000);
+    cli.child.kill("SIGTERM");
+    expect(await cli.exit).toBe(0);
+    expect(finish.status, record.log.toString()).toBe("SUCCESS");
+    expect(record.steps.at(-1)?.outputs).toEqual({ content: "one", owner: "65534" });
+  }, 40_000);
 });
 
 describe("--run-as refusals", () => {
