@@ -191,6 +191,26 @@ describe("--run-as", () => {
   }, 40_000);
 });
 
+describe("--run-as: known hole (agent/artifacts.ts, another branch's file)", () => {
+  // The agent uploads artifacts as root and follows symlinks: a step can name a symlink to the
+  // state file as an artifact. This test documents the hole until artifacts.ts refuses files
+  // whose real path leaves the job's work dir; it then fails, and `.fails` should go.
+  it.fails("an artifact that is a symlink to the state file is not uploaded", async () => {
+    if (!isRoot) throw new Error("needs root");
+    const job = makeAssignment({
+      steps: [{ id: "link", run: `ln -s "${stateDir()}/state.json" loot.txt` }],
+      artifacts: ["loot.txt"],
+    });
+    const record = server.enqueue(job);
+    const cli = startCli(["--token-file", path.join(base, "token"), "--run-as", "nobody"]);
+    await server.waitForFinish(job.job.attemptId, 30_000);
+    const agentToken = JSON.parse(await readFile(path.join(stateDir(), "state.json"), "utf8")).token as string;
+    cli.child.kill("SIGTERM");
+    await cli.exit;
+    expect(record.artifacts.get("loot.txt")?.body.toString() ?? "").not.toContain(agentToken);
+  }, 40_000);
+});
+
 describe("--run-as refusals", () => {
   it("a user that does not exist: exit 2, with a message", async () => {
     const cli = startCli(["--token-file", path.join(base, "token"), "--run-as", "no-such-user-ym14"]);
