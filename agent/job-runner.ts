@@ -23,7 +23,7 @@ import { killProcessGroup, MAX_TIMER_MS, processGroupAlive, signalGroup } from "
 import { runStep, type StopKind } from "./step-runner.ts";
 import { resolveRecord } from "./templates.ts";
 import { limitOutputs } from "./outputs-file.ts";
-import { giveDirs, openForPassage, userEnv, type StepUser } from "./run-as.ts";
+import { giveDirs, openForPassage, stageArtifactsAs, userEnv, type StepUser } from "./run-as.ts";
 
 export interface JobRunnerOptions {
   api: AgentApi;
@@ -285,16 +285,22 @@ export class JobRunner {
     if (a.artifacts.length > 0) {
       log.writeLine(`${BOLD}▶ artifacts${RESET}`);
       try {
-        const report = await uploadArtifacts(a.artifacts, workspace, {
+        const note = (line: string) => log.writeLine(line.startsWith("warning") ? `${YELLOW}${line}${RESET}` : line);
+        // Under --run-as, only what the user can read: the agent (root) would follow its symlinks.
+        const staged = this.options.user
+          ? await stageArtifactsAs(this.options.user, a.artifacts, workspace, path.join(io.tmpDir, "artifacts"), { signal: stepsSignal, note })
+          : { dir: workspace, skipped: 0 };
+        const report = await uploadArtifacts(a.artifacts, staged.dir, {
           api: this.jobApi,
           signal: anySignal(stepsSignal, this.ioController.signal),
           maxBytes: a.limits.artifactBytes,
-          note: (line) => log.writeLine(line.startsWith("warning") ? `${YELLOW}${line}${RESET}` : line),
+          note,
         });
-        if (report.failed > 0 && status === "SUCCESS") {
+        const failed = report.failed + staged.skipped;
+        if (failed > 0 && status === "SUCCESS") {
           status = "WARNING";
           reason = "artifacts_failed";
-          message = `${report.failed} artifact(s) could not be uploaded`;
+          message = `${failed} artifact(s) could not be uploaded`;
         }
       } catch (err) {
         if (err instanceof JobRejectedError) throw err;

@@ -7,10 +7,15 @@
  * Each job gets a work dir and a HOME of its own, owned by USER; the scripts and YM_OUTPUT /
  * YM_METRICS files are USER's, in a dir USER cannot change (so none can be swapped for a
  * symlink to something only root may read, which the agent would then read back as root).
+ * For the same reason artifacts are copied out of the job's work dir by a process running as
+ * USER before the agent uploads them: a symlink to the state file reads as "permission denied".
  */
-import { execFileSync } from "node:child_process";
-import { chmod, chown, mkdir, stat } from "node:fs/promises";
+import { execFileSync, spawn } from "node:child_process";
+import { createWriteStream } from "node:fs";
+import { chmod, chown, mkdir, rm, stat } from "node:fs/promises";
 import path from "node:path";
+import { pipeline } from "node:stream/promises";
+import { expandArtifacts } from "./artifacts.ts";
 
 export interface StepUser {
   name: string;
@@ -123,4 +128,62 @@ export async function unreachableBy(user: StepUser, dir: string): Promise<string
     if (parent === current) return undefined;
     current = parent;
   }
+}
+
+/**
+ * Copies the files the artifact patterns match from `workspace` into `stagingDir` (root's, 0700),
+ * each read by `cat` running as the user, so that only what the user can read is uploaded.
+ * Returns the dir to upload from and how many files were skipped (the user cannot read them).
+ */
+export async function stageArtifactsAs(
+  user: StepUser,
+  patterns: readonly string[],
+  workspace: string,
+  stagingDir: string,
+  options: { signal: AbortSignal; note: (line: string) => void },
+): Promise<{ dir: string; skipped: number }> {
+  await rm(stagingDir, { recursive: true, force: true });
+  await mkdir(stagingDir, { recursive: true, mode: 0o700 });
+  const { files } = await expandArtifacts(patterns, workspace);
+  let skipped = 0;
+  for (const file of files) {
+    const dest = path.join(stagingDir, file.name);
+    await mkdir(path.dirname(dest), { recursive: true, mode: 0o700 });
+    const error = await copyAs(user, file.path, dest, options.signal);
+    if (error) {
+      await rm(dest, { force: true });
+      skipped += 1;
+      options.note(`warning: artifact "${file.name}" skipped: ${user.name} cannot read it (${error})`);
+    }
+  }
+  return { dir: stagingDir, skipped };
+}
+
+async function copyAs(user: StepUser, from: string, to: string, signal: AbortSignal): Promise<string | undefined> {
+  const { command, args, uid, gid } = commandAs(user, "cat", ["--", from]);
+  const child = spawn(command, args, {
+    cwd: "/",
+    env: { PATH: process.env.PATH ?? "/usr/bin:/bin" },
+    stdio: ["ignore", "pipe", "pipe"],
+    signal,
+    ...(uid !== undefined ? { uid } : {}),
+    ...(gid !== undefined ? { gid } : {}),
+  });
+  let stderr = "";
+  child.stderr.on("data", (d: Buffer) => {
+    if (stderr.length < 1000) stderr += d.toString();
+  });
+  const exited = new Promise<number | null>((resolve) => {
+    child.on("error", () => resolve(null));
+    child.on("close", (code) => resolve(code));
+  });
+  try {
+    await pipeline(child.stdout, createWriteStream(to, { flags: "wx", mode: 0o600 }));
+  } catch (err) {
+    child.kill("SIGKILL");
+    await exited;
+    return (err as Error).message;
+  }
+  const code = await exited;
+  return code === 0 ? undefined : stderr.trim().split("\n").at(-1) || `exit code ${code}`;
 }

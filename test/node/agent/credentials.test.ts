@@ -58,6 +58,7 @@ const waitFor = async (cond: () => boolean, ms = 10_000) => {
 /** Every place a step can look for the agent's tokens, each section headed `== name`. */
 const hostileStep = (runAs: boolean) => `
 set +e +o pipefail # carry on past every refusal
+exec 2>&1 # one stream: every refusal lands in its own section
 echo "== id"; id -u
 echo "== env"; env
 echo "== cmdline"; tr '\\0' ' ' < /proc/$PPID/cmdline; echo
@@ -191,23 +192,23 @@ describe("--run-as", () => {
   }, 40_000);
 });
 
-describe("--run-as: known hole (agent/artifacts.ts, another branch's file)", () => {
-  // The agent uploads artifacts as root and follows symlinks: a step can name a symlink to the
-  // state file as an artifact. This test documents the hole until artifacts.ts refuses files
-  // whose real path leaves the job's work dir; it then fails, and `.fails` should go.
-  it.fails("an artifact that is a symlink to the state file is not uploaded", async () => {
-    if (!isRoot) throw new Error("needs root");
+describe("--run-as: artifacts", () => {
+  it.skipIf(!isRoot)("are read as the user: a symlink to the state file is skipped, the job's own files are uploaded", async () => {
     const job = makeAssignment({
-      steps: [{ id: "link", run: `ln -s "${stateDir()}/state.json" loot.txt` }],
-      artifacts: ["loot.txt"],
+      steps: [{ id: "link", run: `ln -s "${stateDir()}/state.json" loot.txt; mkdir d; echo mine > d/own.txt` }],
+      artifacts: ["loot.txt", "d/"],
     });
     const record = server.enqueue(job);
     const cli = startCli(["--token-file", path.join(base, "token"), "--run-as", "nobody"]);
-    await server.waitForFinish(job.job.attemptId, 30_000);
+    const finish = await server.waitForFinish(job.job.attemptId, 30_000);
     const agentToken = JSON.parse(await readFile(path.join(stateDir(), "state.json"), "utf8")).token as string;
     cli.child.kill("SIGTERM");
-    await cli.exit;
-    expect(record.artifacts.get("loot.txt")?.body.toString() ?? "").not.toContain(agentToken);
+    expect(await cli.exit).toBe(0);
+    expect(record.artifacts.has("loot.txt")).toBe(false);
+    expect(record.artifacts.get("d/own.txt")?.body.toString()).toBe("mine\n");
+    expect(record.log.toString()).toContain('artifact "loot.txt" skipped: nobody cannot read it');
+    expect(record.log.toString()).not.toContain(agentToken);
+    expect(finish).toMatchObject({ status: "WARNING", reason: "artifacts_failed" });
   }, 40_000);
 });
 
