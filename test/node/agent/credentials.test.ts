@@ -136,6 +136,20 @@ describe("the agent's credentials, from its jobs' side", () => {
     expect(cli.stderr()).toContain("prefer --token-file");
   }, 20_000);
 
+  it("YM_TOKEN in the environment: not in a step's env; the agent's /proc environ keeps it (hence --token-file)", async () => {
+    const job = makeAssignment({ steps: [{ id: "env", run: "env" }] });
+    const record = server.enqueue(job);
+    const cli = startCli([], { YM_TOKEN: registrationToken });
+    await server.waitForFinish(job.job.attemptId, 30_000);
+    const environ = await readFile(`/proc/${cli.child.pid}/environ`, "latin1");
+    cli.child.kill("SIGTERM");
+    expect(await cli.exit).toBe(0);
+    expect(server.registrations).toHaveLength(1);
+    expect(record.log.toString()).toContain("YM_JOB=");
+    expect(record.log.toString()).not.toContain(registrationToken);
+    expect(environ).toContain(registrationToken); // what docs/security.md warns about
+  }, 40_000);
+
   it("a hostile step (no --run-as) finds no token in its env, the agent's cmdline/environ, ps, or the work dir", async () => {
     const { parts, agentToken } = await runHostileJob([]);
     for (const where of ["env", "cmdline", "environ", "ps", "workdir", "home"]) {
