@@ -25,13 +25,25 @@ import { describeStatus, errorBody, type HttpClient, type HttpResponse, type Req
 export const CLAIM_RETRY: RetryPolicy = { baseMs: 1000, capMs: 30_000 };
 export const JOB_RETRY: RetryPolicy = { baseMs: 250, capMs: 10_000 };
 
-/** The server refused the agent token (or the registration token). */
+/**
+ * Error codes that mean an administrator revoked this agent (or its registration token): the
+ * agent stops for good (exit 3) instead of registering again.
+ */
+export const REVOKED_CODES: ReadonlySet<string> = new Set(["agent_revoked", "registration_token_revoked"]);
+
+/** The server refused the agent token (or the registration token); `code` says why. */
 export class UnauthorizedError extends Error {
   readonly status: number;
-  constructor(message: string, status: number) {
+  readonly code: string;
+  constructor(message: string, status: number, code = "") {
     super(message);
     this.name = "UnauthorizedError";
     this.status = status;
+    this.code = code;
+  }
+
+  get revoked(): boolean {
+    return REVOKED_CODES.has(this.code);
   }
 }
 
@@ -123,7 +135,7 @@ export class AgentApi {
       CLAIM_RETRY,
     );
     if (response.status === 401 || response.status === 403) {
-      throw new UnauthorizedError(`registration refused: ${describeStatus(response)}`, response.status);
+      throw new UnauthorizedError(`registration refused: ${describeStatus(response)}`, response.status, errorBody(response)?.code);
     }
     if (response.status !== 200 && response.status !== 201) {
       throw new ProtocolError(`registration failed: ${describeStatus(response)}`, response.status);
@@ -146,7 +158,7 @@ export class AgentApi {
     );
     if (response.status === 204) return { kind: "none" };
     if (response.status === 401 || response.status === 403) {
-      throw new UnauthorizedError(`claim refused: ${describeStatus(response)}`, response.status);
+      throw new UnauthorizedError(`claim refused: ${describeStatus(response)}`, response.status, errorBody(response)?.code);
     }
     if (response.status !== 200) throw new ProtocolError(`claim failed: ${describeStatus(response)}`, response.status);
     let raw: unknown;
@@ -175,7 +187,7 @@ export class AgentApi {
       { capMs: 1000, maxTries: 1 },
     );
     if (response.status === 401 || response.status === 403) {
-      throw new UnauthorizedError(`heartbeat refused: ${describeStatus(response)}`, response.status);
+      throw new UnauthorizedError(`heartbeat refused: ${describeStatus(response)}`, response.status, errorBody(response)?.code);
     }
     if (response.status >= 300) throw new ProtocolError(`heartbeat failed: ${describeStatus(response)}`, response.status);
   }

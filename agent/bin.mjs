@@ -22,6 +22,8 @@ if (major < 22) {
     // Its own process group, so that a Ctrl-C reaches it once (forwarded), not twice.
     detached: true,
   });
+  // This process keeps the arguments too: show a title without them (the child scrubs its own).
+  process.title = "yardmaster-agent";
   for (const sig of ["SIGINT", "SIGTERM"]) process.on(sig, () => child.kill(sig));
   child.on("exit", (code, signal) => process.exit(code ?? (signal ? 1 : 0)));
 }

@@ -227,6 +227,10 @@ export async function startAgent(
 ): Promise<AgentProcess> {
   const token = options.registrationToken ?? (await cp.api("POST", "/api/v1/agent-tokens", { name: options.name })).json.token;
   const workDir = mkdtempSync(join(tmpdir(), `ym-agent-${options.name}-`));
+  // The agent's identity and its registration token live outside the work dir (docs/agent.md).
+  const stateDir = mkdtempSync(join(tmpdir(), `ym-agent-state-${options.name}-`));
+  const tokenFile = join(stateDir, "registration-token");
+  writeFileSync(tokenFile, `${token}\n`, { mode: 0o600 });
   // The sources, or (YM_AGENT_ENTRY, as the benchmarks set it) the agent's bundle as it ships.
   const entry = process.env.YM_AGENT_ENTRY ?? join(ROOT, "agent/cli.ts");
   const child = spawn(
@@ -236,8 +240,10 @@ export async function startAgent(
       entry,
       "--url",
       cp.url,
-      "--token",
-      token,
+      "--token-file",
+      tokenFile,
+      "--state-dir",
+      stateDir,
       "--labels",
       options.labels.join(","),
       "--name",

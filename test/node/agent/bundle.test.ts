@@ -62,7 +62,7 @@ describe("the agent's bundle", () => {
       artifacts: ["out.txt"],
     });
     const record = server.enqueue(job);
-    const agent = run(bundle, ["--url", server.url, "--work-dir", work, "--labels", "linux"], dist.dir);
+    const agent = run(bundle, ["--url", server.url, "--work-dir", work, "--state-dir", path.join(dist.dir, "state"), "--labels", "linux"], dist.dir);
     const finish = await server.waitForFinish(job.job.attemptId, 20_000);
     agent.child.kill("SIGTERM");
     expect(await agent.exit, agent.stderr()).toBe(0);
