@@ -26,12 +26,8 @@ async function api(method: string, path: string, body?: string, contentType = "a
   return { status: res.status, text, json: text ? JSON.parse(text) : undefined };
 }
 
-beforeAll(async () => {
-  const envFile = join(dir, "test.env");
-  writeFileSync(envFile, `YM_ADMIN_TOKEN=${adminToken}\nYM_ENCRYPTION_KEY=AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=\n`);
-  const port = await freePort();
-  url = `http://127.0.0.1:${port}`;
-  start = spawn(
+function launch(port: number, envFile: string): ChildProcess {
+  const child = spawn(
     join(ROOT, "node_modules/.bin/node"),
     ["scripts/start.mjs", "--port", String(port), "--persist-to", join(dir, "state"), "--env-file", envFile, "--show-interactive-dev-session=false"],
     {
@@ -49,14 +45,31 @@ beforeAll(async () => {
       detached: true,
     },
   );
-  start.stdout!.on("data", (d) => (output += d));
-  start.stderr!.on("data", (d) => (output += d));
-  await waitFor("npm start to serve the API", async () => start.exitCode === null && (await fetch(`${url}/api/health`)).ok, {
-    timeoutMs: 90_000,
-    intervalMs: 250,
-    explain: () => output.slice(-3000),
-  });
-}, 120_000);
+  child.stdout!.on("data", (d) => (output += d));
+  child.stderr!.on("data", (d) => (output += d));
+  return child;
+}
+
+beforeAll(async () => {
+  const envFile = join(dir, "test.env");
+  writeFileSync(envFile, `YM_ADMIN_TOKEN=${adminToken}\nYM_ENCRYPTION_KEY=AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=\n`);
+  for (let attempt = 1; ; attempt++) {
+    const from = output.length;
+    const port = await freePort();
+    url = `http://127.0.0.1:${port}`;
+    start = launch(port, envFile);
+    const outcome = await waitFor("npm start to serve the API", async () => (start.exitCode !== null ? "exited" : (await fetch(`${url}/api/health`)).ok && "up"), {
+      timeoutMs: 90_000,
+      intervalMs: 250,
+      explain: () => output.slice(-3000),
+    });
+    if (outcome === "up") return;
+    // wrangler dev picks its internal ports itself; files started side by side can collide
+    // (test/e2e/harness.ts does the same).
+    if (attempt < 3 && /Address already in use/.test(output.slice(from))) continue;
+    throw new Error(`npm start exited (${start.exitCode}) before answering:\n${output.slice(from).slice(-3000)}`);
+  }
+}, 240_000);
 
 afterAll(async () => {
   if (start?.pid && start.exitCode === null) {
