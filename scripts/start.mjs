@@ -49,6 +49,8 @@ try {
 
 if (!opts["env-file"]) ensureDevVars();
 const persist = opts["persist-to"] ? ["--persist-to", opts["persist-to"]] : [];
+// CI=true: apply without a confirmation prompt (it is the local database; and the script may
+// run without a terminal, as in test/e2e/local-schedules.test.ts).
 const migrate = spawnSync("wrangler", ["d1", "migrations", "apply", "DB", "--local", ...persist], { stdio: "inherit", env: { ...env, CI: "true" } });
 if (migrate.status !== 0) process.exit(migrate.status ?? 1);
 
