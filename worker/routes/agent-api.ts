@@ -98,6 +98,7 @@ agentApiRoutes.openapi(
   createRoute({
     method: "post",
     path: `${AGENT_API_BASE}/register`,
+    operationId: "registerAgent",
     summary: "Register an agent with a registration token; answers the agent token",
     security: [{ registrationToken: [] }],
     request: { body: { required: true, content: { "application/json": { schema: RegisterRequest } } } },
@@ -149,6 +150,7 @@ agentApiRoutes.openapi(
   createRoute({
     method: "post",
     path: `${AGENT_API_BASE}/claim`,
+    operationId: "claimJob",
     summary: "Claim a job (long-poll): 200 with a job at once when one matches, else 204 after waitSeconds",
     security: agentSecurity,
     request: { body: { required: false, content: { "application/json": { schema: ClaimRequest } } } },
@@ -167,6 +169,7 @@ agentApiRoutes.openapi(
   createRoute({
     method: "post",
     path: `${AGENT_API_BASE}/heartbeat`,
+    operationId: "sendAgentHeartbeat",
     summary: "The agent is alive",
     security: agentSecurity,
     request: { body: { required: false, content: { "application/json": { schema: AgentHeartbeat } } } },
@@ -182,6 +185,7 @@ agentApiRoutes.openapi(
   createRoute({
     method: "post",
     path: `${AGENT_API_BASE}/stop`,
+    operationId: "stopAgent",
     summary: "The agent is shutting down cleanly",
     security: agentSecurity,
     responses: { 200: json(z.object({ ok: z.literal(true) }), "Noted."), ...errors },
@@ -199,6 +203,7 @@ agentApiRoutes.openapi(
   createRoute({
     method: "post",
     path: `${AGENT_API_BASE}/jobs/{jobAttemptId}/heartbeat`,
+    operationId: "sendJobHeartbeat",
     summary: "The job is alive; the answer carries the cancel signal",
     security: jobSecurity,
     request: { params: JobParam },
@@ -215,6 +220,7 @@ agentApiRoutes.openapi(
   createRoute({
     method: "post",
     path: `${AGENT_API_BASE}/jobs/{jobAttemptId}/steps/{stepId}`,
+    operationId: "reportStep",
     summary: "A step attempt started or ended, with its outputs and metrics",
     security: jobSecurity,
     request: {
@@ -235,6 +241,7 @@ agentApiRoutes.openapi(
   createRoute({
     method: "post",
     path: `${AGENT_API_BASE}/jobs/{jobAttemptId}/finish`,
+    operationId: "finishJob",
     summary: "The job attempt ended; its token stops working",
     security: jobSecurity,
     request: { params: JobParam, body: { required: true, content: { "application/json": { schema: JobFinish } } } },
@@ -252,6 +259,7 @@ agentApiRoutes.openapi(
   createRoute({
     method: "post",
     path: `${AGENT_API_BASE}/jobs/{jobAttemptId}/logs`,
+    operationId: "appendJobLog",
     summary: "Append a chunk of the job's log (raw bytes)",
     description:
       "`seq` counts chunks from 0; `offset` is the byte offset of the chunk's first byte. A chunk already stored is acknowledged, not stored again; a chunk past a gap gets 409 `log_gap` with `details: {nextSeq, nextOffset}`.",

@@ -98,6 +98,7 @@ liveStreamRoutes.openapi(
   createRoute({
     method: "get",
     path: "/api/v1/runs/{run}/live",
+    operationId: "streamRun",
     summary: "WebSocket: a run's snapshot, then every state transition and log chunk, in order",
     description:
       "First frame `snapshot` (the run as GET /api/v1/runs/{run} shows it, with its `seq`) or, with `since`, `resumed`; then `events` frames. " +
@@ -128,6 +129,7 @@ liveStreamRoutes.openapi(
   createRoute({
     method: "get",
     path: "/api/v1/queue/live",
+    operationId: "streamQueue",
     summary: "WebSocket: the queue's snapshot, then every enqueue, claim, requeue, reorder and removal",
     description:
       "First frame `snapshot` (`queue: {pending, running}`) or, with `since` still kept, `resumed`; then `events` frames (docs/live.md). " +
@@ -150,6 +152,7 @@ liveTicketRoutes.openapi(
   createRoute({
     method: "post",
     path: "/api/v1/live-tickets",
+    operationId: "createLiveTicket",
     summary: "A short-lived ticket to open live streams (`?ticket=`) without the token in the URL",
     description: `The ticket opens only live streams, with at most read access, as the caller; it expires after ${TICKET_TTL_MS / 1000} s and may be used several times until then.`,
     security,

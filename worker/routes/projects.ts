@@ -42,6 +42,7 @@ projectRoutes.openapi(
   createRoute({
     method: "post",
     path: "/api/v1/projects",
+    operationId: "createProject",
     summary: "Create a project",
     description: "When no webhookSecret is given one is generated; it is shown in this answer only.",
     security,
@@ -81,6 +82,7 @@ projectRoutes.openapi(
   createRoute({
     method: "get",
     path: "/api/v1/projects",
+    operationId: "listProjects",
     summary: "List projects",
     security,
     responses: { 200: json(z.object({ items: z.array(ProjectView), cursor: z.null() }), "Every project the token may see."), ...errors },
@@ -102,6 +104,7 @@ projectRoutes.openapi(
   createRoute({
     method: "get",
     path: "/api/v1/projects/{project}",
+    operationId: "getProject",
     summary: "Get a project",
     security,
     request: { params: z.object({ project: SLUG }) },
@@ -128,6 +131,7 @@ projectRoutes.openapi(
   createRoute({
     method: "put",
     path: "/api/v1/projects/{project}/pipelines/{pipeline}",
+    operationId: "putPipeline",
     summary: "Store a pipeline (.act file)",
     description:
       "The body is the .act file (YAML). It is checked whole; any problem gives a 400 listing every problem with its line and column, and nothing is stored. Storing the same content again stores no new version; the content of an earlier version makes that version current again (200, `changed: true`).",
@@ -206,6 +210,7 @@ projectRoutes.openapi(
   createRoute({
     method: "get",
     path: "/api/v1/projects/{project}/pipelines",
+    operationId: "listPipelines",
     summary: "List a project's pipelines",
     security,
     request: { params: z.object({ project: SLUG }) },
@@ -232,6 +237,7 @@ projectRoutes.openapi(
   createRoute({
     method: "get",
     path: "/api/v1/projects/{project}/pipelines/{pipeline}",
+    operationId: "getPipeline",
     summary: "Get a pipeline: its current file and every version",
     security,
     request: { params: z.object({ project: SLUG, pipeline: NAME }) },

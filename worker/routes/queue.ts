@@ -18,6 +18,7 @@ queueRoutes.openapi(
   createRoute({
     method: "get",
     path: "/api/v1/queue",
+    operationId: "getQueue",
     summary: "Pending jobs in claim order, and running jobs",
     security,
     responses: { 200: json(z.object({ pending: z.array(QueueEntryView), running: z.array(QueueEntryView) }), "The queue."), ...errors },
@@ -38,6 +39,7 @@ queueRoutes.openapi(
   createRoute({
     method: "post",
     path: "/api/v1/queue/reorder",
+    operationId: "reorderQueue",
     summary: "Move a pending job before or after another",
     description: "The moved job takes the priority of the job it is placed next to, so the new order holds.",
     security,
@@ -63,6 +65,7 @@ queueRoutes.openapi(
   createRoute({
     method: "post",
     path: "/api/v1/queue/cancel",
+    operationId: "cancelQueuedJobs",
     summary: "Cancel several jobs at once",
     description: "Each job (a job attempt id from the queue) is cancelled in its run; the jobs that need it are not run.",
     security,
@@ -95,6 +98,7 @@ queueRoutes.openapi(
   createRoute({
     method: "get",
     path: "/api/v1/agents",
+    operationId: "listAgents",
     summary: "Agents: labels, version, state (idle, busy, lost, stopped, revoked), current jobs, last seen",
     security,
     responses: { 200: json(z.object({ items: z.array(AgentView), cursor: z.null() }), "Every agent of the queue."), ...errors },
@@ -111,6 +115,7 @@ queueRoutes.openapi(
   createRoute({
     method: "delete",
     path: "/api/v1/agents/{id}",
+    operationId: "revokeAgent",
     summary: "Revoke an agent: its next call is refused and it stops",
     description: "The jobs it is running are cancelled (their next heartbeat tells the agent to stop them). Registration tokens are not affected.",
     security,

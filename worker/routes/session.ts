@@ -62,7 +62,10 @@ sessionRoutes.openapi(
   createRoute({
     method: "post",
     path: "/api/v1/session",
+    operationId: "createSession",
     summary: "Sign in (dashboard): exchange a token for an HttpOnly session cookie",
+    // The token travels in the body, not in a header.
+    security: [],
     description:
       "Checks the token like `Authorization: Bearer` would, then sets the `ym_session` cookie (HttpOnly, SameSite=Strict, Secure on https, Path=/, 30 days) that authenticates the dashboard's calls. Only JSON bodies from this site's own pages are accepted.",
     request: {
@@ -94,6 +97,7 @@ sessionRoutes.openapi(
   createRoute({
     method: "get",
     path: "/api/v1/session",
+    operationId: "getSession",
     summary: "Who is signed in (the session cookie, or a bearer token)",
     security: [{ bearerAuth: [] }],
     responses: { 200: json(SessionView, "The signed-in token."), ...errors },
@@ -112,7 +116,10 @@ sessionRoutes.openapi(
   createRoute({
     method: "delete",
     path: "/api/v1/session",
+    operationId: "deleteSession",
     summary: "Sign out: clear the session cookie",
+    // Signing out needs nothing: it only clears the cookie.
+    security: [],
     responses: { 200: json(z.object({ ok: z.literal(true) }), "Signed out."), ...errors },
   }),
   async (c) => {

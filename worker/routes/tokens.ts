@@ -57,6 +57,7 @@ tokenRoutes.openapi(
   createRoute({
     method: "post",
     path: "/api/v1/tokens",
+    operationId: "createApiToken",
     summary: "Create an API token",
     description: "The token is in this answer only; only its SHA-256 is stored.",
     security,
@@ -88,6 +89,7 @@ tokenRoutes.openapi(
   createRoute({
     method: "post",
     path: "/api/v1/agent-tokens",
+    operationId: "createAgentToken",
     summary: "Create an agent registration token",
     description: "Agents register with it (`--token`). Revoking it stops new registrations, not agents already registered.",
     security,
@@ -123,6 +125,7 @@ for (const [path, kind] of [
     createRoute({
       method: "get",
       path,
+      operationId: kind === "api" ? "listApiTokens" : "listAgentTokens",
       summary: kind === "api" ? "List API tokens" : "List agent registration tokens",
       security,
       responses: { 200: json(z.object({ items: z.array(TokenView), cursor: z.null() }), "The tokens, newest first (never their values)."), ...errors },
@@ -138,6 +141,7 @@ for (const [path, kind] of [
     createRoute({
       method: "delete",
       path: `${path}/{id}`,
+      operationId: kind === "api" ? "revokeApiToken" : "revokeAgentToken",
       summary: kind === "api" ? "Revoke an API token" : "Revoke an agent registration token",
       security,
       request: { params: z.object({ id: ID }) },

@@ -1,4 +1,5 @@
-/** Agents: name, labels, version, state (idle, busy, lost…), current job, last seen. */
+/** Agents: name, labels, version (older than this server's agent release: flagged), state (idle, busy, lost…), current job, last seen. */
+import { AGENT_VERSION, isOlderAgentVersion } from "../../../domain/agent-release.ts";
 import type { AgentView, Page } from "../api/types.ts";
 import { Empty } from "../components/Empty.tsx";
 import { ErrorNotice } from "../components/ErrorNotice.tsx";
@@ -65,7 +66,14 @@ export function AgentsPage() {
                       </div>
                     ))}
                   </td>
-                  <td class="mono" data-label="Version">{a.version}</td>
+                  <td class="mono" data-label="Version" data-outdated={isOlderAgentVersion(a.version) || undefined}>
+                    {a.version}
+                    {isOlderAgentVersion(a.version) && (
+                      <span class="badge tone-warning outdated" title={`Older than this server's agent release, ${AGENT_VERSION}: upgrade it (docs/agent.md)`}>
+                        upgrade to {AGENT_VERSION}
+                      </span>
+                    )}
+                  </td>
                   <td class="nowrap" data-label="Last seen">
                     <TimeAgo at={a.lastSeenAt} />
                   </td>
