@@ -12,24 +12,7 @@ import http from "node:http";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { pipeline } from "node:stream/promises";
-import {
-  assertNoReload,
-  type Benchmark,
-  figure,
-  MB,
-  MemoryWatch,
-  processMemory,
-  resetPeak,
-  round,
-  setUpPipeline,
-  sleep,
-  startAgent,
-  startControlPlane,
-  stopAll,
-  waitFor,
-  wallNow,
-  workerdPids,
-} from "./harness.ts";
+import { assertNoReload, type Benchmark, figure, MB, MemoryWatch, processMemory, resetPeak, round, setUpPipeline, sleep, startAgent, startControlPlane, stopAll, waitFor, wallNow, workerdPids } from "./harness.ts";
 
 /** Writes `bytes` of random data (incompressible, like a real build output). */
 function randomFile(path: string, bytes: number): void {
