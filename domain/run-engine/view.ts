@@ -40,11 +40,12 @@ function stepView(step: StepState, now: number): StepView {
   };
 }
 
+/** Which attempt, a run's or a job's, and where it stands: the first fields of both views. */
+const attemptOf = (a: RunAttemptState | JobAttemptState) => ({ id: a.id, number: a.number, status: a.status });
+
 function jobAttemptView(a: JobAttemptState, index: HistoryIndex, now: number): JobAttemptView {
   return {
-    id: a.id,
-    number: a.number,
-    status: a.status,
+    ...attemptOf(a),
     agent: a.agentName,
     agentId: a.agentId,
     reason: a.reason,
@@ -73,9 +74,7 @@ function jobView(job: JobState, index: HistoryIndex, now: number): JobView {
 
 function attemptView(a: RunAttemptState, index: HistoryIndex, now: number): RunAttemptView {
   return {
-    id: a.id,
-    number: a.number,
-    status: a.status,
+    ...attemptOf(a),
     failedOnly: a.failedOnly,
     ...lifetime(a, now),
     jobs: a.jobs.map((j) => jobView(j, index, now)),
