@@ -157,8 +157,6 @@ export const api: Benchmark = {
       const listSize = (await cp.api("GET", routes.runs)).text.length;
 
       return {
-        name: "api",
-        title: "API under 50 concurrent clients",
         definition: [
           `${total.toLocaleString("en")} runs in D1: one real (a 5-job, 10-step pipeline run to SUCCESS by a real agent) and ${(total - 1).toLocaleString("en")}`,
           "clones of its D1 row as the projection wrote it, with older UUIDv7 ids, other numbers, statuses, branches and commits,",

@@ -128,8 +128,6 @@ export const artifacts: Benchmark = {
       assertNoReload(cp);
       const mbps = (ms: number) => bytes / MB / (ms / 1000);
       return {
-        name: "artifacts",
-        title: "Artifacts: upload and download",
         definition: [
           `A ${bytes / MB} MiB file of random bytes is written once; the job's step hard-links it into the job's work dir and the`,
           "job declares it as an artifact, so one real agent hashes it and uploads it as a multipart upload (64 MiB parts, each",

@@ -355,7 +355,8 @@ export interface BenchContext {
 export interface Benchmark {
   name: string;
   title: string;
-  run(ctx: BenchContext): Promise<BenchResult>;
+  /** What it measured; the result carries the benchmark's own name and title (run.ts adds them). */
+  run(ctx: BenchContext): Promise<Omit<BenchResult, "name" | "title">>;
 }
 
 /**

@@ -286,8 +286,6 @@ export const logs: Benchmark = {
       const fanout = (flat.bytes / MB / flat.deliveredSeconds) * VIEWERS * (4 / 3);
       const paceLabel = `${Math.round(pace / 1024)} KiB/s`;
       return {
-        name: "logs",
-        title: "Logs: ingest and live viewers",
         definition: [
           `One real agent runs a job whose step (Node) writes ${bytes / MB} MiB as fixed ${LINE}-byte lines, each starting with the`,
           "wall-clock time it was written (640 lines per write, each write after the previous one drained into the pipe, so that is",

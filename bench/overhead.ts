@@ -158,8 +158,6 @@ export const overhead: Benchmark = {
       const cpuFloor = (AGENTS * cpuTotal) / cores;
 
       return {
-        name: "overhead",
-        title: "Orchestration overhead",
         definition: [
           `${AGENTS} real agent processes (the agent's bundle, \`agent/build.mjs\`; concurrency 1, labels [overhead]) and a pipeline of ${jobs} independent jobs,`,
           "each one step `run: true`.",

@@ -92,8 +92,6 @@ export const pickup: Benchmark = {
       const b = summarize(healthMs);
       const base = (label: string, value: number) => ({ label: `GET /api/health round trip ${label}`, value, unit: "ms" });
       return {
-        name: "pickup",
-        title: "Pickup latency",
         definition: [
           `${AGENTS} idle agents hold long-poll claims (\`POST /api/agent/v1/claim\`, waitSeconds 25). They are agent-protocol`,
           "clients built from the agent's own HTTP code (`agent/client.ts`, `agent/api.ts`: node:http, keep-alive), running in the",

@@ -97,8 +97,6 @@ export const queueDepth: Benchmark = {
       const d = { behind: summarize(full.behindMs), ahead: summarize(full.aheadMs), health: summarize(full.healthMs) };
       const deepLabel = depth.toLocaleString("en");
       return {
-        name: "queue",
-        title: "Claim latency against queue depth",
         definition: [
           "One agent-protocol client (the agent's own HTTP code) claims with `waitSeconds: 0` while the dispatcher's queue holds",
           `10, then ${deepLabel}, jobs for a label no agent carries (pipelines of 10 and 1,000 independent jobs). Each sample`,
