@@ -4,6 +4,7 @@
  * Times are ISO-8601 strings; durations are milliseconds.
  */
 import { z } from "zod";
+import { RunRef } from "./run-ref.ts";
 import { STATES } from "./states.ts";
 
 const Time = z.string().nullable();
@@ -99,24 +100,16 @@ export const RunAttemptView = z
   .meta({ id: "RunAttempt" });
 
 /** A run as listed (from D1): no attempts. */
-export const RunSummaryView = z
-  .object({
-    id: z.string(),
-    number: z.number().int(),
-    project: z.string(),
-    pipeline: z.string(),
-    branch: z.string().nullable(),
-    commit: z.string().nullable(),
-    trigger: TriggerSchema,
-    params: z.record(z.string(), z.string()),
-    status: StateSchema,
-    attempt: z.number().int(),
-    createdAt: z.string(),
-    startedAt: Time,
-    endedAt: Time,
-    durationMs: z.number().nullable(),
-  })
-  .meta({ id: "RunSummary" });
+export const RunSummaryView = RunRef.extend({
+  trigger: TriggerSchema,
+  params: z.record(z.string(), z.string()),
+  status: StateSchema,
+  attempt: z.number().int(),
+  createdAt: z.string(),
+  startedAt: Time,
+  endedAt: Time,
+  durationMs: z.number().nullable(),
+}).meta({ id: "RunSummary" });
 
 export const RunView = RunSummaryView.extend({
   pipelineVersionId: z.string(),

@@ -62,28 +62,32 @@ export function createApp() {
   // Agents: the right kind of token before any body is read (routes/agent-api.ts).
   app.use(`${AGENT_API_BASE}/*`, agentDoor);
 
-  app.route("/", projectRoutes);
-  app.route("/", runRoutes);
-  app.route("/", lineageRoutes);
-  app.route("/", tokenRoutes);
-  app.route("/", webhookRoutes);
-  app.route("/", webhookDeliveryRoutes);
-  app.route("/", secretRoutes);
-  app.route("/", queueRoutes);
-  app.route("/", agentApiRoutes);
-  app.route("/", agentArtifactRoutes);
-  app.route("/", artifactRoutes);
-  app.route("/", liveStreamRoutes);
-  app.route("/", liveTicketRoutes);
+  // Behind the door, in this order (each router holds its full paths).
+  const routers = [
+    projectRoutes,
+    runRoutes,
+    lineageRoutes,
+    tokenRoutes,
+    webhookRoutes,
+    webhookDeliveryRoutes,
+    secretRoutes,
+    queueRoutes,
+    agentApiRoutes,
+    agentArtifactRoutes,
+    artifactRoutes,
+    liveStreamRoutes,
+    liveTicketRoutes,
+  ];
+  for (const routes of routers) app.route("/", routes);
 
   app.openAPIRegistry.registerComponent("securitySchemes", "bearerAuth", {
     type: "http",
     scheme: "bearer",
     description: "An API token (POST /api/v1/tokens) or the admin token.",
   });
-  app.openAPIRegistry.registerComponent("securitySchemes", "registrationToken", { type: "http", scheme: "bearer" });
-  app.openAPIRegistry.registerComponent("securitySchemes", "agentToken", { type: "http", scheme: "bearer" });
-  app.openAPIRegistry.registerComponent("securitySchemes", "jobToken", { type: "http", scheme: "bearer" });
+  for (const agentSide of ["registrationToken", "agentToken", "jobToken"]) {
+    app.openAPIRegistry.registerComponent("securitySchemes", agentSide, { type: "http", scheme: "bearer" });
+  }
   app.openAPIRegistry.registerComponent("securitySchemes", "liveTicket", {
     type: "apiKey",
     in: "query",

@@ -1,46 +1,32 @@
 /** The queue feed over REST: GET /api/v1/queue every second while the page is visible. */
 import { get } from "../api/client.ts";
 import type { QueueView } from "../api/types.ts";
-import { Emitter } from "./emitter.ts";
+import { Emitter, ErrorEmitter } from "./emitter.ts";
+import { emitWhenChanged, poller } from "./poller.ts";
 import type { QueueFeed } from "./types.ts";
 
 export const QUEUE_POLL_MS = 1000;
 
 export function pollQueueFeed(): QueueFeed {
   const queue = new Emitter<QueueView>();
-  const errors = new Emitter<Error>();
-  let closed = false;
-  let timer: ReturnType<typeof setTimeout> | undefined;
-  let lastJson = "";
-  const schedule = (ms: number) => {
-    if (closed) return;
-    clearTimeout(timer);
-    timer = setTimeout(poll, ms);
-  };
-  async function poll() {
-    if (closed) return;
-    if (document.visibilityState !== "visible" && queue.last) return schedule(QUEUE_POLL_MS);
-    try {
-      const view = await get<QueueView>("/api/v1/queue");
-      const json = JSON.stringify(view, (k, v) => (k === "waitMs" ? undefined : v));
-      if (json !== lastJson) {
-        lastJson = json;
-        queue.emit(view);
+  const errors = new ErrorEmitter();
+  const show = emitWhenChanged(queue, "waitMs");
+  const polling = poller(
+    async (p) => {
+      try {
+        show(await get<QueueView>("/api/v1/queue"));
+      } catch (e) {
+        errors.fail(e);
       }
-    } catch (e) {
-      errors.emit(e instanceof Error ? e : new Error(String(e)));
-    }
-    schedule(QUEUE_POLL_MS);
-  }
-  void poll();
+      p.schedule(QUEUE_POLL_MS);
+    },
+    { shown: () => queue.last !== undefined, hiddenMs: QUEUE_POLL_MS },
+  );
   return {
     mode: "poll",
     onQueue: (l) => queue.on(l),
     onError: (l) => errors.on(l, false),
-    refresh: () => schedule(0),
-    close() {
-      closed = true;
-      clearTimeout(timer);
-    },
+    refresh: () => polling.schedule(0),
+    close: () => polling.close(),
   };
 }

@@ -5,13 +5,13 @@
  */
 import type { QueueView } from "../api/types.ts";
 import { applyQueueEvent, followLive, type QueueLiveEvent, type QueueSnapshot } from "../../../domain/live.ts";
-import { Emitter } from "./emitter.ts";
-import { connector } from "./socket.ts";
+import { Emitter, ErrorEmitter } from "./emitter.ts";
+import { connector, onStreamEnd } from "./socket.ts";
 import type { QueueFeed } from "./types.ts";
 
 export function wsQueueFeed(onUnavailable: (error: unknown) => void): QueueFeed {
   const queue = new Emitter<QueueView>();
-  const errors = new Emitter<Error>();
+  const errors = new ErrorEmitter();
   const controller = new AbortController();
   let state: QueueSnapshot | null = null;
   const emit = () => state && queue.emit({ pending: state.pending, running: state.running });
@@ -29,14 +29,7 @@ export function wsQueueFeed(onUnavailable: (error: unknown) => void): QueueFeed 
       state = applyQueueEvent(state, event);
       emit();
     },
-  }).then(
-    () => undefined,
-    (error: unknown) => {
-      if (controller.signal.aborted) return;
-      if (error instanceof Error && error.name === "LiveRefused") errors.emit(error);
-      else onUnavailable(error);
-    },
-  );
+  }).then(() => undefined, onStreamEnd(controller.signal, errors, onUnavailable));
 
   return {
     mode: "websocket",

@@ -65,6 +65,7 @@ describe("the agent's glob", () => {
     "**/*.bin",
     "dist/*.{js,map}",
     "out/deep",
+    "out/deep/",
     "missing/*.xml",
     "report.json",
   ];
