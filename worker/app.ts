@@ -11,6 +11,7 @@ import { agentArtifactRoutes } from "./routes/agent-artifacts.ts";
 import { artifactRoutes } from "./routes/artifacts.ts";
 import { projectRoutes } from "./routes/projects.ts";
 import { queueRoutes } from "./routes/queue.ts";
+import { queueRegistryRoutes } from "./routes/queues/index.ts";
 import { runRoutes } from "./routes/runs.ts";
 import { lineageRoutes } from "./routes/lineage.ts";
 import { tokenRoutes } from "./routes/tokens.ts";
@@ -68,6 +69,7 @@ export function createApp() {
   app.route("/", webhookDeliveryRoutes);
   app.route("/", secretRoutes);
   app.route("/", queueRoutes);
+  app.route("/", queueRegistryRoutes);
   app.route("/", agentApiRoutes);
   app.route("/", agentArtifactRoutes);
   app.route("/", artifactRoutes);

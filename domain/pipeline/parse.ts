@@ -12,6 +12,7 @@
  */
 import { isAlias, isMap, isScalar, isSeq, LineCounter, parseDocument, type Document, type Node } from "yaml";
 import { parseTemplates, type Template } from "../templates.ts";
+import { DEFAULT_QUEUE } from "../queues.ts";
 import { findCycle, upstreamOf, type GraphNode } from "./graph.ts";
 import { closestMatch, PipelineFileSchema, pipelineErrorMap, unknownKeyMessage, type PipelineFile } from "./schema.ts";
 import {
@@ -26,6 +27,11 @@ import {
 export interface ParseOptions {
   /** The pipeline's name when the file has no top-level `name:` (e.g. the file's name). */
   name?: string;
+  /**
+   * Why the pipeline's project may not use a queue (a sentence), or null when it may: the
+   * caller's view of the queue registry (domain/queues.ts `queueRefusal`). Unset = not checked.
+   */
+  queueRefusal?: (queue: string) => string | null;
 }
 
 type Path = (string | number)[];
@@ -289,6 +295,7 @@ class Normaliser {
     const stepsWhy = "step outputs are not available in the pipeline's env";
     this.env(file.env ?? {}, ["env"], { steps: null, stepsWhy, needs: null, secrets: true });
     const jobs = this.jobKeys.map((key) => this.job(key, file.jobs[key]!));
+    this.checkQueues(jobs, options);
     reportCycles(
       jobs.map((job) => ({ id: job.key, needs: job.needs })),
       "jobs form a cycle",
@@ -399,6 +406,7 @@ class Normaliser {
       (list ?? []).map(({ namespace, name }) => ({ namespace, name }));
     return {
       key,
+      queue: job.queue ?? this.file.queue ?? DEFAULT_QUEUE,
       runsOn: job["runs-on"],
       priority: job.priority ?? 0,
       timeoutMs: job.timeout ?? PIPELINE_DEFAULTS.jobTimeoutMs,
@@ -410,6 +418,26 @@ class Normaliser {
       artifacts: job.artifacts ?? [],
       lineage: { inputs: datasets(job.lineage?.inputs), outputs: datasets(job.lineage?.outputs) },
     };
+  }
+
+  /** Each queue named is checked once, reported where it is written (the job's, or the pipeline's `queue:`). */
+  private checkQueues(jobs: PipelineJob[], options: ParseOptions): void {
+    if (!options.queueRefusal) return;
+    const refusals = new Map<string, string | null>();
+    const refusal = (queue: string) => {
+      if (!refusals.has(queue)) refusals.set(queue, options.queueRefusal!(queue));
+      return refusals.get(queue)!;
+    };
+    let pipelineLevelReported = false;
+    for (const job of jobs) {
+      const why = refusal(job.queue);
+      if (why === null) continue;
+      if (this.file.jobs[job.key]!.queue != null) this.fault(["jobs", job.key, "queue"], why);
+      else if (this.file.queue != null && !pipelineLevelReported) {
+        pipelineLevelReported = true;
+        this.fault(["queue"], why);
+      } else if (this.file.queue == null) this.fault(["jobs", job.key], why);
+    }
   }
 
   private fault(path: Path, message: string): void {

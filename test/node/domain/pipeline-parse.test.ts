@@ -44,6 +44,7 @@ describe("the DESIGN.md example", () => {
       jobs: [
         {
           key: "test",
+          queue: "default",
           runsOn: ["linux", "node"],
           priority: 0,
           timeoutMs: 600_000,
@@ -61,6 +62,7 @@ describe("the DESIGN.md example", () => {
         },
         {
           key: "deploy",
+          queue: "default",
           runsOn: ["linux"],
           priority: 0,
           timeoutMs: PIPELINE_DEFAULTS.jobTimeoutMs,
