@@ -78,6 +78,8 @@ export type RunLiveEvent = LiveTransition | LiveLog;
 
 export interface LiveQueueEntry {
   jobAttemptId: string;
+  /** The queue the job waits in (the feed is one queue's). */
+  queue: string;
   runId: string;
   runNumber: number;
   project: string;
