@@ -13,6 +13,7 @@
 import { isAlias, isMap, isScalar, isSeq, LineCounter, parseDocument, type Document, type Node } from "yaml";
 import { parseTemplates, type Template } from "../templates.ts";
 import { DEFAULT_QUEUE } from "../queues.ts";
+import { reportRefusedQueues } from "./queue-check.ts";
 import { findCycle, upstreamOf, type GraphNode } from "./graph.ts";
 import { closestMatch, PipelineFileSchema, pipelineErrorMap, unknownKeyMessage, type PipelineFile } from "./schema.ts";
 import {
@@ -295,7 +296,7 @@ class Normaliser {
     const stepsWhy = "step outputs are not available in the pipeline's env";
     this.env(file.env ?? {}, ["env"], { steps: null, stepsWhy, needs: null, secrets: true });
     const jobs = this.jobKeys.map((key) => this.job(key, file.jobs[key]!));
-    this.checkQueues(jobs, options);
+    if (options.queueRefusal) reportRefusedQueues(file, jobs, options.queueRefusal, (path, message) => this.fault(path, message));
     reportCycles(
       jobs.map((job) => ({ id: job.key, needs: job.needs })),
       "jobs form a cycle",
@@ -418,26 +419,6 @@ class Normaliser {
       artifacts: job.artifacts ?? [],
       lineage: { inputs: datasets(job.lineage?.inputs), outputs: datasets(job.lineage?.outputs) },
     };
-  }
-
-  /** Each queue named is checked once, reported where it is written (the job's, or the pipeline's `queue:`). */
-  private checkQueues(jobs: PipelineJob[], options: ParseOptions): void {
-    if (!options.queueRefusal) return;
-    const refusals = new Map<string, string | null>();
-    const refusal = (queue: string) => {
-      if (!refusals.has(queue)) refusals.set(queue, options.queueRefusal!(queue));
-      return refusals.get(queue)!;
-    };
-    let pipelineLevelReported = false;
-    for (const job of jobs) {
-      const why = refusal(job.queue);
-      if (why === null) continue;
-      if (this.file.jobs[job.key]!.queue != null) this.fault(["jobs", job.key, "queue"], why);
-      else if (this.file.queue != null && !pipelineLevelReported) {
-        pipelineLevelReported = true;
-        this.fault(["queue"], why);
-      } else if (this.file.queue == null) this.fault(["jobs", job.key], why);
-    }
   }
 
   private fault(path: Path, message: string): void {
