@@ -4,8 +4,11 @@
  */
 import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
+import { exports } from "cloudflare:workers";
+import type { QueueLiveEvent } from "../../domain/live.ts";
 import { claim, registerAgent } from "./agent-client.ts";
-import { api } from "./api-client.ts";
+import { ADMIN, api } from "./api-client.ts";
+import { openLive } from "./live-helpers.ts";
 
 const pipeline = (queueLine: string, label: string) =>
   `name: build\n${queueLine}jobs:\n  work:\n    runs-on: [${label}]\n    steps:\n      - run: echo hi\n`;
@@ -17,7 +20,7 @@ async function agentOf(queue: string, name: string, labels: string[]) {
   const registration = await api("POST", "/api/v1/agent-tokens", { body: { name, queue } });
   expect(registration.status).toBe(201);
   expect(registration.json.queue).toBe(queue);
-  return registerAgent(name, labels, registration.json.token);
+  return { ...(await registerAgent(name, labels, registration.json.token)), registrationToken: registration.json.token as string };
 }
 
 describe("queue registry", () => {
@@ -116,6 +119,18 @@ describe("queue rules", () => {
     expect((await claim(secureAgent.token)).json.error.code).toBe("agent_revoked");
   });
 
+  it("deleting a queue leaves its agents listed, with their queue", async () => {
+    expect((await api("POST", "/api/v1/queues", { body: { name: "temp" } })).status).toBe(201);
+    const agent = await agentOf("temp", "temp-agent", ["linux"]);
+    expect((await api("DELETE", "/api/v1/queues/temp")).status).toBe(200);
+    const listed = (await api("GET", "/api/v1/agents")).json.items.find((a: any) => a.id === agent.agentId);
+    expect(listed).toMatchObject({ queue: "temp", state: "idle" });
+    expect((await api("GET", "/api/v1/agents?queue=temp")).json.items.map((a: any) => a.id)).toEqual([agent.agentId]);
+    const late = await api("POST", "/api/agent/v1/register", { token: agent.registrationToken, body: { name: "late", labels: ["linux"], version: "test" } });
+    expect(late.status).toBe(409);
+    expect(late.json.error.code).toBe("queue_deleted");
+  });
+
   it("a queue's dispatcher refuses an agent token of another queue, even one it did not mint itself", async () => {
     const agent = await registerAgent("default-only", ["linux"]);
     const other = env.DISPATCHER.get(env.DISPATCHER.idFromName("elsewhere"));
@@ -123,5 +138,30 @@ describe("queue rules", () => {
     expect(answer).toMatchObject({ ok: false, error: { status: 401, code: "invalid_agent_token" } });
     const home = env.DISPATCHER.get(env.DISPATCHER.idFromName("default"));
     expect(await home.heartbeat(agent.token)).toMatchObject({ ok: true });
+  });
+
+  it("the queue WebSocket follows the queue `?queue=` names, and refuses one that does not exist", async () => {
+    expect((await api("POST", "/api/v1/projects", { body: { slug: "gamma" } })).status).toBe(201);
+    expect((await api("POST", "/api/v1/queues", { body: { name: "watched" } })).status).toBe(201);
+    const upload = await api("PUT", "/api/v1/projects/gamma/pipelines/build", {
+      raw: pipeline("queue: watched\n", "linux"),
+      headers: { "content-type": "text/plain" },
+    });
+    expect(upload.status).toBe(201);
+    const watched = await openLive<QueueLiveEvent>("/api/v1/queue/live?queue=watched");
+    const other = await openLive<QueueLiveEvent>("/api/v1/queue/live");
+    await watched.until("a snapshot", () => watched.frames[0]);
+    await other.until("a snapshot", () => other.frames[0]);
+    expect((await trigger("gamma")).status).toBe(201);
+    const enqueued = await watched.until("the enqueue", () => watched.events.find((e) => e.kind === "enqueued"));
+    expect(enqueued).toMatchObject({ kind: "enqueued", project: "gamma", entry: { queue: "watched" } });
+    expect(other.events.some((e) => e.kind === "enqueued" && e.project === "gamma")).toBe(false);
+    watched.ws.close(1000);
+    other.ws.close(1000);
+
+    const missing = await exports.default.fetch("http://yardmaster.test/api/v1/queue/live?queue=nowhere", {
+      headers: { upgrade: "websocket", authorization: `Bearer ${ADMIN}` },
+    });
+    expect(missing.status).toBe(404);
   });
 });

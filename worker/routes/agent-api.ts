@@ -26,6 +26,7 @@ import {
 import { isRegistrationToken, parseScopedToken, sha256Hex } from "../../domain/tokens.ts";
 import { checkTokenRoute } from "../../platform/token-mac.ts";
 import { enforceRateLimit } from "../services/rate-limit.ts";
+import { queueRules } from "../services/queues.ts";
 import type { MiddlewareHandler } from "hono";
 import { type AppEnv, bearerToken } from "../auth/authenticate.ts";
 import { agents, runs, tokens } from "../../platform/db/schema.ts";
@@ -163,6 +164,10 @@ agentApiRoutes.openapi(
     }
     const body = c.req.valid("json");
     const queue = registration.queue;
+    // A token of a queue deleted since registers nobody: the queue would never get work.
+    if (queue !== DEFAULT_QUEUE && !(await queueRules(c.env, [queue])).has(queue)) {
+      throw new ApiError(409, "queue_deleted", `queue '${queue}' of this registration token was deleted: create it again or use another token`);
+    }
     const d = dispatcherStub(c.env, queue);
     const { agent, token: agentToken } = await d.register({ ...body, registrationTokenId: registration.id });
     await db.insert(agents).values({

@@ -131,7 +131,11 @@ queueRoutes.openapi(
   async (c) => {
     requireScope(c.var.principal, "read");
     // Agents serve every project; a token limited to some sees only those projects' jobs.
-    const names = await queueNames(c.env, c.req.valid("query").queue);
+    const only = c.req.valid("query").queue;
+    // Agents of a queue deleted since still exist (idle): list their queue too.
+    const withAgents = (await drizzle(c.env.DB).selectDistinct({ queue: agents.queue }).from(agents)).map((r) => r.queue);
+    const names = only !== undefined && withAgents.includes(only) ? [only] : await queueNames(c.env, only);
+    if (only === undefined) for (const name of withAgents) if (!names.includes(name)) names.push(name);
     const all = (await Promise.all(names.map((name) => dispatcherStub(c.env, name).listAgents()))).flat();
     const items = all.map((a) => ({ ...a, jobs: a.jobs.filter((j) => canSeeProject(c.var.principal, j.project)) }));
     return c.json({ items, cursor: null }, 200);
