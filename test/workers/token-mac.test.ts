@@ -10,7 +10,7 @@ import { describe, expect, it } from "vitest";
 import { randomSecret } from "../../domain/tokens.ts";
 import { RATE_LIMIT } from "../../worker/services/rate-limit.ts";
 import { agentRateLimitKeys } from "../../worker/routes/agent-api.ts";
-import { claim, registerAgent } from "./agent-client.ts";
+import { claim, job, registerAgent } from "./agent-client.ts";
 import { api, projectWithPipeline } from "./api-client.ts";
 
 const heartbeat = (token: string, headers: Record<string, string> = {}) =>
@@ -102,5 +102,18 @@ describe("agent API rate limit", { timeout: 90_000 }, () => {
     expect(limited.status).toBe(429);
     expect(limited.headers.get("retry-after")).not.toBeNull();
     expect((await heartbeat(calm.token)).status).toBe(200);
+  });
+
+  it("a job's logs past their budget get 429; its heartbeats, on their own budget, go on", async () => {
+    await projectWithPipeline("chatty-job");
+    const agent = await registerAgent("log-heavy", ["linux"]);
+    expect((await api("POST", "/api/v1/projects/chatty-job/pipelines/build/runs", { body: {} })).status).toBe(201);
+    const given = (await claim(agent.token)).json;
+    const running = job(given.token, given.job.attemptId);
+    await exhaust(agentRateLimitKeys.jobData(given.job.attemptId));
+    const limited = await running.log(0, 0, new TextEncoder().encode("line\n"));
+    expect(limited.status).toBe(429);
+    expect(limited.headers.get("retry-after")).not.toBeNull();
+    expect((await running.heartbeat()).json).toEqual({ cancel: false });
   });
 });

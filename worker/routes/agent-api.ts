@@ -79,8 +79,13 @@ export const agentRateLimitKeys = {
   /** A caller whose token is refused (or who registers), by client IP; without CF-Connecting-IP (locally) all share one. */
   ip: (ip: string | undefined) => `agent:ip:${ip ?? "unknown"}`,
   agent: (agentId: string) => `agent:agent:${agentId}`,
+  /** A job's heartbeats, steps and finish: kept apart from its data, so a chatty log never starves them (a starved heartbeat is a lost job). */
   job: (jobAttemptId: string) => `agent:job:${jobAttemptId}`,
+  /** A job's log chunks and artifact uploads. */
+  jobData: (jobAttemptId: string) => `agent:job-data:${jobAttemptId}`,
 };
+
+const JOB_DATA_PATH = /\/(logs|artifacts|artifact-uploads)(\/|$)/;
 
 const clientKey = (c: { req: { header: (name: string) => string | undefined } }) => agentRateLimitKeys.ip(c.req.header("cf-connecting-ip"));
 
@@ -120,7 +125,8 @@ export const agentDoor: MiddlewareHandler<AppEnv> = async (c, next) => {
     if (!route.ok) await refuse(c.env, ip, refused);
     // A job token minted before the MAC: accepted only for a run D1 knows (one indexed read).
     if (route.ok && route.legacy && !(await runExists(c.env, runId))) await refuse(c.env, ip, refused);
-    await enforceRateLimit(c.env, agentRateLimitKeys.job(jobAttemptId), "a job");
+    const data = JOB_DATA_PATH.test(c.req.path);
+    await enforceRateLimit(c.env, data ? agentRateLimitKeys.jobData(jobAttemptId) : agentRateLimitKeys.job(jobAttemptId), data ? "a job's logs and artifacts" : "a job");
   } else {
     const { token, queue } = agentToken(header);
     const route = await checkTokenRoute(c.env, token, "yma");
