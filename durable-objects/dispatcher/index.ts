@@ -1,6 +1,6 @@
 /**
- * DispatcherObject: one per queue, named by the queue (domain/queues.ts; `default` always exists). The ordered queue of ready job attempts,
- * label matching, held long-poll claims answered the moment a matching job is ready, and the
+ * DispatcherObject: one per queue, named by the queue (domain/queues.ts; `default` always
+ * exists). The ordered queue of ready job attempts, label matching, held long-poll claims answered the moment a matching job is ready, and the
  * registry of the queue's agents. Exactly one agent ever holds a job attempt: a claim marks the
  * row assigned synchronously (no await between choosing and marking), then asks the run.
  * Nothing here reads or writes D1.

@@ -9,7 +9,7 @@
  * agent's or the job attempt's when the token is sound, the client IP's when it is refused.
  */
 import { createRoute, z } from "@hono/zod-openapi";
-import { and, eq, isNull } from "drizzle-orm";
+import { and, eq } from "drizzle-orm";
 import { drizzle } from "drizzle-orm/d1";
 import {
   AGENT_API_BASE,
