@@ -72,6 +72,7 @@ export const JobView = z
     needs: z.array(z.string()),
     waitingOn: z.array(z.string()),
     labels: z.array(z.string()),
+    queue: z.string().describe("the queue its attempts wait in"),
     priority: z.number().int(),
     agent: z.string().nullable(),
     outputs: z.record(z.string(), z.string()),

@@ -79,6 +79,7 @@ describe("queue rules", () => {
     // alpha's job waits in `secure`: the default agent never sees it; the secure agent gets it.
     const alphaRun = await trigger("alpha");
     expect(alphaRun.status).toBe(201);
+    expect(alphaRun.json.attempts[0].jobs[0].queue).toBe("secure");
     const metrics = (await api("GET", "/api/v1/queues/secure/metrics")).json;
     expect(metrics).toMatchObject({ waiting: 1, running: 0, agents: { idle: 1, busy: 0 } });
     expect(metrics.oldestWaitSeconds).toBeGreaterThanOrEqual(0);

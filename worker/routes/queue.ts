@@ -20,6 +20,7 @@ export const queueRoutes = router();
 
 /** The queues to look at: the one asked for (it must exist), else every queue of the registry. */
 async function queueNames(env: Env, only: string | undefined): Promise<string[]> {
+  if (only === DEFAULT_QUEUE) return [only]; // always there: no read
   const rows = await drizzle(env.DB).select({ name: queues.name }).from(queues).orderBy(asc(queues.name));
   const names = rows.map((r) => r.name);
   if (!names.includes(DEFAULT_QUEUE)) names.unshift(DEFAULT_QUEUE);
