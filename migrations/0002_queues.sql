@@ -8,4 +8,4 @@ CREATE TABLE `queues` (
 --> statement-breakpoint
 ALTER TABLE `tokens` ADD `queue` text DEFAULT 'default' NOT NULL;--> statement-breakpoint
 -- `default` always exists and allows every project (issue 14.5: existing agents, tokens and queued jobs are in it).
-INSERT OR IGNORE INTO `queues` (`name`, `projects`, `description`, `created_at`, `updated_at`) VALUES ('default', NULL, 'Every project''s jobs unless a pipeline names another queue.', 0, 0);
+INSERT OR IGNORE INTO `queues` (`name`, `projects`, `description`, `created_at`, `updated_at`) VALUES ('default', NULL, 'Every project''s jobs unless a pipeline names another queue.', CAST(strftime('%s', 'now') AS INTEGER) * 1000, CAST(strftime('%s', 'now') AS INTEGER) * 1000);
