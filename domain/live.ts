@@ -66,7 +66,9 @@ export type RunLiveEvent = LiveTransition | LiveLog;
 // ── queue stream ───────────────────────────────────────────────────────────────────────────
 
 /** A queued job attempt as the run engine handed it to the dispatcher, and where it stands now. */
-export interface LiveQueueEntry extends QueueItem {
+export interface LiveQueueEntry extends Omit<QueueItem, "queue"> {
+  /** The queue the job waits in (the feed is one queue's). */
+  queue: string;
   state: "queued" | "assigned";
   /** Sort key among queued entries: priority (higher first), then `order` (lower first). */
   order: number;

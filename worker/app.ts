@@ -11,6 +11,7 @@ import { agentArtifactRoutes } from "./routes/agent-artifacts.ts";
 import { artifactRoutes } from "./routes/artifacts.ts";
 import { projectRoutes } from "./routes/projects.ts";
 import { queueRoutes } from "./routes/queue.ts";
+import { queueRegistryRoutes } from "./routes/queues/index.ts";
 import { runRoutes } from "./routes/runs.ts";
 import { lineageRoutes } from "./routes/lineage.ts";
 import { tokenRoutes } from "./routes/tokens.ts";
@@ -72,6 +73,7 @@ export function createApp() {
     webhookDeliveryRoutes,
     secretRoutes,
     queueRoutes,
+    queueRegistryRoutes,
     agentApiRoutes,
     agentArtifactRoutes,
     artifactRoutes,

@@ -1,7 +1,7 @@
 /** Builds the API's view of a run (domain/api.ts) from the engine's model. */
 import type { JobAttemptView, JobView, RunAttemptView, RunView, StepView, TransitionView } from "../api.ts";
 import type { TransitionEffect } from "./effects.ts";
-import { type JobAttemptState, type JobState, jobStatus, latestJobAttempt, type RunAttemptState, type RunState, type StepState } from "./model.ts";
+import { type JobAttemptState, type JobState, jobQueue, jobStatus, latestJobAttempt, type RunAttemptState, type RunState, type StepState } from "./model.ts";
 
 const iso = (t: number | null): string | null => (t === null ? null : new Date(t).toISOString());
 
@@ -64,6 +64,7 @@ function jobView(job: JobState, index: HistoryIndex, now: number): JobView {
     needs: job.needs,
     waitingOn: job.waitingOn,
     labels: job.labels,
+    queue: jobQueue(job),
     priority: job.priority,
     agent: latestJobAttempt(job)?.agentName ?? null,
     outputs: job.outputs,

@@ -5,6 +5,9 @@ import { drizzle } from "drizzle-orm/d1";
 import { uuidv7 } from "uuidv7";
 import { PipelineSummaryView, PipelineVersionView, ProjectView } from "../../domain/api.ts";
 import { parsePipeline } from "../../domain/pipeline/parse.ts";
+import type { ParseResult } from "../../domain/pipeline/types.ts";
+import { DEFAULT_QUEUE, queueRefusal, queuesOf } from "../../domain/queues.ts";
+import { queueRules } from "../services/queues.ts";
 import { PIPELINE_DEFAULTS } from "../../domain/pipeline/types.ts";
 import { randomSecret, sha256Hex } from "../../domain/tokens.ts";
 import { requireGlobalScope, requireScope, projectFilter } from "../auth/principal.ts";
@@ -15,6 +18,7 @@ import { encryptSecret } from "../../platform/crypto.ts";
 import { findProject } from "../services/projects.ts";
 import { storePipelineVersion } from "../services/pipeline-versions.ts";
 import { errors, json, NAME, router, security, SLUG } from "./common.ts";
+import type { Env } from "../../platform/env.ts";
 
 const CreateProject = z.object({
   slug: SLUG,
@@ -164,7 +168,7 @@ projectRoutes.openapi(
     } catch {
       throw new ApiError(400, "invalid_encoding", "a pipeline file must be UTF-8 text");
     }
-    const parsed = parsePipeline(text, { name });
+    const parsed = await parseForProject(c.env, text, name, slug);
     if (!parsed.ok) {
       const n = parsed.problems.length;
       const first = parsed.problems[0]!;
@@ -185,6 +189,21 @@ projectRoutes.openapi(
     return c.json(body, 200);
   },
 );
+
+/**
+ * Parses a pipeline file for a project: its shape, then the queues its jobs name against the
+ * registry (each must exist and allow the project), located in the file like any other problem.
+ */
+async function parseForProject(env: Env, text: string, name: string, project: string): Promise<ParseResult> {
+  const parsed = parsePipeline(text, { name });
+  if (!parsed.ok) return parsed;
+  const named = queuesOf(parsed.pipeline.jobs);
+  if (named.every((q) => q === DEFAULT_QUEUE)) return parsed;
+  const rules = await queueRules(env, named);
+  if (named.every((q) => queueRefusal(rules, q, project) === null)) return parsed;
+  // Parsed again only when a queue is refused, so the problem carries its line and column.
+  return parsePipeline(text, { name, queueRefusal: (queue) => queueRefusal(rules, queue, project) });
+}
 
 function summary(
   id: string,

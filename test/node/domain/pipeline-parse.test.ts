@@ -34,6 +34,7 @@ describe("the DESIGN.md example", () => {
       jobs: [
         {
           key: "test",
+          queue: "default",
           runsOn: ["linux", "node"],
           priority: 0,
           timeoutMs: 600_000,
@@ -51,6 +52,7 @@ describe("the DESIGN.md example", () => {
         },
         {
           key: "deploy",
+          queue: "default",
           runsOn: ["linux"],
           priority: 0,
           timeoutMs: PIPELINE_DEFAULTS.jobTimeoutMs,
