@@ -22,6 +22,7 @@ import {
   runView,
   type TransitionEffect,
 } from "../../domain/run-engine/index.ts";
+import { isTerminal } from "../../domain/states.ts";
 import { sha256Hex } from "../../domain/tokens.ts";
 import { mintJobToken } from "../../platform/token-mac.ts";
 import type { Env } from "../../platform/env.ts";
@@ -279,7 +280,7 @@ export class RunObject extends LiveObject {
         if (jobAttempt.tokenHash === null || jobAttempt.tokenHash !== hash) {
           return fail(401, "invalid_job_token", "the job token does not belong to this job");
         }
-        const ended = ["SUCCESS", "WARNING", "FAILED", "KILLED"].includes(jobAttempt.status);
+        const ended = isTerminal(jobAttempt.status);
         const lateOk = allowEnded && jobAttempt.reason !== "agent_lost" && jobAttempt.reason !== "timeout";
         if (ended && !lateOk) {
           return fail(410, "job_ended", `job attempt ${jobAttemptId} has ended (${jobAttempt.status}); its token is no longer valid`);
@@ -324,7 +325,7 @@ export class RunObject extends LiveObject {
     const auth = await this.authorize(jobAttemptId, token, true);
     if (!auth.ok) return auth;
     const jobAttempt = this.findJobAttempt(jobAttemptId)!;
-    const ended = ["SUCCESS", "WARNING", "FAILED", "KILLED"].includes(jobAttempt.status);
+    const ended = isTerminal(jobAttempt.status);
     const { result, stored } = this.logs.append(jobAttemptId, seq, offset, data, Date.now(), ended);
     if (stored) {
       const chunk = { jobAttemptId, jobKey: auth.value.jobKey, seq, offset, data };
