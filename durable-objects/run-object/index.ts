@@ -336,14 +336,15 @@ export class RunObject extends DurableObject<Env> {
   }
 
   /**
-   * Records an artifact whose bytes the worker has stored in R2 under `artifactKey(...)`. The
-   * same name twice in one job attempt is the same upload retried when the bytes match (answers
-   * the existing record), and a conflict when they differ.
+   * Records an artifact whose bytes the worker has stored in R2 under `artifactKey(..., uploadId,
+   * name)`. The same name twice in one job attempt is the same upload retried when the bytes match
+   * (answers the existing record, whose key may be another upload's), and a conflict when they differ.
    */
   async recordArtifact(
     jobAttemptId: string,
     token: string,
     meta: { name: string; size: number; sha256: string; contentType: string },
+    uploadId: string,
   ): Promise<Result<ArtifactRecord>> {
     const auth = await this.authorize(jobAttemptId, token);
     if (!auth.ok) return auth;
@@ -365,7 +366,7 @@ export class RunObject extends DurableObject<Env> {
       job: id.jobKey,
       jobAttemptId,
       ...meta,
-      r2Key: artifactKey(id.runId, jobAttemptId, meta.name),
+      r2Key: artifactKey(id.runId, jobAttemptId, uploadId, meta.name),
       createdAt: Date.now(),
     };
     this.ctx.storage.transactionSync(() => {
