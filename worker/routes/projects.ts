@@ -5,6 +5,7 @@ import { drizzle } from "drizzle-orm/d1";
 import { uuidv7 } from "uuidv7";
 import { PipelineSummaryView, PipelineVersionView, ProjectView } from "../../domain/api.ts";
 import { parsePipeline } from "../../domain/pipeline/parse.ts";
+import { redactRepository } from "../../domain/repository.ts";
 import { PIPELINE_DEFAULTS } from "../../domain/pipeline/types.ts";
 import { randomSecret, sha256Hex } from "../../domain/tokens.ts";
 import { requireGlobalScope, requireScope, projectFilter } from "../auth/principal.ts";
@@ -32,7 +33,8 @@ const projectView = (p: typeof projects.$inferSelect) => ({
   id: p.id,
   slug: p.slug,
   name: p.name,
-  repository: p.repository,
+  // Credentials in the URL are for the checkout only (domain/repository.ts).
+  repository: p.repository === null ? null : redactRepository(p.repository),
   createdAt: iso(p.createdAt),
 });
 
