@@ -305,14 +305,17 @@ export class RunObject extends DurableObject<Env> {
   async updateStep(jobAttemptId: string, token: string, stepId: string, update: StepUpdate): Promise<Result<null>> {
     const auth = await this.authorize(jobAttemptId, token);
     if (!auth.ok) return auth;
-    const result = this.commit(engine.updateStep(this.state!, this.engineContext(), jobAttemptId, stepId, update));
+    // Masked before the engine sees them (run-secrets.ts); the await: the state is re-read after.
+    const outputs = await this.secrets.maskOutputs(this.env, update.outputs);
+    const result = this.commit(engine.updateStep(this.state!, this.engineContext(), jobAttemptId, stepId, { ...update, outputs }));
     return result.ok ? ok(null) : result;
   }
 
   async finishJob(jobAttemptId: string, token: string, finish: JobFinish): Promise<Result<null>> {
     const auth = await this.authorize(jobAttemptId, token, true);
     if (!auth.ok) return auth;
-    const result = this.commit(engine.finishJob(this.state!, this.engineContext(), jobAttemptId, finish));
+    const outputs = await this.secrets.maskOutputs(this.env, finish.outputs);
+    const result = this.commit(engine.finishJob(this.state!, this.engineContext(), jobAttemptId, { ...finish, outputs }));
     return result.ok ? ok(null) : result;
   }
 
