@@ -91,7 +91,7 @@ export class RunObject extends DurableObject<Env> {
     this.dispatchStatus = new OutboxStatus(this.sql, "dispatch");
     this.d1Flush = new SerialFlush(() => this.flushD1Once());
     this.dispatchFlush = new SerialFlush(() => this.flushDispatchOnce());
-    this.logs = new JobLogs(this.sql, env);
+    this.logs = new JobLogs(this.sql, env, this.settings.lateLogGraceMs);
     this.artifacts = new ArtifactStore(this.sql);
     this.secrets = new RunSecrets(this.sql);
     this.live = new RunLive(ctx, env, () => this.state);
@@ -263,7 +263,10 @@ export class RunObject extends DurableObject<Env> {
 
   // ── from agents (job token) ──────────────────────────────────────────────────────────────
 
-  /** Checks a job token. `allowEnded` lets a finished (not lost) job's late log chunks in. */
+  /**
+   * Checks a job token. `allowEnded` lets a finished (not lost) job's late log chunks (and a
+   * resent finish) in, for `lateLogGraceMs` after it ended: then 410, and the log is archived once.
+   */
   private async authorize(jobAttemptId: string, token: string, allowEnded = false): Promise<Result<JobIdentity>> {
     // A token naming a run that does not exist is simply not a valid token.
     if (!this.state) return fail(401, "invalid_job_token", "the job token does not belong to any run");
@@ -276,9 +279,15 @@ export class RunObject extends DurableObject<Env> {
           return fail(401, "invalid_job_token", "the job token does not belong to this job");
         }
         const ended = ["SUCCESS", "WARNING", "FAILED", "KILLED"].includes(jobAttempt.status);
-        const lateOk = allowEnded && jobAttempt.reason !== "agent_lost" && jobAttempt.reason !== "timeout";
+        const lateOk =
+          allowEnded &&
+          jobAttempt.reason !== "agent_lost" &&
+          jobAttempt.reason !== "timeout" &&
+          jobAttempt.endedAt !== null &&
+          Date.now() < jobAttempt.endedAt + this.settings.lateLogGraceMs;
         if (ended && !lateOk) {
-          return fail(410, "job_ended", `job attempt ${jobAttemptId} has ended (${jobAttempt.status}); its token is no longer valid`);
+          const late = allowEnded ? ` (late log chunks are taken for ${this.settings.lateLogGraceMs / 1000} s after the end)` : "";
+          return fail(410, "job_ended", `job attempt ${jobAttemptId} has ended (${jobAttempt.status}); its token is no longer valid${late}`);
         }
         const run = this.state!.run;
         return ok({
