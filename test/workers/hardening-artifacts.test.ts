@@ -49,6 +49,28 @@ describe("an artifact's bytes belong to the upload that recorded it", () => {
     }
   }, 30_000);
 
+  it("a multipart upload's completion retried (its answer lost) answers the same record", async () => {
+    const { token, jobAttemptId } = await runningJob("art-retry");
+    const base = `/api/agent/v1/jobs/${jobAttemptId}`;
+    const body = bytes("multipart bytes");
+    const started = await api("POST", `${base}/artifact-uploads`, {
+      token,
+      body: { name: "out.bin", sha256: await sha256(body), size: body.byteLength, contentType: "application/octet-stream" },
+    });
+    const part = await api("PUT", `${base}/artifact-uploads/${started.json.uploadId}/parts/1`, {
+      token,
+      raw: body,
+      headers: { "content-type": "application/octet-stream", "content-length": String(body.byteLength) },
+    });
+    const complete = () => api("POST", `${base}/artifact-uploads/${started.json.uploadId}/complete`, { token, body: { parts: [part.json] } });
+    const first = await complete();
+    expect(first.status).toBe(201);
+    const again = await complete();
+    expect(again.status).toBe(200);
+    expect(again.json).toEqual(first.json);
+    expect(await download(first.json.id)).toBe("multipart bytes");
+  });
+
   it("a multipart upload completed after a PUT of the same name leaves the PUT's bytes alone", async () => {
     const { run, token, jobAttemptId } = await runningJob("art-multi");
     const base = `/api/agent/v1/jobs/${jobAttemptId}`;

@@ -212,7 +212,10 @@ agentArtifactRoutes.openapi(
     const parts = c.req.valid("json").parts.slice().sort((a, b) => a.partNumber - b.partNumber);
     // Recorded meanwhile by another upload: this one stops here (its key is its own, so the
     // first upload's bytes are untouched either way).
-    if (unwrap(await run.artifactByName(jobAttemptId, token, ticket.name))) {
+    const recorded = unwrap(await run.artifactByName(jobAttemptId, token, ticket.name));
+    // This very upload, completed and recorded before (a retry whose answer was lost).
+    if (recorded?.r2Key === key) return c.json(artifactView(recorded), 200);
+    if (recorded) {
       await upload.abort().catch(() => undefined);
       throw new ApiError(409, "artifact_exists", `this job already uploaded '${ticket.name}'`);
     }
