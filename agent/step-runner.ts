@@ -19,6 +19,7 @@ import type { StepFinal } from "./step-graph.ts";
 import { shellCommand, startProcess, type ProcessResult } from "./step-process.ts";
 import { resolveRecord, resolveStepTemplates } from "./templates.ts";
 import type { Logger } from "./logger.ts";
+import { giveFiles, type StepUser } from "./run-as.ts";
 
 /** Why a job is being stopped before its steps are done. */
 export type StopKind = "cancelled" | "timeout" | "agent_shutdown" | "rejected";
@@ -50,6 +51,8 @@ export interface StepContext {
   logger: Logger;
   /** The job's secrets (`assignment.mask`), compiled: what is reported is masked with it. */
   secretMask: SecretMask;
+  /** `--run-as`: the step runs as this user, and its script and output files are its own. */
+  user?: StepUser;
 }
 
 const BOLD = "\x1b[1m";
@@ -97,6 +100,7 @@ async function runAttempt(step: PayloadStep, attempt: number, ctx: StepContext):
   await writeFile(outputFile, "");
   await writeFile(metricsFile, "");
   await writeFile(scriptFile, script.endsWith("\n") ? script : `${script}\n`, { mode: 0o700 });
+  if (ctx.user) await giveFiles(ctx.user, [outputFile, metricsFile, scriptFile]);
 
   const env: Record<string, string> = {
     ...ctx.baseEnv,
@@ -133,6 +137,7 @@ async function runAttempt(step: PayloadStep, attempt: number, ctx: StepContext):
     onOutput: (chunk) => log.write(chunk),
     waitForDrain: () => log.waitForDrain(),
     closeWaitMs: ctx.closeWaitMs,
+    ...(ctx.user ? { user: ctx.user } : {}),
   });
   if (proc.pid !== undefined) ctx.processGroups.add(proc.pid);
   const result = await proc.done;

@@ -12,24 +12,7 @@ import http from "node:http";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { pipeline } from "node:stream/promises";
-import {
-  assertNoReload,
-  type Benchmark,
-  figure,
-  MB,
-  MemoryWatch,
-  processMemory,
-  resetPeak,
-  round,
-  setUpPipeline,
-  sleep,
-  startAgent,
-  startControlPlane,
-  stopAll,
-  waitFor,
-  wallNow,
-  workerdPids,
-} from "./harness.ts";
+import { assertNoReload, type Benchmark, figure, MB, MemoryWatch, processMemory, resetPeak, round, setUpPipeline, sleep, startAgent, startControlPlane, stopAll, waitFor, wallNow, workerdPids } from "./harness.ts";
 
 /** Writes `bytes` of random data (incompressible, like a real build output). */
 function randomFile(path: string, bytes: number): void {
@@ -145,8 +128,6 @@ export const artifacts: Benchmark = {
       assertNoReload(cp);
       const mbps = (ms: number) => bytes / MB / (ms / 1000);
       return {
-        name: "artifacts",
-        title: "Artifacts: upload and download",
         definition: [
           `A ${bytes / MB} MiB file of random bytes is written once; the job's step hard-links it into the job's work dir and the`,
           "job declares it as an artifact, so one real agent hashes it and uploads it as a multipart upload (64 MiB parts, each",

@@ -3,6 +3,7 @@
  * validates) and the Node agent (which sends). docs/agent-protocol.md describes the exchange.
  */
 import { z } from "zod";
+import { RunRef } from "./run-ref.ts";
 
 export const AGENT_PROTOCOL_VERSION = 1;
 export const AGENT_API_BASE = "/api/agent/v1";
@@ -63,13 +64,7 @@ export const JobAssignment = z.object({
   protocol: z.literal(AGENT_PROTOCOL_VERSION),
   /** Bearer for every call about this job; invalid once the job attempt ends. */
   token: z.string(),
-  run: z.object({
-    id: z.string(),
-    number: z.number().int(),
-    project: z.string(),
-    pipeline: z.string(),
-    branch: z.string().nullable(),
-    commit: z.string().nullable(),
+  run: RunRef.extend({
     trigger: z.string(),
     attempt: z.number().int(),
   }),

@@ -4,7 +4,7 @@
  */
 import { isTerminal, summarize, type State } from "../states.ts";
 import type { Pipeline, PipelineJob } from "../pipeline/types.ts";
-import { type JobAttemptState, type JobState, jobStatus, latestJobAttempt, type StepState } from "./model.ts";
+import { type JobAttemptState, type JobState, jobQueue, jobStatus, latestJobAttempt, type StepState } from "./model.ts";
 import type { Txn } from "./txn.ts";
 
 /** Each pipeline's jobs by key, built once per definition (a run keeps its definition). */
@@ -107,6 +107,7 @@ export function enqueueReadyJobs(txn: Txn): void {
         labels: job.labels,
         priority: job.priority,
         readyAt: txn.now,
+        queue: jobQueue(job),
       },
     });
   }

@@ -3,6 +3,7 @@
  * keeps one of these per run, persists what a command touched, and rebuilds it from storage
  * when it wakes. Times are milliseconds since the epoch.
  */
+import { DEFAULT_QUEUE } from "../queues.ts";
 import type { Pipeline } from "../pipeline/types.ts";
 import type { Metric } from "../protocol.ts";
 import type { State } from "../states.ts";
@@ -58,6 +59,11 @@ export interface JobState {
   needs: string[];
   labels: string[];
   priority: number;
+  /**
+   * The queue its attempts wait in (the job's `queue:`). Optional in stored state: runs stored
+   * before queues existed have none and wait in `default` (use `jobQueue`).
+   */
+  queue?: string;
   /** Needs that have not succeeded yet: the job is queued only when this is empty. */
   waitingOn: string[];
   outputs: Record<string, string>;
@@ -141,4 +147,9 @@ export function latestJobAttempt(job: JobState): JobAttemptState | undefined {
 export function jobStatus(job: JobState): State {
   if (job.reused) return job.reused.status;
   return latestJobAttempt(job)?.status ?? "CREATED";
+}
+
+/** The queue a job's attempts wait in: its own, or `default` for state stored before queues. */
+export function jobQueue(job: Pick<JobState, "queue">): string {
+  return job.queue ?? DEFAULT_QUEUE;
 }

@@ -23,7 +23,8 @@ import {
   runView,
   type TransitionEffect,
 } from "../../domain/run-engine/index.ts";
-import { newJobToken, sha256Hex } from "../../domain/tokens.ts";
+import { sha256Hex } from "../../domain/tokens.ts";
+import { mintJobToken } from "../../platform/token-mac.ts";
 import type { Env } from "../../platform/env.ts";
 import { OutboxStatus } from "../outbox-status.ts";
 import { fail, ok, type Result } from "../../platform/result.ts";
@@ -229,7 +230,7 @@ export class RunObject extends DurableObject<Env> {
   async assign(input: { jobAttemptId: string; agentId: string; agentName: string }): Promise<Result<JobAssignment>> {
     const state = this.require();
     if (!state.ok) return state;
-    const token = newJobToken(state.value.run.id, input.jobAttemptId);
+    const token = await mintJobToken(this.env, state.value.run.id, input.jobAttemptId);
     const tokenHash = await sha256Hex(token);
     // Decrypted before the commit, so a key problem assigns nothing; used only in the answer.
     const secrets = await this.secrets.decrypt(this.env);
@@ -245,7 +246,7 @@ export class RunObject extends DurableObject<Env> {
   async reissue(input: { jobAttemptId: string; agentId: string }): Promise<Result<JobAssignment>> {
     const state = this.require();
     if (!state.ok) return state;
-    const token = newJobToken(state.value.run.id, input.jobAttemptId);
+    const token = await mintJobToken(this.env, state.value.run.id, input.jobAttemptId);
     const tokenHash = await sha256Hex(token);
     const secrets = await this.secrets.decrypt(this.env);
     const result = this.commit(engine.reissueToken(this.state!, this.engineContext(), { ...input, tokenHash }), { project: false });

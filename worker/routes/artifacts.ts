@@ -24,6 +24,7 @@ artifactRoutes.openapi(
   createRoute({
     method: "get",
     path: "/api/v1/artifacts",
+    operationId: "listArtifacts",
     summary: "List artifacts, newest first, with search on the name",
     security,
     request: { query: ListQuery },
@@ -61,6 +62,7 @@ artifactRoutes.openapi(
   createRoute({
     method: "get",
     path: "/api/v1/artifacts/{artifact}",
+    operationId: "getArtifact",
     summary: "An artifact's metadata",
     security,
     request: { params: z.object({ artifact: ID }) },
@@ -76,6 +78,7 @@ artifactRoutes.openapi(
   createRoute({
     method: "get",
     path: "/api/v1/artifacts/{artifact}/download",
+    operationId: "downloadArtifact",
     summary: "Download an artifact's bytes",
     security,
     request: { params: z.object({ artifact: ID }) },
