@@ -13,10 +13,10 @@ import { cpus, tmpdir } from "node:os";
 import { join } from "node:path";
 import { shellCommand, startProcess } from "../agent/step-process.ts";
 import { type AgentProcess, assertNoReload, type Benchmark, cpuSeconds, type ControlPlane, figure, round, roundStats, sleep, startAgent, summarize, waitFor, wallNow, widePipeline, withControlPlane, workerdPids } from "./harness.ts";
+import { isTerminal } from "../domain/states.ts";
 
 const AGENTS = 4;
 const cores = cpus().length;
-const TERMINAL = ["SUCCESS", "WARNING", "FAILED", "KILLED"];
 
 /** Runs a `true` step the way an agent does, `lanes` at a time; ms per step. */
 async function stepWork(lanes: number, perLane: number): Promise<number[]> {
@@ -50,7 +50,7 @@ async function runToEnd(cp: ControlPlane, pipeline: string, onWait?: () => void)
     async () => {
       onWait?.();
       const list = await cp.api("GET", `/api/v1/runs?project=overhead&pipeline=${pipeline}&limit=1`);
-      return list.json.items[0]?.id === id && TERMINAL.includes(list.json.items[0].status);
+      return list.json.items[0]?.id === id && isTerminal(list.json.items[0].status);
     },
     { timeoutMs: 600_000, intervalMs: pipeline === "one" ? 5 : 250 },
   );

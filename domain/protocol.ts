@@ -3,6 +3,7 @@
  * validates) and the Node agent (which sends). docs/agent-protocol.md describes the exchange.
  */
 import { z } from "zod";
+import { TERMINAL_STATES } from "./states.ts";
 import { RunRef } from "./run-ref.ts";
 
 export const AGENT_PROTOCOL_VERSION = 1;
@@ -133,7 +134,7 @@ const Outputs = z
 export const StepUpdate = z.object({
   /** 1-based step attempt number. */
   attempt: z.number().int().min(1),
-  status: z.enum(["RUNNING", "SUCCESS", "WARNING", "FAILED", "KILLED"]),
+  status: z.enum(["RUNNING", ...TERMINAL_STATES]),
   exitCode: z.number().int().nullable().optional(),
   outputs: Outputs.optional(),
   metrics: z.array(Metric).max(1000).optional(),
@@ -144,7 +145,7 @@ export type StepUpdate = z.infer<typeof StepUpdate>;
 
 /** POST /jobs/:jobAttemptId/finish (job token). */
 export const JobFinish = z.object({
-  status: z.enum(["SUCCESS", "WARNING", "FAILED", "KILLED"]),
+  status: z.enum(TERMINAL_STATES),
   outputs: Outputs.default({}),
   reason: z.string().max(50).optional(),
   message: z.string().max(10_000).optional(),

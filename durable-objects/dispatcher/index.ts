@@ -5,7 +5,7 @@
  * row assigned synchronously (no await between choosing and marking), then asks the run.
  * Nothing here reads or writes D1.
  */
-import { DurableObject } from "cloudflare:workers";
+import { LiveObject } from "../live-object.ts";
 import { uuidv7 } from "uuidv7";
 import type { AgentView, QueueEntryView } from "../../domain/api.ts";
 import type { RegisterRequest, JobAssignment } from "../../domain/protocol.ts";
@@ -32,12 +32,16 @@ interface Waiter {
 
 const labelsMatch = (required: string[], carried: string[]) => required.every((l) => carried.includes(l));
 
-export class DispatcherObject extends DurableObject<Env> {
+export class DispatcherObject extends LiveObject {
   private readonly queue: QueueStore;
   private readonly agents: AgentRegistry;
   private readonly settings: Settings;
   /** The live queue feed for `GET /api/v1/queue/live` (./queue-feed.ts). */
   private readonly feed: QueueFeed;
+  /** The live queue feed (WebSocket, Hibernation API), served by LiveObject's handlers. */
+  protected get stream(): QueueFeed {
+    return this.feed;
+  }
   /** Held claims, oldest first. In memory: a restart drops them and the agents simply claim again. */
   private waiters: Waiter[] = [];
   /** What recent claims were given, to answer a retry whose first answer was lost. */
@@ -309,24 +313,6 @@ export class DispatcherObject extends DurableObject<Env> {
     }
     const running = this.queue.assigned().map((row) => entry(row, now));
     return { pending, running };
-  }
-
-  // ── live queue feed (WebSocket, Hibernation API) ────────────────────────────────────────
-
-  override async fetch(request: Request): Promise<Response> {
-    return this.feed.fetch(request);
-  }
-
-  override async webSocketMessage(ws: WebSocket, message: string | ArrayBuffer): Promise<void> {
-    this.feed.fanout.message(ws, message);
-  }
-
-  override async webSocketClose(ws: WebSocket, code: number, reason: string): Promise<void> {
-    this.feed.fanout.closed(ws, code, reason);
-  }
-
-  override async webSocketError(ws: WebSocket): Promise<void> {
-    this.feed.fanout.closed(ws);
   }
 
   async reorder(jobAttemptId: string, anchor: { before?: string; after?: string }): Promise<Result<null>> {

@@ -5,7 +5,6 @@
  * transaction, and only then answers. Outboxes (D1 projection, dispatcher calls) are flushed
  * right after, and retried from the alarm when their target is down.
  */
-import { DurableObject } from "cloudflare:workers";
 import { uuidv7 } from "uuidv7";
 import type { RunView } from "../../domain/api.ts";
 import type { JobAssignment, JobFinish, StepUpdate } from "../../domain/protocol.ts";
@@ -23,9 +22,11 @@ import {
   runView,
   type TransitionEffect,
 } from "../../domain/run-engine/index.ts";
+import { isTerminal } from "../../domain/states.ts";
 import { sha256Hex } from "../../domain/tokens.ts";
 import { mintJobToken } from "../../platform/token-mac.ts";
 import type { Env } from "../../platform/env.ts";
+import { LiveObject, type LiveStream } from "../live-object.ts";
 import { OutboxStatus } from "../outbox-status.ts";
 import { fail, ok, type Result } from "../../platform/result.ts";
 import { SerialFlush } from "../serial-flush.ts";
@@ -64,7 +65,7 @@ export interface JobIdentity {
   jobAttemptId: string;
 }
 
-export class RunObject extends DurableObject<Env> {
+export class RunObject extends LiveObject {
   private state: RunState | null = null;
   private readonly settings: Settings;
   private readonly sql: SqlStorage;
@@ -80,6 +81,7 @@ export class RunObject extends DurableObject<Env> {
   private readonly extensions: RunExtension[];
   /** The live WebSocket stream of this run (./live.ts). */
   readonly live: RunLive;
+  protected readonly stream: LiveStream;
   /** The run's OpenLineage events and their delivery (./lineage.ts). */
   private readonly lineage: LineageExtension;
   private alarmAt: number | null = null;
@@ -96,6 +98,8 @@ export class RunObject extends DurableObject<Env> {
     this.artifacts = new ArtifactStore(this.sql);
     this.secrets = new RunSecrets(this.sql);
     this.live = new RunLive(ctx, env, () => this.state);
+    // The live stream (WebSocket, Hibernation API; ./live.ts), served by LiveObject's handlers.
+    this.stream = { fetch: (request) => this.live.fetch(request, (state) => this.view(state)), fanout: this.live.fanout };
     this.lineage = new LineageExtension(this.sql, env, this.logs.store);
     this.extensions = [this.live, this.lineage];
     void ctx.blockConcurrencyWhile(async () => {
@@ -279,7 +283,7 @@ export class RunObject extends DurableObject<Env> {
         if (jobAttempt.tokenHash === null || jobAttempt.tokenHash !== hash) {
           return fail(401, "invalid_job_token", "the job token does not belong to this job");
         }
-        const ended = ["SUCCESS", "WARNING", "FAILED", "KILLED"].includes(jobAttempt.status);
+        const ended = isTerminal(jobAttempt.status);
         const lateOk =
           allowEnded &&
           jobAttempt.reason !== "agent_lost" &&
@@ -333,7 +337,7 @@ export class RunObject extends DurableObject<Env> {
     const auth = await this.authorize(jobAttemptId, token, true);
     if (!auth.ok) return auth;
     const jobAttempt = this.findJobAttempt(jobAttemptId)!;
-    const ended = ["SUCCESS", "WARNING", "FAILED", "KILLED"].includes(jobAttempt.status);
+    const ended = isTerminal(jobAttempt.status);
     const { result, stored } = this.logs.append(jobAttemptId, seq, offset, data, Date.now(), ended);
     if (stored) {
       const chunk = { jobAttemptId, jobKey: auth.value.jobKey, seq, offset, data };
@@ -405,24 +409,6 @@ export class RunObject extends DurableObject<Env> {
       }
     }
     return undefined;
-  }
-
-  // ── live stream (WebSocket, Hibernation API; see ./live.ts) ──────────────────────────────
-
-  override async fetch(request: Request): Promise<Response> {
-    return this.live.fetch(request, (state) => this.view(state));
-  }
-
-  override async webSocketMessage(ws: WebSocket, message: string | ArrayBuffer): Promise<void> {
-    this.live.fanout.message(ws, message);
-  }
-
-  override async webSocketClose(ws: WebSocket, code: number, reason: string): Promise<void> {
-    this.live.fanout.closed(ws, code, reason);
-  }
-
-  override async webSocketError(ws: WebSocket): Promise<void> {
-    this.live.fanout.closed(ws);
   }
 
   // ── logs for people ──────────────────────────────────────────────────────────────────────
