@@ -2,7 +2,8 @@
 import { isTerminal } from "../states.ts";
 import { refuse } from "./effects.ts";
 import { openAttempt } from "./create.ts";
-import { finishAttemptIfDone, killDependants, killStepNotRun, enqueueReadyJobs } from "./jobs-graph.ts";
+import { downstreamOf } from "../pipeline/graph.ts";
+import { finishAttemptIfDone, jobNodes, killDependants, killStepNotRun, enqueueReadyJobs } from "./jobs-graph.ts";
 import { type JobState, jobQueue, jobStatus, latestJobAttempt } from "./model.ts";
 import type { Txn } from "./txn.ts";
 
@@ -78,18 +79,9 @@ export function rerun(txn: Txn, failedOnly: boolean): void {
   const previous = txn.attempt;
   let again: Set<string> | null = null;
   if (failedOnly) {
-    again = new Set(previous.jobs.filter((j) => ["FAILED", "KILLED"].includes(jobStatus(j))).map((j) => j.key));
-    if (again.size === 0) refuse(409, "nothing_to_rerun", `run #${run.number} has no failed or cancelled job to re-run`);
-    let grew = true;
-    while (grew) {
-      grew = false;
-      for (const job of previous.jobs) {
-        if (!again.has(job.key) && job.needs.some((n) => again!.has(n))) {
-          again.add(job.key);
-          grew = true;
-        }
-      }
-    }
+    const failed = previous.jobs.filter((j) => ["FAILED", "KILLED"].includes(jobStatus(j))).map((j) => j.key);
+    if (failed.length === 0) refuse(409, "nothing_to_rerun", `run #${run.number} has no failed or cancelled job to re-run`);
+    again = new Set(downstreamOf(jobNodes(previous.jobs), failed));
   }
   txn.moveRun("RESTARTED", failedOnly ? "rerun_failed" : "rerun"); // recorded on attempt N
   run.endedAt = null;

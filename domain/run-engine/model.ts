@@ -139,6 +139,22 @@ export function currentAttempt(state: RunState): RunAttemptState {
   return attempt;
 }
 
+/** A job attempt anywhere in the run (any run attempt), with its job and its run attempt. */
+export function locateJobAttempt(
+  state: RunState,
+  jobAttemptId: string,
+): { attempt: RunAttemptState; job: JobState; jobAttempt: JobAttemptState } | undefined {
+  // Newest first: a job attempt is looked up by the agent running it, in the current attempt.
+  for (let i = state.attempts.length - 1; i >= 0; i--) {
+    const attempt = state.attempts[i]!;
+    for (const job of attempt.jobs) {
+      const jobAttempt = job.attempts.find((a) => a.id === jobAttemptId);
+      if (jobAttempt) return { attempt, job, jobAttempt };
+    }
+  }
+  return undefined;
+}
+
 export function latestJobAttempt(job: JobState): JobAttemptState | undefined {
   return job.attempts[job.attempts.length - 1];
 }

@@ -16,6 +16,7 @@ import {
   type EngineContext,
   engine,
   type JobAttemptState,
+  locateJobAttempt,
   type JobState,
   nextDeadline,
   type RunState,
@@ -276,36 +277,34 @@ export class RunObject extends LiveObject {
     // A token naming a run that does not exist is simply not a valid token.
     if (!this.state) return fail(401, "invalid_job_token", "the job token does not belong to any run");
     const hash = await sha256Hex(token);
-    for (const attempt of this.state!.attempts) {
-      for (const job of attempt.jobs) {
-        const jobAttempt = job.attempts.find((a) => a.id === jobAttemptId);
-        if (!jobAttempt) continue;
-        if (jobAttempt.tokenHash === null || jobAttempt.tokenHash !== hash) {
-          return fail(401, "invalid_job_token", "the job token does not belong to this job");
-        }
-        const ended = isTerminal(jobAttempt.status);
-        const lateOk =
-          allowEnded &&
-          jobAttempt.reason !== "agent_lost" &&
-          jobAttempt.reason !== "timeout" &&
-          jobAttempt.endedAt !== null &&
-          Date.now() < jobAttempt.endedAt + this.settings.lateLogGraceMs;
-        if (ended && !lateOk) {
-          const late = allowEnded ? ` (late log chunks are taken for ${this.settings.lateLogGraceMs / 1000} s after the end)` : "";
-          return fail(410, "job_ended", `job attempt ${jobAttemptId} has ended (${jobAttempt.status}); its token is no longer valid${late}`);
-        }
-        const run = this.state!.run;
-        return ok({
-          runId: run.id,
-          runNumber: run.number,
-          projectId: run.projectId,
-          project: run.project,
-          pipeline: run.pipeline,
-          runAttempt: attempt.number,
-          jobKey: job.key,
-          jobAttemptId,
-        });
+    const found = locateJobAttempt(this.state!, jobAttemptId);
+    if (found) {
+      const { attempt, job, jobAttempt } = found;
+      if (jobAttempt.tokenHash === null || jobAttempt.tokenHash !== hash) {
+        return fail(401, "invalid_job_token", "the job token does not belong to this job");
       }
+      const ended = isTerminal(jobAttempt.status);
+      const lateOk =
+        allowEnded &&
+        jobAttempt.reason !== "agent_lost" &&
+        jobAttempt.reason !== "timeout" &&
+        jobAttempt.endedAt !== null &&
+        Date.now() < jobAttempt.endedAt + this.settings.lateLogGraceMs;
+      if (ended && !lateOk) {
+        const late = allowEnded ? ` (late log chunks are taken for ${this.settings.lateLogGraceMs / 1000} s after the end)` : "";
+        return fail(410, "job_ended", `job attempt ${jobAttemptId} has ended (${jobAttempt.status}); its token is no longer valid${late}`);
+      }
+      const run = this.state!.run;
+      return ok({
+        runId: run.id,
+        runNumber: run.number,
+        projectId: run.projectId,
+        project: run.project,
+        pipeline: run.pipeline,
+        runAttempt: attempt.number,
+        jobKey: job.key,
+        jobAttemptId,
+      });
     }
     return fail(401, "invalid_job_token", "the job token does not belong to this run");
   }
@@ -402,13 +401,7 @@ export class RunObject extends LiveObject {
   }
 
   private findJobAttempt(jobAttemptId: string) {
-    for (const attempt of this.state?.attempts ?? []) {
-      for (const job of attempt.jobs) {
-        const found = job.attempts.find((a) => a.id === jobAttemptId);
-        if (found) return found;
-      }
-    }
-    return undefined;
+    return this.state ? locateJobAttempt(this.state, jobAttemptId)?.jobAttempt : undefined;
   }
 
   // ── logs for people ──────────────────────────────────────────────────────────────────────
