@@ -55,6 +55,8 @@ export const JobAttemptView = z
     agentId: z.string().nullable(),
     reason: z.string().nullable(),
     message: z.string().nullable(),
+    retry: z.string().nullable().describe("why this failed attempt was, or was not, retried (the job's retry policy)"),
+    notBefore: Time.describe("a retry waiting out its backoff is queued at this time"),
     createdAt: z.string(),
     startedAt: Time,
     endedAt: Time,

@@ -12,10 +12,12 @@
  */
 import { isAlias, isMap, isScalar, isSeq, LineCounter, parseDocument, type Document, type Node } from "yaml";
 import { parseTemplates, type Template } from "../templates.ts";
+import { checkCondition, type ConditionScope } from "./conditions.ts";
 import { findCycle, upstreamOf, type GraphNode } from "./graph.ts";
 import { closestMatch, PipelineFileSchema, pipelineErrorMap, unknownKeyMessage, type PipelineFile } from "./schema.ts";
 import {
   PIPELINE_DEFAULTS,
+  RETRY_DEFAULTS,
   type ParseResult,
   type Pipeline,
   type PipelineJob,
@@ -368,9 +370,19 @@ class Normaliser {
     const jobSteps = new Set(ids);
     const stepsWhy = "step outputs are not available in a job's env; set the variable in the step's env";
     this.env(job.env ?? {}, at("env"), { steps: null, stepsWhy, needs: jobNeeds, secrets: true });
+    const conditionScope: ConditionScope = {
+      params: new Set(Object.keys(this.params)),
+      needs: new Map(needs.map((need) => [need, this.jobOutputs.get(need) ?? []])),
+      jobKeys: this.jobKeys,
+      matrix: new Set(),
+    };
+    if (job.if != null) this.condition(job.if, at("if"), conditionScope);
     const steps = job.steps.map((step, i): PipelineStep => {
       const id = ids[i]!;
       const upstream = upstreamOf(stepNodes, [id]).filter((other) => other !== id);
+      if (step.if != null) {
+        this.condition(step.if, at("steps", i, "if"), { ...conditionScope, steps: { upstream: new Set(upstream), all: jobSteps, self: id } });
+      }
       const scope: Scope = { steps: new Set(upstream), jobSteps, self: id, needs: jobNeeds, secrets: true };
       // Templated fields: run, env values, working-directory (docs/pipelines.md). `name` is shown as written.
       this.templates(step.run, at("steps", i, "run"), scope);
@@ -388,6 +400,7 @@ class Normaliser {
         retries: step.retries ?? 0,
         shell: step.shell ?? null,
         workingDirectory: directory ?? null,
+        ...(step.if != null && { if: step.if }),
       };
     });
     // A job's outputs are rendered when the job ends, so every step's outputs are available.
@@ -402,7 +415,10 @@ class Normaliser {
       runsOn: job["runs-on"],
       priority: job.priority ?? 0,
       timeoutMs: job.timeout ?? PIPELINE_DEFAULTS.jobTimeoutMs,
-      retries: job.retries ?? 0,
+      retries: job.retries?.limit ?? 0,
+      // Only the long form gives a policy: `retries: 2` keeps the shape older pipelines have.
+      ...(job.retries && this.retryPolicyGiven(job.retries) && { retryPolicy: this.retryPolicy(job.retries, at("retries")) }),
+      ...(job.if != null && { if: job.if }),
       needs,
       env: job.env ?? {},
       steps,
@@ -410,6 +426,28 @@ class Normaliser {
       artifacts: job.artifacts ?? [],
       lineage: { inputs: datasets(job.lineage?.inputs), outputs: datasets(job.lineage?.outputs) },
     };
+  }
+
+  private retryPolicyGiven(retries: NonNullable<PipelineFile["jobs"][string]["retries"]>): boolean {
+    return retries.backoff != null || retries.on != null || retries["exit-codes"] != null;
+  }
+
+  private retryPolicy(retries: PipelineFile["jobs"][string]["retries"], path: Path): PipelineJob["retryPolicy"] {
+    const on = retries?.on ?? RETRY_DEFAULTS.on;
+    const exitCodes = retries?.["exit-codes"] ?? null;
+    if (exitCodes && !on.includes("failure")) this.fault([...path, "exit-codes"], "exit-codes choose which failures are retried; add failure to on:");
+    return { backoffMs: retries?.backoff ?? RETRY_DEFAULTS.backoffMs, on: [...new Set(on)], exitCodes };
+  }
+
+  /** Reports each problem of an `if:` at its place inside the condition's text. */
+  private condition(text: string, path: Path, scope: ConditionScope): void {
+    for (const problem of checkCondition(text, scope)) {
+      // At the end of the text (something missing) it points at the last character.
+      const start = Math.min(problem.offset, Math.max(0, text.length - 1));
+      const source = text.slice(start);
+      const inText = source === "" ? undefined : { value: text, start, source };
+      this.report(path, `${pathLabel(path)}: ${problem.message}`, "value", inText);
+    }
   }
 
   private fault(path: Path, message: string): void {

@@ -16,7 +16,7 @@ import { LABEL } from "../protocol.ts";
 import { IDENTIFIER } from "../templates.ts";
 import { cronProblem } from "../triggers/schedule.ts";
 import { parseDuration } from "./duration.ts";
-import { PIPELINE_DEFAULTS } from "./types.ts";
+import { PIPELINE_DEFAULTS, RETRY_CAUSES } from "./types.ts";
 
 /** Longest `timeout` a job or step may ask for: longer is almost surely a slip of the unit. */
 export const MAX_TIMEOUT_MS = 7 * 24 * 60 * 60 * 1000;
@@ -113,6 +113,33 @@ const retries = z
   .int(`must be a whole number from 0 to ${PIPELINE_DEFAULTS.maxRetries}`)
   .min(0, `must be a whole number from 0 to ${PIPELINE_DEFAULTS.maxRetries}`)
   .max(PIPELINE_DEFAULTS.maxRetries, `must be a whole number from 0 to ${PIPELINE_DEFAULTS.maxRetries}`);
+
+/** A condition's text; `if: false` is read as the condition `false`. */
+const condition = z.union([text, z.boolean()], { error: "a condition is an expression such as ${{ success() }}" }).transform(String);
+
+/** How long a retry waits; longer than a day is surely a slip of the unit. */
+const backoff = z.union([z.string(), z.number()]).transform((value, ctx) => {
+  const result = parseDuration(String(value));
+  if (!result.ok) {
+    ctx.addIssue({ code: "custom", message: result.error });
+    return z.NEVER;
+  }
+  if (result.ms < 0 || result.ms > 24 * 60 * 60 * 1000) ctx.addIssue({ code: "custom", message: "a backoff is from 0s to 1d" });
+  return Math.ceil(result.ms);
+});
+
+/** `retries: 2` is shorthand for `retries: {limit: 2}`. */
+const retryPolicy = z.preprocess(
+  (value) => (typeof value === "number" ? { limit: value } : value),
+  strict({
+    limit: retries,
+    backoff: backoff.nullish(),
+    on: oneOrMany(z.enum(RETRY_CAUSES, { error: `expected one of ${RETRY_CAUSES.join(", ")}` }))
+      .refine((list) => list.length > 0, "list at least one of failure, lost, timeout")
+      .nullish(),
+    "exit-codes": z.array(z.int("an exit code is a whole number")).min(1).max(50).nullish(),
+  }),
+);
 
 const envName = z
   .string()
@@ -213,6 +240,7 @@ export const StepSchema = strict({
   retries: retries.nullish(),
   shell: text.nullish(),
   "working-directory": text.nullish(),
+  if: condition.nullish(),
 });
 
 export const JobSchema = strict({
@@ -222,7 +250,8 @@ export const JobSchema = strict({
   ),
   priority: z.int("must be a whole number").nullish(),
   timeout: duration.nullish(),
-  retries: retries.nullish(),
+  retries: retryPolicy.nullish(),
+  if: condition.nullish(),
   needs: needs.nullish(),
   env: env.nullish(),
   steps: z

@@ -41,6 +41,8 @@ export interface PipelineStep {
   retries: number;
   shell: string | null;
   workingDirectory: string | null;
+  /** `if:` as written (domain/expressions.ts), evaluated by the agent; absent = `success()`. */
+  if?: string;
 }
 
 export interface PipelineJob {
@@ -49,8 +51,12 @@ export interface PipelineJob {
   /** Higher is claimed first. */
   priority: number;
   timeoutMs: number;
-  /** Job attempts after the first. */
+  /** Job attempts after the first (the retry policy's `limit`). */
   retries: number;
+  /** When a failed job attempt is retried; absent (older pipelines) = RETRY_DEFAULTS. */
+  retryPolicy?: RetryPolicy;
+  /** `if:` as written (domain/expressions.ts), evaluated by the engine; absent = `success()`. */
+  if?: string;
   needs: string[];
   env: Record<string, string>;
   steps: PipelineStep[];
@@ -60,6 +66,20 @@ export interface PipelineJob {
   artifacts: string[];
   lineage: { inputs: Dataset[]; outputs: Dataset[] };
 }
+
+/** What ended a failed job attempt, as `retries.on` names it. */
+export const RETRY_CAUSES = ["failure", "lost", "timeout"] as const;
+export type RetryCause = (typeof RETRY_CAUSES)[number];
+
+export interface RetryPolicy {
+  /** How long a retry waits before it is queued (not holding an agent meanwhile). */
+  backoffMs: number;
+  on: RetryCause[];
+  /** A `failure` is retried only when the failing exit code is listed; null = any exit code. */
+  exitCodes: number[] | null;
+}
+
+export const RETRY_DEFAULTS: RetryPolicy = { backoffMs: 0, on: ["failure", "lost", "timeout"], exitCodes: null };
 
 export interface Pipeline {
   name: string;

@@ -2,8 +2,8 @@
 import { isTerminal } from "../states.ts";
 import { refuse } from "./effects.ts";
 import { openAttempt } from "./create.ts";
-import { finishAttemptIfDone, killDependants, killStepNotRun, enqueueReadyJobs } from "./jobs-graph.ts";
-import { type JobState, jobStatus, latestJobAttempt } from "./model.ts";
+import { finishAttemptIfDone, killStepNotRun, enqueueReadyJobs } from "./jobs-graph.ts";
+import { isSkipped, type JobState, jobStatus, latestJobAttempt } from "./model.ts";
 import type { Txn } from "./txn.ts";
 
 /** Stops one job: a queued one ends KILLED at once, a running one goes KILLING until its agent confirms. */
@@ -51,7 +51,6 @@ export function cancelJobs(txn: Txn, jobAttemptIds: string[]): string[] {
     if (found.job.attempts[found.job.attempts.length - 1] !== found.jobAttempt) continue;
     cancelJob(txn, found.job, dequeued);
     cancelled.push(id);
-    if (found.jobAttempt.status === "KILLED") killDependants(txn, found.job.key);
   }
   if (dequeued.length > 0) txn.effects.push({ type: "dequeue", jobAttemptIds: dequeued });
   enqueueReadyJobs(txn);
@@ -71,7 +70,8 @@ export function rerun(txn: Txn, failedOnly: boolean): void {
   const previous = txn.attempt;
   let again: Set<string> | null = null;
   if (failedOnly) {
-    again = new Set(previous.jobs.filter((j) => ["FAILED", "KILLED"].includes(jobStatus(j))).map((j) => j.key));
+    // A skipped job is not a failure: it runs again only when a job it needs does.
+    again = new Set(previous.jobs.filter((j) => ["FAILED", "KILLED"].includes(jobStatus(j)) && !isSkipped(j)).map((j) => j.key));
     if (again.size === 0) refuse(409, "nothing_to_rerun", `run #${run.number} has no failed or cancelled job to re-run`);
     let grew = true;
     while (grew) {
@@ -90,4 +90,5 @@ export function rerun(txn: Txn, failedOnly: boolean): void {
   openAttempt(txn, failedOnly, (key) => rerunSet === null || rerunSet.has(key));
   txn.moveRun("CREATED"); // recorded on attempt N+1, which now exists
   enqueueReadyJobs(txn);
+  finishAttemptIfDone(txn); // the jobs that run again may all be skipped by their conditions
 }

@@ -49,6 +49,10 @@ export interface JobAttemptState {
   lastHeartbeatAt: number | null;
   /** SHA-256 (hex) of the job token's secret; null before the job is claimed. */
   tokenHash: string | null;
+  /** A retry waiting out its backoff is queued only from this time on (absent: at once). */
+  notBefore?: number | null;
+  /** Why this failed attempt was, or was not, retried (the job's retry policy); absent: no decision. */
+  retry?: string | null;
   steps: StepState[];
 }
 
@@ -62,7 +66,7 @@ export interface JobState {
   waitingOn: string[];
   outputs: Record<string, string>;
   /** Set when a failed-only re-run kept this job's result from an earlier attempt. */
-  reused: { attempt: number; jobId: string; status: State } | null;
+  reused: { attempt: number; jobId: string; status: State; reason?: string | null } | null;
   attempts: JobAttemptState[];
 }
 
@@ -135,6 +139,17 @@ export function currentAttempt(state: RunState): RunAttemptState {
 
 export function latestJobAttempt(job: JobState): JobAttemptState | undefined {
   return job.attempts[job.attempts.length - 1];
+}
+
+/** Why a job ended as it did: its kept reason when reused, else its latest attempt's. */
+export function jobReason(job: JobState): string | null {
+  if (job.reused) return job.reused.reason ?? null;
+  return latestJobAttempt(job)?.reason ?? null;
+}
+
+/** A job whose condition was false: it ended KILLED, and counts as a success for its run. */
+export function isSkipped(job: JobState): boolean {
+  return jobStatus(job) === "KILLED" && jobReason(job) === "skipped";
 }
 
 /** A job's status: its kept result when reused, else its latest attempt's. */

@@ -1,13 +1,14 @@
 /**
- * The clock's part: lost agents, jobs past their timeout, and cancellations that the agent never
- * confirmed. The RunObject calls `tick` from its alarm and sets the next alarm to `nextDeadline`.
+ * The clock's part: lost agents, jobs past their timeout, cancellations that the agent never
+ * confirmed, and retries whose backoff is over. The RunObject calls `tick` from its alarm and
+ * sets the next alarm to `nextDeadline`.
  */
 import { endJobAttempt } from "./job-lifecycle.ts";
-import { pipelineJob } from "./jobs-graph.ts";
+import { enqueueReadyJobs, pipelineJob } from "./jobs-graph.ts";
 import type { EngineSettings, JobAttemptState, RunState } from "./model.ts";
 import type { Txn } from "./txn.ts";
 
-type Due = { at: number; outcome: "FAILED" | "KILLED"; reason: string; message: string };
+type Due = { at: number; outcome: "FAILED" | "KILLED" | "QUEUE"; reason: string; message: string };
 
 /** The deadlines of one job attempt, soonest first; empty when it is not running. */
 function deadlines(jobAttempt: JobAttemptState, timeoutMs: number, settings: EngineSettings): Due[] {
@@ -28,6 +29,10 @@ function deadlines(jobAttempt: JobAttemptState, timeoutMs: number, settings: Eng
       },
     ];
     return due.sort((a, b) => a.at - b.at);
+  }
+  if (jobAttempt.status === "CREATED" && jobAttempt.queuedAt === null && (jobAttempt.notBefore ?? null) !== null) {
+    // A retry waiting out its backoff: the tick queues it (enqueueReadyJobs); nothing ends.
+    return [{ at: jobAttempt.notBefore!, outcome: "QUEUE", reason: "backoff", message: "" }];
   }
   if (jobAttempt.status === "KILLING") {
     return [
@@ -63,10 +68,11 @@ export function tick(txn: Txn): void {
     const sharedLatest = shared.attempts[shared.attempts.length - 1];
     if (!sharedLatest) continue;
     const due = deadlines(sharedLatest, timeoutOf(txn.state, shared.key), txn.ctx.settings)[0];
-    if (!due || due.at > txn.now) continue;
+    if (!due || due.at > txn.now || due.outcome === "QUEUE") continue;
     const job = txn.own(shared);
     const latest = job.attempts[job.attempts.length - 1]!;
     latest.message = due.message;
     endJobAttempt(txn, job, latest, due.outcome, due.reason);
   }
+  enqueueReadyJobs(txn); // retries whose backoff is over
 }

@@ -40,6 +40,8 @@ function jobAttemptView(a: JobAttemptState, index: HistoryIndex, now: number): J
     agentId: a.agentId,
     reason: a.reason,
     message: a.message,
+    retry: a.retry ?? null,
+    notBefore: iso(a.notBefore ?? null),
     createdAt: iso(a.createdAt)!,
     startedAt: iso(a.startedAt),
     endedAt: iso(a.endedAt),

@@ -8,10 +8,11 @@
  */
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
-import { engine, type JobAttemptState, jobStatus, DEFAULT_SETTINGS } from "../../../domain/run-engine/index.ts";
+import { engine, type JobAttemptState, jobStatus, DEFAULT_SETTINGS, nextDeadline } from "../../../domain/run-engine/index.ts";
 import type { Pipeline } from "../../../domain/pipeline/types.ts";
 import { isTerminal, type State } from "../../../domain/states.ts";
 import { CheckedRun, ensure } from "../../support/checked-run.ts";
+import { skipped } from "../../support/condition-oracle.ts";
 import { job, pipeline, step } from "../../support/pipelines.ts";
 
 // ── random pipelines ─────────────────────────────────────────────────────────────────────────
@@ -24,17 +25,57 @@ const stepsArb = fc.integer({ min: 1, max: 3 }).chain((n) =>
   ).map((defs) => defs.map((d, i) => step(`s${i}`, d.needs, { retries: d.retries }))),
 );
 
+/** Conditions of every kind; `needs.*` ones name the job's first need (none: the default). */
+const CONDITIONS = [
+  "success()",
+  "${{ failure() }}",
+  "always()",
+  "cancelled()",
+  "run.branch == 'main'",
+  "run.branch != 'main'",
+  "failure() || cancelled()",
+  "!failure() && always()",
+  "always() && needs.FIRST.result == 'failure'",
+  "needs.FIRST.result == 'success'",
+  "always() && needs.FIRST.result != 'skipped'",
+];
+const conditionArb = fc.option(fc.constantFrom(...CONDITIONS), { freq: 2 });
+
+const retryPolicyArb = fc.option(
+  fc.record({
+    backoffMs: fc.constantFrom(0, 10_000, 120_000),
+    on: fc.subarray(["failure", "lost", "timeout"] as const, { minLength: 1 }),
+    exitCodes: fc.option(fc.constant([75]), { nil: null }),
+  }),
+  { nil: undefined },
+);
+
 const pipelineArb: fc.Arbitrary<Pipeline> = fc.integer({ min: 1, max: 5 }).chain((n) =>
   fc.tuple(
     ...Array.from({ length: n }, (_, i) =>
       fc.record({
         needs: fc.subarray(Array.from({ length: i }, (_, k) => `j${k}`)),
         retries: fc.integer({ min: 0, max: 2 }),
+        retryPolicy: retryPolicyArb,
+        condition: conditionArb,
         timeoutMs: fc.constantFrom(5_000, 45_000, 300_000),
         steps: stepsArb,
       }),
     ),
-  ).map((defs) => pipeline(defs.map((d, i) => job(`j${i}`, d.needs, { retries: d.retries, timeoutMs: d.timeoutMs, steps: d.steps })))),
+  ).map((defs) =>
+    pipeline(
+      defs.map((d, i) => {
+        const condition = d.condition && (d.needs[0] ? d.condition.replace("FIRST", d.needs[0]) : d.condition.includes("FIRST") ? null : d.condition);
+        return job(`j${i}`, d.needs, {
+          retries: d.retries,
+          timeoutMs: d.timeoutMs,
+          steps: d.steps,
+          ...(d.retryPolicy && { retryPolicy: { ...d.retryPolicy, on: [...d.retryPolicy.on] } }),
+          ...(condition && { if: condition }),
+        });
+      }),
+    ),
+  ),
 );
 
 // ── random commands ──────────────────────────────────────────────────────────────────────────
@@ -55,7 +96,7 @@ type Cmd =
   | { t: "assign"; job: number }
   | { t: "stepStart"; job: number; step: number; attempt: "next" | "last" | number }
   | { t: "stepEnd"; job: number; step: number; attempt: "next" | "last" | number; status: End; out: boolean }
-  | { t: "finish"; job: number; status: End }
+  | { t: "finish"; job: number; status: End; exitCode: number | null }
   | { t: "heartbeat"; job: number }
   | { t: "cancel" }
   | { t: "cancelJobs"; jobs: number[]; bogus: boolean }
@@ -71,7 +112,7 @@ const cmdArb: fc.Arbitrary<Cmd> = fc.oneof(
     weight: 6,
     arbitrary: fc.record({ t: fc.constant("stepEnd" as const), job: idx, step: idx, attempt: stepAttemptArb("last"), status: endArb, out: fc.boolean() }),
   },
-  { weight: 5, arbitrary: fc.record({ t: fc.constant("finish" as const), job: idx, status: endArb }) },
+  { weight: 5, arbitrary: fc.record({ t: fc.constant("finish" as const), job: idx, status: endArb, exitCode: fc.constantFrom(null, 1, 75) }) },
   { weight: 2, arbitrary: fc.record({ t: fc.constant("heartbeat" as const), job: idx }) },
   { weight: 1, arbitrary: fc.record({ t: fc.constant("cancel" as const) }) },
   { weight: 1, arbitrary: fc.record({ t: fc.constant("cancelJobs" as const), jobs: fc.array(idx, { maxLength: 3 }), bogus: fc.boolean() }) },
@@ -154,7 +195,7 @@ function run(r: CheckedRun, cmd: Cmd): void {
       const ja = latestOf(r, cmd.job);
       if (!ja) return;
       const was = ja.status;
-      const res = r.exec(`finish ${ja.id} ${cmd.status}`, (s, c) => engine.finishJob(s, c, ja.id, { status: cmd.status, outputs: { out: ja.id } }));
+      const res = r.exec(`finish ${ja.id} ${cmd.status}`, (s, c) => engine.finishJob(s, c, ja.id, { status: cmd.status, outputs: { out: ja.id }, exitCode: cmd.exitCode }));
       ensure(!(was === "CREATED" && res.ok), () => "an unclaimed job cannot finish");
       ensure(!(res.ok && was === "KILLING" && res.value.status !== "KILLED"), () => "a cancelled job ends KILLED whatever the agent saw");
       return;
@@ -193,7 +234,8 @@ function run(r: CheckedRun, cmd: Cmd): void {
     case "rerun": {
       const before = r.state;
       const rerunnable = ["FAILED", "KILLED", "WARNING"].includes(before.run.status);
-      const failed = r.attempt.jobs.filter((j) => FAILED_OR_KILLED.includes(jobStatus(j))).map((j) => j.key);
+      // A skipped job (condition false) is not a failure: failed-only leaves it be.
+      const failed = r.attempt.jobs.filter((j) => FAILED_OR_KILLED.includes(jobStatus(j)) && !skipped(j)).map((j) => j.key);
       const res = r.exec(`rerun failedOnly=${cmd.failedOnly}`, (s, c) => engine.rerun(s, c, cmd.failedOnly));
       ensure(res.ok === (rerunnable && (!cmd.failedOnly || failed.length > 0)), () => `rerun of a ${before.run.status} run: ok=${res.ok}`);
       if (!res.ok) return;
@@ -209,7 +251,10 @@ function run(r: CheckedRun, cmd: Cmd): void {
         const old = previous.jobs.find((p) => p.key === j.key)!;
         if (again.has(j.key)) {
           expect(j.reused).toBeNull();
-          expect(j.attempts.map((a) => a.status)).toEqual(["CREATED"]);
+          // Run again: one new attempt, waiting or queued — or already ended by its condition.
+          expect(j.attempts).toHaveLength(1);
+          const first = j.attempts[0]!;
+          ensure(first.status === "CREATED" || (first.status === "KILLED" && ["skipped", "needs_failed"].includes(first.reason ?? "")), () => `${j.key} re-run as ${first.status} ${first.reason}`);
         } else {
           expect(j.reused?.status).toBe(jobStatus(old));
           expect(j.outputs).toEqual(old.outputs);
@@ -270,10 +315,20 @@ function tickPastEverything(r: CheckedRun): void {
   expect(r.attempt.status, "an attempt is never stuck KILLING").not.toBe("KILLING");
 }
 
+/** Nothing queued: time passes to the next deadline (a retry's backoff) and the clock ticks. */
+function waitForQueue(r: CheckedRun): void {
+  if (r.queued.size > 0) return;
+  const next = nextDeadline(r.state, DEFAULT_SETTINGS);
+  if (next === null) return;
+  r.now = Math.max(r.now, next);
+  expect(r.exec("tick to the next deadline", (s, c) => engine.tick(s, c)).ok).toBe(true);
+}
+
 /** Well-behaved agents take every queued job and succeed: the run must reach its end. */
 function driveToEnd(r: CheckedRun): void {
   for (let round = 0; !isTerminal(r.attempt.status); round++) {
     ensure(round < 50, () => `run stuck ${r.attempt.status}\n${r.log.join("\n")}`);
+    waitForQueue(r);
     const queued = [...r.queued];
     ensure(queued.length > 0, () => `run ${r.attempt.status} with nothing queued or running\n${r.log.join("\n")}`);
     for (const id of queued) {
@@ -310,6 +365,7 @@ describe("run engine: random pipelines and commands keep every invariant", () =>
           // One job fails (or all succeed), the run ends, then it is re-run.
           let n = 0;
           while (!isTerminal(r.attempt.status)) {
+            waitForQueue(r);
             const queued = [...r.queued];
             expect(queued.length).toBeGreaterThan(0);
             for (const id of queued) {

@@ -1,0 +1,163 @@
+/** The engine's flow control rules, one by one: job conditions and the retry policy (issue 17). */
+import { describe, expect, it } from "vitest";
+import { engine, nextDeadline, DEFAULT_SETTINGS } from "../../../domain/run-engine/index.ts";
+import { EngineDriver } from "../../support/engine-driver.ts";
+import { job, pipeline } from "../../support/pipelines.ts";
+
+function failWith(d: EngineDriver, key: string, exitCode: number | null, reason = "step_failed") {
+  d.assign(key);
+  return d.apply(engine.finishJob(d.state, d.ctx(), d.latest(key).id, { status: "FAILED", outputs: {}, reason, exitCode }));
+}
+
+describe("job conditions", () => {
+  it("skips a job whose condition is false: KILLED skipped, and the run still succeeds", () => {
+    const d = new EngineDriver(pipeline([job("build"), job("deploy", ["build"], { if: "${{ run.branch == 'release' }}" }), job("after", ["deploy"])]));
+    d.runJob("build");
+    expect(d.latest("deploy")).toMatchObject({ status: "KILLED", reason: "skipped" });
+    expect(d.latest("deploy").steps.map((s) => [s.status, s.reason])).toEqual([["KILLED", "skipped"]]);
+    // A job that needs a skipped one (default success()) is skipped too, as in GitHub Actions.
+    expect(d.latest("after")).toMatchObject({ status: "KILLED", reason: "skipped" });
+    expect(d.state.run.status).toBe("SUCCESS");
+    expect(d.queued()).toEqual(["build"]);
+  });
+
+  it("runs a job whose condition is true once its needs succeeded", () => {
+    const d = new EngineDriver(pipeline([job("build"), job("deploy", ["build"], { if: "run.branch == 'main' && needs.build.outputs.ok == 'yes'" })]));
+    expect(d.job("deploy").waitingOn).toEqual(["build"]);
+    d.runJob("build", "SUCCESS", { ok: "yes" });
+    expect(d.queued()).toEqual(["build", "deploy"]);
+    d.runJob("deploy");
+    expect(d.state.run.status).toBe("SUCCESS");
+  });
+
+  it("failure(): a cleanup job runs after a failure upstream, and the run still fails", () => {
+    const d = new EngineDriver(
+      pipeline([job("test"), job("deploy", ["test"]), job("cleanup", ["deploy"], { if: "${{ failure() }}" }), job("notify", ["test"], { if: "always()" })]),
+    );
+    expect(d.job("cleanup").waitingOn).toEqual(["deploy"]);
+    d.runJob("test", "FAILED");
+    expect(d.latest("deploy")).toMatchObject({ status: "KILLED", reason: "needs_failed" });
+    // deploy never ran, but a job upstream of it failed: failure() holds.
+    expect(d.queued()).toEqual(["test", "cleanup", "notify"]);
+    d.runJob("cleanup");
+    d.runJob("notify");
+    expect(d.state.run.status).toBe("FAILED");
+  });
+
+  it("failure() is false when everything succeeded: the job is skipped", () => {
+    const d = new EngineDriver(pipeline([job("test"), job("cleanup", ["test"], { if: "failure()" })]));
+    d.runJob("test");
+    expect(d.latest("cleanup")).toMatchObject({ status: "KILLED", reason: "skipped" });
+    expect(d.state.run.status).toBe("SUCCESS");
+  });
+
+  it("a job with a status function waits for every need to end, whatever the outcome", () => {
+    const d = new EngineDriver(pipeline([job("a"), job("b"), job("report", ["a", "b"], { if: "always() && needs.a.result == 'failure'" })]));
+    d.runJob("a", "FAILED");
+    expect(d.job("report").waitingOn).toEqual(["b"]);
+    expect(d.latest("report").status).toBe("CREATED");
+    d.runJob("b");
+    expect(d.queued()).toEqual(["a", "b", "report"]);
+  });
+
+  it("cancelled(): true when a job upstream was cancelled (the queue's cancel)", () => {
+    const d = new EngineDriver(pipeline([job("a"), job("b"), job("tidy", ["a"], { if: "cancelled()" }), job("main", ["a"])]));
+    d.apply(engine.cancelJobs(d.state, d.ctx(), [d.latest("a").id]));
+    expect(d.latest("main")).toMatchObject({ status: "KILLED", reason: "needs_failed" });
+    expect(d.queued()).toContain("tidy");
+  });
+
+  it("cancelling the run stops conditional jobs too", () => {
+    const d = new EngineDriver(pipeline([job("a"), job("cleanup", ["a"], { if: "always()" })]));
+    d.assign("a");
+    d.cancel();
+    expect(d.latest("cleanup")).toMatchObject({ status: "KILLED", reason: "cancelled" });
+  });
+
+  it("a failed-only re-run does not run a skipped job again unless a job it needs runs again", () => {
+    const d = new EngineDriver(pipeline([job("a"), job("skip", [], { if: "false" }), job("b", ["a"])]));
+    d.runJob("a", "FAILED");
+    d.rerun(true);
+    expect(d.job("skip").reused).toMatchObject({ status: "KILLED", reason: "skipped" });
+    expect(d.job("a").attempts).toHaveLength(1);
+    d.runJob("a");
+    d.runJob("b");
+    expect(d.state.run.status).toBe("SUCCESS");
+  });
+});
+
+it("a re-run whose jobs are all skipped at once ends SUCCESS, through the table", () => {
+  const d = new EngineDriver(pipeline([job("a"), job("tidy", ["a"], { if: "cancelled()" }), job("b")]));
+  d.apply(engine.cancelJobs(d.state, d.ctx(), [d.latest("tidy").id]));
+  d.runJob("a");
+  d.runJob("b");
+  expect(d.state.run.status).toBe("KILLED");
+  expect(d.rerun(true).ok).toBe(true);
+  expect(d.latest("tidy")).toMatchObject({ status: "KILLED", reason: "skipped" });
+  expect(d.state.run.status).toBe("SUCCESS");
+});
+
+describe("retry policy", () => {
+  it("retries only the exit codes listed, and says why (not)", () => {
+    const def = job("flaky", [], { retries: 2, retryPolicy: { backoffMs: 0, on: ["failure"], exitCodes: [75] } });
+    const d = new EngineDriver(pipeline([def]));
+    failWith(d, "flaky", 75);
+    expect(d.job("flaky").attempts[0]!.retry).toBe("retried (failure) as attempt 2");
+    expect(d.queued()).toEqual(["flaky", "flaky"]);
+    failWith(d, "flaky", 1);
+    expect(d.job("flaky").attempts[1]!.retry).toBe("not retried: exit code 1 is not in retries.exit-codes (75)");
+    expect(d.job("flaky").attempts).toHaveLength(2);
+    expect(d.state.run.status).toBe("FAILED");
+  });
+
+  it("a failure with no exit code is not retried when exit-codes are listed", () => {
+    const d = new EngineDriver(pipeline([job("j", [], { retries: 1, retryPolicy: { backoffMs: 0, on: ["failure"], exitCodes: [75] } })]));
+    failWith(d, "j", null);
+    expect(d.latest("j").retry).toMatch(/^not retried: no exit code was reported/);
+  });
+
+  it("retries only the causes in `on`: a lost agent, not a failing step", () => {
+    const d = new EngineDriver(pipeline([job("j", [], { retries: 3, retryPolicy: { backoffMs: 0, on: ["lost"], exitCodes: null } })]));
+    d.assign("j");
+    d.now += DEFAULT_SETTINGS.lostAfterMs + 1;
+    d.tick();
+    expect(d.job("j").attempts.map((a) => [a.status, a.reason, a.retry ?? null])).toEqual([
+      ["FAILED", "agent_lost", "retried (lost) as attempt 2"],
+      ["CREATED", null, null],
+    ]);
+    failWith(d, "j", 1);
+    expect(d.latest("j").retry).toBe("not retried: retries.on does not include failure");
+  });
+
+  it("says when the retries are used up", () => {
+    const d = new EngineDriver(pipeline([job("j", [], { retries: 1 })]));
+    failWith(d, "j", 1);
+    failWith(d, "j", 1);
+    expect(d.job("j").attempts.map((a) => a.retry)).toEqual(["retried (failure) as attempt 2", "not retried: all 1 retries used"]);
+  });
+
+  it("backoff: the retry is queued by the clock, not at once, and holds no agent meanwhile", () => {
+    const d = new EngineDriver(pipeline([job("j", [], { retries: 1, retryPolicy: { backoffMs: 10_000, on: ["failure"], exitCodes: null } }), job("next", ["j"])]));
+    failWith(d, "j", 1);
+    expect(d.latest("j")).toMatchObject({ status: "CREATED", queuedAt: null, notBefore: d.now + 10_000 });
+    expect(d.job("j").attempts[0]!.retry).toBe("retried (failure) as attempt 2 after a 10s backoff");
+    expect(d.queued()).toEqual(["j"]);
+    expect(d.effects.filter((e) => e.type === "release")).toHaveLength(1);
+    expect(nextDeadline(d.state, DEFAULT_SETTINGS)).toBe(d.now + 10_000);
+    d.now += 9_999;
+    d.tick();
+    expect(d.queued()).toEqual(["j"]);
+    d.now += 1;
+    d.tick();
+    expect(d.queued()).toEqual(["j", "j"]);
+    expect(d.assign("j").ok).toBe(true);
+  });
+
+  it("a retry waiting out its backoff is cancelled at once", () => {
+    const d = new EngineDriver(pipeline([job("j", [], { retries: 1, retryPolicy: { backoffMs: 60_000, on: ["failure"], exitCodes: null } })]));
+    failWith(d, "j", 1);
+    d.cancel();
+    expect(d.latest("j").status).toBe("KILLED");
+    expect(d.state.run.status).toBe("KILLED");
+  });
+});
