@@ -275,6 +275,7 @@ export class JobRunner {
         if (root === "params") return a.conditions?.params[a1!] ?? "";
         if (root === "needs") return a2 === "result" ? a.conditions?.needs[a1!]?.result : (a.conditions?.needs[a1!]?.outputs[a3!] ?? "");
         if (root === "steps" && a2 === "outputs") return outputs.get(a1!)?.[a3!] ?? "";
+        if (root === "matrix") return a.conditions?.matrix?.[a1!];
         return undefined;
       },
     });

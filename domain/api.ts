@@ -77,6 +77,11 @@ export const JobView = z
     priority: z.number().int(),
     agent: z.string().nullable(),
     outputs: z.record(z.string(), z.string()),
+    matrix: z
+      .record(z.string(), z.string())
+      .nullable()
+      .describe("an instance of a matrix job: its combination (the job as written is `matrixJob`)"),
+    matrixJob: z.string().nullable().describe("the key of the matrix job as written, for an instance of one"),
     reused: z
       .object({ attempt: z.number().int(), jobId: z.string() })
       .nullable()

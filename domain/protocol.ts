@@ -96,12 +96,15 @@ export const JobAssignment = z.object({
   limits: z.object({ logChunkBytes: z.number().int(), artifactBytes: z.number().int() }),
   /**
    * What steps' `if:` read besides `run` and `steps`, sent only when a step has a condition:
-   * the run's params and, per job this one needs, its result and outputs.
+   * the run's params, per job this one needs (by its key as written) its result and outputs,
+   * and the job's matrix combination.
    */
   conditions: z
     .object({
       params: z.record(z.string(), z.string()),
       needs: z.record(z.string(), z.object({ result: z.string(), outputs: z.record(z.string(), z.string()) })),
+      /** The job's matrix combination, for `matrix.<key>`. */
+      matrix: z.record(z.string(), z.string()).optional(),
     })
     .optional(),
 });

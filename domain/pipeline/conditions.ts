@@ -14,6 +14,8 @@ export interface ConditionScope {
   jobKeys: readonly string[];
   /** The job's matrix keys; empty when it has no matrix. */
   matrix: ReadonlySet<string>;
+  /** Jobs with a matrix: their outputs are per instance, not readable by their key. */
+  matrixJobs?: ReadonlySet<string>;
   /** For a step: the steps that end before it (their outputs and results are readable). */
   steps?: { upstream: ReadonlySet<string>; all: ReadonlySet<string>; self: string };
 }
@@ -47,6 +49,7 @@ function whyNot(path: string[], scope: ConditionScope): string | null {
       if (!scope.jobKeys.includes(name!)) return `unknown job "${name}"`;
       const outputs = scope.needs.get(name!);
       if (!outputs) return `job "${name}" is not in this job's needs; add it there`;
+      if (kind === "outputs" && scope.matrixJobs?.has(name!)) return `job "${name}" has a matrix: its outputs are per instance, and needs.* cannot name one`;
       if (kind === "outputs" && !outputs.includes(key!)) return `job "${name}" declares no output "${key}"`;
       return null;
     }

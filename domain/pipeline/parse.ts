@@ -14,6 +14,7 @@ import { isAlias, isMap, isScalar, isSeq, LineCounter, parseDocument, type Docum
 import { parseTemplates, type Template } from "../templates.ts";
 import { checkCondition, type ConditionScope } from "./conditions.ts";
 import { findCycle, upstreamOf, type GraphNode } from "./graph.ts";
+import { expandPipelineMatrices, matrixKeys, matrixSpec } from "./matrix.ts";
 import { closestMatch, PipelineFileSchema, pipelineErrorMap, unknownKeyMessage, type PipelineFile } from "./schema.ts";
 import {
   PIPELINE_DEFAULTS,
@@ -152,6 +153,8 @@ interface Scope {
   /** Jobs whose outputs are available; null: `needs.*` is refused here. */
   needs: Set<string> | null;
   secrets: boolean;
+  /** The job's matrix keys (none: `matrix.*` is refused). */
+  matrix?: ReadonlySet<string>;
 }
 
 /** Never throws: whatever the text, the answer is a pipeline or a list of problems. */
@@ -230,7 +233,7 @@ function parse(text: string, options: ParseOptions): ParseResult {
   }
 
   // Stage 3: relations, building the normalised pipeline as we go.
-  const pipeline = new Normaliser(parsed.data, report, label).pipeline(options);
+  const pipeline = new Normaliser(parsed.data, report, label, () => problems.length > 0).pipeline(options);
   return problems.length > 0 ? fail(problems) : { ok: true, pipeline };
 }
 
@@ -280,6 +283,8 @@ class Normaliser {
     private readonly file: PipelineFile,
     private readonly report: Report,
     private readonly label: (path: Path) => string,
+    /** Whether anything was reported yet: matrices are expanded only from a sound file. */
+    private readonly faulty: () => boolean,
   ) {
     this.params = file.params ?? {};
     this.jobKeys = Object.keys(file.jobs);
@@ -290,13 +295,14 @@ class Normaliser {
     const { file } = this;
     const stepsWhy = "step outputs are not available in the pipeline's env";
     this.env(file.env ?? {}, ["env"], { steps: null, stepsWhy, needs: null, secrets: true });
-    const jobs = this.jobKeys.map((key) => this.job(key, file.jobs[key]!));
+    const written = this.jobKeys.map((key) => this.job(key, file.jobs[key]!));
     reportCycles(
-      jobs.map((job) => ({ id: job.key, needs: job.needs })),
+      written.map((job) => ({ id: job.key, needs: job.needs })),
       "jobs form a cycle",
       (from, to) => ["jobs", from, "needs", file.jobs[from]!.needs!.indexOf(to)],
       this.report,
     );
+    const jobs = this.faulty() ? written : expandPipelineMatrices(written, (key) => this.file.jobs[key]!.matrix, (path, message) => this.fault(path, message));
     const on = file.on;
     // A schedule has nobody to ask for a param's value: every param needs a default.
     if (on?.schedule !== undefined) {
@@ -368,13 +374,16 @@ class Normaliser {
     // Templates. A job's env is set before any step runs, so it cannot see step outputs.
     const jobNeeds = new Set(needs);
     const jobSteps = new Set(ids);
+    const matrix = matrixKeys(matrixSpec(job.matrix));
     const stepsWhy = "step outputs are not available in a job's env; set the variable in the step's env";
-    this.env(job.env ?? {}, at("env"), { steps: null, stepsWhy, needs: jobNeeds, secrets: true });
+    this.env(job.env ?? {}, at("env"), { steps: null, stepsWhy, needs: jobNeeds, secrets: true, matrix });
+    job["runs-on"].forEach((label, i) => this.templates(label, at("runs-on", i), { steps: null, needs: null, secrets: false, matrix }));
     const conditionScope: ConditionScope = {
       params: new Set(Object.keys(this.params)),
       needs: new Map(needs.map((need) => [need, this.jobOutputs.get(need) ?? []])),
       jobKeys: this.jobKeys,
-      matrix: new Set(),
+      matrix,
+      matrixJobs: new Set(this.jobKeys.filter((k) => this.file.jobs[k]!.matrix)),
     };
     if (job.if != null) this.condition(job.if, at("if"), conditionScope);
     const steps = job.steps.map((step, i): PipelineStep => {
@@ -383,7 +392,7 @@ class Normaliser {
       if (step.if != null) {
         this.condition(step.if, at("steps", i, "if"), { ...conditionScope, steps: { upstream: new Set(upstream), all: jobSteps, self: id } });
       }
-      const scope: Scope = { steps: new Set(upstream), jobSteps, self: id, needs: jobNeeds, secrets: true };
+      const scope: Scope = { steps: new Set(upstream), jobSteps, self: id, needs: jobNeeds, secrets: true, matrix };
       // Templated fields: run, env values, working-directory (docs/pipelines.md). `name` is shown as written.
       this.templates(step.run, at("steps", i, "run"), scope);
       const directory = step["working-directory"];
@@ -405,7 +414,7 @@ class Normaliser {
     });
     // A job's outputs are rendered when the job ends, so every step's outputs are available.
     for (const [name, value] of Object.entries(job.outputs ?? {})) {
-      this.templates(value, at("outputs", name), { steps: jobSteps, jobSteps, needs: jobNeeds, secrets: false });
+      this.templates(value, at("outputs", name), { steps: jobSteps, jobSteps, needs: jobNeeds, secrets: false, matrix });
     }
 
     const datasets = (list: { namespace: string; name: string }[] | null | undefined) =>
@@ -485,6 +494,7 @@ class Normaliser {
         if (!scope.needs) return "needs.* is only available inside a job";
         if (!this.jobOutputs.has(name)) return unknown("job", name, this.jobKeys);
         if (!scope.needs.has(name)) return `job "${name}" is not in this job's needs; add it there`;
+        if (this.file.jobs[name]!.matrix) return `job "${name}" has a matrix: its outputs are per instance, and needs.* cannot name one`;
         if (!this.jobOutputs.get(name)!.includes(t.path[3]!)) return `job "${name}" declares no output "${t.path[3]}"`;
         return null;
       case "params":
@@ -493,6 +503,9 @@ class Normaliser {
         return scope.secrets ? null : "secrets may not be copied into job outputs";
       case "run":
         return null;
+      case "matrix":
+        if (!scope.matrix || scope.matrix.size === 0) return "this job has no matrix";
+        return scope.matrix.has(name) ? null : `the matrix has no key "${name}"; it has ${[...scope.matrix].join(", ")}`;
     }
   }
 }

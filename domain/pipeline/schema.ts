@@ -243,8 +243,29 @@ export const StepSchema = strict({
   if: condition.nullish(),
 });
 
+/** A scalar matrix value; numbers and booleans become strings, like env values. */
+const matrixValue = z
+  .union([z.string(), z.number(), z.boolean()], { error: "a matrix value must be a string, number or boolean" })
+  .transform(String);
+const matrixEntry = z.record(z.string(), matrixValue);
+
+/** `matrix: {<key>: [values], include?, exclude?, max-parallel?}`; keys are checked in parse.ts. */
+const matrix = z
+  .object({
+    include: z.array(matrixEntry).max(256).nullish(),
+    exclude: z.array(matrixEntry).max(256).nullish(),
+    "max-parallel": z.int("must be a whole number").min(1, "must be at least 1").nullish(),
+  })
+  .catchall(z.array(matrixValue, { error: "a matrix key takes a list of values" }).min(1).max(256));
+
+/** A label, or a template (`${{ matrix.os }}`) checked once the matrix is expanded. */
+const runsOnLabel = z.union([LABEL, z.string().regex(/\$\{\{/)], {
+  error: "a label is 1–63 letters, digits, '_', '.', ':' or '-'",
+});
+
 export const JobSchema = strict({
-  "runs-on": oneOrMany(LABEL).refine((labels) => labels.length > 0, "list at least one label").refine(
+  matrix: matrix.nullish(),
+  "runs-on": oneOrMany(runsOnLabel).refine((labels) => labels.length > 0, "list at least one label").refine(
     (labels) => labels.length <= 50,
     "at most 50 labels",
   ),

@@ -57,6 +57,8 @@ export interface PipelineJob {
   retryPolicy?: RetryPolicy;
   /** `if:` as written (domain/expressions.ts), evaluated by the engine; absent = `success()`. */
   if?: string;
+  /** Set on each instance of a matrix job (matrix.ts): the job as written, its combination. */
+  matrix?: { job: string; values: Record<string, string>; maxParallel: number | null };
   needs: string[];
   env: Record<string, string>;
   steps: PipelineStep[];

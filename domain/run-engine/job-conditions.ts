@@ -12,6 +12,7 @@
 import { evaluateCondition, type ExprValue, storedCondition } from "../expressions.ts";
 import { isTerminal, type State } from "../states.ts";
 import type { PipelineJob } from "../pipeline/types.ts";
+import { pipelineJob } from "./jobs-graph.ts"; // a cycle of functions only, called after both load
 import { isSkipped, type JobState, jobReason, jobStatus, type RunAttemptState, type RunState } from "./model.ts";
 
 const SUCCEEDED: readonly State[] = ["SUCCESS", "WARNING"];
@@ -30,6 +31,33 @@ export function resultWord(job: JobState): "success" | "failure" | "cancelled" |
   if (status === "FAILED") return "failure";
   const reason = jobReason(job);
   return reason === "skipped" || reason === "needs_failed" ? "skipped" : "cancelled";
+}
+
+/** A matrix job's instances together, for `needs.<job>.result`: the worst of them. */
+function aggregateResult(words: string[]): string {
+  for (const word of ["pending", "failure", "cancelled"]) if (words.includes(word)) return word;
+  return words.every((w) => w === "skipped") ? "skipped" : "success";
+}
+
+/**
+ * What `needs.<job>` means in a condition of `job`, by the job's key as written: a matrix
+ * job's instances count as one job (its result the worst of theirs, no outputs — they are
+ * per instance).
+ */
+export function needsContext(state: RunState, job: JobState, byKey: ReadonlyMap<string, JobState>): Record<string, { result: string; outputs: Record<string, string> }> {
+  const groups = new Map<string, JobState[]>();
+  for (const key of job.needs) {
+    const need = byKey.get(key);
+    if (!need) continue;
+    const written = pipelineJob(state.run.definition, key)?.matrix?.job ?? key;
+    groups.set(written, [...(groups.get(written) ?? []), need]);
+  }
+  return Object.fromEntries(
+    [...groups].map(([written, members]) => {
+      const single = members.length === 1 && members[0]!.key === written;
+      return [written, single ? { result: resultWord(members[0]!), outputs: members[0]!.outputs } : { result: aggregateResult(members.map(resultWord)), outputs: {} }];
+    }),
+  );
 }
 
 /** `run.<field>` of templates and conditions alike. */
@@ -69,6 +97,7 @@ export function conditionHolds(state: RunState, attempt: RunAttemptState, def: P
   const condition = storedCondition(def.if);
   if (!condition) return false;
   const run = runContext(state);
+  const needsByName = needsContext(state, job, byKey);
   const lookup = (path: string[]): ExprValue | undefined => {
     const [root, a, b, c] = path;
     switch (root) {
@@ -77,10 +106,12 @@ export function conditionHolds(state: RunState, attempt: RunAttemptState, def: P
       case "params":
         return state.run.params[a!] ?? state.run.definition.params[a!]?.default ?? "";
       case "needs": {
-        const need = byKey.get(a!);
-        if (!need || !job.needs.includes(a!)) return undefined;
-        return b === "result" ? resultWord(need) : (need.outputs[c!] ?? "");
+        const need = needsByName[a!];
+        if (!need) return undefined;
+        return b === "result" ? need.result : (need.outputs[c!] ?? "");
       }
+      case "matrix":
+        return def.matrix?.values[a!];
       default:
         return undefined;
     }

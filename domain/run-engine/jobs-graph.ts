@@ -70,6 +70,22 @@ export function addJobAttempt(txn: Txn, job: JobState): JobAttemptState {
   return jobAttempt;
 }
 
+/** What a matrix instance waits on while `max-parallel` of its siblings are queued or running. */
+export const MAX_PARALLEL = "max-parallel";
+
+/** Whether `def`'s matrix has `max-parallel` instances queued or running already. */
+function atMaxParallel(txn: Txn, def: PipelineJob, byKey: ReadonlyMap<string, JobState>): boolean {
+  const limit = def.matrix?.maxParallel;
+  if (!limit) return false;
+  let live = 0;
+  for (const other of byKey.values()) {
+    if (pipelineJob(txn.state.run.definition, other.key)?.matrix?.job !== def.matrix!.job) continue;
+    const latest = latestJobAttempt(other);
+    if (latest && latest.queuedAt !== null && !isTerminal(latest.status)) live++;
+  }
+  return live >= limit;
+}
+
 /**
  * Moves on every job that has not started: queues the ones whose needs and condition allow it,
  * ends KILLED the ones that can no longer run (`needs_failed`, "Not run") or whose condition
@@ -86,7 +102,9 @@ export function enqueueReadyJobs(txn: Txn): void {
     for (const shared of [...byKey.values()]) {
       const sharedLatest = latestJobAttempt(shared);
       if (!sharedLatest || sharedLatest.status !== "CREATED" || sharedLatest.queuedAt !== null) continue;
-      const decision = decideJob(txn.state, attempt, jobDefinition(txn, shared.key), shared, byKey);
+      const def = jobDefinition(txn, shared.key);
+      let decision = decideJob(txn.state, attempt, def, shared, byKey);
+      if (decision.kind === "run" && atMaxParallel(txn, def, byKey)) decision = { kind: "wait", waitingOn: [MAX_PARALLEL] };
       const waitingOn = decision.kind === "wait" ? decision.waitingOn : [];
       const rewait = waitingOn.join() !== shared.waitingOn.join();
       const backingOff = (sharedLatest.notBefore ?? 0) > txn.now;
@@ -109,6 +127,8 @@ export function enqueueReadyJobs(txn: Txn): void {
       if (decision.kind === "wait" || backingOff) continue;
       latest.queuedAt = txn.now;
       txn.touchJobAttempt(latest);
+      // Its matrix may be full now: its siblings' waitingOn must say so (another round).
+      if (def.matrix?.maxParallel) changed = true;
       txn.effects.push({
         type: "enqueue",
         item: {

@@ -1,6 +1,8 @@
 /** Builds the API's view of a run (domain/api.ts) from the engine's model. */
 import type { JobAttemptView, JobView, RunAttemptView, RunView, StepView, TransitionView } from "../api.ts";
+import type { Pipeline } from "../pipeline/types.ts";
 import type { TransitionEffect } from "./effects.ts";
+import { pipelineJob } from "./jobs-graph.ts";
 import { type JobAttemptState, type JobState, jobStatus, latestJobAttempt, type RunAttemptState, type RunState, type StepState } from "./model.ts";
 
 const iso = (t: number | null): string | null => (t === null ? null : new Date(t).toISOString());
@@ -51,7 +53,8 @@ function jobAttemptView(a: JobAttemptState, index: HistoryIndex, now: number): J
   };
 }
 
-function jobView(job: JobState, index: HistoryIndex, now: number): JobView {
+function jobView(job: JobState, index: HistoryIndex, now: number, definition: Pipeline): JobView {
+  const matrix = pipelineJob(definition, job.key)?.matrix ?? null;
   return {
     id: job.id,
     key: job.key,
@@ -62,12 +65,14 @@ function jobView(job: JobState, index: HistoryIndex, now: number): JobView {
     priority: job.priority,
     agent: latestJobAttempt(job)?.agentName ?? null,
     outputs: job.outputs,
+    matrix: matrix?.values ?? null,
+    matrixJob: matrix?.job ?? null,
     reused: job.reused ? { attempt: job.reused.attempt, jobId: job.reused.jobId } : null,
     attempts: job.attempts.map((a) => jobAttemptView(a, index, now)),
   };
 }
 
-function attemptView(a: RunAttemptState, index: HistoryIndex, now: number): RunAttemptView {
+function attemptView(a: RunAttemptState, index: HistoryIndex, now: number, definition: Pipeline): RunAttemptView {
   return {
     id: a.id,
     number: a.number,
@@ -77,7 +82,7 @@ function attemptView(a: RunAttemptState, index: HistoryIndex, now: number): RunA
     startedAt: iso(a.startedAt),
     endedAt: iso(a.endedAt),
     durationMs: duration(a.startedAt, a.endedAt, now),
-    jobs: a.jobs.map((j) => jobView(j, index, now)),
+    jobs: a.jobs.map((j) => jobView(j, index, now, definition)),
     history: history(index, a.id),
   };
 }
@@ -101,7 +106,7 @@ export function runView(state: RunState, index: HistoryIndex, now: number): RunV
     endedAt: iso(run.endedAt),
     durationMs: duration(run.startedAt, run.endedAt, now),
     nominalTime: iso(run.nominalTime),
-    attempts: state.attempts.map((a) => attemptView(a, index, now)),
+    attempts: state.attempts.map((a) => attemptView(a, index, now, run.definition)),
     history: history(index, run.id),
   };
 }

@@ -21,7 +21,7 @@ import {
   type TransitionEffect,
 } from "../../domain/run-engine/index.ts";
 import type { Pipeline, PipelineJob } from "../../domain/pipeline/types.ts";
-import { endedNeeds, expectedWaiting, holds, skipped, waitsForSuccess } from "./condition-oracle.ts";
+import { endedNeeds, expectedWaiting, holds, liveSiblings, skipped, waitsForSuccess } from "./condition-oracle.ts";
 import { canTransition, isTerminal, type State } from "../../domain/states.ts";
 
 /** Cheap checks for the hot loop (a property test runs thousands of commands). */
@@ -147,7 +147,7 @@ export class CheckedRun {
         const attempt = this.attempt;
         const job = attempt.jobs.find((j) => j.attempts.some((a) => a.id === id))!;
         const def = this.def(job.key);
-        const waiting = expectedWaiting(attempt, def, job);
+        const waiting = expectedWaiting(this.state, attempt, def, job);
         ensure(waiting.length === 0, () => `${job.key} queued while it waits on ${waiting}`);
         // A retry was decided when its first attempt was: only a first attempt asks its condition.
         if (e.item.jobAttempt === 1) ensure(holds(this.state, attempt, def, job), () => `${job.key} queued though its condition ${def.if} is false`);
@@ -176,7 +176,7 @@ export class CheckedRun {
       ensure(ended.some((n) => !skipped(n)), () => `${job.key} not run, but no need of it failed or was cancelled`);
       return;
     }
-    const ready = expectedWaiting(attempt, def, job).length === 0;
+    const ready = expectedWaiting(this.state, attempt, def, job).filter((w) => w !== "max-parallel").length === 0;
     const why = ended.length > 0 ? ended.every(skipped) : ready && !holds(this.state, attempt, def, job);
     ensure(why, () => `${job.key} skipped, but its needs and condition (${def.if}) do not say so\n${this.log.join("\n")}`);
   }
@@ -257,6 +257,14 @@ export class CheckedRun {
       }
     }
 
+    // A matrix never has more than max-parallel instances queued or running.
+    for (const job of attempt.jobs) {
+      const def = this.def(job.key);
+      const latest = job.attempts[job.attempts.length - 1];
+      if (def.matrix?.maxParallel == null || !latest || latest.queuedAt === null || isTerminal(latest.status)) continue;
+      const live = liveSiblings(this.state, attempt, def, job) + 1;
+      ensure(live <= def.matrix.maxParallel, () => `${live} instances of ${def.matrix!.job} live, max-parallel ${def.matrix!.maxParallel}`);
+    }
     // Only jobs whose needs all succeeded are in the queue, and every one of them is.
     if (!isTerminal(attempt.status) && attempt.status !== "KILLING") {
       for (const job of attempt.jobs) {
@@ -265,8 +273,9 @@ export class CheckedRun {
         const def = this.def(job.key);
         const ended = waitsForSuccess(def) ? endedNeeds(attempt, job) : [];
         ensure(ended.length === 0, () => `${job.key} still waits though its need ${ended[0]?.key} can no longer succeed`);
-        const waiting = expectedWaiting(attempt, def, job);
+        const waiting = expectedWaiting(this.state, attempt, def, job);
         same(job.waitingOn, waiting, `${job.key} waitingOn`);
+
         const queued = this.queued.has(latest.id);
         if (latest.notBefore != null && !queued && waiting.length === 0) {
           // A retry in its backoff: the clock must come back for it (the RunObject's alarm).

@@ -23,10 +23,23 @@ function parsed(def: PipelineJob) {
 /** Whether the job waits for its needs to succeed (no status function) or only to end. */
 export const waitsForSuccess = (def: PipelineJob): boolean => !(parsed(def)?.usesStatus ?? false);
 
-/** The needs a job that has not started still waits on. */
-export function expectedWaiting(attempt: RunAttemptState, def: PipelineJob, job: JobState): string[] {
+/** The instances of `def`'s matrix other than `job` that are queued or running. */
+export function liveSiblings(state: RunState, attempt: RunAttemptState, def: PipelineJob, job: JobState): number {
+  if (!def.matrix) return 0;
+  const of = (key: string) => state.run.definition.jobs.find((j) => j.key === key)?.matrix?.job;
+  return attempt.jobs.filter((j) => {
+    const latest = j.attempts[j.attempts.length - 1];
+    return j !== job && of(j.key) === def.matrix!.job && latest?.queuedAt != null && !isTerminal(latest.status);
+  }).length;
+}
+
+/** The needs a job that has not started still waits on, or `max-parallel` (its matrix is full). */
+export function expectedWaiting(state: RunState, attempt: RunAttemptState, def: PipelineJob, job: JobState): string[] {
   const byKey = new Map(attempt.jobs.map((j) => [j.key, j]));
-  return job.needs.filter((n) => (waitsForSuccess(def) ? !SUCCEEDED.includes(status(byKey.get(n)!)) : !isTerminal(status(byKey.get(n)!))));
+  const needs = job.needs.filter((n) => (waitsForSuccess(def) ? !SUCCEEDED.includes(status(byKey.get(n)!)) : !isTerminal(status(byKey.get(n)!))));
+  if (needs.length > 0) return needs;
+  const full = def.matrix?.maxParallel != null && liveSiblings(state, attempt, def, job) >= def.matrix.maxParallel;
+  return full ? ["max-parallel"] : [];
 }
 
 /** For a job that waits for success: a need that ended otherwise, which decides the job at once. */
@@ -59,6 +72,13 @@ function resultWord(j: JobState): string {
 /** The condition's value once all needs have ended (or, without a status function, succeeded). */
 export function holds(state: RunState, attempt: RunAttemptState, def: PipelineJob, job: JobState): boolean {
   const byKey = new Map(attempt.jobs.map((j) => [j.key, j]));
+  // needs.<job>.result by the key as written: a matrix job's instances give the worst result.
+  const written = (key: string) => state.run.definition.jobs.find((j) => j.key === key)?.matrix?.job ?? key;
+  const resultOf = (name: string): string => {
+    const words = job.needs.filter((n) => written(n) === name).map((n) => resultWord(byKey.get(n)!));
+    const worst = ["failure", "cancelled", "success"].find((w) => words.includes(w));
+    return worst === "success" || worst === undefined ? (words.every((w) => w === "skipped") ? "skipped" : "success") : worst;
+  };
   const needs = job.needs.map((n) => byKey.get(n)!);
   const success = needs.every((n) => SUCCEEDED.includes(status(n)));
   const condition = parsed(def);
@@ -73,7 +93,8 @@ export function holds(state: RunState, attempt: RunAttemptState, def: PipelineJo
     },
     lookup: ([root, a, b]) => {
       if (root === "run" && a === "branch") return state.run.branch ?? "";
-      if (root === "needs" && b === "result") return resultWord(byKey.get(a!)!);
+      if (root === "needs" && b === "result") return resultOf(a!);
+      if (root === "matrix") return def.matrix?.values[a!];
       return undefined;
     },
   });

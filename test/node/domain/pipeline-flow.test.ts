@@ -148,3 +148,72 @@ describe("retries: a number or a policy", () => {
     ]);
   });
 });
+
+describe("matrix", () => {
+  const matrixFile = (matrix: string, ...rest: string[]) =>
+    yaml(
+      "jobs:",
+      "  test:",
+      `    matrix: ${matrix}`,
+      "    runs-on: ['${{ matrix.os }}']",
+      "    env: { NODE: '${{ matrix.node }}' }",
+      "    if: matrix.os != 'mac' || success()",
+      "    steps:",
+      "      - run: echo node ${{ matrix.node }} on ${{ matrix.os }}",
+      "  deploy:",
+      "    needs: test",
+      "    if: needs.test.result == 'success'",
+      "    runs-on: linux",
+      "    steps: [{ run: deploy }]",
+      ...rest,
+    );
+
+  it("makes one job per combination, minus exclude, plus include; needs wait for every instance", () => {
+    const p = ok(parsePipeline(matrixFile(`{ os: [linux, mac], node: ["20", 22], exclude: [{ os: mac, node: "20" }], include: [{ os: win, node: "22" }, { os: linux, extra: "x" }], max-parallel: 2 }`)));
+    expect(p.jobs.map((j) => j.key)).toEqual(["test (linux, 20, x)", "test (linux, 22, x)", "test (mac, 22)", "test (win, 22)", "deploy"]);
+    const [first, , mac] = p.jobs;
+    expect(first).toMatchObject({
+      runsOn: ["linux"],
+      env: { NODE: "20" },
+      steps: [{ run: "echo node 20 on linux" }],
+      matrix: { job: "test", values: { os: "linux", node: "20", extra: "x" }, maxParallel: 2 },
+      if: "matrix.os != 'mac' || success()",
+    });
+    expect(mac!.runsOn).toEqual(["mac"]);
+    expect(p.jobs[4]!.needs).toEqual(["test (linux, 20, x)", "test (linux, 22, x)", "test (mac, 22)", "test (win, 22)"]);
+  });
+
+  it("refuses too many combinations, unknown matrix keys, and matrix outside a matrix job", () => {
+    const values = (n: number) => `[${Array.from({ length: n }, (_, i) => i).join(", ")}]`;
+    const big = `{ os: ${values(16)}, node: ${values(20)} }`;
+    expect(problems(parsePipeline(matrixFile(big)))).toEqual([
+      { message: "jobs.test.matrix: the matrix makes 320 combinations; the limit is 256", line: 3, column: 13 },
+    ]);
+    // Past 4096 before exclude, nothing is multiplied out.
+    const huge = `{ os: ${values(100)}, node: ${values(100)}, exclude: [{ os: "1" }] }`;
+    expect(problems(parsePipeline(matrixFile(huge)))[0]!.message).toContain("make 10000 combinations");
+    const wrong = yaml(
+      "jobs:",
+      "  a:",
+      "    matrix: { os: [linux] }",
+      "    runs-on: '${{ matrix.arch }}'",
+      "    outputs: { v: x }",
+      "    steps: [{ run: 'echo ${{ matrix.os }}' }]",
+      "  b:",
+      "    needs: a",
+      "    runs-on: '${{ matrix.os }}'",
+      "    steps: [{ run: 'echo ${{ needs.a.outputs.v }}' }]",
+    );
+    expect(problems(parsePipeline(wrong))).toEqual([
+      { message: `jobs.a.runs-on[0]: \${{ matrix.arch }}: the matrix has no key "arch"; it has os`, line: 4, column: 14 },
+      { message: "jobs.b.runs-on[0]: ${{ matrix.os }}: this job has no matrix", line: 9, column: 14 },
+      { message: `jobs.b.steps[0].run: \${{ needs.a.outputs.v }}: job "a" has a matrix: its outputs are per instance, and needs.* cannot name one`, line: 10, column: 26 },
+    ]);
+  });
+
+  it("refuses a value that does not make a label", () => {
+    expect(problems(parsePipeline(matrixFile(`{ os: ["two words"], node: [1] }`)))).toEqual([
+      { message: `jobs.test.runs-on[0]: test (two words, 1): "two words" (from the matrix) is not a label: 1–63 letters, digits, '_', '.', ':' or '-'`, line: 4, column: 15 },
+    ]);
+  });
+});

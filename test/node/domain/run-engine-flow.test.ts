@@ -1,6 +1,7 @@
-/** The engine's flow control rules, one by one: job conditions and the retry policy (issue 17). */
+/** The engine's flow control rules, one by one: job conditions, the retry policy, matrices (issue 17). */
 import { describe, expect, it } from "vitest";
-import { engine, nextDeadline, DEFAULT_SETTINGS } from "../../../domain/run-engine/index.ts";
+import { parsePipeline } from "../../../domain/pipeline/parse.ts";
+import { engine, nextDeadline, runView, DEFAULT_SETTINGS } from "../../../domain/run-engine/index.ts";
 import { EngineDriver } from "../../support/engine-driver.ts";
 import { job, pipeline } from "../../support/pipelines.ts";
 
@@ -159,5 +160,67 @@ describe("retry policy", () => {
     d.cancel();
     expect(d.latest("j").status).toBe("KILLED");
     expect(d.state.run.status).toBe("KILLED");
+  });
+});
+
+describe("matrix jobs", () => {
+  const parsed = (text: string) => {
+    const result = parsePipeline(text);
+    if (!result.ok) throw new Error(JSON.stringify(result.problems));
+    return result.pipeline;
+  };
+  const file = [
+    "jobs:",
+    "  test:",
+    "    matrix: { os: [linux, mac, win], max-parallel: 2 }",
+    "    if: matrix.os != 'win'",
+    "    runs-on: ['${{ matrix.os }}']",
+    "    steps: [{ id: main, run: 'echo ${{ matrix.os }}' }]",
+    "  deploy:",
+    "    needs: test",
+    // A skipped instance would skip a job with the default success(), as any skipped need does.
+    "    if: ${{ !failure() && !cancelled() }}",
+    "    runs-on: linux",
+    "    steps: [{ id: main, run: deploy }]",
+    "  report:",
+    "    needs: test",
+    "    if: always() && needs.test.result == 'failure'",
+    "    runs-on: linux",
+    "    steps: [{ id: main, run: report }]",
+  ].join("\n");
+
+  it("runs at most max-parallel instances at once; needs wait for every instance; conditions read matrix", () => {
+    const d = new EngineDriver(parsed(file));
+    expect(d.latest("test (win)")).toMatchObject({ status: "KILLED", reason: "skipped" });
+    expect(d.queued()).toEqual(["test (linux)", "test (mac)"]);
+    expect(d.job("deploy").waitingOn).toEqual(["test (linux)", "test (mac)"]);
+    expect(d.effects.flatMap((e) => (e.type === "enqueue" ? [e.item.labels] : []))).toEqual([["linux"], ["mac"]]);
+    d.runJob("test (linux)");
+    d.runJob("test (mac)");
+    expect(d.latest("report")).toMatchObject({ status: "KILLED", reason: "skipped" });
+    d.runJob("deploy");
+    expect(d.state.run.status).toBe("SUCCESS");
+    const view = runView(d.state, new Map(), d.now).attempts[0]!.jobs;
+    expect(view.map((j) => [j.key, j.matrix, j.matrixJob])).toEqual([
+      ["test (linux)", { os: "linux" }, "test"],
+      ["test (mac)", { os: "mac" }, "test"],
+      ["test (win)", { os: "win" }, "test"],
+      ["deploy", null, null],
+      ["report", null, null],
+    ]);
+  });
+
+  it("max-parallel: the next instance is queued when one ends; needs.<matrix job>.result is the worst", () => {
+    const d = new EngineDriver(parsed(file.replace("if: matrix.os != 'win'", "timeout: 1h")));
+    expect(d.queued()).toEqual(["test (linux)", "test (mac)"]);
+    expect(d.job("test (win)").waitingOn).toEqual(["max-parallel"]);
+    expect(d.assign("test (win)").ok).toBe(false);
+    d.runJob("test (linux)", "FAILED");
+    expect(d.queued()).toEqual(["test (linux)", "test (mac)", "test (win)"]);
+    expect(d.job("test (win)").waitingOn).toEqual([]);
+    d.runJob("test (mac)");
+    d.runJob("test (win)");
+    expect(d.latest("deploy").reason).toBe("skipped");
+    expect(d.queued()).toContain("report");
   });
 });

@@ -1,6 +1,6 @@
 /**
- * Property test of the run engine: random small pipelines (job DAGs with retries, step graphs
- * with step retries) and random sequences of commands — agents claiming, reporting steps,
+ * Property test of the run engine: random small pipelines (job DAGs with retries and retry
+ * policies, conditions, matrices; step graphs with step retries) and random sequences of commands — agents claiming, reporting steps,
  * finishing with any status and heartbeating; people cancelling runs or jobs and re-running
  * (all or failed-only); the clock jumping; and commands that are wrong on purpose. After every
  * command CheckedRun (test/support/checked-run.ts) checks the invariants of DESIGN.md §3; at
@@ -13,6 +13,7 @@ import type { Pipeline } from "../../../domain/pipeline/types.ts";
 import { isTerminal, type State } from "../../../domain/states.ts";
 import { CheckedRun, ensure } from "../../support/checked-run.ts";
 import { skipped } from "../../support/condition-oracle.ts";
+import { expandMatrices, type MatrixSpec } from "../../../domain/pipeline/matrix.ts";
 import { job, pipeline, step } from "../../support/pipelines.ts";
 
 // ── random pipelines ─────────────────────────────────────────────────────────────────────────
@@ -58,12 +59,18 @@ const pipelineArb: fc.Arbitrary<Pipeline> = fc.integer({ min: 1, max: 5 }).chain
         retries: fc.integer({ min: 0, max: 2 }),
         retryPolicy: retryPolicyArb,
         condition: conditionArb,
+        matrix: fc.option(fc.record({ values: fc.integer({ min: 1, max: 3 }), maxParallel: fc.option(fc.integer({ min: 1, max: 2 }), { nil: null }) }), { nil: undefined }),
         timeoutMs: fc.constantFrom(5_000, 45_000, 300_000),
         steps: stepsArb,
       }),
     ),
-  ).map((defs) =>
-    pipeline(
+  ).map((defs) => {
+    // Matrix jobs are expanded as the parser does: one job per value, needs on all instances.
+    const specs = new Map<string, MatrixSpec>();
+    defs.forEach((d, i) => {
+      if (d.matrix) specs.set(`j${i}`, { dimensions: { x: ["a", "b", "c"].slice(0, d.matrix.values) }, include: [], exclude: [], maxParallel: d.matrix.maxParallel });
+    });
+    return pipeline(expandMatrices(
       defs.map((d, i) => {
         const condition = d.condition && (d.needs[0] ? d.condition.replace("FIRST", d.needs[0]) : d.condition.includes("FIRST") ? null : d.condition);
         return job(`j${i}`, d.needs, {
@@ -74,8 +81,9 @@ const pipelineArb: fc.Arbitrary<Pipeline> = fc.integer({ min: 1, max: 5 }).chain
           ...(condition && { if: condition }),
         });
       }),
-    ),
-  ),
+      specs,
+    ));
+  }),
 );
 
 // ── random commands ──────────────────────────────────────────────────────────────────────────
