@@ -96,6 +96,7 @@ export const RunAttemptView = z
     number: z.number().int(),
     status: StateSchema,
     failedOnly: z.boolean(),
+    rerunJobs: z.array(z.string()).nullable().describe("a re-run of chosen jobs: the jobs named (they and their dependants ran again)"),
     createdAt: z.string(),
     startedAt: Time,
     endedAt: Time,

@@ -24,7 +24,9 @@ export const TRANSITIONS: Readonly<Record<State, readonly State[]>> = {
   KILLING: ["KILLED"],
   // RESTARTED is not CREATED: DESIGN.md allows KILLED straight from CREATED only.
   RESTARTED: ["CREATED", "KILLING"],
-  SUCCESS: [],
+  // Only a run: re-running chosen jobs of a SUCCESS run (DESIGN.md §7). Txn.move refuses
+  // RESTARTED for anything but the run, so a job, attempt or step that succeeded stays so.
+  SUCCESS: ["RESTARTED"],
   WARNING: ["RESTARTED"],
   FAILED: ["RESTARTED"],
   KILLED: ["RESTARTED"],

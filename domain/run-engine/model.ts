@@ -75,6 +75,8 @@ export interface RunAttemptState {
   number: number;
   status: State;
   failedOnly: boolean;
+  /** A re-run of chosen jobs: the names given (POST …/rerun {jobs}); absent otherwise. */
+  rerunJobs?: string[];
   createdAt: number;
   startedAt: number | null;
   endedAt: number | null;

@@ -78,6 +78,7 @@ function attemptView(a: RunAttemptState, index: HistoryIndex, now: number, defin
     number: a.number,
     status: a.status,
     failedOnly: a.failedOnly,
+    rerunJobs: a.rerunJobs ?? null,
     createdAt: iso(a.createdAt)!,
     startedAt: iso(a.startedAt),
     endedAt: iso(a.endedAt),

@@ -19,6 +19,7 @@ import {
   type JobAttemptState,
   type JobState,
   nextDeadline,
+  type RerunOptions,
   type RunState,
   runView,
   type TransitionEffect,
@@ -213,10 +214,10 @@ export class RunObject extends DurableObject<Env> {
     return this.commit(engine.cancelJobs(state.value, this.engineContext(), jobAttemptIds));
   }
 
-  async rerun(failedOnly: boolean): Promise<Result<RunView>> {
+  async rerun(options: RerunOptions): Promise<Result<RunView>> {
     const state = this.require();
     if (!state.ok) return state;
-    const result = this.commit(engine.rerun(state.value, this.engineContext(), failedOnly));
+    const result = this.commit(engine.rerun(state.value, this.engineContext(), options));
     if (!result.ok) return result;
     await this.projectToD1(); // so a listing right after the answer shows the new attempt
     return ok(this.view(this.state!));

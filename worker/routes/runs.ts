@@ -173,16 +173,29 @@ runRoutes.openapi(
   },
 );
 
+const RerunRequest = z
+  .strictObject({
+    failedOnly: z.boolean().default(false),
+    jobs: z
+      .array(z.string().min(1).max(300))
+      .min(1, "name at least one job, or leave jobs out to re-run them all")
+      .max(1000)
+      .optional()
+      .describe("job keys to re-run, with every job downstream of them"),
+  })
+  .meta({ id: "RerunRequest" });
+
 runRoutes.openapi(
   createRoute({
     method: "post",
     path: "/api/v1/runs/{run}/rerun",
-    summary: "Re-run a failed, cancelled or warning run as a new attempt",
-    description: "`failedOnly` re-runs the failed and cancelled jobs and every job downstream of them, reusing the others' results.",
+    summary: "Re-run a run as a new attempt: all its jobs, the failed ones, or the jobs named",
+    description:
+      "Without options every job runs again (a failed, cancelled or warning run). `failedOnly` re-runs the failed and cancelled jobs and every job downstream of them; `jobs` re-runs the jobs named (a matrix job's key names all its instances) and every job downstream of them, on any finished run, a successful one included. The other jobs keep their results and outputs.",
     security,
     request: {
       params: RunParam,
-      body: { required: false, content: { "application/json": { schema: z.object({ failedOnly: z.boolean().default(false) }) } } },
+      body: { required: false, content: { "application/json": { schema: RerunRequest } } },
     },
     responses: { 201: json(RunView, "The run with its new attempt."), ...errors },
   }),
@@ -190,8 +203,8 @@ runRoutes.openapi(
     requireScope(c.var.principal, "read");
     const { stub, project } = await accessibleRun(c.env, c.req.valid("param").run, c.var.principal);
     requireScope(c.var.principal, "run", project);
-    const body = c.req.valid("json") ?? { failedOnly: false };
-    return c.json(unwrap(await stub.rerun(body.failedOnly ?? false)), 201);
+    const body = c.req.valid("json") ?? {};
+    return c.json(unwrap(await stub.rerun({ failedOnly: body.failedOnly ?? false, ...(body.jobs && { jobs: body.jobs }) })), 201);
   },
 );
 

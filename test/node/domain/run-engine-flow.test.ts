@@ -224,3 +224,51 @@ describe("matrix jobs", () => {
     expect(d.queued()).toContain("report");
   });
 });
+
+describe("re-running chosen jobs", () => {
+  it("re-runs a job of a SUCCESS run and its dependants; the others carry over with their outputs", () => {
+    const d = new EngineDriver(pipeline([job("build"), job("test", ["build"]), job("deploy", ["test"]), job("docs")]));
+    d.runJob("build", "SUCCESS", { v: "1" });
+    d.runJob("test");
+    d.runJob("deploy");
+    d.runJob("docs");
+    expect(d.state.run.status).toBe("SUCCESS");
+    expect(d.apply(engine.rerun(d.state, d.ctx(), { jobs: ["test"] })).ok).toBe(true);
+    expect(d.state.attempts).toHaveLength(2);
+    expect(d.attempt().rerunJobs).toEqual(["test"]);
+    expect(d.job("build").reused).toMatchObject({ attempt: 1, status: "SUCCESS" });
+    expect(d.job("build").outputs).toEqual({ v: "1" });
+    expect(d.job("docs").reused).toMatchObject({ attempt: 1, status: "SUCCESS" });
+    expect(d.job("test").attempts.map((a) => a.status)).toEqual(["CREATED"]);
+    expect(d.job("deploy").waitingOn).toEqual(["test"]);
+    const history = d.effects.filter((e) => e.type === "transition" && e.entity === "run").map((e) => e.type === "transition" && `${e.from}>${e.to}`);
+    expect(history.slice(-2)).toEqual(["SUCCESS>RESTARTED", "RESTARTED>CREATED"]);
+    d.runJob("test");
+    d.runJob("deploy");
+    expect(d.state.run.status).toBe("SUCCESS");
+  });
+
+  it("names a matrix job's instances by its key as written; refuses unknown jobs, an empty list, and both options", () => {
+    const d = new EngineDriver(
+      pipeline([
+        job("t (a)", [], { matrix: { job: "t", values: { x: "a" }, maxParallel: null } }),
+        job("t (b)", [], { matrix: { job: "t", values: { x: "b" }, maxParallel: null } }),
+        job("z"),
+      ]),
+    );
+    for (const key of ["t (a)", "t (b)", "z"]) d.runJob(key);
+    expect(engine.rerun(d.state, d.ctx(), { jobs: ["nope"] })).toMatchObject({ ok: false, error: { status: 400, code: "unknown_job" } });
+    expect(engine.rerun(d.state, d.ctx(), { jobs: [] })).toMatchObject({ ok: false, error: { status: 400, code: "no_jobs_chosen" } });
+    expect(engine.rerun(d.state, d.ctx(), { jobs: ["z"], failedOnly: true })).toMatchObject({ ok: false, error: { status: 400, code: "rerun_conflict" } });
+    // A SUCCESS run is re-run only by naming jobs.
+    expect(engine.rerun(d.state, d.ctx(), {})).toMatchObject({ ok: false, error: { code: "run_not_rerunnable" } });
+    d.apply(engine.rerun(d.state, d.ctx(), { jobs: ["t"] }));
+    expect(d.attempt().jobs.map((j) => [j.key, j.reused === null])).toEqual([["t (a)", true], ["t (b)", true], ["z", false]]);
+  });
+
+  it("a running run cannot be re-run", () => {
+    const d = new EngineDriver(pipeline([job("a")]));
+    d.assign("a");
+    expect(engine.rerun(d.state, d.ctx(), { jobs: ["a"] })).toMatchObject({ ok: false, error: { status: 409, code: "run_not_rerunnable" } });
+  });
+});

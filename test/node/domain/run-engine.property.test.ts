@@ -108,7 +108,7 @@ type Cmd =
   | { t: "heartbeat"; job: number }
   | { t: "cancel" }
   | { t: "cancelJobs"; jobs: number[]; bogus: boolean }
-  | { t: "rerun"; failedOnly: boolean }
+  | { t: "rerun"; failedOnly: boolean; jobs: number[] | null }
   | { t: "tick"; advance: number }
   | { t: "wrong"; kind: "unknownAttempt" | "olderAttempt" | "unknownStep" | "stepZero" | "reassign" | "finishUnclaimed"; job: number };
 
@@ -124,7 +124,10 @@ const cmdArb: fc.Arbitrary<Cmd> = fc.oneof(
   { weight: 2, arbitrary: fc.record({ t: fc.constant("heartbeat" as const), job: idx }) },
   { weight: 1, arbitrary: fc.record({ t: fc.constant("cancel" as const) }) },
   { weight: 1, arbitrary: fc.record({ t: fc.constant("cancelJobs" as const), jobs: fc.array(idx, { maxLength: 3 }), bogus: fc.boolean() }) },
-  { weight: 2, arbitrary: fc.record({ t: fc.constant("rerun" as const), failedOnly: fc.boolean() }) },
+  {
+    weight: 2,
+    arbitrary: fc.record({ t: fc.constant("rerun" as const), failedOnly: fc.boolean(), jobs: fc.option(fc.array(idx, { minLength: 1, maxLength: 2 }), { nil: null }) }),
+  },
   { weight: 2, arbitrary: fc.record({ t: fc.constant("tick" as const), advance: fc.integer({ min: 0, max: 400_000 }) }) },
   {
     weight: 2,
@@ -241,16 +244,19 @@ function run(r: CheckedRun, cmd: Cmd): void {
     }
     case "rerun": {
       const before = r.state;
-      const rerunnable = ["FAILED", "KILLED", "WARNING"].includes(before.run.status);
+      // Chosen jobs: any finished run, SUCCESS included (then failedOnly is not given).
+      const chosen = cmd.jobs && [...new Set(cmd.jobs.map((n) => r.attempt.jobs[n % r.attempt.jobs.length]!.key))];
+      const failedOnly = chosen ? false : cmd.failedOnly;
+      const rerunnable = (chosen ? ["SUCCESS"] : []).concat(["FAILED", "KILLED", "WARNING"]).includes(before.run.status);
       // A skipped job (condition false) is not a failure: failed-only leaves it be.
       const failed = r.attempt.jobs.filter((j) => FAILED_OR_KILLED.includes(jobStatus(j)) && !skipped(j)).map((j) => j.key);
-      const res = r.exec(`rerun failedOnly=${cmd.failedOnly}`, (s, c) => engine.rerun(s, c, cmd.failedOnly));
-      ensure(res.ok === (rerunnable && (!cmd.failedOnly || failed.length > 0)), () => `rerun of a ${before.run.status} run: ok=${res.ok}`);
+      const res = r.exec(`rerun failedOnly=${failedOnly} jobs=${chosen}`, (s, c) => engine.rerun(s, c, chosen ? { jobs: chosen } : failedOnly));
+      ensure(res.ok === (rerunnable && (!failedOnly || failed.length > 0)), () => `rerun of a ${before.run.status} run: ok=${res.ok}`);
       if (!res.ok) return;
       const previous = before.attempts[before.attempts.length - 1]!;
       expect(r.state.attempts).toHaveLength(before.attempts.length + 1);
       // failedOnly: the failed/killed jobs and everything downstream run again; the rest keep their result.
-      const again = new Set(cmd.failedOnly ? failed : previous.jobs.map((j) => j.key));
+      const again = new Set(chosen ?? (failedOnly ? failed : previous.jobs.map((j) => j.key)));
       for (let grew = true; grew; ) {
         grew = false;
         for (const j of previous.jobs) if (!again.has(j.key) && j.needs.some((n) => again.has(n))) grew = again.add(j.key).size > 0;
