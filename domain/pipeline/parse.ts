@@ -15,6 +15,7 @@ import { parseTemplates, type Template } from "../templates.ts";
 import { checkCondition, type ConditionScope } from "./conditions.ts";
 import { findCycle, upstreamOf, type GraphNode } from "./graph.ts";
 import { expandPipelineMatrices, matrixKeys, matrixSpec } from "./matrix.ts";
+import { approvalProblems, approvalSpec } from "./approval.ts";
 import { closestMatch, PipelineFileSchema, pipelineErrorMap, unknownKeyMessage, type PipelineFile } from "./schema.ts";
 import {
   PIPELINE_DEFAULTS,
@@ -288,7 +289,9 @@ class Normaliser {
   ) {
     this.params = file.params ?? {};
     this.jobKeys = Object.keys(file.jobs);
-    this.jobOutputs = new Map(this.jobKeys.map((key) => [key, Object.keys(file.jobs[key]!.outputs ?? {})]));
+    // An approval job's outputs are its inputs.
+    const outputsOf = (job: PipelineFile["jobs"][string]) => Object.keys(job.type === "approval" ? (job.approval?.inputs ?? {}) : (job.outputs ?? {}));
+    this.jobOutputs = new Map(this.jobKeys.map((key) => [key, outputsOf(file.jobs[key]!)]));
   }
 
   pipeline(options: ParseOptions): Pipeline {
@@ -417,11 +420,13 @@ class Normaliser {
       this.templates(value, at("outputs", name), { steps: jobSteps, jobSteps, needs: jobNeeds, secrets: false, matrix });
     }
 
+    for (const [path, message] of approvalProblems(job)) this.fault(at(...path), message);
+    const approval = approvalSpec(job);
     const datasets = (list: { namespace: string; name: string }[] | null | undefined) =>
       (list ?? []).map(({ namespace, name }) => ({ namespace, name }));
     return {
       key,
-      runsOn: job["runs-on"],
+      runsOn: approval ? [] : job["runs-on"],
       priority: job.priority ?? 0,
       timeoutMs: job.timeout ?? PIPELINE_DEFAULTS.jobTimeoutMs,
       retries: job.retries?.limit ?? 0,
@@ -430,7 +435,8 @@ class Normaliser {
       ...(job.if != null && { if: job.if }),
       needs,
       env: job.env ?? {},
-      steps,
+      steps: approval ? [] : steps,
+      ...(approval && { approval }),
       outputs: job.outputs ?? {},
       artifacts: job.artifacts ?? [],
       lineage: { inputs: datasets(job.lineage?.inputs), outputs: datasets(job.lineage?.outputs) },

@@ -16,7 +16,7 @@ import { LABEL } from "../protocol.ts";
 import { IDENTIFIER } from "../templates.ts";
 import { cronProblem } from "../triggers/schedule.ts";
 import { parseDuration } from "./duration.ts";
-import { PIPELINE_DEFAULTS, RETRY_CAUSES } from "./types.ts";
+import { APPROVAL_INPUT_TYPES, PIPELINE_DEFAULTS, RETRY_CAUSES } from "./types.ts";
 
 /** Longest `timeout` a job or step may ask for: longer is almost surely a slip of the unit. */
 export const MAX_TIMEOUT_MS = 7 * 24 * 60 * 60 * 1000;
@@ -263,7 +263,37 @@ const runsOnLabel = z.union([LABEL, z.string().regex(/\$\{\{/)], {
   error: "a label is 1–63 letters, digits, '_', '.', ':' or '-'",
 });
 
+const approval = strict({
+  prompt: text,
+  inputs: z
+    .record(
+      identifier("an input name"),
+      strict({
+        type: z.enum(APPROVAL_INPUT_TYPES, { error: `expected one of ${APPROVAL_INPUT_TYPES.join(", ")}` }),
+        required: z.boolean().nullish(),
+        default: z.union([z.string(), z.number(), z.boolean()]).transform(String).nullish(),
+        description: z.string().nullish(),
+      }),
+    )
+    .nullish(),
+  timeout: duration.nullish(),
+});
+
+/**
+ * An approval job has no agent and no steps: `runs-on` and `steps` are filled in here so the
+ * job schema stays one; parse.ts refuses them when written and leaves them out.
+ */
+const APPROVAL_PLACEHOLDER = "ym.approval.no-agent";
+export const isApprovalPlaceholder = (runsOn: string[]) => runsOn.length === 1 && runsOn[0] === APPROVAL_PLACEHOLDER;
+const approvalDefaults = (value: unknown) => {
+  if (typeof value !== "object" || value === null || (value as { type?: unknown }).type !== "approval") return value;
+  const job = value as Record<string, unknown>;
+  return { ...job, "runs-on": job["runs-on"] ?? APPROVAL_PLACEHOLDER, steps: job.steps ?? [{ run: APPROVAL_PLACEHOLDER }] };
+};
+
 export const JobSchema = strict({
+  type: z.enum(["approval"], { error: 'the only job type is "approval" (leave type out for a job with steps)' }).nullish(),
+  approval: approval.nullish(),
   matrix: matrix.nullish(),
   "runs-on": oneOrMany(runsOnLabel).refine((labels) => labels.length > 0, "list at least one label").refine(
     (labels) => labels.length <= 50,
@@ -290,7 +320,7 @@ export const PipelineFileSchema = strict({
   params: z.record(identifier("a param name"), param).nullish(),
   on: triggers.nullish(),
   jobs: z
-    .record(identifier("a job key"), JobSchema)
+    .record(identifier("a job key"), z.preprocess(approvalDefaults, JobSchema))
     .refine((jobs) => Object.keys(jobs).length > 0, "define at least one job"),
 });
 

@@ -57,6 +57,11 @@ export interface PipelineJob {
   retryPolicy?: RetryPolicy;
   /** `if:` as written (domain/expressions.ts), evaluated by the engine; absent = `success()`. */
   if?: string;
+  /**
+   * A `type: approval` job: no agent, no steps; it waits for a person's approve or reject
+   * (docs/pipelines.md, "Approvals"). Its `runsOn` and `steps` are empty.
+   */
+  approval?: ApprovalSpec;
   /** Set on each instance of a matrix job (matrix.ts): the job as written, its combination. */
   matrix?: { job: string; values: Record<string, string>; maxParallel: number | null };
   needs: string[];
@@ -67,6 +72,16 @@ export interface PipelineJob {
   /** Globs, relative to the job's working directory. */
   artifacts: string[];
   lineage: { inputs: Dataset[]; outputs: Dataset[] };
+}
+
+export const APPROVAL_INPUT_TYPES = ["string", "number", "boolean"] as const;
+
+export interface ApprovalSpec {
+  prompt: string;
+  /** Name → what the approver gives; the values become the job's outputs (as strings). */
+  inputs: Record<string, { type: (typeof APPROVAL_INPUT_TYPES)[number]; required: boolean; default?: string; description?: string }>;
+  /** How long it may wait, from when its needs allow it, before it fails (`timeout`); null = for ever. */
+  timeoutMs: number | null;
 }
 
 /** What ended a failed job attempt, as `retries.on` names it. */

@@ -5,6 +5,7 @@
  */
 import type { JobFinish, StepUpdate } from "../protocol.ts";
 import type { CommandResult } from "./effects.ts";
+import { type ApprovalDecision, decideApproval } from "./approvals.ts";
 import { cancelJobs, cancelRun, rerun, type RerunOptions } from "./control.ts";
 import { type AssignInput, assignJob, finishJob, heartbeat, reissueToken, updateStep } from "./job-lifecycle.ts";
 import type { EngineContext, JobAttemptState, JobState, RunState, StepState } from "./model.ts";
@@ -16,6 +17,7 @@ export * from "./effects.ts";
 export { createRun, type CreateRunInput } from "./create.ts";
 export type { AssignInput } from "./job-lifecycle.ts";
 export type { RerunOptions } from "./control.ts";
+export { type ApprovalDecision, AWAITING_APPROVAL } from "./approvals.ts";
 export { nextDeadline } from "./tick.ts";
 export { buildJobAssignment, type AssignmentOptions } from "./job-assignment.ts";
 export { runView, type HistoryIndex } from "./view.ts";
@@ -38,4 +40,7 @@ export const engine = {
   finishJob: (state: RunState, ctx: EngineContext, jobAttemptId: string, finish: JobFinish): CommandResult<JobAttemptState> =>
     runCommand(state, ctx, (t) => finishJob(t, jobAttemptId, finish)),
   tick: (state: RunState, ctx: EngineContext): CommandResult<void> => runCommand(state, ctx, (t) => tick(t)),
+  /** A person approves or rejects the approval job `jobKey` (approvals.ts). */
+  decideApproval: (state: RunState, ctx: EngineContext, jobKey: string, decision: ApprovalDecision): CommandResult<JobState> =>
+    runCommand(state, ctx, (t) => decideApproval(t, jobKey, decision)),
 };

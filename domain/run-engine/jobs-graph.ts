@@ -4,6 +4,7 @@
  */
 import { isTerminal, summarize } from "../states.ts";
 import type { Pipeline, PipelineJob } from "../pipeline/types.ts";
+import { AWAITING_APPROVAL } from "./approvals.ts";
 import { decideJob } from "./job-conditions.ts";
 import { isSkipped, type JobAttemptState, type JobState, jobStatus, latestJobAttempt, type StepState } from "./model.ts";
 import type { Txn } from "./txn.ts";
@@ -105,6 +106,9 @@ export function enqueueReadyJobs(txn: Txn): void {
       const def = jobDefinition(txn, shared.key);
       let decision = decideJob(txn.state, attempt, def, shared, byKey);
       if (decision.kind === "run" && atMaxParallel(txn, def, byKey)) decision = { kind: "wait", waitingOn: [MAX_PARALLEL] };
+      // An approval job is never queued: it waits for a person (approvals.ts).
+      const awaiting = decision.kind === "run" && def.approval !== undefined;
+      if (awaiting) decision = { kind: "wait", waitingOn: [AWAITING_APPROVAL] };
       const waitingOn = decision.kind === "wait" ? decision.waitingOn : [];
       const rewait = waitingOn.join() !== shared.waitingOn.join();
       const backingOff = (sharedLatest.notBefore ?? 0) > txn.now;
@@ -115,6 +119,10 @@ export function enqueueReadyJobs(txn: Txn): void {
       if (rewait) {
         job.waitingOn = waitingOn;
         txn.touchJob(job);
+      }
+      if (awaiting && latest.awaitingSince == null) {
+        latest.awaitingSince = txn.now;
+        txn.touchJobAttempt(latest);
       }
       if (decision.kind === "end") {
         txn.moveJobAttempt(job, latest, "KILLED", decision.reason);

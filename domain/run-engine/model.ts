@@ -53,6 +53,10 @@ export interface JobAttemptState {
   notBefore?: number | null;
   /** Why this failed attempt was, or was not, retried (the job's retry policy); absent: no decision. */
   retry?: string | null;
+  /** An approval job: since when it waits for a person (its timeout counts from here). */
+  awaitingSince?: number | null;
+  /** An approval job: who approved or rejected it. */
+  decidedBy?: string | null;
   steps: StepState[];
 }
 

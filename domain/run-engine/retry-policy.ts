@@ -28,7 +28,7 @@ export function retryDecision(
   failure: { reason: string | null; exitCode: number | null },
   runCancelling: boolean,
 ): RetryDecision | null {
-  if (def.retries <= 0) return null;
+  if (def.retries <= 0 || def.approval) return null; // a person's "no" is not retried
   const policy = def.retryPolicy ?? RETRY_DEFAULTS;
   const cause = retryCause(failure.reason);
   if (runCancelling) return { retry: false, why: "not retried: the run is being cancelled" };

@@ -44,6 +44,7 @@ function jobAttemptView(a: JobAttemptState, index: HistoryIndex, now: number): J
     message: a.message,
     retry: a.retry ?? null,
     notBefore: iso(a.notBefore ?? null),
+    decidedBy: a.decidedBy ?? null,
     createdAt: iso(a.createdAt)!,
     startedAt: iso(a.startedAt),
     endedAt: iso(a.endedAt),
@@ -54,7 +55,8 @@ function jobAttemptView(a: JobAttemptState, index: HistoryIndex, now: number): J
 }
 
 function jobView(job: JobState, index: HistoryIndex, now: number, definition: Pipeline): JobView {
-  const matrix = pipelineJob(definition, job.key)?.matrix ?? null;
+  const def = pipelineJob(definition, job.key);
+  const matrix = def?.matrix ?? null;
   return {
     id: job.id,
     key: job.key,
@@ -67,6 +69,7 @@ function jobView(job: JobState, index: HistoryIndex, now: number, definition: Pi
     outputs: job.outputs,
     matrix: matrix?.values ?? null,
     matrixJob: matrix?.job ?? null,
+    approval: def?.approval ?? null,
     reused: job.reused ? { attempt: job.reused.attempt, jobId: job.reused.jobId } : null,
     attempts: job.attempts.map((a) => jobAttemptView(a, index, now)),
   };

@@ -10,6 +10,7 @@ import { uuidv7 } from "uuidv7";
 import type { RunView } from "../../domain/api.ts";
 import type { JobAssignment, JobFinish, StepUpdate } from "../../domain/protocol.ts";
 import {
+  type ApprovalDecision,
   buildJobAssignment,
   type CommandResult,
   createRun,
@@ -223,6 +224,16 @@ export class RunObject extends DurableObject<Env> {
     return ok(this.view(this.state!));
   }
 
+
+  /** A person approves or rejects an approval job (domain/run-engine/approvals.ts). */
+  async decideApproval(jobKey: string, decision: ApprovalDecision): Promise<Result<RunView>> {
+    const state = this.require();
+    if (!state.ok) return state;
+    const result = this.commit(engine.decideApproval(state.value, this.engineContext(), jobKey, decision));
+    if (!result.ok) return result;
+    await this.projectToD1(); // so a listing right after the answer shows the run moving on
+    return ok(this.view(this.state!));
+  }
 
   // ── from the dispatcher ──────────────────────────────────────────────────────────────────
 

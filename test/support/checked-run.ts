@@ -132,9 +132,12 @@ export class CheckedRun {
         const n = (this.runningCount.get(t.id) ?? 0) + 1;
         ensure(n === 1, () => `job attempt ${t.id} was assigned twice`);
         this.runningCount.set(t.id, n);
-        ensure(this.queued.has(t.id), () => `job attempt ${t.id} ran without being queued`);
-        this.queued.delete(t.id);
-        this.holding.add(t.id);
+        // An approval job starts when a person decides it: never queued, no agent.
+        if (!this.def(t.jobKey!).approval) {
+          ensure(this.queued.has(t.id), () => `job attempt ${t.id} ran without being queued`);
+          this.queued.delete(t.id);
+          this.holding.add(t.id);
+        }
       }
       this.last.set(key, t.to);
     }
@@ -176,7 +179,7 @@ export class CheckedRun {
       ensure(ended.some((n) => !skipped(n)), () => `${job.key} not run, but no need of it failed or was cancelled`);
       return;
     }
-    const ready = expectedWaiting(this.state, attempt, def, job).filter((w) => w !== "max-parallel").length === 0;
+    const ready = expectedWaiting(this.state, attempt, def, job).filter((w) => w !== "max-parallel" && w !== "approval").length === 0;
     const why = ended.length > 0 ? ended.every(skipped) : ready && !holds(this.state, attempt, def, job);
     ensure(why, () => `${job.key} skipped, but its needs and condition (${def.if}) do not say so\n${this.log.join("\n")}`);
   }

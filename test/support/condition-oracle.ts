@@ -39,7 +39,8 @@ export function expectedWaiting(state: RunState, attempt: RunAttemptState, def: 
   const needs = job.needs.filter((n) => (waitsForSuccess(def) ? !SUCCEEDED.includes(status(byKey.get(n)!)) : !isTerminal(status(byKey.get(n)!))));
   if (needs.length > 0) return needs;
   const full = def.matrix?.maxParallel != null && liveSiblings(state, attempt, def, job) >= def.matrix.maxParallel;
-  return full ? ["max-parallel"] : [];
+  if (full) return ["max-parallel"];
+  return def.approval ? ["approval"] : [];
 }
 
 /** For a job that waits for success: a need that ended otherwise, which decides the job at once. */

@@ -267,3 +267,57 @@ export function byteRange(header: string | undefined): { from: number; to?: numb
   const last = Number(m[2]);
   return last >= from ? { from, to: last + 1 } : null;
 }
+
+const ApprovalParam = z.object({ run: ID, job: z.string().min(1).max(300) });
+
+/** Who decided, as the audit and the job attempt's `decidedBy` show it. */
+function decider(principal: Parameters<typeof canSeeProject>[0]): string {
+  return principal.kind === "token" ? principal.name : "admin";
+}
+
+runRoutes.openapi(
+  createRoute({
+    method: "post",
+    path: "/api/v1/runs/{run}/jobs/{job}/approve",
+    summary: "Approve a job of type approval that waits for it",
+    description:
+      "The job ends SUCCESS and `inputs` (checked against the job's `approval.inputs`: types, required, defaults) become its outputs; the approver is recorded (`decidedBy`). 409 `job_not_awaiting_approval` when the job does not wait for approval (yet, or any more).",
+    security,
+    request: {
+      params: ApprovalParam,
+      body: { required: false, content: { "application/json": { schema: z.strictObject({ inputs: z.record(z.string(), z.unknown()).optional() }) } } },
+    },
+    responses: { 200: json(RunView, "The run, moving on."), ...errors },
+  }),
+  async (c) => {
+    requireScope(c.var.principal, "read");
+    const { run, job } = c.req.valid("param");
+    const { stub, project } = await accessibleRun(c.env, run, c.var.principal);
+    requireScope(c.var.principal, "run", project);
+    const inputs = c.req.valid("json")?.inputs ?? {};
+    return c.json(unwrap(await stub.decideApproval(job, { approve: true, inputs, by: decider(c.var.principal) })), 200);
+  },
+);
+
+runRoutes.openapi(
+  createRoute({
+    method: "post",
+    path: "/api/v1/runs/{run}/jobs/{job}/reject",
+    summary: "Reject a job of type approval that waits for it",
+    description: "The job ends FAILED with reason `rejected` (the jobs that need it are not run); the person and the reason are recorded.",
+    security,
+    request: {
+      params: ApprovalParam,
+      body: { required: false, content: { "application/json": { schema: z.strictObject({ reason: z.string().max(1000).optional() }) } } },
+    },
+    responses: { 200: json(RunView, "The run, moving on."), ...errors },
+  }),
+  async (c) => {
+    requireScope(c.var.principal, "read");
+    const { run, job } = c.req.valid("param");
+    const { stub, project } = await accessibleRun(c.env, run, c.var.principal);
+    requireScope(c.var.principal, "run", project);
+    const reason = c.req.valid("json")?.reason ?? null;
+    return c.json(unwrap(await stub.decideApproval(job, { approve: false, reason, by: decider(c.var.principal) })), 200);
+  },
+);

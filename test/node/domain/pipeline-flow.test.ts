@@ -217,3 +217,52 @@ describe("matrix", () => {
     ]);
   });
 });
+
+describe("approval jobs", () => {
+  it("reads type: approval with its prompt, typed inputs and timeout; needs.<job>.outputs reads the inputs", () => {
+    const p = ok(
+      parsePipeline(
+        yaml(
+          "jobs:",
+          "  approve:",
+          "    type: approval",
+          "    approval: { prompt: 'Ship it?', inputs: { reason: { type: string }, n: { type: number, default: 2 } }, timeout: 1h }",
+          "  deploy:",
+          "    needs: approve",
+          "    runs-on: linux",
+          "    steps: [{ run: 'echo ${{ needs.approve.outputs.reason }}' }]",
+        ),
+      ),
+    );
+    expect(p.jobs[0]).toMatchObject({
+      key: "approve",
+      runsOn: [],
+      steps: [],
+      approval: { prompt: "Ship it?", inputs: { reason: { type: "string", required: true }, n: { type: "number", required: false, default: "2" } }, timeoutMs: 3_600_000 },
+    });
+  });
+
+  it("refuses steps, runs-on and a missing prompt on an approval job, and approval: elsewhere", () => {
+    const text = yaml(
+      "jobs:",
+      "  a:",
+      "    type: approval",
+      "    runs-on: linux",
+      "    steps: [{ run: x }]",
+      "    approval: { prompt: ok, inputs: { b: { type: boolean, default: maybe } } }",
+      "  b:",
+      "    type: approval",
+      "  c:",
+      "    runs-on: linux",
+      "    approval: { prompt: ok }",
+      "    steps: [{ run: x }]",
+    );
+    expect(problems(parsePipeline(text))).toEqual([
+      { message: "jobs.a.runs-on: an approval job needs no agent: leave out runs-on", line: 4, column: 14 },
+      { message: "jobs.a.steps: an approval job runs no steps: leave out steps", line: 5, column: 12 },
+      { message: "jobs.a.approval.inputs.b.default: the default of a boolean input must be true or false", line: 6, column: 68 },
+      { message: "jobs.b.type: an approval job needs approval: {prompt: …}", line: 8, column: 11 },
+      { message: "jobs.c.approval: approval: is for a job with type: approval", line: 11, column: 15 },
+    ]);
+  });
+});

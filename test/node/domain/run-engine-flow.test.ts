@@ -272,3 +272,61 @@ describe("re-running chosen jobs", () => {
     expect(engine.rerun(d.state, d.ctx(), { jobs: ["a"] })).toMatchObject({ ok: false, error: { status: 409, code: "run_not_rerunnable" } });
   });
 });
+
+describe("approval jobs", () => {
+  const approval = (timeoutMs: number | null = null) =>
+    job("approve", ["test"], {
+      runsOn: [],
+      steps: [],
+      approval: { prompt: "Ship it?", inputs: { reason: { type: "string", required: true }, count: { type: "number", required: false, default: "1" } }, timeoutMs },
+    });
+
+  it("waits for a person without an agent; approving ends it SUCCESS with the inputs as outputs", () => {
+    const d = new EngineDriver(pipeline([job("test"), approval(), job("deploy", ["approve"])]));
+    d.runJob("test");
+    expect(d.job("approve").waitingOn).toEqual(["approval"]);
+    expect(d.queued()).toEqual(["test"]);
+    expect(d.assign("approve").ok).toBe(false);
+    const refused = (inputs: Record<string, unknown>, code: string) =>
+      expect(engine.decideApproval(d.state, d.ctx(), "approve", { approve: true, inputs, by: "pat" })).toMatchObject({ ok: false, error: { status: 400, code } });
+    refused({}, "missing_input");
+    refused({ reason: 3 }, "invalid_input");
+    refused({ reason: "x", nope: 1 }, "unknown_input");
+    expect(d.apply(engine.decideApproval(d.state, d.ctx(), "approve", { approve: true, inputs: { reason: "green" }, by: "pat" })).ok).toBe(true);
+    expect(d.latest("approve")).toMatchObject({ status: "SUCCESS", decidedBy: "pat", message: "approved by pat" });
+    expect(d.job("approve").outputs).toEqual({ reason: "green", count: "1" });
+    expect(d.queued()).toEqual(["test", "deploy"]);
+    // Decided once: a second decision is refused.
+    expect(engine.decideApproval(d.state, d.ctx(), "approve", { approve: false, reason: null, by: "sam" })).toMatchObject({ ok: false, error: { code: "job_not_awaiting_approval" } });
+  });
+
+  it("rejecting fails it (reason rejected, not retried) and its dependants are not run", () => {
+    const d = new EngineDriver(pipeline([job("test"), { ...approval(), retries: 2 }, job("deploy", ["approve"])]));
+    expect(engine.decideApproval(d.state, d.ctx(), "approve", { approve: true, inputs: { reason: "x" }, by: "pat" })).toMatchObject({
+      ok: false,
+      error: { code: "job_not_awaiting_approval", message: expect.stringContaining("still waits on test") },
+    });
+    d.runJob("test");
+    d.apply(engine.decideApproval(d.state, d.ctx(), "approve", { approve: false, reason: "not today", by: "sam" }));
+    expect(d.job("approve").attempts.map((a) => [a.status, a.reason, a.message])).toEqual([["FAILED", "rejected", "rejected by sam: not today"]]);
+    expect(d.latest("deploy").reason).toBe("needs_failed");
+    expect(d.state.run.status).toBe("FAILED");
+  });
+
+  it("times out from when it started waiting, through the clock", () => {
+    const d = new EngineDriver(pipeline([job("test"), approval(60_000)]));
+    d.now += 5_000;
+    d.runJob("test");
+    expect(nextDeadline(d.state, DEFAULT_SETTINGS)).toBe(d.now + 60_000);
+    d.now += 60_000;
+    d.tick();
+    expect(d.latest("approve")).toMatchObject({ status: "FAILED", reason: "timeout" });
+    expect(d.state.run.status).toBe("FAILED");
+  });
+
+  it("refuses a job that is not an approval, or not in the run", () => {
+    const d = new EngineDriver(pipeline([job("test"), approval()]));
+    expect(engine.decideApproval(d.state, d.ctx(), "test", { approve: true, inputs: {}, by: "pat" })).toMatchObject({ ok: false, error: { status: 409, code: "job_not_approval" } });
+    expect(engine.decideApproval(d.state, d.ctx(), "nope", { approve: true, inputs: {}, by: "pat" })).toMatchObject({ ok: false, error: { status: 404, code: "job_not_found" } });
+  });
+});

@@ -51,6 +51,10 @@ const retryPolicyArb = fc.option(
   { nil: undefined },
 );
 
+/** A value one time in four, else undefined. */
+const rarely = <T,>(arb: fc.Arbitrary<T>): fc.Arbitrary<T | undefined> =>
+  fc.oneof({ weight: 3, arbitrary: fc.constant(undefined) }, { weight: 1, arbitrary: arb });
+
 const pipelineArb: fc.Arbitrary<Pipeline> = fc.integer({ min: 1, max: 5 }).chain((n) =>
   fc.tuple(
     ...Array.from({ length: n }, (_, i) =>
@@ -59,7 +63,8 @@ const pipelineArb: fc.Arbitrary<Pipeline> = fc.integer({ min: 1, max: 5 }).chain
         retries: fc.integer({ min: 0, max: 2 }),
         retryPolicy: retryPolicyArb,
         condition: conditionArb,
-        matrix: fc.option(fc.record({ values: fc.integer({ min: 1, max: 3 }), maxParallel: fc.option(fc.integer({ min: 1, max: 2 }), { nil: null }) }), { nil: undefined }),
+        matrix: rarely(fc.record({ values: fc.integer({ min: 1, max: 3 }), maxParallel: fc.option(fc.integer({ min: 1, max: 2 }), { nil: null }) })),
+        approval: rarely(fc.record({ timeoutMs: fc.constantFrom(null, 60_000) })),
         timeoutMs: fc.constantFrom(5_000, 45_000, 300_000),
         steps: stepsArb,
       }),
@@ -68,7 +73,7 @@ const pipelineArb: fc.Arbitrary<Pipeline> = fc.integer({ min: 1, max: 5 }).chain
     // Matrix jobs are expanded as the parser does: one job per value, needs on all instances.
     const specs = new Map<string, MatrixSpec>();
     defs.forEach((d, i) => {
-      if (d.matrix) specs.set(`j${i}`, { dimensions: { x: ["a", "b", "c"].slice(0, d.matrix.values) }, include: [], exclude: [], maxParallel: d.matrix.maxParallel });
+      if (d.matrix && !d.approval) specs.set(`j${i}`, { dimensions: { x: ["a", "b", "c"].slice(0, d.matrix.values) }, include: [], exclude: [], maxParallel: d.matrix.maxParallel });
     });
     return pipeline(expandMatrices(
       defs.map((d, i) => {
@@ -79,6 +84,12 @@ const pipelineArb: fc.Arbitrary<Pipeline> = fc.integer({ min: 1, max: 5 }).chain
           steps: d.steps,
           ...(d.retryPolicy && { retryPolicy: { ...d.retryPolicy, on: [...d.retryPolicy.on] } }),
           ...(condition && { if: condition }),
+          // An approval job: no agent, no steps, an input that becomes its output.
+          ...(d.approval && {
+            runsOn: [],
+            steps: [],
+            approval: { prompt: "ok?", inputs: { why: { type: "string" as const, required: false } }, timeoutMs: d.approval.timeoutMs },
+          }),
         });
       }),
       specs,
@@ -110,6 +121,7 @@ type Cmd =
   | { t: "cancelJobs"; jobs: number[]; bogus: boolean }
   | { t: "rerun"; failedOnly: boolean; jobs: number[] | null }
   | { t: "tick"; advance: number }
+  | { t: "approve"; job: number; approve: boolean }
   | { t: "wrong"; kind: "unknownAttempt" | "olderAttempt" | "unknownStep" | "stepZero" | "reassign" | "finishUnclaimed"; job: number };
 
 const cmdArb: fc.Arbitrary<Cmd> = fc.oneof(
@@ -129,6 +141,7 @@ const cmdArb: fc.Arbitrary<Cmd> = fc.oneof(
     arbitrary: fc.record({ t: fc.constant("rerun" as const), failedOnly: fc.boolean(), jobs: fc.option(fc.array(idx, { minLength: 1, maxLength: 2 }), { nil: null }) }),
   },
   { weight: 2, arbitrary: fc.record({ t: fc.constant("tick" as const), advance: fc.integer({ min: 0, max: 400_000 }) }) },
+  { weight: 2, arbitrary: fc.record({ t: fc.constant("approve" as const), job: idx, approve: fc.boolean() }) },
   {
     weight: 2,
     arbitrary: fc.record({
@@ -157,7 +170,7 @@ function latestOf(r: CheckedRun, n: number): JobAttemptState | undefined {
 
 function stepAttemptNumber(r: CheckedRun, jobN: number, stepN: number, a: "next" | "last" | number): { id: string; attempt: number; stepId: string } | null {
   const ja = latestOf(r, jobN);
-  if (!ja) return null;
+  if (!ja || ja.steps.length === 0) return null;
   const s = ja.steps[stepN % ja.steps.length]!;
   const attempt = a === "next" ? s.attempts.length + 1 : a === "last" ? Math.max(1, s.attempts.length) : a;
   return { id: ja.id, attempt, stepId: s.id };
@@ -276,6 +289,15 @@ function run(r: CheckedRun, cmd: Cmd): void {
       }
       return;
     }
+    case "approve": {
+      const j = r.attempt.jobs[cmd.job % r.attempt.jobs.length]!;
+      const awaiting = j.attempts[j.attempts.length - 1]?.status === "CREATED" && j.waitingOn.join() === "approval";
+      const decision = cmd.approve ? { approve: true as const, inputs: { why: "ok" }, by: "pat" } : { approve: false as const, reason: "no", by: "pat" };
+      const res = r.exec(`${cmd.approve ? "approve" : "reject"} ${j.key}`, (s, c) => engine.decideApproval(s, c, j.key, decision));
+      ensure(res.ok === awaiting, () => `decision on ${j.key} (awaiting=${awaiting}): ok=${res.ok}`);
+      if (res.ok) expect(jobStatus(res.value)).toBe(cmd.approve ? "SUCCESS" : "FAILED");
+      return;
+    }
     case "tick":
       r.now += cmd.advance;
       r.exec(`tick +${cmd.advance}`, (s, c) => engine.tick(s, c));
@@ -307,7 +329,7 @@ function wrong(r: CheckedRun, cmd: Extract<Cmd, { t: "wrong" }>): void {
       if (ja) refuse("unknown step", (s, c) => engine.updateStep(s, c, ja.id, "no-such-step", { attempt: 1, status: "RUNNING" }));
       return;
     case "stepZero":
-      if (ja) refuse("step attempt 0", (s, c) => engine.updateStep(s, c, ja.id, ja.steps[0]!.id, { attempt: 0, status: "RUNNING" }));
+      if (ja?.steps[0]) refuse("step attempt 0", (s, c) => engine.updateStep(s, c, ja.id, ja.steps[0]!.id, { attempt: 0, status: "RUNNING" }));
       return;
     case "reassign":
       if (ja && ja.status !== "CREATED") refuse("assign again", (s, c) => engine.assign(s, c, agentInput(ja.id, 1)));
@@ -329,22 +351,31 @@ function tickPastEverything(r: CheckedRun): void {
   expect(r.attempt.status, "an attempt is never stuck KILLING").not.toBe("KILLING");
 }
 
-/** Nothing queued: time passes to the next deadline (a retry's backoff) and the clock ticks. */
-function waitForQueue(r: CheckedRun): void {
-  if (r.queued.size > 0) return;
+/**
+ * Nothing queued: a person approves what waits for approval, else time passes to the next
+ * deadline (a retry's backoff, an approval's timeout) and the clock ticks.
+ */
+function waitForQueue(r: CheckedRun): boolean {
+  if (r.queued.size > 0) return true;
+  const awaiting = r.attempt.jobs.filter((j) => j.attempts[j.attempts.length - 1]?.status === "CREATED" && j.waitingOn.join() === "approval");
+  for (const j of awaiting) {
+    expect(r.exec(`drive approve ${j.key}`, (s, c) => engine.decideApproval(s, c, j.key, { approve: true, inputs: {}, by: "pat" })).ok).toBe(true);
+  }
+  if (awaiting.length > 0) return true;
   const next = nextDeadline(r.state, DEFAULT_SETTINGS);
-  if (next === null) return;
+  if (next === null) return false;
   r.now = Math.max(r.now, next);
   expect(r.exec("tick to the next deadline", (s, c) => engine.tick(s, c)).ok).toBe(true);
+  return true;
 }
 
 /** Well-behaved agents take every queued job and succeed: the run must reach its end. */
 function driveToEnd(r: CheckedRun): void {
   for (let round = 0; !isTerminal(r.attempt.status); round++) {
     ensure(round < 50, () => `run stuck ${r.attempt.status}\n${r.log.join("\n")}`);
-    waitForQueue(r);
+    const moved = waitForQueue(r);
+    ensure(moved, () => `run ${r.attempt.status} with nothing queued, running or awaiting approval\n${r.log.join("\n")}`);
     const queued = [...r.queued];
-    ensure(queued.length > 0, () => `run ${r.attempt.status} with nothing queued or running\n${r.log.join("\n")}`);
     for (const id of queued) {
       ensure(r.exec(`drive assign ${id}`, (s, c) => engine.assign(s, c, agentInput(id))).ok, () => `could not claim ${id}`);
       ensure(r.exec(`drive finish ${id}`, (s, c) => engine.finishJob(s, c, id, { status: "SUCCESS", outputs: {} })).ok, () => `could not finish ${id}`);
@@ -378,10 +409,10 @@ describe("run engine: random pipelines and commands keep every invariant", () =>
         for (const [failedOnly, failing] of rounds) {
           // One job fails (or all succeed), the run ends, then it is re-run.
           let n = 0;
-          while (!isTerminal(r.attempt.status)) {
-            waitForQueue(r);
+          for (let round = 0; !isTerminal(r.attempt.status); round++) {
+            expect(round).toBeLessThan(50);
+            expect(waitForQueue(r)).toBe(true);
             const queued = [...r.queued];
-            expect(queued.length).toBeGreaterThan(0);
             for (const id of queued) {
               r.exec("assign", (s, c) => engine.assign(s, c, agentInput(id)));
               const status = n++ === failing ? "FAILED" : "SUCCESS";
