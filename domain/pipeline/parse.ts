@@ -16,10 +16,10 @@ import { checkCondition, type ConditionScope } from "./conditions.ts";
 import { findCycle, upstreamOf, type GraphNode } from "./graph.ts";
 import { expandPipelineMatrices, matrixKeys, matrixSpec } from "./matrix.ts";
 import { approvalProblems, approvalSpec } from "./approval.ts";
+import { retryPolicyOf } from "./retry-policy.ts";
 import { closestMatch, PipelineFileSchema, pipelineErrorMap, unknownKeyMessage, type PipelineFile } from "./schema.ts";
 import {
   PIPELINE_DEFAULTS,
-  RETRY_DEFAULTS,
   type ParseResult,
   type Pipeline,
   type PipelineJob,
@@ -421,6 +421,8 @@ class Normaliser {
     }
 
     for (const [path, message] of approvalProblems(job)) this.fault(at(...path), message);
+    const retry = retryPolicyOf(job.retries);
+    for (const [path, message] of retry.problems) this.fault(at("retries", ...path), message);
     const approval = approvalSpec(job);
     const datasets = (list: { namespace: string; name: string }[] | null | undefined) =>
       (list ?? []).map(({ namespace, name }) => ({ namespace, name }));
@@ -430,8 +432,7 @@ class Normaliser {
       priority: job.priority ?? 0,
       timeoutMs: job.timeout ?? PIPELINE_DEFAULTS.jobTimeoutMs,
       retries: job.retries?.limit ?? 0,
-      // Only the long form gives a policy: `retries: 2` keeps the shape older pipelines have.
-      ...(job.retries && this.retryPolicyGiven(job.retries) && { retryPolicy: this.retryPolicy(job.retries, at("retries")) }),
+      ...(retry.policy && { retryPolicy: retry.policy }),
       ...(job.if != null && { if: job.if }),
       needs,
       env: job.env ?? {},
@@ -441,17 +442,6 @@ class Normaliser {
       artifacts: job.artifacts ?? [],
       lineage: { inputs: datasets(job.lineage?.inputs), outputs: datasets(job.lineage?.outputs) },
     };
-  }
-
-  private retryPolicyGiven(retries: NonNullable<PipelineFile["jobs"][string]["retries"]>): boolean {
-    return retries.backoff != null || retries.on != null || retries["exit-codes"] != null;
-  }
-
-  private retryPolicy(retries: PipelineFile["jobs"][string]["retries"], path: Path): PipelineJob["retryPolicy"] {
-    const on = retries?.on ?? RETRY_DEFAULTS.on;
-    const exitCodes = retries?.["exit-codes"] ?? null;
-    if (exitCodes && !on.includes("failure")) this.fault([...path, "exit-codes"], "exit-codes choose which failures are retried; add failure to on:");
-    return { backoffMs: retries?.backoff ?? RETRY_DEFAULTS.backoffMs, on: [...new Set(on)], exitCodes };
   }
 
   /** Reports each problem of an `if:` at its place inside the condition's text. */
