@@ -9,11 +9,9 @@ import type { ApprovalSpec } from "../pipeline/types.ts";
 import { refuse } from "./effects.ts";
 import { endJobAttempt } from "./job-lifecycle.ts";
 import { jobDefinition } from "./jobs-graph.ts";
-import { type JobState, latestJobAttempt } from "./model.ts";
+import { AWAITING_APPROVAL, type JobState, latestJobAttempt } from "./model.ts";
 import type { Txn } from "./txn.ts";
 
-/** What an approval job waits on once its needs allow it. */
-export const AWAITING_APPROVAL = "approval";
 
 export type ApprovalDecision =
   | { approve: true; inputs: Record<string, unknown>; by: string }

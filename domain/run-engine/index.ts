@@ -17,7 +17,7 @@ export * from "./effects.ts";
 export { createRun, type CreateRunInput } from "./create.ts";
 export type { AssignInput } from "./job-lifecycle.ts";
 export type { RerunOptions } from "./control.ts";
-export { type ApprovalDecision, AWAITING_APPROVAL } from "./approvals.ts";
+export type { ApprovalDecision } from "./approvals.ts";
 export { nextDeadline } from "./tick.ts";
 export { buildJobAssignment, type AssignmentOptions } from "./job-assignment.ts";
 export { runView, type HistoryIndex } from "./view.ts";

@@ -4,9 +4,8 @@
  */
 import { isTerminal, summarize } from "../states.ts";
 import type { Pipeline, PipelineJob } from "../pipeline/types.ts";
-import { AWAITING_APPROVAL } from "./approvals.ts";
 import { decideJob } from "./job-conditions.ts";
-import { isSkipped, type JobAttemptState, type JobState, jobStatus, latestJobAttempt, type StepState } from "./model.ts";
+import { AWAITING_APPROVAL, isSkipped, type JobAttemptState, type JobState, jobStatus, latestJobAttempt, type StepState } from "./model.ts";
 import type { Txn } from "./txn.ts";
 
 /** Each pipeline's jobs by key, built once per definition (a run keeps its definition). */

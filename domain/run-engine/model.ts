@@ -147,6 +147,9 @@ export function latestJobAttempt(job: JobState): JobAttemptState | undefined {
   return job.attempts[job.attempts.length - 1];
 }
 
+/** What an approval job waits on once its needs allow it (approvals.ts). */
+export const AWAITING_APPROVAL = "approval";
+
 /** Why a job ended as it did: its kept reason when reused, else its latest attempt's. */
 export function jobReason(job: JobState): string | null {
   if (job.reused) return job.reused.reason ?? null;
