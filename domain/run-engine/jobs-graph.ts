@@ -122,6 +122,7 @@ export function enqueueReadyJobs(txn: Txn): void {
       if (awaiting && latest.awaitingSince == null) {
         latest.awaitingSince = txn.now;
         txn.touchJobAttempt(latest);
+        txn.effects.push({ type: "awaitingApproval", jobAttemptId: latest.id });
       }
       if (decision.kind === "end") {
         txn.moveJobAttempt(job, latest, "KILLED", decision.reason);
