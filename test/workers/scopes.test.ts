@@ -66,6 +66,8 @@ const cases: Case[] = [
   { route: "POST /api/v1/projects/{project}/pipelines/{pipeline}/runs", need: "run", call: (t) => api("POST", `/api/v1/projects/${P}/pipelines/build/runs`, { token: t, body: {} }) },
   { route: "POST /api/v1/runs/{run}/cancel", need: "run", byId: true, call: (t) => api("POST", `/api/v1/runs/${runId}/cancel`, { token: t }) },
   { route: "POST /api/v1/runs/{run}/rerun", need: "run", byId: true, call: (t) => api("POST", `/api/v1/runs/${runId}/rerun`, { token: t, body: {} }) },
+  { route: "POST /api/v1/runs/{run}/jobs/{job}/approve", need: "run", byId: true, call: (t) => api("POST", `/api/v1/runs/${runId}/jobs/test/approve`, { token: t, body: {} }) },
+  { route: "POST /api/v1/runs/{run}/jobs/{job}/reject", need: "run", byId: true, call: (t) => api("POST", `/api/v1/runs/${runId}/jobs/test/reject`, { token: t, body: {} }) },
   { route: "GET /api/v1/runs/{run}/lineage", need: "read", byId: true, call: (t) => api("GET", `/api/v1/runs/${runId}/lineage`, { token: t }) },
   {
     route: "POST /api/v1/queue/reorder",
