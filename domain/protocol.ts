@@ -58,6 +58,8 @@ export const PayloadStep = z.object({
   retries: z.number().int(),
   shell: z.string().nullable(),
   workingDirectory: z.string().nullable(),
+  /** The step's `if:` as written (domain/expressions.ts); the agent evaluates it. */
+  if: z.string().optional(),
 });
 export type PayloadStep = z.infer<typeof PayloadStep>;
 
@@ -88,6 +90,19 @@ export const JobAssignment = z.object({
   mask: z.array(z.string()),
   heartbeatIntervalMs: z.number().int(),
   limits: z.object({ logChunkBytes: z.number().int(), artifactBytes: z.number().int() }),
+  /**
+   * What steps' `if:` read besides `run` and `steps`, sent only when a step has a condition:
+   * the run's params, per job this one needs (by its key as written) its result and outputs,
+   * and the job's matrix combination.
+   */
+  conditions: z
+    .object({
+      params: z.record(z.string(), z.string()),
+      needs: z.record(z.string(), z.object({ result: z.string(), outputs: z.record(z.string(), z.string()) })),
+      /** The job's matrix combination, for `matrix.<key>`. */
+      matrix: z.record(z.string(), z.string()).optional(),
+    })
+    .optional(),
 });
 export type JobAssignment = z.infer<typeof JobAssignment>;
 
@@ -149,6 +164,8 @@ export const JobFinish = z.object({
   outputs: Outputs.default({}),
   reason: z.string().max(50).optional(),
   message: z.string().max(10_000).optional(),
+  /** The exit code of the step that failed the job, for `retries.exit-codes`; absent when none. */
+  exitCode: z.number().int().nullable().optional(),
 });
 export type JobFinish = z.infer<typeof JobFinish>;
 

@@ -5,7 +5,8 @@
  */
 import type { JobFinish, StepUpdate } from "../protocol.ts";
 import type { CommandResult } from "./effects.ts";
-import { cancelJobs, cancelRun, rerun } from "./control.ts";
+import { type ApprovalDecision, decideApproval } from "./approvals.ts";
+import { cancelJobs, cancelRun, rerun, type RerunOptions } from "./control.ts";
 import { type AssignInput, assignJob, finishJob, heartbeat, reissueToken, updateStep } from "./job-lifecycle.ts";
 import type { EngineContext, JobAttemptState, JobState, RunState, StepState } from "./model.ts";
 import { tick } from "./tick.ts";
@@ -15,6 +16,8 @@ export * from "./model.ts";
 export * from "./effects.ts";
 export { createRun, type CreateRunInput } from "./create.ts";
 export type { AssignInput } from "./job-lifecycle.ts";
+export type { RerunOptions } from "./control.ts";
+export type { ApprovalDecision } from "./approvals.ts";
 export { nextDeadline } from "./tick.ts";
 export { buildJobAssignment, type AssignmentOptions } from "./job-assignment.ts";
 export { runView, type HistoryIndex } from "./view.ts";
@@ -23,8 +26,9 @@ export const engine = {
   cancel: (state: RunState, ctx: EngineContext): CommandResult<void> => runCommand(state, ctx, (t) => cancelRun(t)),
   cancelJobs: (state: RunState, ctx: EngineContext, jobAttemptIds: string[]): CommandResult<string[]> =>
     runCommand(state, ctx, (t) => cancelJobs(t, jobAttemptIds)),
-  rerun: (state: RunState, ctx: EngineContext, failedOnly: boolean): CommandResult<void> =>
-    runCommand(state, ctx, (t) => rerun(t, failedOnly)),
+  /** A boolean is `failedOnly` (the older call). */
+  rerun: (state: RunState, ctx: EngineContext, options: boolean | RerunOptions): CommandResult<void> =>
+    runCommand(state, ctx, (t) => rerun(t, typeof options === "boolean" ? { failedOnly: options } : options)),
   assign: (state: RunState, ctx: EngineContext, input: AssignInput): CommandResult<{ job: JobState; jobAttempt: JobAttemptState }> =>
     runCommand(state, ctx, (t) => assignJob(t, input)),
   reissueToken: (state: RunState, ctx: EngineContext, input: { jobAttemptId: string; agentId: string; tokenHash: string }): CommandResult<{ job: JobState; jobAttempt: JobAttemptState }> =>
@@ -36,4 +40,7 @@ export const engine = {
   finishJob: (state: RunState, ctx: EngineContext, jobAttemptId: string, finish: JobFinish): CommandResult<JobAttemptState> =>
     runCommand(state, ctx, (t) => finishJob(t, jobAttemptId, finish)),
   tick: (state: RunState, ctx: EngineContext): CommandResult<void> => runCommand(state, ctx, (t) => tick(t)),
+  /** A person approves or rejects the approval job `jobKey` (approvals.ts). */
+  decideApproval: (state: RunState, ctx: EngineContext, jobKey: string, decision: ApprovalDecision): CommandResult<JobState> =>
+    runCommand(state, ctx, (t) => decideApproval(t, jobKey, decision)),
 };
