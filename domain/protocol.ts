@@ -206,3 +206,17 @@ export const ArtifactName = z
   .refine((n) => !/[\u0000-\u001f\u007f]/.test(n), "an artifact name may not contain control characters");
 
 export const SHA256_HEX = z.string().regex(/^[0-9a-f]{64}$/, "sha256 is 64 lowercase hex digits");
+
+/**
+ * A multipart artifact upload (artifacts too large for one request):
+ * POST /jobs/:jobAttemptId/artifact-uploads → ArtifactUploadStart; PUT …/parts/:n (raw bytes of
+ * partSize, the last smaller) → ArtifactPartAck; POST …/complete with ArtifactUploadComplete.
+ */
+export const ArtifactUploadStart = z.object({ uploadId: z.string(), partSize: z.number().int().positive() });
+export type ArtifactUploadStart = z.infer<typeof ArtifactUploadStart>;
+export const ArtifactPartAck = z.object({ partNumber: z.number().int(), etag: z.string() });
+export type ArtifactPartAck = z.infer<typeof ArtifactPartAck>;
+export const ArtifactUploadComplete = z.object({
+  parts: z.array(z.object({ partNumber: z.number().int().min(1), etag: z.string().min(1) })).min(1).max(10_000),
+});
+export type ArtifactUploadComplete = z.infer<typeof ArtifactUploadComplete>;
