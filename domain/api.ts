@@ -149,12 +149,23 @@ export const SCOPES = ["read", "run", "admin"] as const;
 export type Scope = (typeof SCOPES)[number];
 
 /** Who the dashboard is signed in as (GET /api/v1/session). */
+export const RoleView = z
+  .object({ project: z.string().nullable().describe("a project slug; null = every project"), role: z.enum(SCOPES) })
+  .meta({ id: "Role" });
+export type RoleView = z.infer<typeof RoleView>;
+
 export const SessionView = z
   .object({
-    kind: z.enum(["admin", "token"]),
-    name: z.string().describe("the token's name (`admin` for the admin token)"),
+    kind: z.enum(["admin", "token", "user"]),
+    name: z.string().describe("the token's name (`admin` for the admin token), or the person's email"),
+    email: z.string().nullable().describe("the person signed in through Cloudflare Access; null for a token"),
     scopes: z.array(z.enum(SCOPES)),
-    projects: z.array(z.string()).nullable().describe("the projects the token is limited to; null = all"),
+    projects: z.array(z.string()).nullable().describe("the projects the caller may see; null = all"),
+    roles: z.array(RoleView).describe("what the caller may do where: a person's roles, a token's scopes over its projects (within its owner's roles)"),
+    token: z
+      .object({ id: z.string(), name: z.string(), owner: z.string().nullable().describe("the person who made it") })
+      .nullable()
+      .describe("the API token calling, when it is one"),
   })
   .meta({ id: "Session" });
 export type SessionView = z.infer<typeof SessionView>;

@@ -29,4 +29,12 @@ export interface Env extends Omit<Cloudflare.Env, "YM_ADMIN_TOKEN" | "YM_ENCRYPT
   OPENLINEAGE_COMPRESSION?: string;
   /** Seconds a live-stream viewer may leave its window unacknowledged before it is dropped (default 10). */
   YM_LIVE_STALL_SECONDS?: string;
+  /**
+   * Cloudflare Access in front of the deployment (docs/deploy.md): the team domain,
+   * `https://<team>.cloudflareaccess.com`, whose `/cdn-cgi/access/certs` signs the assertions.
+   * With YM_ACCESS_AUD set too, people sign in through Access; unset = tokens only.
+   */
+  YM_ACCESS_TEAM_DOMAIN?: string;
+  /** The Access application's audience tag (the assertion's `aud`). */
+  YM_ACCESS_AUD?: string;
 }

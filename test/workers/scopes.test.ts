@@ -3,10 +3,12 @@
  * scope gets 403; a token limited to another project gets 403 on routes that name the project
  * and 404 on resources addressed by id (their existence is not revealed); actions of no one
  * project (tokens, agents, new projects) need a token for every project. A route missing from
- * the table fails the last test, so new routes get checked too.
+ * the table fails the last test, so new routes get checked too. People behind Cloudflare Access
+ * with the same roles get the same answers (one rule set: docs/security.md "People").
  */
 import { env } from "cloudflare:workers";
 import { beforeAll, describe, expect, it } from "vitest";
+import { newKey, person, Team } from "./access-helpers.ts";
 import { api, projectWithPipeline } from "./api-client.ts";
 
 type Need = "read" | "run" | "admin" | "global";
@@ -47,6 +49,21 @@ beforeAll(async () => {
   tokens.admin = await newToken("admin", "admin");
   tokens.scopedAdmin = await newToken("scoped admin", "admin", [P]);
   tokens.otherAdmin = await newToken("other admin", "admin", ["other"]);
+  // The same rights held by people, as roles.
+  const team = new Team("https://scopes.cloudflareaccess.test");
+  team.published = [await newKey("k1")];
+  team.serve();
+  const asPerson = async (email: string, scope: Token["scope"], projects: string[] | null): Promise<Token> => ({
+    token: await person(team, email, (projects ?? [null]).map((project) => ({ project, role: scope }))),
+    id: email,
+    scope,
+    projects,
+  });
+  tokens.personRead = await asPerson("reader@example.com", "read", null);
+  tokens.personRun = await asPerson("runner@example.com", "run", null);
+  tokens.personAdmin = await asPerson("admin@example.com", "admin", null);
+  tokens.personScopedAdmin = await asPerson("scoped@example.com", "admin", [P]);
+  tokens.personOtherAdmin = await asPerson("other@example.com", "admin", ["other"]);
 });
 
 const FAKE_ID = "01900000-0000-7000-8000-000000000001";
@@ -101,13 +118,25 @@ const cases: Case[] = [
   { route: "POST /api/v1/queues", need: "global", call: (t) => api("POST", "/api/v1/queues", { token: t, body: { name: `q-${++throwaway}` } }) },
   { route: "PATCH /api/v1/queues/{name}", need: "global", call: (t) => api("PATCH", "/api/v1/queues/default", { token: t, body: { description: "d" } }) },
   { route: "DELETE /api/v1/queues/{name}", need: "global", call: (t) => api("DELETE", "/api/v1/queues/no-such-queue", { token: t }) },
+  { route: "GET /api/v1/users", need: "global", call: (t) => api("GET", "/api/v1/users", { token: t }) },
+  { route: "GET /api/v1/audit", need: "global", call: (t) => api("GET", "/api/v1/audit", { token: t }) },
+  {
+    route: "PUT /api/v1/users/{email}/roles",
+    need: "admin",
+    call: (t) => api("PUT", "/api/v1/users/someone%40example.com/roles", { token: t, body: { project: P, role: "read" } }),
+  },
+  {
+    route: "DELETE /api/v1/users/{email}/roles",
+    need: "admin",
+    call: (t) => api("DELETE", "/api/v1/users/nobody%40example.com/roles", { token: t, body: { project: P, role: "read" } }),
+  },
 ];
 
 /**
  * Routes open to every valid token: lists filtered to the token's projects (tested below), a
  * live ticket (as the caller, read only), who-am-I.
  */
-const FILTERED = ["GET /api/v1/projects", "GET /api/v1/queue", "GET /api/v1/agents", "POST /api/v1/live-tickets", "GET /api/v1/session"];
+const FILTERED = ["GET /api/v1/projects", "GET /api/v1/queue", "GET /api/v1/agents", "POST /api/v1/live-tickets", "GET /api/v1/session", "GET /api/v1/me"];
 /** The queue registry and its counts belong to no project: every valid token reads them (docs/security.md). */
 const ANY_TOKEN = ["GET /api/v1/queues", "GET /api/v1/queues/{name}", "GET /api/v1/queues/{name}/metrics"];
 /** Routes with their own door, tested in their own files (live-auth.test.ts, the artifacts tests). */

@@ -9,6 +9,7 @@ import { canSeeProject, projectFilter, requireScope } from "../auth/principal.ts
 import { runs } from "../../platform/db/schema.ts";
 import { ApiError, unwrap } from "../http/errors.ts";
 import { runStub } from "../../platform/stubs.ts";
+import { auditContext, recordAfter } from "../services/audit.ts";
 import { triggerRun } from "../services/trigger-run.ts";
 import { errors, ID, json, NAME, router, security, SLUG } from "./common.ts";
 
@@ -45,7 +46,8 @@ runRoutes.openapi(
       commit: body.commit ?? null,
       params: body.params ?? {},
       // A person in the dashboard (session cookie) triggers by hand; a bearer token is the API.
-      trigger: c.var.principal.via === "session" ? "manual" : "api",
+      trigger: c.var.principal.via === "bearer" ? "api" : "manual",
+      by: auditContext(c),
     });
     return c.json(run, 201);
   },
@@ -173,7 +175,9 @@ runRoutes.openapi(
     requireScope(c.var.principal, "read");
     const { stub, project } = await accessibleRun(c.env, c.req.valid("param").run, c.var.principal);
     requireScope(c.var.principal, "run", project);
-    return c.json(unwrap(await stub.cancel()), 200);
+    const cancelled = unwrap(await stub.cancel());
+    await recordAfter(c, { action: "run.cancel", project, target: cancelled.id });
+    return c.json(cancelled, 200);
   },
 );
 
@@ -196,7 +200,9 @@ runRoutes.openapi(
     const { stub, project } = await accessibleRun(c.env, c.req.valid("param").run, c.var.principal);
     requireScope(c.var.principal, "run", project);
     const body = c.req.valid("json") ?? { failedOnly: false };
-    return c.json(unwrap(await stub.rerun(body.failedOnly ?? false)), 201);
+    const rerun = unwrap(await stub.rerun(body.failedOnly ?? false));
+    await recordAfter(c, { action: "run.rerun", project, target: rerun.id });
+    return c.json(rerun, 201);
   },
 );
 

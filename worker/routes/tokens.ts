@@ -4,7 +4,7 @@ import { and, desc, eq, isNull } from "drizzle-orm";
 import { drizzle } from "drizzle-orm/d1";
 import { uuidv7 } from "uuidv7";
 import { newApiToken, newRegistrationToken, sha256Hex } from "../../domain/tokens.ts";
-import { requireGlobalScope, SCOPES } from "../auth/principal.ts";
+import { grantsCover, requireGlobalScope, SCOPES } from "../auth/principal.ts";
 import { tokens } from "../../platform/db/schema.ts";
 import { ApiError } from "../http/errors.ts";
 import { DEFAULT_QUEUE } from "../../domain/queues.ts";
@@ -25,6 +25,7 @@ const TokenView = z
     expiresAt: z.string().nullable(),
     lastUsedAt: z.string().nullable(),
     revokedAt: z.string().nullable(),
+    owner: z.string().nullable().describe("the person who made it; its rights never exceed their current roles"),
   })
   .meta({ id: "Token" });
 
@@ -40,6 +41,7 @@ const view = (row: typeof tokens.$inferSelect) => ({
   expiresAt: iso(row.expiresAt),
   lastUsedAt: iso(row.lastUsedAt),
   revokedAt: iso(row.revokedAt),
+  owner: row.owner,
 });
 
 const CreateToken = z.object({
@@ -63,14 +65,25 @@ tokenRoutes.openapi(
     path: "/api/v1/tokens",
     operationId: "createApiToken",
     summary: "Create an API token",
-    description: "The token is in this answer only; only its SHA-256 is stored.",
+    description:
+      "The token is in this answer only; only its SHA-256 is stored. A person (Cloudflare Access) may make tokens within their roles; the token records them as its owner and is checked against their roles at every use.",
     security,
     request: { body: { required: true, content: { "application/json": { schema: CreateToken } } } },
     responses: { 201: json(TokenView.extend({ token: z.string() }), "The token (shown once)."), ...errors },
   }),
   async (c) => {
-    requireGlobalScope(c.var.principal, "admin");
+    const caller = c.var.principal;
     const body = c.req.valid("json");
+    // A person may make tokens within their own roles; a token needs 'admin' on every project.
+    if (caller.kind === "user") {
+      for (const project of body.projects ?? [null]) {
+        for (const scope of body.scopes) {
+          if (!grantsCover(caller.grants, scope, project)) {
+            throw new ApiError(403, "forbidden", `your roles do not give '${scope}' on ${project === null ? "every project" : `project '${project}'`}: a token cannot exceed its owner's roles`);
+          }
+        }
+      }
+    } else requireGlobalScope(caller, "admin");
     const token = newApiToken();
     const row = {
       id: uuidv7(),
@@ -84,6 +97,8 @@ tokenRoutes.openapi(
       expiresAt: body.expiresAt ? Date.parse(body.expiresAt) : null,
       lastUsedAt: null,
       revokedAt: null,
+      // The person behind it (also behind a token that makes a token): its rights stay within theirs.
+      owner: caller.kind === "user" ? caller.email : caller.kind === "token" ? caller.owner : null,
     };
     await insertToken(drizzle(c.env.DB), row);
     return c.json({ ...view(row), token }, 201);
@@ -128,6 +143,7 @@ tokenRoutes.openapi(
       expiresAt: null,
       lastUsedAt: null,
       revokedAt: null,
+      owner: null,
     };
     await insertToken(drizzle(c.env.DB), row);
     return c.json({ ...view(row), token }, 201);
