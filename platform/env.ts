@@ -37,4 +37,6 @@ export interface Env extends Omit<Cloudflare.Env, "YM_ADMIN_TOKEN" | "YM_ENCRYPT
   YM_ACCESS_TEAM_DOMAIN?: string;
   /** The Access application's audience tag (the assertion's `aud`). */
   YM_ACCESS_AUD?: string;
+  /** Days the audit log keeps its events (default 365; the cron trims older ones). */
+  YM_AUDIT_RETENTION_DAYS?: string;
 }

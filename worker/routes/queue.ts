@@ -3,6 +3,7 @@
  * them, across every queue of the registry or one (`?queue=`). Each queue is its own
  * DispatcherObject; the registry (D1 `queues`) says which exist.
  */
+import { auditContext, auditRow } from "../services/audit.ts";
 import { createRoute, z } from "@hono/zod-openapi";
 import { drizzle } from "drizzle-orm/d1";
 import { eq } from "drizzle-orm";
@@ -177,7 +178,8 @@ queueRoutes.openapi(
     const d = dispatcherStub(c.env, row.queue);
     const held = (await d.listAgents()).find((a) => a.id === id)?.jobs ?? [];
     if (!(await d.revokeAgent(id))) throw new ApiError(404, "agent_not_found", `no agent ${id}`);
-    await drizzle(c.env.DB).update(agents).set({ revokedAt: Date.now() }).where(eq(agents.id, id));
+    const db = drizzle(c.env.DB);
+    await db.batch([db.update(agents).set({ revokedAt: Date.now() }).where(eq(agents.id, id)), auditRow(c.env, auditContext(c), { action: "agent.revoke", target: id })]);
     // A revoked agent must not go on running work (it holds those jobs' secrets): cancel them.
     for (const job of held) {
       try {

@@ -6,6 +6,9 @@ import { uuidv7 } from "uuidv7";
 import { newApiToken, newRegistrationToken, sha256Hex } from "../../domain/tokens.ts";
 import { grantsCover, requireGlobalScope, SCOPES } from "../auth/principal.ts";
 import { tokens } from "../../platform/db/schema.ts";
+import type { Context } from "hono";
+import type { AppEnv } from "../auth/authenticate.ts";
+import { auditContext, auditRow, auditRowIfChanged, d1Statement } from "../services/audit.ts";
 import { ApiError } from "../http/errors.ts";
 import { DEFAULT_QUEUE } from "../../domain/queues.ts";
 import { queueRules } from "../services/queues.ts";
@@ -55,8 +58,11 @@ const CreateToken = z.object({
     .refine((t) => t === undefined || !(Date.parse(t) <= Date.now()), "expiresAt must be in the future"),
 });
 
-async function insertToken(db: ReturnType<typeof drizzle>, row: typeof tokens.$inferInsert) {
-  await db.insert(tokens).values(row);
+/** The token and its audit row, in one batch (never the token's value: its name and id). */
+async function insertToken(c: Context<AppEnv>, row: typeof tokens.$inferInsert & { id: string }) {
+  const db = drizzle(c.env.DB);
+  const action = row.kind === "api" ? "token.create" : "agent-token.create";
+  await db.batch([db.insert(tokens).values(row), auditRow(c.env, auditContext(c), { action, target: `${row.name} (${row.id})` }, row.createdAt)]);
 }
 
 tokenRoutes.openapi(
@@ -100,7 +106,7 @@ tokenRoutes.openapi(
       // The person behind it (also behind a token that makes a token): its rights stay within theirs.
       owner: caller.kind === "user" ? caller.email : caller.kind === "token" ? caller.owner : null,
     };
-    await insertToken(drizzle(c.env.DB), row);
+    await insertToken(c, row);
     return c.json({ ...view(row), token }, 201);
   },
 );
@@ -145,7 +151,7 @@ tokenRoutes.openapi(
       revokedAt: null,
       owner: null,
     };
-    await insertToken(drizzle(c.env.DB), row);
+    await insertToken(c, row);
     return c.json({ ...view(row), token }, 201);
   },
 );
@@ -184,10 +190,10 @@ for (const [path, kind] of [
       requireGlobalScope(c.var.principal, "admin");
       const { id } = c.req.valid("param");
       const db = drizzle(c.env.DB);
-      await db
-        .update(tokens)
-        .set({ revokedAt: Date.now() })
-        .where(and(eq(tokens.id, id), eq(tokens.kind, kind), isNull(tokens.revokedAt)));
+      await c.env.DB.batch([
+        d1Statement(c.env, db.update(tokens).set({ revokedAt: Date.now() }).where(and(eq(tokens.id, id), eq(tokens.kind, kind), isNull(tokens.revokedAt)))),
+        auditRowIfChanged(c.env, auditContext(c), { action: kind === "api" ? "token.revoke" : "agent-token.revoke", target: id }),
+      ]);
       const row = (await db.select().from(tokens).where(and(eq(tokens.id, id), eq(tokens.kind, kind))).limit(1))[0];
       if (!row) throw new ApiError(404, "token_not_found", `no ${kind === "api" ? "API" : "registration"} token ${id}`);
       return c.json(view(row), 200);

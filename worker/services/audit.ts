@@ -100,6 +100,12 @@ export async function recordAfter(c: Context<AppEnv>, facts: AuditFacts): Promis
 
 /** How long audit rows are kept, and how many one cron tick deletes at most. */
 export const AUDIT_RETENTION_DAYS = 365;
+
+/** YM_AUDIT_RETENTION_DAYS when it is a positive number, else the default. */
+export function auditRetentionDays(env: Env): number {
+  const days = Number(env.YM_AUDIT_RETENTION_DAYS);
+  return Number.isFinite(days) && days > 0 ? days : AUDIT_RETENTION_DAYS;
+}
 export const AUDIT_TRIM_BATCH = 1000;
 
 /** Deletes up to AUDIT_TRIM_BATCH rows older than the retention (bounded: the cron runs every minute). */
