@@ -112,11 +112,39 @@ export const RunSummaryView = RunRef.extend({
   durationMs: z.number().nullable(),
 }).meta({ id: "RunSummary" });
 
+/** Who did something (the audit log, docs/security.md). */
+export const AuditActor = z
+  .object({
+    kind: z.enum(["user", "token", "webhook", "schedule", "agent", "system"]),
+    id: z.string().describe("an email, a token id, `project/pipeline` (webhooks, schedules), an agent id, or `admin-token`"),
+    name: z.string(),
+  })
+  .meta({ id: "AuditActor" });
+export type AuditActor = z.infer<typeof AuditActor>;
+
+export const AuditEventView = z
+  .object({
+    id: z.string(),
+    at: z.string(),
+    actor: AuditActor,
+    action: z.string().describe("e.g. run.trigger, run.cancel, run.rerun, role.grant, secret.put, token.revoke"),
+    project: z.string().nullable(),
+    target: z.string().nullable().describe("what was changed: a run id, a secret's name, a person and role, …"),
+    ip: z.string().nullable().describe("the caller's address (CF-Connecting-IP)"),
+  })
+  .meta({ id: "AuditEvent" });
+export type AuditEventView = z.infer<typeof AuditEventView>;
+
 export const RunView = RunSummaryView.extend({
   pipelineVersionId: z.string(),
   nominalTime: Time,
   attempts: z.array(RunAttemptView),
   history: z.array(TransitionView),
+  triggeredBy: AuditActor.nullable().optional().describe("who triggered the run (GET /api/v1/runs/{run}; null for runs from before the audit log)"),
+  actions: z
+    .array(z.object({ action: z.string(), actor: AuditActor, at: z.string() }))
+    .optional()
+    .describe("who triggered, cancelled or re-ran the run, oldest first (from the audit log)"),
 }).meta({ id: "Run" });
 
 export type TransitionView = z.infer<typeof TransitionView>;

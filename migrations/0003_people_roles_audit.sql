@@ -13,6 +13,7 @@ CREATE TABLE `audit_events` (
 CREATE INDEX `audit_events_project` ON `audit_events` (`project`,`id`);--> statement-breakpoint
 CREATE INDEX `audit_events_actor` ON `audit_events` (`actor_id`,`id`);--> statement-breakpoint
 CREATE INDEX `audit_events_at` ON `audit_events` (`at`);--> statement-breakpoint
+CREATE INDEX `audit_events_target` ON `audit_events` (`target`,`id`);--> statement-breakpoint
 CREATE TABLE `user_roles` (
 	`email` text NOT NULL,
 	`project` text NOT NULL,

@@ -359,5 +359,5 @@ export const auditEvents = sqliteTable(
     target: text("target"),
     ip: text("ip"),
   },
-  (t) => [index("audit_events_project").on(t.project, t.id), index("audit_events_actor").on(t.actorId, t.id), index("audit_events_at").on(t.at)],
+  (t) => [index("audit_events_project").on(t.project, t.id), index("audit_events_actor").on(t.actorId, t.id), index("audit_events_at").on(t.at), index("audit_events_target").on(t.target, t.id)],
 );

@@ -91,6 +91,15 @@ describe("people", () => {
     const run = (await trigger(di)).json;
     expect((await api("POST", `/api/v1/runs/${run.id}/cancel`, { token: di })).status).toBe(200);
 
+    // The run shows who triggered and who cancelled it.
+    const view = (await api("GET", `/api/v1/runs/${run.id}`, { token: di })).json;
+    const di_ = { kind: "user", id: "di@example.com", name: "di@example.com" };
+    expect(view.triggeredBy).toEqual(di_);
+    expect(view.actions.map((a: { action: string; actor: unknown }) => [a.action, a.actor])).toEqual([
+      ["run.trigger", di_],
+      ["run.cancel", di_],
+    ]);
+
     const forbidden = await api("GET", "/api/v1/audit", { token: di });
     expect(forbidden.status).toBe(403);
     const byDi = (await api("GET", "/api/v1/audit?actor=di%40example.com")).json.items;

@@ -1,26 +1,11 @@
 /** GET /api/v1/audit: the audit log, newest first, filtered (docs/security.md "The audit log"). */
 import { createRoute, z } from "@hono/zod-openapi";
+import { AuditEventView } from "../../domain/api.ts";
 import { requireGlobalScope } from "../auth/principal.ts";
 import { listAudit } from "../services/audit.ts";
 import { errors, ID, json, router, security, SLUG } from "./common.ts";
 
 export const auditRoutes = router();
-
-const AuditEventView = z
-  .object({
-    id: z.string(),
-    at: z.string(),
-    actor: z.object({
-      kind: z.enum(["user", "token", "webhook", "schedule", "agent", "system"]),
-      id: z.string().describe("an email, a token id, a project (webhooks), a pipeline (schedules), an agent id, or `admin-token`"),
-      name: z.string(),
-    }),
-    action: z.string().describe("e.g. run.trigger, run.cancel, run.rerun, role.grant, secret.put, token.revoke"),
-    project: z.string().nullable(),
-    target: z.string().nullable().describe("what was changed: a run id, a secret's name, a person and role, …"),
-    ip: z.string().nullable().describe("the caller's address (CF-Connecting-IP)"),
-  })
-  .meta({ id: "AuditEvent" });
 
 auditRoutes.openapi(
   createRoute({

@@ -9,7 +9,7 @@ import { canSeeProject, projectFilter, requireScope } from "../auth/principal.ts
 import { runs } from "../../platform/db/schema.ts";
 import { ApiError, unwrap } from "../http/errors.ts";
 import { runStub } from "../../platform/stubs.ts";
-import { auditContext, recordAfter } from "../services/audit.ts";
+import { auditContext, recordAfter, runActions } from "../services/audit.ts";
 import { triggerRun } from "../services/trigger-run.ts";
 import { errors, ID, json, NAME, router, security, SLUG } from "./common.ts";
 
@@ -156,7 +156,7 @@ runRoutes.openapi(
   async (c) => {
     requireScope(c.var.principal, "read");
     const { view } = await readableRun(c.env, c.req.valid("param").run, c.var.principal);
-    return c.json(view, 200);
+    return c.json({ ...view, ...(await runActions(c.env, view.id)) }, 200);
   },
 );
 

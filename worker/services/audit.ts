@@ -5,7 +5,7 @@
  * happened. Changes that live in a run's object (cancel, re-run) are recorded by the route once
  * the object has confirmed them (`recordAudit`); see the docs for why.
  */
-import { and, desc, eq, lt, type SQL } from "drizzle-orm";
+import { and, asc, desc, eq, inArray, lt, type SQL } from "drizzle-orm";
 import { drizzle } from "drizzle-orm/d1";
 import type { Context } from "hono";
 import { uuidv7 } from "uuidv7";
@@ -153,4 +153,16 @@ export async function listAudit(env: Env, q: AuditQuery) {
     })),
     cursor: rows.length > q.limit ? page[page.length - 1]!.id : null,
   };
+}
+
+/** Who triggered, cancelled or re-ran a run, oldest first (the run view's `triggeredBy` and `actions`). */
+export async function runActions(env: Env, runId: string) {
+  const rows = await drizzle(env.DB)
+    .select()
+    .from(auditEvents)
+    .where(and(eq(auditEvents.target, runId), inArray(auditEvents.action, ["run.trigger", "run.cancel", "run.rerun"])))
+    .orderBy(asc(auditEvents.id))
+    .limit(100);
+  const actions = rows.map((r) => ({ action: r.action, actor: { kind: r.actorKind, id: r.actorId, name: r.actorName }, at: new Date(r.at).toISOString() }));
+  return { triggeredBy: actions.find((a) => a.action === "run.trigger")?.actor ?? null, actions };
 }
