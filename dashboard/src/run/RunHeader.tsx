@@ -56,7 +56,10 @@ export function RunHeader({
         </div>
         <div>
           <dt>Trigger</dt>
-          <dd>{run.trigger}</dd>
+          <dd data-testid="run-trigger" title={(run.actions ?? []).map((a) => `${a.action} by ${a.actor.name} at ${a.at}`).join("\n") || undefined}>
+            {run.trigger}
+            {run.triggeredBy && <span class="muted"> by {run.triggeredBy.name}</span>}
+          </dd>
         </div>
         <div>
           <dt>Created</dt>
