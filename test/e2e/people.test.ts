@@ -36,7 +36,7 @@ beforeAll(async () => {
     { name: "RSASSA-PKCS1-v1_5", modulusLength: 2048, publicExponent: new Uint8Array([1, 0, 1]), hash: "SHA-256" },
     true,
     ["sign", "verify"],
-  )) as CryptoKeyPair;
+  )) as { privateKey: CryptoKey; publicKey: CryptoKey };
   privateKey = pair.privateKey;
   const publicJwk = await crypto.subtle.exportKey("jwk", pair.publicKey);
   const port = await freePort();
