@@ -62,6 +62,12 @@ describe("people", () => {
     const me = (await api("GET", "/api/v1/me", { token })).json;
     expect(me).toMatchObject({ kind: "token", email: null, token: { id: made.json.id, name: "ci", owner: "cy@example.com" }, roles: [{ project: "web", role: "run" }] });
     expect((await trigger(token)).status).toBe(201);
+    // The person lists and may revoke their own tokens, and only those.
+    const own = await api("GET", "/api/v1/tokens", { token: cy });
+    expect(own.json.items.map((t: { id: string }) => t.id)).toEqual([made.json.id]);
+    const others = (await api("POST", "/api/v1/tokens", { body: { name: "not cy's", scopes: ["read"] } })).json;
+    expect((await api("DELETE", `/api/v1/tokens/${others.id}`, { token: cy })).status).toBe(404);
+    expect((await api("GET", "/api/v1/projects", { token: others.token })).status).toBe(200);
 
     // Lowered to read: the token can no longer trigger; removed: it sees nothing.
     await person(team, "cy@example.com", [{ project: "web", role: "read" }]);

@@ -18,6 +18,8 @@ interface Case {
   need: Need;
   /** The resource is addressed by id: another project's token gets 404, not 403. */
   byId?: boolean;
+  /** People reach their own (API tokens): allowed for every person, whatever their roles. */
+  ownForPeople?: boolean;
   /** How a hidden resource answers, when not 404 (bulk cancel lists it as not found). */
   hidden?: (answer: { status: number; json: any }) => void;
   call: (token: string) => Promise<{ status: number; text: string; json: any }>;
@@ -109,8 +111,8 @@ const cases: Case[] = [
   { route: "DELETE /api/v1/projects/{project}/secrets/{name}", need: "admin", call: (t) => api("DELETE", `/api/v1/projects/${P}/secrets/NOPE`, { token: t }) },
   { route: "POST /api/v1/projects", need: "global", call: (t) => api("POST", "/api/v1/projects", { token: t, body: { slug: `new-${++throwaway}` } }) },
   { route: "POST /api/v1/tokens", need: "global", call: (t) => api("POST", "/api/v1/tokens", { token: t, body: { name: "x", scopes: ["admin"] } }) },
-  { route: "GET /api/v1/tokens", need: "global", call: (t) => api("GET", "/api/v1/tokens", { token: t }) },
-  { route: "DELETE /api/v1/tokens/{id}", need: "global", call: (t) => api("DELETE", `/api/v1/tokens/${FAKE_ID}`, { token: t }) },
+  { route: "GET /api/v1/tokens", need: "global", ownForPeople: true, call: (t) => api("GET", "/api/v1/tokens", { token: t }) },
+  { route: "DELETE /api/v1/tokens/{id}", need: "global", ownForPeople: true, call: (t) => api("DELETE", `/api/v1/tokens/${FAKE_ID}`, { token: t }) },
   { route: "POST /api/v1/agent-tokens", need: "global", call: (t) => api("POST", "/api/v1/agent-tokens", { token: t, body: {} }) },
   { route: "GET /api/v1/agent-tokens", need: "global", call: (t) => api("GET", "/api/v1/agent-tokens", { token: t }) },
   { route: "DELETE /api/v1/agent-tokens/{id}", need: "global", call: (t) => api("DELETE", `/api/v1/agent-tokens/${FAKE_ID}`, { token: t }) },
@@ -145,6 +147,7 @@ const ELSEWHERE = ["GET /api/v1/runs/{run}/live", "GET /api/v1/queue/live", "GET
 const RANK = { read: 0, run: 1, admin: 2 } as const;
 
 function expected(token: Token, c: Case): "allowed" | 403 | 404 {
+  if (c.ownForPeople && token.id.includes("@")) return "allowed";
   const need = c.need === "global" ? "admin" : c.need;
   if (RANK[token.scope] < RANK[need]) return 403;
   if (c.need === "global") return token.projects === null ? "allowed" : 403;

@@ -4,7 +4,7 @@ import { and, desc, eq, isNull } from "drizzle-orm";
 import { drizzle } from "drizzle-orm/d1";
 import { uuidv7 } from "uuidv7";
 import { newApiToken, newRegistrationToken, sha256Hex } from "../../domain/tokens.ts";
-import { grantsCover, requireGlobalScope, SCOPES } from "../auth/principal.ts";
+import { grantsCover, type Principal, requireGlobalScope, SCOPES } from "../auth/principal.ts";
 import { tokens } from "../../platform/db/schema.ts";
 import type { Context } from "hono";
 import type { AppEnv } from "../auth/authenticate.ts";
@@ -156,6 +156,16 @@ tokenRoutes.openapi(
   },
 );
 
+/**
+ * Whose tokens the caller may list and revoke: everyone's (null) for an admin of every project;
+ * a person's own API tokens for any other person; otherwise 403.
+ */
+function ownTokensOf(principal: Principal, kind: "api" | "agent_registration"): string | null {
+  if (principal.kind === "user" && kind === "api" && !grantsCover(principal.grants, "admin", null)) return principal.email;
+  requireGlobalScope(principal, "admin");
+  return null;
+}
+
 for (const [path, kind] of [
   ["/api/v1/tokens", "api"],
   ["/api/v1/agent-tokens", "agent_registration"],
@@ -165,13 +175,14 @@ for (const [path, kind] of [
       method: "get",
       path,
       operationId: kind === "api" ? "listApiTokens" : "listAgentTokens",
-      summary: kind === "api" ? "List API tokens" : "List agent registration tokens",
+      summary: kind === "api" ? "List API tokens (a person who is not an admin of every project: their own)" : "List agent registration tokens",
       security,
       responses: { 200: json(z.object({ items: z.array(TokenView), cursor: z.null() }), "The tokens, newest first (never their values)."), ...errors },
     }),
     async (c) => {
-      requireGlobalScope(c.var.principal, "admin");
-      const rows = await drizzle(c.env.DB).select().from(tokens).where(eq(tokens.kind, kind)).orderBy(desc(tokens.id));
+      const owner = ownTokensOf(c.var.principal, kind);
+      const mine = owner === null ? eq(tokens.kind, kind) : and(eq(tokens.kind, kind), eq(tokens.owner, owner));
+      const rows = await drizzle(c.env.DB).select().from(tokens).where(mine).orderBy(desc(tokens.id));
       return c.json({ items: rows.map(view), cursor: null }, 200);
     },
   );
@@ -181,20 +192,21 @@ for (const [path, kind] of [
       method: "delete",
       path: `${path}/{id}`,
       operationId: kind === "api" ? "revokeApiToken" : "revokeAgentToken",
-      summary: kind === "api" ? "Revoke an API token" : "Revoke an agent registration token",
+      summary: kind === "api" ? "Revoke an API token (a person who is not an admin of every project: one of their own)" : "Revoke an agent registration token",
       security,
       request: { params: z.object({ id: ID }) },
       responses: { 200: json(TokenView, "The revoked token."), ...errors },
     }),
     async (c) => {
-      requireGlobalScope(c.var.principal, "admin");
+      const owner = ownTokensOf(c.var.principal, kind);
       const { id } = c.req.valid("param");
       const db = drizzle(c.env.DB);
+      const which = owner === null ? and(eq(tokens.id, id), eq(tokens.kind, kind)) : and(eq(tokens.id, id), eq(tokens.kind, kind), eq(tokens.owner, owner));
       await c.env.DB.batch([
-        d1Statement(c.env, db.update(tokens).set({ revokedAt: Date.now() }).where(and(eq(tokens.id, id), eq(tokens.kind, kind), isNull(tokens.revokedAt)))),
+        d1Statement(c.env, db.update(tokens).set({ revokedAt: Date.now() }).where(and(which, isNull(tokens.revokedAt)))),
         auditRowIfChanged(c.env, auditContext(c), { action: kind === "api" ? "token.revoke" : "agent-token.revoke", target: id }),
       ]);
-      const row = (await db.select().from(tokens).where(and(eq(tokens.id, id), eq(tokens.kind, kind))).limit(1))[0];
+      const row = (await db.select().from(tokens).where(which).limit(1))[0];
       if (!row) throw new ApiError(404, "token_not_found", `no ${kind === "api" ? "API" : "registration"} token ${id}`);
       return c.json(view(row), 200);
     },
