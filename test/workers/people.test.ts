@@ -84,6 +84,19 @@ describe("people", () => {
     expect(log).toHaveLength(1);
   });
 
+  it("takes a person's changes only from this site's pages (Access's cookie rides along on others')", async () => {
+    const eli = await person(team, "eli@example.com", [{ project: "web", role: "run" }]);
+    const post = (headers: Record<string, string>) => api("POST", "/api/v1/projects/web/pipelines/build/runs", { token: eli, body: {}, headers });
+    const attempts: Record<string, string>[] = [{ origin: "https://evil.example" }, { origin: "null" }, { "sec-fetch-site": "cross-site" }];
+    for (const headers of attempts) {
+      const refused = await post(headers);
+      expect([refused.status, refused.json.error.code], JSON.stringify(headers)).toEqual([403, "cross_origin"]);
+    }
+    expect((await post({ origin: "http://yardmaster.test", "sec-fetch-site": "same-origin" })).status).toBe(201);
+    // Reading is not a change: another site's page cannot read the answer anyway (no CORS).
+    expect((await api("GET", "/api/v1/projects/web", { token: eli, headers: { origin: "https://evil.example" } })).status).toBe(200);
+  });
+
   it("refuses a bad grant with a 4xx that says what to fix", async () => {
     expect((await api("PUT", "/api/v1/users/not-an-email/roles", { body: { project: null, role: "read" } })).status).toBe(400);
     expect((await api("PUT", "/api/v1/users/x%40example.com/roles", { body: { project: null, role: "owner" } })).status).toBe(400);

@@ -116,6 +116,15 @@ export const authenticate = createMiddleware<AppEnv>(async (c, next) => {
     throw new ApiError(401, "unauthorized", "send `Authorization: Bearer <token>` (an API token or the admin token)");
   }
   if (!principal) throw new ApiError(401, "unauthorized", "the token is unknown, revoked or expired");
+  // A person's assertion comes from Access's cookie, which another site's page may make the
+  // browser send (its SameSite is Access's setting, not ours): changes only from this site.
+  if (principal.kind === "user" && !["GET", "HEAD", "OPTIONS"].includes(c.req.method)) {
+    const origin = c.req.header("origin");
+    const foreign = origin !== undefined && URL.parse(origin)?.host !== new URL(c.req.url).host;
+    if (foreign || c.req.header("sec-fetch-site") === "cross-site") {
+      throw new ApiError(403, "cross_origin", `a change by a person signed in through Access must come from ${new URL(c.req.url).origin} itself`);
+    }
+  }
   c.set("principal", principal);
   await next();
 });
