@@ -89,6 +89,28 @@ describe("Access sign-in", () => {
     expect(t.fetches).toBe(2);
   });
 
+  it("answers 401 (not 500) while the certs endpoint fails, and does not hammer it", async () => {
+    const t = await team();
+    vi.restoreAllMocks();
+    let calls = 0;
+    const real = globalThis.fetch;
+    vi.spyOn(globalThis, "fetch").mockImplementation(async (input: RequestInfo | URL, init?: RequestInit) => {
+      const url = input instanceof Request ? input.url : String(input);
+      if (url.startsWith(t.domain)) {
+        calls++;
+        return new Response("bad gateway", { status: 502 });
+      }
+      return real(input, init);
+    });
+    const assertion = await t.assertion(t.published[0]!);
+    for (let i = 0; i < 3; i++) {
+      const answer = await accessApi(t, "GET", "/api/v1/session", { assertion });
+      expect(answer.status).toBe(401);
+      expect(answer.json.error.message).toMatch(/could not be fetched|unknown key/);
+    }
+    expect(calls).toBe(1);
+  });
+
   it("ignores the header when the deployment does not use Access (tokens as before)", async () => {
     const t = await team();
     const answer = await api("GET", "/api/v1/projects", { token: null, headers: { "cf-access-jwt-assertion": await t.assertion(t.published[0]!) } });

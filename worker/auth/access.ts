@@ -65,6 +65,8 @@ async function fetchKeys(teamDomain: string, set: KeySet): Promise<void> {
     if (!response.ok) throw new Error(`HTTP ${response.status}`);
     body = (await response.json()) as { keys?: Jwk[] };
   } catch (error) {
+    // A failed fetch counts against the interval too: a down certs endpoint is not hammered.
+    set.fetchedAt = Date.now();
     throw new AccessError(`the Access signing keys could not be fetched from ${url} (${(error as Error).message}); check YM_ACCESS_TEAM_DOMAIN`);
   }
   const keys = new Map<string, CryptoKey>();
