@@ -1,6 +1,8 @@
 /** URL → page. Every page reads its state from the URL, so each view can be linked to. */
 import { useEffect } from "preact/hooks";
 import { AgentsPage } from "./pages/AgentsPage.tsx";
+import { AuditPage } from "./pages/AuditPage.tsx";
+import { PeoplePage } from "./pages/PeoplePage.tsx";
 import { ArtifactsPage } from "./pages/ArtifactsPage.tsx";
 import { NotFound } from "./pages/NotFound.tsx";
 import { PipelineEditorPage } from "./pages/PipelineEditorPage.tsx";
@@ -31,5 +33,7 @@ export function Routes() {
   if (match("/queue", path)) return <QueuePage />;
   if (match("/artifacts", path)) return <ArtifactsPage />;
   if (match("/agents", path)) return <AgentsPage />;
+  if (match("/settings/people", path)) return <PeoplePage />;
+  if (match("/audit", path)) return <AuditPage />;
   return <NotFound />;
 }

@@ -12,6 +12,7 @@ import { projects } from "../../platform/db/schema.ts";
 import type { Env } from "../../platform/env.ts";
 import { runStub } from "../../platform/stubs.ts";
 import { ApiError, unwrap } from "../http/errors.ts";
+import { type AuditContext, recordAudit } from "./audit.ts";
 import { findPipeline, findProject } from "./projects.ts";
 import { requireQueuesAllow } from "./queues.ts";
 import { snapshotSecrets } from "./secrets.ts";
@@ -31,6 +32,14 @@ export interface TriggerInput {
   runId?: string;
   /** False for untrusted code (pull requests from forks): the run gets no project secrets. */
   withSecrets?: boolean;
+  /** Who triggered it, for the audit log; webhooks and schedules are recorded as themselves. */
+  by?: AuditContext;
+}
+
+/** A run started by no caller of the user API: the webhook or the schedule of its pipeline. */
+function machineActor(input: TriggerInput): AuditContext {
+  const kind = input.trigger === "schedule" ? "schedule" : input.trigger === "webhook" ? "webhook" : "system";
+  return { actor: { kind, id: `${input.project}/${input.pipeline}`, name: `${kind} of ${input.project}/${input.pipeline}` }, ip: null };
 }
 
 /** The run's params: the given ones, checked against the pipeline's declared params, defaults filled in. */
@@ -79,7 +88,7 @@ export async function triggerRun(env: Env, input: TriggerInput): Promise<RunView
   const number = counter[0]!.number;
   const id = input.runId ?? uuidv7();
   const run = runStub(env, id);
-  return unwrap(
+  const created = unwrap(
     await run.create({
       id,
       number,
@@ -98,4 +107,12 @@ export async function triggerRun(env: Env, input: TriggerInput): Promise<RunView
       secrets,
     }),
   );
+  // The run lives in its object, not in a D1 batch of ours: recorded once the object confirmed
+  // it (docs/security.md "The audit log"). A failed audit write does not undo the run.
+  try {
+    await recordAudit(env, input.by ?? machineActor(input), { action: "run.trigger", project: project.slug, target: id });
+  } catch (error) {
+    console.error(`audit: run.trigger of ${id} not recorded`, error);
+  }
+  return created;
 }
