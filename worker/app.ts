@@ -13,6 +13,7 @@ import { projectRoutes } from "./routes/projects.ts";
 import { queueRoutes } from "./routes/queue.ts";
 import { runRoutes } from "./routes/runs.ts";
 import { lineageRoutes } from "./routes/lineage.ts";
+import { lineageInRoutes } from "./routes/lineage-in.ts";
 import { tokenRoutes } from "./routes/tokens.ts";
 import { sessionRoutes } from "./routes/session.ts";
 import { secretRoutes } from "./routes/secrets.ts";
@@ -63,6 +64,7 @@ export function createApp() {
   app.route("/", projectRoutes);
   app.route("/", runRoutes);
   app.route("/", lineageRoutes);
+  app.route("/", lineageInRoutes);
   app.route("/", tokenRoutes);
   app.route("/", webhookRoutes);
   app.route("/", webhookDeliveryRoutes);

@@ -14,6 +14,7 @@ import { isAlias, isMap, isScalar, isSeq, LineCounter, parseDocument, type Docum
 import { parseTemplates, type Template } from "../templates.ts";
 import { findCycle, upstreamOf, type GraphNode } from "./graph.ts";
 import { closestMatch, PipelineFileSchema, pipelineErrorMap, unknownKeyMessage, type PipelineFile } from "./schema.ts";
+import { withLineageParams } from "../triggers/dataset.ts";
 import {
   PIPELINE_DEFAULTS,
   type ParseResult,
@@ -286,7 +287,7 @@ class Normaliser {
     this.file = file;
     this.report = report;
     this.label = label;
-    this.params = file.params ?? {};
+    this.params = withLineageParams(file);
     this.jobKeys = Object.keys(file.jobs);
     this.jobOutputs = new Map(this.jobKeys.map((key) => [key, Object.keys(file.jobs[key]!.outputs ?? {})]));
   }
@@ -304,10 +305,11 @@ class Normaliser {
     );
     const on = file.on;
     // A schedule has nobody to ask for a param's value: every param needs a default.
-    if (on?.schedule !== undefined) {
-      for (const [name, param] of Object.entries(file.params ?? {})) {
+    if (on?.schedule !== undefined || on?.dataset !== undefined) {
+      const trigger = on?.schedule !== undefined ? "a scheduled run" : "a run started by a dataset";
+      for (const [name, param] of Object.entries(withLineageParams(file))) {
         if (param.default === undefined) {
-          this.fault(["params", name], `param '${name}' has no default, so a scheduled run could not start: give it a default`);
+          this.fault(["params", name], `param '${name}' has no default, so ${trigger} could not start: give it a default`);
         }
       }
     }
@@ -315,7 +317,7 @@ class Normaliser {
       name: file.name ?? options.name ?? "pipeline",
       env: file.env ?? {},
       params: Object.fromEntries(
-        Object.entries(file.params ?? {}).map(([name, { default: value, description }]) => [
+        Object.entries(withLineageParams(file)).map(([name, { default: value, description }]) => [
           name,
           { ...(value !== undefined && { default: value }), ...(description !== undefined && { description }) },
         ]),
@@ -325,6 +327,7 @@ class Normaliser {
         ...(on?.push !== undefined && { push: { branches: on.push?.branches ?? ["**"] } }),
         ...(on?.pull_request !== undefined && { pullRequest: { branches: on.pull_request?.branches ?? [] } }),
         ...(on?.schedule !== undefined && { schedule: on.schedule }),
+        ...(on?.dataset !== undefined && { dataset: on.dataset }),
       },
       jobs,
     };

@@ -3,12 +3,12 @@
  * (see docs/pipelines.md for the file format). Everything downstream — the RunObject, the
  * dispatcher, the agent, the dashboard — works from this shape, never from raw YAML.
  */
+import type { DatasetTrigger } from "../triggers/dataset.ts";
 
 export interface Dataset {
   namespace: string;
   name: string;
 }
-
 export interface PipelineParam {
   /** Used when a run gives no value. A param without a default is required. */
   default?: string;
@@ -22,6 +22,8 @@ export interface PipelineTriggers {
   pullRequest?: { branches: string[] };
   /** Cron expressions (5 fields, UTC). */
   schedule?: string[];
+  /** Datasets whose COMPLETE events start the pipeline (domain/triggers/dataset.ts). */
+  dataset?: DatasetTrigger[];
 }
 
 export interface PipelineStep {

@@ -303,3 +303,4 @@ export const scheduleSlots = sqliteTable(
   },
   (t) => [primaryKey({ columns: [t.pipelineId, t.cron, t.slot] }), index("schedule_slots_pending").on(t.startedAt, t.failedAt)],
 );
+export * from "./lineage-schema.ts";

@@ -9,7 +9,7 @@ import { env } from "cloudflare:workers";
 import { beforeAll, describe, expect, it } from "vitest";
 import { api, projectWithPipeline } from "./api-client.ts";
 
-type Need = "read" | "run" | "admin" | "global";
+type Need = "read" | "run" | "admin" | "global" | "global-read";
 type Token = { token: string; id: string; scope: "read" | "run" | "admin"; projects: string[] | null };
 interface Case {
   route: string;
@@ -98,6 +98,9 @@ const cases: Case[] = [
   { route: "GET /api/v1/agent-tokens", need: "global", call: (t) => api("GET", "/api/v1/agent-tokens", { token: t }) },
   { route: "DELETE /api/v1/agent-tokens/{id}", need: "global", call: (t) => api("DELETE", `/api/v1/agent-tokens/${FAKE_ID}`, { token: t }) },
   { route: "DELETE /api/v1/agents/{id}", need: "global", call: (t) => api("DELETE", `/api/v1/agents/${FAKE_ID}`, { token: t }) },
+  // Lineage events and datasets name no project: reading them takes a token for every project.
+  { route: "GET /api/v1/lineage/events", need: "global-read", call: (t) => api("GET", "/api/v1/lineage/events", { token: t }) },
+  { route: "GET /api/v1/datasets", need: "global-read", call: (t) => api("GET", "/api/v1/datasets", { token: t }) },
 ];
 
 /**
@@ -105,15 +108,17 @@ const cases: Case[] = [
  * live ticket (as the caller, read only), who-am-I.
  */
 const FILTERED = ["GET /api/v1/projects", "GET /api/v1/queue", "GET /api/v1/agents", "POST /api/v1/live-tickets", "GET /api/v1/session"];
+/** Lineage in: the run scope, its triggers limited to the token's projects (lineage-ingest.test.ts); triggers listed filtered. */
+FILTERED.push("POST /api/v1/lineage", "GET /api/v1/lineage/triggers");
 /** Routes with their own door, tested in their own files (live-auth.test.ts, the artifacts tests). */
 const ELSEWHERE = ["GET /api/v1/runs/{run}/live", "GET /api/v1/queue/live", "GET /api/v1/artifacts/{artifact}", "GET /api/v1/artifacts/{artifact}/download"];
 
 const RANK = { read: 0, run: 1, admin: 2 } as const;
 
 function expected(token: Token, c: Case): "allowed" | 403 | 404 {
-  const need = c.need === "global" ? "admin" : c.need;
+  const need = c.need === "global" ? "admin" : c.need === "global-read" ? "read" : c.need;
   if (RANK[token.scope] < RANK[need]) return 403;
-  if (c.need === "global") return token.projects === null ? "allowed" : 403;
+  if (c.need === "global" || c.need === "global-read") return token.projects === null ? "allowed" : 403;
   if (token.projects !== null && !token.projects.includes(P)) return c.byId ? 404 : 403;
   return "allowed";
 }

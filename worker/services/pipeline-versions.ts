@@ -14,6 +14,7 @@ import { pipelines, pipelineVersions } from "../../platform/db/schema.ts";
 import { isUniqueViolation } from "../../platform/db/unique.ts";
 import type { Env } from "../../platform/env.ts";
 import { ApiError } from "../http/errors.ts";
+import { datasetTriggerStatements } from "../../platform/lineage/dataset-triggers.ts";
 import { scheduleStatements } from "./scheduler.ts";
 
 export interface StoreInput {
@@ -54,9 +55,12 @@ async function storeOnce(env: Env, input: StoreInput): Promise<StoredVersion> {
   const { projectId, name, hash, definition } = input;
   const existing = (await db.select().from(pipelines).where(and(eq(pipelines.projectId, projectId), eq(pipelines.name, name))).limit(1))[0];
   const pipelineId = existing?.id ?? uuidv7();
-  // The version and the pipeline's pointer to it, and its schedules (docs/triggers.md), land
+  // The version and the pipeline's pointer to it, and its schedules and dataset triggers (docs/triggers.md, docs/lineage.md), land
   // together or not at all.
-  const schedules = () => scheduleStatements(db, pipelineId, projectId, definition.on.schedule ?? [], now);
+  const schedules = () => [
+    ...scheduleStatements(db, pipelineId, projectId, definition.on.schedule ?? [], now),
+    ...datasetTriggerStatements(db, pipelineId, projectId, definition.on.dataset ?? []),
+  ];
 
   if (existing) {
     const known = (await db.select().from(pipelineVersions).where(and(eq(pipelineVersions.pipelineId, pipelineId), eq(pipelineVersions.hash, hash))).limit(1))[0];

@@ -1,19 +1,16 @@
 /**
  * Starting a run of a pipeline's current version: the one path used by the REST API, the
  * dashboard, webhooks and schedules. The run number comes from an atomic counter on the
- * project row; the run itself is created in its own RunObject, which projects it into D1.
+ * project row; the run itself is created in its own RunObject, which projects it into D1
+ * (platform/start-run.ts, shared with the RunObject's dataset triggers).
  */
-import { eq, sql } from "drizzle-orm";
-import { drizzle } from "drizzle-orm/d1";
-import { uuidv7 } from "uuidv7";
 import type { RunView } from "../../domain/api.ts";
 import type { Pipeline } from "../../domain/pipeline/types.ts";
-import { projects } from "../../platform/db/schema.ts";
 import type { Env } from "../../platform/env.ts";
 import { runStub } from "../../platform/stubs.ts";
+import { startRun, type StartRunInput } from "../../platform/start-run.ts";
 import { ApiError, unwrap } from "../http/errors.ts";
 import { findPipeline, findProject } from "./projects.ts";
-import { snapshotSecrets } from "./secrets.ts";
 
 export interface TriggerInput {
   project: string;
@@ -21,7 +18,7 @@ export interface TriggerInput {
   branch?: string | null;
   commit?: string | null;
   params?: Record<string, string>;
-  trigger: "manual" | "api" | "webhook" | "schedule";
+  trigger: StartRunInput["trigger"];
   nominalTime?: number | null;
   /**
    * The run's id, chosen by a caller that must be able to retry the start without starting a
@@ -68,32 +65,5 @@ export async function triggerRun(env: Env, input: TriggerInput): Promise<RunView
   const { pipeline, version } = await findPipeline(env, project.id, project.slug, input.pipeline);
   const definition = JSON.parse(version.definition) as Pipeline;
   const params = resolveParams(definition, input.params ?? {});
-  const secrets = input.withSecrets === false ? {} : await snapshotSecrets(env, project.id, definition);
-  const counter = await drizzle(env.DB)
-    .update(projects)
-    .set({ runCounter: sql`${projects.runCounter} + 1` })
-    .where(eq(projects.id, project.id))
-    .returning({ number: projects.runCounter });
-  const number = counter[0]!.number;
-  const id = input.runId ?? uuidv7();
-  const run = runStub(env, id);
-  return unwrap(
-    await run.create({
-      id,
-      number,
-      projectId: project.id,
-      project: project.slug,
-      repository: project.repository,
-      pipelineId: pipeline.id,
-      pipeline: pipeline.name,
-      pipelineVersionId: version.id,
-      definition,
-      branch: input.branch ?? null,
-      commit: input.commit ?? null,
-      trigger: input.trigger,
-      params,
-      nominalTime: input.nominalTime ?? null,
-      secrets,
-    }),
-  );
+  return unwrap(await startRun(env, { ...input, project, pipeline, version, definition, params }));
 }
