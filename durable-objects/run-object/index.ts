@@ -36,6 +36,7 @@ import { flushToD1, hasDirty, markDirty, markEntityDirty } from "./d1-projection
 import type { Committed, RunExtension } from "./extension.ts";
 import { flushDispatchOps, hasDispatchOps, recordDispatchOps } from "./dispatch-outbox.ts";
 import { JobLogs, type LogRead } from "./job-logs.ts";
+import { DatasetTriggerOutbox } from "./dataset-trigger-outbox.ts";
 import { LineageExtension, type LineageListing } from "./lineage.ts";
 import { LOG_MIGRATIONS, MAX_LOG_CHUNK_BYTES } from "./log-store.ts";
 import { RunLive } from "./live.ts";
@@ -95,8 +96,11 @@ export class RunObject extends DurableObject<Env> {
     this.artifacts = new ArtifactStore(this.sql);
     this.secrets = new RunSecrets(this.sql);
     this.live = new RunLive(ctx, env, () => this.state);
-    this.lineage = new LineageExtension(this.sql, env, this.logs.store);
-    this.extensions = [this.live, this.lineage];
+    const datasetTriggers = new DatasetTriggerOutbox(this.sql, env);
+    this.lineage = new LineageExtension(this.sql, env, this.logs.store, undefined, (events, committed) =>
+      datasetTriggers.enqueue(events, committed.state),
+    );
+    this.extensions = [this.live, this.lineage, datasetTriggers];
     void ctx.blockConcurrencyWhile(async () => {
       migrate(this.sql, [
         { name: "run", statements: RUN_MIGRATIONS },
