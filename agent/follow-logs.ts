@@ -167,7 +167,7 @@ async function follow(url: string, token: string, runId: string, job: string | u
         printer.print(label, base64ToBytes(event.data));
         return false;
       }
-      if (event.entity === "run" && TERMINAL.has(event.to)) {
+      if (event.kind === "transition" && event.entity === "run" && TERMINAL.has(event.to)) {
         ended = event.to;
         return true;
       }

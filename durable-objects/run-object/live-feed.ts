@@ -10,7 +10,7 @@
  */
 import { bytesToBase64, type State as LiveState } from "../../domain/live.ts";
 import type { State } from "../../domain/states.ts";
-import type { RunState, TransitionEffect } from "../../domain/run-engine/index.ts";
+import type { Effect, RunState, TransitionEffect } from "../../domain/run-engine/index.ts";
 import type { Env } from "../../platform/env.ts";
 import type { FeedPage, FeedSource } from "../live-fanout.ts";
 import type { LogChunk } from "./extension.ts";
@@ -99,6 +99,27 @@ export class RunFeed implements FeedSource<RunFilter> {
   }
 
   /** A log chunk was stored: point at it. */
+  /** Call inside the command's storage transaction: a row per step that reported metrics. */
+  appendProgress(state: RunState, effects: readonly Effect[], at: number): void {
+    for (const effect of effects) {
+      if (effect.type !== "progress") continue;
+      const located = locateJobAttempt(state, effect.jobAttemptId);
+      const step = located?.jobAttempt.steps.find((s) => s.id === effect.stepId);
+      if (!located || !step) continue;
+      const doc = {
+        kind: "progress",
+        at: iso(at),
+        jobKey: located.job.key,
+        jobAttemptId: effect.jobAttemptId,
+        runAttempt: located.runAttempt,
+        jobAttempt: located.jobAttempt.number,
+        stepId: effect.stepId,
+        metrics: step.metrics,
+      };
+      this.sql.exec("INSERT INTO live_events (kind, job_key, doc) VALUES ('progress', ?, ?)", located.job.key, JSON.stringify(doc));
+    }
+  }
+
   appendLog(state: RunState, chunk: LogChunk, at: number): void {
     const located = locateJobAttempt(state, chunk.jobAttemptId);
     const doc = {
