@@ -2,6 +2,7 @@
 import { useEffect } from "preact/hooks";
 import { AgentsPage } from "./pages/AgentsPage.tsx";
 import { ArtifactsPage } from "./pages/ArtifactsPage.tsx";
+import { DatasetsPage } from "./pages/DatasetsPage.tsx";
 import { NotFound } from "./pages/NotFound.tsx";
 import { PipelineEditorPage } from "./pages/PipelineEditorPage.tsx";
 import { ProjectPage } from "./pages/ProjectPage.tsx";
@@ -30,6 +31,7 @@ export function Routes() {
     return <PipelineEditorPage key={`editor:${m.project}`} project={m.project!} pipeline={m.pipeline!} />;
   if (match("/queue", path)) return <QueuePage />;
   if (match("/artifacts", path)) return <ArtifactsPage />;
+  if (match("/datasets", path)) return <DatasetsPage />;
   if (match("/agents", path)) return <AgentsPage />;
   return <NotFound />;
 }

@@ -45,3 +45,5 @@ export interface QueueView {
   pending: QueueEntry[];
   running: QueueEntry[];
 }
+
+export type { DatasetView, LineageTriggerRecordView } from "../../../domain/lineage/ingest-api.ts";

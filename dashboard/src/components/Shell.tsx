@@ -10,6 +10,7 @@ const NAV = [
   ["/projects", "Projects"],
   ["/queue", "Queue"],
   ["/artifacts", "Artifacts"],
+  ["/datasets", "Datasets"],
   ["/agents", "Agents"],
 ] as const;
 

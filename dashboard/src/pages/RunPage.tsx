@@ -11,6 +11,7 @@ import { JobPanel } from "../run/JobPanel.tsx";
 import { defaultJob, jobAttemptOf, shownJobs } from "../run/model.ts";
 import { RunArtifacts } from "../run/RunArtifacts.tsx";
 import { RunHeader } from "../run/RunHeader.tsx";
+import { RunLineage } from "../run/RunLineage.tsx";
 import { useRunFeed } from "../run/use-run-feed.ts";
 
 export function RunPage({ runId }: { runId: string }) {
@@ -68,6 +69,7 @@ export function RunPage({ runId }: { runId: string }) {
           />
         )}
       </div>
+      <RunLineage run={run} changeKey={changeKey} />
       <RunArtifacts runId={run.id} changeKey={changeKey} />
     </div>
   );
