@@ -3,8 +3,9 @@
  * RunEvent, DatasetEvent or JobEvent, checked against the official OpenLineage.json.
  *
  * Why zod and not ajv in the worker: ajv compiles schemas with `new Function`, which workerd
- * forbids, so it would need ajv's standalone code generation at build time plus ajv-formats
- * at runtime (~120 KiB minified for the core schema alone, and a build step). This zod schema
+ * forbids, so it would need ajv's standalone code generated at build time (measured: 43.8 KiB
+ * minified, 5.1 KiB gzipped, for OpenLineage.json with the formats — and a build step); this
+ * file adds 2.1 KiB minified to a bundle that has zod already (docs/lineage.md). This zod schema
  * is the core schema written out — every `required` field, every `format` (date-time, uri,
  * uuid) and the eventType enum — and, for every facet, the BaseFacet contract (`_producer`
  * and `_schemaURL`, URIs). A facet's own fields are not checked: the spec lets producers add

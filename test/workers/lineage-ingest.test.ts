@@ -7,6 +7,7 @@ import { describe, expect, it } from "vitest";
 import fullEvent from "../fixtures/openlineage-spec/examples/openlineage-spec-tests/example_full_event.json";
 import datasetEvent from "../fixtures/openlineage-spec/examples/marquez/event_dataset_event.json";
 import jobEvent from "../fixtures/openlineage-spec/examples/marquez/event_job_event.json";
+import { RATE_LIMIT, rateLimitKey } from "../../worker/services/rate-limit.ts";
 import { api } from "./api-client.ts";
 
 const PRODUCER = "https://github.com/OpenLineage/OpenLineage/tree/1.30.0/client/python";
@@ -74,7 +75,7 @@ describe("POST /api/v1/lineage", () => {
   });
 
   it("refuses an event the official schema refuses with a 400 naming the field, and stores nothing", async () => {
-    const before = (await api("GET", "/api/v1/lineage/events?limit=200")).json.items.length;
+    const before = (await api("GET", "/api/v1/lineage/events?limit=100")).json.items.length;
     const cases: [unknown, string][] = [
       [{ ...olEvent(), run: { runId: "not-a-uuid" } }, "run.runId"],
       [{ ...olEvent(), eventTime: "yesterday" }, "eventTime"],
@@ -92,7 +93,7 @@ describe("POST /api/v1/lineage", () => {
     const notJson = await api("POST", "/api/v1/lineage", { raw: "{", headers: { "content-type": "application/json" } });
     expect(notJson.status).toBe(400);
     expect(notJson.json.error.code).toBe("invalid_json");
-    expect((await api("GET", "/api/v1/lineage/events?limit=200")).json.items.length).toBe(before);
+    expect((await api("GET", "/api/v1/lineage/events?limit=100")).json.items.length).toBe(before);
   });
 
   it("takes gzip bodies (Content-Encoding: gzip), limits them once decompressed, and refuses broken gzip", async () => {
@@ -126,6 +127,25 @@ describe("POST /api/v1/lineage", () => {
     expect(refused.status).toBe(403);
     expect(refused.json.error.message).toContain("'run' scope");
     expect((await post(olEvent(), { token: await newToken(["run"]) })).status).toBe(201);
+  });
+});
+
+describe("POST /api/v1/lineage, rate", { timeout: 60_000 }, () => {
+  it("counts against the token's API budget: past it, 429 and nothing stored", async () => {
+    const created = (await api("POST", "/api/v1/tokens", { body: { name: "chatty airflow", scopes: ["run"] } })).json;
+    // Spend the budget early enough in a window that it does not roll over (as rate-limit.test.ts).
+    const periodMs = RATE_LIMIT.periodSeconds * 1000;
+    const left = periodMs - (Date.now() % periodMs);
+    if (left < 15_000) await new Promise((r) => setTimeout(r, left + 50));
+    const key = rateLimitKey({ kind: "token", via: "bearer", tokenId: created.id, name: created.name, scopes: ["run"], projects: null })!;
+    for (let spent = 0; spent < RATE_LIMIT.limit; spent += 50) {
+      await Promise.all(Array.from({ length: 50 }, () => env.API_RATE_LIMIT!.limit({ key })));
+    }
+    const event = olEvent();
+    const limited = await post(event, { token: created.token });
+    expect(limited.status).toBe(429);
+    expect(limited.json.error.code).toBe("rate_limited");
+    expect((await api("GET", `/api/v1/lineage/events?runId=${event.run.runId}`)).json.items).toEqual([]);
   });
 });
 

@@ -98,7 +98,7 @@ lineageInRoutes.openapi(
     security,
     request: {
       query: z.object({
-        limit: z.coerce.number().int().min(1).max(200).default(50),
+        limit: z.coerce.number().int().min(1).max(100).default(50),
         cursor: Cursor,
         runId: ID.optional().describe("only the events of this OpenLineage runId"),
       }),
@@ -147,7 +147,7 @@ lineageInRoutes.openapi(
     request: {
       query: z.object({
         q: z.string().max(200).optional().describe("only datasets whose namespace or name contains this"),
-        limit: z.coerce.number().int().min(1).max(200).default(50),
+        limit: z.coerce.number().int().min(1).max(100).default(50),
         cursor: DatasetCursor,
       }),
     },
@@ -215,7 +215,7 @@ lineageInRoutes.openapi(
     request: {
       query: z.object({
         run: ID.optional().describe("a Yardmaster run: the triggers that started it and those its jobs' outputs fired"),
-        limit: z.coerce.number().int().min(1).max(200).default(50),
+        limit: z.coerce.number().int().min(1).max(100).default(50),
       }),
     },
     responses: { 200: json(z.object({ items: z.array(LineageTriggerRecordView) }), "Newest first."), ...errors },
