@@ -9,6 +9,7 @@ export interface Dataset {
   namespace: string;
   name: string;
 }
+
 export interface PipelineParam {
   /** Used when a run gives no value. A param without a default is required. */
   default?: string;

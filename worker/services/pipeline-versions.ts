@@ -55,8 +55,8 @@ async function storeOnce(env: Env, input: StoreInput): Promise<StoredVersion> {
   const { projectId, name, hash, definition } = input;
   const existing = (await db.select().from(pipelines).where(and(eq(pipelines.projectId, projectId), eq(pipelines.name, name))).limit(1))[0];
   const pipelineId = existing?.id ?? uuidv7();
-  // The version and the pipeline's pointer to it, and its schedules and dataset triggers (docs/triggers.md, docs/lineage.md), land
-  // together or not at all.
+  // The version and the pipeline's pointer to it, its schedules (docs/triggers.md) and its
+  // dataset triggers (docs/lineage.md) land together or not at all.
   const schedules = () => [
     ...scheduleStatements(db, pipelineId, projectId, definition.on.schedule ?? [], now),
     ...datasetTriggerStatements(db, pipelineId, projectId, definition.on.dataset ?? []),
