@@ -49,6 +49,7 @@ CREATE TABLE `lineage_triggers` (
 	`upstream_run_id` text NOT NULL,
 	`upstream_ym_run_id` text,
 	`datasets` text NOT NULL,
+	`chain` text DEFAULT '[]' NOT NULL,
 	`run_id` text,
 	`outcome` text NOT NULL,
 	`message` text,

@@ -83,6 +83,8 @@ export const lineageTriggers = sqliteTable(
     upstreamYmRunId: text("upstream_ym_run_id"),
     /** The matching outputs, [{namespace, name}] as JSON. */
     datasets: text("datasets").notNull(),
+    /** The Yardmaster pipelines upstream of the started run (`project/pipeline`, oldest first), JSON. */
+    chain: text("chain").notNull().default("[]"),
     /** The run started (or to start); null when refused. */
     runId: text("run_id"),
     /** started | pending | loop | too_deep | failed */

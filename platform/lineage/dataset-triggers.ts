@@ -122,6 +122,7 @@ async function fireOne(env: Env, event: CompletedRun, candidate: Candidate, matc
     upstreamRunId: event.runId,
     upstreamYmRunId: event.ymRunId,
     datasets: JSON.stringify(matched),
+    chain: JSON.stringify(event.chain),
     runId: refusal ? null : uuidv7(),
     outcome: refusal ? refusal.outcome : "pending",
     message: refusal ? refusal.message : null,
@@ -189,6 +190,29 @@ async function start(
   };
   const started = await startRun(env, { ...found, definition, params, trigger: "lineage", runId, upstream });
   return started.ok ? { outcome: "started", message: null } : { outcome: "failed", message: `not started: ${started.error.message}` };
+}
+
+/**
+ * The chain behind an event from outside whose parent facet names a Yardmaster run — a tool
+ * that a Yardmaster run started and that passes the parent on (as OpenLineage integrations do):
+ * that run's own chain and its pipeline, so a loop through the other tool is stopped too. The
+ * run is found by its run attempt's or job attempt's id (the runIds Yardmaster emits) in the D1
+ * projection; [] when no Yardmaster run is named.
+ */
+export async function chainOfParents(env: Env, runIds: readonly string[]): Promise<string[]> {
+  const ids = [...new Set(runIds)].slice(0, 10);
+  if (ids.length === 0) return [];
+  const marks = ids.map(() => "?").join(", ");
+  const found = await env.DB.prepare(
+    `SELECT r.id, r.project, r.pipeline FROM runs r
+     WHERE r.id IN (SELECT run_id FROM run_attempts WHERE id IN (${marks}) UNION SELECT run_id FROM job_attempts WHERE id IN (${marks}))
+     LIMIT 1`,
+  )
+    .bind(...ids, ...ids)
+    .first<{ id: string; project: string; pipeline: string }>();
+  if (!found) return [];
+  const started = await env.DB.prepare("SELECT chain FROM lineage_triggers WHERE run_id = ? LIMIT 1").bind(found.id).first<{ chain: string }>();
+  return [...(started ? (JSON.parse(started.chain) as string[]) : []), chainKey(found.project, found.pipeline)];
 }
 
 /** The statements that rewrite a pipeline's dataset triggers with its current version (a D1 batch). */

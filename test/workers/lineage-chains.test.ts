@@ -118,4 +118,53 @@ describe("a Yardmaster job's lineage outputs", () => {
     const [fired] = await firedBy(run.id);
     expect(fired).toMatchObject({ outcome: "loop", message: expect.stringContaining("chain-self/self → chain-self/self") });
   });
+
+  it("a loop through another tool that passes the parent facet on is stopped too", async () => {
+    await project("chain-ext", {
+      ext: file({ name: "ext", label: "ext", outputs: `        - namespace: s3://ext\n          name: out`, on: `    - namespace: s3://ext\n      name: back` }),
+    });
+    const run = (await api("POST", "/api/v1/projects/chain-ext/pipelines/ext/runs", { body: {} })).json;
+    const { jobAttemptId } = await runQueuedJob("ext");
+    // The run is in D1's listing once its projection has landed (the chain is looked up there).
+    await vi.waitFor(
+      async () => {
+        const listed = (await api("GET", "/api/v1/runs?project=chain-ext")).json.items;
+        if (listed[0]?.status !== "SUCCESS") throw new Error("not projected yet");
+      },
+      { timeout: 10_000, interval: 50 },
+    );
+    // Another tool, started by the run's output, writes the dataset the pipeline listens to and
+    // names the Yardmaster job as its parent.
+    const event = (parent: boolean) => ({
+      eventType: "COMPLETE",
+      eventTime: new Date().toISOString(),
+      producer: "https://github.com/OpenLineage/OpenLineage/tree/1.30.0/integration/spark",
+      schemaURL: "https://openlineage.io/spec/2-0-2/OpenLineage.json#/$defs/RunEvent",
+      run: {
+        runId: crypto.randomUUID(),
+        facets: parent
+          ? {
+              parent: {
+                _producer: "https://github.com/OpenLineage/OpenLineage/tree/1.30.0/integration/spark",
+                _schemaURL: "https://openlineage.io/spec/facets/1-2-0/ParentRunFacet.json#/$defs/ParentRunFacet",
+                run: { runId: jobAttemptId },
+                job: { namespace: "chain-ext", name: "ext.write" },
+                root: { run: { runId: run.attempts[0].id }, job: { namespace: "chain-ext", name: "ext" } },
+              },
+            }
+          : {},
+      },
+      job: { namespace: "spark", name: "rebuild" },
+      inputs: [{ namespace: "s3://ext", name: "out" }],
+      outputs: [{ namespace: "s3://ext", name: "back" }],
+    });
+    const looped = await api("POST", "/api/v1/lineage", { body: event(true) });
+    expect(looped.status, looped.text).toBe(201);
+    expect(looped.json.triggered).toEqual([
+      expect.objectContaining({ pipeline: "ext", outcome: "loop", runId: null, message: expect.stringContaining("chain-ext/ext → chain-ext/ext is a loop") }),
+    ]);
+    // Without the parent facet the other tool's event is an ordinary start.
+    const unrelated = await api("POST", "/api/v1/lineage", { body: event(false) });
+    expect(unrelated.json.triggered).toEqual([expect.objectContaining({ pipeline: "ext", outcome: "started" })]);
+  });
 });

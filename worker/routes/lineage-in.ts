@@ -11,7 +11,7 @@ import { parseIngestedEvent } from "../../domain/lineage/ingest.ts";
 import { datasetMatches } from "../../domain/triggers/dataset.ts";
 import { DatasetView, IngestAnswer, IngestedEventView, LineageTriggerRecordView } from "../../domain/lineage/ingest-api.ts";
 import { datasets, datasetTriggers, lineageEvents, lineageTriggers, pipelines, projects } from "../../platform/db/schema.ts";
-import { fireDatasetTriggers, type TriggerResult } from "../../platform/lineage/dataset-triggers.ts";
+import { chainOfParents, fireDatasetTriggers, type TriggerResult } from "../../platform/lineage/dataset-triggers.ts";
 import { MAX_DATASETS_PER_EVENT, storeLineageEvent } from "../../platform/lineage/store.ts";
 import { canSeeProject, projectFilter, requireGlobalScope, requireScope } from "../auth/principal.ts";
 import { ApiError } from "../http/errors.ts";
@@ -75,7 +75,7 @@ lineageInRoutes.openapi(
           runId: event.run.runId,
           outputs: (event.outputs ?? []).map((o) => ({ namespace: o.namespace, name: o.name })),
           ...(root ? { root: { namespace: root.job.namespace, name: root.job.name, runId: root.run.runId } } : {}),
-          chain: [],
+          chain: await chainOfParents(c.env, [parent?.run.runId, parent?.root?.run.runId].filter((id): id is string => id !== undefined)),
           ymRunId: null,
           allowed: (project) => canSeeProject(principal, project),
         });
