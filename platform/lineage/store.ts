@@ -27,7 +27,15 @@ function subjectOf(ingested: IngestedEvent): { namespace: string; name: string; 
 }
 
 /** Stores the event and its datasets; answers the event's seq. */
-export async function storeLineageEvent(env: Env, ingested: IngestedEvent, body: string, source: EventSource, now: number): Promise<number> {
+export async function storeLineageEvent(
+  env: Env,
+  ingested: IngestedEvent,
+  body: string,
+  source: EventSource,
+  now: number,
+  /** How many events to keep (tests pass a small one). */
+  keep: number = LINEAGE_EVENTS_KEPT,
+): Promise<number> {
   const subject = subjectOf(ingested);
   const { event } = ingested;
   const insert = env.DB.prepare(
@@ -51,7 +59,7 @@ export async function storeLineageEvent(env: Env, ingested: IngestedEvent, body:
   const trim = env.DB.prepare(
     `DELETE FROM lineage_events WHERE seq IN (
        SELECT seq FROM lineage_events WHERE seq <= (SELECT MAX(seq) FROM lineage_events) - ? ORDER BY seq LIMIT ?)`,
-  ).bind(LINEAGE_EVENTS_KEPT, TRIM_BATCH);
+  ).bind(keep, TRIM_BATCH);
   const [inserted] = await env.DB.batch([insert, ...datasetStatements, trim]);
   return (inserted!.results[0] as { seq: number }).seq;
 }

@@ -7,6 +7,8 @@ import { describe, expect, it } from "vitest";
 import fullEvent from "../fixtures/openlineage-spec/examples/openlineage-spec-tests/example_full_event.json";
 import datasetEvent from "../fixtures/openlineage-spec/examples/marquez/event_dataset_event.json";
 import jobEvent from "../fixtures/openlineage-spec/examples/marquez/event_job_event.json";
+import { parseIngestedEvent } from "../../domain/lineage/ingest.ts";
+import { storeLineageEvent } from "../../platform/lineage/store.ts";
 import { RATE_LIMIT, rateLimitKey } from "../../worker/services/rate-limit.ts";
 import { api } from "./api-client.ts";
 
@@ -146,6 +148,40 @@ describe("POST /api/v1/lineage, rate", { timeout: 60_000 }, () => {
     expect(limited.status).toBe(429);
     expect(limited.json.error.code).toBe("rate_limited");
     expect((await api("GET", `/api/v1/lineage/events?runId=${event.run.runId}`)).json.items).toEqual([]);
+  });
+});
+
+describe("retention", () => {
+  it("keeps the newest events: each insert trims at most 100 of the oldest beyond the cap", async () => {
+    const count = async () => (await env.DB.prepare("SELECT count(*) AS n, min(seq) AS first FROM lineage_events").first<{ n: number; first: number }>())!;
+    const store = async (keep: number) => {
+      const event = olEvent({ eventType: "START" });
+      const parsed = parseIngestedEvent(event);
+      if (!parsed.ok) throw new Error("invalid");
+      return storeLineageEvent(env, parsed.value, JSON.stringify(event), "api", Date.now(), keep);
+    };
+    while ((await count()).n < 150) await store(1_000_000);
+    const before = await count();
+    // A cap far below what is stored: one insert trims one batch (100) of the oldest, not all.
+    await store(3);
+    expect((await count()).n).toBe(before.n + 1 - 100);
+    // Later inserts catch up, and then the newest events are what is kept.
+    let last = 0;
+    for (let i = 0; i < 3; i++) last = await store(3);
+    const rows = await env.DB.prepare("SELECT seq FROM lineage_events ORDER BY seq").all<{ seq: number }>();
+    expect(rows.results.map((r) => r.seq)).toEqual([last - 2, last - 1, last]);
+  });
+});
+
+describe("GET /api/v1/lineage/triggers", () => {
+  it("lists only the projects a limited token may see", async () => {
+    await projectWith("trig-seen", { load: TRIGGERED("load", `    - namespace: s3://trig\n      name: "x"`) });
+    await projectWith("trig-hidden", { load: TRIGGERED("load", `    - namespace: s3://trig\n      name: "x"`) });
+    const res = await post(olEvent({ outputs: [{ namespace: "s3://trig", name: "x" }] }));
+    expect(res.json.triggered).toHaveLength(2);
+    const limited = await newToken(["read"], ["trig-seen"]);
+    const listed = (await api("GET", "/api/v1/lineage/triggers", { token: limited })).json.items;
+    expect(listed.map((t: any) => t.project)).toEqual(["trig-seen"]);
   });
 });
 
