@@ -23,6 +23,7 @@ CREATE TABLE `datasets` (
 );
 --> statement-breakpoint
 CREATE INDEX `datasets_name` ON `datasets` (`name`);--> statement-breakpoint
+CREATE INDEX `datasets_updated` ON `datasets` (`updated_at`);--> statement-breakpoint
 CREATE TABLE `lineage_events` (
 	`seq` integer PRIMARY KEY AUTOINCREMENT NOT NULL,
 	`kind` text NOT NULL,

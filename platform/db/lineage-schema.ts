@@ -29,7 +29,10 @@ export const lineageEvents = sqliteTable(
   (t) => [index("lineage_events_run").on(t.runId)],
 );
 
-/** One row per dataset seen; the producer columns are the last event that named it as an output. */
+/**
+ * One row per dataset seen; the producer columns are the last event that named it as an output.
+ * The least recently named are trimmed beyond DATASETS_KEPT (platform/lineage/store.ts).
+ */
 export const datasets = sqliteTable(
   "datasets",
   {
@@ -45,7 +48,7 @@ export const datasets = sqliteTable(
     firstSeenAt: integer("first_seen_at").notNull(),
     updatedAt: integer("updated_at").notNull(),
   },
-  (t) => [primaryKey({ columns: [t.namespace, t.name] }), index("datasets_name").on(t.name)],
+  (t) => [primaryKey({ columns: [t.namespace, t.name] }), index("datasets_name").on(t.name), index("datasets_updated").on(t.updatedAt)],
 );
 
 /** The `on: dataset` entries of the pipelines' current versions, rewritten with each version. */

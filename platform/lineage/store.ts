@@ -3,12 +3,18 @@
  * names with their latest producer, in one D1 batch (a transaction: all or nothing). The events
  * table keeps the newest LINEAGE_EVENTS_KEPT rows: each insert deletes at most TRIM_BATCH of the
  * oldest beyond that, so trimming is bounded per request and keeps up (one insert, ≤100 deletes).
+ * The datasets table keeps DATASETS_KEPT rows the same way (an event adds at most 500, an insert
+ * trims up to 600 of the least recently named).
  */
 import { datasetsOf, type IngestedEvent } from "../../domain/lineage/ingest.ts";
 import type { Env } from "../env.ts";
 
-export const LINEAGE_EVENTS_KEPT = 100_000;
+/** Events kept: at the 1 MiB an event may be, at most ~10 GiB; typical events (2–20 KiB) take 20–200 MiB. */
+export const LINEAGE_EVENTS_KEPT = 10_000;
 const TRIM_BATCH = 100;
+/** Datasets kept (the least recently named go first), and how many one insert may trim: more than an event can add. */
+export const DATASETS_KEPT = 100_000;
+const DATASET_TRIM_BATCH = 600;
 /** Datasets one event may name (inputs and outputs): each is a statement of the event's batch. */
 export const MAX_DATASETS_PER_EVENT = 500;
 
@@ -35,6 +41,7 @@ export async function storeLineageEvent(
   now: number,
   /** How many events to keep (tests pass a small one). */
   keep: number = LINEAGE_EVENTS_KEPT,
+  datasetsKept: number = DATASETS_KEPT,
 ): Promise<number> {
   const subject = subjectOf(ingested);
   const { event } = ingested;
@@ -60,6 +67,10 @@ export async function storeLineageEvent(
     `DELETE FROM lineage_events WHERE seq IN (
        SELECT seq FROM lineage_events WHERE seq <= (SELECT MAX(seq) FROM lineage_events) - ? ORDER BY seq LIMIT ?)`,
   ).bind(keep, TRIM_BATCH);
-  const [inserted] = await env.DB.batch([insert, ...datasetStatements, trim]);
+  const trimDatasets = env.DB.prepare(
+    `DELETE FROM datasets WHERE rowid IN (
+       SELECT rowid FROM datasets ORDER BY updated_at, rowid LIMIT max(0, min(?, (SELECT count(*) FROM datasets) - ?)))`,
+  ).bind(DATASET_TRIM_BATCH, datasetsKept);
+  const [inserted] = await env.DB.batch([insert, ...datasetStatements, trim, ...(datasetStatements.length > 0 ? [trimDatasets] : [])]);
   return (inserted!.results[0] as { seq: number }).seq;
 }

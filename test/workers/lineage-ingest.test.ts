@@ -170,6 +170,15 @@ describe("retention", () => {
     for (let i = 0; i < 3; i++) last = await store(3);
     const rows = await env.DB.prepare("SELECT seq FROM lineage_events ORDER BY seq").all<{ seq: number }>();
     expect(rows.results.map((r) => r.seq)).toEqual([last - 2, last - 1, last]);
+
+    // Datasets: the least recently named go first, beyond the cap.
+    const newest = olEvent({ outputs: [{ namespace: "s3://retained", name: "newest" }] });
+    const parsed = parseIngestedEvent(newest);
+    if (!parsed.ok) throw new Error("invalid");
+    await storeLineageEvent(env, parsed.value, JSON.stringify(newest), "api", Date.now() + 1000, 1_000_000, 2);
+    const kept = await env.DB.prepare("SELECT namespace, name FROM datasets ORDER BY updated_at").all<{ namespace: string; name: string }>();
+    expect(kept.results).toHaveLength(2);
+    expect(kept.results.at(-1)).toEqual({ namespace: "s3://retained", name: "newest" });
   });
 });
 
