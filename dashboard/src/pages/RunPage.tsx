@@ -44,6 +44,7 @@ export function RunPage({ runId }: { runId: string }) {
         }}
       />
       {error && <ErrorNotice error={error} title="Live updates paused" />}
+      <RunLineage run={run} changeKey={changeKey} />
       <section class="section graph-section" aria-label="Graph">
         <Graph
           jobs={jobs}
@@ -69,7 +70,6 @@ export function RunPage({ runId }: { runId: string }) {
           />
         )}
       </div>
-      <RunLineage run={run} changeKey={changeKey} />
       <RunArtifacts runId={run.id} changeKey={changeKey} />
     </div>
   );
