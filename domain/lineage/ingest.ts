@@ -74,30 +74,36 @@ const pathOf = (path: readonly PropertyKey[]) =>
   path.reduce<string>((out, key) => (typeof key === "number" ? `${out}[${key}]` : out ? `${out}.${String(key)}` : String(key)), "");
 
 /**
- * Which of the three event kinds `body` is, as the spec's `oneOf` decides it: a RunEvent has
- * `run`, a DatasetEvent has `dataset` and neither `job` nor `run`, a JobEvent has `job` but no
- * `run`. Then the kind's schema; problems name the field (`run.runId: must be a UUID`).
+ * Which of the three event kinds `body` is, as the spec's `oneOf` decides it: exactly one of
+ * RunEvent (`run` and `job`), JobEvent (`job`, no `run`) and DatasetEvent (`dataset`, not both
+ * `job` and `run`) must match. Problems name the field (`run.runId: must be a UUID`).
  */
 export function parseIngestedEvent(body: unknown): { ok: true; value: IngestedEvent } | { ok: false; problems: IngestProblem[] } {
   if (typeof body !== "object" || body === null || Array.isArray(body)) {
     return { ok: false, problems: [{ path: "", message: "the body must be one OpenLineage event (a JSON object)" }] };
   }
+  // The spec's `oneOf`: valid when exactly one of the three kinds matches (its `not` clauses
+  // keep a DatasetEvent from having both `job` and `run`, a JobEvent from having `run`).
+  const kinds = [
+    ["run", IngestRunEvent, "RunEvent"],
+    ["job", IngestJobEvent.refine((e) => !Object.hasOwn(e, "run")), "JobEvent"],
+    ["dataset", IngestDatasetEvent.refine((e) => !(Object.hasOwn(e, "job") && Object.hasOwn(e, "run"))), "DatasetEvent"],
+  ] as const;
+  const results = kinds.map(([kind, schema, name]) => ({ kind, name, parsed: schema.safeParse(body) }));
+  const matched = results.filter((r) => r.parsed.success);
+  if (matched.length === 1) return { ok: true, value: { kind: matched[0]!.kind, event: matched[0]!.parsed.data } as IngestedEvent };
+  if (matched.length > 1) {
+    const names = matched.map((r) => r.name).join(" and ");
+    return { ok: false, problems: [{ path: "", message: `the event is both a ${names}: send \`run\` and \`job\` (RunEvent), \`job\` alone (JobEvent) or \`dataset\` alone (DatasetEvent)` }] };
+  }
+  // None: report against the kind the sender most likely meant.
   const has = (key: string) => Object.hasOwn(body, key);
-  const [kind, schema] = has("run")
-    ? (["run", IngestRunEvent] as const)
-    : has("job")
-      ? (["job", IngestJobEvent] as const)
-      : has("dataset")
-        ? (["dataset", IngestDatasetEvent] as const)
-        : [null, null];
-  if (!kind) {
+  const meant = has("run") ? results[0]! : has("job") ? results[1]! : has("dataset") ? results[2]! : null;
+  if (!meant) {
     return { ok: false, problems: [{ path: "run", message: "an OpenLineage event has `run` (RunEvent), `job` (JobEvent) or `dataset` (DatasetEvent)" }] };
   }
-  const parsed = schema.safeParse(body);
-  if (!parsed.success) {
-    return { ok: false, problems: parsed.error.issues.map((issue) => ({ path: pathOf(issue.path), message: issue.message })) };
-  }
-  return { ok: true, value: { kind, event: parsed.data } as IngestedEvent };
+  const issues = meant.parsed.error?.issues ?? [];
+  return { ok: false, problems: issues.map((issue) => ({ path: pathOf(issue.path), message: issue.message })) };
 }
 
 /** The datasets an event names: a RunEvent's or JobEvent's outputs and inputs, a DatasetEvent's dataset. */

@@ -42,6 +42,17 @@ function broken(event: any): [string, unknown][] {
     ["job without name", (e) => e.job && delete e.job.name],
     ["output without namespace", (e) => e.outputs?.length && delete e.outputs[0].namespace],
     ["facet without _producer", (e) => e.run && (e.run.facets = { ...(e.run.facets ?? {}), custom: { _schemaURL: "https://x/y" } })],
+    ["no job", (e) => delete e.job],
+    ["no job, a dataset", (e) => {
+      delete e.job;
+      e.dataset = { namespace: "n", name: "d" };
+    }],
+    ["a run added", (e) => (e.run ??= { runId: "3f5e83fa-3480-44ff-99c5-ff943904e5e8" })],
+    ["a job and a dataset, no run", (e) => {
+      delete e.run;
+      e.job ??= { namespace: "n", name: "j" };
+      e.dataset ??= { namespace: "n", name: "d" };
+    }],
   ];
   return variants.map(([name, change]) => {
     const copy = structuredClone(event);
