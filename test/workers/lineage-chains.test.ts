@@ -3,6 +3,7 @@
 // HTTP round trip; the started run's lineage events name the upstream run in their `parent`
 // facet; a chain that comes back to a pipeline already in it is stopped and says so.
 import { describe, expect, it, vi } from "vitest";
+import { MAX_CHAIN_DEPTH } from "../../domain/triggers/dataset.ts";
 import { api } from "./api-client.ts";
 import { claim, job, registerAgent } from "./agent-client.ts";
 
@@ -166,5 +167,31 @@ describe("a Yardmaster job's lineage outputs", () => {
     // Without the parent facet the other tool's event is an ordinary start.
     const unrelated = await api("POST", "/api/v1/lineage", { body: event(false) });
     expect(unrelated.json.triggered).toEqual([expect.objectContaining({ pipeline: "ext", outcome: "started" })]);
+  });
+
+  it("a chain stops at 10 runs, and says so", async () => {
+    const pipelines: Record<string, string> = {};
+    for (let i = 0; i <= MAX_CHAIN_DEPTH; i++) {
+      pipelines[`s${i}`] = file({
+        name: `s${i}`,
+        label: `deep-${i}`,
+        outputs: `        - namespace: s3://deep\n          name: d${i + 1}`,
+        ...(i > 0 ? { on: `    - namespace: s3://deep\n      name: d${i}` } : {}),
+      });
+    }
+    await project("chain-deep", pipelines);
+    let runId = (await api("POST", "/api/v1/projects/chain-deep/pipelines/s0/runs", { body: {} })).json.id as string;
+    for (let i = 0; i < MAX_CHAIN_DEPTH - 1; i++) {
+      await runQueuedJob(`deep-${i}`);
+      const [next] = await firedBy(runId);
+      expect(next).toMatchObject({ pipeline: `s${i + 1}`, outcome: "started" });
+      runId = next.runId;
+    }
+    // The tenth run's output would start an eleventh.
+    await runQueuedJob(`deep-${MAX_CHAIN_DEPTH - 1}`);
+    const [stopped] = await firedBy(runId);
+    expect(stopped).toMatchObject({ pipeline: `s${MAX_CHAIN_DEPTH}`, outcome: "too_deep", runId: null });
+    expect(stopped.message).toContain(`is already ${MAX_CHAIN_DEPTH} runs long`);
+    expect((await api("GET", "/api/v1/runs?project=chain-deep&limit=100")).json.items).toHaveLength(MAX_CHAIN_DEPTH);
   });
 });
