@@ -2,7 +2,12 @@
  * The agent's life: take the work dir, register (or reuse the stored agent token), heartbeat,
  * and claim jobs while there is a free slot (`concurrency`), running each in a JobRunner.
  * Nothing the network or the server does ends this loop: errors back off and carry on. Only a
- * refused token with no registration token to get a new one, or a signal, ends it.
+ * refused token with no registration token to get a new one, a signal, or a revocation ends it.
+ *
+ * Revocation (401 `agent_revoked` on a claim or heartbeat, `registration_token_revoked` on
+ * registration): the agent cancels its running jobs as on a second signal and exits 3, and never
+ * registers again (its state file stays, so a restart ends the same way). An unknown agent
+ * token (`invalid_agent_token`, e.g. the server's state was reset) registers again, as before.
  *
  * Shutdown: the first `shutdown()` stops claiming (the pending long-poll is aborted) and lets
  * running jobs finish; the second cancels them (KILLED, reason agent_shutdown); the third gives
@@ -19,7 +24,11 @@ import { HttpClient, formatMs } from "./client.ts";
 import { stepBaseEnv, type AgentConfig } from "./config.ts";
 import { errorMessage, type Logger } from "./logger.ts";
 import { JobRunner, type JobOutcome } from "./job-runner.ts";
-import { acquireLock, deleteState, loadState, saveState, type StoredAgent } from "./state.ts";
+import { openForPassage, unreachableBy, type StepUser } from "./run-as.ts";
+import { acquireLock, deleteState, loadState, migrateLegacyState, prepareStateDir, saveState, statePath, type StoredAgent } from "./state.ts";
+
+/** The exit code of an agent an administrator revoked (a service manager should not restart it). */
+export const EXIT_REVOKED = 3;
 
 export interface AgentOptions {
   config: AgentConfig;
@@ -35,6 +44,8 @@ export interface AgentOptions {
   jobLog?: { flushIntervalMs?: number; flushBytes?: number; bufferLimit?: number };
   /** Called when a job ends (tests, metrics). */
   onJobEnd?: (attemptId: string, outcome: JobOutcome) => void;
+  /** `--run-as`, resolved: the user steps run as. */
+  user?: StepUser;
 }
 
 export class Agent {
@@ -48,6 +59,8 @@ export class Agent {
   private signals = 0;
   private stopping = false;
   private exitCode = 0;
+  /** Revoked by an administrator: exit 3 whatever else happens, never register again. */
+  private revoked = false;
   /** Aborted by the first shutdown: registration, claims and their backoff sleeps. */
   private readonly stopController = new AbortController();
   /** Aborted when the agent is done: heartbeats. */
@@ -77,22 +90,44 @@ export class Agent {
 
   /** Runs until shut down (or the agent cannot go on); resolves to the process exit code. */
   async run(): Promise<number> {
-    let release: (() => Promise<void>) | undefined;
+    const releases: (() => Promise<void>)[] = [];
     try {
-      release = await acquireLock(this.config.workDir);
+      releases.push(await acquireLock(this.config.workDir));
+      await prepareStateDir(this.config.stateDir);
+      releases.push(await acquireLock(this.config.stateDir, "--state-dir"));
     } catch (err) {
       this.logger.error(errorMessage(err));
+      for (const release of releases) await release();
       return 1;
     }
     try {
+      const migrated = await migrateLegacyState(this.config.workDir, this.config.stateDir);
+      if (migrated.moved) this.logger.info(`moved the agent's identity from ${this.config.workDir}/agent.json to ${statePath(this.config.stateDir)}`);
+      if (migrated.problem) {
+        this.logger.error(migrated.problem);
+        return 1;
+      }
       await this.cleanStaleDirs();
-      if (!(await this.ensureIdentity(false))) return this.stopping ? this.exitCode : 1;
+      if (this.options.user) {
+        const { workDir } = this.config;
+        await openForPassage([workDir, ...["jobs", "tmp", "home"].map((d) => path.join(workDir, d))]);
+        const problem = await unreachableBy(this.options.user, path.join(workDir, "jobs"));
+        if (problem) {
+          this.logger.error(problem);
+          return 2;
+        }
+      }
+      if (!(await this.ensureIdentity(false))) return this.revoked ? EXIT_REVOKED : this.stopping ? this.exitCode : 1;
       const heartbeat = this.heartbeatLoop();
       await this.claimLoop();
       if (this.running.size > 0) this.logger.info(`waiting for ${this.running.size} running job(s) to finish`);
       await Promise.all([...this.running.values()].map((r) => r.done));
       this.lifeController.abort();
       await heartbeat;
+      if (this.revoked) {
+        this.logger.error("agent stopped: it was revoked (exit code 3); remove its state file to register it again");
+        return EXIT_REVOKED;
+      }
       // Tell the dispatcher we are gone (best effort: the heartbeats stopping says it too).
       if (this.identity) await this.api.stop(this.identity.token).catch(() => {});
       this.logger.info("agent stopped");
@@ -100,7 +135,7 @@ export class Agent {
     } finally {
       this.lifeController.abort();
       this.http.close();
-      await release?.();
+      for (const release of releases.reverse()) await release();
     }
   }
 
@@ -117,11 +152,36 @@ export class Agent {
       this.wakeUp?.();
     } else if (this.signals === 2) {
       this.exitCode = 1;
-      this.logger.warn(`${signal} again: cancelling ${this.running.size} running job(s)`);
-      for (const { runner } of this.running.values()) runner.requestStop("agent_shutdown");
+      this.cancelRunning(`${signal} again`);
     } else {
       this.logger.warn(`${signal} a third time: killing every step now and not waiting for the server`);
       for (const { runner } of this.running.values()) runner.abandon();
+    }
+  }
+
+  private cancelRunning(why: string): void {
+    this.logger.warn(`${why}: cancelling ${this.running.size} running job(s)`);
+    for (const { runner } of this.running.values()) runner.requestStop("agent_shutdown");
+  }
+
+  /**
+   * The server says an administrator revoked this agent (or its registration token): stop
+   * claiming, cancel the running jobs as a second signal would, and exit 3.
+   */
+  private revoke(err: UnauthorizedError): void {
+    if (this.revoked) return;
+    this.revoked = true;
+    this.logger.error(
+      err.code === "registration_token_revoked"
+        ? `the registration token was revoked by an administrator; not registering (${err.message})`
+        : `this agent was revoked by an administrator; not registering again (${err.message})`,
+    );
+    this.stopping = true;
+    this.stopController.abort(new Error("revoked"));
+    this.wakeUp?.();
+    if (this.signals < 2) {
+      this.signals = 2;
+      this.cancelRunning("revoked");
     }
   }
 
@@ -156,6 +216,10 @@ export class Agent {
         backoff.reset();
       } catch (err) {
         if (this.stopping || isAbortError(err)) break;
+        if (err instanceof UnauthorizedError && err.revoked) {
+          this.revoke(err);
+          break;
+        }
         if (err instanceof UnauthorizedError) {
           this.logger.warn(`the server refused the agent token (${err.message})`);
           if (!(await this.ensureIdentity(true))) break;
@@ -180,6 +244,10 @@ export class Agent {
         continue;
       }
       this.startJob(result.assignment);
+      if (this.config.once) {
+        this.logger.info("--once: took a job; no more claims");
+        break;
+      }
     }
   }
 
@@ -196,13 +264,21 @@ export class Agent {
       killGraceMs: this.config.killGraceMs,
       logger: this.logger,
       log: this.options.jobLog,
+      ...(this.options.user ? { user: this.options.user } : {}),
     });
     if (this.signals >= 2) runner.requestStop("agent_shutdown");
     const id = assignment.job.attemptId;
     const done = runner
       .run()
-      .then((outcome) => this.options.onJobEnd?.(id, outcome))
-      .catch((err) => this.logger.error(`job ${id} crashed in the agent: ${errorMessage(err)}`))
+      .then((outcome) => {
+        // --once says with its exit code whether the job it took was run and reported.
+        if (this.config.once && outcome.rejected !== undefined) this.exitCode = 1;
+        this.options.onJobEnd?.(id, outcome);
+      })
+      .catch((err) => {
+        if (this.config.once) this.exitCode = 1;
+        this.logger.error(`job ${id} crashed in the agent: ${errorMessage(err)}`);
+      })
       .finally(() => {
         this.running.delete(id);
         this.wakeUp?.();
@@ -231,7 +307,7 @@ export class Agent {
    */
   private async ensureIdentity(refresh: boolean): Promise<boolean> {
     if (!refresh) {
-      const { state, problem } = await loadState(this.config.workDir);
+      const { state, problem } = await loadState(this.config.stateDir);
       if (problem) this.logger.warn(problem);
       if (state && state.url === this.config.url) {
         this.identity = state;
@@ -239,7 +315,7 @@ export class Agent {
         return true;
       }
       if (state) {
-        this.logger.warn(`${this.config.workDir}/agent.json belongs to ${state.url}, not ${this.config.url}`);
+        this.logger.warn(`${statePath(this.config.stateDir)} belongs to ${state.url}, not ${this.config.url}`);
         if (!this.config.token) {
           this.identity = state;
           return true;
@@ -249,13 +325,13 @@ export class Agent {
     if (!this.config.token) {
       this.logger.error(
         refresh
-          ? "the agent token is no longer valid; start the agent with --token <registration token> to register again"
-          : "this agent is not registered yet: pass --token <registration token> (POST /api/v1/agent-tokens)",
+          ? "the agent token is no longer valid; start the agent with --token-file <file with a registration token> to register again"
+          : "this agent is not registered yet: pass --token-file <file with a registration token> (POST /api/v1/agent-tokens)",
       );
       this.exitCode = 1;
       return false;
     }
-    if (refresh) await deleteState(this.config.workDir);
+    if (refresh) await deleteState(this.config.stateDir);
     let registered: RegisterResponse;
     try {
       registered = await this.api.register(
@@ -271,6 +347,10 @@ export class Agent {
       );
     } catch (err) {
       if (isAbortError(err)) return false;
+      if (err instanceof UnauthorizedError && err.revoked) {
+        this.revoke(err);
+        return false;
+      }
       this.logger.error(errorMessage(err));
       this.exitCode = 1;
       return false;
@@ -285,7 +365,7 @@ export class Agent {
       name: this.config.name,
       registeredAt: new Date().toISOString(),
     };
-    await saveState(this.config.workDir, this.identity);
+    await saveState(this.config.stateDir, this.identity);
     this.logger.info(
       `registered as ${this.config.name} (${registered.agentId}) with labels [${this.config.labels.join(", ")}]; queue ${registered.queue}`,
     );
@@ -301,11 +381,15 @@ export class Agent {
       } catch {
         return;
       }
-      if (!this.identity) continue;
+      if (!this.identity || this.revoked) continue;
       try {
         await this.api.heartbeat(this.identity.token, { jobs: this.runningJobs.slice(0, 64) }, signal);
       } catch (err) {
         if (isAbortError(err)) return;
+        if (err instanceof UnauthorizedError && err.revoked) {
+          this.revoke(err);
+          continue;
+        }
         if (err instanceof ProtocolError || err instanceof UnauthorizedError) this.logger.warn(errorMessage(err));
         else this.logger.debug(`heartbeat missed: ${errorMessage(err)}`);
       }
@@ -314,7 +398,7 @@ export class Agent {
 
   /** Job dirs left by an agent that died: nothing can use them any more. */
   private async cleanStaleDirs(): Promise<void> {
-    for (const sub of ["jobs", "tmp"]) {
+    for (const sub of ["jobs", "tmp", "home"]) {
       const dir = path.join(this.config.workDir, sub);
       const entries = await readdir(dir).catch(() => [] as string[]);
       for (const e of entries) await rm(path.join(dir, e), { recursive: true, force: true }).catch(() => {});

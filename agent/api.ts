@@ -20,41 +20,45 @@ import {
   type RegisterRequest,
   type StepUpdate,
 } from "../domain/protocol.ts";
-import { describeStatus, errorBody, type HttpClient, type HttpResponse, type RequestSpec, type RetryPolicy } from "./client.ts";
+import { describeStatus, errorBody, isTransientStatus, type HttpClient, type HttpResponse, type RequestSpec, type RetryPolicy } from "./client.ts";
 
 export const CLAIM_RETRY: RetryPolicy = { baseMs: 1000, capMs: 30_000 };
 export const JOB_RETRY: RetryPolicy = { baseMs: 250, capMs: 10_000 };
 
-/** The server refused the agent token (or the registration token). */
-export class UnauthorizedError extends Error {
+/**
+ * Error codes that mean an administrator revoked this agent (or its registration token): the
+ * agent stops for good (exit 3) instead of registering again.
+ */
+export const REVOKED_CODES: ReadonlySet<string> = new Set(["agent_revoked", "registration_token_revoked"]);
+
+/** An answer from the server the caller must act on: its HTTP status and error code. */
+export class ServerAnswerError extends Error {
   readonly status: number;
-  constructor(message: string, status: number) {
+  readonly code: string;
+  constructor(message: string, status: number, code = "") {
     super(message);
-    this.name = "UnauthorizedError";
     this.status = status;
+    this.code = code;
+  }
+}
+
+/** The server refused the agent token (or the registration token); `code` says why. */
+export class UnauthorizedError extends ServerAnswerError {
+  override readonly name = "UnauthorizedError";
+
+  get revoked(): boolean {
+    return REVOKED_CODES.has(this.code);
   }
 }
 
 /** An answer the agent cannot act on (a 4xx on an agent-level call, a malformed body). */
-export class ProtocolError extends Error {
-  readonly status: number;
-  constructor(message: string, status: number) {
-    super(message);
-    this.name = "ProtocolError";
-    this.status = status;
-  }
+export class ProtocolError extends ServerAnswerError {
+  override readonly name = "ProtocolError";
 }
 
 /** The server no longer accepts this job (410 job_ended, 409 illegal transition, 401, 404…). */
-export class JobRejectedError extends Error {
-  readonly status: number;
-  readonly code: string;
-  constructor(message: string, status: number, code: string) {
-    super(message);
-    this.name = "JobRejectedError";
-    this.status = status;
-    this.code = code;
-  }
+export class JobRejectedError extends ServerAnswerError {
+  override readonly name = "JobRejectedError";
 }
 
 /** 409 `log_gap`: resend from `ack`. */
@@ -81,13 +85,8 @@ export class StepConflictError extends Error {
 }
 
 /** A 4xx about one item (e.g. an artifact refused for its size or checksum), not the job. */
-export class ItemRefusedError extends Error {
-  readonly status: number;
-  constructor(message: string, status: number) {
-    super(message);
-    this.name = "ItemRefusedError";
-    this.status = status;
-  }
+export class ItemRefusedError extends ServerAnswerError {
+  override readonly name = "ItemRefusedError";
 }
 
 function parseJson<T>(schema: z.ZodType<T>, res: HttpResponse, what: string): T {
@@ -123,7 +122,7 @@ export class AgentApi {
       CLAIM_RETRY,
     );
     if (response.status === 401 || response.status === 403) {
-      throw new UnauthorizedError(`registration refused: ${describeStatus(response)}`, response.status);
+      throw new UnauthorizedError(`registration refused: ${describeStatus(response)}`, response.status, errorBody(response)?.code);
     }
     if (response.status !== 200 && response.status !== 201) {
       throw new ProtocolError(`registration failed: ${describeStatus(response)}`, response.status);
@@ -146,7 +145,7 @@ export class AgentApi {
     );
     if (response.status === 204) return { kind: "none" };
     if (response.status === 401 || response.status === 403) {
-      throw new UnauthorizedError(`claim refused: ${describeStatus(response)}`, response.status);
+      throw new UnauthorizedError(`claim refused: ${describeStatus(response)}`, response.status, errorBody(response)?.code);
     }
     if (response.status !== 200) throw new ProtocolError(`claim failed: ${describeStatus(response)}`, response.status);
     let raw: unknown;
@@ -175,7 +174,7 @@ export class AgentApi {
       { capMs: 1000, maxTries: 1 },
     );
     if (response.status === 401 || response.status === 403) {
-      throw new UnauthorizedError(`heartbeat refused: ${describeStatus(response)}`, response.status);
+      throw new UnauthorizedError(`heartbeat refused: ${describeStatus(response)}`, response.status, errorBody(response)?.code);
     }
     if (response.status >= 300) throw new ProtocolError(`heartbeat failed: ${describeStatus(response)}`, response.status);
   }
@@ -230,7 +229,7 @@ export class JobApi {
     if (options.alreadyDoneOnRetry && tries > 1 && (status === 409 || status === 410)) return response;
     if (options.stepConflicts && status === 409) throw new StepConflictError(describeStatus(response), err?.code ?? "");
     if (options.itemStatuses?.includes(status)) throw new ItemRefusedError(describeStatus(response), status);
-    if (isTransientStatusAfterMaxTries(status)) {
+    if (isTransientStatus(status)) {
       throw new ProtocolError(`${spec.method} ${spec.path.split("?")[0]}: ${describeStatus(response)}`, status);
     }
     throw new JobRejectedError(`${spec.method} ${spec.path.split("?")[0]}: ${describeStatus(response)}`, status, err?.code ?? "");
@@ -332,7 +331,3 @@ export class JobApi {
  * already taken with other content, too large, unprocessable.
  */
 const ITEM_STATUSES = [400, 404, 409, 413, 422] as const;
-
-function isTransientStatusAfterMaxTries(status: number): boolean {
-  return status >= 500 || status === 408 || status === 429;
-}

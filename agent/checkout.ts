@@ -4,6 +4,7 @@
  * its branch. git runs without a shell (no quoting issues with branch names), never prompts,
  * and its output goes to the job log.
  */
+import type { StepUser } from "./run-as.ts";
 import { startProcess, type ProcessResult } from "./step-process.ts";
 
 export interface CheckoutSpec {
@@ -20,6 +21,8 @@ export interface CheckoutSpec {
   waitForDrain: () => Promise<void>;
   /** Told the process group of every git command started. */
   onSpawn?: (pgid: number) => void;
+  /** `--run-as`: git runs as this user, like the steps. */
+  user?: StepUser;
 }
 
 export type CheckoutResult = { ok: true } | { ok: false; cancelled: boolean; message: string };
@@ -37,6 +40,7 @@ export async function checkout(spec: CheckoutSpec): Promise<CheckoutResult> {
       signal: spec.signal,
       onOutput: spec.onOutput,
       waitForDrain: spec.waitForDrain,
+      ...(spec.user ? { user: spec.user } : {}),
     });
     if (proc.pid !== undefined) spec.onSpawn?.(proc.pid);
     return proc.done;

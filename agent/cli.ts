@@ -2,11 +2,13 @@
  * `yardmaster-agent` / `npm run agent -- …`: parses the settings, starts the agent, and turns
  * SIGINT/SIGTERM into its graceful (first), cancelling (second) and immediate (third) stops.
  */
-import path from "node:path";
+import { realpathSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 import { Agent } from "./agent-loop.ts";
 import { parseConfig } from "./config.ts";
+import { hideCredentials, readTokenFile } from "./credentials.ts";
 import { createLogger } from "./logger.ts";
+import { resolveStepUser, type StepUser } from "./run-as.ts";
 import { agentVersion } from "./version.ts";
 
 export async function main(argv: readonly string[], env: Readonly<Record<string, string | undefined>>): Promise<number> {
@@ -19,17 +21,33 @@ export async function main(argv: readonly string[], env: Readonly<Record<string,
     process.stdout.write(`${agentVersion()}\n`);
     return 0;
   }
-  if (parsed.kind === "error") {
-    process.stderr.write(`yardmaster-agent: ${parsed.message}\n\nRun with --help for the options.\n`);
-    return 2;
-  }
+  if (parsed.kind === "error") return usageError(parsed.message);
   const config = parsed.config;
   const logger = createLogger({ level: config.logLevel });
+  const warnings: string[] = [];
+  if (config.tokenFile) {
+    const read = readTokenFile(config.tokenFile);
+    if (!read.ok) return usageError(read.message);
+    config.token = read.token;
+    if (read.warning) warnings.push(read.warning);
+  } else if (config.token) {
+    warnings.push("--token/YM_TOKEN put the registration token where others may see it (shell history, ps, /proc/<pid>/environ); prefer --token-file");
+  }
+  let user: StepUser | undefined;
+  if (config.runAs) {
+    const resolved = resolveStepUser(config.runAs);
+    if (!resolved.ok) return usageError(resolved.message);
+    user = resolved.user;
+    if (resolved.warning) warnings.push(resolved.warning);
+  }
+  const stillVisible = hideCredentials(argv, config.token);
+  if (stillVisible) warnings.push(stillVisible);
   const version = agentVersion();
   logger.info(
-    `yardmaster-agent ${version} (node ${process.version}) → ${config.url}; work dir ${config.workDir}; concurrency ${config.concurrency}`,
+    `yardmaster-agent ${version} (node ${process.version}) → ${config.url}; work dir ${config.workDir}; state dir ${config.stateDir}; concurrency ${config.concurrency}${user ? `; steps run as ${user.name} (uid ${user.uid})` : ""}`,
   );
-  const agent = new Agent({ config, logger, version });
+  for (const w of warnings) logger.warn(w);
+  const agent = new Agent({ config, logger, version, ...(user ? { user } : {}) });
   let signals = 0;
   const onSignal = (signal: NodeJS.Signals) => {
     signals += 1;
@@ -51,7 +69,20 @@ export async function main(argv: readonly string[], env: Readonly<Record<string,
   }
 }
 
-const invokedDirectly = process.argv[1] !== undefined && path.resolve(process.argv[1]) === fileURLToPath(import.meta.url);
+function usageError(message: string): number {
+  process.stderr.write(`yardmaster-agent: ${message}\n\nRun with --help for the options.\n`);
+  return 2;
+}
+
+// Real paths: installed by npm, the bundle is started through a symbolic link (…/bin/yardmaster-agent).
+const realPath = (p: string): string | undefined => {
+  try {
+    return realpathSync(p);
+  } catch {
+    return undefined;
+  }
+};
+const invokedDirectly = process.argv[1] !== undefined && realPath(process.argv[1]) === realPath(fileURLToPath(import.meta.url));
 if (invokedDirectly) {
   main(process.argv.slice(2), process.env).then(
     (code) => {

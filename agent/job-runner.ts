@@ -12,6 +12,7 @@ import { createHash } from "node:crypto";
 import path from "node:path";
 import { maskOutputs, SecretMask } from "../domain/masking.ts";
 import type { JobAssignment, JobFinish } from "../domain/protocol.ts";
+import type { Reason } from "../domain/states.ts";
 import { JobRejectedError, type AgentApi, type JobApi } from "./api.ts";
 import { uploadArtifacts } from "./artifacts.ts";
 import { isAbortError, sleep } from "./backoff.ts";
@@ -24,6 +25,7 @@ import { killProcessGroup, MAX_TIMER_MS, processGroupAlive, signalGroup } from "
 import { runStep, type StopKind } from "./step-runner.ts";
 import { resolveRecord } from "./templates.ts";
 import { limitOutputs } from "./outputs-file.ts";
+import { giveDirs, openForPassage, stageArtifactsAs, userEnv, type StepUser } from "./run-as.ts";
 
 export interface JobRunnerOptions {
   api: AgentApi;
@@ -37,11 +39,14 @@ export interface JobRunnerOptions {
   log?: { flushIntervalMs?: number; flushBytes?: number; bufferLimit?: number };
   /** How long to wait for a step's stdout/stderr after it exited (default 200 ms). */
   closeWaitMs?: number;
+  /** `--run-as`: checkout and steps run as this user, in dirs and a HOME of its own. */
+  user?: StepUser;
 }
 
 export interface JobOutcome {
   status: JobFinish["status"];
-  reason?: string;
+  /** What the job reports as its reason (domain/states.ts REASONS). */
+  reason?: Reason;
   message?: string;
   outputs: Record<string, string>;
   /** The server refused the job: nothing was finished. */
@@ -68,12 +73,18 @@ export class JobRunner {
   private rejection: JobRejectedError | undefined;
   /** The job's secrets: the log, the outputs and the messages sent are masked with them. */
   private readonly secretMask: SecretMask;
+  /** Under `--run-as`: the job's HOME (`<workDir>/home/<attempt>`), the user's. */
+  private readonly home: string | undefined;
+  /** What every process of the job starts from (with the user's HOME under `--run-as`). */
+  private readonly baseEnv: Readonly<Record<string, string>>;
 
   constructor(options: JobRunnerOptions) {
     this.options = options;
     this.assignment = options.assignment;
     this.secretMask = new SecretMask(options.assignment.mask);
     this.attemptId = options.assignment.job.attemptId;
+    this.home = options.user ? path.join(options.workDir, "home", safeDirName(this.attemptId)) : undefined;
+    this.baseEnv = options.user && this.home ? { ...options.baseEnv, ...userEnv(options.user, this.home) } : options.baseEnv;
     this.logger = options.logger.child(`${options.assignment.job.key} ${this.attemptId}`);
     this.jobApi = options.api.job(options.assignment.token, this.attemptId);
   }
@@ -140,6 +151,13 @@ export class JobRunner {
       await rm(workspace, { recursive: true, force: true });
       await mkdir(workspace, { recursive: true });
       await mkdir(tmpDir, { recursive: true });
+      if (this.options.user && this.home) {
+        // The user's: the work dir and HOME. Not the tmp dir: the files the agent reads back
+        // (YM_OUTPUT, YM_METRICS) must not be replaceable by a symlink to root's files.
+        await rm(this.home, { recursive: true, force: true });
+        await giveDirs(this.options.user, [workspace, this.home]);
+        await openForPassage([tmpDir]);
+      }
       outcome = await this.execute({ log, reporter, workspace, tmpDir, processGroups, note });
     } catch (err) {
       if (err instanceof JobRejectedError) this.reject(err);
@@ -182,6 +200,7 @@ export class JobRunner {
     await heartbeats;
     await rm(workspace, { recursive: true, force: true }).catch(() => {});
     await rm(tmpDir, { recursive: true, force: true }).catch(() => {});
+    if (this.home) await rm(this.home, { recursive: true, force: true }).catch(() => {});
 
     if (this.rejection) {
       return { ...outcome, rejected: this.rejection.message };
@@ -214,13 +233,14 @@ export class JobRunner {
         branch: a.run.branch,
         commit: a.run.commit,
         dir: workspace,
-        env: { ...this.options.baseEnv, ...a.env },
+        env: { ...this.baseEnv, ...a.env },
         killGraceMs: this.options.killGraceMs,
         signal: stepsSignal,
         note: (line) => log.writeLine(line),
         onOutput: (chunk) => log.write(chunk),
         waitForDrain: () => log.waitForDrain(),
         onSpawn: (pgid) => io.processGroups.add(pgid),
+        ...(this.options.user ? { user: this.options.user } : {}),
       });
       if (!result.ok) {
         const stopped = this.stoppedOutcome();
@@ -242,7 +262,7 @@ export class JobRunner {
           reporter,
           workspace,
           tmpDir: io.tmpDir,
-          baseEnv: this.options.baseEnv,
+          baseEnv: this.baseEnv,
           killGraceMs: this.options.killGraceMs,
           signal: stepsSignal,
           ioSignal: this.ioController.signal,
@@ -253,6 +273,7 @@ export class JobRunner {
           closeWaitMs: this.options.closeWaitMs,
           logger: this.logger,
           secretMask: this.secretMask,
+          ...(this.options.user ? { user: this.options.user } : {}),
         }),
       skip: (step, reason) => {
         log.writeLine(`${YELLOW}○ step ${step.id} not run (${reason})${RESET}`);
@@ -273,16 +294,22 @@ export class JobRunner {
     if (a.artifacts.length > 0) {
       log.writeLine(`${BOLD}▶ artifacts${RESET}`);
       try {
-        const report = await uploadArtifacts(a.artifacts, workspace, {
+        const note = (line: string) => log.writeLine(line.startsWith("warning") ? `${YELLOW}${line}${RESET}` : line);
+        // Under --run-as, only what the user can read: the agent (root) would follow its symlinks.
+        const staged = this.options.user
+          ? await stageArtifactsAs(this.options.user, a.artifacts, workspace, path.join(io.tmpDir, "artifacts"), { signal: stepsSignal, note })
+          : { dir: workspace, skipped: 0 };
+        const report = await uploadArtifacts(a.artifacts, staged.dir, {
           api: this.jobApi,
           signal: anySignal(stepsSignal, this.ioController.signal),
           maxBytes: a.limits.artifactBytes,
-          note: (line) => log.writeLine(line.startsWith("warning") ? `${YELLOW}${line}${RESET}` : line),
+          note,
         });
-        if (report.failed > 0 && status === "SUCCESS") {
+        const failed = report.failed + staged.skipped;
+        if (failed > 0 && status === "SUCCESS") {
           status = "WARNING";
           reason = "artifacts_failed";
-          message = `${report.failed} artifact(s) could not be uploaded`;
+          message = `${failed} artifact(s) could not be uploaded`;
         }
       } catch (err) {
         if (err instanceof JobRejectedError) throw err;
@@ -336,7 +363,7 @@ export class JobRunner {
 export function summarizeSteps(
   steps: readonly { id: string; continueOnError: boolean }[],
   done: ReadonlyMap<string, StepDone>,
-): { status: JobFinish["status"]; reason?: string; message?: string } {
+): { status: JobFinish["status"]; reason?: Reason; message?: string } {
   const failed = steps.filter((s) => done.get(s.id)?.status === "FAILED" && !s.continueOnError);
   const notRun = steps.filter((s) => done.get(s.id)?.status === "KILLED" || !done.has(s.id));
   const tolerated = steps.filter((s) => done.get(s.id)?.status === "FAILED" && s.continueOnError);

@@ -7,6 +7,7 @@
 import { spawn } from "node:child_process";
 import { readdirSync, readFileSync } from "node:fs";
 import type { Readable } from "node:stream";
+import { commandAs, type StepUser } from "./run-as.ts";
 
 export interface ProcessSpec {
   command: string;
@@ -23,6 +24,8 @@ export interface ProcessSpec {
   waitForDrain: () => Promise<void>;
   /** After the main process exits, how long to wait for its stdout/stderr to close. */
   closeWaitMs?: number;
+  /** `--run-as`: start it as this user (the agent is root). */
+  user?: StepUser;
 }
 
 export interface ProcessResult {
@@ -47,10 +50,15 @@ export const MAX_TIMER_MS = 2 ** 31 - 1;
 export function startProcess(spec: ProcessSpec): RunningProcess {
   const started = Date.now();
   let child;
+  const { command, args, uid, gid } = spec.user
+    ? commandAs(spec.user, spec.command, spec.args)
+    : { command: spec.command, args: [...spec.args], uid: undefined, gid: undefined };
   try {
-    child = spawn(spec.command, spec.args, {
+    child = spawn(command, args, {
       cwd: spec.cwd,
       env: spec.env,
+      ...(uid !== undefined ? { uid } : {}),
+      ...(gid !== undefined ? { gid } : {}),
       detached: true,
       stdio: ["ignore", "pipe", "pipe"],
     });

@@ -20,6 +20,7 @@ import type { StepFinal } from "./step-graph.ts";
 import { shellCommand, startProcess, type ProcessResult } from "./step-process.ts";
 import { resolveRecord, resolveStepTemplates } from "./templates.ts";
 import type { Logger } from "./logger.ts";
+import { giveFiles, type StepUser } from "./run-as.ts";
 
 /** Why a job is being stopped before its steps are done. */
 export type StopKind = "cancelled" | "timeout" | "agent_shutdown" | "rejected";
@@ -53,6 +54,8 @@ export interface StepContext {
   secretMask: SecretMask;
   /** How often a running step's $YM_METRICS is read (default METRICS_POLL_INTERVAL_MS; tests). */
   metricsIntervalMs?: number;
+  /** `--run-as`: the step runs as this user, and its script and output files are its own. */
+  user?: StepUser;
 }
 
 const BOLD = "\x1b[1m";
@@ -100,6 +103,7 @@ async function runAttempt(step: PayloadStep, attempt: number, ctx: StepContext):
   await writeFile(outputFile, "");
   await writeFile(metricsFile, "");
   await writeFile(scriptFile, script.endsWith("\n") ? script : `${script}\n`, { mode: 0o700 });
+  if (ctx.user) await giveFiles(ctx.user, [outputFile, metricsFile, scriptFile]);
 
   const env: Record<string, string> = {
     ...ctx.baseEnv,
@@ -136,6 +140,7 @@ async function runAttempt(step: PayloadStep, attempt: number, ctx: StepContext):
     onOutput: (chunk) => log.write(chunk),
     waitForDrain: () => log.waitForDrain(),
     closeWaitMs: ctx.closeWaitMs,
+    ...(ctx.user ? { user: ctx.user } : {}),
   });
   if (proc.pid !== undefined) ctx.processGroups.add(proc.pid);
   // Metrics the step appends while it runs are reported as they come (agent/metrics-poller.ts).

@@ -1,6 +1,6 @@
 /**
- * Creating a run of a pipeline version that the caller has already looked up: the secrets
- * snapshot, the run number (an atomic counter on the project row) and the RunObject. Shared by
+ * Creating a run of a pipeline version that the caller has already looked up: its queues'
+ * rules (403 when one no longer allows the project), the secrets snapshot, the run number (an atomic counter on the project row) and the RunObject. Shared by
  * the worker (worker/services/trigger-run.ts, every API, webhook and schedule start) and the
  * RunObject (dataset triggers from its own jobs, platform/lineage/dataset-triggers.ts), which
  * cannot reach the worker. Answers a Result: the caller turns a refusal into its own error.
@@ -13,6 +13,7 @@ import type { Pipeline } from "../domain/pipeline/types.ts";
 import type { UpstreamRun } from "../domain/triggers/dataset.ts";
 import { type pipelines, type pipelineVersions, projects } from "./db/schema.ts";
 import type { Env } from "./env.ts";
+import { queuesRefusal } from "./queue-rules.ts";
 import type { Result } from "./result.ts";
 import { snapshotSecrets } from "./secrets-snapshot.ts";
 import { runStub } from "./stubs.ts";
@@ -36,6 +37,8 @@ export interface StartRunInput {
 
 export async function startRun(env: Env, input: StartRunInput): Promise<Result<RunView>> {
   const { project, pipeline, version, definition } = input;
+  const queues = await queuesRefusal(env, definition, project.slug);
+  if (queues) return queues;
   const secrets = input.withSecrets === false ? {} : await snapshotSecrets(env, project.id, definition);
   const counter = await drizzle(env.DB)
     .update(projects)

@@ -7,12 +7,13 @@
  * run-cycle.ts then makes the sequence of each runId a valid run cycle.
  */
 import type { Effect, TransitionEffect } from "../run-engine/effects.ts";
-import { type JobAttemptState, type JobState, jobStatus, type RunAttemptState, type RunState } from "../run-engine/model.ts";
+import { type JobAttemptState, type JobState, jobStatus, locateJobAttempt, type RunAttemptState, type RunState } from "../run-engine/model.ts";
 import type { State } from "../states.ts";
 import { commonRunFacets, errorMessageFacet, jobFacets, jobFailureMessage, outputDatasets, parentFacet, upstreamParentFacet } from "./facets.ts";
 import { facetBase, PRODUCER, SCHEMA_URL } from "./producer.ts";
 import { type CycleLookup, enforceRunCycle } from "./run-cycle.ts";
 import type { EventType, RunEvent, RunFacets, YardmasterRunFacet } from "./types.ts";
+import { isoTime } from "../time.ts";
 
 export interface LineageInput {
   /** What earlier commands already recorded for a runId (the outbox knows). */
@@ -61,14 +62,8 @@ function findRunAttempt(state: RunState, id: string): RunAttemptState | undefine
 }
 
 function findJobAttempt(state: RunState, jobAttemptId: string): Subject | undefined {
-  for (let i = state.attempts.length - 1; i >= 0; i--) {
-    const attempt = state.attempts[i]!;
-    for (const job of attempt.jobs) {
-      const jobAttempt = job.attempts.find((a) => a.id === jobAttemptId);
-      if (jobAttempt) return { kind: "job_attempt", attempt, job, jobAttempt };
-    }
-  }
-  return undefined;
+  const found = locateJobAttempt(state, jobAttemptId);
+  return found && { kind: "job_attempt", ...found };
 }
 
 function intentsOf(state: RunState, effects: readonly Effect[]): Intent[] {
@@ -144,7 +139,7 @@ function buildEvent(state: RunState, intent: Intent, input: LineageInput): RunEv
   const { run } = state;
   const s = intent.subject;
   const facets: RunFacets = { ...commonRunFacets(run), yardmaster: yardmasterFacet(state, intent) };
-  const base = { eventType: intent.type, eventTime: new Date(intent.at).toISOString(), producer: PRODUCER, schemaURL: SCHEMA_URL };
+  const base = { eventType: intent.type, eventTime: isoTime(intent.at), producer: PRODUCER, schemaURL: SCHEMA_URL };
   if (s.kind === "run_attempt") {
     if (intent.type === "FAIL") facets.errorMessage = errorMessageFacet(runAttemptFailure(s.attempt, state), null);
     const upstream = upstreamParentFacet(run);

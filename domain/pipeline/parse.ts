@@ -12,6 +12,8 @@
  */
 import { isAlias, isMap, isScalar, isSeq, LineCounter, parseDocument, type Document, type Node } from "yaml";
 import { parseTemplates, type Template } from "../templates.ts";
+import { DEFAULT_QUEUE } from "../queues.ts";
+import { reportRefusedQueues } from "./queue-check.ts";
 import { findCycle, upstreamOf, type GraphNode } from "./graph.ts";
 import { closestMatch, PipelineFileSchema, pipelineErrorMap, unknownKeyMessage, type PipelineFile } from "./schema.ts";
 import { withLineageParams } from "../triggers/dataset.ts";
@@ -27,6 +29,11 @@ import {
 export interface ParseOptions {
   /** The pipeline's name when the file has no top-level `name:` (e.g. the file's name). */
   name?: string;
+  /**
+   * Why the pipeline's project may not use a queue (a sentence), or null when it may: the
+   * caller's view of the queue registry (domain/queues.ts `queueRefusal`). Unset = not checked.
+   */
+  queueRefusal?: (queue: string) => string | null;
 }
 
 type Path = (string | number)[];
@@ -297,6 +304,7 @@ class Normaliser {
     const stepsWhy = "step outputs are not available in the pipeline's env";
     this.env(file.env ?? {}, ["env"], { steps: null, stepsWhy, needs: null, secrets: true });
     const jobs = this.jobKeys.map((key) => this.job(key, file.jobs[key]!));
+    if (options.queueRefusal) reportRefusedQueues(file, jobs, options.queueRefusal, (path, message) => this.fault(path, message));
     reportCycles(
       jobs.map((job) => ({ id: job.key, needs: job.needs })),
       "jobs form a cycle",
@@ -409,6 +417,7 @@ class Normaliser {
       (list ?? []).map(({ namespace, name }) => ({ namespace, name }));
     return {
       key,
+      queue: job.queue ?? this.file.queue ?? DEFAULT_QUEUE,
       runsOn: job["runs-on"],
       priority: job.priority ?? 0,
       timeoutMs: job.timeout ?? PIPELINE_DEFAULTS.jobTimeoutMs,

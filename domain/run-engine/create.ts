@@ -50,6 +50,7 @@ export function openAttempt(txn: Txn, failedOnly: boolean, rerun: (key: string) 
       needs: def.needs,
       labels: def.runsOn,
       priority: def.priority,
+      queue: def.queue,
       waitingOn: def.needs.slice(),
       outputs: {},
       reused: null,

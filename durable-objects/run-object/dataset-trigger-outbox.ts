@@ -11,6 +11,7 @@
 import type { RunEvent } from "../../domain/lineage/types.ts";
 import type { IngestedEvent } from "../../domain/lineage/ingest.ts";
 import type { RunState } from "../../domain/run-engine/index.ts";
+import { isoTime } from "../../domain/time.ts";
 import { chainKey } from "../../domain/triggers/dataset.ts";
 import type { Env } from "../../platform/env.ts";
 import { type CompletedRun, fireDatasetTriggers } from "../../platform/lineage/dataset-triggers.ts";
@@ -103,7 +104,7 @@ export class DatasetTriggerOutbox implements RunExtension {
         this.status.succeeded();
       } catch (error) {
         const retryAt = this.status.failed(Date.now(), error);
-        console.warn(`dataset triggers of outbox row ${head.seq} not fired, retry at ${new Date(retryAt).toISOString()}: ${String(error)}`);
+        console.warn(`dataset triggers of outbox row ${head.seq} not fired, retry at ${isoTime(retryAt)}: ${String(error)}`);
         return;
       }
     }

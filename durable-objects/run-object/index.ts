@@ -5,7 +5,6 @@
  * transaction, and only then answers. Outboxes (D1 projection, dispatcher calls) are flushed
  * right after, and retried from the alarm when their target is down.
  */
-import { DurableObject } from "cloudflare:workers";
 import { uuidv7 } from "uuidv7";
 import type { RunView } from "../../domain/api.ts";
 import type { JobAssignment, JobFinish, StepUpdate } from "../../domain/protocol.ts";
@@ -17,14 +16,19 @@ import {
   type EngineContext,
   engine,
   type JobAttemptState,
+  locateJobAttempt,
   type JobState,
   nextDeadline,
   type RunState,
   runView,
   type TransitionEffect,
 } from "../../domain/run-engine/index.ts";
-import { newJobToken, sha256Hex } from "../../domain/tokens.ts";
+import { MAX_ARTIFACT_BYTES, MAX_LOG_CHUNK_BYTES } from "../../domain/limits.ts";
+import { isTerminal } from "../../domain/states.ts";
+import { sha256Hex } from "../../domain/tokens.ts";
+import { mintJobToken } from "../../platform/token-mac.ts";
 import type { Env } from "../../platform/env.ts";
+import { LiveObject, type LiveStream } from "../live-object.ts";
 import { OutboxStatus } from "../outbox-status.ts";
 import { fail, ok, type Result } from "../../platform/result.ts";
 import { SerialFlush } from "../serial-flush.ts";
@@ -38,19 +42,11 @@ import { flushDispatchOps, hasDispatchOps, recordDispatchOps } from "./dispatch-
 import { JobLogs, type LogRead } from "./job-logs.ts";
 import { DatasetTriggerOutbox } from "./dataset-trigger-outbox.ts";
 import { LineageExtension, type LineageListing } from "./lineage.ts";
-import { LOG_MIGRATIONS, MAX_LOG_CHUNK_BYTES } from "./log-store.ts";
+import { LOG_MIGRATIONS } from "./log-store.ts";
 import { RunLive } from "./live.ts";
 import { RUN_SECRET_MIGRATIONS, RunSecrets } from "./run-secrets.ts";
 import { appendHistory, historyIndex, loadRun, RUN_MIGRATIONS, saveTouched } from "./store.ts";
 
-/**
- * The largest log chunk an agent may send (`limits.logChunkBytes`). The agent sends what it has
- * every 250 ms or 64 KiB, so this matters only when it has a backlog: a step printing faster than
- * one chunk a round trip. Then each request carries up to all of this, not 64 KiB, and the
- * ingest rate is no longer one small chunk per round trip (BENCHMARKS.md, logs).
- */
-export const LOG_CHUNK_BYTES = MAX_LOG_CHUNK_BYTES;
-export const MAX_ARTIFACT_BYTES = 5 * 1024 * 1024 * 1024;
 
 /** What a job token proves, for the worker's artifact routes. */
 export interface JobIdentity {
@@ -64,7 +60,7 @@ export interface JobIdentity {
   jobAttemptId: string;
 }
 
-export class RunObject extends DurableObject<Env> {
+export class RunObject extends LiveObject {
   private state: RunState | null = null;
   private readonly settings: Settings;
   private readonly sql: SqlStorage;
@@ -80,6 +76,7 @@ export class RunObject extends DurableObject<Env> {
   private readonly extensions: RunExtension[];
   /** The live WebSocket stream of this run (./live.ts). */
   readonly live: RunLive;
+  protected readonly stream: LiveStream;
   /** The run's OpenLineage events and their delivery (./lineage.ts). */
   private readonly lineage: LineageExtension;
   private alarmAt: number | null = null;
@@ -96,6 +93,8 @@ export class RunObject extends DurableObject<Env> {
     this.artifacts = new ArtifactStore(this.sql);
     this.secrets = new RunSecrets(this.sql);
     this.live = new RunLive(ctx, env, () => this.state);
+    // The live stream (WebSocket, Hibernation API; ./live.ts), served by LiveObject's handlers.
+    this.stream = { fetch: (request) => this.live.fetch(request, (state) => this.view(state)), fanout: this.live.fanout };
     const datasetTriggers = new DatasetTriggerOutbox(this.sql, env);
     this.lineage = new LineageExtension(this.sql, env, this.logs.store, undefined, (events, committed) =>
       datasetTriggers.enqueue(events, committed.state),
@@ -233,7 +232,7 @@ export class RunObject extends DurableObject<Env> {
   async assign(input: { jobAttemptId: string; agentId: string; agentName: string }): Promise<Result<JobAssignment>> {
     const state = this.require();
     if (!state.ok) return state;
-    const token = newJobToken(state.value.run.id, input.jobAttemptId);
+    const token = await mintJobToken(this.env, state.value.run.id, input.jobAttemptId);
     const tokenHash = await sha256Hex(token);
     // Decrypted before the commit, so a key problem assigns nothing; used only in the answer.
     const secrets = await this.secrets.decrypt(this.env);
@@ -249,7 +248,7 @@ export class RunObject extends DurableObject<Env> {
   async reissue(input: { jobAttemptId: string; agentId: string }): Promise<Result<JobAssignment>> {
     const state = this.require();
     if (!state.ok) return state;
-    const token = newJobToken(state.value.run.id, input.jobAttemptId);
+    const token = await mintJobToken(this.env, state.value.run.id, input.jobAttemptId);
     const tokenHash = await sha256Hex(token);
     const secrets = await this.secrets.decrypt(this.env);
     const result = this.commit(engine.reissueToken(this.state!, this.engineContext(), { ...input, tokenHash }), { project: false });
@@ -261,7 +260,7 @@ export class RunObject extends DurableObject<Env> {
       token,
       secrets,
       heartbeatIntervalMs: this.settings.heartbeatIntervalMs,
-      limits: { logChunkBytes: LOG_CHUNK_BYTES, artifactBytes: MAX_ARTIFACT_BYTES },
+      limits: { logChunkBytes: MAX_LOG_CHUNK_BYTES, artifactBytes: MAX_ARTIFACT_BYTES },
     });
   }
 
@@ -272,30 +271,28 @@ export class RunObject extends DurableObject<Env> {
     // A token naming a run that does not exist is simply not a valid token.
     if (!this.state) return fail(401, "invalid_job_token", "the job token does not belong to any run");
     const hash = await sha256Hex(token);
-    for (const attempt of this.state!.attempts) {
-      for (const job of attempt.jobs) {
-        const jobAttempt = job.attempts.find((a) => a.id === jobAttemptId);
-        if (!jobAttempt) continue;
-        if (jobAttempt.tokenHash === null || jobAttempt.tokenHash !== hash) {
-          return fail(401, "invalid_job_token", "the job token does not belong to this job");
-        }
-        const ended = ["SUCCESS", "WARNING", "FAILED", "KILLED"].includes(jobAttempt.status);
-        const lateOk = allowEnded && jobAttempt.reason !== "agent_lost" && jobAttempt.reason !== "timeout";
-        if (ended && !lateOk) {
-          return fail(410, "job_ended", `job attempt ${jobAttemptId} has ended (${jobAttempt.status}); its token is no longer valid`);
-        }
-        const run = this.state!.run;
-        return ok({
-          runId: run.id,
-          runNumber: run.number,
-          projectId: run.projectId,
-          project: run.project,
-          pipeline: run.pipeline,
-          runAttempt: attempt.number,
-          jobKey: job.key,
-          jobAttemptId,
-        });
+    const found = locateJobAttempt(this.state!, jobAttemptId);
+    if (found) {
+      const { attempt, job, jobAttempt } = found;
+      if (jobAttempt.tokenHash === null || jobAttempt.tokenHash !== hash) {
+        return fail(401, "invalid_job_token", "the job token does not belong to this job");
       }
+      const ended = isTerminal(jobAttempt.status);
+      const lateOk = allowEnded && jobAttempt.reason !== "agent_lost" && jobAttempt.reason !== "timeout";
+      if (ended && !lateOk) {
+        return fail(410, "job_ended", `job attempt ${jobAttemptId} has ended (${jobAttempt.status}); its token is no longer valid`);
+      }
+      const run = this.state!.run;
+      return ok({
+        runId: run.id,
+        runNumber: run.number,
+        projectId: run.projectId,
+        project: run.project,
+        pipeline: run.pipeline,
+        runAttempt: attempt.number,
+        jobKey: job.key,
+        jobAttemptId,
+      });
     }
     return fail(401, "invalid_job_token", "the job token does not belong to this run");
   }
@@ -324,7 +321,7 @@ export class RunObject extends DurableObject<Env> {
     const auth = await this.authorize(jobAttemptId, token, true);
     if (!auth.ok) return auth;
     const jobAttempt = this.findJobAttempt(jobAttemptId)!;
-    const ended = ["SUCCESS", "WARNING", "FAILED", "KILLED"].includes(jobAttempt.status);
+    const ended = isTerminal(jobAttempt.status);
     const { result, stored } = this.logs.append(jobAttemptId, seq, offset, data, Date.now(), ended);
     if (stored) {
       const chunk = { jobAttemptId, jobKey: auth.value.jobKey, seq, offset, data };
@@ -388,31 +385,7 @@ export class RunObject extends DurableObject<Env> {
   }
 
   private findJobAttempt(jobAttemptId: string) {
-    for (const attempt of this.state?.attempts ?? []) {
-      for (const job of attempt.jobs) {
-        const found = job.attempts.find((a) => a.id === jobAttemptId);
-        if (found) return found;
-      }
-    }
-    return undefined;
-  }
-
-  // ── live stream (WebSocket, Hibernation API; see ./live.ts) ──────────────────────────────
-
-  override async fetch(request: Request): Promise<Response> {
-    return this.live.fetch(request, (state) => this.view(state));
-  }
-
-  override async webSocketMessage(ws: WebSocket, message: string | ArrayBuffer): Promise<void> {
-    this.live.fanout.message(ws, message);
-  }
-
-  override async webSocketClose(ws: WebSocket, code: number, reason: string): Promise<void> {
-    this.live.fanout.closed(ws, code, reason);
-  }
-
-  override async webSocketError(ws: WebSocket): Promise<void> {
-    this.live.fanout.closed(ws);
+    return this.state ? locateJobAttempt(this.state, jobAttemptId)?.jobAttempt : undefined;
   }
 
   // ── logs for people ──────────────────────────────────────────────────────────────────────

@@ -8,13 +8,13 @@
  * archived to R2 and those chunks are dropped, from the archive by byte range. So a resume is
  * gapless for the run's whole life, and log bytes are stored once.
  */
-import { bytesToBase64, type State as LiveState } from "../../domain/live.ts";
-import type { State } from "../../domain/states.ts";
-import type { Effect, RunState, TransitionEffect } from "../../domain/run-engine/index.ts";
+import { bytesToBase64 } from "../../domain/live.ts";
+import { type Effect, locateJobAttempt, type RunState, type TransitionEffect } from "../../domain/run-engine/index.ts";
 import type { Env } from "../../platform/env.ts";
 import type { FeedPage, FeedSource } from "../live-fanout.ts";
 import type { LogChunk } from "./extension.ts";
 import { logArchiveKey } from "./log-store.ts";
+import { isoTime } from "../../domain/time.ts";
 
 export const LIVE_FEED_MIGRATIONS = [
   `CREATE TABLE live_events (
@@ -41,22 +41,6 @@ interface EventRow extends Record<string, SqlStorageValue> {
   log_len: number | null;
 }
 
-const iso = (t: number) => new Date(t).toISOString();
-
-// domain/live.ts repeats the states so the CLI can load it alone: this fails to compile if they differ.
-const statesAgree: [State, LiveState] extends [LiveState, State] ? true : never = true;
-void statesAgree;
-
-/** Where a job attempt sits in the run: its run attempt, job and attempt numbers. */
-export function locateJobAttempt(state: RunState, jobAttemptId: string) {
-  for (const attempt of state.attempts) {
-    for (const job of attempt.jobs) {
-      const jobAttempt = job.attempts.find((a) => a.id === jobAttemptId);
-      if (jobAttempt) return { runAttempt: attempt.number, job, jobAttempt };
-    }
-  }
-  return undefined;
-}
 
 export class RunFeed implements FeedSource<RunFilter> {
   constructor(
@@ -75,7 +59,7 @@ export class RunFeed implements FeedSource<RunFilter> {
       const located = t.jobAttemptId ? locateJobAttempt(state, t.jobAttemptId) : undefined;
       const doc: Record<string, unknown> = {
         kind: "transition",
-        at: iso(t.at),
+        at: isoTime(t.at),
         entity: t.entity,
         id: t.id,
         from: t.from,
@@ -98,7 +82,6 @@ export class RunFeed implements FeedSource<RunFilter> {
     }
   }
 
-  /** A log chunk was stored: point at it. */
   /** Call inside the command's storage transaction: a row per step that reported metrics. */
   appendProgress(state: RunState, effects: readonly Effect[], at: number): void {
     for (const effect of effects) {
@@ -108,10 +91,10 @@ export class RunFeed implements FeedSource<RunFilter> {
       if (!located || !step) continue;
       const doc = {
         kind: "progress",
-        at: iso(at),
+        at: isoTime(at),
         jobKey: located.job.key,
         jobAttemptId: effect.jobAttemptId,
-        runAttempt: located.runAttempt,
+        runAttempt: located.attempt.number,
         jobAttempt: located.jobAttempt.number,
         stepId: effect.stepId,
         metrics: step.metrics,
@@ -120,14 +103,15 @@ export class RunFeed implements FeedSource<RunFilter> {
     }
   }
 
+  /** A log chunk was stored: point at it. */
   appendLog(state: RunState, chunk: LogChunk, at: number): void {
     const located = locateJobAttempt(state, chunk.jobAttemptId);
     const doc = {
       kind: "log",
-      at: iso(at),
+      at: isoTime(at),
       jobKey: chunk.jobKey,
       jobAttemptId: chunk.jobAttemptId,
-      runAttempt: located?.runAttempt ?? 0,
+      runAttempt: located?.attempt.number ?? 0,
       jobAttempt: located?.jobAttempt.number ?? 0,
       offset: chunk.offset,
     };

@@ -11,7 +11,8 @@ import { AGENT_API_BASE, ArtifactName, SHA256_HEX } from "../../domain/protocol.
 import { artifactKey } from "../../platform/artifacts.ts";
 import type { Env } from "../../platform/env.ts";
 import { ApiError, unwrap } from "../http/errors.ts";
-import { artifactView, MAX_ARTIFACT_BYTES, MAX_SINGLE_UPLOAD_BYTES, MULTIPART_PART_BYTES, sha256OfObject } from "../services/artifacts.ts";
+import { MAX_ARTIFACT_BYTES } from "../../domain/limits.ts";
+import { artifactView, MAX_SINGLE_UPLOAD_BYTES, MULTIPART_PART_BYTES, sha256OfObject } from "../services/artifacts.ts";
 import { jobRun } from "./agent-api.ts";
 import { errors, ID, json, router } from "./common.ts";
 
@@ -41,6 +42,7 @@ agentArtifactRoutes.openapi(
   createRoute({
     method: "put",
     path: `${AGENT_API_BASE}/jobs/{jobAttemptId}/artifacts`,
+    operationId: "uploadArtifact",
     summary: "Upload an artifact of up to 95 MB in one request (bytes as the body)",
     security,
     request: {
@@ -113,6 +115,7 @@ agentArtifactRoutes.openapi(
   createRoute({
     method: "post",
     path: `${AGENT_API_BASE}/jobs/{jobAttemptId}/artifact-uploads`,
+    operationId: "startArtifactUpload",
     summary: "Start a multipart upload of a large artifact",
     security,
     request: { params: JobParam, body: { required: true, content: { "application/json": { schema: Meta } } } },
@@ -137,6 +140,7 @@ agentArtifactRoutes.openapi(
   createRoute({
     method: "put",
     path: `${AGENT_API_BASE}/jobs/{jobAttemptId}/artifact-uploads/{uploadId}/parts/{partNumber}`,
+    operationId: "uploadArtifactPart",
     summary: "Upload one part (bytes as the body)",
     security,
     request: {
@@ -162,6 +166,7 @@ agentArtifactRoutes.openapi(
   createRoute({
     method: "post",
     path: `${AGENT_API_BASE}/jobs/{jobAttemptId}/artifact-uploads/{uploadId}/complete`,
+    operationId: "completeArtifactUpload",
     summary: "Finish a multipart upload; the whole file's SHA-256 is checked before it is recorded",
     security,
     request: {

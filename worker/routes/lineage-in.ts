@@ -8,6 +8,7 @@ import { and, asc, desc, eq, gt, inArray, like, lt, or, type SQL } from "drizzle
 import { drizzle } from "drizzle-orm/d1";
 import { listOf } from "../../domain/api.ts";
 import { parseIngestedEvent } from "../../domain/lineage/ingest.ts";
+import { isoTime } from "../../domain/time.ts";
 import { datasetMatches } from "../../domain/triggers/dataset.ts";
 import { DatasetView, IngestAnswer, IngestedEventView, LineageTriggerRecordView } from "../../domain/lineage/ingest-api.ts";
 import { datasets, datasetTriggers, lineageEvents, lineageTriggers, pipelines, projects } from "../../platform/db/schema.ts";
@@ -20,12 +21,11 @@ import { errors, ID, json, router, security } from "./common.ts";
 
 export const lineageInRoutes = router();
 
-const iso = (t: number) => new Date(t).toISOString();
-
 lineageInRoutes.openapi(
   createRoute({
     method: "post",
     path: "/api/v1/lineage",
+    operationId: "ingestLineageEvent",
     summary: "Receive an OpenLineage event (RunEvent, JobEvent or DatasetEvent), as Marquez does",
     description:
       "The body is one OpenLineage 2-x event as JSON, optionally gzip-compressed (`Content-Encoding: gzip`), at most 1 MiB " +
@@ -94,6 +94,7 @@ lineageInRoutes.openapi(
   createRoute({
     method: "get",
     path: "/api/v1/lineage/events",
+    operationId: "listLineageEvents",
     summary: "OpenLineage events received (POST /api/v1/lineage) and Yardmaster's own job COMPLETEs, newest first",
     security,
     request: {
@@ -125,7 +126,7 @@ lineageInRoutes.openapi(
           ...row,
           kind: kind as "run",
           source: source as "api",
-          receivedAt: iso(receivedAt),
+          receivedAt: isoTime(receivedAt),
           event: JSON.parse(body) as Record<string, unknown>,
         })),
         cursor: rows.length > q.limit ? String(page[page.length - 1]!.seq) : null,
@@ -142,6 +143,7 @@ lineageInRoutes.openapi(
   createRoute({
     method: "get",
     path: "/api/v1/datasets",
+    operationId: "listDatasets",
     summary: "Datasets seen in lineage events, with their latest producer and the pipelines they trigger",
     security,
     request: {
@@ -196,7 +198,7 @@ lineageInRoutes.openapi(
                 ? { namespace: r.producerNamespace, job: r.producerJob, runId: r.producerRunId, eventType: r.producerEventType, eventTime: r.producerEventTime }
                 : null,
             triggers: unique,
-            updatedAt: iso(r.updatedAt),
+            updatedAt: isoTime(r.updatedAt),
           };
         }),
         cursor: rows.length > q.limit ? `${page[page.length - 1]!.namespace}\u0000${page[page.length - 1]!.name}` : null,
@@ -210,6 +212,7 @@ lineageInRoutes.openapi(
   createRoute({
     method: "get",
     path: "/api/v1/lineage/triggers",
+    operationId: "listLineageTriggers",
     summary: "What dataset triggers did: the runs COMPLETE events started, and the starts refused (loops, chains too deep)",
     security,
     request: {
@@ -243,7 +246,7 @@ lineageInRoutes.openapi(
           message: r.message,
           datasets: JSON.parse(r.datasets) as { namespace: string; name: string }[],
           upstream: { namespace: r.upstreamNamespace, job: r.upstreamJob, runId: r.upstreamRunId, ymRunId: r.upstreamYmRunId },
-          createdAt: iso(r.createdAt),
+          createdAt: isoTime(r.createdAt),
         })),
       },
       200,

@@ -11,6 +11,7 @@ import { ApiError, unwrap } from "../http/errors.ts";
 import { runStub } from "../../platform/stubs.ts";
 import { triggerRun } from "../services/trigger-run.ts";
 import { errors, ID, json, NAME, router, security, SLUG } from "./common.ts";
+import { isoTime } from "../../domain/time.ts";
 
 export const runRoutes = router();
 
@@ -25,6 +26,7 @@ runRoutes.openapi(
   createRoute({
     method: "post",
     path: "/api/v1/projects/{project}/pipelines/{pipeline}/runs",
+    operationId: "triggerRun",
     summary: "Trigger a run of a pipeline's current version",
     security,
     request: {
@@ -64,12 +66,12 @@ const ListQuery = z.object({
   cursor: ID.optional().describe("the `cursor` of the previous page"),
 });
 
-const iso = (t: number | null) => (t === null ? null : new Date(t).toISOString());
 
 runRoutes.openapi(
   createRoute({
     method: "get",
     path: "/api/v1/runs",
+    operationId: "listRuns",
     summary: "List runs, newest first",
     security,
     request: { query: ListQuery },
@@ -109,9 +111,9 @@ runRoutes.openapi(
           params: r.params,
           status: r.status as (typeof STATES)[number],
           attempt: r.attempt,
-          createdAt: iso(r.createdAt)!,
-          startedAt: iso(r.startedAt),
-          endedAt: iso(r.endedAt),
+          createdAt: isoTime(r.createdAt)!,
+          startedAt: isoTime(r.startedAt),
+          endedAt: isoTime(r.endedAt),
           durationMs: r.startedAt === null ? null : (r.endedAt ?? now) - r.startedAt,
         })),
         cursor: rows.length > q.limit ? page[page.length - 1]!.id : null,
@@ -143,6 +145,7 @@ runRoutes.openapi(
   createRoute({
     method: "get",
     path: "/api/v1/runs/{run}",
+    operationId: "getRun",
     summary: "Get a run: attempts → jobs → attempts → steps",
     security,
     request: { params: RunParam },
@@ -159,6 +162,7 @@ runRoutes.openapi(
   createRoute({
     method: "post",
     path: "/api/v1/runs/{run}/cancel",
+    operationId: "cancelRun",
     summary: "Cancel a run",
     description: "Queued jobs end KILLED at once; running ones go KILLING until their agent confirms (or its grace runs out).",
     security,
@@ -177,6 +181,7 @@ runRoutes.openapi(
   createRoute({
     method: "post",
     path: "/api/v1/runs/{run}/rerun",
+    operationId: "rerunRun",
     summary: "Re-run a failed, cancelled or warning run as a new attempt",
     description: "`failedOnly` re-runs the failed and cancelled jobs and every job downstream of them, reusing the others' results.",
     security,
@@ -199,6 +204,7 @@ runRoutes.openapi(
   createRoute({
     method: "get",
     path: "/api/v1/runs/{run}/jobs/{job}/log",
+    operationId: "getJobLog",
     summary: "A job's log as text (ANSI kept, bytes exactly as the agent sent them), whole or a byte range",
     security,
     request: {

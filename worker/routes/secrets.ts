@@ -13,6 +13,7 @@ import { ApiError } from "../http/errors.ts";
 import { encryptSecret } from "../../platform/crypto.ts";
 import { findProject } from "../services/projects.ts";
 import { errors, json, router, security, SLUG } from "./common.ts";
+import { isoTime } from "../../domain/time.ts";
 
 const SecretView = z.object({ name: z.string(), createdAt: z.string(), updatedAt: z.string() }).meta({ id: "Secret" });
 
@@ -23,8 +24,7 @@ const SecretName = z
 
 const SecretParams = z.object({ project: SLUG, name: SecretName });
 
-const iso = (t: number) => new Date(t).toISOString();
-const view = (row: { name: string; createdAt: number; updatedAt: number }) => ({ name: row.name, createdAt: iso(row.createdAt), updatedAt: iso(row.updatedAt) });
+const view = (row: { name: string; createdAt: number; updatedAt: number }) => ({ name: row.name, createdAt: isoTime(row.createdAt), updatedAt: isoTime(row.updatedAt) });
 
 export const secretRoutes = router();
 
@@ -32,6 +32,7 @@ secretRoutes.openapi(
   createRoute({
     method: "put",
     path: "/api/v1/projects/{project}/secrets/{name}",
+    operationId: "putSecret",
     summary: "Create or replace a project secret (write-only)",
     description: `Body: \`{value}\`, at most ${MAX_SECRET_BYTES} bytes of UTF-8. The value is encrypted at rest and is never returned by any API; runs triggered afterwards use it, as \`\${{ secrets.NAME }}\`, and agents mask it (and its base64) in logs.`,
     security,
@@ -79,6 +80,7 @@ secretRoutes.openapi(
   createRoute({
     method: "get",
     path: "/api/v1/projects/{project}/secrets",
+    operationId: "listSecrets",
     summary: "List a project's secrets: names and times, never values",
     security,
     request: { params: z.object({ project: SLUG }) },
@@ -101,6 +103,7 @@ secretRoutes.openapi(
   createRoute({
     method: "delete",
     path: "/api/v1/projects/{project}/secrets/{name}",
+    operationId: "deleteSecret",
     summary: "Delete a project secret",
     description: "Runs triggered before keep the value they took when they were triggered; later runs get an empty string.",
     security,

@@ -9,7 +9,7 @@ import type { DatasetView, Page } from "../api/types.ts";
 import { Empty } from "../components/Empty.tsx";
 import { ErrorNotice } from "../components/ErrorNotice.tsx";
 import { PageHeader } from "../components/PageHeader.tsx";
-import { Pager } from "../components/Pager.tsx";
+import { Pager, pageTrail } from "../components/Pager.tsx";
 import { TimeAgo } from "../components/TimeAgo.tsx";
 import { useResource } from "../hooks/use-resource.ts";
 import { Link, setQuery, useLocation } from "../router.tsx";
@@ -17,7 +17,7 @@ import { Link, setQuery, useLocation } from "../router.tsx";
 export function DatasetsPage() {
   const { query } = useLocation();
   const q = query.get("q") ?? "";
-  const trail = (query.get("pages") ?? "").split(",").filter(Boolean);
+  const trail = pageTrail(query);
   const [text, setText] = useState(q);
   useEffect(() => setText(q), [q]);
   // Search as one types, a moment after the last key.
@@ -47,7 +47,7 @@ export function DatasetsPage() {
       <ErrorNotice error={datasets.error} />
       {datasets.data && datasets.data.items.length === 0 && <Empty>No datasets match. Datasets appear when a job names them in its lineage events.</Empty>}
       {datasets.data && datasets.data.items.length > 0 && <DatasetsTable items={datasets.data.items} />}
-      {datasets.data && <Pager trail={trail} next={datasets.data.cursor} onChange={(t) => setQuery({ pages: t.join(",") || null })} />}
+      {datasets.data && <Pager trail={trail} next={datasets.data.cursor} />}
     </>
   );
 }

@@ -1,5 +1,5 @@
 import { spawn } from "node:child_process";
-import { readFile, stat, writeFile } from "node:fs/promises";
+import { mkdir, readdir, readFile, stat, writeFile } from "node:fs/promises";
 import path from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { Agent } from "../../../agent/agent-loop.ts";
@@ -27,7 +27,8 @@ function config(overrides: Partial<AgentConfig> = {}): AgentConfig {
     token: "reg-token",
     labels: ["linux", "node"],
     name: "test-agent",
-    workDir: work.dir,
+    workDir: path.join(work.dir, "work"),
+    stateDir: path.join(work.dir, "state"),
     concurrency: 1,
     killGraceMs: 300,
     logLevel: "info",
@@ -60,7 +61,7 @@ const waitFor = async (cond: () => boolean, ms = 5000) => {
 };
 
 describe("agent", () => {
-  it("registers once, keeps its token in agent.json (0600), claims and runs a job", async () => {
+  it("registers once, keeps its token in <state-dir>/state.json (0600 in a 0700 dir, outside the work dir), claims and runs a job", async () => {
     const job = makeAssignment({ steps: [{ id: "hello", run: "echo hello" }] });
     server.enqueue(job);
     const { a } = agent();
@@ -70,8 +71,10 @@ describe("agent", () => {
     expect(await running).toBe(0);
 
     expect(server.registrations).toEqual([{ name: "test-agent", labels: ["linux", "node"], version: "test", hostname: expect.any(String), concurrency: 1 }]);
-    const file = path.join(work.dir, "agent.json");
+    const file = path.join(work.dir, "state", "state.json");
     expect((await stat(file)).mode & 0o777).toBe(0o600);
+    expect((await stat(path.dirname(file))).mode & 0o777).toBe(0o700);
+    expect(await readdir(path.join(work.dir, "work"))).not.toContain("agent.json");
     const stored = JSON.parse(await readFile(file, "utf8"));
     expect(stored).toMatchObject({ agentId: "agent-1", url: server.url, queue: "default" });
     expect(server.agentTokens.has(stored.token)).toBe(true);
@@ -91,8 +94,9 @@ describe("agent", () => {
   });
 
   it("re-registers when the stored token is refused and a registration token is given", async () => {
+    await mkdir(path.join(work.dir, "state"));
     await writeFile(
-      path.join(work.dir, "agent.json"),
+      path.join(work.dir, "state", "state.json"),
       JSON.stringify({ url: server.url, agentId: "old", token: "revoked", queue: "default", heartbeatIntervalMs: 1000, lostAfterMs: 1, name: "x", registeredAt: "then" }),
     );
     const job = makeAssignment({ steps: [{ id: "x", run: "true" }] });
@@ -107,14 +111,15 @@ describe("agent", () => {
   });
 
   it("without a registration token, a refused agent token ends the agent with an error", async () => {
+    await mkdir(path.join(work.dir, "state"));
     await writeFile(
-      path.join(work.dir, "agent.json"),
+      path.join(work.dir, "state", "state.json"),
       JSON.stringify({ url: server.url, agentId: "old", token: "revoked", queue: "default", heartbeatIntervalMs: 1000, lostAfterMs: 1, name: "x", registeredAt: "then" }),
     );
     const lines: string[] = [];
     const { a } = agent({ token: undefined }, lines);
     expect(await a.run()).toBe(1);
-    expect(lines.join("")).toMatch(/--token/);
+    expect(lines.join("")).toMatch(/--token-file/);
   });
 
   it("survives 5xx, 429 and dropped connections on claims, and carries on", async () => {
@@ -192,8 +197,52 @@ describe("agent", () => {
     expect(f).toMatchObject({ status: "FAILED", reason: "invalid_assignment" });
   });
 
+  it("moves an older agent's <work-dir>/agent.json to the state dir: same identity, no new registration", async () => {
+    const legacy = { url: server.url, agentId: "agent-old", token: "old-token", queue: "default", heartbeatIntervalMs: 1000, lostAfterMs: 30_000, name: "x", registeredAt: "then" };
+    server.agentTokens.add("old-token");
+    await mkdir(path.join(work.dir, "work"));
+    await writeFile(path.join(work.dir, "work", "agent.json"), JSON.stringify(legacy), { mode: 0o600 });
+    const job = makeAssignment({ steps: [{ id: "x", run: "true" }] });
+    server.enqueue(job);
+    const { a } = agent({ token: undefined });
+    const running = a.run();
+    await server.waitForFinish(job.job.attemptId);
+    a.shutdown();
+    expect(await running).toBe(0);
+    expect(a.agentId).toBe("agent-old");
+    expect(server.registrations).toHaveLength(0);
+    expect(await readdir(path.join(work.dir, "work"))).not.toContain("agent.json");
+    const moved = path.join(work.dir, "state", "state.json");
+    expect(JSON.parse(await readFile(moved, "utf8"))).toEqual(legacy);
+    expect((await stat(moved)).mode & 0o777).toBe(0o600);
+  });
+
+  it("revoked while a job runs: the job ends KILLED, the agent exits 3 and does not register again", async () => {
+    const job = makeAssignment({ steps: [{ id: "work", run: "sleep 30" }] });
+    const record = server.enqueue(job);
+    const lines: string[] = [];
+    const { a } = agent({}, lines);
+    const running = a.run();
+    await waitFor(() => record.steps.length > 0);
+    server.revokeAgents(); // the next agent heartbeat (every second) is answered agent_revoked
+    expect(await running).toBe(3);
+    expect(record.finish).toMatchObject({ status: "KILLED", reason: "agent_shutdown" });
+    expect(lines.join("")).toContain("this agent was revoked by an administrator; not registering again");
+    expect(server.registrations).toHaveLength(1);
+  });
+
+  it("a revoked registration token: exit 3 with a message, no registration", async () => {
+    server.revokedRegistrationTokens.add("reg-token");
+    const lines: string[] = [];
+    const { a } = agent({}, lines);
+    expect(await a.run()).toBe(3);
+    expect(lines.join("")).toContain("the registration token was revoked by an administrator");
+    expect(server.registrations).toHaveLength(0);
+  });
+
   it("refuses a work dir another live agent holds", async () => {
-    await writeFile(path.join(work.dir, "agent.lock"), String(process.ppid));
+    await mkdir(path.join(work.dir, "work"));
+    await writeFile(path.join(work.dir, "work", "agent.lock"), String(process.ppid));
     const lines: string[] = [];
     const { a } = agent({}, lines);
     expect(await a.run()).toBe(1);
@@ -218,7 +267,7 @@ describe("yardmaster-agent CLI (node, types stripped)", () => {
   it("SIGTERM once: finishes the job and exits 0; logs with timestamps on stderr", async () => {
     const job = makeAssignment({ steps: [{ id: "work", run: "sleep 0.5; echo done" }] });
     const record = server.enqueue(job);
-    const cli = startCli(["--url", server.url, "--work-dir", work.dir, "--labels", "linux", "--kill-grace", "1"]);
+    const cli = startCli(["--url", server.url, "--work-dir", path.join(work.dir, "work"), "--state-dir", path.join(work.dir, "state"), "--labels", "linux", "--kill-grace", "1"]);
     await waitFor(() => record.steps.length > 0, 10_000);
     cli.child.kill("SIGTERM");
     expect(await cli.exit).toBe(0);
@@ -230,7 +279,7 @@ describe("yardmaster-agent CLI (node, types stripped)", () => {
   it("SIGINT twice: cancels the job (KILLED) and exits 1", async () => {
     const job = makeAssignment({ steps: [{ id: "work", run: "sleep 30" }] });
     const record = server.enqueue(job);
-    const cli = startCli(["--url", server.url, "--work-dir", work.dir, "--kill-grace", "1"]);
+    const cli = startCli(["--url", server.url, "--work-dir", path.join(work.dir, "work"), "--state-dir", path.join(work.dir, "state"), "--kill-grace", "1"]);
     await waitFor(() => record.steps.length > 0, 10_000);
     cli.child.kill("SIGINT");
     await new Promise((r) => setTimeout(r, 100));

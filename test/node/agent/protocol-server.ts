@@ -7,6 +7,7 @@
 import { createHash, randomUUID } from "node:crypto";
 import http from "node:http";
 import type { AddressInfo } from "node:net";
+import { step } from "../../support/pipelines.ts";
 import {
   AGENT_API_BASE,
   JobFinish,
@@ -68,6 +69,9 @@ export class ProtocolServer {
   readonly jobs = new Map<string, JobRecord>();
   readonly registrationTokens = new Set<string>(["reg-token"]);
   readonly agentTokens = new Set<string>();
+  /** Revoked by an administrator: answered 401 `agent_revoked` / `registration_token_revoked`. */
+  readonly revokedAgentTokens = new Set<string>();
+  readonly revokedRegistrationTokens = new Set<string>();
   registrations: RegisterRequest[] = [];
   claims = 0;
   agentHeartbeats: string[][] = [];
@@ -110,6 +114,19 @@ export class ProtocolServer {
     for (const w of this.waiters) w();
     for (const s of this.sockets) s.destroy();
     await new Promise<void>((resolve) => this.server.close(() => resolve()));
+  }
+
+  /** Revokes every agent token handed out so far; a claim held open is answered at once. */
+  revokeAgents(): void {
+    for (const t of this.agentTokens) this.revokedAgentTokens.add(t);
+    this.agentTokens.clear();
+    for (const w of this.waiters.splice(0)) w();
+  }
+
+  /** The refusal of an agent token: revoked, or unknown. */
+  private refuseAgent(res: http.ServerResponse, bearer: string): void {
+    if (this.revokedAgentTokens.has(bearer)) return json(res, 401, err("agent_revoked", "this agent was revoked by an administrator"));
+    return json(res, 401, err("invalid_agent_token", "the agent token is unknown or revoked; register again"));
   }
 
   /** Queues a job for the next claim and returns its record. */
@@ -162,7 +179,8 @@ export class ProtocolServer {
     const method = req.method ?? "GET";
 
     if (method === "POST" && path === "/register") {
-      if (!this.registrationTokens.has(bearer)) return json(res, 401, err("unauthorized", "bad registration token"));
+      if (this.revokedRegistrationTokens.has(bearer)) return json(res, 401, err("registration_token_revoked", "the registration token was revoked"));
+      if (!this.registrationTokens.has(bearer)) return json(res, 401, err("invalid_registration_token", "bad registration token"));
       const parsed = RegisterRequest.safeParse(JSON.parse(body.toString()));
       if (!parsed.success) return json(res, 400, err("invalid", parsed.error.message));
       this.registrations.push(parsed.data);
@@ -184,7 +202,7 @@ export class ProtocolServer {
         return;
       }
       if (fault !== undefined) return json(res, fault, err("fault", `injected ${fault}`));
-      if (!this.agentTokens.has(bearer)) return json(res, 401, err("unauthorized", "bad agent token"));
+      if (!this.agentTokens.has(bearer)) return this.refuseAgent(res, bearer);
       const { waitSeconds = 25 } = JSON.parse(body.toString() || "{}") as { waitSeconds?: number };
       if (this.queue.length === 0) {
         await new Promise<void>((resolve) => {
@@ -196,6 +214,7 @@ export class ProtocolServer {
           res.on("close", () => clearTimeout(t));
         });
       }
+      if (!this.agentTokens.has(bearer)) return this.refuseAgent(res, bearer); // revoked while held
       const job = this.queue.shift();
       if (!job) {
         res.writeHead(204).end();
@@ -208,12 +227,12 @@ export class ProtocolServer {
       return json(res, 200, job);
     }
     if (method === "POST" && path === "/stop") {
-      if (!this.agentTokens.has(bearer)) return json(res, 401, err("unauthorized", "bad agent token"));
+      if (!this.agentTokens.has(bearer)) return this.refuseAgent(res, bearer);
       this.stops += 1;
       return json(res, 200, { ok: true });
     }
     if (method === "POST" && path === "/heartbeat") {
-      if (!this.agentTokens.has(bearer)) return json(res, 401, err("unauthorized", "bad agent token"));
+      if (!this.agentTokens.has(bearer)) return this.refuseAgent(res, bearer);
       this.agentHeartbeats.push((JSON.parse(body.toString()) as { jobs: string[] }).jobs);
       return json(res, 200, {});
     }
@@ -376,16 +395,6 @@ export function makeAssignment(
     heartbeatIntervalMs: 100,
     limits: { logChunkBytes: 1024 * 1024, artifactBytes: 1024 * 1024 * 1024 },
     ...rest,
-    steps: steps.map((s) => ({
-      name: s.id,
-      needs: [],
-      env: {},
-      continueOnError: false,
-      timeoutMs: null,
-      retries: 0,
-      shell: null,
-      workingDirectory: null,
-      ...s,
-    })),
+    steps: steps.map((s) => step(s.id, [], s)),
   };
 }
