@@ -288,6 +288,19 @@ describe("on: dataset", () => {
     expect(res.text).toContain("param 'region' has no default, so a run started by a dataset could not start");
   });
 
+  it("a pipeline whose queue no longer allows its project is not started, and says why", async () => {
+    expect((await api("POST", "/api/v1/queues", { body: { name: "ds-secure", projects: ["ds-queue"] } })).status).toBe(201);
+    await projectWith("ds-queue", {
+      load: TRIGGERED("load", `    - namespace: s3://q\n      name: "x"`).replace("    runs-on: [linux]", "    queue: ds-secure\n    runs-on: [linux]"),
+    });
+    expect((await api("PATCH", "/api/v1/queues/ds-secure", { body: { projects: ["someone-else"] } })).status).toBe(200);
+    const res = await post(olEvent({ outputs: [{ namespace: "s3://q", name: "x" }] }));
+    expect(res.status).toBe(201);
+    expect(res.json.triggered).toEqual([expect.objectContaining({ pipeline: "load", outcome: "failed", runId: null, message: expect.stringContaining("not started:") })]);
+    expect(res.json.triggered[0].message).toContain("ds-secure");
+    expect((await api("GET", "/api/v1/runs?project=ds-queue")).json.items).toEqual([]);
+  });
+
   it("the pipeline's triggers follow its current version", async () => {
     await projectWith("ds-version", { load: TRIGGERED("load", `    - namespace: s3://v\n      name: "one"`) });
     const stored = await api("PUT", "/api/v1/projects/ds-version/pipelines/load", {
