@@ -213,6 +213,8 @@ describe("GET /api/v1/datasets", () => {
     expect(page2.json.cursor).toBeNull();
     // `%` and `_` are searched for as themselves.
     expect((await api("GET", "/api/v1/datasets?q=%25")).json.items).toEqual([]);
+    expect((await post(olEvent({ outputs: [{ namespace: "pg", name: "raw_events" }, { namespace: "pg", name: "rawXevents" }] }))).status).toBe(201);
+    expect((await api("GET", "/api/v1/datasets?q=raw_ev")).json.items.map((d: any) => d.name)).toEqual(["raw_events"]);
   });
 
   it("is for tokens over every project (events name no project)", async () => {

@@ -4,7 +4,7 @@
  * events, datasets with their latest producer, and what dataset triggers did.
  */
 import { createRoute, z } from "@hono/zod-openapi";
-import { and, asc, desc, eq, gt, inArray, like, lt, or, type SQL } from "drizzle-orm";
+import { and, asc, desc, eq, gt, inArray, lt, or, type SQL } from "drizzle-orm";
 import { drizzle } from "drizzle-orm/d1";
 import { listOf } from "../../domain/api.ts";
 import { parseIngestedEvent } from "../../domain/lineage/ingest.ts";
@@ -16,6 +16,7 @@ import { chainOfParents, fireDatasetTriggers, type TriggerResult } from "../../p
 import { MAX_DATASETS_PER_EVENT, storeLineageEvent } from "../../platform/lineage/store.ts";
 import { canSeeProject, projectFilter, requireGlobalScope, requireScope } from "../auth/principal.ts";
 import { ApiError } from "../http/errors.ts";
+import { nameContains } from "../services/artifacts.ts";
 import { readLineageBody } from "../services/lineage-body.ts";
 import { errors, ID, json, router, security } from "./common.ts";
 
@@ -160,10 +161,7 @@ lineageInRoutes.openapi(
     const q = c.req.valid("query");
     const db = drizzle(c.env.DB);
     const where: SQL[] = [];
-    if (q.q) {
-      const pattern = `%${q.q.replace(/[\\%_]/g, (ch) => `\\${ch}`)}%`;
-      where.push(or(like(datasets.name, pattern), like(datasets.namespace, pattern))!);
-    }
+    if (q.q) where.push(or(nameContains(datasets.name, q.q), nameContains(datasets.namespace, q.q))!);
     if (q.cursor) {
       const [namespace, name] = q.cursor.split("\u0000");
       if (name === undefined) throw new ApiError(400, "invalid_cursor", "cursor is the `cursor` of the previous page");
