@@ -9,7 +9,7 @@ import { STATES } from "./states.ts";
 
 const Time = z.string().nullable();
 const StateSchema = z.enum(STATES);
-export const TriggerSchema = z.enum(["manual", "api", "webhook", "schedule"]);
+export const TriggerSchema = z.enum(["manual", "api", "webhook", "schedule", "lineage"]);
 
 export const TransitionView = z
   .object({ from: StateSchema.nullable(), to: StateSchema, at: z.string(), reason: z.string().nullable() })

@@ -14,6 +14,7 @@ import { queueRoutes } from "./routes/queue.ts";
 import { queueRegistryRoutes } from "./routes/queues/index.ts";
 import { runRoutes } from "./routes/runs.ts";
 import { lineageRoutes } from "./routes/lineage.ts";
+import { lineageInRoutes } from "./routes/lineage-in.ts";
 import { tokenRoutes } from "./routes/tokens.ts";
 import { userRoutes } from "./routes/users/index.ts";
 import { auditRoutes } from "./routes/audit.ts";
@@ -84,6 +85,7 @@ export function createApp() {
     projectRoutes,
     runRoutes,
     lineageRoutes,
+    lineageInRoutes,
     tokenRoutes,
     userRoutes,
     auditRoutes,

@@ -42,6 +42,7 @@ import { flushToD1, hasDirty, markDirty, markEntityDirty } from "./d1-projection
 import type { Committed, RunExtension } from "./extension.ts";
 import { flushDispatchOps, hasDispatchOps, recordDispatchOps } from "./dispatch-outbox.ts";
 import { JobLogs, type LogRead } from "./job-logs.ts";
+import { DatasetTriggerOutbox } from "./dataset-trigger-outbox.ts";
 import { LineageExtension, type LineageListing } from "./lineage.ts";
 import { LOG_MIGRATIONS } from "./log-store.ts";
 import { RunLive } from "./live.ts";
@@ -96,8 +97,11 @@ export class RunObject extends LiveObject {
     this.live = new RunLive(ctx, env, () => this.state);
     // The live stream (WebSocket, Hibernation API; ./live.ts), served by LiveObject's handlers.
     this.stream = { fetch: (request) => this.live.fetch(request, (state) => this.view(state)), fanout: this.live.fanout };
-    this.lineage = new LineageExtension(this.sql, env, this.logs.store);
-    this.extensions = [this.live, this.lineage];
+    const datasetTriggers = new DatasetTriggerOutbox(this.sql, env);
+    this.lineage = new LineageExtension(this.sql, env, this.logs.store, undefined, (events, committed) =>
+      datasetTriggers.enqueue(events, committed.state),
+    );
+    this.extensions = [this.live, this.lineage, datasetTriggers];
     void ctx.blockConcurrencyWhile(async () => {
       migrate(this.sql, [
         { name: "run", statements: RUN_MIGRATIONS },

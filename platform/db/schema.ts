@@ -361,3 +361,5 @@ export const auditEvents = sqliteTable(
   },
   (t) => [index("audit_events_project").on(t.project, t.id), index("audit_events_actor").on(t.actorId, t.id), index("audit_events_at").on(t.at), index("audit_events_target").on(t.target, t.id)],
 );
+
+export * from "./lineage-schema.ts";

@@ -12,7 +12,7 @@ import { newKey, person, Team } from "./access-helpers.ts";
 import { api, projectWithPipeline } from "./api-client.ts";
 import { registerAgent } from "./agent-client.ts";
 
-type Need = "read" | "run" | "admin" | "global";
+type Need = "read" | "run" | "admin" | "global" | "global-read";
 type Token = { token: string; id: string; scope: "read" | "run" | "admin"; projects: string[] | null };
 interface Case {
   route: string;
@@ -178,6 +178,9 @@ const cases: Case[] = [
       return api("DELETE", `/api/v1/users/${who}/roles`, { token: t, body: { project: P, role: "read" } });
     },
   },
+  // Lineage events and datasets name no project: reading them takes a token for every project.
+  { route: "GET /api/v1/lineage/events", need: "global-read", call: (t) => api("GET", "/api/v1/lineage/events", { token: t }) },
+  { route: "GET /api/v1/datasets", need: "global-read", call: (t) => api("GET", "/api/v1/datasets", { token: t }) },
 ];
 
 /**
@@ -187,6 +190,8 @@ const cases: Case[] = [
 const FILTERED = ["GET /api/v1/projects", "GET /api/v1/queue", "GET /api/v1/agents", "POST /api/v1/live-tickets", "GET /api/v1/session", "GET /api/v1/me"];
 /** The queue registry and its counts belong to no project: every valid token reads them (docs/security.md). */
 const ANY_TOKEN = ["GET /api/v1/queues", "GET /api/v1/queues/{name}", "GET /api/v1/queues/{name}/metrics"];
+/** Lineage in: the run scope, its triggers limited to the token's projects (lineage-ingest.test.ts); triggers listed filtered. */
+FILTERED.push("POST /api/v1/lineage", "GET /api/v1/lineage/triggers");
 /** Routes with their own door, tested in their own files (live-auth.test.ts, the artifacts tests). */
 const ELSEWHERE = ["GET /api/v1/runs/{run}/live", "GET /api/v1/queue/live", "GET /api/v1/artifacts/{artifact}", "GET /api/v1/artifacts/{artifact}/download"];
 
@@ -194,9 +199,9 @@ const RANK = { read: 0, run: 1, admin: 2 } as const;
 
 function expected(token: Token, c: Case): "allowed" | 403 | 404 {
   if (c.ownForPeople && token.id.includes("@")) return "allowed";
-  const need = c.need === "global" ? "admin" : c.need;
+  const need = c.need === "global" ? "admin" : c.need === "global-read" ? "read" : c.need;
   if (RANK[token.scope] < RANK[need]) return 403;
-  if (c.need === "global") return token.projects === null ? "allowed" : 403;
+  if (c.need === "global" || c.need === "global-read") return token.projects === null ? "allowed" : 403;
   if (token.projects !== null && !token.projects.includes(P)) return c.byId ? 404 : 403;
   return "allowed";
 }

@@ -15,6 +15,7 @@ import { pipelines, pipelineVersions } from "../../platform/db/schema.ts";
 import { isUniqueViolation } from "../../platform/db/unique.ts";
 import type { Env } from "../../platform/env.ts";
 import { ApiError } from "../http/errors.ts";
+import { datasetTriggerStatements } from "../../platform/lineage/dataset-triggers.ts";
 import { scheduleStatements } from "./scheduler.ts";
 
 export interface StoreInput {
@@ -57,9 +58,12 @@ async function storeOnce(env: Env, input: StoreInput): Promise<StoredVersion> {
   const { projectId, name, hash, definition } = input;
   const existing = (await db.select().from(pipelines).where(and(eq(pipelines.projectId, projectId), eq(pipelines.name, name))).limit(1))[0];
   const pipelineId = existing?.id ?? uuidv7();
-  // The version and the pipeline's pointer to it, and its schedules (docs/triggers.md), land
-  // together or not at all.
-  const schedules = () => scheduleStatements(db, pipelineId, projectId, definition.on.schedule ?? [], now);
+  // The version and the pipeline's pointer to it, its schedules (docs/triggers.md) and its
+  // dataset triggers (docs/lineage.md) land together or not at all.
+  const schedules = () => [
+    ...scheduleStatements(db, pipelineId, projectId, definition.on.schedule ?? [], now),
+    ...datasetTriggerStatements(db, pipelineId, projectId, definition.on.dataset ?? []),
+  ];
   const audit = (action: string, version: number) =>
     input.by ? [auditRow(env, input.by.who, { action, project: input.by.project, target: `${name} v${version}` }, now)] : [];
 

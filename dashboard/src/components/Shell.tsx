@@ -11,6 +11,7 @@ const NAV = [
   ["/projects", "Projects"],
   ["/queue", "Queue"],
   ["/artifacts", "Artifacts"],
+  ["/datasets", "Datasets"],
   ["/agents", "Agents"],
 ] as const;
 /** Pages for admins of every project: people and their roles, the audit log. */
