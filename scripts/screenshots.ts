@@ -178,7 +178,7 @@ async function seed(cp: ControlPlane) {
     const test = view.attempts[0].jobs.find((j: { key: string }) => j.key === "test");
     return test?.status === "RUNNING" && (await cp.api("GET", `/api/v1/runs/${live.id}/jobs/test/log`)).text.split("\n").length > 12;
   }, { timeoutMs: 90_000, intervalMs: 500 });
-  return { live: live.id as string };
+  return { live: live.id as string, failed: failed.id as string };
 }
 
 const SIZES = { desktop: { width: 1280, height: 860 }, phone: { width: 390, height: 844 } } as const;
@@ -187,7 +187,7 @@ async function main() {
   mkdirSync(OUT, { recursive: true });
   const cp = await startControlPlane();
   try {
-    const { live } = await seed(cp);
+    const { live, failed } = await seed(cp);
     const pages: [string, string, (p: Page) => Promise<unknown>][] = [
       ["run", `/runs/${live}?job=test`, (p) => p.locator(".log-row").nth(10).waitFor()],
       ["queue", "/queue", (p) => p.locator("[data-queue-row]").first().waitFor()],
@@ -205,6 +205,15 @@ async function main() {
           await p.locator(".problems").waitFor();
         },
       ],
+      [
+        "pipeline-trends",
+        "/projects/acme-web/pipelines/nightly",
+        async (p) => {
+          await p.locator("figure.trend").first().waitFor();
+          await p.locator("#trends-title").scrollIntoViewIfNeeded();
+        },
+      ],
+      ["compare", `/runs/${failed}/compare`, (p) => p.locator(".compare-table").waitFor()],
       ["artifacts", "/artifacts", (p) => p.locator("tr[data-artifact]").first().waitFor()],
       ["agents", "/agents", (p) => p.locator("tr[data-agent]").first().waitFor()],
       ["signin", "/", (p) => p.getByLabel("Token").waitFor()],

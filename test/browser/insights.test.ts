@@ -4,7 +4,7 @@
 import type { Browser } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { type ControlPlane, startAgent, startControlPlane, stopAll, waitFor } from "../e2e/harness.ts";
-import { closeBrowsers, launch, signedIn, type Viewer } from "./browser.ts";
+import { closeBrowsers, launch, lintedLines, signedIn, type Viewer } from "./browser.ts";
 
 const BUILD = `jobs:
   compile:
@@ -66,5 +66,104 @@ describe("the dashboard's insights", () => {
     await warning.waitFor();
     expect(await warning.textContent()).toBe("⚠ No online agent of queue default carries label gpu");
     expect(await warning.getAttribute("data-missing-labels")).toBe("gpu");
+  });
+
+  it("lints the pipeline file as you type, at the right line; the editor loads only there", async () => {
+    const page = viewer.page;
+    await page.goto("/runs");
+    await page.locator(".runs-table").waitFor();
+    const loadedEditor = () => page.evaluate(() => performance.getEntriesByType("resource").some((e) => /codemirror/.test(e.name)));
+    expect(await loadedEditor()).toBe(false);
+
+    await page.goto("/projects/web/new-pipeline");
+    await page.locator(".editor-toolbar").getByLabel("Name").fill("lint-me");
+    const editor = page.getByLabel("Pipeline file");
+    await editor.fill("jobs:\n  compile:\n    runs-on: [linux]\n    steps:\n      - run: make\n");
+    expect(await loadedEditor()).toBe(true);
+    await expect.poll(() => lintedLines(page)).toEqual([]);
+    // Line 3: type a letter before `runs-on`, a key the format does not know.
+    await page.locator(".cm-line").nth(2).click();
+    await page.keyboard.press("Home");
+    await page.keyboard.type("x");
+    await expect.poll(() => lintedLines(page)).toContain(3);
+    await page.keyboard.press("Backspace");
+    await expect.poll(() => lintedLines(page)).toEqual([]);
+  });
+
+  it("charts the last runs' durations, outcomes and metrics, with labels and a table; a point opens its run", async () => {
+    const page = viewer.page;
+    await page.goto("/projects/web/pipelines/build");
+    const duration = page.locator('figure[data-chart="Duration"]');
+    await duration.waitFor();
+    expect(await duration.getByRole("img").getAttribute("aria-label")).toMatch(/^Duration of the last 3 runs of build, from .+ to .+; each point coloured by its outcome \(2 succeeded, 1 did not\)$/);
+    expect(await duration.locator("circle.trend-point").count()).toBe(3);
+    expect(await duration.locator("circle.tone-failed").count()).toBe(1);
+    const files = page.locator('figure[data-chart="compile.make.files"]');
+    expect(await files.getByRole("img").getAttribute("aria-label")).toBe("Metric compile.make.files over the last 3 runs of build, from 10 to 17");
+    expect(await files.locator("tbody tr").evaluateAll((rows) => rows.map((r) => r.textContent))).toEqual([
+      `#${runs[0]!.number}Succeeded10`,
+      `#${runs[1]!.number}Failed14`,
+      `#${runs[2]!.number}Succeeded17`,
+    ]);
+    expect(await page.locator(".trend-summary").textContent()).toContain("2 of 3 ended runs succeeded");
+    await files.locator("circle.trend-point").nth(1).click();
+    await page.waitForURL((url) => url.pathname === `/runs/${runs[1]!.id}`);
+  });
+
+  it("compares a run with the last successful one of its pipeline and branch, differences marked; another can be picked", async () => {
+    const page = viewer.page;
+    await page.goto(`/runs/${runs[2]!.id}`);
+    await page.getByRole("link", { name: "Compare…" }).click();
+    await page.waitForURL((url) => url.pathname === `/runs/${runs[2]!.id}/compare`);
+    const table = page.locator(".compare-table");
+    await table.waitFor();
+    const row = (name: string) => page.locator(`[data-compare-row="${name}"]`);
+    const cells = (name: string) => row(name).locator("td").evaluateAll((tds) => tds.slice(0, 2).map((td) => td.textContent));
+    // The second run failed: the last success on main before the third is the first.
+    expect(await page.locator("thead").textContent()).toContain(`#${runs[0]!.number}`);
+    expect(await cells("Params/files")).toEqual(["17", "10"]);
+    expect(await row("Params/files").getAttribute("data-differs")).toBe("true");
+    expect(await cells("Job compile/make: output version")).toEqual(["1.2", "1.0"]);
+    expect(await cells("Job compile/make: metric files")).toEqual(["17", "10"]);
+    expect(await row("Job compile/make: metric files").locator(".compare-mark").textContent()).toBe("≠");
+    expect(await row("Run/Status").getAttribute("data-differs")).toBeNull();
+    expect(await page.locator(".compare-summary").textContent()).toMatch(/\d+ differences \(marked ≠\)/);
+
+    await page.getByLabel("Compare with").selectOption(runs[1]!.id);
+    await expect.poll(() => cells("Run/Status")).toEqual(["Succeeded", "Failed"]);
+    expect(await row("Run/Status").getAttribute("data-differs")).toBe("true");
+    expect(new URL(page.url()).searchParams.get("with")).toBe(runs[1]!.id);
+  });
+
+  it("cancels several selected runs at once from the runs page", async () => {
+    const page = viewer.page;
+    const waiting = [];
+    for (let i = 0; i < 2; i++) waiting.push((await cp.api("POST", "/api/v1/projects/web/pipelines/train/runs", {})).json);
+    await page.goto("/runs");
+    for (const run of waiting) await page.getByRole("checkbox", { name: `Select run #${run.number}` }).check();
+    // An ended run has nothing to cancel: no checkbox.
+    expect(await page.getByRole("checkbox", { name: `Select run #${runs[0]!.number}` }).count()).toBe(0);
+    await page.getByRole("button", { name: "Cancel selected (2)" }).click();
+    const dialog = page.getByRole("dialog", { name: "Cancel 2 runs?" });
+    // Newest first, as listed.
+    await expect.poll(() => dialog.locator("li").allTextContents()).toEqual([...waiting].reverse().map((r) => `train #${r.number} · web`));
+    await dialog.getByRole("button", { name: "Cancel runs" }).click();
+    for (const run of waiting) {
+      await waitFor("the run to be cancelled", async () => (await cp.api("GET", `/api/v1/runs/${run.id}`)).json.status === "KILLED");
+    }
+  });
+
+  it("offers the branches of earlier runs in the Run dialog", async () => {
+    const page = viewer.page;
+    await runToEnd({}, "release/2.0");
+    await page.goto("/projects/web/pipelines/build");
+    await page.getByRole("button", { name: "▶ Run" }).click();
+    const options = page.locator("#run-branches option");
+    await expect.poll(() => options.evaluateAll((o) => o.map((x) => (x as HTMLOptionElement).value))).toEqual(["release/2.0", "main"]);
+    expect(await page.getByLabel("Branch").getAttribute("list")).toBe("run-branches");
+  });
+
+  it("met no script error on the way", () => {
+    expect(viewer.problems).toEqual([]);
   });
 });
