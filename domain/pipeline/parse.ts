@@ -13,6 +13,7 @@
 import { isAlias, isMap, isScalar, isSeq, LineCounter, parseDocument, type Document, type Node } from "yaml";
 import { parseTemplates, type Template } from "../templates.ts";
 import { DEFAULT_QUEUE } from "../queues.ts";
+import { type MetricGate, normaliseGates } from "./gates.ts";
 import { reportRefusedQueues } from "./queue-check.ts";
 import { findCycle, upstreamOf, type GraphNode } from "./graph.ts";
 import { closestMatch, PipelineFileSchema, pipelineErrorMap, unknownKeyMessage, type PipelineFile } from "./schema.ts";
@@ -425,7 +426,18 @@ class Normaliser {
       outputs: job.outputs ?? {},
       artifacts: job.artifacts ?? [],
       lineage: { inputs: datasets(job.lineage?.inputs), outputs: datasets(job.lineage?.outputs) },
+      ...this.gates(job, ids, at),
     };
+  }
+
+  /** A job's metric gates, each naming one of the job's steps. */
+  private gates(job: PipelineFile["jobs"][string], stepIds: string[], at: (...rest: Path) => Path): { gates?: MetricGate[] } {
+    const gates = normaliseGates(job.gates);
+    gates.forEach((g, i) => {
+      if (!stepIds.includes(g.step)) this.fault(at("gates", i, "metric"), unknown("step", g.step, stepIds));
+    });
+    // No `gates` key when there are none: definitions stay as they were before gates existed.
+    return gates.length > 0 ? { gates } : {};
   }
 
   private fault(path: Path, message: string): void {

@@ -17,6 +17,7 @@ import { QUEUE_NAME_PATTERN, QUEUE_NAME_RULE } from "../queues.ts";
 import { IDENTIFIER } from "../templates.ts";
 import { cronProblem } from "../triggers/schedule.ts";
 import { parseDuration } from "./duration.ts";
+import { GatesSchema } from "./gates.ts";
 import { PIPELINE_DEFAULTS } from "./types.ts";
 
 /** Longest `timeout` a job or step may ask for: longer is almost surely a slip of the unit. */
@@ -236,6 +237,7 @@ export const JobSchema = strict({
   outputs: z.record(identifier("an output name"), z.string()).nullish(),
   artifacts: oneOrMany(artifactGlob).nullish(),
   lineage: strict({ inputs: z.array(dataset).nullish(), outputs: z.array(dataset).nullish() }).nullish(),
+  gates: GatesSchema.nullish(),
 });
 
 export const PipelineFileSchema = strict({

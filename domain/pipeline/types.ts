@@ -4,6 +4,8 @@
  * dispatcher, the agent, the dashboard — works from this shape, never from raw YAML.
  */
 
+import type { MetricGate } from "./gates.ts";
+
 export interface Dataset {
   namespace: string;
   name: string;
@@ -61,6 +63,8 @@ export interface PipelineJob {
   /** Globs, relative to the job's working directory. */
   artifacts: string[];
   lineage: { inputs: Dataset[]; outputs: Dataset[] };
+  /** Metric gates (gates.ts); absent when the job has none (and in definitions stored before gates existed). */
+  gates?: MetricGate[];
 }
 
 export interface Pipeline {

@@ -8,6 +8,7 @@ import { refuse } from "./effects.ts";
 import { addJobAttempt, enqueueReadyJobs, finishAttemptIfDone, jobDefinition, killDependants, killStepNotRun } from "./jobs-graph.ts";
 import { type JobAttemptState, type JobState, jobQueue, type StepState } from "./model.ts";
 import type { Txn } from "./txn.ts";
+import { GATE_BREACHED, gateOutcome } from "./gates.ts";
 
 function locate(txn: Txn, jobAttemptId: string): { job: JobState; jobAttempt: JobAttemptState } {
   const found = txn.findJobAttempt(jobAttemptId);
@@ -137,15 +138,20 @@ export function updateStep(txn: Txn, jobAttemptId: string, stepId: string, updat
 }
 
 /** The agent reports the job attempt's end. */
-export function finishJob(txn: Txn, jobAttemptId: string, finish: JobFinish): JobAttemptState {
+export function finishJob(txn: Txn, jobAttemptId: string, finish: JobFinish, gateBaselines: Map<string, number[]> = new Map()): JobAttemptState {
   const { job, jobAttempt } = locate(txn, jobAttemptId);
   if (isTerminal(jobAttempt.status) && jobAttempt.status === finish.status) return jobAttempt; // a resend
   requireLive(jobAttempt);
   // Once cancelling, the job ends KILLED whatever the agent saw last.
-  const outcome: State = jobAttempt.status === "KILLING" ? "KILLED" : finish.status;
+  let outcome: State = jobAttempt.status === "KILLING" ? "KILLED" : finish.status;
   if (finish.message) jobAttempt.message = finish.message;
+  const gated = gateOutcome(txn, job, jobAttempt, outcome, gateBaselines);
+  if (gated) {
+    outcome = gated.outcome;
+    jobAttempt.message = jobAttempt.message ? `${jobAttempt.message}\n${gated.message}` : gated.message;
+  }
   if (outcome === "SUCCESS" || outcome === "WARNING") job.outputs = finish.outputs;
-  endJobAttempt(txn, job, jobAttempt, outcome, finish.reason ?? (outcome === "KILLED" ? "cancelled" : null));
+  endJobAttempt(txn, job, jobAttempt, outcome, gated ? GATE_BREACHED : (finish.reason ?? (outcome === "KILLED" ? "cancelled" : null)));
   return jobAttempt;
 }
 

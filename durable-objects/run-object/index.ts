@@ -36,6 +36,7 @@ import { ARTIFACT_MIGRATIONS, type ArtifactRecord, ArtifactStore } from "./artif
 import { flushToD1, hasDirty, markDirty, markEntityDirty } from "./d1-projection.ts";
 import type { Committed, RunExtension } from "./extension.ts";
 import { flushDispatchOps, hasDispatchOps, recordDispatchOps } from "./dispatch-outbox.ts";
+import { gateBaselines } from "./gate-baselines.ts";
 import { JobLogs, type LogRead } from "./job-logs.ts";
 import { LineageExtension, type LineageListing } from "./lineage.ts";
 import { LOG_MIGRATIONS, MAX_LOG_CHUNK_BYTES } from "./log-store.ts";
@@ -313,7 +314,8 @@ export class RunObject extends DurableObject<Env> {
   async finishJob(jobAttemptId: string, token: string, finish: JobFinish): Promise<Result<null>> {
     const auth = await this.authorize(jobAttemptId, token, true);
     if (!auth.ok) return auth;
-    const result = this.commit(engine.finishJob(this.state!, this.engineContext(), jobAttemptId, finish));
+    const baselines = await gateBaselines(this.env.DB, this.state!, auth.value.jobKey);
+    const result = this.commit(engine.finishJob(this.state!, this.engineContext(), jobAttemptId, finish, baselines));
     return result.ok ? ok(null) : result;
   }
 

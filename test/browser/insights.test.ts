@@ -15,6 +15,9 @@ const BUILD = `jobs:
           echo "version=\${{ params.version }}" >> "$YM_OUTPUT"
           echo "files=\${{ params.files }}" >> "$YM_METRICS"
           test "\${{ params.fail }}" != yes
+    gates:
+      - metric: make.files
+        max: 15
 params:
   version: { default: "1.0" }
   files: { default: "10" }
@@ -31,7 +34,7 @@ const runs: { id: string; number: number }[] = [];
 async function runToEnd(params: Record<string, string>, branch = "main") {
   const run = await cp.api("POST", "/api/v1/projects/web/pipelines/build/runs", { branch, params });
   expect(run.status, JSON.stringify(run.json)).toBe(201);
-  await waitFor("the run to end", async () => /SUCCESS|FAILED/.test((await cp.api("GET", `/api/v1/runs/${run.json.id}`)).json.status), { timeoutMs: 60_000 });
+  await waitFor("the run to end", async () => /SUCCESS|WARNING|FAILED/.test((await cp.api("GET", `/api/v1/runs/${run.json.id}`)).json.status), { timeoutMs: 60_000 });
   runs.push({ id: run.json.id, number: run.json.number });
 }
 
@@ -161,6 +164,16 @@ describe("the dashboard's insights", () => {
     const options = page.locator("#run-branches option");
     await expect.poll(() => options.evaluateAll((o) => o.map((x) => (x as HTMLOptionElement).value))).toEqual(["release/2.0", "main"]);
     expect(await page.getByLabel("Branch").getAttribute("list")).toBe("run-branches");
+  });
+
+  it("shows a metric gate's breach on the run page", async () => {
+    const page = viewer.page;
+    // The third run reported files=17 against `max: 15`: a warning, named.
+    await page.goto(`/runs/${runs[2]!.id}?job=compile`);
+    const message = page.locator(".job-message");
+    await message.waitFor();
+    expect(await message.textContent()).toBe("gate make.files: 17 is above the max 15");
+    expect(await page.locator('[data-node="job:compile"]').getAttribute("data-state")).toBe("WARNING");
   });
 
   it("met no script error on the way", () => {

@@ -77,4 +77,41 @@ describe("history routes", () => {
     expect(insight.position).toBeGreaterThanOrEqual(1);
     expect((await api("GET", "/api/v1/queue/insight?queue=nope")).status).toBe(404);
   });
+
+  it("fails a job whose metric leaves the baseline of its last successful runs on the branch (read from D1)", async () => {
+    await projectWithPipeline(
+      "hist-gate",
+      `name: build
+jobs:
+  compile:
+    runs-on: [hist-gate]
+    steps:
+      - id: make
+        run: make
+    gates:
+      - metric: make.files
+        baseline: { runs: 2, tolerance: "10%" }
+        fail: true
+`,
+    );
+    const agent = await agentWith("hist-gate");
+    // The first two have no baseline yet (too few runs): no gate.
+    const first = [await runOnce("hist-gate", agent.token, "main", 10, "SUCCESS"), await runOnce("hist-gate", agent.token, "main", 11, "SUCCESS")];
+    for (const id of first) expect((await api("GET", `/api/v1/runs/${id}`)).json.status).toBe("SUCCESS");
+    // Both are in the D1 history before the third ends.
+    await until(
+      async () => (await api("GET", "/api/v1/projects/hist-gate/pipelines/build/trends")).json.runs,
+      (runs) => runs.length === 2 && runs.every((r: any) => r.metrics.length === 1 && r.status === "SUCCESS"),
+    );
+    // Another branch's runs are not its baseline: no gate there yet.
+    expect((await api("GET", `/api/v1/runs/${await runOnce("hist-gate", agent.token, "dev", 50, "SUCCESS")}`)).json.status).toBe("SUCCESS");
+    const breached = await runOnce("hist-gate", agent.token, "main", 20, "SUCCESS");
+    const run = (await api("GET", `/api/v1/runs/${breached}`)).json;
+    expect(run.status).toBe("FAILED");
+    expect(run.attempts[0].jobs[0].attempts[0]).toMatchObject({
+      status: "FAILED",
+      reason: "gate_breached",
+      message: "gate make.files: 20 is above the baseline 10.5 ± 10% (mean of the last 2 successful runs)",
+    });
+  });
 });
