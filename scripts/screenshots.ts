@@ -5,6 +5,7 @@
 //
 //   node scripts/screenshots.ts              (Node 24; writes docs/screenshots/<page>-<scheme>-<size>.png)
 //   npm run screenshots
+//   SHOTS=compare,pipeline-trends npm run screenshots   (only those pages)
 import { execFileSync } from "node:child_process";
 import { mkdirSync, mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -210,7 +211,9 @@ async function main() {
         "/projects/acme-web/pipelines/nightly",
         async (p) => {
           await p.locator("figure.trend").first().waitFor();
-          await p.locator("#trends-title").scrollIntoViewIfNeeded();
+          // After the editor has mounted (it would otherwise take the view back to the top).
+          await p.locator(".editor[data-ready]").waitFor();
+          await p.evaluate(() => window.scrollTo(0, document.body.scrollHeight));
         },
       ],
       ["compare", `/runs/${failed}/compare`, (p) => p.locator(".compare-table").waitFor()],
@@ -223,7 +226,9 @@ async function main() {
       headless: true,
       args: ["--no-sandbox", "--disable-background-networking", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-component-update", "--disable-sync", "--hide-scrollbars"],
     });
-    for (const [name, path, ready] of pages) {
+    // SHOTS=compare,queue takes only those pages again.
+    const only = process.env.SHOTS?.split(",");
+    for (const [name, path, ready] of pages.filter(([name]) => !only || only.includes(name))) {
       for (const scheme of ["light", "dark"] as const) {
         for (const [size, viewport] of Object.entries(SIZES)) {
           const context = await browser.newContext({ baseURL: cp.url, viewport, colorScheme: scheme, deviceScaleFactor: 1, isMobile: size === "phone", hasTouch: size === "phone" });
