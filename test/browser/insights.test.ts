@@ -93,6 +93,23 @@ describe("the dashboard's insights", () => {
     await expect.poll(() => lintedLines(page)).toEqual([]);
   });
 
+  it("completes job ids in `needs:` and the keys a job may have", async () => {
+    const page = viewer.page;
+    await page.getByLabel("Pipeline file").fill("jobs:\n  compile:\n    runs-on: [linux]\n    steps:\n      - run: make\n  test:\n    needs: [co\n    ti\n");
+    const options = page.locator(".cm-tooltip-autocomplete li");
+    await page.locator(".cm-line").nth(6).click();
+    await page.keyboard.press("End");
+    await page.keyboard.press("Control+Space");
+    await expect.poll(() => options.allTextContents()).toEqual([expect.stringContaining("compile")]);
+    await options.filter({ hasText: "compile" }).click();
+    await expect.poll(() => page.locator(".cm-line").nth(6).textContent()).toBe("    needs: [compile");
+    await page.locator(".cm-line").nth(7).click();
+    await page.keyboard.press("End");
+    await page.keyboard.press("Control+Space");
+    // "ti" also matches other keys loosely (artifacts, retries): timeout is among them.
+    await expect.poll(async () => (await options.allTextContents()).some((o) => o.startsWith("timeout"))).toBe(true);
+  });
+
   it("charts the last runs' durations, outcomes and metrics, with labels and a table; a point opens its run", async () => {
     const page = viewer.page;
     await page.goto("/projects/web/pipelines/build");
