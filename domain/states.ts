@@ -96,5 +96,6 @@ export const REASONS = [
   "timeout", // the job or step ran past its timeout
   "exit_code", // the command exited non-zero
   "error", // the agent could not run it (checkout failed, bad template, …)
+  "gate_breached", // a metric gate of the job was breached (domain/pipeline/gates.ts)
 ] as const;
 export type Reason = (typeof REASONS)[number];

@@ -5,12 +5,12 @@
  * breached metric, its value and the bound.
  */
 import { evaluateGates } from "../pipeline/gates.ts";
-import type { State } from "../states.ts";
+import type { Reason, State } from "../states.ts";
 import type { JobAttemptState, JobState } from "./model.ts";
 import { jobDefinition } from "./jobs-graph.ts";
 import type { Txn } from "./txn.ts";
 
-export const GATE_BREACHED = "gate_breached";
+export const GATE_BREACHED: Reason = "gate_breached";
 
 /** The outcome after the job's gates, or null when no gate is breached. */
 export function gateOutcome(

@@ -201,7 +201,8 @@ describe("the dashboard, end to end", () => {
     const text = await row.textContent();
     expect(text).toContain("feature/login");
     expect(text).toContain("manual");
-    expect(await row.locator("td").nth(7).textContent()).toBe("2");
+    // Columns: the bulk-cancel checkbox (empty for an ended run), status, run, pipeline, branch, commit, trigger, duration, attempt.
+    expect(await row.locator("td").nth(8).textContent()).toBe("2");
     // Filters narrow the list and live in the URL.
     await page.locator(".filters").getByLabel("Status").selectOption("Failed");
     await expect.poll(() => page.locator(`tr[data-run="${runId}"]`).count()).toBe(0);

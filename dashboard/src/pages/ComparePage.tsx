@@ -44,7 +44,9 @@ function durationRow(group: string, label: string, a: number | null | undefined,
 export function compareRows(a: RunView, b: RunView): Row[] {
   const rows: Row[] = [
     { group: "Run", label: "Status", a: statusLook(a.status).label, b: statusLook(b.status).label },
-    { group: "Run", label: "Pipeline version", a: a.pipelineVersionId.slice(0, 8), b: b.pipelineVersionId.slice(0, 8) },
+    // A version id is a UUIDv7: its first digits are a timestamp shared by versions stored within
+    // a minute, its last ones random — those tell two versions apart.
+    { group: "Run", label: "Pipeline version", a: `…${a.pipelineVersionId.slice(-8)}`, b: `…${b.pipelineVersionId.slice(-8)}` },
     { group: "Run", label: "Branch", a: a.branch ?? dash, b: b.branch ?? dash },
     { group: "Run", label: "Commit", a: shortSha(a.commit), b: shortSha(b.commit) },
     { group: "Run", label: "Trigger", a: a.trigger, b: b.trigger },
