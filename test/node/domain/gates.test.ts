@@ -6,7 +6,7 @@ import { engine } from "../../../domain/run-engine/index.ts";
 import { evaluateGates, normaliseGates } from "../../../domain/pipeline/gates.ts";
 import { parsePipeline } from "../../../domain/pipeline/parse.ts";
 import { EngineDriver } from "../../support/engine-driver.ts";
-import { job, pipeline } from "../../support/pipelines.ts";
+import { job, pipeline, step } from "../../support/pipelines.ts";
 
 const gate = (g: Parameters<typeof normaliseGates>[0]) => normaliseGates(g);
 const metric = (value: number) => [{ step: "test", name: "coverage", value }];
@@ -60,7 +60,7 @@ describe("gates in the pipeline file", () => {
 
 describe("gates in the run engine", () => {
   const gated = (gates: Parameters<typeof normaliseGates>[0]) =>
-    new EngineDriver(pipeline([job("unit", [], { steps: [{ id: "test", name: null, run: "x", needs: [], env: {}, continueOnError: false, timeoutMs: null, retries: 0, shell: null, workingDirectory: null }], gates: normaliseGates(gates) })]));
+    new EngineDriver(pipeline([job("unit", [], { steps: [step("test")], gates: normaliseGates(gates) })]));
   const run = (d: EngineDriver, coverage: number, baselines?: Map<string, number[]>) => {
     d.assign("unit");
     d.step("unit", "test", "RUNNING");
