@@ -286,20 +286,25 @@ export class JobRunner {
     for (const w of [...masked.warnings, ...limited.warnings]) log.writeLine(`${YELLOW}warning: job ${w}${RESET}`);
     const jobOutputs = limited.value;
     const stopped = this.stoppedOutcome(jobOutputs);
-    if (stopped) return stopped;
+    // A failed, cancelled or timed-out job still uploads its artifacts (test reports, core
+    // dumps: what explains the failure). Not on the agent's shutdown nor a refusal: those leave now.
+    if (stopped && (a.artifacts.length === 0 || (this.stop !== "cancelled" && this.stop !== "timeout"))) return stopped;
 
-    let { status, reason, message } = summarizeSteps(a.steps, done);
+    let { status, reason, message } = stopped ?? summarizeSteps(a.steps, done);
     if (a.artifacts.length > 0) {
-      log.writeLine(`${BOLD}▶ artifacts${RESET}`);
+      const why = stopped ? (this.stop === "cancelled" ? "was cancelled" : "timed out") : status === "FAILED" ? "failed" : undefined;
+      log.writeLine(`${BOLD}▶ artifacts${why ? ` (uploaded although the job ${why})` : ""}${RESET}`);
+      // The steps' signal is already aborted when the job was stopped: then only the server calls' one.
+      const uploadSignal = stopped ? this.ioController.signal : anySignal(stepsSignal, this.ioController.signal);
       try {
         const note = (line: string) => log.writeLine(line.startsWith("warning") ? `${YELLOW}${line}${RESET}` : line);
         // Under --run-as, only what the user can read: the agent (root) would follow its symlinks.
         const staged = this.options.user
-          ? await stageArtifactsAs(this.options.user, a.artifacts, workspace, path.join(io.tmpDir, "artifacts"), { signal: stepsSignal, note })
+          ? await stageArtifactsAs(this.options.user, a.artifacts, workspace, path.join(io.tmpDir, "artifacts"), { signal: uploadSignal, note })
           : { dir: workspace, skipped: 0 };
         const report = await uploadArtifacts(a.artifacts, staged.dir, {
           api: this.jobApi,
-          signal: anySignal(stepsSignal, this.ioController.signal),
+          signal: uploadSignal,
           maxBytes: a.limits.artifactBytes,
           note,
         });
@@ -315,6 +320,7 @@ export class JobRunner {
         if (now) return now;
         throw err;
       }
+      if (stopped) return stopped;
     }
     const final = this.stoppedOutcome(jobOutputs);
     if (final) return final;
