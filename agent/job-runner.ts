@@ -14,6 +14,7 @@ import { maskOutputs, SecretMask } from "../domain/masking.ts";
 import type { JobAssignment, JobFinish } from "../domain/protocol.ts";
 import { JobRejectedError, type AgentApi, type JobApi } from "./api.ts";
 import { uploadArtifacts } from "./artifacts.ts";
+import { type PreparedCache, restoreCaches, saveCaches } from "./caches.ts";
 import { isAbortError, sleep } from "./backoff.ts";
 import { checkout } from "./checkout.ts";
 import { errorMessage, type Logger } from "./logger.ts";
@@ -249,6 +250,19 @@ export class JobRunner {
       }
     }
 
+    const cacheIo = { api: this.jobApi, workspace, tmpDir: io.tmpDir, signal: stepsSignal, note: (line: string) => log.writeLine(line.startsWith("warning") ? `${YELLOW}${line}${RESET}` : line) };
+    let caches: PreparedCache[] = [];
+    if (a.caches.length > 0 && this.options.user) {
+      // The agent (root) would write into and read from the user's dirs: not until that is done as the user.
+      cacheIo.note("warning: caches are not used under --run-as (yet); the job runs without them");
+    } else if (a.caches.length > 0) {
+      log.writeLine(`${BOLD}▶ restore caches${RESET}`);
+      caches = await restoreCaches(a.caches, cacheIo).catch((err: unknown) => {
+        if (stepsSignal.aborted) return [];
+        throw err;
+      });
+    }
+
     const outputs = new Map<string, Record<string, string>>();
     const knownSteps = new Set(a.steps.map((s) => s.id));
     const done = await runStepGraph(a.steps, {
@@ -321,6 +335,12 @@ export class JobRunner {
         throw err;
       }
       if (stopped) return stopped;
+    }
+    if (caches.length > 0 && (status === "SUCCESS" || status === "WARNING") && !this.stop) {
+      log.writeLine(`${BOLD}▶ save caches${RESET}`);
+      await saveCaches(caches, cacheIo).catch((err: unknown) => {
+        if (!stepsSignal.aborted) throw err;
+      });
     }
     const final = this.stoppedOutcome(jobOutputs);
     if (final) return final;

@@ -3,6 +3,7 @@
  * (see docs/pipelines.md for the file format). Everything downstream — the RunObject, the
  * dispatcher, the agent, the dashboard — works from this shape, never from raw YAML.
  */
+import type { JobCache } from "../caches.ts";
 
 export interface Dataset {
   namespace: string;
@@ -60,6 +61,8 @@ export interface PipelineJob {
   outputs: Record<string, string>;
   /** Globs, relative to the job's working directory. */
   artifacts: string[];
+  /** `cache:` entries (domain/caches.ts); keys still templated. */
+  caches: JobCache[];
   lineage: { inputs: Dataset[]; outputs: Dataset[] };
 }
 
