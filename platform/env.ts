@@ -29,4 +29,6 @@ export interface Env extends Omit<Cloudflare.Env, "YM_ADMIN_TOKEN" | "YM_ENCRYPT
   OPENLINEAGE_COMPRESSION?: string;
   /** Seconds a live-stream viewer may leave its window unacknowledged before it is dropped (default 10). */
   YM_LIVE_STALL_SECONDS?: string;
+  /** Bytes a project's job caches may hold before the least recently used go (default 10 GiB; docs/limits.md). */
+  YM_CACHE_PROJECT_BYTES?: string;
 }

@@ -8,6 +8,7 @@ import { ApiError, notFound, onError } from "./http/errors.ts";
 import { validationHook } from "./http/validation.ts";
 import { agentApiRoutes, agentDoor } from "./routes/agent-api.ts";
 import { agentArtifactRoutes } from "./routes/agent-artifacts.ts";
+import { agentCacheRoutes } from "./routes/agent-caches.ts";
 import { artifactRoutes } from "./routes/artifacts.ts";
 import { projectRoutes } from "./routes/projects.ts";
 import { queueRoutes } from "./routes/queue.ts";
@@ -76,6 +77,7 @@ export function createApp() {
     queueRegistryRoutes,
     agentApiRoutes,
     agentArtifactRoutes,
+    agentCacheRoutes,
     artifactRoutes,
     liveStreamRoutes,
     liveTicketRoutes,

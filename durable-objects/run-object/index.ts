@@ -16,6 +16,7 @@ import {
   type CreateRunInput,
   type EngineContext,
   engine,
+  jobQueue,
   type JobAttemptState,
   type JobState,
   nextDeadline,
@@ -62,6 +63,8 @@ export interface JobIdentity {
   runAttempt: number;
   jobKey: string;
   jobAttemptId: string;
+  /** The job's queue: caches are kept per project and queue (a queue is a trust boundary). */
+  queue: string;
 }
 
 export class RunObject extends DurableObject<Env> {
@@ -291,6 +294,7 @@ export class RunObject extends DurableObject<Env> {
           runAttempt: attempt.number,
           jobKey: job.key,
           jobAttemptId,
+          queue: jobQueue(job),
         });
       }
     }

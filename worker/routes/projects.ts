@@ -70,6 +70,7 @@ projectRoutes.openapi(
       repository: body.repository ?? null,
       webhookSecret: await encryptSecret(c.env, webhookSecret),
       runCounter: 0,
+      retention: null,
       createdAt: Date.now(),
     };
     try {
