@@ -16,4 +16,5 @@ ALTER TABLE `artifacts` ADD `expired_at` integer;--> statement-breakpoint
 CREATE INDEX `artifacts_created` ON `artifacts` (`project_id`,`created_at`);--> statement-breakpoint
 ALTER TABLE `projects` ADD `retention` text;--> statement-breakpoint
 ALTER TABLE `runs` ADD `logs_expired_at` integer;--> statement-breakpoint
-CREATE INDEX `runs_project_created` ON `runs` (`project_id`,`created_at`);
+CREATE INDEX `runs_project_created` ON `runs` (`project_id`,`created_at`);--> statement-breakpoint
+CREATE INDEX `webhook_deliveries_received` ON `webhook_deliveries` (`received_at`);

@@ -9,6 +9,7 @@ import { validationHook } from "./http/validation.ts";
 import { agentApiRoutes, agentDoor } from "./routes/agent-api.ts";
 import { agentArtifactRoutes } from "./routes/agent-artifacts.ts";
 import { agentCacheRoutes } from "./routes/agent-caches.ts";
+import { removalRoutes } from "./routes/removal.ts";
 import { artifactRoutes } from "./routes/artifacts.ts";
 import { projectRoutes } from "./routes/projects.ts";
 import { queueRoutes } from "./routes/queue.ts";
@@ -78,6 +79,7 @@ export function createApp() {
     agentApiRoutes,
     agentArtifactRoutes,
     agentCacheRoutes,
+    removalRoutes,
     artifactRoutes,
     liveStreamRoutes,
     liveTicketRoutes,

@@ -1,5 +1,6 @@
 /** The worker's entry point: the Hono app, and the Durable Object classes it binds. */
 import { createApp } from "./app.ts";
+import { retentionTick } from "./services/retention.ts";
 import { scheduledTick } from "./services/scheduler.ts";
 
 export { RunObject } from "../durable-objects/run-object/index.ts";
@@ -10,5 +11,9 @@ const app = createApp();
 export default {
   fetch: app.fetch,
   // The Cron Trigger (wrangler.jsonc `triggers`): fires the pipelines' due schedule slots.
-  scheduled: (controller, env, ctx) => ctx.waitUntil(scheduledTick(env, controller.scheduledTime)),
+  scheduled: (controller, env, ctx) => {
+    ctx.waitUntil(scheduledTick(env, controller.scheduledTime));
+    // Retention (issue 18) apart from the schedules: a slow or failing sweep never delays a run's start.
+    ctx.waitUntil(retentionTick(env, controller.scheduledTime).catch((error: unknown) => console.warn(`retention tick failed: ${String(error)}`)));
+  },
 } satisfies ExportedHandler<import("../platform/env.ts").Env>;

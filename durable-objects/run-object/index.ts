@@ -42,6 +42,8 @@ import { LineageExtension, type LineageListing } from "./lineage.ts";
 import { LOG_MIGRATIONS, MAX_LOG_CHUNK_BYTES } from "./log-store.ts";
 import { RunLive } from "./live.ts";
 import { RUN_SECRET_MIGRATIONS, RunSecrets } from "./run-secrets.ts";
+import { deletePrefix, expiredAt, markExpired, REMOVAL_MIGRATIONS, runPrefixes } from "./removal.ts";
+import { isTerminal } from "../../domain/states.ts";
 import { appendHistory, historyIndex, loadRun, RUN_MIGRATIONS, saveTouched } from "./store.ts";
 
 /**
@@ -102,16 +104,21 @@ export class RunObject extends DurableObject<Env> {
     this.lineage = new LineageExtension(this.sql, env, this.logs.store);
     this.extensions = [this.live, this.lineage];
     void ctx.blockConcurrencyWhile(async () => {
-      migrate(this.sql, [
-        { name: "run", statements: RUN_MIGRATIONS },
-        { name: "logs", statements: LOG_MIGRATIONS },
-        { name: "artifacts", statements: ARTIFACT_MIGRATIONS },
-        { name: "secrets", statements: RUN_SECRET_MIGRATIONS },
-        ...this.extensions.flatMap((e) => (e.migrations ? [e.migrations] : [])),
-      ]);
+      this.migrateStorage();
       this.state = loadRun(this.sql);
       this.alarmAt = await ctx.storage.getAlarm();
     });
+  }
+
+  private migrateStorage(): void {
+    migrate(this.sql, [
+      { name: "run", statements: RUN_MIGRATIONS },
+      { name: "logs", statements: LOG_MIGRATIONS },
+      { name: "artifacts", statements: ARTIFACT_MIGRATIONS },
+      { name: "secrets", statements: RUN_SECRET_MIGRATIONS },
+      { name: "removal", statements: REMOVAL_MIGRATIONS },
+      ...this.extensions.flatMap((e) => (e.migrations ? [e.migrations] : [])),
+    ]);
   }
 
   private engineContext(): EngineContext {
@@ -226,6 +233,40 @@ export class RunObject extends DurableObject<Env> {
     return ok(this.view(this.state!));
   }
 
+
+  /**
+   * Deletes the run (DELETE /api/v1/runs/:run, retention): its R2 objects, then all its storage
+   * (state, history, logs, artifacts' records, lineage rows, outboxes) and its alarm. Refused
+   * while the run is active. The worker deletes its D1 rows.
+   */
+  async destroy(runId: string): Promise<Result<{ objects: number }>> {
+    if (this.state && !isTerminal(this.state.run.status)) {
+      return fail(409, "run_active", `run #${this.state.run.number} is ${this.state.run.status}; cancel it and wait for it to end before deleting it`);
+    }
+    const prefixes = runPrefixes(this.state?.run.id ?? runId);
+    const objects = (await deletePrefix(this.env.ARTIFACTS, prefixes.artifacts)) + (await deletePrefix(this.env.ARTIFACTS, prefixes.logs));
+    for (const ws of this.ctx.getWebSockets()) {
+      try {
+        ws.close(1000, "run deleted");
+      } catch {
+        // already closed
+      }
+    }
+    await this.ctx.storage.deleteAlarm();
+    await this.ctx.storage.deleteAll();
+    this.state = null;
+    // Empty tables again, so a flush this instance already scheduled (live fan-out, outboxes) finds nothing rather than no table.
+    this.migrateStorage();
+    return ok({ objects });
+  }
+
+  /** Retention: removes the run's log archives; reading a log then answers 410 `expired`. */
+  async expireLogs(runId: string): Promise<Result<{ objects: number }>> {
+    if (this.state && !isTerminal(this.state.run.status)) return fail(409, "run_active", "the run is still active");
+    const objects = await deletePrefix(this.env.ARTIFACTS, runPrefixes(this.state?.run.id ?? runId).logs);
+    if (this.state) markExpired(this.sql, "logs", Date.now());
+    return ok({ objects });
+  }
 
   // ── from the dispatcher ──────────────────────────────────────────────────────────────────
 
@@ -428,6 +469,7 @@ export class RunObject extends DurableObject<Env> {
   ): Promise<Result<LogRead>> {
     const state = this.require();
     if (!state.ok) return state;
+    if (expiredAt(this.sql, "logs") !== null) return fail(410, "expired", "this run's logs were removed by the project's retention");
     const runAttempt = state.value.attempts[(runAttemptNumber ?? state.value.attempts.length) - 1];
     if (!runAttempt) return fail(404, "attempt_not_found", `run #${state.value.run.number} has no attempt ${runAttemptNumber}`);
     const job = runAttempt.jobs.find((j) => j.key === jobKey);

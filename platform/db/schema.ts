@@ -288,6 +288,7 @@ export const webhookDeliveries = sqliteTable(
   (t) => [
     uniqueIndex("webhook_deliveries_dedupe").on(t.projectId, t.dedupeKey),
     index("webhook_deliveries_project").on(t.projectId, t.id),
+    index("webhook_deliveries_received").on(t.receivedAt),
   ],
 );
 
