@@ -25,3 +25,6 @@ export interface ArtifactRecord {
 export function artifactKey(runId: string, jobAttemptId: string, name: string): string {
   return `artifacts/${runId}/${jobAttemptId}/${name}`;
 }
+
+/** Artifacts one job attempt may upload (docs/limits.md): past it, 413 `too_many_artifacts`. */
+export const MAX_ARTIFACTS_PER_JOB = 1000;

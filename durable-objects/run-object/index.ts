@@ -32,7 +32,7 @@ import { fail, ok, type Result } from "../../platform/result.ts";
 import { SerialFlush } from "../serial-flush.ts";
 import { settingsFrom, type Settings } from "../../platform/settings.ts";
 import { migrate } from "../sql-migrations.ts";
-import { artifactKey } from "../../platform/artifacts.ts";
+import { artifactKey, MAX_ARTIFACTS_PER_JOB } from "../../platform/artifacts.ts";
 import { ARTIFACT_MIGRATIONS, type ArtifactRecord, ArtifactStore } from "./artifact-store.ts";
 import { flushToD1, hasDirty, markDirty, markEntityDirty } from "./d1-projection.ts";
 import type { Committed, RunExtension } from "./extension.ts";
@@ -398,6 +398,9 @@ export class RunObject extends DurableObject<Env> {
       return existing.sha256 === meta.sha256
         ? ok(existing)
         : fail(409, "artifact_exists", `this job already uploaded an artifact named '${meta.name}' with other content`);
+    }
+    if (this.artifacts.countFor(jobAttemptId) >= MAX_ARTIFACTS_PER_JOB) {
+      return fail(413, "too_many_artifacts", `a job may upload at most ${MAX_ARTIFACTS_PER_JOB} artifacts`);
     }
     const id = auth.value;
     const record: ArtifactRecord = {

@@ -10,6 +10,7 @@ import { ArtifactView } from "../../domain/api.ts";
 import { AGENT_API_BASE, ArtifactName, SHA256_HEX } from "../../domain/protocol.ts";
 import { artifactKey } from "../../platform/artifacts.ts";
 import type { Env } from "../../platform/env.ts";
+import type { Result } from "../../platform/result.ts";
 import { ApiError, unwrap } from "../http/errors.ts";
 import { artifactView, MAX_ARTIFACT_BYTES, MAX_SINGLE_UPLOAD_BYTES, MULTIPART_PART_BYTES, sha256OfObject } from "../services/artifacts.ts";
 import { jobRun } from "./agent-api.ts";
@@ -77,9 +78,16 @@ agentArtifactRoutes.openapi(
       }
       throw error;
     }
-    return c.json(artifactView(unwrap(await run.recordArtifact(jobAttemptId, token, meta))), 201);
+    return c.json(artifactView(await recordOrDrop(c.env, run.recordArtifact(jobAttemptId, token, meta), key)), 201);
   },
 );
+
+/** The recorded artifact; when recording is refused (e.g. too many), the stored bytes are deleted: nothing half-kept. */
+async function recordOrDrop<T>(env: Env, recording: Promise<Result<T>>, key: string): Promise<T> {
+  const result = await recording;
+  if (!result.ok) await env.ARTIFACTS.delete(key);
+  return unwrap(result);
+}
 
 /** The opaque upload id the agent carries between calls: R2's upload id and the declared file. */
 interface UploadTicket {
@@ -195,6 +203,6 @@ agentArtifactRoutes.openapi(
       throw new ApiError(400, "sha256_mismatch", "the uploaded bytes do not match the declared sha256; nothing was kept");
     }
     const { u: _u, ...meta } = ticket;
-    return c.json(artifactView(unwrap(await run.recordArtifact(jobAttemptId, token, meta))), 201);
+    return c.json(artifactView(await recordOrDrop(c.env, run.recordArtifact(jobAttemptId, token, meta), key)), 201);
   },
 );
