@@ -264,7 +264,13 @@ export class RunObject extends DurableObject<Env> {
   async expireLogs(runId: string): Promise<Result<{ objects: number }>> {
     if (this.state && !isTerminal(this.state.run.status)) return fail(409, "run_active", "the run is still active");
     const objects = await deletePrefix(this.env.ARTIFACTS, runPrefixes(this.state?.run.id ?? runId).logs);
-    if (this.state) markExpired(this.sql, "logs", Date.now());
+    if (this.state) {
+      this.ctx.storage.transactionSync(() => {
+        markExpired(this.sql, "logs", Date.now());
+        // The live feed's log events point into the archives just deleted: a viewer gets the run without its log lines.
+        this.sql.exec("DELETE FROM live_events WHERE kind = 'log'");
+      });
+    }
     return ok({ objects });
   }
 
