@@ -131,7 +131,20 @@ describe("retention", () => {
     expect(log.json.error.code).toBe("expired");
     expect((await env.ARTIFACTS.list({ prefix: `artifacts/${runId}/` })).objects).toEqual([]);
     expect(await count("SELECT count(*) AS n FROM artifacts WHERE run_id = ? AND expired_at IS NOT NULL", runId)).toBe(1);
+    // Caches unused for longer than `caches` days go, R2 object first; a recently used one stays.
+    const project = (await env.DB.prepare("SELECT id FROM projects WHERE slug = 'retention-expire'").first<{ id: string }>())!.id;
+    await env.DB.prepare("UPDATE projects SET retention = ? WHERE id = ?").bind(JSON.stringify({ logs: 1, artifacts: 1, caches: 7 }), project).run();
+    for (const [id, usedAt] of [["stale", later - 8 * DAY_MS], ["fresh", later - DAY_MS]] as const) {
+      await env.ARTIFACTS.put(`caches/${project}/default/${id}.tar.gz`, "archive");
+      await env.DB.prepare(
+        "INSERT INTO cache_entries (id, project_id, queue, key, size, sha256, r2_key, created_at, last_used_at) VALUES (?, ?, 'default', ?, 7, 'x', ?, ?, ?)",
+      )
+        .bind(id, project, `key-${id}`, `caches/${project}/default/${id}.tar.gz`, usedAt, usedAt)
+        .run();
+    }
+    expect((await retentionTick(env, later)).caches).toBe(1);
+    expect((await env.ARTIFACTS.list({ prefix: `caches/${project}/` })).objects.map((o) => o.key)).toEqual([`caches/${project}/default/fresh.tar.gz`]);
     // Done once: the next tick has nothing left of this run.
-    expect(await retentionTick(env, later)).toMatchObject({ logs: 0, artifacts: 0 });
+    expect(await retentionTick(env, later)).toMatchObject({ logs: 0, artifacts: 0, caches: 0 });
   });
 });
