@@ -72,6 +72,8 @@ describe("DELETE /api/v1/runs/:run and /api/v1/artifacts/:artifact", () => {
     const { runId, finish } = await claimedRun("delete-artifact");
     await finish();
     const [artifact] = (await api("GET", `/api/v1/artifacts?run=${runId}`)).json.items;
+    const runner = await api("POST", "/api/v1/tokens", { body: { name: "runner", scopes: ["run"] } });
+    expect((await api("DELETE", `/api/v1/artifacts/${artifact.id}`, { token: runner.json.token })).status).toBe(403);
     expect((await api("DELETE", `/api/v1/artifacts/${artifact.id}`)).status).toBe(200);
     expect((await env.ARTIFACTS.list({ prefix: `artifacts/${runId}/` })).objects).toEqual([]);
     expect((await api("GET", `/api/v1/artifacts/${artifact.id}`)).status).toBe(404);

@@ -101,6 +101,8 @@ const cases: Case[] = [
   { route: "POST /api/v1/queues", need: "global", call: (t) => api("POST", "/api/v1/queues", { token: t, body: { name: `q-${++throwaway}` } }) },
   { route: "PATCH /api/v1/queues/{name}", need: "global", call: (t) => api("PATCH", "/api/v1/queues/default", { token: t, body: { description: "d" } }) },
   { route: "DELETE /api/v1/queues/{name}", need: "global", call: (t) => api("DELETE", "/api/v1/queues/no-such-queue", { token: t }) },
+  // Last: an allowed token may delete the run (once it has ended), which later cases would miss.
+  { route: "DELETE /api/v1/runs/{run}", need: "admin", byId: true, call: (t) => api("DELETE", `/api/v1/runs/${runId}`, { token: t }) },
 ];
 
 /**
@@ -111,7 +113,13 @@ const FILTERED = ["GET /api/v1/projects", "GET /api/v1/queue", "GET /api/v1/agen
 /** The queue registry and its counts belong to no project: every valid token reads them (docs/security.md). */
 const ANY_TOKEN = ["GET /api/v1/queues", "GET /api/v1/queues/{name}", "GET /api/v1/queues/{name}/metrics"];
 /** Routes with their own door, tested in their own files (live-auth.test.ts, the artifacts tests). */
-const ELSEWHERE = ["GET /api/v1/runs/{run}/live", "GET /api/v1/queue/live", "GET /api/v1/artifacts/{artifact}", "GET /api/v1/artifacts/{artifact}/download"];
+const ELSEWHERE = [
+  "GET /api/v1/runs/{run}/live",
+  "GET /api/v1/queue/live",
+  "GET /api/v1/artifacts/{artifact}",
+  "GET /api/v1/artifacts/{artifact}/download",
+  "DELETE /api/v1/artifacts/{artifact}", // retention.test.ts
+];
 
 const RANK = { read: 0, run: 1, admin: 2 } as const;
 

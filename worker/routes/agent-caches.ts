@@ -69,7 +69,8 @@ agentCacheRoutes.openapi(
     operationId: "downloadCache",
     summary: "A cache entry's archive (tar, gzip), streamed",
     security,
-    request: { params: JobParam.extend({ entry: ID }) },
+    // Not ID: a malformed entry is a 404 after the token is checked, not a 400 before it.
+    request: { params: JobParam.extend({ entry: z.string().min(1).max(100) }) },
     responses: { 200: { description: "The archive.", content: { "application/gzip": { schema: z.string().meta({ format: "binary" }) } } }, ...errors },
   }),
   async (c) => {
