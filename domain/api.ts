@@ -233,6 +233,7 @@ export const ArtifactView = z
     sha256: z.string(),
     contentType: z.string(),
     createdAt: z.string(),
+    expired: z.boolean().optional().describe("true when retention removed the bytes (the download answers 410)"),
   })
   .meta({ id: "Artifact" });
 export type ArtifactView = z.infer<typeof ArtifactView>;

@@ -8,6 +8,8 @@ import { ApiError, notFound, onError } from "./http/errors.ts";
 import { validationHook } from "./http/validation.ts";
 import { agentApiRoutes, agentDoor } from "./routes/agent-api.ts";
 import { agentArtifactRoutes } from "./routes/agent-artifacts.ts";
+import { agentCacheRoutes } from "./routes/agent-caches.ts";
+import { removalRoutes } from "./routes/removal.ts";
 import { artifactRoutes } from "./routes/artifacts.ts";
 import { projectRoutes } from "./routes/projects.ts";
 import { queueRoutes } from "./routes/queue.ts";
@@ -100,6 +102,8 @@ export function createApp() {
     queueRegistryRoutes,
     agentApiRoutes,
     agentArtifactRoutes,
+    agentCacheRoutes,
+    removalRoutes,
     artifactRoutes,
     liveStreamRoutes,
     liveTicketRoutes,

@@ -183,6 +183,16 @@ const cases: Case[] = [
   // Lineage events and datasets name no project: reading them takes a token for every project.
   { route: "GET /api/v1/lineage/events", need: "global-read", call: (t) => api("GET", "/api/v1/lineage/events", { token: t }) },
   { route: "GET /api/v1/datasets", need: "global-read", call: (t) => api("GET", "/api/v1/datasets", { token: t }) },
+  {
+    route: "DELETE /api/v1/runs/{run}",
+    need: "admin",
+    byId: true,
+    call: async (t) => {
+      const run = await freshRun();
+      await api("POST", `/api/v1/runs/${run}/cancel`); // a queued run ends KILLED at once: it may be deleted
+      return api("DELETE", `/api/v1/runs/${run}`, { token: t });
+    },
+  },
 ];
 
 /**
@@ -195,7 +205,13 @@ const ANY_TOKEN = ["GET /api/v1/queues", "GET /api/v1/queues/{name}", "GET /api/
 /** Lineage in: the run scope, its triggers limited to the token's projects (lineage-ingest.test.ts); triggers listed filtered. */
 FILTERED.push("POST /api/v1/lineage", "GET /api/v1/lineage/triggers");
 /** Routes with their own door, tested in their own files (live-auth.test.ts, the artifacts tests). */
-const ELSEWHERE = ["GET /api/v1/runs/{run}/live", "GET /api/v1/queue/live", "GET /api/v1/artifacts/{artifact}", "GET /api/v1/artifacts/{artifact}/download"];
+const ELSEWHERE = [
+  "GET /api/v1/runs/{run}/live",
+  "GET /api/v1/queue/live",
+  "GET /api/v1/artifacts/{artifact}",
+  "GET /api/v1/artifacts/{artifact}/download",
+  "DELETE /api/v1/artifacts/{artifact}", // retention.test.ts
+];
 
 const RANK = { read: 0, run: 1, admin: 2 } as const;
 

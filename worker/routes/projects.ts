@@ -73,6 +73,7 @@ projectRoutes.openapi(
       repository: body.repository ?? null,
       webhookSecret: await encryptSecret(c.env, webhookSecret),
       runCounter: 0,
+      retention: null,
       createdAt: Date.now(),
     };
     try {

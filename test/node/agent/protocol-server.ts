@@ -391,6 +391,7 @@ export function makeAssignment(
     env: {},
     outputs: {},
     artifacts: [],
+    caches: [],
     mask: [],
     heartbeatIntervalMs: 100,
     limits: { logChunkBytes: 1024 * 1024, artifactBytes: 1024 * 1024 * 1024 },
