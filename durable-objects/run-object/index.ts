@@ -50,7 +50,6 @@ import { LOG_MIGRATIONS } from "./log-store.ts";
 import { RunLive } from "./live.ts";
 import { RUN_SECRET_MIGRATIONS, RunSecrets } from "./run-secrets.ts";
 import { deletePrefix, expiredAt, markExpired, REMOVAL_MIGRATIONS, runPrefixes } from "./removal.ts";
-import { isTerminal } from "../../domain/states.ts";
 import { appendHistory, historyIndex, loadRun, RUN_MIGRATIONS, saveTouched } from "./store.ts";
 
 
