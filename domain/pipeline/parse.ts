@@ -26,6 +26,11 @@ import {
 export interface ParseOptions {
   /** The pipeline's name when the file has no top-level `name:` (e.g. the file's name). */
   name?: string;
+  /**
+   * Jobs outside the file that its jobs may `needs` (key → output names): the run's jobs,
+   * for a file uploaded into a running run (domain/run-engine/append-jobs.ts).
+   */
+  existingJobs?: Record<string, string[]>;
 }
 
 type Path = (string | number)[];
@@ -232,7 +237,7 @@ function parse(text: string, options: ParseOptions): ParseResult {
   }
 
   // Stage 3: relations, building the normalised pipeline as we go.
-  const pipeline = new Normaliser(parsed.data, report, label).pipeline(options);
+  const pipeline = new Normaliser(parsed.data, report, label, options.existingJobs).pipeline(options);
   return problems.length > 0 ? fail(problems) : { ok: true, pipeline };
 }
 
@@ -276,19 +281,23 @@ function unknown(what: string, name: string, candidates: string[]): string {
 class Normaliser {
   private readonly params: Record<string, unknown>;
   private readonly jobKeys: string[];
+  /** The file's jobs and the existing ones its jobs may need. */
+  private readonly knownJobs: string[];
   private readonly jobOutputs: Map<string, string[]>;
 
   private readonly file: PipelineFile;
   private readonly report: Report;
   private readonly label: (path: Path) => string;
 
-  constructor(file: PipelineFile, report: Report, label: (path: Path) => string) {
+  constructor(file: PipelineFile, report: Report, label: (path: Path) => string, existingJobs: Record<string, string[]> = {}) {
     this.file = file;
     this.report = report;
     this.label = label;
     this.params = file.params ?? {};
     this.jobKeys = Object.keys(file.jobs);
     this.jobOutputs = new Map(this.jobKeys.map((key) => [key, Object.keys(file.jobs[key]!.outputs ?? {})]));
+    for (const [key, outputs] of Object.entries(existingJobs)) if (!this.jobOutputs.has(key)) this.jobOutputs.set(key, outputs);
+    this.knownJobs = [...this.jobOutputs.keys()];
   }
 
   pipeline(options: ParseOptions): Pipeline {
@@ -334,7 +343,7 @@ class Normaliser {
     const at = (...rest: Path): Path => ["jobs", key, ...rest];
     const needs = [...new Set(job.needs ?? [])];
     (job.needs ?? []).forEach((need, i) => {
-      if (!this.jobKeys.includes(need)) this.fault(at("needs", i), unknown("job", need, this.jobKeys));
+      if (!this.knownJobs.includes(need)) this.fault(at("needs", i), unknown("job", need, this.knownJobs));
     });
 
     // Step ids: given, or `step-<n>`. A duplicate is reported where the second one is.
@@ -452,7 +461,7 @@ class Normaliser {
         return null;
       case "needs":
         if (!scope.needs) return "needs.* is only available inside a job";
-        if (!this.jobOutputs.has(name)) return unknown("job", name, this.jobKeys);
+        if (!this.jobOutputs.has(name)) return unknown("job", name, this.knownJobs);
         if (!scope.needs.has(name)) return `job "${name}" is not in this job's needs; add it there`;
         if (!this.jobOutputs.get(name)!.includes(t.path[3]!)) return `job "${name}" declares no output "${t.path[3]}"`;
         return null;

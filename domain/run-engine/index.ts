@@ -5,6 +5,7 @@
  */
 import type { JobFinish, StepUpdate } from "../protocol.ts";
 import type { CommandResult } from "./effects.ts";
+import { type AppendJobsInput, type AppendJobsResult, appendJobs } from "./append-jobs.ts";
 import { cancelJobs, cancelRun, rerun } from "./control.ts";
 import { type AssignInput, assignJob, finishJob, heartbeat, reissueToken, updateStep } from "./job-lifecycle.ts";
 import type { EngineContext, JobAttemptState, JobState, RunState, StepState } from "./model.ts";
@@ -16,6 +17,7 @@ export * from "./effects.ts";
 export { createRun, type CreateRunInput } from "./create.ts";
 export type { AssignInput } from "./job-lifecycle.ts";
 export { nextDeadline } from "./tick.ts";
+export { MAX_RUN_JOBS, MAX_UPLOAD_DEPTH, parseUpload, type AppendJobsInput, type AppendJobsResult } from "./append-jobs.ts";
 export { buildJobAssignment, type AssignmentOptions } from "./job-assignment.ts";
 export { runView, type HistoryIndex } from "./view.ts";
 
@@ -35,5 +37,7 @@ export const engine = {
     runCommand(state, ctx, (t) => updateStep(t, jobAttemptId, stepId, update)),
   finishJob: (state: RunState, ctx: EngineContext, jobAttemptId: string, finish: JobFinish): CommandResult<JobAttemptState> =>
     runCommand(state, ctx, (t) => finishJob(t, jobAttemptId, finish)),
+  appendJobs: (state: RunState, ctx: EngineContext, input: AppendJobsInput): CommandResult<AppendJobsResult> =>
+    runCommand(state, ctx, (t) => appendJobs(t, input)),
   tick: (state: RunState, ctx: EngineContext): CommandResult<void> => runCommand(state, ctx, (t) => tick(t)),
 };
