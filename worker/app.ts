@@ -7,6 +7,7 @@ import { AGENT_API_BASE } from "../domain/protocol.ts";
 import { ApiError, notFound, onError } from "./http/errors.ts";
 import { validationHook } from "./http/validation.ts";
 import { agentApiRoutes, agentDoor } from "./routes/agent-api.ts";
+import { agentPipelineRoutes } from "./routes/agent-pipeline.ts";
 import { agentArtifactRoutes } from "./routes/agent-artifacts.ts";
 import { artifactRoutes } from "./routes/artifacts.ts";
 import { projectRoutes } from "./routes/projects.ts";
@@ -69,6 +70,7 @@ export function createApp() {
   app.route("/", secretRoutes);
   app.route("/", queueRoutes);
   app.route("/", agentApiRoutes);
+  app.route("/", agentPipelineRoutes);
   app.route("/", agentArtifactRoutes);
   app.route("/", artifactRoutes);
   app.route("/", liveStreamRoutes);

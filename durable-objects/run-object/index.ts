@@ -22,6 +22,8 @@ import {
   type RunState,
   runView,
   type TransitionEffect,
+  type AppendJobsResult,
+  parseUpload,
 } from "../../domain/run-engine/index.ts";
 import { newJobToken, sha256Hex } from "../../domain/tokens.ts";
 import type { Env } from "../../platform/env.ts";
@@ -328,6 +330,22 @@ export class RunObject extends DurableObject<Env> {
     }
     void this.scheduleAlarm();
     return result;
+  }
+
+  /**
+   * `yardmaster-agent pipeline upload`: the job's file, parsed with the run's jobs available
+   * to `needs`, becomes jobs of the current attempt (domain/run-engine/append-jobs.ts).
+   */
+  async uploadPipeline(jobAttemptId: string, token: string, text: string): Promise<Result<AppendJobsResult>> {
+    const auth = await this.authorize(jobAttemptId, token);
+    if (!auth.ok) return auth;
+    const parsed = parseUpload(this.state!, text);
+    if (!parsed.ok) {
+      const first = parsed.problems[0]!;
+      const more = parsed.problems.length > 1 ? ` (and ${parsed.problems.length - 1} more)` : "";
+      return fail(400, "invalid_pipeline", `line ${first.line}, column ${first.column}: ${first.message}${more}`, { problems: parsed.problems });
+    }
+    return this.commit(engine.appendJobs(this.state!, this.engineContext(), { jobAttemptId, pipeline: parsed.pipeline }));
   }
 
   /** Checks a job token for the worker (artifact uploads). */
