@@ -230,6 +230,7 @@ export class JobRunner {
       }
     };
 
+    for (const notice of a.notices ?? []) log.writeLine(`${YELLOW}${notice}${RESET}`);
     if (a.repository) {
       log.writeLine(`${BOLD}▶ checkout${RESET}`);
       const result = await checkout({

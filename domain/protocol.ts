@@ -92,6 +92,8 @@ export const JobAssignment = z.object({
   mask: z.array(z.string()),
   heartbeatIntervalMs: z.number().int(),
   limits: z.object({ logChunkBytes: z.number().int(), artifactBytes: z.number().int() }),
+  /** Lines the agent writes at the top of the job's log (e.g. why the job has no secrets). */
+  notices: z.array(z.string()).optional(),
 });
 export type JobAssignment = z.infer<typeof JobAssignment>;
 

@@ -8,6 +8,10 @@ import { AGENT_PROTOCOL_VERSION, type JobAssignment } from "../protocol.ts";
 import { renderTemplate, templateReferences } from "../templates.ts";
 import type { JobAttemptState, JobState, RunState } from "./model.ts";
 
+/** Written at the top of every job log of a run without secrets. */
+export const SECRETS_WITHHELD_NOTICE =
+  "This run is of a pull request from a fork: it gets no project secrets (every ${{ secrets.* }} is empty), so untrusted code cannot read them.";
+
 export interface AssignmentOptions {
   token: string;
   /** Project secrets by name (decrypted); only the ones the job references are sent. */
@@ -80,6 +84,7 @@ export function buildJobAssignment(state: RunState, job: JobState, jobAttempt: J
     mask: [],
     heartbeatIntervalMs: options.heartbeatIntervalMs,
     limits: options.limits,
+    ...(run.secretsWithheld ? { notices: [SECRETS_WITHHELD_NOTICE] } : {}),
   };
   // Job outputs may name secrets too; they are resolved by the agent from step outputs only.
   for (const text of Object.values(def.outputs)) for (const ref of templateReferences(text, "secrets")) usedSecrets.add(ref.path[1]!);

@@ -97,6 +97,8 @@ export interface RunInfo {
   status: State;
   startedAt: number | null;
   endedAt: number | null;
+  /** The run was started without project secrets (a pull request from a fork); its jobs' logs say so. */
+  secretsWithheld?: boolean;
   /** Jobs added by `yardmaster-agent pipeline upload` (./append-jobs.ts), in upload order. */
   uploads?: UploadRecord[];
 }

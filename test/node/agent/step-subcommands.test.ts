@@ -112,6 +112,14 @@ describe("yardmaster-agent inside a step", () => {
     expect(bad.out.stderr).toContain("HTTP 401");
   });
 
+  it("writes the assignment's notices (a fork's run without secrets) at the top of the job's log", async () => {
+    const job = makeAssignment({ notices: ["This run is of a pull request from a fork: it gets no project secrets"], steps: [{ id: "s", run: "echo step" }] });
+    server.addJob(job);
+    const r = await runJob(server, job, work.dir);
+    expect(r.log.indexOf("pull request from a fork")).toBeGreaterThanOrEqual(0);
+    expect(r.log.indexOf("pull request from a fork")).toBeLessThan(r.log.indexOf("step s"));
+  });
+
   it("runs the bundle itself when the agent runs from it", () => {
     expect(agentEntry("file:///opt/ym/yardmaster-agent.mjs")).toEqual({ node: process.execPath, args: ["/opt/ym/yardmaster-agent.mjs"] });
     expect(agentEntry("file:///repo/agent/step-shim.ts").args).toEqual(["--experimental-strip-types", "--no-warnings", "/repo/agent/cli.ts"]);
