@@ -5,6 +5,7 @@
  */
 import { z } from "zod";
 import { STATES } from "./states.ts";
+import { Retention, StatusesErrorView, StatusesSetting } from "./project-settings.ts";
 
 const Time = z.string().nullable();
 const StateSchema = z.enum(STATES);
@@ -232,6 +233,9 @@ export const ProjectView = z
     name: z.string(),
     repository: z.string().nullable(),
     createdAt: z.string(),
+    statuses: StatusesSetting.nullable(),
+    statusesError: StatusesErrorView.nullable(),
+    retention: Retention.nullable(),
   })
   .meta({ id: "Project" });
 export type ProjectView = z.infer<typeof ProjectView>;

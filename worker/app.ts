@@ -8,6 +8,7 @@ import { ApiError, notFound, onError } from "./http/errors.ts";
 import { validationHook } from "./http/validation.ts";
 import { agentApiRoutes, agentDoor } from "./routes/agent-api.ts";
 import { agentPipelineRoutes } from "./routes/agent-pipeline.ts";
+import { projectSettingsRoutes } from "./routes/project-settings.ts";
 import { agentArtifactRoutes } from "./routes/agent-artifacts.ts";
 import { artifactRoutes } from "./routes/artifacts.ts";
 import { projectRoutes } from "./routes/projects.ts";
@@ -62,6 +63,7 @@ export function createApp() {
   app.use(`${AGENT_API_BASE}/*`, agentDoor);
 
   app.route("/", projectRoutes);
+  app.route("/", projectSettingsRoutes);
   app.route("/", runRoutes);
   app.route("/", lineageRoutes);
   app.route("/", tokenRoutes);

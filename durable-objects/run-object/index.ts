@@ -39,6 +39,7 @@ import type { Committed, RunExtension } from "./extension.ts";
 import { flushDispatchOps, hasDispatchOps, recordDispatchOps } from "./dispatch-outbox.ts";
 import { JobLogs, type LogRead } from "./job-logs.ts";
 import { LineageExtension, type LineageListing } from "./lineage.ts";
+import { CommitStatusExtension, type StatusTarget } from "./commit-statuses.ts";
 import { LOG_MIGRATIONS, MAX_LOG_CHUNK_BYTES } from "./log-store.ts";
 import { RunLive } from "./live.ts";
 import { RUN_SECRET_MIGRATIONS, RunSecrets } from "./run-secrets.ts";
@@ -83,6 +84,8 @@ export class RunObject extends DurableObject<Env> {
   readonly live: RunLive;
   /** The run's OpenLineage events and their delivery (./lineage.ts). */
   private readonly lineage: LineageExtension;
+  /** Commit statuses to GitHub and their delivery (./commit-statuses.ts). */
+  private readonly statuses: CommitStatusExtension;
   private alarmAt: number | null = null;
 
   constructor(ctx: DurableObjectState, env: Env) {
@@ -98,18 +101,39 @@ export class RunObject extends DurableObject<Env> {
     this.secrets = new RunSecrets(this.sql);
     this.live = new RunLive(ctx, env, () => this.state);
     this.lineage = new LineageExtension(this.sql, env, this.logs.store);
-    this.extensions = [this.live, this.lineage];
+    this.statuses = new CommitStatusExtension(this.sql, env);
+    this.extensions = [this.live, this.lineage, this.statuses];
     void ctx.blockConcurrencyWhile(async () => {
-      migrate(this.sql, [
-        { name: "run", statements: RUN_MIGRATIONS },
-        { name: "logs", statements: LOG_MIGRATIONS },
-        { name: "artifacts", statements: ARTIFACT_MIGRATIONS },
-        { name: "secrets", statements: RUN_SECRET_MIGRATIONS },
-        ...this.extensions.flatMap((e) => (e.migrations ? [e.migrations] : [])),
-      ]);
+      this.migrate();
       this.state = loadRun(this.sql);
       this.alarmAt = await ctx.storage.getAlarm();
     });
+  }
+
+  private migrate(): void {
+    migrate(this.sql, [
+      { name: "run", statements: RUN_MIGRATIONS },
+      { name: "logs", statements: LOG_MIGRATIONS },
+      { name: "artifacts", statements: ARTIFACT_MIGRATIONS },
+      { name: "secrets", statements: RUN_SECRET_MIGRATIONS },
+      ...this.extensions.flatMap((e) => (e.migrations ? [e.migrations] : [])),
+    ]);
+  }
+
+  /**
+   * Deleting the run's project (worker/routes/project-settings.ts), after its D1 rows: all of the
+   * object's storage goes; the object is then as if it never held a run. Refused while it runs.
+   */
+  async destroy(): Promise<Result<null>> {
+    if (this.state && !["SUCCESS", "WARNING", "FAILED", "KILLED"].includes(this.state.run.status)) {
+      return fail(409, "run_active", `run #${this.state.run.number} is ${this.state.run.status}; cancel it first`);
+    }
+    await this.ctx.storage.deleteAlarm();
+    await this.ctx.storage.deleteAll();
+    this.state = null;
+    this.alarmAt = null;
+    this.migrate(); // empty tables again, so a late call finds "no such run", not "no such table"
+    return ok(null);
   }
 
   private engineContext(): EngineContext {
@@ -166,11 +190,12 @@ export class RunObject extends DurableObject<Env> {
   // ── from the worker ──────────────────────────────────────────────────────────────────────
 
   /** Creates the run; calling again with the same id returns the same run. */
-  async create(input: CreateRunInput): Promise<Result<RunView>> {
+  async create(input: CreateRunInput, extras: { statuses?: StatusTarget } = {}): Promise<Result<RunView>> {
     if (this.state) {
       if (this.state.run.id !== input.id) return fail(409, "run_exists", "this object already holds another run");
       return ok(this.view(this.state));
     }
+    if (extras.statuses) this.statuses.configure(extras.statuses);
     const result = this.commit(createRun(input, this.engineContext()));
     if (!result.ok) return result;
     // No await since the commit: the snapshot lands together with the run.

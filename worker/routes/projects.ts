@@ -5,6 +5,7 @@ import { drizzle } from "drizzle-orm/d1";
 import { uuidv7 } from "uuidv7";
 import { PipelineSummaryView, PipelineVersionView, ProjectView } from "../../domain/api.ts";
 import { parsePipeline } from "../../domain/pipeline/parse.ts";
+import { REPOSITORY_URL } from "../../domain/project-settings.ts";
 import { PIPELINE_DEFAULTS } from "../../domain/pipeline/types.ts";
 import { randomSecret, sha256Hex } from "../../domain/tokens.ts";
 import { requireGlobalScope, requireScope, projectFilter } from "../auth/principal.ts";
@@ -19,21 +20,20 @@ import { errors, json, NAME, router, security, SLUG } from "./common.ts";
 const CreateProject = z.object({
   slug: SLUG,
   name: z.string().min(1).max(200).optional(),
-  repository: z
-    .string()
-    .max(2000)
-    .regex(/^(https?:\/\/|ssh:\/\/|git@|file:\/\/|\/)/, "repository is a clone URL (https://, ssh://, git@…, file:// or an absolute path)")
-    .optional(),
+  repository: REPOSITORY_URL.optional(),
   webhookSecret: z.string().min(16, "a webhook secret has at least 16 characters").max(200).optional(),
 });
 
 const iso = (t: number) => new Date(t).toISOString();
-const projectView = (p: typeof projects.$inferSelect) => ({
+export const projectView = (p: typeof projects.$inferSelect) => ({
   id: p.id,
   slug: p.slug,
   name: p.name,
   repository: p.repository,
   createdAt: iso(p.createdAt),
+  statuses: p.statuses ?? null,
+  statusesError: p.statusesError ? { ...p.statusesError, at: iso(p.statusesError.at) } : null,
+  retention: p.retention ?? null,
 });
 
 export const projectRoutes = router();
@@ -66,6 +66,9 @@ projectRoutes.openapi(
       webhookSecret: await encryptSecret(c.env, webhookSecret),
       runCounter: 0,
       createdAt: Date.now(),
+      statuses: null,
+      statusesError: null,
+      retention: null,
     };
     try {
       await db.insert(projects).values(row);

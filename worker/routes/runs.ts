@@ -45,6 +45,7 @@ runRoutes.openapi(
       params: body.params ?? {},
       // A person in the dashboard (session cookie) triggers by hand; a bearer token is the API.
       trigger: c.var.principal.via === "session" ? "manual" : "api",
+      origin: new URL(c.req.url).origin,
     });
     return c.json(run, 201);
   },

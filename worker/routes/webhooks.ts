@@ -163,7 +163,7 @@ webhookRoutes.openapi(
       const reason = `delivery ${facts.deliveryId} was received before (recorded as ${claim.delivery.id}); nothing is started again`;
       return c.json(deliveryView(await recordDelivery(c.env, facts, "duplicate", reason)), 200);
     }
-    if (delivery.status === "accepted") delivery = await startPlannedRuns(c.env, delivery, slug);
+    if (delivery.status === "accepted") delivery = await startPlannedRuns(c.env, delivery, slug, new URL(c.req.url).origin);
     return c.json(deliveryView(delivery), 200);
   },
 );
@@ -232,7 +232,7 @@ webhookRoutes.openapi(
       const reason = `delivery ${facts.deliveryId} was received before (recorded as ${claim.delivery.id}); nothing is started again`;
       return c.json({ delivery: deliveryView(await recordDelivery(c.env, facts, "duplicate", reason)), run: null }, 200);
     }
-    if (delivery.status === "accepted") delivery = await startPlannedRuns(c.env, delivery, slug);
+    if (delivery.status === "accepted") delivery = await startPlannedRuns(c.env, delivery, slug, new URL(c.req.url).origin);
     const run = delivery.runs[0]!;
     if (run.error) throw new ApiError(run.error.status as 400, run.error.code, run.error.message);
     return c.json({ delivery: deliveryView(delivery), run: { id: run.runId, number: run.number! } }, 201);

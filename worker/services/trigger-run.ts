@@ -13,7 +13,7 @@ import type { Env } from "../../platform/env.ts";
 import { runStub } from "../../platform/stubs.ts";
 import { ApiError, unwrap } from "../http/errors.ts";
 import { findPipeline, findProject } from "./projects.ts";
-import { snapshotSecrets } from "./secrets.ts";
+import { snapshotSecrets, statusTarget } from "./secrets.ts";
 
 export interface TriggerInput {
   project: string;
@@ -30,6 +30,8 @@ export interface TriggerInput {
   runId?: string;
   /** False for untrusted code (pull requests from forks): the run gets no project secrets. */
   withSecrets?: boolean;
+  /** The triggering request's origin: the base of the run page's URL in commit statuses, unless YM_PUBLIC_URL is set. */
+  origin?: string | null;
 }
 
 /** The run's params: the given ones, checked against the pipeline's declared params, defaults filled in. */
@@ -77,6 +79,7 @@ export async function triggerRun(env: Env, input: TriggerInput): Promise<RunView
   const number = counter[0]!.number;
   const id = input.runId ?? uuidv7();
   const run = runStub(env, id);
+  const statuses = await statusTarget(env, project, input.origin ?? null);
   return unwrap(
     await run.create({
       id,
@@ -94,6 +97,7 @@ export async function triggerRun(env: Env, input: TriggerInput): Promise<RunView
       params,
       nominalTime: input.nominalTime ?? null,
       secrets,
-    }),
+      ...(input.withSecrets === false ? { secretsWithheld: true } : {}),
+    }, statuses ? { statuses } : {}),
   );
 }

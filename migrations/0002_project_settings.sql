@@ -1,0 +1,3 @@
+ALTER TABLE `projects` ADD `statuses` text;--> statement-breakpoint
+ALTER TABLE `projects` ADD `statuses_error` text;--> statement-breakpoint
+ALTER TABLE `projects` ADD `retention` text;
