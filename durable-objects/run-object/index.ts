@@ -26,6 +26,7 @@ import {
   parseUpload,
 } from "../../domain/run-engine/index.ts";
 import { newJobToken, sha256Hex } from "../../domain/tokens.ts";
+import { referencedSecrets } from "../../domain/secrets.ts";
 import type { Env } from "../../platform/env.ts";
 import { OutboxStatus } from "../outbox-status.ts";
 import { fail, ok, type Result } from "../../platform/result.ts";
@@ -370,6 +371,11 @@ export class RunObject extends DurableObject<Env> {
       const more = parsed.problems.length > 1 ? ` (and ${parsed.problems.length - 1} more)` : "";
       return fail(400, "invalid_pipeline", `line ${first.line}, column ${first.column}: ${first.message}${more}`, { problems: parsed.problems });
     }
+    // The secrets the new jobs reference beyond the snapshot, as they are now (none for a run
+    // without secrets: a fork's pull request). Added first: a job is queued only by the commit.
+    const wanted = this.state!.run.secretsWithheld ? [] : this.secrets.missing(referencedSecrets(parsed.pipeline));
+    if (wanted.length > 0) await this.secrets.addFromProject(this.env, this.state!.run.projectId, wanted);
+    // The await above: re-read the state, which may have changed meanwhile.
     return this.commit(engine.appendJobs(this.state!, this.engineContext(), { jobAttemptId, pipeline: parsed.pipeline }));
   }
 

@@ -103,6 +103,26 @@ describe("pipeline upload from a running job", () => {
     }
   });
 
+  it("gives uploaded jobs the project secrets they reference, though the stored bootstrap references none", async () => {
+    await projectWithPipeline("upl-sec", bootstrap("upl-sec"));
+    expect((await api("PUT", "/api/v1/projects/upl-sec/secrets/DEPLOY_KEY", { body: { value: "s3cr3t-value" } })).status).toBe(201);
+    const agent = await registerAgent("upl-sec-agent", ["upl-sec"]);
+    await api("POST", "/api/v1/projects/upl-sec/pipelines/build/runs");
+    const boot = (await claim(agent.token, 10)).json;
+    expect(boot.mask).toEqual([]);
+    const j = job(boot.token, boot.job.attemptId);
+    await j.step("upload", { attempt: 1, status: "RUNNING" });
+    const text = "jobs:\n  deploy:\n    needs: [bootstrap]\n    runs-on: [upl-sec]\n    steps: [{ run: 'deploy --key ${{ secrets.DEPLOY_KEY }}' }]\n";
+    const res = await api("POST", `/api/agent/v1/jobs/${boot.job.attemptId}/pipeline`, { token: boot.token, raw: text, headers: { "content-type": "text/plain" } });
+    expect(res.status, res.text).toBe(200);
+    await j.step("upload", { attempt: 1, status: "SUCCESS", exitCode: 0 });
+    await j.finish({ status: "SUCCESS", outputs: {} });
+    const deploy = (await claim(agent.token, 10)).json;
+    expect(deploy.job.key).toBe("deploy");
+    expect(deploy.steps[0].run).toBe("deploy --key s3cr3t-value");
+    expect(deploy.mask).toEqual(["s3cr3t-value"]);
+  });
+
   it("refuses another job's token, and a job that has ended", async () => {
     const { j, upload, assignment } = await runningBootstrap("upl-auth");
     const other = await runningBootstrap("upl-auth2");
