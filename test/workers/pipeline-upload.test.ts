@@ -58,6 +58,15 @@ describe("pipeline upload from a running job", () => {
     const next = await claim(agent.token, 10);
     expect(next.status).toBe(200);
     expect(next.json).toMatchObject({ job: { key: "test" }, steps: [{ run: "make test" }] });
+    // The uploaded job's lineage events are the run's like any other job's.
+    const t = job(next.json.token, next.json.job.attemptId);
+    await t.step(next.json.steps[0].id, { attempt: 1, status: "RUNNING" });
+    await t.step(next.json.steps[0].id, { attempt: 1, status: "SUCCESS", exitCode: 0 });
+    await t.finish({ status: "SUCCESS", outputs: {} });
+    const lineage = (await api("GET", `/api/v1/runs/${run.id}/lineage`)).json.items as { job: string; eventType: string }[];
+    const types = (key: string) => lineage.filter((e) => e.job === `upl-ok/build.${key}`).map((e) => e.eventType);
+    expect(types("test")).toEqual(types("bootstrap"));
+    expect(types("test")).toEqual(expect.arrayContaining(["START", "COMPLETE"]));
   });
 
   it("refuses keys the run already has, naming them (409)", async () => {
