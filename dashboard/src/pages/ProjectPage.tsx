@@ -60,7 +60,16 @@ export function ProjectPage({ slug }: { slug: string }) {
       )}
       <section class="section">
         <h2>Pipelines</h2>
-        {pipelines.data && items.length === 0 && <Empty>No pipelines yet.{mayEdit && " Upload a .act file with “New pipeline”."}</Empty>}
+        {pipelines.data && items.length === 0 && <Empty>
+            No pipelines yet.
+            {mayEdit && (
+              <>
+                {" "}
+                <Link href={`/projects/${slug}/new-pipeline`}>New pipeline</Link> starts from the recommended bootstrap: your pipeline lives in the repository as{" "}
+                <span class="mono">.yardmaster/&lt;name&gt;.act</span>, and each commit runs its own.
+              </>
+            )}
+          </Empty>}
         {items.length > 0 && (
           <div class="table-wrap">
             <table class="table">
