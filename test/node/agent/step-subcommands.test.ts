@@ -4,10 +4,15 @@
  * step, with each problem's line and column, when the server refuses it. Real processes and a
  * real HTTP server.
  */
+import { chmod } from "node:fs/promises";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { stepBaseEnv } from "../../../agent/config.ts";
+import { JobRunner } from "../../../agent/job-runner.ts";
+import { silentLogger } from "../../../agent/logger.ts";
+import { resolveStepUser } from "../../../agent/run-as.ts";
 import { agentEntry } from "../../../agent/step-shim.ts";
 import { runSubcommand } from "../../../agent/subcommands.ts";
-import { final, runJob, tempDir } from "./helpers.ts";
+import { final, runJob, tempDir, testApi } from "./helpers.ts";
 import { makeAssignment, ProtocolServer } from "./protocol-server.ts";
 
 let server: ProtocolServer;
@@ -119,6 +124,29 @@ describe("yardmaster-agent inside a step", () => {
     expect(r.log.indexOf("pull request from a fork")).toBeGreaterThanOrEqual(0);
     expect(r.log.indexOf("pull request from a fork")).toBeLessThan(r.log.indexOf("step s"));
   });
+
+  it.skipIf(process.getuid?.() !== 0)("works under --run-as: the step's user runs the shim and uploads", async () => {
+    const resolved = resolveStepUser("nobody");
+    if (!resolved.ok) throw new Error(resolved.message);
+    await chmod(work.dir, 0o755); // the user passes through to its work dir
+    const job = makeAssignment({ steps: [{ id: "upload", run: `echo "uid=$(id -u)" >> "$YM_OUTPUT"\nprintf '${BUILD.replaceAll("\n", "\\n")}' | yardmaster-agent pipeline upload -` }] });
+    server.addJob(job);
+    const runner = new JobRunner({
+      api: testApi(server),
+      assignment: job,
+      workDir: work.dir,
+      baseEnv: stepBaseEnv({ PATH: process.env.PATH, HOME: process.env.HOME }),
+      killGraceMs: 300,
+      logger: silentLogger,
+      log: { flushIntervalMs: 20 },
+      user: resolved.user,
+    });
+    const outcome = await runner.run();
+    const record = server.job(job.job.attemptId);
+    expect(outcome.status, record.log.toString()).toBe("SUCCESS");
+    expect(final(record.steps, "upload")!.outputs).toEqual({ uid: "65534" });
+    expect(server.pipelineUploads.map((u) => u.text)).toEqual([BUILD]);
+  }, 30_000);
 
   it("runs the bundle itself when the agent runs from it", () => {
     expect(agentEntry("file:///opt/ym/yardmaster-agent.mjs")).toEqual({ node: process.execPath, args: ["/opt/ym/yardmaster-agent.mjs"] });
