@@ -244,6 +244,10 @@ export class Agent {
         continue;
       }
       this.startJob(result.assignment);
+      if (this.config.once) {
+        this.logger.info("--once: took a job; no more claims");
+        break;
+      }
     }
   }
 
@@ -266,8 +270,15 @@ export class Agent {
     const id = assignment.job.attemptId;
     const done = runner
       .run()
-      .then((outcome) => this.options.onJobEnd?.(id, outcome))
-      .catch((err) => this.logger.error(`job ${id} crashed in the agent: ${errorMessage(err)}`))
+      .then((outcome) => {
+        // --once says with its exit code whether the job it took was run and reported.
+        if (this.config.once && outcome.rejected !== undefined) this.exitCode = 1;
+        this.options.onJobEnd?.(id, outcome);
+      })
+      .catch((err) => {
+        if (this.config.once) this.exitCode = 1;
+        this.logger.error(`job ${id} crashed in the agent: ${errorMessage(err)}`);
+      })
       .finally(() => {
         this.running.delete(id);
         this.wakeUp?.();

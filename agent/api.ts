@@ -21,7 +21,7 @@ import {
   type StepUpdate,
 } from "../domain/protocol.ts";
 import { PipelineUploadResponse, UploadProblem } from "../domain/pipeline-upload.ts";
-import { describeStatus, errorBody, type HttpClient, type HttpResponse, type RequestSpec, type RetryPolicy } from "./client.ts";
+import { describeStatus, errorBody, isTransientStatus, type HttpClient, type HttpResponse, type RequestSpec, type RetryPolicy } from "./client.ts";
 
 export const CLAIM_RETRY: RetryPolicy = { baseMs: 1000, capMs: 30_000 };
 export const JOB_RETRY: RetryPolicy = { baseMs: 250, capMs: 10_000 };
@@ -32,16 +32,20 @@ export const JOB_RETRY: RetryPolicy = { baseMs: 250, capMs: 10_000 };
  */
 export const REVOKED_CODES: ReadonlySet<string> = new Set(["agent_revoked", "registration_token_revoked"]);
 
-/** The server refused the agent token (or the registration token); `code` says why. */
-export class UnauthorizedError extends Error {
+/** An answer from the server the caller must act on: its HTTP status and error code. */
+export class ServerAnswerError extends Error {
   readonly status: number;
   readonly code: string;
   constructor(message: string, status: number, code = "") {
     super(message);
-    this.name = "UnauthorizedError";
     this.status = status;
     this.code = code;
   }
+}
+
+/** The server refused the agent token (or the registration token); `code` says why. */
+export class UnauthorizedError extends ServerAnswerError {
+  override readonly name = "UnauthorizedError";
 
   get revoked(): boolean {
     return REVOKED_CODES.has(this.code);
@@ -49,25 +53,13 @@ export class UnauthorizedError extends Error {
 }
 
 /** An answer the agent cannot act on (a 4xx on an agent-level call, a malformed body). */
-export class ProtocolError extends Error {
-  readonly status: number;
-  constructor(message: string, status: number) {
-    super(message);
-    this.name = "ProtocolError";
-    this.status = status;
-  }
+export class ProtocolError extends ServerAnswerError {
+  override readonly name = "ProtocolError";
 }
 
 /** The server no longer accepts this job (410 job_ended, 409 illegal transition, 401, 404…). */
-export class JobRejectedError extends Error {
-  readonly status: number;
-  readonly code: string;
-  constructor(message: string, status: number, code: string) {
-    super(message);
-    this.name = "JobRejectedError";
-    this.status = status;
-    this.code = code;
-  }
+export class JobRejectedError extends ServerAnswerError {
+  override readonly name = "JobRejectedError";
 }
 
 /** 409 `log_gap`: resend from `ack`. */
@@ -94,13 +86,8 @@ export class StepConflictError extends Error {
 }
 
 /** A 4xx about one item (e.g. an artifact refused for its size or checksum), not the job. */
-export class ItemRefusedError extends Error {
-  readonly status: number;
-  constructor(message: string, status: number) {
-    super(message);
-    this.name = "ItemRefusedError";
-    this.status = status;
-  }
+export class ItemRefusedError extends ServerAnswerError {
+  override readonly name = "ItemRefusedError";
 }
 
 function parseJson<T>(schema: z.ZodType<T>, res: HttpResponse, what: string): T {
@@ -247,7 +234,7 @@ export class JobApi {
     if (options.alreadyDoneOnRetry && tries > 1 && (status === 409 || status === 410)) return response;
     if (options.stepConflicts && status === 409) throw new StepConflictError(describeStatus(response), err?.code ?? "");
     if (options.itemStatuses?.includes(status)) throw new ItemRefusedError(describeStatus(response), status);
-    if (isTransientStatusAfterMaxTries(status)) {
+    if (isTransientStatus(status)) {
       throw new ProtocolError(`${spec.method} ${spec.path.split("?")[0]}: ${describeStatus(response)}`, status);
     }
     throw new JobRejectedError(`${spec.method} ${spec.path.split("?")[0]}: ${describeStatus(response)}`, status, err?.code ?? "");
@@ -371,7 +358,3 @@ export class JobApi {
  * already taken with other content, too large, unprocessable.
  */
 const ITEM_STATUSES = [400, 404, 409, 413, 422] as const;
-
-function isTransientStatusAfterMaxTries(status: number): boolean {
-  return status >= 500 || status === 408 || status === 429;
-}

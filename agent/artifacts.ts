@@ -15,11 +15,12 @@
  */
 import { createHash } from "node:crypto";
 import { createReadStream } from "node:fs";
-import { glob, realpath, stat } from "node:fs/promises";
+import { realpath, stat } from "node:fs/promises";
 import path from "node:path";
 import { pipeline } from "node:stream/promises";
 import { ArtifactName } from "../domain/protocol.ts";
 import { ItemRefusedError, type JobApi } from "./api.ts";
+import { glob } from "./glob.ts";
 
 /** Above this size a file goes up in parts (a Worker's request body is limited to 100 MB). */
 export const SINGLE_PUT_MAX_BYTES = 95 * 1000 * 1000;

@@ -2,7 +2,7 @@
  * `yardmaster-agent` / `npm run agent -- …`: parses the settings, starts the agent, and turns
  * SIGINT/SIGTERM into its graceful (first), cancelling (second) and immediate (third) stops.
  */
-import path from "node:path";
+import { realpathSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 import { Agent } from "./agent-loop.ts";
 import { parseConfig } from "./config.ts";
@@ -77,7 +77,15 @@ function usageError(message: string): number {
   return 2;
 }
 
-const invokedDirectly = process.argv[1] !== undefined && path.resolve(process.argv[1]) === fileURLToPath(import.meta.url);
+// Real paths: installed by npm, the bundle is started through a symbolic link (…/bin/yardmaster-agent).
+const realPath = (p: string): string | undefined => {
+  try {
+    return realpathSync(p);
+  } catch {
+    return undefined;
+  }
+};
+const invokedDirectly = process.argv[1] !== undefined && realPath(process.argv[1]) === realPath(fileURLToPath(import.meta.url));
 if (invokedDirectly) {
   main(process.argv.slice(2), process.env).then(
     (code) => {

@@ -4,6 +4,7 @@
  * retrying — network errors, 5xx, 408 and 429 — with exponential backoff and jitter, honouring
  * Retry-After. Every other status is returned to the caller, which knows what it means.
  */
+import type { ErrorBody } from "../domain/api.ts";
 import http from "node:http";
 import https from "node:https";
 import type { IncomingHttpHeaders } from "node:http";
@@ -26,16 +27,13 @@ export interface HttpResponse {
   body: Buffer;
 }
 
-export interface ErrorBody {
-  code: string;
-  message: string;
-  details?: unknown;
-}
+/** What an error answer says (domain/api.ts `ErrorBody`, the API's one error shape). */
+export type ErrorDetail = ErrorBody["error"];
 
 /** The `{error: {code, message, details}}` body of an error answer, when it has one. */
-export function errorBody(res: HttpResponse): ErrorBody | undefined {
+export function errorBody(res: HttpResponse): ErrorDetail | undefined {
   try {
-    const parsed = JSON.parse(res.body.toString("utf8")) as { error?: Partial<ErrorBody> };
+    const parsed = JSON.parse(res.body.toString("utf8")) as { error?: Partial<ErrorDetail> };
     const e = parsed?.error;
     if (e && typeof e === "object") {
       return { code: String(e.code ?? ""), message: String(e.message ?? ""), details: e.details };

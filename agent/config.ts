@@ -27,6 +27,8 @@ export interface AgentConfig {
   concurrency: number;
   killGraceMs: number;
   logLevel: Level;
+  /** `--once`: take one job, run it, exit (autoscalers, ephemeral machines). */
+  once?: boolean;
 }
 
 export type ConfigResult =
@@ -64,6 +66,8 @@ Options (each also read from the environment variable shown):
   --kill-grace SECONDS  between SIGTERM and SIGKILL when a step is stopped       YM_KILL_GRACE
                         (default: 10)
   --log-level LEVEL     debug, info, warn or error (default: info)               YM_LOG_LEVEL
+  --once                take one job, run it and exit: 0 once its result is      YM_ONCE=1
+                        reported, 1 if it could not be run or reported
   -h, --help            this text
   -v, --version         the agent's version
 
@@ -91,6 +95,7 @@ export function parseConfig(argv: readonly string[], env: Readonly<Record<string
         concurrency: { type: "string" },
         "kill-grace": { type: "string" },
         "log-level": { type: "string" },
+        once: { type: "boolean" },
         help: { type: "boolean", short: "h" },
         version: { type: "boolean", short: "v" },
       },
@@ -175,6 +180,7 @@ export function parseConfig(argv: readonly string[], env: Readonly<Record<string
       concurrency,
       killGraceMs: Math.round(grace * 1000),
       logLevel: level,
+      ...(values.once === true || ["1", "true", "yes"].includes((env.YM_ONCE ?? "").trim().toLowerCase()) ? { once: true } : {}),
     },
   };
 }

@@ -19,6 +19,7 @@ import {
   type LiveSocket,
   type RunLiveEvent,
 } from "../domain/live.ts";
+import { isTerminal } from "../domain/states.ts";
 
 export const USAGE = `Usage: npm run logs -- --url URL --token TOKEN --follow RUN [--job KEY]
 
@@ -30,8 +31,6 @@ Prints a run's logs as they are written, from the start, and exits when the run 
   --follow RUN   the run's id
   --job KEY      only this job's log
 `;
-
-const TERMINAL = new Set(["SUCCESS", "WARNING", "FAILED", "KILLED"]);
 
 /** Writes log bytes, whole lines behind a `[job] ` prefix when several jobs share the screen. */
 export class LogPrinter {
@@ -167,7 +166,7 @@ async function follow(url: string, token: string, runId: string, job: string | u
         printer.print(label, base64ToBytes(event.data));
         return false;
       }
-      if (event.entity === "run" && TERMINAL.has(event.to)) {
+      if (event.entity === "run" && isTerminal(event.to)) {
         ended = event.to;
         return true;
       }

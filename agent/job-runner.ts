@@ -12,6 +12,7 @@ import { createHash } from "node:crypto";
 import path from "node:path";
 import { maskOutputs, SecretMask } from "../domain/masking.ts";
 import type { JobAssignment, JobFinish } from "../domain/protocol.ts";
+import type { Reason } from "../domain/states.ts";
 import { JobRejectedError, type AgentApi, type JobApi } from "./api.ts";
 import { uploadArtifacts } from "./artifacts.ts";
 import { isAbortError, sleep } from "./backoff.ts";
@@ -46,7 +47,8 @@ export interface JobRunnerOptions {
 
 export interface JobOutcome {
   status: JobFinish["status"];
-  reason?: string;
+  /** What the job reports as its reason (domain/states.ts REASONS). */
+  reason?: Reason;
   message?: string;
   outputs: Record<string, string>;
   /** The server refused the job: nothing was finished. */
@@ -369,7 +371,7 @@ export class JobRunner {
 export function summarizeSteps(
   steps: readonly { id: string; continueOnError: boolean }[],
   done: ReadonlyMap<string, StepDone>,
-): { status: JobFinish["status"]; reason?: string; message?: string } {
+): { status: JobFinish["status"]; reason?: Reason; message?: string } {
   const failed = steps.filter((s) => done.get(s.id)?.status === "FAILED" && !s.continueOnError);
   const notRun = steps.filter((s) => done.get(s.id)?.status === "KILLED" || !done.has(s.id));
   const tolerated = steps.filter((s) => done.get(s.id)?.status === "FAILED" && s.continueOnError);

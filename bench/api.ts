@@ -13,56 +13,24 @@ import { spawnSync } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { writeFileSync } from "node:fs";
 import { join } from "node:path";
-import {
-  assertNoReload,
-  type Benchmark,
-  closedLoop,
-  figure,
-  KeepAlive,
-  ROOT,
-  round,
-  roundStats,
-  setUpPipeline,
-  startAgent,
-  startControlPlane,
-  stopAll,
-  summarize,
-  waitFor,
-} from "./harness.ts";
+import { assertNoReload, type Benchmark, closedLoop, figure, KeepAlive, ROOT, round, roundStats, startAgent, summarize, waitFor, withControlPlane } from "./harness.ts";
 
 const CLIENTS = 50;
 
-const PIPELINE = `jobs:
-  checkout:
-    runs-on: [api]
-    steps:
-      - { id: fetch, run: "true" }
-      - { id: deps, needs: [fetch], run: "true" }
-  unit:
-    needs: [checkout]
-    runs-on: [api]
-    steps:
-      - { id: test, run: "true" }
-      - { id: report, needs: [test], run: "true" }
-  lint:
-    needs: [checkout]
-    runs-on: [api]
-    steps:
-      - { id: lint, run: "true" }
-      - { id: format, run: "true" }
-  build:
-    needs: [unit, lint]
-    runs-on: [api]
-    steps:
-      - { id: compile, run: "true" }
-      - { id: package, needs: [compile], run: "true" }
-  deploy:
-    needs: [build]
-    runs-on: [api]
-    steps:
-      - { id: ship, run: "true" }
-      - { id: notify, needs: [ship], run: "true" }
-`;
+/** The real run's pipeline: five jobs in a diamond, each two steps (the second after the first where it says so). */
+const JOBS: { key: string; needs: string[]; steps: [string, string]; chained: boolean }[] = [
+  { key: "checkout", needs: [], steps: ["fetch", "deps"], chained: true },
+  { key: "unit", needs: ["checkout"], steps: ["test", "report"], chained: true },
+  { key: "lint", needs: ["checkout"], steps: ["lint", "format"], chained: false },
+  { key: "build", needs: ["unit", "lint"], steps: ["compile", "package"], chained: true },
+  { key: "deploy", needs: ["build"], steps: ["ship", "notify"], chained: true },
+];
+
+const PIPELINE = `jobs:\n${JOBS.map(
+  ({ key, needs, steps: [first, second], chained }) =>
+    `  ${key}:\n${needs.length ? `    needs: [${needs.join(", ")}]\n` : ""}    runs-on: [api]\n    steps:\n` +
+    `      - { id: ${first}, run: "true" }\n      - { id: ${second}, ${chained ? `needs: [${first}], ` : ""}run: "true" }\n`,
+).join("")}`;
 
 /** A UUIDv7 for a given millisecond (ids order runs in the listing). */
 function uuidv7At(ms: number): string {
@@ -129,9 +97,7 @@ export const api: Benchmark = {
     const total = quick ? 1_000 : 10_000;
     const roundMs = quick ? 1_500 : 4_000;
     const rounds = quick ? 1 : 3;
-    const cp = await startControlPlane();
-    try {
-      await setUpPipeline(cp, "api", { build: PIPELINE });
+    return withControlPlane({ project: "api", pipelines: { build: PIPELINE } }, async (cp) => {
       const agent = await startAgent(cp, { name: "builder", labels: ["api"] });
       const real = (await cp.api("POST", "/api/v1/projects/api/pipelines/build/runs", { branch: "main", commit: "0123456789abcdef0123456789abcdef01234567" })).json.id as string;
       await waitFor("the real run to succeed", async () => (await cp.api("GET", `/api/v1/runs/${real}`)).json.status === "SUCCESS", { timeoutMs: 120_000, intervalMs: 250 });
@@ -191,8 +157,6 @@ export const api: Benchmark = {
       const listSize = (await cp.api("GET", routes.runs)).text.length;
 
       return {
-        name: "api",
-        title: "API under 50 concurrent clients",
         definition: [
           `${total.toLocaleString("en")} runs in D1: one real (a 5-job, 10-step pipeline run to SUCCESS by a real agent) and ${(total - 1).toLocaleString("en")}`,
           "clones of its D1 row as the projection wrote it, with older UUIDv7 ids, other numbers, statuses, branches and commits,",
@@ -250,9 +214,6 @@ export const api: Benchmark = {
           health: { rps: round(h.rps), latencyMs: roundStats(h.latency) },
         },
       };
-    } finally {
-      await stopAll();
-      await cp.stop();
-    }
+    });
   },
 };

@@ -12,24 +12,8 @@ import http from "node:http";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { pipeline } from "node:stream/promises";
-import {
-  assertNoReload,
-  type Benchmark,
-  figure,
-  MB,
-  MemoryWatch,
-  processMemory,
-  resetPeak,
-  round,
-  setUpPipeline,
-  sleep,
-  startAgent,
-  startControlPlane,
-  stopAll,
-  waitFor,
-  wallNow,
-  workerdPids,
-} from "./harness.ts";
+import { assertNoReload, type Benchmark, figure, MB, MemoryWatch, processMemory, resetPeak, round, setUpPipeline, sleep, startAgent, startControlPlane, stopAll, waitFor, wallNow, workerdPids } from "./harness.ts";
+import { isTerminal } from "../domain/states.ts";
 
 /** Writes `bytes` of random data (incompressible, like a real build output). */
 function randomFile(path: string, bytes: number): void {
@@ -105,7 +89,7 @@ export const artifacts: Benchmark = {
         async () => {
           progress.update(`uploading ${bytes / MB} MiB: ${((wallNow() - started) / 1000).toFixed(0)} s`);
           const list = await cp.api("GET", `/api/v1/runs?project=artifacts&limit=1`);
-          return ["SUCCESS", "WARNING", "FAILED", "KILLED"].includes(list.json.items[0]?.status);
+          return isTerminal(list.json.items[0]?.status);
         },
         { timeoutMs: 600_000, intervalMs: 250 },
       );
@@ -145,8 +129,6 @@ export const artifacts: Benchmark = {
       assertNoReload(cp);
       const mbps = (ms: number) => bytes / MB / (ms / 1000);
       return {
-        name: "artifacts",
-        title: "Artifacts: upload and download",
         definition: [
           `A ${bytes / MB} MiB file of random bytes is written once; the job's step hard-links it into the job's work dir and the`,
           "job declares it as an artifact, so one real agent hashes it and uploads it as a multipart upload (64 MiB parts, each",

@@ -30,8 +30,6 @@ export const engineCost: Benchmark = {
     progress.update(`${wide}-job runs`, true);
     const large = probe(wide, quick ? 1 : 3);
     return {
-      name: "engine",
-      title: "Run engine: CPU per command against run size",
       definition: [
         "The pure run engine (`domain/run-engine`), in the benchmark's own process, driven as the RunObject drives it: every job",
         "of a run of independent one-step jobs is assigned, its step started, a heartbeat, its step ended, the job finished —",

@@ -15,7 +15,7 @@ import { AgentApi } from "../agent/api.ts";
 import { HttpClient } from "../agent/client.ts";
 import { silentLogger } from "../agent/logger.ts";
 import type { JobAssignment } from "../domain/protocol.ts";
-import type { ControlPlane } from "../test/e2e/harness.ts";
+import { type ControlPlane, type ControlPlaneOptions, startControlPlane, stopAll } from "../test/e2e/harness.ts";
 
 export { type AgentProcess, type ControlPlane, ROOT, startAgent, startControlPlane, stopAll, waitFor } from "../test/e2e/harness.ts";
 export * from "./machine.ts";
@@ -203,6 +203,37 @@ export async function setUpPipeline(cp: ControlPlane, project: string, pipelines
   for (const [name, yaml] of Object.entries(pipelines)) await putPipeline(cp, project, name, yaml);
 }
 
+/** What a benchmark's body gets besides its control plane. */
+export interface OnControlPlane {
+  /** A keep-alive client of its own, for the `GET /api/health` baseline. */
+  health: KeepAlive;
+  /** Something to close when the body ends, before the control plane stops (in this order). */
+  onStop(close: () => void): void;
+}
+
+/**
+ * Starts a control plane, stores `pipelines` into a fresh `project` (when given), runs `body`,
+ * and stops everything however it ends: every benchmark's frame, so none leaks a `wrangler dev`
+ * or an agent into the next one.
+ */
+export async function withControlPlane<T>(
+  setup: { project?: string; pipelines?: Record<string, string>; options?: ControlPlaneOptions },
+  body: (cp: ControlPlane, bench: OnControlPlane) => Promise<T>,
+): Promise<T> {
+  const cp = await startControlPlane(setup.options);
+  const health = new KeepAlive(cp.url);
+  const closers: (() => void)[] = [];
+  try {
+    if (setup.project) await setUpPipeline(cp, setup.project, setup.pipelines ?? {});
+    return await body(cp, { health, onStop: (close) => closers.push(close) });
+  } finally {
+    for (const close of closers) close();
+    health.close();
+    await stopAll();
+    await cp.stop();
+  }
+}
+
 // ── an agent-protocol client made of the agent's own code ────────────────────────────────────
 
 /**
@@ -324,7 +355,8 @@ export interface BenchContext {
 export interface Benchmark {
   name: string;
   title: string;
-  run(ctx: BenchContext): Promise<BenchResult>;
+  /** What it measured; the result carries the benchmark's own name and title (run.ts adds them). */
+  run(ctx: BenchContext): Promise<Omit<BenchResult, "name" | "title">>;
 }
 
 /**

@@ -15,27 +15,7 @@
  */
 import { join } from "node:path";
 import { followLive, type LiveSocket, type RunLiveEvent } from "../domain/live.ts";
-import {
-  type AgentProcess,
-  assertNoReload,
-  type Benchmark,
-  type BenchContext,
-  type ControlPlane,
-  figure,
-  MB,
-  MemoryWatch,
-  ROOT,
-  round,
-  roundStats,
-  setUpPipeline,
-  startAgent,
-  startControlPlane,
-  stopAll,
-  summarize,
-  waitFor,
-  wallNow,
-  workerdPid,
-} from "./harness.ts";
+import { type AgentProcess, assertNoReload, type Benchmark, type BenchContext, type ControlPlane, figure, MB, MemoryWatch, ROOT, round, roundStats, startAgent, summarize, waitFor, wallNow, withControlPlane, workerdPid } from "./harness.ts";
 
 const VIEWERS = 50;
 const LINE = 100;
@@ -157,8 +137,7 @@ function follow(cp: ControlPlane, runId: string, ticket: string, lines: Lines): 
 
 /** The baseline: `clients` sockets each echoing `frameChars`-character text frames for `ms`. */
 async function echo(clients: number, frameChars: number, ms: number) {
-  const cp = await startControlPlane({ configPath: join(ROOT, "bench/echo-worker/wrangler.toml"), migrate: false, healthPath: "/health" });
-  try {
+  return withControlPlane({ options: { configPath: join(ROOT, "bench/echo-worker/wrangler.toml"), migrate: false, healthPath: "/health" } }, async (cp) => {
     const filler = "A".repeat(frameChars);
     const rtts: number[] = [];
     let bytes = 0;
@@ -184,10 +163,7 @@ async function echo(clients: number, frameChars: number, ms: number) {
     const seconds = (performance.now() - started) / 1000;
     assertNoReload(cp, "the echo worker");
     return { rtt: summarize(rtts), mbPerSecond: bytes / MB / seconds, frames: rtts.length };
-  } finally {
-    await stopAll();
-    await cp.stop();
-  }
+  });
 }
 
 interface Phase {
@@ -286,11 +262,10 @@ export const logs: Benchmark = {
     const pace = PACE_BYTES;
     const pacedBytes = Math.min(bytes, pace * (quick ? 5 : 15));
 
-    const cp = await startControlPlane();
-    try {
+    const pipelines = { flat: printer("flat", "logs", bytes, null), paced: printer("paced", "logs-paced", pacedBytes, pace) };
+    return withControlPlane({ project: "logs", pipelines }, async (cp) => {
       // One agent per job, started once its viewers are connected: a job that began before them
       // would have lines they never see live (they would have to resume from the start).
-      await setUpPipeline(cp, "logs", { flat: printer("flat", "logs", bytes, null), paced: printer("paced", "logs-paced", pacedBytes, pace) });
       const workerd = new MemoryWatch(workerdPid(cp), 50);
       let agentMemory: MemoryWatch | null = null;
       const { phase: flat, agent } = await watchRun(cp, "flat", bytes, progress, quick ? 120_000 : 300_000, async () => {
@@ -311,8 +286,6 @@ export const logs: Benchmark = {
       const fanout = (flat.bytes / MB / flat.deliveredSeconds) * VIEWERS * (4 / 3);
       const paceLabel = `${Math.round(pace / 1024)} KiB/s`;
       return {
-        name: "logs",
-        title: "Logs: ingest and live viewers",
         definition: [
           `One real agent runs a job whose step (Node) writes ${bytes / MB} MiB as fixed ${LINE}-byte lines, each starting with the`,
           "wall-clock time it was written (640 lines per write, each write after the previous one drained into the pipe, so that is",
@@ -388,9 +361,6 @@ export const logs: Benchmark = {
           memory: { agent: agentMem, workerd: workerdMem },
         },
       };
-    } finally {
-      await stopAll();
-      await cp.stop();
-    }
+    });
   },
 };

@@ -12,31 +12,11 @@ import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { cpus, tmpdir } from "node:os";
 import { join } from "node:path";
 import { shellCommand, startProcess } from "../agent/step-process.ts";
-import {
-  type AgentProcess,
-  assertNoReload,
-  type Benchmark,
-  cpuSeconds,
-  type ControlPlane,
-  figure,
-  KeepAlive,
-  round,
-  roundStats,
-  setUpPipeline,
-  sleep,
-  startAgent,
-  startControlPlane,
-  stopAll,
-  summarize,
-  waitFor,
-  wallNow,
-  widePipeline,
-  workerdPids,
-} from "./harness.ts";
+import { type AgentProcess, assertNoReload, type Benchmark, cpuSeconds, type ControlPlane, figure, round, roundStats, sleep, startAgent, summarize, waitFor, wallNow, widePipeline, withControlPlane, workerdPids } from "./harness.ts";
+import { isTerminal } from "../domain/states.ts";
 
 const AGENTS = 4;
 const cores = cpus().length;
-const TERMINAL = ["SUCCESS", "WARNING", "FAILED", "KILLED"];
 
 /** Runs a `true` step the way an agent does, `lanes` at a time; ms per step. */
 async function stepWork(lanes: number, perLane: number): Promise<number[]> {
@@ -70,7 +50,7 @@ async function runToEnd(cp: ControlPlane, pipeline: string, onWait?: () => void)
     async () => {
       onWait?.();
       const list = await cp.api("GET", `/api/v1/runs?project=overhead&pipeline=${pipeline}&limit=1`);
-      return list.json.items[0]?.id === id && TERMINAL.includes(list.json.items[0].status);
+      return list.json.items[0]?.id === id && isTerminal(list.json.items[0].status);
     },
     { timeoutMs: 600_000, intervalMs: pipeline === "one" ? 5 : 250 },
   );
@@ -114,13 +94,8 @@ export const overhead: Benchmark = {
   async run({ quick, progress }) {
     const jobs = quick ? 40 : 500;
     const oneSamples = quick ? 5 : 20;
-    const cp = await startControlPlane();
-    const health = new KeepAlive(cp.url);
-    try {
-      await setUpPipeline(cp, "overhead", {
-        wide: widePipeline(jobs, ["overhead"], "true"),
-        one: widePipeline(1, ["overhead"], "true"),
-      });
+    const pipelines = { wide: widePipeline(jobs, ["overhead"], "true"), one: widePipeline(1, ["overhead"], "true") };
+    return withControlPlane({ project: "overhead", pipelines }, async (cp, { health }) => {
       const agents: AgentProcess[] = [];
       for (let i = 0; i < AGENTS; i++) agents.push(await startAgent(cp, { name: `agent-${i + 1}`, labels: ["overhead"] }));
       await waitFor("the agents to register", async () => (await cp.api("GET", "/api/v1/agents")).json.items.length === AGENTS, { timeoutMs: 60_000, intervalMs: 200 });
@@ -183,8 +158,6 @@ export const overhead: Benchmark = {
       const cpuFloor = (AGENTS * cpuTotal) / cores;
 
       return {
-        name: "overhead",
-        title: "Orchestration overhead",
         definition: [
           `${AGENTS} real agent processes (the agent's bundle, \`agent/build.mjs\`; concurrency 1, labels [overhead]) and a pipeline of ${jobs} independent jobs,`,
           "each one step `run: true`.",
@@ -245,10 +218,6 @@ export const overhead: Benchmark = {
           samples: { oneJobMs: oneMs.map(round) },
         },
       };
-    } finally {
-      health.close();
-      await stopAll();
-      await cp.stop();
-    }
+    });
   },
 };

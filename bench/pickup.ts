@@ -9,20 +9,7 @@
  * back to holding a claim. Baseline, interleaved sample by sample: one keep-alive round trip to
  * `GET /api/health` of the same worker.
  */
-import {
-  assertNoReload,
-  type Benchmark,
-  figure,
-  KeepAlive,
-  ProtocolAgent,
-  roundStats,
-  setUpPipeline,
-  startControlPlane,
-  stopAll,
-  summarize,
-  waitFor,
-  wallNow,
-} from "./harness.ts";
+import { assertNoReload, type Benchmark, figure, ProtocolAgent, roundStats, summarize, waitFor, wallNow, withControlPlane } from "./harness.ts";
 
 const AGENTS = 4;
 
@@ -38,12 +25,13 @@ export const pickup: Benchmark = {
   title: "Pickup latency",
   async run({ quick, progress }) {
     const samples = quick ? 30 : 200;
-    const cp = await startControlPlane();
-    const health = new KeepAlive(cp.url);
-    const controller = new AbortController();
-    const agents: ProtocolAgent[] = [];
-    try {
-      await setUpPipeline(cp, "pickup", { one: PIPELINE });
+    return withControlPlane({ project: "pickup", pipelines: { one: PIPELINE } }, async (cp, { health, onStop }) => {
+      const controller = new AbortController();
+      const agents: ProtocolAgent[] = [];
+      onStop(() => {
+        controller.abort();
+        for (const a of agents) a.close();
+      });
       for (let i = 0; i < AGENTS; i++) agents.push(await ProtocolAgent.register(cp, `idle-${i + 1}`, ["pickup"]));
 
       // Each agent claims again as soon as its last claim is answered (and its job finished).
@@ -104,8 +92,6 @@ export const pickup: Benchmark = {
       const b = summarize(healthMs);
       const base = (label: string, value: number) => ({ label: `GET /api/health round trip ${label}`, value, unit: "ms" });
       return {
-        name: "pickup",
-        title: "Pickup latency",
         definition: [
           `${AGENTS} idle agents hold long-poll claims (\`POST /api/agent/v1/claim\`, waitSeconds 25). They are agent-protocol`,
           "clients built from the agent's own HTTP code (`agent/client.ts`, `agent/api.ts`: node:http, keep-alive), running in the",
@@ -146,12 +132,6 @@ export const pickup: Benchmark = {
           samples: { pickupMs: pickupMs.map((x) => Number(x.toFixed(2))), healthMs: healthMs.map((x) => Number(x.toFixed(2))) },
         },
       };
-    } finally {
-      controller.abort();
-      for (const a of agents) a.close();
-      health.close();
-      await stopAll();
-      await cp.stop();
-    }
+    });
   },
 };

@@ -9,24 +9,7 @@
  * or, on alternate samples, ahead of them (a higher priority) — waits until it is in the queue,
  * and times the agent's claim: request sent → 200 read.
  */
-import {
-  assertNoReload,
-  type Benchmark,
-  type ControlPlane,
-  figure,
-  KeepAlive,
-  ProtocolAgent,
-  round,
-  roundStats,
-  setUpPipeline,
-  sleep,
-  startControlPlane,
-  stopAll,
-  summarize,
-  waitFor,
-  wallNow,
-  widePipeline,
-} from "./harness.ts";
+import { assertNoReload, type Benchmark, type ControlPlane, figure, KeepAlive, ProtocolAgent, round, roundStats, sleep, summarize, waitFor, wallNow, widePipeline, withControlPlane } from "./harness.ts";
 
 const probe = (priority: number) => `jobs:
   probe:
@@ -81,17 +64,15 @@ export const queueDepth: Benchmark = {
   async run({ quick, progress }) {
     const deep = quick ? 2_000 : 10_000;
     const samples = quick ? 20 : 100;
-    const cp = await startControlPlane();
-    const health = new KeepAlive(cp.url);
-    let agent: ProtocolAgent | null = null;
-    try {
-      await setUpPipeline(cp, "depth", {
-        behind: probe(0),
-        ahead: probe(10),
-        fill10: widePipeline(10, ["elsewhere"], "true"),
-        fill1000: widePipeline(1000, ["elsewhere"], "true"),
-      });
-      agent = await ProtocolAgent.register(cp, "measurer", ["depth"]);
+    const pipelines = {
+      behind: probe(0),
+      ahead: probe(10),
+      fill10: widePipeline(10, ["elsewhere"], "true"),
+      fill1000: widePipeline(1000, ["elsewhere"], "true"),
+    };
+    return withControlPlane({ project: "depth", pipelines }, async (cp, { health, onStop }) => {
+      const agent = await ProtocolAgent.register(cp, "measurer", ["depth"]);
+      onStop(() => agent.close());
 
       await cp.api("POST", "/api/v1/projects/depth/pipelines/fill10/runs", {});
       await waitFor("10 jobs waiting", async () => (await queued(cp)) === 10, { timeoutMs: 30_000, intervalMs: 100 });
@@ -116,8 +97,6 @@ export const queueDepth: Benchmark = {
       const d = { behind: summarize(full.behindMs), ahead: summarize(full.aheadMs), health: summarize(full.healthMs) };
       const deepLabel = depth.toLocaleString("en");
       return {
-        name: "queue",
-        title: "Claim latency against queue depth",
         definition: [
           "One agent-protocol client (the agent's own HTTP code) claims with `waitSeconds: 0` while the dispatcher's queue holds",
           `10, then ${deepLabel}, jobs for a label no agent carries (pipelines of 10 and 1,000 independent jobs). Each sample`,
@@ -168,11 +147,6 @@ export const queueDepth: Benchmark = {
           deep: { behindMs: roundStats(d.behind), aheadMs: roundStats(d.ahead), healthMs: roundStats(d.health) },
         },
       };
-    } finally {
-      agent?.close();
-      health.close();
-      await stopAll();
-      await cp.stop();
-    }
+    });
   },
 };

@@ -105,14 +105,15 @@ for (const bench of selected) {
   progress.log(`starting (load ${loadBefore.loadavg.join(" ")}, ${Math.round(loadBefore.busy * 100)}% busy)${values.quick ? " [quick]" : ""}`);
   const started = Date.now();
   try {
+    const measure = async (): Promise<BenchResult> => ({ name: bench.name, title: bench.title, ...(await bench.run({ quick: values.quick, progress })) });
     let result: BenchResult;
     try {
-      result = await bench.run({ quick: values.quick, progress });
+      result = await measure();
     } catch (error) {
       if (!(error instanceof ReloadedError)) throw error;
       progress.log(`${error.message}; running it once more`);
       await stopAll();
-      result = await bench.run({ quick: values.quick, progress });
+      result = await measure();
     }
     progress.done();
     const run: StoredRun = {

@@ -4,6 +4,7 @@
  * Times are ISO-8601 strings; durations are milliseconds.
  */
 import { z } from "zod";
+import { RunRef } from "./run-ref.ts";
 import { STATES } from "./states.ts";
 import { Retention, StatusesErrorView, StatusesSetting } from "./project-settings.ts";
 
@@ -73,6 +74,7 @@ export const JobView = z
     needs: z.array(z.string()),
     waitingOn: z.array(z.string()),
     labels: z.array(z.string()),
+    queue: z.string().describe("the queue its attempts wait in"),
     priority: z.number().int(),
     agent: z.string().nullable(),
     outputs: z.record(z.string(), z.string()),
@@ -100,24 +102,16 @@ export const RunAttemptView = z
   .meta({ id: "RunAttempt" });
 
 /** A run as listed (from D1): no attempts. */
-export const RunSummaryView = z
-  .object({
-    id: z.string(),
-    number: z.number().int(),
-    project: z.string(),
-    pipeline: z.string(),
-    branch: z.string().nullable(),
-    commit: z.string().nullable(),
-    trigger: TriggerSchema,
-    params: z.record(z.string(), z.string()),
-    status: StateSchema,
-    attempt: z.number().int(),
-    createdAt: z.string(),
-    startedAt: Time,
-    endedAt: Time,
-    durationMs: z.number().nullable(),
-  })
-  .meta({ id: "RunSummary" });
+export const RunSummaryView = RunRef.extend({
+  trigger: TriggerSchema,
+  params: z.record(z.string(), z.string()),
+  status: StateSchema,
+  attempt: z.number().int(),
+  createdAt: z.string(),
+  startedAt: Time,
+  endedAt: Time,
+  durationMs: z.number().nullable(),
+}).meta({ id: "RunSummary" });
 
 export const RunView = RunSummaryView.extend({
   pipelineVersionId: z.string(),
@@ -189,6 +183,7 @@ export type ArtifactView = z.infer<typeof ArtifactView>;
 export const QueueEntryView = z
   .object({
     jobAttemptId: z.string(),
+    queue: z.string().describe("the queue the job waits in"),
     runId: z.string(),
     runNumber: z.number().int(),
     project: z.string(),
@@ -207,6 +202,27 @@ export const QueueEntryView = z
   })
   .meta({ id: "QueueEntry" });
 export type QueueEntryView = z.infer<typeof QueueEntryView>;
+
+export const QueueView = z
+  .object({
+    name: z.string(),
+    projects: z.array(z.string()).nullable().describe("the projects allowed to send jobs to it; null = every project"),
+    description: z.string(),
+    createdAt: z.string(),
+    updatedAt: z.string(),
+  })
+  .meta({ id: "Queue" });
+export type QueueView = z.infer<typeof QueueView>;
+
+export const QueueMetrics = z
+  .object({
+    waiting: z.number().int().describe("jobs queued, not yet claimed"),
+    running: z.number().int().describe("jobs claimed by an agent"),
+    agents: z.object({ idle: z.number().int(), busy: z.number().int() }).describe("agents heard from recently (lost, stopped and revoked ones are not counted)"),
+    oldestWaitSeconds: z.number().int().describe("how long the longest-waiting queued job has waited; 0 when none waits"),
+  })
+  .meta({ id: "QueueMetrics" });
+export type QueueMetrics = z.infer<typeof QueueMetrics>;
 
 export const AgentView = z
   .object({

@@ -1,8 +1,8 @@
 /**
  * Live streams, wire protocol v1 (docs/live.md): `GET /api/v1/runs/:run/live` and
  * `GET /api/v1/queue/live`. Shared by the Durable Objects (which send), the worker, the
- * dashboard, the terminal follower and the tests (which receive), so it has no dependency at
- * all (the Node CLI runs it with --experimental-strip-types).
+ * dashboard, the terminal follower and the tests (which receive). It imports types only: the
+ * Node CLI loads it by stripping types, which erases them.
  *
  * Every frame is a JSON text frame. The server sends first a `snapshot` (or `resumed` when the
  * client gave `?since=`), then `events` frames; each event has a feed-wide sequence number and
@@ -11,11 +11,10 @@
  * socket and closes a socket that stays full for too long with TOO_SLOW.
  */
 
-/**
- * The state machine's states (domain/states.ts), repeated so that this file imports nothing:
- * the Node CLI loads it by stripping types (live-feed.ts checks the two lists agree).
- */
-export type State = "CREATED" | "RUNNING" | "SUCCESS" | "WARNING" | "FAILED" | "KILLING" | "KILLED" | "RESTARTED";
+import type { QueueItem, TransitionEffect } from "./run-engine/effects.ts";
+import type { State } from "./states.ts";
+
+export type { State };
 
 export const LIVE_PROTOCOL = 1;
 
@@ -36,22 +35,12 @@ export function isFinalClose(code: number): boolean {
 
 // ── run stream ─────────────────────────────────────────────────────────────────────────────
 
-export interface LiveTransition {
+/** The run engine's transition as sent: `kind` for its `type`, `at` as ISO text, and what viewers also show. */
+export interface LiveTransition extends Omit<TransitionEffect, "type" | "at"> {
   seq: number;
   kind: "transition";
   at: string;
-  entity: "run" | "run_attempt" | "job_attempt" | "step";
-  /** Run id, run attempt id, job attempt id, or `<jobAttemptId>/<stepId>`. */
-  id: string;
-  from: State | null;
-  to: State;
-  reason: string | null;
-  runAttempt: number;
-  jobKey?: string;
-  jobAttemptId?: string;
   jobAttempt?: number;
-  stepId?: string;
-  stepAttempt?: number;
   /** job_attempt: the agent's name once assigned. */
   agent?: string | null;
   /** step: its exit code once it ended. */
@@ -76,18 +65,10 @@ export type RunLiveEvent = LiveTransition | LiveLog;
 
 // ── queue stream ───────────────────────────────────────────────────────────────────────────
 
-export interface LiveQueueEntry {
-  jobAttemptId: string;
-  runId: string;
-  runNumber: number;
-  project: string;
-  pipeline: string;
-  jobKey: string;
-  runAttempt: number;
-  jobAttempt: number;
-  labels: string[];
-  priority: number;
-  readyAt: number;
+/** A queued job attempt as the run engine handed it to the dispatcher, and where it stands now. */
+export interface LiveQueueEntry extends Omit<QueueItem, "queue"> {
+  /** The queue the job waits in (the feed is one queue's). */
+  queue: string;
   state: "queued" | "assigned";
   /** Sort key among queued entries: priority (higher first), then `order` (lower first). */
   order: number;

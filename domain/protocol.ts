@@ -3,6 +3,8 @@
  * validates) and the Node agent (which sends). docs/agent-protocol.md describes the exchange.
  */
 import { z } from "zod";
+import { TERMINAL_STATES } from "./states.ts";
+import { RunRef } from "./run-ref.ts";
 
 export const AGENT_PROTOCOL_VERSION = 1;
 export const AGENT_API_BASE = "/api/agent/v1";
@@ -63,13 +65,7 @@ export const JobAssignment = z.object({
   protocol: z.literal(AGENT_PROTOCOL_VERSION),
   /** Bearer for every call about this job; invalid once the job attempt ends. */
   token: z.string(),
-  run: z.object({
-    id: z.string(),
-    number: z.number().int(),
-    project: z.string(),
-    pipeline: z.string(),
-    branch: z.string().nullable(),
-    commit: z.string().nullable(),
+  run: RunRef.extend({
     trigger: z.string(),
     attempt: z.number().int(),
   }),
@@ -111,7 +107,7 @@ const Outputs = z.record(z.string().max(200), z.string().max(1024 * 1024));
 export const StepUpdate = z.object({
   /** 1-based step attempt number. */
   attempt: z.number().int().min(1),
-  status: z.enum(["RUNNING", "SUCCESS", "WARNING", "FAILED", "KILLED"]),
+  status: z.enum(["RUNNING", ...TERMINAL_STATES]),
   exitCode: z.number().int().nullable().optional(),
   outputs: Outputs.optional(),
   metrics: z.array(Metric).max(1000).optional(),
@@ -122,7 +118,7 @@ export type StepUpdate = z.infer<typeof StepUpdate>;
 
 /** POST /jobs/:jobAttemptId/finish (job token). */
 export const JobFinish = z.object({
-  status: z.enum(["SUCCESS", "WARNING", "FAILED", "KILLED"]),
+  status: z.enum(TERMINAL_STATES),
   outputs: Outputs.default({}),
   reason: z.string().max(50).optional(),
   message: z.string().max(10_000).optional(),

@@ -15,7 +15,8 @@ export const STATES = [
 ] as const;
 export type State = (typeof STATES)[number];
 
-export const TERMINAL_STATES: readonly State[] = ["SUCCESS", "WARNING", "FAILED", "KILLED"];
+export const TERMINAL_STATES = ["SUCCESS", "WARNING", "FAILED", "KILLED"] as const satisfies readonly State[];
+export type TerminalState = (typeof TERMINAL_STATES)[number];
 
 /** Every legal move. Anything not listed is refused (409) and logged. */
 export const TRANSITIONS: Readonly<Record<State, readonly State[]>> = {
@@ -31,7 +32,7 @@ export const TRANSITIONS: Readonly<Record<State, readonly State[]>> = {
 };
 
 export function isTerminal(state: State): boolean {
-  return TERMINAL_STATES.includes(state);
+  return (TERMINAL_STATES as readonly State[]).includes(state);
 }
 
 export function canTransition(from: State, to: State): boolean {
@@ -88,13 +89,30 @@ export function summarize(states: readonly State[]): State {
   return "SUCCESS";
 }
 
-/** Why a job attempt or step ended the way it did (beyond its own exit). */
-export const REASONS = [
-  "needs_failed", // an upstream job or step can no longer succeed: shown as "Not run"
-  "cancelled", // a person or the API cancelled the run or the job
-  "agent_lost", // the agent stopped heartbeating
-  "timeout", // the job or step ran past its timeout
-  "exit_code", // the command exited non-zero
-  "error", // the agent could not run it (checkout failed, bad template, …)
-] as const;
-export type Reason = (typeof REASONS)[number];
+/**
+ * Why a run, job attempt or step moved as it did, beyond its own exit: every reason the control
+ * plane and the agent record, with its meaning (docs/state-machine.md). A reason is free text on
+ * the wire (an agent of another version may send one not listed); these are the ones we emit.
+ */
+export const REASONS = {
+  // set by the control plane
+  needs_failed: "an upstream job or step can no longer succeed: shown as \"Not run\"",
+  cancelled: "a person or the API cancelled the run or the job",
+  agent_lost: "the agent stopped heartbeating while it held the job",
+  timeout: "the job or step ran past its timeout",
+  not_run: "the step had not started when its job ended",
+  rerun: "the run was re-run (all jobs)",
+  rerun_failed: "the run was re-run (failed and cancelled jobs, and their dependants)",
+  // reported by the agent
+  step_failed: "a step failed (and was not continue-on-error)",
+  steps_not_run: "steps did not run (their needs failed or the job stopped)",
+  continue_on_error: "a continue-on-error step failed: the job is WARNING",
+  checkout_failed: "the repository could not be checked out",
+  artifacts_failed: "some artifacts could not be uploaded: the job is WARNING",
+  spawn_failed: "the step's shell could not be started",
+  agent_shutdown: "the agent was stopped while the job ran",
+  agent_error: "the agent failed while running the job",
+  invalid_assignment: "the agent could not read the job it was given",
+  rejected: "the control plane no longer accepted the job",
+} as const;
+export type Reason = keyof typeof REASONS;

@@ -11,6 +11,7 @@ import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { chromium, type Page } from "playwright-core";
 import { type ControlPlane, startAgent, startControlPlane, stopAll, waitFor } from "../test/e2e/harness.ts";
+import { isTerminal } from "../domain/states.ts";
 
 const ROOT = resolve(import.meta.dirname, "..");
 const OUT = join(ROOT, "docs/screenshots");
@@ -141,7 +142,7 @@ async function ok(cp: ControlPlane, method: string, path: string, body?: unknown
 async function settled(cp: ControlPlane, id: string) {
   return waitFor(`run ${id} to end`, async () => {
     const run = (await cp.api("GET", `/api/v1/runs/${id}`)).json;
-    return ["SUCCESS", "WARNING", "FAILED", "KILLED"].includes(run.status) ? run : null;
+    return isTerminal(run.status) ? run : null;
   }, { timeoutMs: 120_000, intervalMs: 300 });
 }
 

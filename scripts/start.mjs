@@ -3,10 +3,15 @@
 // 1. .dev.vars gets an admin token and an encryption key the first time (printed, kept after).
 // 2. D1 migrations are applied to the local database.
 // 3. wrangler dev serves the API, the dashboard and the Durable Objects on http://127.0.0.1:8787
-//    (extra arguments go to wrangler dev, e.g. `npm start -- --port 9000`).
+//    (extra arguments go to wrangler dev, e.g. `npm start -- --port 9000`; `--persist-to DIR`
+//    is used for the migrations too, and `--env-file FILE` replaces .dev.vars).
+// 4. The Cron Trigger, which wrangler dev does not fire: scripts/local-cron.mjs calls the
+//    scheduled handler every minute (YM_LOCAL_CRON_SECONDS), so schedules run as deployed.
 import { spawn, spawnSync } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { existsSync, readFileSync, writeFileSync } from "node:fs";
+import { parseArgs } from "node:util";
+import { declaredCrons, localCronPeriodMs, startLocalCron } from "./local-cron.mjs";
 
 const env = {
   ...process.env,
@@ -27,10 +32,35 @@ function ensureDevVars() {
   console.log(`\nYardmaster admin token (kept in .dev.vars):\n\n  ${admin}\n`);
 }
 
-ensureDevVars();
-const migrate = spawnSync("wrangler", ["d1", "migrations", "apply", "DB", "--local"], { stdio: "inherit", env });
+const devArgs = process.argv.slice(2);
+// The options this script reads too; everything is passed on to wrangler dev unchanged.
+const { values: opts } = parseArgs({
+  args: devArgs,
+  strict: false,
+  options: { port: { type: "string" }, "persist-to": { type: "string" }, "env-file": { type: "string" } },
+});
+let cronPeriodMs;
+try {
+  cronPeriodMs = localCronPeriodMs(process.env);
+} catch (error) {
+  console.error(error.message);
+  process.exit(2);
+}
+
+if (!opts["env-file"]) ensureDevVars();
+const persist = opts["persist-to"] ? ["--persist-to", opts["persist-to"]] : [];
+// CI=true: apply without a confirmation prompt (it is the local database; and the script may
+// run without a terminal, as in test/e2e/local-schedules.test.ts).
+const migrate = spawnSync("wrangler", ["d1", "migrations", "apply", "DB", "--local", ...persist], { stdio: "inherit", env: { ...env, CI: "true" } });
 if (migrate.status !== 0) process.exit(migrate.status ?? 1);
 
-const dev = spawn("wrangler", ["dev", "--ip", "127.0.0.1", ...process.argv.slice(2)], { stdio: "inherit", env });
+const dev = spawn("wrangler", ["dev", "--ip", "127.0.0.1", ...devArgs], { stdio: "inherit", env });
+const crons = declaredCrons(readFileSync("wrangler.jsonc", "utf8"));
+const tickers = crons.map((cron) =>
+  startLocalCron({ url: `http://127.0.0.1:${opts.port ?? 8787}`, cron, periodMs: cronPeriodMs }),
+);
 for (const signal of ["SIGINT", "SIGTERM"]) process.on(signal, () => dev.kill(signal));
-dev.on("exit", (code) => process.exit(code ?? 0));
+dev.on("exit", (code) => {
+  for (const t of tickers) t.stop();
+  process.exit(code ?? 0);
+});

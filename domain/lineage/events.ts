@@ -7,7 +7,7 @@
  * run-cycle.ts then makes the sequence of each runId a valid run cycle.
  */
 import type { Effect, TransitionEffect } from "../run-engine/effects.ts";
-import { type JobAttemptState, type JobState, jobStatus, type RunAttemptState, type RunState } from "../run-engine/model.ts";
+import { type JobAttemptState, type JobState, jobStatus, locateJobAttempt, type RunAttemptState, type RunState } from "../run-engine/model.ts";
 import type { State } from "../states.ts";
 import { commonRunFacets, errorMessageFacet, jobFacets, jobFailureMessage, outputDatasets, parentFacet } from "./facets.ts";
 import { facetBase, PRODUCER, SCHEMA_URL } from "./producer.ts";
@@ -61,14 +61,8 @@ function findRunAttempt(state: RunState, id: string): RunAttemptState | undefine
 }
 
 function findJobAttempt(state: RunState, jobAttemptId: string): Subject | undefined {
-  for (let i = state.attempts.length - 1; i >= 0; i--) {
-    const attempt = state.attempts[i]!;
-    for (const job of attempt.jobs) {
-      const jobAttempt = job.attempts.find((a) => a.id === jobAttemptId);
-      if (jobAttempt) return { kind: "job_attempt", attempt, job, jobAttempt };
-    }
-  }
-  return undefined;
+  const found = locateJobAttempt(state, jobAttemptId);
+  return found && { kind: "job_attempt", ...found };
 }
 
 function intentsOf(state: RunState, effects: readonly Effect[]): Intent[] {

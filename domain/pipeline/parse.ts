@@ -12,6 +12,8 @@
  */
 import { isAlias, isMap, isScalar, isSeq, LineCounter, parseDocument, type Document, type Node } from "yaml";
 import { parseTemplates, type Template } from "../templates.ts";
+import { DEFAULT_QUEUE } from "../queues.ts";
+import { reportRefusedQueues } from "./queue-check.ts";
 import { findCycle, upstreamOf, type GraphNode } from "./graph.ts";
 import { closestMatch, PipelineFileSchema, pipelineErrorMap, unknownKeyMessage, type PipelineFile } from "./schema.ts";
 import {
@@ -26,6 +28,11 @@ import {
 export interface ParseOptions {
   /** The pipeline's name when the file has no top-level `name:` (e.g. the file's name). */
   name?: string;
+  /**
+   * Why the pipeline's project may not use a queue (a sentence), or null when it may: the
+   * caller's view of the queue registry (domain/queues.ts `queueRefusal`). Unset = not checked.
+   */
+  queueRefusal?: (queue: string) => string | null;
   /**
    * Jobs outside the file that its jobs may `needs` (key → output names): the run's jobs,
    * for a file uploaded into a running run (domain/run-engine/append-jobs.ts).
@@ -305,6 +312,7 @@ class Normaliser {
     const stepsWhy = "step outputs are not available in the pipeline's env";
     this.env(file.env ?? {}, ["env"], { steps: null, stepsWhy, needs: null, secrets: true });
     const jobs = this.jobKeys.map((key) => this.job(key, file.jobs[key]!));
+    if (options.queueRefusal) reportRefusedQueues(file, jobs, options.queueRefusal, (path, message) => this.fault(path, message));
     reportCycles(
       jobs.map((job) => ({ id: job.key, needs: job.needs })),
       "jobs form a cycle",
@@ -415,6 +423,7 @@ class Normaliser {
       (list ?? []).map(({ namespace, name }) => ({ namespace, name }));
     return {
       key,
+      queue: job.queue ?? this.file.queue ?? DEFAULT_QUEUE,
       runsOn: job["runs-on"],
       priority: job.priority ?? 0,
       timeoutMs: job.timeout ?? PIPELINE_DEFAULTS.jobTimeoutMs,

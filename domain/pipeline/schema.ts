@@ -13,6 +13,7 @@
  */
 import { z } from "zod";
 import { LABEL } from "../protocol.ts";
+import { QUEUE_NAME_PATTERN, QUEUE_NAME_RULE } from "../queues.ts";
 import { IDENTIFIER } from "../templates.ts";
 import { cronProblem } from "../triggers/schedule.ts";
 import { parseDuration } from "./duration.ts";
@@ -215,7 +216,10 @@ export const StepSchema = strict({
   "working-directory": text.nullish(),
 });
 
+const queueName = z.string().regex(QUEUE_NAME_PATTERN, QUEUE_NAME_RULE);
+
 export const JobSchema = strict({
+  queue: queueName.nullish(),
   "runs-on": oneOrMany(LABEL).refine((labels) => labels.length > 0, "list at least one label").refine(
     (labels) => labels.length <= 50,
     "at most 50 labels",
@@ -239,6 +243,7 @@ export const PipelineFileSchema = strict({
   env: env.nullish(),
   params: z.record(identifier("a param name"), param).nullish(),
   on: triggers.nullish(),
+  queue: queueName.nullish(),
   jobs: z
     .record(identifier("a job key"), JobSchema)
     .refine((jobs) => Object.keys(jobs).length > 0, "define at least one job"),

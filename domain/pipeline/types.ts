@@ -45,6 +45,8 @@ export interface PipelineStep {
 
 export interface PipelineJob {
   key: string;
+  /** The queue (DispatcherObject) its attempts wait in: the job's `queue:`, else the pipeline's, else `default`. */
+  queue: string;
   runsOn: string[];
   /** Higher is claimed first. */
   priority: number;

@@ -9,11 +9,12 @@
  * re-run already holds them, from the definition).
  */
 import { isTerminal } from "../states.ts";
-import { parsePipeline } from "../pipeline/parse.ts";
+import { type ParseOptions, parsePipeline } from "../pipeline/parse.ts";
 import { PIPELINE_DEFAULTS, type ParseResult, type Pipeline, type PipelineJob } from "../pipeline/types.ts";
+import { newJob } from "./create.ts";
 import { refuse } from "./effects.ts";
 import { addJobAttempt, enqueueReadyJobs, finishAttemptIfDone, killDependants } from "./jobs-graph.ts";
-import { type JobState, jobStatus, latestJobAttempt, type RunState, type UploadRecord } from "./model.ts";
+import { jobStatus, latestJobAttempt, type RunState, type UploadRecord } from "./model.ts";
 import type { Txn } from "./txn.ts";
 
 /** An upload from a job that an upload added is one level deeper; past this it is refused. */
@@ -21,10 +22,13 @@ export const MAX_UPLOAD_DEPTH = 5;
 /** A run holds at most this many jobs, uploads included (a stored pipeline's own limit). */
 export const MAX_RUN_JOBS = PIPELINE_DEFAULTS.maxJobs;
 
-/** Parses an uploaded file as a stored pipeline is, with the run's jobs available to `needs`. */
-export function parseUpload(state: RunState, text: string): ParseResult {
+/**
+ * Parses an uploaded file as a stored pipeline is, with the run's jobs available to `needs`;
+ * `queueRefusal` (from the queue registry) refuses queues the run's project may not use.
+ */
+export function parseUpload(state: RunState, text: string, queueRefusal?: ParseOptions["queueRefusal"]): ParseResult {
   const existingJobs = Object.fromEntries(state.run.definition.jobs.map((j) => [j.key, Object.keys(j.outputs)]));
-  return parsePipeline(text, { name: state.run.pipeline, existingJobs });
+  return parsePipeline(text, { name: state.run.pipeline, existingJobs, ...(queueRefusal ? { queueRefusal } : {}) });
 }
 
 export interface AppendJobsInput {
@@ -81,17 +85,7 @@ export function appendJobs(txn: Txn, input: AppendJobsInput): AppendJobsResult {
   txn.touchRun();
 
   for (const def of incoming) {
-    const job: JobState = {
-      id: txn.ctx.newId(),
-      key: def.key,
-      needs: def.needs,
-      labels: def.runsOn,
-      priority: def.priority,
-      waitingOn: def.needs.slice(),
-      outputs: {},
-      reused: null,
-      attempts: [],
-    };
+    const job = newJob(txn, def);
     attempt.jobs.push(job);
     txn.touchJob(job);
     addJobAttempt(txn, job);

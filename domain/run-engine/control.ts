@@ -2,18 +2,26 @@
 import { isTerminal } from "../states.ts";
 import { refuse } from "./effects.ts";
 import { openAttempt } from "./create.ts";
-import { finishAttemptIfDone, killDependants, killStepNotRun, enqueueReadyJobs } from "./jobs-graph.ts";
-import { type JobState, jobStatus, latestJobAttempt } from "./model.ts";
+import { downstreamOf } from "../pipeline/graph.ts";
+import { finishAttemptIfDone, jobNodes, killDependants, killStepNotRun, enqueueReadyJobs } from "./jobs-graph.ts";
+import { type JobState, jobQueue, jobStatus, latestJobAttempt } from "./model.ts";
 import type { Txn } from "./txn.ts";
 
 /** Stops one job: a queued one ends KILLED at once, a running one goes KILLING until its agent confirms. */
-function cancelJob(txn: Txn, shared: JobState, dequeued: string[]): void {
+/** Queued job attempts to take out of their queues, by queue. */
+type Dequeued = Map<string, string[]>;
+
+function pushDequeues(txn: Txn, dequeued: Dequeued): void {
+  for (const [queue, jobAttemptIds] of dequeued) txn.effects.push({ type: "dequeue", queue, jobAttemptIds });
+}
+
+function cancelJob(txn: Txn, shared: JobState, dequeued: Dequeued): void {
   const sharedLatest = latestJobAttempt(shared);
   if (!sharedLatest || isTerminal(sharedLatest.status) || sharedLatest.status === "KILLING") return;
   const job = txn.own(shared);
   const latest = latestJobAttempt(job)!;
   if (latest.status === "CREATED") {
-    if (latest.queuedAt !== null) dequeued.push(latest.id);
+    if (latest.queuedAt !== null) dequeued.set(jobQueue(job), [...(dequeued.get(jobQueue(job)) ?? []), latest.id]);
     txn.moveJobAttempt(job, latest, "KILLED", "cancelled");
     latest.endedAt = txn.now;
     for (const step of latest.steps) killStepNotRun(txn, job, latest, step, "cancelled");
@@ -30,9 +38,9 @@ export function cancelRun(txn: Txn): void {
     refuse(409, "run_finished", `run #${txn.state.run.number} already ended ${attempt.status}; there is nothing to cancel`);
   }
   if (attempt.status === "KILLING") return;
-  const dequeued: string[] = [];
+  const dequeued: Dequeued = new Map();
   for (const job of attempt.jobs) cancelJob(txn, job, dequeued);
-  if (dequeued.length > 0) txn.effects.push({ type: "dequeue", jobAttemptIds: dequeued });
+  pushDequeues(txn, dequeued);
   txn.moveAttempt("KILLING", "cancelled");
   if (txn.state.run.status !== "KILLING") txn.moveRun("KILLING", "cancelled");
   finishAttemptIfDone(txn);
@@ -44,7 +52,7 @@ export function cancelRun(txn: Txn): void {
  */
 export function cancelJobs(txn: Txn, jobAttemptIds: string[]): string[] {
   const cancelled: string[] = [];
-  const dequeued: string[] = [];
+  const dequeued: Dequeued = new Map();
   for (const id of jobAttemptIds) {
     const found = txn.findJobAttempt(id);
     if (!found || isTerminal(found.jobAttempt.status) || found.jobAttempt.status === "KILLING") continue;
@@ -53,7 +61,7 @@ export function cancelJobs(txn: Txn, jobAttemptIds: string[]): string[] {
     cancelled.push(id);
     if (found.jobAttempt.status === "KILLED") killDependants(txn, found.job.key);
   }
-  if (dequeued.length > 0) txn.effects.push({ type: "dequeue", jobAttemptIds: dequeued });
+  pushDequeues(txn, dequeued);
   enqueueReadyJobs(txn);
   finishAttemptIfDone(txn);
   return cancelled;
@@ -71,18 +79,9 @@ export function rerun(txn: Txn, failedOnly: boolean): void {
   const previous = txn.attempt;
   let again: Set<string> | null = null;
   if (failedOnly) {
-    again = new Set(previous.jobs.filter((j) => ["FAILED", "KILLED"].includes(jobStatus(j))).map((j) => j.key));
-    if (again.size === 0) refuse(409, "nothing_to_rerun", `run #${run.number} has no failed or cancelled job to re-run`);
-    let grew = true;
-    while (grew) {
-      grew = false;
-      for (const job of previous.jobs) {
-        if (!again.has(job.key) && job.needs.some((n) => again!.has(n))) {
-          again.add(job.key);
-          grew = true;
-        }
-      }
-    }
+    const failed = previous.jobs.filter((j) => ["FAILED", "KILLED"].includes(jobStatus(j))).map((j) => j.key);
+    if (failed.length === 0) refuse(409, "nothing_to_rerun", `run #${run.number} has no failed or cancelled job to re-run`);
+    again = new Set(downstreamOf(jobNodes(previous.jobs), failed));
   }
   txn.moveRun("RESTARTED", failedOnly ? "rerun_failed" : "rerun"); // recorded on attempt N
   run.endedAt = null;

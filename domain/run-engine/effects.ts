@@ -37,15 +37,17 @@ export interface QueueItem {
   labels: string[];
   priority: number;
   readyAt: number;
+  /** The queue (DispatcherObject) it waits in; absent in items stored before queues = `default`. */
+  queue?: string;
 }
 
 export type Effect =
   | TransitionEffect
   | { type: "enqueue"; item: QueueItem }
   /** Remove queued (not yet claimed) job attempts from the dispatcher. */
-  | { type: "dequeue"; jobAttemptIds: string[] }
+  | { type: "dequeue"; queue: string; jobAttemptIds: string[] }
   /** The job attempt ended: free its agent's slot in the dispatcher. */
-  | { type: "release"; jobAttemptId: string; agentId: string }
+  | { type: "release"; queue: string; jobAttemptId: string; agentId: string }
   /** The job attempt ended: its log can be archived. */
   | { type: "jobAttemptEnded"; jobAttemptId: string }
   /** A step reported metrics while running (OpenLineage RUNNING). */

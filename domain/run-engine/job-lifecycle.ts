@@ -6,7 +6,7 @@ import type { JobFinish, StepUpdate } from "../protocol.ts";
 import { isTerminal, type State } from "../states.ts";
 import { refuse } from "./effects.ts";
 import { addJobAttempt, enqueueReadyJobs, finishAttemptIfDone, jobDefinition, killDependants, killStepNotRun } from "./jobs-graph.ts";
-import type { JobAttemptState, JobState, StepState } from "./model.ts";
+import { type JobAttemptState, type JobState, jobQueue, type StepState } from "./model.ts";
 import type { Txn } from "./txn.ts";
 
 function locate(txn: Txn, jobAttemptId: string): { job: JobState; jobAttempt: JobAttemptState } {
@@ -160,7 +160,7 @@ export function endJobAttempt(txn: Txn, job: JobState, jobAttempt: JobAttemptSta
   txn.moveJobAttempt(job, jobAttempt, outcome, reason);
   jobAttempt.endedAt = txn.now;
   jobAttempt.killingSince = null;
-  if (jobAttempt.agentId) txn.effects.push({ type: "release", jobAttemptId: jobAttempt.id, agentId: jobAttempt.agentId });
+  if (jobAttempt.agentId) txn.effects.push({ type: "release", queue: jobQueue(job), jobAttemptId: jobAttempt.id, agentId: jobAttempt.agentId });
   txn.effects.push({ type: "jobAttemptEnded", jobAttemptId: jobAttempt.id });
 
   const retriesLeft = jobDefinition(txn, job.key).retries - (job.attempts.length - 1);

@@ -2,9 +2,10 @@
  * The jobs of a run attempt as a graph: what a job waits on, which jobs are ready to queue,
  * which ones can no longer run, and when the attempt is over.
  */
+import { downstreamOf } from "../pipeline/graph.ts";
 import { isTerminal, summarize, type State } from "../states.ts";
 import type { Pipeline, PipelineJob } from "../pipeline/types.ts";
-import { type JobAttemptState, type JobState, jobStatus, latestJobAttempt, type StepState } from "./model.ts";
+import { type JobAttemptState, type JobState, jobQueue, jobStatus, latestJobAttempt, type StepState } from "./model.ts";
 import type { Txn } from "./txn.ts";
 
 /** Each pipeline's jobs by key, built once per definition (a run keeps its definition). */
@@ -107,25 +108,19 @@ export function enqueueReadyJobs(txn: Txn): void {
         labels: job.labels,
         priority: job.priority,
         readyAt: txn.now,
+        queue: jobQueue(job),
       },
     });
   }
 }
 
+/** The jobs of an attempt as graph nodes (their keys and needs), for domain/pipeline/graph.ts. */
+export const jobNodes = (jobs: readonly JobState[]) => jobs.map((j) => ({ id: j.key, needs: j.needs }));
+
 /** Marks every still-CREATED job that (transitively) needs `failedKey` as not run. */
 export function killDependants(txn: Txn, failedKey: string): void {
   const attempt = txn.attempt;
-  const blocked = new Set([failedKey]);
-  let grew = true;
-  while (grew) {
-    grew = false;
-    for (const job of attempt.jobs) {
-      if (!blocked.has(job.key) && job.needs.some((n) => blocked.has(n))) {
-        blocked.add(job.key);
-        grew = true;
-      }
-    }
-  }
+  const blocked = new Set(downstreamOf(jobNodes(attempt.jobs), [failedKey]));
   blocked.delete(failedKey);
   for (const shared of attempt.jobs) {
     const sharedLatest = latestJobAttempt(shared);

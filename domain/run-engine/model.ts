@@ -3,6 +3,7 @@
  * keeps one of these per run, persists what a command touched, and rebuilds it from storage
  * when it wakes. Times are milliseconds since the epoch.
  */
+import { DEFAULT_QUEUE } from "../queues.ts";
 import type { Pipeline } from "../pipeline/types.ts";
 import type { Metric } from "../protocol.ts";
 import type { State } from "../states.ts";
@@ -58,6 +59,11 @@ export interface JobState {
   needs: string[];
   labels: string[];
   priority: number;
+  /**
+   * The queue its attempts wait in (the job's `queue:`). Optional in stored state: runs stored
+   * before queues existed have none and wait in `default` (use `jobQueue`).
+   */
+  queue?: string;
   /** Needs that have not succeeded yet: the job is queued only when this is empty. */
   waitingOn: string[];
   outputs: Record<string, string>;
@@ -144,6 +150,22 @@ export function currentAttempt(state: RunState): RunAttemptState {
   return attempt;
 }
 
+/** A job attempt anywhere in the run (any run attempt), with its job and its run attempt. */
+export function locateJobAttempt(
+  state: RunState,
+  jobAttemptId: string,
+): { attempt: RunAttemptState; job: JobState; jobAttempt: JobAttemptState } | undefined {
+  // Newest first: a job attempt is looked up by the agent running it, in the current attempt.
+  for (let i = state.attempts.length - 1; i >= 0; i--) {
+    const attempt = state.attempts[i]!;
+    for (const job of attempt.jobs) {
+      const jobAttempt = job.attempts.find((a) => a.id === jobAttemptId);
+      if (jobAttempt) return { attempt, job, jobAttempt };
+    }
+  }
+  return undefined;
+}
+
 export function latestJobAttempt(job: JobState): JobAttemptState | undefined {
   return job.attempts[job.attempts.length - 1];
 }
@@ -152,4 +174,9 @@ export function latestJobAttempt(job: JobState): JobAttemptState | undefined {
 export function jobStatus(job: JobState): State {
   if (job.reused) return job.reused.status;
   return latestJobAttempt(job)?.status ?? "CREATED";
+}
+
+/** The queue a job's attempts wait in: its own, or `default` for state stored before queues. */
+export function jobQueue(job: Pick<JobState, "queue">): string {
+  return job.queue ?? DEFAULT_QUEUE;
 }

@@ -1,11 +1,22 @@
 /** Builds the API's view of a run (domain/api.ts) from the engine's model. */
 import type { JobAttemptView, JobView, RunAttemptView, RunView, StepView, TransitionView } from "../api.ts";
 import type { TransitionEffect } from "./effects.ts";
-import { type JobAttemptState, type JobState, jobStatus, latestJobAttempt, type RunAttemptState, type RunState, type StepState } from "./model.ts";
+import { type JobAttemptState, type JobState, jobQueue, jobStatus, latestJobAttempt, type RunAttemptState, type RunState, type StepState } from "./model.ts";
 
 const iso = (t: number | null): string | null => (t === null ? null : new Date(t).toISOString());
-const duration = (start: number | null, end: number | null, now: number): number | null =>
-  start === null ? null : (end ?? now) - start;
+
+/** When a thing started and ended, and how long it has run (until `now` while it runs). */
+const span = (startedAt: number | null, endedAt: number | null, now: number) => ({
+  startedAt: iso(startedAt),
+  endedAt: iso(endedAt),
+  durationMs: startedAt === null ? null : (endedAt ?? now) - startedAt,
+});
+
+/** The same, after when it was created: every view but a step's shows all four. */
+const lifetime = (t: { createdAt: number; startedAt: number | null; endedAt: number | null }, now: number) => ({
+  createdAt: iso(t.createdAt)!,
+  ...span(t.startedAt, t.endedAt, now),
+});
 
 /** History rows grouped by entity id, as the RunObject reads them from storage. */
 export type HistoryIndex = Map<string, TransitionEffect[]>;
@@ -24,26 +35,22 @@ function stepView(step: StepState, now: number): StepView {
     reason: step.reason,
     outputs: step.outputs,
     metrics: step.metrics,
-    startedAt: iso(step.startedAt),
-    endedAt: iso(step.endedAt),
-    durationMs: duration(step.startedAt, step.endedAt, now),
+    ...span(step.startedAt, step.endedAt, now),
     attempts: step.attempts.map((a) => ({ ...a, startedAt: iso(a.startedAt), endedAt: iso(a.endedAt) })),
   };
 }
 
+/** Which attempt, a run's or a job's, and where it stands: the first fields of both views. */
+const attemptOf = (a: RunAttemptState | JobAttemptState) => ({ id: a.id, number: a.number, status: a.status });
+
 function jobAttemptView(a: JobAttemptState, index: HistoryIndex, now: number): JobAttemptView {
   return {
-    id: a.id,
-    number: a.number,
-    status: a.status,
+    ...attemptOf(a),
     agent: a.agentName,
     agentId: a.agentId,
     reason: a.reason,
     message: a.message,
-    createdAt: iso(a.createdAt)!,
-    startedAt: iso(a.startedAt),
-    endedAt: iso(a.endedAt),
-    durationMs: duration(a.startedAt, a.endedAt, now),
+    ...lifetime(a, now),
     steps: a.steps.map((s) => stepView(s, now)),
     history: history(index, a.id),
   };
@@ -57,6 +64,7 @@ function jobView(job: JobState, index: HistoryIndex, now: number): JobView {
     needs: job.needs,
     waitingOn: job.waitingOn,
     labels: job.labels,
+    queue: jobQueue(job),
     priority: job.priority,
     agent: latestJobAttempt(job)?.agentName ?? null,
     outputs: job.outputs,
@@ -67,14 +75,9 @@ function jobView(job: JobState, index: HistoryIndex, now: number): JobView {
 
 function attemptView(a: RunAttemptState, index: HistoryIndex, now: number): RunAttemptView {
   return {
-    id: a.id,
-    number: a.number,
-    status: a.status,
+    ...attemptOf(a),
     failedOnly: a.failedOnly,
-    createdAt: iso(a.createdAt)!,
-    startedAt: iso(a.startedAt),
-    endedAt: iso(a.endedAt),
-    durationMs: duration(a.startedAt, a.endedAt, now),
+    ...lifetime(a, now),
     jobs: a.jobs.map((j) => jobView(j, index, now)),
     history: history(index, a.id),
   };
@@ -94,10 +97,7 @@ export function runView(state: RunState, index: HistoryIndex, now: number): RunV
     params: run.params,
     status: run.status,
     attempt: state.attempts.length,
-    createdAt: iso(run.createdAt)!,
-    startedAt: iso(run.startedAt),
-    endedAt: iso(run.endedAt),
-    durationMs: duration(run.startedAt, run.endedAt, now),
+    ...lifetime(run, now),
     nominalTime: iso(run.nominalTime),
     attempts: state.attempts.map((a) => attemptView(a, index, now)),
     history: history(index, run.id),

@@ -1,16 +1,17 @@
 /**
- * DispatcherObject: one per queue name ("default"). The ordered queue of ready job attempts,
- * label matching, held long-poll claims answered the moment a matching job is ready, and the
+ * DispatcherObject: one per queue, named by the queue (domain/queues.ts; `default` always
+ * exists). The ordered queue of ready job attempts, label matching, held long-poll claims answered the moment a matching job is ready, and the
  * registry of the queue's agents. Exactly one agent ever holds a job attempt: a claim marks the
  * row assigned synchronously (no await between choosing and marking), then asks the run.
  * Nothing here reads or writes D1.
  */
-import { DurableObject } from "cloudflare:workers";
+import { LiveObject } from "../live-object.ts";
 import { uuidv7 } from "uuidv7";
 import type { AgentView, QueueEntryView } from "../../domain/api.ts";
 import type { RegisterRequest, JobAssignment } from "../../domain/protocol.ts";
 import type { QueueItem } from "../../domain/run-engine/effects.ts";
-import { newAgentToken, parseScopedToken, sha256Hex } from "../../domain/tokens.ts";
+import { parseScopedToken, sha256Hex } from "../../domain/tokens.ts";
+import { mintAgentToken } from "../../platform/token-mac.ts";
 import { DEFAULT_QUEUE } from "../../domain/queues.ts";
 import type { Env } from "../../platform/env.ts";
 import { runStub } from "../../platform/stubs.ts";
@@ -19,6 +20,7 @@ import { settingsFrom, type Settings } from "../../platform/settings.ts";
 import { migrate } from "../sql-migrations.ts";
 import { CLAIM_MIGRATIONS, ClaimReplay } from "./claim-replay.ts";
 import { AGENT_MIGRATIONS, AgentRegistry, type AgentRecord, agentState } from "./agent-registry.ts";
+import { WriteCounter } from "./write-counter.ts";
 import { fanoutOptionsFrom } from "../live-fanout.ts";
 import { QUEUE_FEED_MIGRATIONS, QueueFeed } from "./queue-feed.ts";
 import { QUEUE_MIGRATIONS, QueueStore, type QueueRow } from "./queue-store.ts";
@@ -30,30 +32,41 @@ interface Waiter {
 
 const labelsMatch = (required: string[], carried: string[]) => required.every((l) => carried.includes(l));
 
-export class DispatcherObject extends DurableObject<Env> {
+export class DispatcherObject extends LiveObject {
   private readonly queue: QueueStore;
   private readonly agents: AgentRegistry;
   private readonly settings: Settings;
   /** The live queue feed for `GET /api/v1/queue/live` (./queue-feed.ts). */
   private readonly feed: QueueFeed;
+  /** The live queue feed (WebSocket, Hibernation API), served by LiveObject's handlers. */
+  protected get stream(): QueueFeed {
+    return this.feed;
+  }
   /** Held claims, oldest first. In memory: a restart drops them and the agents simply claim again. */
   private waiters: Waiter[] = [];
   /** What recent claims were given, to answer a retry whose first answer was lost. */
   private readonly claims: ClaimReplay;
+  /** Storage rows written since this instance started (stats(); issue 14.4). */
+  private readonly writes = new WriteCounter();
+  /** Calls from agents and from runs, since this instance started (stats()). */
+  private calls = { agent: 0, run: 0 };
+  /** The time; replaced by tests that simulate a minute of heartbeats. */
+  private clock: () => number = () => Date.now();
 
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env);
     this.settings = settingsFrom(env);
-    migrate(ctx.storage.sql, [
+    const sql = this.writes.wrap(ctx.storage.sql);
+    migrate(sql, [
       { name: "queue", statements: QUEUE_MIGRATIONS },
       { name: "agents", statements: AGENT_MIGRATIONS },
       { name: "queue_feed", statements: QUEUE_FEED_MIGRATIONS },
       { name: "claims", statements: CLAIM_MIGRATIONS },
     ]);
-    this.queue = new QueueStore(ctx.storage.sql);
-    this.feed = new QueueFeed(ctx, ctx.storage.sql, this.queue, fanoutOptionsFrom(env));
-    this.agents = new AgentRegistry(ctx.storage.sql);
-    this.claims = new ClaimReplay(ctx.storage.sql, this.settings.lostAfterMs);
+    this.queue = new QueueStore(sql);
+    this.feed = new QueueFeed(ctx, sql, this.queue, fanoutOptionsFrom(env));
+    this.agents = new AgentRegistry(sql);
+    this.claims = new ClaimReplay(sql, this.settings.lostAfterMs);
   }
 
   private get queueName(): string {
@@ -63,16 +76,19 @@ export class DispatcherObject extends DurableObject<Env> {
   // ── from runs ────────────────────────────────────────────────────────────────────────────
 
   async enqueue(items: QueueItem[]): Promise<void> {
+    this.calls.run++;
     const added = this.queue.add(items);
     this.feed.enqueued(added);
     for (const item of added) this.wakeOneFor(item);
   }
 
   async dequeue(jobAttemptIds: string[]): Promise<string[]> {
+    this.calls.run++;
     return this.feed.remove(jobAttemptIds, "cancelled", true);
   }
 
   async release(jobAttemptId: string): Promise<void> {
+    this.calls.run++;
     this.feed.remove([jobAttemptId], "finished");
   }
 
@@ -93,34 +109,40 @@ export class DispatcherObject extends DurableObject<Env> {
       stoppedAt: null,
       revokedAt: null,
     };
-    const token = newAgentToken(this.queueName, agent.id);
+    const token = await mintAgentToken(this.env, this.queueName, agent.id);
     this.agents.add(agent, await sha256Hex(token));
     return { agent, token };
   }
 
-  private async authenticate(token: string): Promise<AgentRecord | null> {
+  /**
+   * The agent a token belongs to, seen now; or the refusal: `agent_revoked` for a revoked agent
+   * (it must stop, not register again: the agent exits 3), `invalid_agent_token` for a token that
+   * is no agent's of this queue (a token of another queue included).
+   */
+  private async authenticate(token: string): Promise<Result<AgentRecord>> {
+    this.calls.agent++;
     const parsed = parseScopedToken(token, "yma");
-    if (!parsed || parsed.scope !== this.queueName) return null;
-    const agent = await this.agents.authenticate(parsed.id, token);
-    if (agent) {
-      agent.lastSeenAt = Date.now();
-      agent.stoppedAt = null;
-      this.agents.save(agent);
-    }
-    return agent;
+    const unknown = fail(401, "invalid_agent_token", "the agent token is unknown to this queue; register again");
+    if (!parsed || parsed.scope !== this.queueName) return unknown;
+    const found = await this.agents.authenticate(parsed.id, token);
+    if (!found) return unknown;
+    if ("revoked" in found) return fail(401, "agent_revoked", `agent ${found.revoked.name} was revoked by an admin; it must stop (register a new agent to serve again)`);
+    this.agents.seen(found.agent, this.clock());
+    return ok(found.agent);
   }
 
   async heartbeat(token: string): Promise<Result<{ agentId: string }>> {
     const agent = await this.authenticate(token);
-    if (!agent) return fail(401, "invalid_agent_token", "the agent token is unknown or revoked; register again");
-    return ok({ agentId: agent.id });
+    if (!agent.ok) return agent;
+    return ok({ agentId: agent.value.id });
   }
 
   /** A clean shutdown: the agents page shows it stopped rather than lost. */
   async stop(token: string): Promise<Result<null>> {
-    const agent = await this.authenticate(token);
-    if (!agent) return fail(401, "invalid_agent_token", "the agent token is unknown or revoked");
-    agent.stoppedAt = Date.now();
+    const authenticated = await this.authenticate(token);
+    if (!authenticated.ok) return authenticated;
+    const agent = authenticated.value;
+    agent.stoppedAt = this.clock();
     this.agents.save(agent);
     for (const w of this.waiters.filter((w) => w.agent.id === agent.id)) w.wake(false);
     return ok(null);
@@ -131,8 +153,9 @@ export class DispatcherObject extends DurableObject<Env> {
    * is or `waitMs` passes (then null: the worker answers 204).
    */
   async claim(token: string, waitMs: number, claimId?: string): Promise<Result<JobAssignment | null>> {
-    const agent = await this.authenticate(token);
-    if (!agent) return fail(401, "invalid_agent_token", "the agent token is unknown or revoked; register again");
+    const authenticated = await this.authenticate(token);
+    if (!authenticated.ok) return authenticated;
+    const agent = authenticated.value;
     // A newer claim from the same agent replaces an older one still held (its connection is gone).
     const wakeOlder = () => {
       for (const w of this.waiters.filter((w) => w.agent.id === agent.id)) w.wake(false);
@@ -217,7 +240,7 @@ export class DispatcherObject extends DurableObject<Env> {
   // ── for people ───────────────────────────────────────────────────────────────────────────
 
   async listAgents(): Promise<AgentView[]> {
-    const now = Date.now();
+    const now = this.clock();
     const assigned = this.queue.assigned();
     return this.agents.list().map((agent) => {
       const jobs = assigned.filter((r) => r.agentId === agent.id);
@@ -252,6 +275,35 @@ export class DispatcherObject extends DurableObject<Env> {
     return true;
   }
 
+  /** What an autoscaler polls (GET /api/v1/queues/:name/metrics). No storage write, no D1. */
+  async metrics(): Promise<{ waiting: number; running: number; agents: { idle: number; busy: number }; oldestWaitSeconds: number }> {
+    const now = this.clock();
+    const assigned = this.queue.assigned();
+    const busyIds = new Set(assigned.map((r) => r.agentId));
+    const agents = { idle: 0, busy: 0 };
+    for (const agent of this.agents.list()) {
+      const state = agentState(agent, busyIds.has(agent.id), now, this.settings.lostAfterMs);
+      if (state === "idle" || state === "busy") agents[state]++;
+    }
+    const oldest = this.queue.oldestQueuedReadyAt();
+    return {
+      waiting: this.queue.queuedCount(),
+      running: assigned.length,
+      agents,
+      oldestWaitSeconds: oldest === null ? 0 : Math.max(0, Math.floor((now - oldest) / 1000)),
+    };
+  }
+
+  /** Whether any job is queued or running here (a queue that holds jobs cannot be deleted). */
+  async holdsJobs(): Promise<boolean> {
+    return this.queue.queuedCount() > 0 || this.queue.assigned().length > 0;
+  }
+
+  /** For tests and BENCHMARKS.md: storage rows written and calls served since this instance started. */
+  async stats(): Promise<{ rowsWritten: number; agentCalls: number; runCalls: number }> {
+    return { rowsWritten: this.writes.rowsWritten(), agentCalls: this.calls.agent, runCalls: this.calls.run };
+  }
+
   async view(): Promise<{ pending: QueueEntryView[]; running: QueueEntryView[] }> {
     const now = Date.now();
     const pending: QueueEntryView[] = [];
@@ -261,24 +313,6 @@ export class DispatcherObject extends DurableObject<Env> {
     }
     const running = this.queue.assigned().map((row) => entry(row, now));
     return { pending, running };
-  }
-
-  // ── live queue feed (WebSocket, Hibernation API) ────────────────────────────────────────
-
-  override async fetch(request: Request): Promise<Response> {
-    return this.feed.fetch(request);
-  }
-
-  override async webSocketMessage(ws: WebSocket, message: string | ArrayBuffer): Promise<void> {
-    this.feed.fanout.message(ws, message);
-  }
-
-  override async webSocketClose(ws: WebSocket, code: number, reason: string): Promise<void> {
-    this.feed.fanout.closed(ws, code, reason);
-  }
-
-  override async webSocketError(ws: WebSocket): Promise<void> {
-    this.feed.fanout.closed(ws);
   }
 
   async reorder(jobAttemptId: string, anchor: { before?: string; after?: string }): Promise<Result<null>> {
@@ -300,6 +334,7 @@ function entry(row: QueueRow, now: number): QueueEntryView {
   const { position: _position, state, agentName, assignedAt, agentId: _agentId, ...item } = row;
   return {
     ...item,
+    queue: item.queue ?? DEFAULT_QUEUE,
     state,
     position: null,
     agent: agentName,

@@ -8,6 +8,7 @@
  */
 import { LIVE_PROTOCOL, type LiveQueueEntry, type QueueSnapshot } from "../../domain/live.ts";
 import type { QueueItem } from "../../domain/run-engine/effects.ts";
+import { DEFAULT_QUEUE } from "../../domain/queues.ts";
 import { type FanoutOptions, type FeedPage, type FeedSource, LiveFanout } from "../live-fanout.ts";
 import { isWebSocketUpgrade, jsonError, parseSince, upgradeRequired, visibleProjects } from "../../platform/live-http.ts";
 import type { QueueRow, QueueStore } from "./queue-store.ts";
@@ -29,6 +30,8 @@ const iso = (t: number) => new Date(t).toISOString();
 export function liveEntry(row: QueueRow): LiveQueueEntry {
   return {
     jobAttemptId: row.jobAttemptId,
+    // Rows queued before queues existed name none: they are `default`'s.
+    queue: row.queue ?? DEFAULT_QUEUE,
     runId: row.runId,
     runNumber: row.runNumber,
     project: row.project,

@@ -139,6 +139,11 @@ export class QueueStore {
     return this.sql.exec<SqlRow>("SELECT * FROM queue WHERE agent_id = ? AND state = 'assigned'", agentId).toArray().map(toRow);
   }
 
+  /** When the longest-waiting queued job became ready, or null for an empty queue. */
+  oldestQueuedReadyAt(): number | null {
+    return this.sql.exec<{ t: number | null }>("SELECT min(json_extract(doc, '$.readyAt')) AS t FROM queue WHERE state = 'queued'").one().t;
+  }
+
   queuedCount(): number {
     return this.sql.exec<{ n: number }>("SELECT count(*) AS n FROM queue WHERE state = 'queued'").one().n;
   }

@@ -5,7 +5,6 @@
  * transaction, and only then answers. Outboxes (D1 projection, dispatcher calls) are flushed
  * right after, and retried from the alarm when their target is down.
  */
-import { DurableObject } from "cloudflare:workers";
 import { uuidv7 } from "uuidv7";
 import type { RunView } from "../../domain/api.ts";
 import type { JobAssignment, JobFinish, StepUpdate } from "../../domain/protocol.ts";
@@ -17,17 +16,19 @@ import {
   type EngineContext,
   engine,
   type JobAttemptState,
+  locateJobAttempt,
   type JobState,
   nextDeadline,
   type RunState,
   runView,
   type TransitionEffect,
   type AppendJobsResult,
-  parseUpload,
 } from "../../domain/run-engine/index.ts";
-import { newJobToken, sha256Hex } from "../../domain/tokens.ts";
-import { referencedSecrets } from "../../domain/secrets.ts";
+import { isTerminal } from "../../domain/states.ts";
+import { sha256Hex } from "../../domain/tokens.ts";
+import { mintJobToken } from "../../platform/token-mac.ts";
 import type { Env } from "../../platform/env.ts";
+import { LiveObject, type LiveStream } from "../live-object.ts";
 import { OutboxStatus } from "../outbox-status.ts";
 import { fail, ok, type Result } from "../../platform/result.ts";
 import { SerialFlush } from "../serial-flush.ts";
@@ -41,6 +42,7 @@ import { flushDispatchOps, hasDispatchOps, recordDispatchOps } from "./dispatch-
 import { JobLogs, type LogRead } from "./job-logs.ts";
 import { LineageExtension, type LineageListing } from "./lineage.ts";
 import { CommitStatusExtension, type StatusTarget } from "./commit-statuses.ts";
+import { prepareUpload } from "./pipeline-upload.ts";
 import { LOG_MIGRATIONS, MAX_LOG_CHUNK_BYTES } from "./log-store.ts";
 import { RunLive } from "./live.ts";
 import { RUN_SECRET_MIGRATIONS, RunSecrets } from "./run-secrets.ts";
@@ -67,7 +69,7 @@ export interface JobIdentity {
   jobAttemptId: string;
 }
 
-export class RunObject extends DurableObject<Env> {
+export class RunObject extends LiveObject {
   private state: RunState | null = null;
   private readonly settings: Settings;
   private readonly sql: SqlStorage;
@@ -83,6 +85,7 @@ export class RunObject extends DurableObject<Env> {
   private readonly extensions: RunExtension[];
   /** The live WebSocket stream of this run (./live.ts). */
   readonly live: RunLive;
+  protected readonly stream: LiveStream;
   /** The run's OpenLineage events and their delivery (./lineage.ts). */
   private readonly lineage: LineageExtension;
   /** Commit statuses to GitHub and their delivery (./commit-statuses.ts). */
@@ -101,6 +104,8 @@ export class RunObject extends DurableObject<Env> {
     this.artifacts = new ArtifactStore(this.sql);
     this.secrets = new RunSecrets(this.sql);
     this.live = new RunLive(ctx, env, () => this.state);
+    // The live stream (WebSocket, Hibernation API; ./live.ts), served by LiveObject's handlers.
+    this.stream = { fetch: (request) => this.live.fetch(request, (state) => this.view(state)), fanout: this.live.fanout };
     this.lineage = new LineageExtension(this.sql, env, this.logs.store);
     this.statuses = new CommitStatusExtension(this.sql, env);
     this.extensions = [this.live, this.lineage, this.statuses];
@@ -126,7 +131,7 @@ export class RunObject extends DurableObject<Env> {
    * object's storage goes; the object is then as if it never held a run. Refused while it runs.
    */
   async destroy(): Promise<Result<null>> {
-    if (this.state && !["SUCCESS", "WARNING", "FAILED", "KILLED"].includes(this.state.run.status)) {
+    if (this.state && !isTerminal(this.state.run.status)) {
       return fail(409, "run_active", `run #${this.state.run.number} is ${this.state.run.status}; cancel it first`);
     }
     await this.ctx.storage.deleteAlarm();
@@ -257,7 +262,7 @@ export class RunObject extends DurableObject<Env> {
   async assign(input: { jobAttemptId: string; agentId: string; agentName: string }): Promise<Result<JobAssignment>> {
     const state = this.require();
     if (!state.ok) return state;
-    const token = newJobToken(state.value.run.id, input.jobAttemptId);
+    const token = await mintJobToken(this.env, state.value.run.id, input.jobAttemptId);
     const tokenHash = await sha256Hex(token);
     // Decrypted before the commit, so a key problem assigns nothing; used only in the answer.
     const secrets = await this.secrets.decrypt(this.env);
@@ -273,7 +278,7 @@ export class RunObject extends DurableObject<Env> {
   async reissue(input: { jobAttemptId: string; agentId: string }): Promise<Result<JobAssignment>> {
     const state = this.require();
     if (!state.ok) return state;
-    const token = newJobToken(state.value.run.id, input.jobAttemptId);
+    const token = await mintJobToken(this.env, state.value.run.id, input.jobAttemptId);
     const tokenHash = await sha256Hex(token);
     const secrets = await this.secrets.decrypt(this.env);
     const result = this.commit(engine.reissueToken(this.state!, this.engineContext(), { ...input, tokenHash }), { project: false });
@@ -296,30 +301,28 @@ export class RunObject extends DurableObject<Env> {
     // A token naming a run that does not exist is simply not a valid token.
     if (!this.state) return fail(401, "invalid_job_token", "the job token does not belong to any run");
     const hash = await sha256Hex(token);
-    for (const attempt of this.state!.attempts) {
-      for (const job of attempt.jobs) {
-        const jobAttempt = job.attempts.find((a) => a.id === jobAttemptId);
-        if (!jobAttempt) continue;
-        if (jobAttempt.tokenHash === null || jobAttempt.tokenHash !== hash) {
-          return fail(401, "invalid_job_token", "the job token does not belong to this job");
-        }
-        const ended = ["SUCCESS", "WARNING", "FAILED", "KILLED"].includes(jobAttempt.status);
-        const lateOk = allowEnded && jobAttempt.reason !== "agent_lost" && jobAttempt.reason !== "timeout";
-        if (ended && !lateOk) {
-          return fail(410, "job_ended", `job attempt ${jobAttemptId} has ended (${jobAttempt.status}); its token is no longer valid`);
-        }
-        const run = this.state!.run;
-        return ok({
-          runId: run.id,
-          runNumber: run.number,
-          projectId: run.projectId,
-          project: run.project,
-          pipeline: run.pipeline,
-          runAttempt: attempt.number,
-          jobKey: job.key,
-          jobAttemptId,
-        });
+    const found = locateJobAttempt(this.state!, jobAttemptId);
+    if (found) {
+      const { attempt, job, jobAttempt } = found;
+      if (jobAttempt.tokenHash === null || jobAttempt.tokenHash !== hash) {
+        return fail(401, "invalid_job_token", "the job token does not belong to this job");
       }
+      const ended = isTerminal(jobAttempt.status);
+      const lateOk = allowEnded && jobAttempt.reason !== "agent_lost" && jobAttempt.reason !== "timeout";
+      if (ended && !lateOk) {
+        return fail(410, "job_ended", `job attempt ${jobAttemptId} has ended (${jobAttempt.status}); its token is no longer valid`);
+      }
+      const run = this.state!.run;
+      return ok({
+        runId: run.id,
+        runNumber: run.number,
+        projectId: run.projectId,
+        project: run.project,
+        pipeline: run.pipeline,
+        runAttempt: attempt.number,
+        jobKey: job.key,
+        jobAttemptId,
+      });
     }
     return fail(401, "invalid_job_token", "the job token does not belong to this run");
   }
@@ -348,7 +351,7 @@ export class RunObject extends DurableObject<Env> {
     const auth = await this.authorize(jobAttemptId, token, true);
     if (!auth.ok) return auth;
     const jobAttempt = this.findJobAttempt(jobAttemptId)!;
-    const ended = ["SUCCESS", "WARNING", "FAILED", "KILLED"].includes(jobAttempt.status);
+    const ended = isTerminal(jobAttempt.status);
     const { result, stored } = this.logs.append(jobAttemptId, seq, offset, data, Date.now(), ended);
     if (stored) {
       const chunk = { jobAttemptId, jobKey: auth.value.jobKey, seq, offset, data };
@@ -365,18 +368,10 @@ export class RunObject extends DurableObject<Env> {
   async uploadPipeline(jobAttemptId: string, token: string, text: string): Promise<Result<AppendJobsResult>> {
     const auth = await this.authorize(jobAttemptId, token);
     if (!auth.ok) return auth;
-    const parsed = parseUpload(this.state!, text);
-    if (!parsed.ok) {
-      const first = parsed.problems[0]!;
-      const more = parsed.problems.length > 1 ? ` (and ${parsed.problems.length - 1} more)` : "";
-      return fail(400, "invalid_pipeline", `line ${first.line}, column ${first.column}: ${first.message}${more}`, { problems: parsed.problems });
-    }
-    // The secrets the new jobs reference beyond the snapshot, as they are now (none for a run
-    // without secrets: a fork's pull request). Added first: a job is queued only by the commit.
-    const wanted = this.state!.run.secretsWithheld ? [] : this.secrets.missing(referencedSecrets(parsed.pipeline));
-    if (wanted.length > 0) await this.secrets.addFromProject(this.env, this.state!.run.projectId, wanted);
-    // The await above: re-read the state, which may have changed meanwhile.
-    return this.commit(engine.appendJobs(this.state!, this.engineContext(), { jobAttemptId, pipeline: parsed.pipeline }));
+    const prepared = await prepareUpload(this.env, this.state!, this.secrets, text);
+    if (!prepared.ok) return prepared;
+    // The awaits above: the engine reads the state as it is now.
+    return this.commit(engine.appendJobs(this.state!, this.engineContext(), { jobAttemptId, pipeline: prepared.value }));
   }
 
   /** Checks a job token for the worker (artifact uploads). */
@@ -433,31 +428,7 @@ export class RunObject extends DurableObject<Env> {
   }
 
   private findJobAttempt(jobAttemptId: string) {
-    for (const attempt of this.state?.attempts ?? []) {
-      for (const job of attempt.jobs) {
-        const found = job.attempts.find((a) => a.id === jobAttemptId);
-        if (found) return found;
-      }
-    }
-    return undefined;
-  }
-
-  // ── live stream (WebSocket, Hibernation API; see ./live.ts) ──────────────────────────────
-
-  override async fetch(request: Request): Promise<Response> {
-    return this.live.fetch(request, (state) => this.view(state));
-  }
-
-  override async webSocketMessage(ws: WebSocket, message: string | ArrayBuffer): Promise<void> {
-    this.live.fanout.message(ws, message);
-  }
-
-  override async webSocketClose(ws: WebSocket, code: number, reason: string): Promise<void> {
-    this.live.fanout.closed(ws, code, reason);
-  }
-
-  override async webSocketError(ws: WebSocket): Promise<void> {
-    this.live.fanout.closed(ws);
+    return this.state ? locateJobAttempt(this.state, jobAttemptId)?.jobAttempt : undefined;
   }
 
   // ── logs for people ──────────────────────────────────────────────────────────────────────

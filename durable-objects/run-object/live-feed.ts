@@ -8,9 +8,8 @@
  * archived to R2 and those chunks are dropped, from the archive by byte range. So a resume is
  * gapless for the run's whole life, and log bytes are stored once.
  */
-import { bytesToBase64, type State as LiveState } from "../../domain/live.ts";
-import type { State } from "../../domain/states.ts";
-import type { RunState, TransitionEffect } from "../../domain/run-engine/index.ts";
+import { bytesToBase64 } from "../../domain/live.ts";
+import { locateJobAttempt, type RunState, type TransitionEffect } from "../../domain/run-engine/index.ts";
 import type { Env } from "../../platform/env.ts";
 import type { FeedPage, FeedSource } from "../live-fanout.ts";
 import type { LogChunk } from "./extension.ts";
@@ -42,21 +41,6 @@ interface EventRow extends Record<string, SqlStorageValue> {
 }
 
 const iso = (t: number) => new Date(t).toISOString();
-
-// domain/live.ts repeats the states so the CLI can load it alone: this fails to compile if they differ.
-const statesAgree: [State, LiveState] extends [LiveState, State] ? true : never = true;
-void statesAgree;
-
-/** Where a job attempt sits in the run: its run attempt, job and attempt numbers. */
-export function locateJobAttempt(state: RunState, jobAttemptId: string) {
-  for (const attempt of state.attempts) {
-    for (const job of attempt.jobs) {
-      const jobAttempt = job.attempts.find((a) => a.id === jobAttemptId);
-      if (jobAttempt) return { runAttempt: attempt.number, job, jobAttempt };
-    }
-  }
-  return undefined;
-}
 
 export class RunFeed implements FeedSource<RunFilter> {
   constructor(
@@ -106,7 +90,7 @@ export class RunFeed implements FeedSource<RunFilter> {
       at: iso(at),
       jobKey: chunk.jobKey,
       jobAttemptId: chunk.jobAttemptId,
-      runAttempt: located?.runAttempt ?? 0,
+      runAttempt: located?.attempt.number ?? 0,
       jobAttempt: located?.jobAttempt.number ?? 0,
       offset: chunk.offset,
     };

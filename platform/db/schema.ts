@@ -194,6 +194,19 @@ export const agents = sqliteTable("agents", {
   revokedAt: integer("revoked_at"),
 });
 
+/**
+ * Queues (issue 14, docs/architecture.md "Queues"): one DispatcherObject each, named by `name`.
+ * `projects` lists the project slugs allowed to send jobs to it; null = every project. The
+ * migration seeds `default` (every project), which cannot be deleted nor narrowed.
+ */
+export const queues = sqliteTable("queues", {
+  name: text("name").primaryKey(),
+  projects: json<string[] | null>("projects"),
+  description: text("description").notNull().default(""),
+  createdAt: integer("created_at").notNull(),
+  updatedAt: integer("updated_at").notNull(),
+});
+
 /** API tokens and agent registration tokens; only the SHA-256 of a token is kept. */
 export const tokens = sqliteTable(
   "tokens",
@@ -205,6 +218,8 @@ export const tokens = sqliteTable(
     scopes: json<string[]>("scopes").notNull(),
     /** Project slugs this token is limited to; null = every project. */
     projects: json<string[] | null>("projects"),
+    /** The queue a registration token registers agents into (issue 14); `default` for API tokens. */
+    queue: text("queue").notNull().default("default"),
     createdAt: integer("created_at").notNull(),
     expiresAt: integer("expires_at"),
     lastUsedAt: integer("last_used_at"),

@@ -8,6 +8,7 @@ import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
+import { type Reply, readReply } from "../support/reply.ts";
 
 export const ROOT = resolve(import.meta.dirname, "../..");
 const BIN = join(ROOT, "node_modules/.bin");
@@ -52,13 +53,6 @@ export async function waitFor<T>(
   throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}${lastError ? `: ${String(lastError)}` : ""}${detail}`);
 }
 
-export interface ApiResult {
-  status: number;
-  json: any;
-  text: string;
-  headers: Headers;
-}
-
 export interface ControlPlane {
   url: string;
   port: number;
@@ -66,7 +60,7 @@ export interface ControlPlane {
   persistDir: string;
   /** The output of wrangler dev so far (for diagnosing a failure). */
   output(): string;
-  api(method: string, path: string, body?: unknown, init?: { token?: string; headers?: Record<string, string>; raw?: RequestInit["body"] }): Promise<ApiResult>;
+  api(method: string, path: string, body?: unknown, init?: { token?: string; headers?: Record<string, string>; raw?: RequestInit["body"] }): Promise<Reply>;
   /**
    * Stops wrangler dev and starts it again on the same port with the same persisted state;
    * `whileStopped` runs in between (e.g. seeding the local D1 with `wrangler d1 execute`).
@@ -184,15 +178,7 @@ export async function startControlPlane(options: ControlPlaneOptions = {}): Prom
         payload = JSON.stringify(body);
         headers["content-type"] ??= "application/json";
       }
-      const response = await fetch(`${url}${path}`, { method, headers, body: payload });
-      const text = await response.text();
-      let json: any;
-      try {
-        json = text ? JSON.parse(text) : undefined;
-      } catch {
-        json = undefined;
-      }
-      return { status: response.status, json, text, headers: response.headers };
+      return readReply(await fetch(`${url}${path}`, { method, headers, body: payload }));
     },
     async restart(whileStopped) {
       await stopChild();

@@ -4,9 +4,10 @@
 // resumes with `since` — and the terminal follower (`npm run logs`) prints the same bytes.
 import { type ChildProcess, spawn } from "node:child_process";
 import { join } from "node:path";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { base64ToBytes, followLive, type LiveSocket, type RunLiveEvent } from "../../domain/live.ts";
-import { type ControlPlane, ROOT, startAgent, startControlPlane, stopAll, waitFor } from "./harness.ts";
+import { controlPlaneForFile } from "./file-control-plane.ts";
+import { type ControlPlane, ROOT, startAgent, waitFor } from "./harness.ts";
 
 const VIEWERS = 100;
 const LINES = 10_000;
@@ -14,14 +15,10 @@ const LINES = 10_000;
 let cp: ControlPlane;
 let follower: ChildProcess | null = null;
 
-beforeAll(async () => {
-  cp = await startControlPlane();
-  expect((await cp.api("POST", "/api/v1/projects", { slug: "live" })).status).toBe(201);
-});
-afterAll(async () => {
-  if (follower?.exitCode === null) follower.kill("SIGKILL");
-  await stopAll();
-  await cp?.stop();
+controlPlaneForFile({
+  project: "live",
+  started: (started) => void (cp = started),
+  stopping: () => void (follower?.exitCode === null && follower.kill("SIGKILL")),
 });
 
 // 10,000 lines, each with an ANSI colour, over about two seconds (a pause every 500 lines), so

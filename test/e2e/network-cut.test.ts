@@ -8,8 +8,9 @@
  * and the agent's retry of the same claim (same claimId) gets that job back rather than leaving
  * it held until declared lost.
  */
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { type AgentProcess, type ControlPlane, startAgent, startControlPlane, stopAll, waitFor } from "./harness.ts";
+import { describe, expect, it } from "vitest";
+import { controlPlaneForFile, linePrinter } from "./file-control-plane.ts";
+import { type AgentProcess, type ControlPlane, startAgent, waitFor } from "./harness.ts";
 import { startTcpProxy, type TcpProxy } from "./tcp-proxy.ts";
 
 const CUT_MS = Number(process.env.YM_CUT_SECONDS ?? 30) * 1000;
@@ -18,17 +19,16 @@ let cp: ControlPlane;
 let proxy: TcpProxy;
 const agents: AgentProcess[] = [];
 
-beforeAll(async () => {
+controlPlaneForFile({
+  project: "cut",
   // Lost after 120 s: longer than the cut plus the agents' backoff (claims back off up to 30 s),
   // so what is tested is recovery, not the lost-agent path (tested in agents.test.ts).
-  cp = await startControlPlane({ vars: { YM_AGENT_LOST_AFTER_SECONDS: "120", YM_HEARTBEAT_SECONDS: "2" } });
-  expect((await cp.api("POST", "/api/v1/projects", { slug: "cut" })).status).toBe(201);
-  proxy = await startTcpProxy(cp.port);
-});
-afterAll(async () => {
-  await stopAll();
-  await proxy?.close();
-  await cp?.stop();
+  options: { vars: { YM_AGENT_LOST_AFTER_SECONDS: "120", YM_HEARTBEAT_SECONDS: "2" } },
+  started: async (started) => {
+    cp = started;
+    proxy = await startTcpProxy(cp.port);
+  },
+  stopping: () => proxy?.close(),
 });
 
 async function store(name: string, yaml: string) {
@@ -54,17 +54,7 @@ const untilEnded = (id: string, timeoutMs: number) =>
 
 // Prints numbered lines for PRINT_SECONDS, then says how many through an output.
 const PRINT_SECONDS = Math.round(CUT_MS / 1000) + 20;
-const PRINTER = `name: printer
-jobs:
-  print:
-    runs-on: [cut-printer]
-    steps:
-      - id: lines
-        run: |
-          i=0; end=$((SECONDS + ${PRINT_SECONDS}))
-          while [ $SECONDS -lt $end ]; do i=$((i + 1)); echo "line $i"; sleep 0.01; done
-          echo "total=$i" >> "$YM_OUTPUT"
-`;
+const PRINTER = linePrinter("printer", "cut-printer", PRINT_SECONDS, "0.01");
 const LATE = `name: late
 jobs:
   late:

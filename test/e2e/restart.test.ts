@@ -6,34 +6,22 @@
  * it; a job that sat in the queue across the restart is handed to an agent started afterwards.
  * (Live viewers across a restart: live-viewers.test.ts.)
  */
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { type AgentProcess, type ControlPlane, startAgent, startControlPlane, stopAll, waitFor } from "./harness.ts";
+import { describe, expect, it } from "vitest";
+import { controlPlaneForFile, linePrinter } from "./file-control-plane.ts";
+import { type AgentProcess, type ControlPlane, startAgent, waitFor } from "./harness.ts";
 
 let cp: ControlPlane;
 const agents: AgentProcess[] = [];
 
-beforeAll(async () => {
+controlPlaneForFile({
+  project: "restart",
   // Lost after 90 s: a restart of wrangler dev (with its dashboard build) on a loaded machine
   // takes tens of seconds, and the agent backs off up to 10 s on top.
-  cp = await startControlPlane({ vars: { YM_AGENT_LOST_AFTER_SECONDS: "90", YM_HEARTBEAT_SECONDS: "2" } });
-  expect((await cp.api("POST", "/api/v1/projects", { slug: "restart" })).status).toBe(201);
-});
-afterAll(async () => {
-  await stopAll();
-  await cp?.stop();
+  options: { vars: { YM_AGENT_LOST_AFTER_SECONDS: "90", YM_HEARTBEAT_SECONDS: "2" } },
+  started: (started) => void (cp = started),
 });
 
-const PIPELINE = `name: ongoing
-jobs:
-  print:
-    runs-on: [restart-a]
-    steps:
-      - id: lines
-        run: |
-          i=0; end=$((SECONDS + 35))
-          while [ $SECONDS -lt $end ]; do i=$((i + 1)); echo "line $i"; sleep 0.02; done
-          echo "total=$i" >> "$YM_OUTPUT"
-  after:
+const PIPELINE = `${linePrinter("ongoing", "restart-a", 35, "0.02")}  after:
     needs: [print]
     runs-on: [restart-a]
     steps:

@@ -8,6 +8,7 @@ export function step(id: string, needs: string[] = [], extra: Partial<PipelineSt
 export function job(key: string, needs: string[] = [], extra: Partial<PipelineJob> = {}): PipelineJob {
   return {
     key,
+    queue: "default",
     runsOn: ["linux"],
     priority: 0,
     timeoutMs: 60_000,

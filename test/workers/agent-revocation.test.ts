@@ -18,7 +18,7 @@ describe("revocation", () => {
 
     const refused = await api("POST", "/api/agent/v1/register", { token: registration.token, body: { name: "after-revoke", labels: ["fleet"], version: "test" } });
     expect(refused.status).toBe(401);
-    expect(refused.json.error.code).toBe("invalid_registration_token");
+    expect(refused.json.error.code).toBe("registration_token_revoked");
 
     expect((await heartbeat(agent.token)).status).toBe(200);
     expect((await claim(agent.token)).status).toBe(204);
@@ -38,7 +38,7 @@ describe("revocation", () => {
 
     const next = await heartbeat(agent.token);
     expect(next.status).toBe(401);
-    expect(next.json.error.code).toBe("invalid_agent_token");
+    expect(next.json.error.code).toBe("agent_revoked");
     expect((await claim(agent.token)).status).toBe(401);
     expect((await running.heartbeat()).json).toEqual({ cancel: true });
     const listed = (await api("GET", "/api/v1/agents")).json.items.find((a: any) => a.id === agent.agentId);

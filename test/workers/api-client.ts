@@ -1,5 +1,6 @@
 /** A small client for the worker's API inside workerd tests (real worker, real bindings). */
 import { exports } from "cloudflare:workers";
+import { readReply } from "../support/reply.ts";
 
 export const ADMIN = "test-admin-token";
 
@@ -12,15 +13,7 @@ export async function api(method: string, path: string, options: { body?: unknow
     body = JSON.stringify(options.body);
     headers["content-type"] ??= "application/json";
   }
-  const response = await exports.default.fetch(`http://yardmaster.test${path}`, { method, headers, body });
-  const text = await response.text();
-  let json: any = undefined;
-  try {
-    json = text ? JSON.parse(text) : undefined;
-  } catch {
-    json = undefined;
-  }
-  return { status: response.status, json, text, headers: response.headers };
+  return readReply(await exports.default.fetch(`http://yardmaster.test${path}`, { method, headers, body }));
 }
 
 export const PIPELINE = `name: build

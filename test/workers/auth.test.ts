@@ -179,7 +179,7 @@ describe("agent registration tokens", () => {
     expect((await api("DELETE", `/api/v1/agent-tokens/${created.json.id}`)).status).toBe(200);
     const refused = await register();
     expect(refused.status).toBe(401);
-    expect(refused.json.error.code).toBe("invalid_registration_token");
+    expect(refused.json.error.code).toBe("registration_token_revoked");
     // An agent registration token is not an API token.
     expect((await api("GET", "/api/v1/projects", { token: created.json.token })).status).toBe(401);
   });

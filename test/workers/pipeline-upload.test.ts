@@ -132,6 +132,18 @@ describe("pipeline upload from a running job", () => {
     expect(deploy.mask).toEqual(["s3cr3t-value"]);
   });
 
+  it("refuses a job on a queue the project may not use (400, with line and column), as a stored pipeline is", async () => {
+    expect((await api("POST", "/api/v1/queues", { body: { name: "vault", projects: ["someone-else"] } })).status).toBe(201);
+    const { run, upload } = await runningBootstrap("upl-queue");
+    const res = await upload("jobs:\n  steal:\n    queue: vault\n    runs-on: [x]\n    steps: [{ run: x }]\n");
+    expect(res.status).toBe(400);
+    expect(res.json.error.code).toBe("invalid_pipeline");
+    expect(res.json.error.details.problems[0]).toMatchObject({ line: 3 });
+    expect(res.json.error.message).toContain("queue 'vault' does not allow project 'upl-queue'");
+    expect((await api("GET", `/api/v1/runs/${run.id}`)).json.attempts[0].jobs).toHaveLength(1);
+    expect((await upload("jobs:\n  ok:\n    queue: default\n    runs-on: [x]\n    steps: [{ run: x }]\n")).status).toBe(200);
+  });
+
   it("refuses another job's token, and a job that has ended", async () => {
     const { j, upload, assignment } = await runningBootstrap("upl-auth");
     const other = await runningBootstrap("upl-auth2");

@@ -119,7 +119,7 @@ describe("agents", () => {
     expect(revoked.status).toBe(200);
     const refused = await claim(agent.token, 0);
     expect(refused.status).toBe(401);
-    expect(refused.json.error.code).toBe("invalid_agent_token");
+    expect(refused.json.error.code).toBe("agent_revoked");
     expect((await api("GET", "/api/v1/agents")).json.items.find((a: any) => a.id === agent.agentId).state).toBe("revoked");
 
     const unknown = await api("DELETE", "/api/v1/agents/0190a0a0-0000-7000-8000-000000000000");

@@ -98,6 +98,9 @@ const cases: Case[] = [
   { route: "GET /api/v1/agent-tokens", need: "global", call: (t) => api("GET", "/api/v1/agent-tokens", { token: t }) },
   { route: "DELETE /api/v1/agent-tokens/{id}", need: "global", call: (t) => api("DELETE", `/api/v1/agent-tokens/${FAKE_ID}`, { token: t }) },
   { route: "DELETE /api/v1/agents/{id}", need: "global", call: (t) => api("DELETE", `/api/v1/agents/${FAKE_ID}`, { token: t }) },
+  { route: "POST /api/v1/queues", need: "global", call: (t) => api("POST", "/api/v1/queues", { token: t, body: { name: `q-${++throwaway}` } }) },
+  { route: "PATCH /api/v1/queues/{name}", need: "global", call: (t) => api("PATCH", "/api/v1/queues/default", { token: t, body: { description: "d" } }) },
+  { route: "DELETE /api/v1/queues/{name}", need: "global", call: (t) => api("DELETE", "/api/v1/queues/no-such-queue", { token: t }) },
 ];
 
 /**
@@ -105,6 +108,8 @@ const cases: Case[] = [
  * live ticket (as the caller, read only), who-am-I.
  */
 const FILTERED = ["GET /api/v1/projects", "GET /api/v1/queue", "GET /api/v1/agents", "POST /api/v1/live-tickets", "GET /api/v1/session"];
+/** The queue registry and its counts belong to no project: every valid token reads them (docs/security.md). */
+const ANY_TOKEN = ["GET /api/v1/queues", "GET /api/v1/queues/{name}", "GET /api/v1/queues/{name}/metrics"];
 /** Routes with their own door, tested in their own files (live-auth.test.ts, the artifacts tests). */
 const ELSEWHERE = ["GET /api/v1/runs/{run}/live", "GET /api/v1/queue/live", "GET /api/v1/artifacts/{artifact}", "GET /api/v1/artifacts/{artifact}/download"];
 
@@ -135,6 +140,15 @@ describe("scopes", () => {
     });
   }
 
+  it("lets every valid token read the queue registry and its counts", async () => {
+    for (const token of Object.values(tokens)) {
+      for (const path of ["/api/v1/queues", "/api/v1/queues/default", "/api/v1/queues/default/metrics"]) {
+        expect((await api("GET", path, { token: token.token })).status, path).toBe(200);
+      }
+    }
+    expect((await api("GET", "/api/v1/queues", { token: "ymt_not-a-token" })).status).toBe(401);
+  });
+
   it("filters lists to the token's projects", async () => {
     const other = tokens.otherAdmin!.token;
     expect((await api("GET", "/api/v1/projects", { token: other })).json.items.map((p: any) => p.slug)).toEqual(["other"]);
@@ -151,7 +165,7 @@ describe("scopes", () => {
         .filter(([, op]) => JSON.stringify(op.security ?? []).includes("bearerAuth"))
         .map(([method]) => `${method.toUpperCase()} ${path}`),
     );
-    const covered = new Set([...cases.map((c) => c.route), ...FILTERED, ...ELSEWHERE]);
+    const covered = new Set([...cases.map((c) => c.route), ...FILTERED, ...ANY_TOKEN, ...ELSEWHERE]);
     expect(routes.filter((r) => !covered.has(r)), "routes missing from the scope table").toEqual([]);
   });
 });

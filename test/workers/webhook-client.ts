@@ -2,6 +2,7 @@
 import examples from "@octokit/webhooks-examples";
 import { sign } from "@octokit/webhooks-methods";
 import { exports } from "cloudflare:workers";
+import { readReply } from "../support/reply.ts";
 import { api } from "./api-client.ts";
 
 export const WEBHOOK_SECRET = "webhook-secret-for-tests-0123456789";
@@ -19,15 +20,7 @@ export const pushTo = (branch: string) => {
 };
 
 export async function post(path: string, body: string, headers: Record<string, string>) {
-  const response = await exports.default.fetch(`http://yardmaster.test${path}`, { method: "POST", headers, body });
-  const text = await response.text();
-  let json: any;
-  try {
-    json = text ? JSON.parse(text) : undefined;
-  } catch {
-    json = undefined;
-  }
-  return { status: response.status, json, text, headers: response.headers };
+  return readReply(await exports.default.fetch(`http://yardmaster.test${path}`, { method: "POST", headers, body }));
 }
 
 export async function deliverGithub(

@@ -2,10 +2,14 @@
  * The agent protocol, version 1 (docs/agent-protocol.md). Agent-level calls carry the agent
  * token and go to the queue's DispatcherObject; job-level calls carry the job token and go to
  * the run's RunObject. Neither path touches D1, but registration (which checks the
- * registration token there).
+ * registration token there) and legacy job tokens (one read: does the run exist?).
+ *
+ * The door checks each token's MAC (platform/token-mac.ts) before any object is addressed, so a
+ * made-up token never creates or wakes a Durable Object, and spends a rate-limit budget: the
+ * agent's or the job attempt's when the token is sound, the client IP's when it is refused.
  */
 import { createRoute, z } from "@hono/zod-openapi";
-import { and, eq, isNull } from "drizzle-orm";
+import { and, eq } from "drizzle-orm";
 import { drizzle } from "drizzle-orm/d1";
 import {
   AGENT_API_BASE,
@@ -20,9 +24,12 @@ import {
   StepUpdate,
 } from "../../domain/protocol.ts";
 import { isRegistrationToken, parseScopedToken, sha256Hex } from "../../domain/tokens.ts";
+import { checkTokenRoute } from "../../platform/token-mac.ts";
+import { enforceRateLimit } from "../services/rate-limit.ts";
+import { queueRules } from "../services/queues.ts";
 import type { MiddlewareHandler } from "hono";
 import { type AppEnv, bearerToken } from "../auth/authenticate.ts";
-import { agents, tokens } from "../../platform/db/schema.ts";
+import { agents, runs, tokens } from "../../platform/db/schema.ts";
 import type { Env } from "../../platform/env.ts";
 import { ApiError, unwrap } from "../http/errors.ts";
 import { dispatcherStub, runStub } from "../../platform/stubs.ts";
@@ -67,18 +74,43 @@ const REGISTRATION_TOKEN_HINT = "send a registration token (POST /api/v1/agent-t
 
 const JOB_PATH = new RegExp(`^${AGENT_API_BASE}/jobs/([^/]+)(?:/|$)`);
 
+/** Rate-limit budgets of the agent protocol (docs/limits.md), on the API_RATE_LIMIT binding. */
+export const agentRateLimitKeys = {
+  /** A caller whose token is refused (or who registers), by client IP; without CF-Connecting-IP (locally) all share one. */
+  ip: (ip: string | undefined) => `agent:ip:${ip ?? "unknown"}`,
+  agent: (agentId: string) => `agent:agent:${agentId}`,
+  /** A job's heartbeats, steps and finish: kept apart from its data, so a chatty log never starves them (a starved heartbeat is a lost job). */
+  job: (jobAttemptId: string) => `agent:job:${jobAttemptId}`,
+  /** A job's log chunks and artifact uploads. */
+  jobData: (jobAttemptId: string) => `agent:job-data:${jobAttemptId}`,
+};
+
+const JOB_DATA_PATH = /\/(logs|artifacts|artifact-uploads)(\/|$)/;
+
+const clientKey = (c: { req: { header: (name: string) => string | undefined } }) => agentRateLimitKeys.ip(c.req.header("cf-connecting-ip"));
+
+/** A token whose routing part was not minted here: refused on the caller's IP budget, no object touched. */
+async function refuse(env: Env, ip: string, error: ApiError): Promise<never> {
+  await enforceRateLimit(env, ip, "a caller with refused agent tokens");
+  throw error;
+}
+
 /**
  * The agent protocol's door, before any body is read or validated: a call without the right
  * kind of token — a registration token to register, the job's own job token for a job's routes,
- * an agent token for the rest — is refused (401/403) whatever its body. The token itself is
- * checked where it is kept (D1, the dispatcher, the run's object), in the route.
+ * an agent token for the rest — is refused (401/403) whatever its body, and so is a token whose
+ * MAC is wrong (made up) or a legacy one that cannot be right. The secret itself is checked where
+ * it is kept (D1, the dispatcher, the run's object), in the route.
  */
 export const agentDoor: MiddlewareHandler<AppEnv> = async (c, next) => {
   const header = c.req.header("authorization");
   const job = JOB_PATH.exec(c.req.path);
+  const ip = clientKey(c);
   if (c.req.path === `${AGENT_API_BASE}/register`) {
     const token = bearerToken(header);
-    if (!token || !isRegistrationToken(token)) throw new ApiError(401, "invalid_registration_token", REGISTRATION_TOKEN_HINT);
+    if (!token || !isRegistrationToken(token)) await refuse(c.env, ip, new ApiError(401, "invalid_registration_token", REGISTRATION_TOKEN_HINT));
+    // Registration reads D1 whatever the token: the IP's budget bounds it.
+    await enforceRateLimit(c.env, ip, "a caller registering agents");
   } else if (job) {
     // A segment that does not decode names no job: the token cannot be for it (403).
     let jobAttemptId: string;
@@ -87,17 +119,36 @@ export const agentDoor: MiddlewareHandler<AppEnv> = async (c, next) => {
     } catch {
       jobAttemptId = job[1]!;
     }
-    jobToken(header, jobAttemptId);
+    const { token, runId } = jobToken(header, jobAttemptId);
+    const route = await checkTokenRoute(c.env, token, "ymj");
+    const refused = new ApiError(401, "invalid_job_token", "the job token is not one this server issued");
+    if (!route.ok) await refuse(c.env, ip, refused);
+    // A job token minted before the MAC: accepted only for a run D1 knows (one indexed read).
+    if (route.ok && route.legacy && !(await runExists(c.env, runId))) await refuse(c.env, ip, refused);
+    const data = JOB_DATA_PATH.test(c.req.path);
+    await enforceRateLimit(c.env, data ? agentRateLimitKeys.jobData(jobAttemptId) : agentRateLimitKeys.job(jobAttemptId), data ? "a job's logs and artifacts" : "a job");
   } else {
-    agentToken(header);
+    const { token, queue } = agentToken(header);
+    const route = await checkTokenRoute(c.env, token, "yma");
+    const refused = new ApiError(401, "invalid_agent_token", "the agent token is not one this server issued; register again");
+    if (!route.ok) await refuse(c.env, ip, refused);
+    // An agent token minted before the MAC can only be of `default`, the one queue there was.
+    if (route.ok && route.legacy && queue !== DEFAULT_QUEUE) await refuse(c.env, ip, refused);
+    if (route.ok) await enforceRateLimit(c.env, agentRateLimitKeys.agent(route.token.id), "an agent");
   }
   await next();
 };
+
+async function runExists(env: Env, runId: string): Promise<boolean> {
+  const row = await drizzle(env.DB).select({ id: runs.id }).from(runs).where(eq(runs.id, runId)).limit(1);
+  return row.length > 0;
+}
 
 agentApiRoutes.openapi(
   createRoute({
     method: "post",
     path: `${AGENT_API_BASE}/register`,
+    operationId: "registerAgent",
     summary: "Register an agent with a registration token; answers the agent token",
     security: [{ registrationToken: [] }],
     request: { body: { required: true, content: { "application/json": { schema: RegisterRequest } } } },
@@ -111,17 +162,25 @@ agentApiRoutes.openapi(
       await db
         .select()
         .from(tokens)
-        .where(and(eq(tokens.tokenHash, await sha256Hex(token)), eq(tokens.kind, "agent_registration"), isNull(tokens.revokedAt)))
+        .where(and(eq(tokens.tokenHash, await sha256Hex(token)), eq(tokens.kind, "agent_registration")))
         .limit(1)
     )[0];
-    if (!registration) throw new ApiError(401, "invalid_registration_token", "the registration token is unknown or revoked");
+    if (!registration) throw new ApiError(401, "invalid_registration_token", "the registration token is unknown");
+    if (registration.revokedAt !== null) {
+      throw new ApiError(401, "registration_token_revoked", "the registration token was revoked: ask an admin for a new one (POST /api/v1/agent-tokens)");
+    }
     const body = c.req.valid("json");
-    const d = dispatcherStub(c.env, DEFAULT_QUEUE);
+    const queue = registration.queue;
+    // A token of a queue deleted since registers nobody: the queue would never get work.
+    if (queue !== DEFAULT_QUEUE && !(await queueRules(c.env, [queue])).has(queue)) {
+      throw new ApiError(409, "queue_deleted", `queue '${queue}' of this registration token was deleted: create it again or use another token`);
+    }
+    const d = dispatcherStub(c.env, queue);
     const { agent, token: agentToken } = await d.register({ ...body, registrationTokenId: registration.id });
     await db.insert(agents).values({
       id: agent.id,
       name: agent.name,
-      queue: DEFAULT_QUEUE,
+      queue,
       labels: agent.labels,
       version: agent.version,
       hostname: agent.hostname,
@@ -136,7 +195,7 @@ agentApiRoutes.openapi(
       {
         agentId: agent.id,
         token: agentToken,
-        queue: DEFAULT_QUEUE,
+        queue,
         heartbeatIntervalMs: settings.heartbeatIntervalMs,
         lostAfterMs: settings.lostAfterMs,
       },
@@ -149,6 +208,7 @@ agentApiRoutes.openapi(
   createRoute({
     method: "post",
     path: `${AGENT_API_BASE}/claim`,
+    operationId: "claimJob",
     summary: "Claim a job (long-poll): 200 with a job at once when one matches, else 204 after waitSeconds",
     security: agentSecurity,
     request: { body: { required: false, content: { "application/json": { schema: ClaimRequest } } } },
@@ -167,6 +227,7 @@ agentApiRoutes.openapi(
   createRoute({
     method: "post",
     path: `${AGENT_API_BASE}/heartbeat`,
+    operationId: "sendAgentHeartbeat",
     summary: "The agent is alive",
     security: agentSecurity,
     request: { body: { required: false, content: { "application/json": { schema: AgentHeartbeat } } } },
@@ -182,6 +243,7 @@ agentApiRoutes.openapi(
   createRoute({
     method: "post",
     path: `${AGENT_API_BASE}/stop`,
+    operationId: "stopAgent",
     summary: "The agent is shutting down cleanly",
     security: agentSecurity,
     responses: { 200: json(z.object({ ok: z.literal(true) }), "Noted."), ...errors },
@@ -199,6 +261,7 @@ agentApiRoutes.openapi(
   createRoute({
     method: "post",
     path: `${AGENT_API_BASE}/jobs/{jobAttemptId}/heartbeat`,
+    operationId: "sendJobHeartbeat",
     summary: "The job is alive; the answer carries the cancel signal",
     security: jobSecurity,
     request: { params: JobParam },
@@ -215,6 +278,7 @@ agentApiRoutes.openapi(
   createRoute({
     method: "post",
     path: `${AGENT_API_BASE}/jobs/{jobAttemptId}/steps/{stepId}`,
+    operationId: "reportStep",
     summary: "A step attempt started or ended, with its outputs and metrics",
     security: jobSecurity,
     request: {
@@ -235,6 +299,7 @@ agentApiRoutes.openapi(
   createRoute({
     method: "post",
     path: `${AGENT_API_BASE}/jobs/{jobAttemptId}/finish`,
+    operationId: "finishJob",
     summary: "The job attempt ended; its token stops working",
     security: jobSecurity,
     request: { params: JobParam, body: { required: true, content: { "application/json": { schema: JobFinish } } } },
@@ -252,6 +317,7 @@ agentApiRoutes.openapi(
   createRoute({
     method: "post",
     path: `${AGENT_API_BASE}/jobs/{jobAttemptId}/logs`,
+    operationId: "appendJobLog",
     summary: "Append a chunk of the job's log (raw bytes)",
     description:
       "`seq` counts chunks from 0; `offset` is the byte offset of the chunk's first byte. A chunk already stored is acknowledged, not stored again; a chunk past a gap gets 409 `log_gap` with `details: {nextSeq, nextOffset}`.",

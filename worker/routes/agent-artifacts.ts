@@ -41,6 +41,7 @@ agentArtifactRoutes.openapi(
   createRoute({
     method: "put",
     path: `${AGENT_API_BASE}/jobs/{jobAttemptId}/artifacts`,
+    operationId: "uploadArtifact",
     summary: "Upload an artifact of up to 95 MB in one request (bytes as the body)",
     security,
     request: {
@@ -113,6 +114,7 @@ agentArtifactRoutes.openapi(
   createRoute({
     method: "post",
     path: `${AGENT_API_BASE}/jobs/{jobAttemptId}/artifact-uploads`,
+    operationId: "startArtifactUpload",
     summary: "Start a multipart upload of a large artifact",
     security,
     request: { params: JobParam, body: { required: true, content: { "application/json": { schema: Meta } } } },
@@ -137,6 +139,7 @@ agentArtifactRoutes.openapi(
   createRoute({
     method: "put",
     path: `${AGENT_API_BASE}/jobs/{jobAttemptId}/artifact-uploads/{uploadId}/parts/{partNumber}`,
+    operationId: "uploadArtifactPart",
     summary: "Upload one part (bytes as the body)",
     security,
     request: {
@@ -162,6 +165,7 @@ agentArtifactRoutes.openapi(
   createRoute({
     method: "post",
     path: `${AGENT_API_BASE}/jobs/{jobAttemptId}/artifact-uploads/{uploadId}/complete`,
+    operationId: "completeArtifactUpload",
     summary: "Finish a multipart upload; the whole file's SHA-256 is checked before it is recorded",
     security,
     request: {

@@ -22,6 +22,7 @@ const UploadProblems = z.object({
 agentPipelineRoutes.openapi(
   createRoute({
     method: "post",
+    operationId: "uploadJobPipeline",
     path: `${AGENT_API_BASE}/jobs/{jobAttemptId}/pipeline`,
     summary: "Add the jobs of a .act file to the running run attempt (yardmaster-agent pipeline upload)",
     description:

@@ -26,6 +26,7 @@ artifactRoutes.openapi(
   createRoute({
     method: "get",
     path: "/api/v1/artifacts",
+    operationId: "listArtifacts",
     summary: "List artifacts, newest first, with search on the name",
     security,
     request: { query: ListQuery },
@@ -63,6 +64,7 @@ artifactRoutes.openapi(
   createRoute({
     method: "get",
     path: "/api/v1/artifacts/{artifact}",
+    operationId: "getArtifact",
     summary: "An artifact's metadata",
     security,
     request: { params: z.object({ artifact: ID }) },
@@ -78,6 +80,7 @@ artifactRoutes.openapi(
   createRoute({
     method: "get",
     path: "/api/v1/artifacts/{artifact}/download",
+    operationId: "downloadArtifact",
     summary: "Download an artifact's bytes",
     security,
     request: { params: z.object({ artifact: ID }) },

@@ -1,6 +1,7 @@
 /** Pieces every route module uses: the router type, error responses, shared params. */
 import { OpenAPIHono, z } from "@hono/zod-openapi";
 import { ErrorBody } from "../../domain/api.ts";
+import { QUEUE_NAME_PATTERN, QUEUE_NAME_RULE } from "../../domain/queues.ts";
 import type { AppEnv } from "../auth/authenticate.ts";
 import { validationHook } from "../http/validation.ts";
 
@@ -12,6 +13,7 @@ export const SLUG = z
 export const NAME = z
   .string()
   .regex(/^[A-Za-z0-9][A-Za-z0-9_.-]{0,99}$/, "a name is 1–100 letters, digits, '_', '.' or '-', starting with a letter or digit");
+export const QUEUE_NAME = z.string().regex(QUEUE_NAME_PATTERN, QUEUE_NAME_RULE);
 export const ID = z.string().regex(/^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/, "an id is a UUID");
 
 const error = (description: string) => ({ description, content: { "application/json": { schema: ErrorBody } } });

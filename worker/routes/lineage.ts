@@ -12,6 +12,7 @@ lineageRoutes.openapi(
   createRoute({
     method: "get",
     path: "/api/v1/runs/{run}/lineage",
+    operationId: "listRunLineageEvents",
     summary: "The run's OpenLineage events, in the order they were emitted, with their delivery state",
     description:
       "Every run attempt and job attempt is an OpenLineage run (its runId is the attempt's id). Events are listed " +

@@ -17,7 +17,9 @@ import { issueTicket, redeemTicket, TICKET_TTL_MS } from "../auth/live-ticket.ts
 import { type Principal, projectFilter, requireScope } from "../auth/principal.ts";
 import { ApiError } from "../http/errors.ts";
 import { dispatcherStub, runStub } from "../../platform/stubs.ts";
-import { errors, ID, json, router, security } from "./common.ts";
+import { DEFAULT_QUEUE } from "../../domain/queues.ts";
+import { queueRules } from "../services/queues.ts";
+import { errors, ID, json, QUEUE_NAME, router, security } from "./common.ts";
 
 /** For app.ts: the paths that skip the user API's door (see above). */
 export const LIVE_STREAM_PATHS = ["/api/v1/runs/:run/live", "/api/v1/queue/live"];
@@ -98,6 +100,7 @@ liveStreamRoutes.openapi(
   createRoute({
     method: "get",
     path: "/api/v1/runs/{run}/live",
+    operationId: "streamRun",
     summary: "WebSocket: a run's snapshot, then every state transition and log chunk, in order",
     description:
       "First frame `snapshot` (the run as GET /api/v1/runs/{run} shows it, with its `seq`) or, with `since`, `resumed`; then `events` frames. " +
@@ -128,20 +131,25 @@ liveStreamRoutes.openapi(
   createRoute({
     method: "get",
     path: "/api/v1/queue/live",
-    summary: "WebSocket: the queue's snapshot, then every enqueue, claim, requeue, reorder and removal",
+    operationId: "streamQueue",
+    summary: "WebSocket: one queue's snapshot, then every enqueue, claim, requeue, reorder and removal",
     description:
       "First frame `snapshot` (`queue: {pending, running}`) or, with `since` still kept, `resumed`; then `events` frames (docs/live.md). " +
       "A `since` older than the kept events gets a fresh snapshot.",
     security: liveSecurity,
-    request: { query: z.object({ since: SinceQuery, ticket: TicketQuery }) },
+    request: {
+      query: z.object({ since: SinceQuery, ticket: TicketQuery, queue: QUEUE_NAME.optional().describe("the queue to watch (default `default`)") }),
+    },
     responses: upgradeResponses,
   }),
   async (c) => {
-    const { since, ticket } = c.req.valid("query");
+    const { since, ticket, queue = DEFAULT_QUEUE } = c.req.valid("query");
     const principal = await livePrincipal(c, ticket);
     requireScope(principal, "read");
     requireUpgrade(c);
-    const dispatcher = dispatcherStub(c.env);
+    // A queue the registry does not know has no dispatcher worth creating.
+    if (!(await queueRules(c.env, [queue])).has(queue)) throw new ApiError(404, "queue_not_found", `no queue '${queue}'`);
+    const dispatcher = dispatcherStub(c.env, queue);
     return dispatcher.fetch(forwarded(c, principal, { since }));
   },
 );
@@ -150,6 +158,7 @@ liveTicketRoutes.openapi(
   createRoute({
     method: "post",
     path: "/api/v1/live-tickets",
+    operationId: "createLiveTicket",
     summary: "A short-lived ticket to open live streams (`?ticket=`) without the token in the URL",
     description: `The ticket opens only live streams, with at most read access, as the caller; it expires after ${TICKET_TTL_MS / 1000} s and may be used several times until then.`,
     security,

@@ -47,6 +47,7 @@ const RUN_PAGE = 50;
 projectSettingsRoutes.openapi(
   createRoute({
     method: "patch",
+    operationId: "updateProject",
     path: "/api/v1/projects/{project}",
     summary: "Change a project's settings",
     description:
@@ -83,6 +84,7 @@ projectSettingsRoutes.openapi(
 projectSettingsRoutes.openapi(
   createRoute({
     method: "delete",
+    operationId: "deleteProject",
     path: "/api/v1/projects/{project}",
     summary: "Delete a project and everything of it",
     description:
@@ -131,6 +133,7 @@ projectSettingsRoutes.openapi(
 projectSettingsRoutes.openapi(
   createRoute({
     method: "delete",
+    operationId: "deletePipeline",
     path: "/api/v1/projects/{project}/pipelines/{pipeline}",
     summary: "Delete a pipeline",
     description:

@@ -6,6 +6,9 @@ import { uuidv7 } from "uuidv7";
 import { PipelineSummaryView, PipelineVersionView, ProjectView } from "../../domain/api.ts";
 import { parsePipeline } from "../../domain/pipeline/parse.ts";
 import { REPOSITORY_URL } from "../../domain/project-settings.ts";
+import type { ParseResult } from "../../domain/pipeline/types.ts";
+import { DEFAULT_QUEUE, queueRefusal, queuesOf } from "../../domain/queues.ts";
+import { queueRules } from "../services/queues.ts";
 import { PIPELINE_DEFAULTS } from "../../domain/pipeline/types.ts";
 import { randomSecret, sha256Hex } from "../../domain/tokens.ts";
 import { requireGlobalScope, requireScope, projectFilter } from "../auth/principal.ts";
@@ -16,6 +19,7 @@ import { encryptSecret } from "../../platform/crypto.ts";
 import { findProject } from "../services/projects.ts";
 import { storePipelineVersion } from "../services/pipeline-versions.ts";
 import { errors, json, NAME, router, security, SLUG } from "./common.ts";
+import type { Env } from "../../platform/env.ts";
 
 const CreateProject = z.object({
   slug: SLUG,
@@ -42,6 +46,7 @@ projectRoutes.openapi(
   createRoute({
     method: "post",
     path: "/api/v1/projects",
+    operationId: "createProject",
     summary: "Create a project",
     description: "When no webhookSecret is given one is generated; it is shown in this answer only.",
     security,
@@ -84,6 +89,7 @@ projectRoutes.openapi(
   createRoute({
     method: "get",
     path: "/api/v1/projects",
+    operationId: "listProjects",
     summary: "List projects",
     security,
     responses: { 200: json(z.object({ items: z.array(ProjectView), cursor: z.null() }), "Every project the token may see."), ...errors },
@@ -105,6 +111,7 @@ projectRoutes.openapi(
   createRoute({
     method: "get",
     path: "/api/v1/projects/{project}",
+    operationId: "getProject",
     summary: "Get a project",
     security,
     request: { params: z.object({ project: SLUG }) },
@@ -131,6 +138,7 @@ projectRoutes.openapi(
   createRoute({
     method: "put",
     path: "/api/v1/projects/{project}/pipelines/{pipeline}",
+    operationId: "putPipeline",
     summary: "Store a pipeline (.act file)",
     description:
       "The body is the .act file (YAML). It is checked whole; any problem gives a 400 listing every problem with its line and column, and nothing is stored. Storing the same content again stores no new version; the content of an earlier version makes that version current again (200, `changed: true`).",
@@ -163,7 +171,7 @@ projectRoutes.openapi(
     } catch {
       throw new ApiError(400, "invalid_encoding", "a pipeline file must be UTF-8 text");
     }
-    const parsed = parsePipeline(text, { name });
+    const parsed = await parseForProject(c.env, text, name, slug);
     if (!parsed.ok) {
       const n = parsed.problems.length;
       const first = parsed.problems[0]!;
@@ -184,6 +192,21 @@ projectRoutes.openapi(
     return c.json(body, 200);
   },
 );
+
+/**
+ * Parses a pipeline file for a project: its shape, then the queues its jobs name against the
+ * registry (each must exist and allow the project), located in the file like any other problem.
+ */
+async function parseForProject(env: Env, text: string, name: string, project: string): Promise<ParseResult> {
+  const parsed = parsePipeline(text, { name });
+  if (!parsed.ok) return parsed;
+  const named = queuesOf(parsed.pipeline.jobs);
+  if (named.every((q) => q === DEFAULT_QUEUE)) return parsed;
+  const rules = await queueRules(env, named);
+  if (named.every((q) => queueRefusal(rules, q, project) === null)) return parsed;
+  // Parsed again only when a queue is refused, so the problem carries its line and column.
+  return parsePipeline(text, { name, queueRefusal: (queue) => queueRefusal(rules, queue, project) });
+}
 
 function summary(
   id: string,
@@ -209,6 +232,7 @@ projectRoutes.openapi(
   createRoute({
     method: "get",
     path: "/api/v1/projects/{project}/pipelines",
+    operationId: "listPipelines",
     summary: "List a project's pipelines",
     security,
     request: { params: z.object({ project: SLUG }) },
@@ -235,6 +259,7 @@ projectRoutes.openapi(
   createRoute({
     method: "get",
     path: "/api/v1/projects/{project}/pipelines/{pipeline}",
+    operationId: "getPipeline",
     summary: "Get a pipeline: its current file and every version",
     security,
     request: { params: z.object({ project: SLUG, pipeline: NAME }) },

@@ -25,6 +25,7 @@ runRoutes.openapi(
   createRoute({
     method: "post",
     path: "/api/v1/projects/{project}/pipelines/{pipeline}/runs",
+    operationId: "triggerRun",
     summary: "Trigger a run of a pipeline's current version",
     security,
     request: {
@@ -71,6 +72,7 @@ runRoutes.openapi(
   createRoute({
     method: "get",
     path: "/api/v1/runs",
+    operationId: "listRuns",
     summary: "List runs, newest first",
     security,
     request: { query: ListQuery },
@@ -144,6 +146,7 @@ runRoutes.openapi(
   createRoute({
     method: "get",
     path: "/api/v1/runs/{run}",
+    operationId: "getRun",
     summary: "Get a run: attempts → jobs → attempts → steps",
     security,
     request: { params: RunParam },
@@ -160,6 +163,7 @@ runRoutes.openapi(
   createRoute({
     method: "post",
     path: "/api/v1/runs/{run}/cancel",
+    operationId: "cancelRun",
     summary: "Cancel a run",
     description: "Queued jobs end KILLED at once; running ones go KILLING until their agent confirms (or its grace runs out).",
     security,
@@ -178,6 +182,7 @@ runRoutes.openapi(
   createRoute({
     method: "post",
     path: "/api/v1/runs/{run}/rerun",
+    operationId: "rerunRun",
     summary: "Re-run a failed, cancelled or warning run as a new attempt",
     description: "`failedOnly` re-runs the failed and cancelled jobs and every job downstream of them, reusing the others' results.",
     security,
@@ -200,6 +205,7 @@ runRoutes.openapi(
   createRoute({
     method: "get",
     path: "/api/v1/runs/{run}/jobs/{job}/log",
+    operationId: "getJobLog",
     summary: "A job's log as text (ANSI kept, bytes exactly as the agent sent them), whole or a byte range",
     security,
     request: {

@@ -32,6 +32,7 @@ secretRoutes.openapi(
   createRoute({
     method: "put",
     path: "/api/v1/projects/{project}/secrets/{name}",
+    operationId: "putSecret",
     summary: "Create or replace a project secret (write-only)",
     description: `Body: \`{value}\`, at most ${MAX_SECRET_BYTES} bytes of UTF-8. The value is encrypted at rest and is never returned by any API; runs triggered afterwards use it, as \`\${{ secrets.NAME }}\`, and agents mask it (and its base64) in logs.`,
     security,
@@ -79,6 +80,7 @@ secretRoutes.openapi(
   createRoute({
     method: "get",
     path: "/api/v1/projects/{project}/secrets",
+    operationId: "listSecrets",
     summary: "List a project's secrets: names and times, never values",
     security,
     request: { params: z.object({ project: SLUG }) },
@@ -101,6 +103,7 @@ secretRoutes.openapi(
   createRoute({
     method: "delete",
     path: "/api/v1/projects/{project}/secrets/{name}",
+    operationId: "deleteSecret",
     summary: "Delete a project secret",
     description: "Runs triggered before keep the value they took when they were triggered; later runs get an empty string.",
     security,

@@ -27,6 +27,16 @@ export const SESSION_MAX_AGE_SECONDS = 30 * 24 * 3600;
 const view = (p: Principal): SessionView =>
   p.kind === "admin" ? { kind: "admin", name: "admin", scopes: ["admin"], projects: null } : { kind: "token", name: p.name, scopes: p.scopes, projects: p.projects };
 
+/** The cookie's attributes: it is cleared with the same ones it was set with, or the browser keeps it. */
+const cookieAttributes = (c: Context<AppEnv>) =>
+  ({ httpOnly: true, sameSite: "Strict", secure: new URL(c.req.url).protocol === "https:", path: "/" }) as const;
+
+/** Who is signed in, never cached: the answer changes with the cookie, not the URL. */
+function signedIn(c: Context<AppEnv>, principal: Principal) {
+  c.header("cache-control", "no-store");
+  return c.json(view(principal), 200);
+}
+
 function waitUntilOf(c: Context<AppEnv>): ((p: Promise<unknown>) => void) | undefined {
   try {
     const ctx = c.executionCtx;
@@ -62,7 +72,10 @@ sessionRoutes.openapi(
   createRoute({
     method: "post",
     path: "/api/v1/session",
+    operationId: "createSession",
     summary: "Sign in (dashboard): exchange a token for an HttpOnly session cookie",
+    // The token travels in the body, not in a header.
+    security: [],
     description:
       "Checks the token like `Authorization: Bearer` would, then sets the `ym_session` cookie (HttpOnly, SameSite=Strict, Secure on https, Path=/, 30 days) that authenticates the dashboard's calls. Only JSON bodies from this site's own pages are accepted.",
     request: {
@@ -78,15 +91,8 @@ sessionRoutes.openapi(
     const { token } = c.req.valid("json");
     const principal = await principalFor(c.env, token, "session", waitUntilOf(c));
     if (!principal) throw new ApiError(401, "invalid_token", "the token is unknown, revoked or expired");
-    setCookie(c, SESSION_COOKIE, token, {
-      httpOnly: true,
-      sameSite: "Strict",
-      secure: new URL(c.req.url).protocol === "https:",
-      path: "/",
-      maxAge: SESSION_MAX_AGE_SECONDS,
-    });
-    c.header("cache-control", "no-store");
-    return c.json(view(principal), 200);
+    setCookie(c, SESSION_COOKIE, token, { ...cookieAttributes(c), maxAge: SESSION_MAX_AGE_SECONDS });
+    return signedIn(c, principal);
   },
 );
 
@@ -94,6 +100,7 @@ sessionRoutes.openapi(
   createRoute({
     method: "get",
     path: "/api/v1/session",
+    operationId: "getSession",
     summary: "Who is signed in (the session cookie, or a bearer token)",
     security: [{ bearerAuth: [] }],
     responses: { 200: json(SessionView, "The signed-in token."), ...errors },
@@ -103,8 +110,7 @@ sessionRoutes.openapi(
     const token = bearer ?? getCookie(c, SESSION_COOKIE) ?? null;
     const principal = token ? await principalFor(c.env, token, bearer ? "bearer" : "session", waitUntilOf(c)) : null;
     if (!principal) throw new ApiError(401, "unauthorized", "not signed in");
-    c.header("cache-control", "no-store");
-    return c.json(view(principal), 200);
+    return signedIn(c, principal);
   },
 );
 
@@ -112,11 +118,14 @@ sessionRoutes.openapi(
   createRoute({
     method: "delete",
     path: "/api/v1/session",
+    operationId: "deleteSession",
     summary: "Sign out: clear the session cookie",
+    // Signing out needs nothing: it only clears the cookie.
+    security: [],
     responses: { 200: json(z.object({ ok: z.literal(true) }), "Signed out."), ...errors },
   }),
   async (c) => {
-    deleteCookie(c, SESSION_COOKIE, { path: "/", secure: new URL(c.req.url).protocol === "https:", httpOnly: true, sameSite: "Strict" });
+    deleteCookie(c, SESSION_COOKIE, cookieAttributes(c));
     return c.json({ ok: true as const }, 200);
   },
 );

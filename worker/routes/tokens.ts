@@ -7,7 +7,9 @@ import { newApiToken, newRegistrationToken, sha256Hex } from "../../domain/token
 import { requireGlobalScope, SCOPES } from "../auth/principal.ts";
 import { tokens } from "../../platform/db/schema.ts";
 import { ApiError } from "../http/errors.ts";
-import { errors, ID, json, router, security, SLUG } from "./common.ts";
+import { DEFAULT_QUEUE } from "../../domain/queues.ts";
+import { queueRules } from "../services/queues.ts";
+import { errors, ID, json, QUEUE_NAME, router, security, SLUG } from "./common.ts";
 
 export const tokenRoutes = router();
 
@@ -18,6 +20,7 @@ const TokenView = z
     name: z.string(),
     scopes: z.array(z.enum(SCOPES)),
     projects: z.array(z.string()).nullable(),
+    queue: z.string().describe("the queue a registration token registers agents into (`default` for API tokens)"),
     createdAt: z.string(),
     expiresAt: z.string().nullable(),
     lastUsedAt: z.string().nullable(),
@@ -32,6 +35,7 @@ const view = (row: typeof tokens.$inferSelect) => ({
   name: row.name,
   scopes: row.scopes as (typeof SCOPES)[number][],
   projects: row.projects,
+  queue: row.queue,
   createdAt: iso(row.createdAt)!,
   expiresAt: iso(row.expiresAt),
   lastUsedAt: iso(row.lastUsedAt),
@@ -57,6 +61,7 @@ tokenRoutes.openapi(
   createRoute({
     method: "post",
     path: "/api/v1/tokens",
+    operationId: "createApiToken",
     summary: "Create an API token",
     description: "The token is in this answer only; only its SHA-256 is stored.",
     security,
@@ -74,6 +79,7 @@ tokenRoutes.openapi(
       tokenHash: await sha256Hex(token),
       scopes: body.scopes,
       projects: body.projects ?? null,
+      queue: DEFAULT_QUEUE,
       createdAt: Date.now(),
       expiresAt: body.expiresAt ? Date.parse(body.expiresAt) : null,
       lastUsedAt: null,
@@ -88,15 +94,27 @@ tokenRoutes.openapi(
   createRoute({
     method: "post",
     path: "/api/v1/agent-tokens",
+    operationId: "createAgentToken",
     summary: "Create an agent registration token",
-    description: "Agents register with it (`--token`). Revoking it stops new registrations, not agents already registered.",
+    description:
+      "Agents register with it into its queue (default `default`); their agent tokens claim only from that queue. Revoking it stops new registrations (401 `registration_token_revoked`), not agents already registered.",
     security,
-    request: { body: { required: false, content: { "application/json": { schema: z.object({ name: z.string().min(1).max(100).optional() }) } } } },
+    request: {
+      body: {
+        required: false,
+        content: { "application/json": { schema: z.object({ name: z.string().min(1).max(100).optional(), queue: QUEUE_NAME.optional() }) } },
+      },
+    },
     responses: { 201: json(TokenView.extend({ token: z.string() }), "The registration token (shown once)."), ...errors },
   }),
   async (c) => {
     requireGlobalScope(c.var.principal, "admin");
     const body = c.req.valid("json") ?? {};
+    const queue = body.queue ?? DEFAULT_QUEUE;
+    // An unknown queue is the request's fault (400), not a missing resource of the path.
+    if (queue !== DEFAULT_QUEUE && !(await queueRules(c.env, [queue])).has(queue)) {
+      throw new ApiError(400, "unknown_queue", `no queue '${queue}': create it first (POST /api/v1/queues)`);
+    }
     const token = newRegistrationToken();
     const row = {
       id: uuidv7(),
@@ -105,6 +123,7 @@ tokenRoutes.openapi(
       tokenHash: await sha256Hex(token),
       scopes: [],
       projects: null,
+      queue,
       createdAt: Date.now(),
       expiresAt: null,
       lastUsedAt: null,
@@ -123,6 +142,7 @@ for (const [path, kind] of [
     createRoute({
       method: "get",
       path,
+      operationId: kind === "api" ? "listApiTokens" : "listAgentTokens",
       summary: kind === "api" ? "List API tokens" : "List agent registration tokens",
       security,
       responses: { 200: json(z.object({ items: z.array(TokenView), cursor: z.null() }), "The tokens, newest first (never their values)."), ...errors },
@@ -138,6 +158,7 @@ for (const [path, kind] of [
     createRoute({
       method: "delete",
       path: `${path}/{id}`,
+      operationId: kind === "api" ? "revokeApiToken" : "revokeAgentToken",
       summary: kind === "api" ? "Revoke an API token" : "Revoke an agent registration token",
       security,
       request: { params: z.object({ id: ID }) },

@@ -41,6 +41,7 @@ webhookDeliveryRoutes.openapi(
   createRoute({
     method: "get",
     path: "/api/v1/projects/{project}/webhook-deliveries",
+    operationId: "listWebhookDeliveries",
     summary: "List a project's webhook deliveries, newest first",
     security,
     request: {

@@ -115,6 +115,7 @@ webhookRoutes.openapi(
   createRoute({
     method: "post",
     path: "/api/v1/webhooks/github/{project}",
+    operationId: "receiveGithubWebhook",
     summary: "GitHub webhook: push, pull_request and ping",
     description:
       "Configure it in the repository's webhook settings with the project's webhook secret. `X-Hub-Signature-256` must be the HMAC-SHA256 of the raw body (401 otherwise, recorded, nothing started). A push to a branch starts the pipelines whose `on.push.branches` match it; a pull request opened, synchronized or reopened starts those whose `on.pull_request.branches` match its base branch, on the head branch and commit. Tag pushes, branch deletions and other events start nothing. A delivery id (`X-GitHub-Delivery`) already seen starts nothing again.",
@@ -188,6 +189,7 @@ webhookRoutes.openapi(
   createRoute({
     method: "post",
     path: "/api/v1/webhooks/generic/{project}/{pipeline}",
+    operationId: "receiveGenericWebhook",
     summary: "Generic webhook: start a named pipeline",
     description:
       "Body (JSON, optional): `{branch?, commit?, params?}`. Authenticate with `X-Yardmaster-Signature-256: sha256=<HMAC-SHA256 of the raw body under the project's webhook secret>`, or with `Authorization: Bearer <the project's webhook secret>`. An optional `X-Yardmaster-Delivery` id makes retries safe: an id already seen starts nothing again.",

@@ -1,9 +1,9 @@
 /**
  * Rate limits (docs/limits.md) on the Workers Rate Limiting binding `API_RATE_LIMIT`
  * (wrangler.jsonc `ratelimits`): a budget per API token on the user API, and one per project
- * on its webhooks. Not limited: the admin token (YM_ADMIN_TOKEN, the operator's own credential,
- * which must keep working when scripts misbehave) and the agent protocol (authenticated per
- * agent and per job; starving it would fail running jobs).
+ * on its webhooks; the agent protocol spends one per agent, per job attempt, and per client IP
+ * for refused tokens (routes/agent-api.ts). Not limited: the admin token (YM_ADMIN_TOKEN, the
+ * operator's own credential, which must keep working when scripts misbehave).
  *
  * The binding answers only yes or no. Its counters are per Cloudflare location and fixed
  * windows of `RATE_LIMIT.periodSeconds`, so `Retry-After` is the time left in the current

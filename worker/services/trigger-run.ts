@@ -13,6 +13,7 @@ import type { Env } from "../../platform/env.ts";
 import { runStub } from "../../platform/stubs.ts";
 import { ApiError, unwrap } from "../http/errors.ts";
 import { findPipeline, findProject } from "./projects.ts";
+import { requireQueuesAllow } from "./queues.ts";
 import { snapshotSecrets, statusTarget } from "./secrets.ts";
 
 export interface TriggerInput {
@@ -70,6 +71,7 @@ export async function triggerRun(env: Env, input: TriggerInput): Promise<RunView
   const { pipeline, version } = await findPipeline(env, project.id, project.slug, input.pipeline);
   const definition = JSON.parse(version.definition) as Pipeline;
   const params = resolveParams(definition, input.params ?? {});
+  await requireQueuesAllow(env, definition, project.slug);
   const secrets = input.withSecrets === false ? {} : await snapshotSecrets(env, project.id, definition);
   const counter = await drizzle(env.DB)
     .update(projects)

@@ -7,6 +7,8 @@ import type { PipelineSummaryView, PipelineVersionView, ProjectView, QueueEntryV
 
 export type {
   AgentView,
+  QueueView as QueueInfo,
+  QueueMetrics,
   ArtifactView,
   JobAttemptView,
   JobView,

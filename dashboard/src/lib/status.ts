@@ -1,5 +1,5 @@
 /** The dashboard's words and colours for the one state machine (DESIGN.md §3). */
-import { displayStatus, isTerminal, type DisplayStatus, type State } from "../../../domain/states.ts";
+import { displayStatus, isTerminal, type DisplayStatus, type Reason, type State } from "../../../domain/states.ts";
 
 export { displayStatus, isTerminal, type DisplayStatus };
 
@@ -10,7 +10,7 @@ export interface StatusLook {
 }
 
 export function statusLook(state: State, reason?: string | null): StatusLook {
-  if (state === "KILLED" && reason === "needs_failed") return { label: "Not run", tone: "notrun" };
+  if (state === "KILLED" && reason === ("needs_failed" satisfies Reason)) return { label: "Not run", tone: "notrun" };
   if (state === "WARNING") return { label: "Succeeded", tone: "warning" };
   if (state === "KILLING") return { label: "Cancelling", tone: "running" };
   const label = displayStatus(state);

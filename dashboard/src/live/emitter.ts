@@ -14,3 +14,10 @@ export class Emitter<T> {
     for (const l of this.listeners) l(value);
   }
 }
+
+/** A feed's errors: whatever was thrown, handed on as an Error. */
+export class ErrorEmitter extends Emitter<Error> {
+  fail(thrown: unknown): void {
+    this.emit(thrown instanceof Error ? thrown : new Error(String(thrown)));
+  }
+}

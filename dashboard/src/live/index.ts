@@ -70,7 +70,11 @@ export function openRunFeed(runId: string): RunFeed {
   };
 }
 
-export function openQueueFeed(): QueueFeed {
+/**
+ * A queue's feed: live over its WebSocket (falling back to polling), or, for every queue at once
+ * (`queue` null), by polling the merged view.
+ */
+export function openQueueFeed(name: string | null): QueueFeed {
   const queue = new Emitter<QueueView>();
   const errors = new Emitter<Error>();
   let closed = false;
@@ -85,9 +89,9 @@ export function openQueueFeed(): QueueFeed {
     console.info("live stream unavailable, polling instead:", why);
     for (const off of offs) off();
     current.close();
-    attach(pollQueueFeed());
+    attach(pollQueueFeed(name));
   };
-  attach(forcePoll() ? pollQueueFeed() : wsQueueFeed(fallBack));
+  attach(forcePoll() || name === null ? pollQueueFeed(name) : wsQueueFeed(name, fallBack));
   return {
     get mode() {
       return current.mode;

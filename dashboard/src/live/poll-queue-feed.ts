@@ -1,46 +1,34 @@
-/** The queue feed over REST: GET /api/v1/queue every second while the page is visible. */
-import { get } from "../api/client.ts";
+/** The queue feed over REST: GET /api/v1/queue (one queue, or every queue) every second while the page is visible. */
+import { get, withQuery } from "../api/client.ts";
 import type { QueueView } from "../api/types.ts";
-import { Emitter } from "./emitter.ts";
+import { Emitter, ErrorEmitter } from "./emitter.ts";
+import { emitWhenChanged, poller } from "./poller.ts";
 import type { QueueFeed } from "./types.ts";
 
 export const QUEUE_POLL_MS = 1000;
 
-export function pollQueueFeed(): QueueFeed {
-  const queue = new Emitter<QueueView>();
-  const errors = new Emitter<Error>();
-  let closed = false;
-  let timer: ReturnType<typeof setTimeout> | undefined;
-  let lastJson = "";
-  const schedule = (ms: number) => {
-    if (closed) return;
-    clearTimeout(timer);
-    timer = setTimeout(poll, ms);
-  };
-  async function poll() {
-    if (closed) return;
-    if (document.visibilityState !== "visible" && queue.last) return schedule(QUEUE_POLL_MS);
-    try {
-      const view = await get<QueueView>("/api/v1/queue");
-      const json = JSON.stringify(view, (k, v) => (k === "waitMs" ? undefined : v));
-      if (json !== lastJson) {
-        lastJson = json;
-        queue.emit(view);
+/** `queue` null = every queue (merged by the server). */
+export function pollQueueFeed(queue: string | null): QueueFeed {
+  const path = withQuery("/api/v1/queue", { queue });
+  const views = new Emitter<QueueView>();
+  const errors = new ErrorEmitter();
+  const show = emitWhenChanged(views, "waitMs");
+  const polling = poller(
+    async (p) => {
+      try {
+        show(await get<QueueView>(path));
+      } catch (e) {
+        errors.fail(e);
       }
-    } catch (e) {
-      errors.emit(e instanceof Error ? e : new Error(String(e)));
-    }
-    schedule(QUEUE_POLL_MS);
-  }
-  void poll();
+      p.schedule(QUEUE_POLL_MS);
+    },
+    { shown: () => views.last !== undefined, hiddenMs: QUEUE_POLL_MS },
+  );
   return {
     mode: "poll",
-    onQueue: (l) => queue.on(l),
+    onQueue: (l) => views.on(l),
     onError: (l) => errors.on(l, false),
-    refresh: () => schedule(0),
-    close() {
-      closed = true;
-      clearTimeout(timer);
-    },
+    refresh: () => polling.schedule(0),
+    close: () => polling.close(),
   };
 }

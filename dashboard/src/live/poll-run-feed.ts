@@ -7,58 +7,46 @@ import { ApiError, get } from "../api/client.ts";
 import { getFirst } from "../api/prefetch.ts";
 import type { RunView } from "../api/types.ts";
 import { isTerminal } from "../lib/status.ts";
-import { Emitter } from "./emitter.ts";
+import { Emitter, ErrorEmitter } from "./emitter.ts";
 import { jobAttemptStatus } from "./job-status.ts";
 import { fetchLogWhole } from "./log-fetch.ts";
+import { emitWhenChanged, poller } from "./poller.ts";
 import type { LogHandlers, LogTarget, RunFeed } from "./types.ts";
 
 export const RUN_POLL_MS = 1000;
 export const ENDED_RUN_POLL_MS = 5000;
 export const LOG_POLL_MS = 1000;
 
-
 export function pollRunFeed(runId: string): RunFeed {
   const runs = new Emitter<RunView>();
-  const errors = new Emitter<Error>();
-  let closed = false;
-  let timer: ReturnType<typeof setTimeout> | undefined;
+  const errors = new ErrorEmitter();
   let inFlight: AbortController | null = null;
-  let lastJson = "";
+  // Durations of live parts change every read; the page ticks them itself.
+  const show = emitWhenChanged(runs, "durationMs");
 
-  const schedule = (ms: number) => {
-    if (closed) return;
-    clearTimeout(timer);
-    timer = setTimeout(poll, ms);
-  };
-
-  async function poll() {
-    if (closed) return;
-    if (document.visibilityState !== "visible" && runs.last) return schedule(RUN_POLL_MS);
-    inFlight?.abort();
-    const controller = (inFlight = new AbortController());
-    try {
-      const path = `/api/v1/runs/${runId}`;
-      const run = await (runs.last ? get<RunView>(path, controller.signal) : getFirst<RunView>(path, controller.signal));
-      // Durations of live parts change every read; the page ticks them itself.
-      const json = JSON.stringify(run, (k, v) => (k === "durationMs" ? undefined : v));
-      if (json !== lastJson) {
-        lastJson = json;
-        runs.emit(run);
+  const polling = poller(
+    async (p) => {
+      inFlight?.abort();
+      const controller = (inFlight = new AbortController());
+      try {
+        const path = `/api/v1/runs/${runId}`;
+        const run = await (runs.last ? get<RunView>(path, controller.signal) : getFirst<RunView>(path, controller.signal));
+        show(run);
+        p.schedule(isTerminal(run.status) ? ENDED_RUN_POLL_MS : RUN_POLL_MS);
+      } catch (e) {
+        if (controller.signal.aborted) return;
+        errors.fail(e);
+        if (!(e instanceof ApiError && (e.status === 404 || e.status === 401 || e.status === 403))) p.schedule(RUN_POLL_MS * 3);
       }
-      schedule(isTerminal(run.status) ? ENDED_RUN_POLL_MS : RUN_POLL_MS);
-    } catch (e) {
-      if (controller.signal.aborted) return;
-      errors.emit(e instanceof Error ? e : new Error(String(e)));
-      if (!(e instanceof ApiError && (e.status === 404 || e.status === 401 || e.status === 403))) schedule(RUN_POLL_MS * 3);
-    }
-  }
-  void poll();
+    },
+    { shown: () => runs.last !== undefined, hiddenMs: RUN_POLL_MS },
+  );
 
   return {
     mode: "poll",
     onRun: (l) => runs.on(l),
     onError: (l) => errors.on(l, false),
-    refresh: () => schedule(0),
+    refresh: () => polling.schedule(0),
     followLog(target: LogTarget, fromOffset: number, handlers: LogHandlers) {
       let offset = fromOffset;
       let stopped = false;
@@ -78,7 +66,7 @@ export function pollRunFeed(runId: string): RunFeed {
           );
         } catch (e) {
           if (stopped) return;
-          if (!(e instanceof ApiError && e.status === 404)) errors.emit(e instanceof Error ? e : new Error(String(e)));
+          if (!(e instanceof ApiError && e.status === 404)) errors.fail(e);
         }
         if (!ended && !stopped) logTimer = setTimeout(read, LOG_POLL_MS);
       };
@@ -90,8 +78,7 @@ export function pollRunFeed(runId: string): RunFeed {
       };
     },
     close() {
-      closed = true;
-      clearTimeout(timer);
+      polling.close();
       inFlight?.abort();
     },
   };

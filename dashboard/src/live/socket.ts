@@ -6,6 +6,7 @@
  */
 import { get } from "../api/client.ts";
 import { LiveRefused, type LiveSocket } from "../../../domain/live.ts";
+import type { ErrorEmitter } from "./emitter.ts";
 
 /** Thrown by `connect` when the stream cannot be used but REST works: fall back to polling. */
 export class LiveUnavailable extends Error {
@@ -51,5 +52,18 @@ export function connector(path: string, probe: string, opened: () => boolean) {
       }
       throw new LiveUnavailable();
     }
+  };
+}
+
+/**
+ * What a WebSocket feed does when its stream stops for good (followLive rejects): nothing once
+ * the feed is closed; a refusal is shown; anything else means no streams here, so the caller
+ * falls back to polling.
+ */
+export function onStreamEnd(signal: AbortSignal, errors: ErrorEmitter, onUnavailable: (error: unknown) => void) {
+  return (error: unknown): void => {
+    if (signal.aborted) return;
+    if (error instanceof Error && error.name === "LiveRefused") errors.emit(error);
+    else onUnavailable(error);
   };
 }

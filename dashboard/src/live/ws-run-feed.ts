@@ -16,11 +16,11 @@ import { get } from "../api/client.ts";
 import { getFirst } from "../api/prefetch.ts";
 import type { RunView } from "../api/types.ts";
 import { base64ToBytes, followLive, type RunLiveEvent } from "../../../domain/live.ts";
-import { Emitter } from "./emitter.ts";
+import { Emitter, ErrorEmitter } from "./emitter.ts";
 import { isTerminal } from "../lib/status.ts";
 import { fetchLogWhole } from "./log-fetch.ts";
 import { jobAttemptStatus } from "./job-status.ts";
-import { connector } from "./socket.ts";
+import { connector, onStreamEnd } from "./socket.ts";
 import type { LogChunk, LogHandlers, LogTarget, RunFeed } from "./types.ts";
 
 interface LogSub {
@@ -33,7 +33,7 @@ interface LogSub {
 
 export function wsRunFeed(runId: string, onUnavailable: (error: unknown) => void): RunFeed {
   const runs = new Emitter<RunView>();
-  const errors = new Emitter<Error>();
+  const errors = new ErrorEmitter();
   const subs = new Set<LogSub>();
   const controller = new AbortController();
   let opened = false;
@@ -51,7 +51,7 @@ export function wsRunFeed(runId: string, onUnavailable: (error: unknown) => void
     try {
       runs.emit(await get<RunView>(`/api/v1/runs/${runId}`, controller.signal));
     } catch (e) {
-      if (!controller.signal.aborted) errors.emit(e instanceof Error ? e : new Error(String(e)));
+      if (!controller.signal.aborted) errors.fail(e);
     } finally {
       reading = false;
       if (again && !controller.signal.aborted) {
@@ -82,14 +82,7 @@ export function wsRunFeed(runId: string, onUnavailable: (error: unknown) => void
         markReady();
       },
       onEvent,
-    }).then(
-      () => undefined,
-      (error: unknown) => {
-        if (controller.signal.aborted) return;
-        if (error instanceof Error && error.name === "LiveRefused") errors.emit(error);
-        else onUnavailable(error);
-      },
-    );
+    }).then(() => undefined, onStreamEnd(controller.signal, errors, onUnavailable));
 
   // The first view, then the stream (see above).
   let started = false;
@@ -126,7 +119,7 @@ export function wsRunFeed(runId: string, onUnavailable: (error: unknown) => void
           await fetchLogWhole(runId, target, fromOffset, (c) => handlers.onChunk(c), sub.controller.signal);
         } catch (e) {
           if (sub.controller.signal.aborted) return;
-          errors.emit(e instanceof Error ? e : new Error(String(e)));
+          errors.fail(e);
         }
         const held = sub.held ?? [];
         sub.held = null;

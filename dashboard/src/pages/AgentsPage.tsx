@@ -1,20 +1,31 @@
-/** Agents: name, labels, version, state (idle, busy, lost…), current job, last seen. */
+/**
+ * Agents of every queue (or the one `?queue=` picks): name, queue, labels, version (older than
+ * this server's agent release: flagged), state (idle, busy, lost…), current job, last seen.
+ */
+import { AGENT_VERSION, isOlderAgentVersion } from "../../../domain/agent-release.ts";
 import type { AgentView, Page } from "../api/types.ts";
 import { Empty } from "../components/Empty.tsx";
 import { ErrorNotice } from "../components/ErrorNotice.tsx";
 import { PageHeader } from "../components/PageHeader.tsx";
 import { TimeAgo } from "../components/TimeAgo.tsx";
+import { withQuery } from "../api/client.ts";
+import { ALL_QUEUES, QueueSelect } from "../components/QueueSelect.tsx";
 import { useResource } from "../hooks/use-resource.ts";
-import { Link } from "../router.tsx";
+import { Link, setQuery, useLocation } from "../router.tsx";
 
 const TONE: Record<AgentView["state"], string> = { idle: "succeeded", busy: "running", lost: "failed", stopped: "cancelled", revoked: "cancelled" };
 
 export function AgentsPage() {
-  const agents = useResource<Page<AgentView>>("/api/v1/agents", { pollMs: 3000 });
+  const { query } = useLocation();
+  const queue = query.get("queue") || ALL_QUEUES;
+  const agents = useResource<Page<AgentView>>(withQuery("/api/v1/agents", { queue: queue === ALL_QUEUES ? null : queue }), { pollMs: 3000 });
   const items = agents.data?.items ?? [];
   return (
     <>
       <PageHeader title="Agents" sub={agents.data && `${items.filter((a) => a.state === "idle" || a.state === "busy").length} connected of ${items.length}`} />
+      <form class="filters" role="search" onSubmit={(e) => e.preventDefault()}>
+        <QueueSelect value={queue} onChange={(q) => setQuery({ queue: q === ALL_QUEUES ? null : q })} />
+      </form>
       <ErrorNotice error={agents.error} />
       {agents.data && items.length === 0 && (
         <Empty>
@@ -29,6 +40,7 @@ export function AgentsPage() {
               <tr>
                 <th>Agent</th>
                 <th>State</th>
+                <th>Queue</th>
                 <th>Labels</th>
                 <th>Current job</th>
                 <th>Version</th>
@@ -48,6 +60,9 @@ export function AgentsPage() {
                       {a.state}
                     </span>
                   </td>
+                  <td class="mono" data-label="Queue">
+                    {a.queue}
+                  </td>
                   <td data-label="Labels">
                     {a.labels.map((l) => (
                       <span key={l} class="chip">
@@ -65,7 +80,14 @@ export function AgentsPage() {
                       </div>
                     ))}
                   </td>
-                  <td class="mono" data-label="Version">{a.version}</td>
+                  <td class="mono" data-label="Version" data-outdated={isOlderAgentVersion(a.version) || undefined}>
+                    {a.version}
+                    {isOlderAgentVersion(a.version) && (
+                      <span class="badge tone-warning outdated" title={`Older than this server's agent release, ${AGENT_VERSION}: upgrade it (docs/agent.md)`}>
+                        upgrade to {AGENT_VERSION}
+                      </span>
+                    )}
+                  </td>
                   <td class="nowrap" data-label="Last seen">
                     <TimeAgo at={a.lastSeenAt} />
                   </td>

@@ -1,11 +1,12 @@
 /** Every artifact across runs and projects: search on the name, filter by project or run, paging. */
 import { useEffect, useState } from "preact/hooks";
 import { withQuery } from "../api/client.ts";
-import type { ArtifactView, Page, Project } from "../api/types.ts";
+import type { ArtifactView, Page } from "../api/types.ts";
 import { Empty } from "../components/Empty.tsx";
 import { ErrorNotice } from "../components/ErrorNotice.tsx";
 import { PageHeader } from "../components/PageHeader.tsx";
-import { Pager } from "../components/Pager.tsx";
+import { Pager, pageTrail } from "../components/Pager.tsx";
+import { ProjectFilter } from "../components/ProjectFilter.tsx";
 import { useResource } from "../hooks/use-resource.ts";
 import { setQuery, useLocation } from "../router.tsx";
 import { ArtifactsTable } from "./ArtifactsTable.tsx";
@@ -15,7 +16,7 @@ export function ArtifactsPage() {
   const q = query.get("q") ?? "";
   const project = query.get("project") ?? "";
   const run = query.get("run") ?? "";
-  const trail = (query.get("pages") ?? "").split(",").filter(Boolean);
+  const trail = pageTrail(query);
   const [text, setText] = useState(q);
   useEffect(() => setText(q), [q]);
   // Search as one types, a moment after the last key.
@@ -24,7 +25,6 @@ export function ArtifactsPage() {
     const t = setTimeout(() => setQuery({ q: text.trim(), pages: null }), 250);
     return () => clearTimeout(t);
   }, [text]);
-  const projects = useResource<Page<Project>>("/api/v1/projects");
   const artifacts = useResource<Page<ArtifactView>>(withQuery("/api/v1/artifacts", { q, project, run, limit: 50, cursor: trail[trail.length - 1] }), { pollMs: 10_000 });
 
   return (
@@ -42,17 +42,7 @@ export function ArtifactsPage() {
           <span>Search</span>
           <input type="search" value={text} placeholder="file name, e.g. coverage" spellcheck={false} onInput={(e) => setText(e.currentTarget.value)} />
         </label>
-        <label class="field field-inline">
-          <span>Project</span>
-          <select value={project} onChange={(e) => setQuery({ project: e.currentTarget.value, pages: null })}>
-            <option value="">All</option>
-            {projects.data?.items.map((p) => (
-              <option key={p.slug} value={p.slug}>
-                {p.slug}
-              </option>
-            ))}
-          </select>
-        </label>
+        <ProjectFilter value={project} onChange={(slug) => setQuery({ project: slug, pages: null })} />
         {run && (
           <span class="chip">
             run {run.slice(0, 8)}…{" "}
@@ -65,7 +55,7 @@ export function ArtifactsPage() {
       <ErrorNotice error={artifacts.error} />
       {artifacts.data && artifacts.data.items.length === 0 && <Empty>No artifacts match.</Empty>}
       {artifacts.data && artifacts.data.items.length > 0 && <ArtifactsTable items={artifacts.data.items} />}
-      {artifacts.data && <Pager trail={trail} next={artifacts.data.cursor} onChange={(t) => setQuery({ pages: t.join(",") || null })} />}
+      {artifacts.data && <Pager trail={trail} next={artifacts.data.cursor} />}
     </>
   );
 }

@@ -1,7 +1,8 @@
 /**
- * The queue, live: pending jobs in claim order (drag to reorder — saved with
+ * A queue, live: pending jobs in claim order (drag to reorder — saved with
  * POST /api/v1/queue/reorder, so everyone watching sees the new order) and running jobs;
- * select several and cancel them at once (POST /api/v1/queue/cancel).
+ * select several and cancel them at once (POST /api/v1/queue/cancel). `?queue=` picks the queue
+ * (default `default`, live over its WebSocket); "All queues" shows every queue (refreshed each second).
  */
 import { useState } from "preact/hooks";
 import { api } from "../api/client.ts";
@@ -10,6 +11,8 @@ import { Dialog } from "../components/Dialog.tsx";
 import { ErrorNotice } from "../components/ErrorNotice.tsx";
 import { LiveBadge } from "../components/LiveBadge.tsx";
 import { PageHeader } from "../components/PageHeader.tsx";
+import { ALL_QUEUES, QueueSelect } from "../components/QueueSelect.tsx";
+import { setQuery, useLocation } from "../router.tsx";
 import { useNow } from "../hooks/use-now.ts";
 import { PendingTable } from "../queue/PendingTable.tsx";
 import { RunningTable } from "../queue/RunningTable.tsx";
@@ -18,7 +21,10 @@ import { can, useSession } from "../session.ts";
 
 export function QueuePage() {
   const session = useSession();
-  const { queue, error, feed, hold, override } = useQueueFeed();
+  const { query } = useLocation();
+  const chosenQueue = query.get("queue") || "default";
+  const every = chosenQueue === ALL_QUEUES;
+  const { queue, error, feed, hold, override } = useQueueFeed(every ? null : chosenQueue);
   const [selected, setSelected] = useState<Set<string>>(new Set());
   const [actionError, setActionError] = useState<unknown>(null);
   const [busy, setBusy] = useState(false);
@@ -38,7 +44,8 @@ export function QueuePage() {
     const others = queue.pending.filter((e) => e.jobAttemptId !== id);
     const moved = queue.pending.find((e) => e.jobAttemptId === id);
     if (!moved || others.length === 0) return;
-    const body = target < others.length ? { job: id, before: others[target]!.jobAttemptId } : { job: id, after: others[others.length - 1]!.jobAttemptId };
+    const anchor = target < others.length ? { before: others[target]!.jobAttemptId } : { after: others[others.length - 1]!.jobAttemptId };
+    const body = { job: id, ...anchor, queue: moved.queue };
     const reordered: QueueView = { ...queue, pending: [...others.slice(0, target), moved, ...others.slice(target)] };
     override(reordered);
     setActionError(null);
@@ -91,6 +98,9 @@ export function QueuePage() {
           )
         }
       />
+      <form class="filters" role="search" onSubmit={(e) => e.preventDefault()}>
+        <QueueSelect value={chosenQueue} onChange={(q) => setQuery({ queue: q === "default" ? null : q })} />
+      </form>
       <ErrorNotice error={actionError ?? error} />
       {queue && (
         <>
@@ -98,6 +108,7 @@ export function QueuePage() {
             <h2>Pending</h2>
             <PendingTable
               entries={queue.pending}
+              showQueue={every}
               now={now}
               selected={selected}
               onToggle={toggle}
@@ -110,7 +121,8 @@ export function QueuePage() {
               }
               onMove={move}
               onDragging={hold}
-              mayReorder={mayRun}
+              // Claim order is per queue: the merged view of every queue is not reordered.
+              mayReorder={mayRun && !every}
             />
           </section>
           <section class="section" aria-label="Running jobs">

@@ -2,11 +2,12 @@
  * Every run, newest first, with filters (project, pipeline, status, branch) and cursor paging,
  * all kept in the URL. The page in view is refreshed every few seconds (live).
  */
-import type { Page, Project, RunSummaryView } from "../api/types.ts";
+import type { Page, RunSummaryView } from "../api/types.ts";
 import { withQuery } from "../api/client.ts";
 import { ErrorNotice } from "../components/ErrorNotice.tsx";
 import { PageHeader } from "../components/PageHeader.tsx";
-import { Pager } from "../components/Pager.tsx";
+import { Pager, pageTrail } from "../components/Pager.tsx";
+import { ProjectFilter } from "../components/ProjectFilter.tsx";
 import { useResource } from "../hooks/use-resource.ts";
 import { STATUS_FILTERS } from "../lib/status.ts";
 import { setQuery, useLocation } from "../router.tsx";
@@ -20,8 +21,7 @@ export function RunsPage() {
   const pipeline = query.get("pipeline") ?? "";
   const status = query.get("status") ?? "";
   const branch = query.get("branch") ?? "";
-  const trail = (query.get("pages") ?? "").split(",").filter(Boolean);
-  const projects = useResource<Page<Project>>("/api/v1/projects");
+  const trail = pageTrail(query);
   const path = withQuery("/api/v1/runs", {
     project,
     pipeline,
@@ -37,17 +37,7 @@ export function RunsPage() {
     <>
       <PageHeader title="Runs" />
       <form class="filters" role="search" onSubmit={(e) => e.preventDefault()}>
-        <label class="field field-inline">
-          <span>Project</span>
-          <select value={project} onChange={(e) => filter({ project: e.currentTarget.value })}>
-            <option value="">All</option>
-            {projects.data?.items.map((p) => (
-              <option key={p.slug} value={p.slug}>
-                {p.slug}
-              </option>
-            ))}
-          </select>
-        </label>
+        <ProjectFilter value={project} onChange={(slug) => filter({ project: slug })} />
         <label class="field field-inline">
           <span>Status</span>
           <select value={status} onChange={(e) => filter({ status: e.currentTarget.value })}>
@@ -76,7 +66,7 @@ export function RunsPage() {
       </form>
       <ErrorNotice error={runs.error} />
       {runs.data && <RunsTable runs={runs.data.items} />}
-      {runs.data && <Pager trail={trail} next={runs.data.cursor} onChange={(t) => setQuery({ pages: t.join(",") || null })} />}
+      {runs.data && <Pager trail={trail} next={runs.data.cursor} />}
     </>
   );
 }

@@ -18,8 +18,11 @@ export function PendingTable({
   onMove,
   onDragging,
   mayReorder,
+  showQueue = false,
 }: {
   entries: QueueEntry[];
+  /** Several queues in one list: say which each job waits in. */
+  showQueue?: boolean;
   now: number;
   selected: Set<string>;
   onToggle(id: string): void;
@@ -52,6 +55,7 @@ export function PendingTable({
             )}
             <th class="num">#</th>
             <th>Job</th>
+            {showQueue && <th>Queue</th>}
             <th class="col-opt">Labels</th>
             <th class="num col-opt">Priority</th>
             <th class="num">Waiting</th>
@@ -102,6 +106,7 @@ export function PendingTable({
                     {e.jobAttempt > 1 && ` · try ${e.jobAttempt}`}
                   </div>
                 </td>
+                {showQueue && <td class="mono">{e.queue}</td>}
                 <td class="col-opt">
                   {e.labels.map((l) => (
                     <span key={l} class="chip">

@@ -1,9 +1,9 @@
-/** The queue as it changes (WebSocket or polling), held still while a row is being dragged. */
+/** A queue (or every queue: null) as it changes (WebSocket or polling), held still while a row is being dragged. */
 import { useEffect, useRef, useState } from "preact/hooks";
 import type { QueueView } from "../api/types.ts";
 import { openQueueFeed, type QueueFeed } from "../live/index.ts";
 
-export function useQueueFeed(): {
+export function useQueueFeed(name: string | null): {
   queue: QueueView | undefined;
   error: Error | undefined;
   feed: QueueFeed | null;
@@ -19,7 +19,8 @@ export function useQueueFeed(): {
   const pending = useRef<QueueView | null>(null);
 
   useEffect(() => {
-    const f = openQueueFeed();
+    setQueue(undefined);
+    const f = openQueueFeed(name);
     setFeed(f);
     const off = f.onQueue((q) => {
       setError(undefined);
@@ -32,7 +33,7 @@ export function useQueueFeed(): {
       offError();
       f.close();
     };
-  }, []);
+  }, [name]);
 
   return {
     queue,

@@ -7,6 +7,7 @@ import { spawn } from "node:child_process";
 import { mkdir } from "node:fs/promises";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { AGENT_VERSION } from "../../../domain/agent-release.ts";
 import { tempDir } from "./helpers.ts";
 import { makeAssignment, ProtocolServer } from "./protocol-server.ts";
 
@@ -44,11 +45,12 @@ afterAll(async () => {
 });
 
 describe("the agent's bundle", () => {
-  it("knows its version without a package.json", async () => {
-    const { version } = (await import(path.join(repo, "package.json"), { with: { type: "json" } })).default as { version: string };
+  it("knows its version without a package.json: the release the server knows, which the package carries", async () => {
+    const { version } = (await import(path.join(repo, "agent/package.json"), { with: { type: "json" } })).default as { version: string };
+    expect(version).toBe(AGENT_VERSION);
     const v = run(bundle, ["--version"], dist.dir);
     expect(await v.exit).toBe(0);
-    expect(v.stdout().trim()).toBe(version);
+    expect(v.stdout().trim()).toBe(AGENT_VERSION);
   });
 
   it("runs a job: its steps, output, log and artifact, then stops on SIGTERM", async () => {

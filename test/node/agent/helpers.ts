@@ -7,11 +7,36 @@ import { HttpClient } from "../../../agent/client.ts";
 import { stepBaseEnv } from "../../../agent/config.ts";
 import { JobRunner, type JobOutcome } from "../../../agent/job-runner.ts";
 import { silentLogger } from "../../../agent/logger.ts";
-import type { ProtocolServer, StepRecord } from "./protocol-server.ts";
+import { afterEach, beforeEach } from "vitest";
+import { ProtocolServer, type StepRecord } from "./protocol-server.ts";
 
 export async function tempDir(prefix = "ym-agent-"): Promise<{ dir: string; cleanup: () => Promise<void> }> {
   const dir = await mkdtemp(path.join(os.tmpdir(), prefix));
   return { dir, cleanup: () => rm(dir, { recursive: true, force: true }) };
+}
+
+/** Gives each test of the file a fresh protocol server and work dir, both gone after it. */
+export function eachTestServer(): { readonly server: ProtocolServer; readonly dir: string } {
+  let server: ProtocolServer | undefined;
+  let work: { dir: string; cleanup: () => Promise<void> } | undefined;
+  beforeEach(async () => {
+    server = await new ProtocolServer().start();
+    work = await tempDir();
+  });
+  afterEach(async () => {
+    await server?.close();
+    await work?.cleanup();
+  });
+  return {
+    get server() {
+      if (!server) throw new Error("no protocol server outside a test");
+      return server;
+    },
+    get dir() {
+      if (!work) throw new Error("no work dir outside a test");
+      return work.dir;
+    },
+  };
 }
 
 export function testApi(server: ProtocolServer): AgentApi {

@@ -2,23 +2,13 @@ import { execFileSync } from "node:child_process";
 import { createHash } from "node:crypto";
 import { mkdir, readFile, writeFile } from "node:fs/promises";
 import path from "node:path";
-import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { processAlive } from "../../../agent/step-process.ts";
 import { uploadArtifact } from "../../../agent/artifacts.ts";
-import { final, runJob, statuses, tempDir, testApi } from "./helpers.ts";
-import { makeAssignment, ProtocolServer } from "./protocol-server.ts";
+import { eachTestServer, final, runJob, statuses, testApi } from "./helpers.ts";
+import { makeAssignment } from "./protocol-server.ts";
 
-let server: ProtocolServer;
-let work: { dir: string; cleanup: () => Promise<void> };
-
-beforeEach(async () => {
-  server = await new ProtocolServer().start();
-  work = await tempDir();
-});
-afterEach(async () => {
-  await server.close();
-  await work.cleanup();
-});
+const ctx = eachTestServer();
 
 const nanos = (label: string) => `echo ${label}=$(date +%s%N) >> "$YM_OUTPUT"`;
 
@@ -31,8 +21,8 @@ describe("job runner: the steps graph", () => {
         { id: "c", needs: ["a", "b"], run: nanos("start") },
       ],
     });
-    server.addJob(job);
-    const r = await runJob(server, job, work.dir);
+    ctx.server.addJob(job);
+    const r = await runJob(ctx.server, job, ctx.dir);
     expect(r.outcome.status).toBe("SUCCESS");
     const t = (id: string, k: string) => Number(final(r.steps, id)!.outputs![k]);
     // a and b overlap in time
@@ -44,7 +34,7 @@ describe("job runner: the steps graph", () => {
       [1, "RUNNING"],
       [1, "SUCCESS"],
     ]);
-    expect(server.job(job.job.attemptId).finish).toMatchObject({ status: "SUCCESS" });
+    expect(ctx.server.job(job.job.attemptId).finish).toMatchObject({ status: "SUCCESS" });
   });
 
   it("passes outputs to later steps (run, env) and to the job's outputs; reports metrics", async () => {
@@ -69,15 +59,15 @@ describe("job runner: the steps graph", () => {
       ],
       outputs: { version: "${{ steps.build.outputs.version }}", notes: "${{ steps.build.outputs.notes }}", lit: "x" },
     });
-    server.addJob(job);
-    const r = await runJob(server, job, work.dir);
+    ctx.server.addJob(job);
+    const r = await runJob(ctx.server, job, ctx.dir);
     expect(r.outcome.status).toBe("SUCCESS");
     expect(final(r.steps, "build")!.metrics).toEqual([
       { name: "tests", kind: "counter", value: 42 },
       { name: "compile", kind: "duration", value: 1.5 },
     ]);
     expect(final(r.steps, "use")!.outputs).toEqual({ from_run: "1.2.3", from_env: "v1.2.3", other: "${{ needs.x.outputs.y }}" });
-    expect(server.job(job.job.attemptId).finish).toEqual({
+    expect(ctx.server.job(job.job.attemptId).finish).toEqual({
       status: "SUCCESS",
       outputs: { version: "1.2.3", notes: "line one\nline two", lit: "x" },
     });
@@ -92,15 +82,15 @@ describe("job runner: the steps graph", () => {
         { id: "d", run: "true" },
       ],
     });
-    server.addJob(job);
-    const r = await runJob(server, job, work.dir);
+    ctx.server.addJob(job);
+    const r = await runJob(ctx.server, job, ctx.dir);
     expect(final(r.steps, "a")).toMatchObject({ status: "FAILED", exitCode: 3 });
     expect(statuses(r.steps, "b")).toEqual([[1, "KILLED"]]);
     expect(final(r.steps, "b")!.reason).toBe("needs_failed");
     expect(final(r.steps, "c")!.reason).toBe("needs_failed");
     expect(final(r.steps, "d")!.status).toBe("SUCCESS");
     expect(r.log).not.toContain("should not run\n");
-    expect(server.job(job.job.attemptId).finish).toMatchObject({ status: "FAILED", reason: "step_failed" });
+    expect(ctx.server.job(job.job.attemptId).finish).toMatchObject({ status: "FAILED", reason: "step_failed" });
   });
 
   it("continue-on-error: the step reports FAILED, its dependants run, the job is WARNING", async () => {
@@ -110,11 +100,11 @@ describe("job runner: the steps graph", () => {
         { id: "after", needs: ["lint"], run: "echo ran=yes >> $YM_OUTPUT" },
       ],
     });
-    server.addJob(job);
-    const r = await runJob(server, job, work.dir);
+    ctx.server.addJob(job);
+    const r = await runJob(ctx.server, job, ctx.dir);
     expect(final(r.steps, "lint")).toMatchObject({ status: "FAILED", exitCode: 1 });
     expect(final(r.steps, "after")).toMatchObject({ status: "SUCCESS", outputs: { ran: "yes" } });
-    expect(server.job(job.job.attemptId).finish).toMatchObject({ status: "WARNING" });
+    expect(ctx.server.job(job.job.attemptId).finish).toMatchObject({ status: "WARNING" });
   });
 
   it("retries a failing step, each attempt numbered, with fresh output files", async () => {
@@ -130,8 +120,8 @@ describe("job runner: the steps graph", () => {
         { id: "hopeless", run: "exit 7", retries: 1 },
       ],
     });
-    server.addJob(job);
-    const r = await runJob(server, job, work.dir);
+    ctx.server.addJob(job);
+    const r = await runJob(ctx.server, job, ctx.dir);
     expect(statuses(r.steps, "flaky")).toEqual([
       [1, "RUNNING"],
       [1, "FAILED"],
@@ -148,13 +138,13 @@ describe("job runner: the steps graph", () => {
       [2, "FAILED"],
     ]);
     expect(r.log).toContain("▶ step flaky (attempt 2)");
-    expect(server.job(job.job.attemptId).finish?.status).toBe("FAILED");
+    expect(ctx.server.job(job.job.attemptId).finish?.status).toBe("FAILED");
   });
 });
 
 describe("job runner: stopping", () => {
   it("a step timeout kills the whole process group, SIGKILL after the grace period", async () => {
-    const pids = path.join(work.dir, "pids");
+    const pids = path.join(ctx.dir, "pids");
     const job = makeAssignment({
       steps: [
         {
@@ -173,8 +163,8 @@ describe("job runner: stopping", () => {
         { id: "next", needs: ["slow"], run: "true" },
       ],
     });
-    server.addJob(job);
-    const r = await runJob(server, job, work.dir, { killGraceMs: 400 });
+    ctx.server.addJob(job);
+    const r = await runJob(ctx.server, job, ctx.dir, { killGraceMs: 400 });
     expect(final(r.steps, "slow")).toMatchObject({ status: "FAILED", reason: "timeout" });
     expect(final(r.steps, "next")).toMatchObject({ status: "KILLED", reason: "needs_failed" });
     expect(r.ms).toBeLessThan(4000);
@@ -182,7 +172,7 @@ describe("job runner: stopping", () => {
     expect(list.length).toBe(5); // the shell, sleep 300, sleep 301, the TERM-ignoring bash and its sleep 302
     for (const pid of list) expect(processAlive(pid), `pid ${pid}`).toBe(false);
     expect(r.log).toContain("timed out");
-    expect(server.job(job.job.attemptId).finish).toMatchObject({ status: "FAILED" });
+    expect(ctx.server.job(job.job.attemptId).finish).toMatchObject({ status: "FAILED" });
   });
 
   it("a job timeout stops the running step and skips the rest; the job FAILS with reason timeout", async () => {
@@ -193,16 +183,16 @@ describe("job runner: stopping", () => {
         { id: "later", needs: ["long"], run: "true" },
       ],
     });
-    server.addJob(job);
-    const r = await runJob(server, job, work.dir);
+    ctx.server.addJob(job);
+    const r = await runJob(ctx.server, job, ctx.dir);
     expect(r.ms).toBeLessThan(3000);
     expect(final(r.steps, "long")).toMatchObject({ status: "FAILED", reason: "timeout" });
     expect(final(r.steps, "later")).toMatchObject({ status: "KILLED", reason: "timeout" });
-    expect(server.job(job.job.attemptId).finish).toMatchObject({ status: "FAILED", reason: "timeout" });
+    expect(ctx.server.job(job.job.attemptId).finish).toMatchObject({ status: "FAILED", reason: "timeout" });
   });
 
   it("cancel via the heartbeat answer: kills the process group, reports KILLED", async () => {
-    const pids = path.join(work.dir, "pids");
+    const pids = path.join(ctx.dir, "pids");
     const job = makeAssignment({
       heartbeatIntervalMs: 100,
       steps: [
@@ -211,9 +201,9 @@ describe("job runner: stopping", () => {
         { id: "after", needs: ["work"], run: "true" },
       ],
     });
-    const record = server.addJob(job);
+    const record = ctx.server.addJob(job);
     setTimeout(() => (record.cancel = true), 400);
-    const r = await runJob(server, job, work.dir);
+    const r = await runJob(ctx.server, job, ctx.dir);
     expect(r.ms).toBeLessThan(3000);
     expect(final(r.steps, "work")).toMatchObject({ status: "KILLED", reason: "cancelled" });
     expect(final(r.steps, "parallel")).toMatchObject({ status: "KILLED", reason: "cancelled" });
@@ -223,11 +213,11 @@ describe("job runner: stopping", () => {
   });
 
   it("a 4xx on a job call stops the job: nothing more is sent, the processes are stopped", async () => {
-    const pids = path.join(work.dir, "pids");
+    const pids = path.join(ctx.dir, "pids");
     const job = makeAssignment({ env: { PIDS: pids }, steps: [{ id: "a", run: `echo $$ >> "$PIDS"; sleep 30 & echo $! >> "$PIDS"; wait` }] });
-    const record = server.addJob(job);
-    server.stepFaults = [410];
-    const r = await runJob(server, job, work.dir);
+    const record = ctx.server.addJob(job);
+    ctx.server.stepFaults = [410];
+    const r = await runJob(ctx.server, job, ctx.dir);
     expect(r.outcome.rejected).toMatch(/410/);
     expect(r.ms).toBeLessThan(3000);
     expect(record.finish).toBeUndefined();
@@ -244,12 +234,12 @@ describe("job runner: stopping", () => {
         { id: "third", needs: ["second"], run: "true" },
       ],
     });
-    const record = server.addJob(job);
+    const record = ctx.server.addJob(job);
     // first RUNNING: some other conflict (dropped); first SUCCESS: fine; second RUNNING: cancelling.
-    server.stepFaults = [{ status: 409, code: "step_attempt_out_of_order" }];
-    const origin = server.stepFaults;
+    ctx.server.stepFaults = [{ status: 409, code: "step_attempt_out_of_order" }];
+    const origin = ctx.server.stepFaults;
     setTimeout(() => origin.push({ status: 409, code: "job_cancelling" }), 0);
-    const r = await runJob(server, job, work.dir);
+    const r = await runJob(ctx.server, job, ctx.dir);
     expect(r.ms).toBeLessThan(3000);
     expect(statuses(r.steps, "first")).toEqual([]); // its end is not sent once its start was refused
     expect(statuses(r.steps, "second")).toEqual([]);
@@ -258,7 +248,7 @@ describe("job runner: stopping", () => {
   });
 
   it("kills what a step left running in the background when the job ends", async () => {
-    const pids = path.join(work.dir, "pids");
+    const pids = path.join(ctx.dir, "pids");
     const job = makeAssignment({
       env: { PIDS: pids },
       steps: [
@@ -266,8 +256,8 @@ describe("job runner: stopping", () => {
         { id: "uses-it", needs: ["daemon"], run: `kill -0 $(cat "$PIDS")` },
       ],
     });
-    server.addJob(job);
-    const r = await runJob(server, job, work.dir);
+    ctx.server.addJob(job);
+    const r = await runJob(ctx.server, job, ctx.dir);
     expect(r.outcome.status).toBe("SUCCESS"); // the background process lived during the next step
     for (const pid of (await readFile(pids, "utf8")).trim().split("\n").map(Number)) expect(processAlive(pid)).toBe(false);
   });
@@ -285,8 +275,8 @@ describe("job runner: environment, shells, log", () => {
         },
       ],
     });
-    server.addJob(job);
-    const r = await runJob(server, job, work.dir, { env: { YM_TOKEN: "registration-secret" } });
+    ctx.server.addJob(job);
+    const r = await runJob(ctx.server, job, ctx.dir, { env: { YM_TOKEN: "registration-secret" } });
     expect(final(r.steps, "env")!.outputs).toMatchObject({
       JOBVAR: "j",
       SHARED: "step",
@@ -295,7 +285,7 @@ describe("job runner: environment, shells, log", () => {
       YM_JOB: "test",
       YM_STEP: "env",
       YM_TOKEN: "",
-      cwd: path.join(work.dir, "jobs", job.job.attemptId),
+      cwd: path.join(ctx.dir, "jobs", job.job.attemptId),
     });
   });
 
@@ -308,8 +298,8 @@ describe("job runner: environment, shells, log", () => {
         { id: "missing", needs: ["prep"], shell: "no-such-shell-xyz {0}", run: "true", continueOnError: true },
       ],
     });
-    server.addJob(job);
-    const r = await runJob(server, job, work.dir);
+    ctx.server.addJob(job);
+    const r = await runJob(ctx.server, job, ctx.dir);
     expect(final(r.steps, "sh")!.outputs).toEqual({ where: "dir" });
     expect(final(r.steps, "py")!.outputs).toEqual({ lang: "py" });
     expect(final(r.steps, "missing")).toMatchObject({ status: "FAILED", reason: "spawn_failed" });
@@ -334,8 +324,8 @@ describe("job runner: environment, shells, log", () => {
         },
       ],
     });
-    server.addJob(job);
-    const r = await runJob(server, job, work.dir);
+    ctx.server.addJob(job);
+    const r = await runJob(ctx.server, job, ctx.dir);
     const bytes = r.logBytes;
     expect(bytes.includes(Buffer.from("\x1b[32mgreen\x1b[0m\n"))).toBe(true);
     expect(bytes.includes(Buffer.from([0x62, 0x61, 0x64, 0x3a, 0xff, 0xfe, 0x0a]))).toBe(true);
@@ -350,7 +340,7 @@ describe("job runner: environment, shells, log", () => {
 
 describe("job runner: checkout and artifacts", () => {
   it("checks out the run's commit, or its branch", async () => {
-    const repo = path.join(work.dir, "repo");
+    const repo = path.join(ctx.dir, "repo");
     await mkdir(repo);
     const git = (...args: string[]) => execFileSync("git", ["-C", repo, ...args], { encoding: "utf8" }).trim();
     git("init", "-q", "-b", "main");
@@ -369,21 +359,21 @@ describe("job runner: checkout and artifacts", () => {
     const byCommit = makeAssignment({ repository: repo, steps: [step] });
     byCommit.run.commit = first;
     byCommit.run.branch = "feature";
-    server.addJob(byCommit);
-    const r1 = await runJob(server, byCommit, path.join(work.dir, "w1"));
+    ctx.server.addJob(byCommit);
+    const r1 = await runJob(ctx.server, byCommit, path.join(ctx.dir, "w1"));
     expect(final(r1.steps, "read")!.outputs).toEqual({ content: "one", head: first });
 
     const byBranch = makeAssignment({ repository: repo, steps: [step] });
     byBranch.run.branch = "feature";
-    server.addJob(byBranch);
-    const r2 = await runJob(server, byBranch, path.join(work.dir, "w2"));
+    ctx.server.addJob(byBranch);
+    const r2 = await runJob(ctx.server, byBranch, path.join(ctx.dir, "w2"));
     expect(final(r2.steps, "read")!.outputs!.content).toBe("feature");
     expect(r2.log).toContain("▶ checkout");
 
-    const broken = makeAssignment({ repository: path.join(work.dir, "nope"), steps: [step] });
-    server.addJob(broken);
-    const r3 = await runJob(server, broken, path.join(work.dir, "w3"));
-    expect(server.job(broken.job.attemptId).finish).toMatchObject({ status: "FAILED", reason: "checkout_failed" });
+    const broken = makeAssignment({ repository: path.join(ctx.dir, "nope"), steps: [step] });
+    ctx.server.addJob(broken);
+    const r3 = await runJob(ctx.server, broken, path.join(ctx.dir, "w3"));
+    expect(ctx.server.job(broken.job.attemptId).finish).toMatchObject({ status: "FAILED", reason: "checkout_failed" });
     expect(final(r3.steps, "read")).toMatchObject({ status: "KILLED", reason: "checkout_failed" });
   });
 
@@ -397,8 +387,8 @@ describe("job runner: checkout and artifacts", () => {
       ],
       artifacts: ["out/**", "report.json", "!out/skip.txt", "missing/*.xml"],
     });
-    const record = server.addJob(job);
-    const r = await runJob(server, job, work.dir);
+    const record = ctx.server.addJob(job);
+    const r = await runJob(ctx.server, job, ctx.dir);
     expect(r.outcome.status).toBe("SUCCESS");
     expect([...record.artifacts.keys()].sort()).toEqual(["out/a.txt", "out/sub/b.bin", "report.json"]);
     const a = record.artifacts.get("out/a.txt")!;
@@ -414,8 +404,8 @@ describe("job runner: checkout and artifacts", () => {
       artifacts: ["*.bin", "small.txt"],
       limits: { logChunkBytes: 1024 * 1024, artifactBytes: 50 },
     });
-    const record = server.addJob(job);
-    const r = await runJob(server, job, work.dir);
+    const record = ctx.server.addJob(job);
+    const r = await runJob(ctx.server, job, ctx.dir);
     expect([...record.artifacts.keys()]).toEqual(["small.txt"]);
     expect(r.log).toMatch(/artifact big\.bin not uploaded: .*limit/);
     expect(record.finish).toMatchObject({ status: "WARNING", reason: "artifacts_failed" });
@@ -423,13 +413,13 @@ describe("job runner: checkout and artifacts", () => {
 
   it("uploads a large file in parts, streamed", async () => {
     const job = makeAssignment();
-    const record = server.addJob(job);
-    server.partSize = 64 * 1024;
-    const file = path.join(work.dir, "big.bin");
+    const record = ctx.server.addJob(job);
+    ctx.server.partSize = 64 * 1024;
+    const file = path.join(ctx.dir, "big.bin");
     const content = Buffer.alloc(300_000);
     for (let i = 0; i < content.length; i++) content[i] = (i * 7) & 0xff;
     await writeFile(file, content);
-    const api = testApi(server);
+    const api = testApi(ctx.server);
     await uploadArtifact(
       { name: "big.bin", path: file, size: content.length },
       { api: api.job(job.token, job.job.attemptId), signal: new AbortController().signal, maxBytes: 10_000_000, singlePutMaxBytes: 100_000 },
@@ -443,12 +433,12 @@ describe("job runner: checkout and artifacts", () => {
 
   it("fails a multipart upload whose part is refused, and never completes it", async () => {
     const job = makeAssignment();
-    const record = server.addJob(job);
-    server.partSize = 64 * 1024;
-    server.partFaults.set(3, 422);
-    const file = path.join(work.dir, "big.bin");
+    const record = ctx.server.addJob(job);
+    ctx.server.partSize = 64 * 1024;
+    ctx.server.partFaults.set(3, 422);
+    const file = path.join(ctx.dir, "big.bin");
     await writeFile(file, Buffer.alloc(300_000, 7));
-    const api = testApi(server);
+    const api = testApi(ctx.server);
     const upload = uploadArtifact(
       { name: "big.bin", path: file, size: 300_000 },
       { api: api.job(job.token, job.job.attemptId), signal: new AbortController().signal, maxBytes: 10_000_000, singlePutMaxBytes: 100_000 },

@@ -7,6 +7,7 @@
 import { createHash, randomUUID } from "node:crypto";
 import http from "node:http";
 import type { AddressInfo } from "node:net";
+import { step } from "../../support/pipelines.ts";
 import {
   AGENT_API_BASE,
   JobFinish,
@@ -406,16 +407,6 @@ export function makeAssignment(
     heartbeatIntervalMs: 100,
     limits: { logChunkBytes: 1024 * 1024, artifactBytes: 1024 * 1024 * 1024 },
     ...rest,
-    steps: steps.map((s) => ({
-      name: s.id,
-      needs: [],
-      env: {},
-      continueOnError: false,
-      timeoutMs: null,
-      retries: 0,
-      shell: null,
-      workingDirectory: null,
-      ...s,
-    })),
+    steps: steps.map((s) => step(s.id, [], s)),
   };
 }

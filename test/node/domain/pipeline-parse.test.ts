@@ -1,6 +1,7 @@
 import { describe, expect, it } from "vitest";
 import { parsePipeline } from "../../../domain/pipeline/parse.ts";
 import { DESIGN_EXAMPLE } from "./pipeline-fixtures.ts";
+import { step as normalisedStep } from "../../support/pipelines.ts";
 import { PIPELINE_DEFAULTS, type ParseResult, type Pipeline, type PipelineProblem } from "../../../domain/pipeline/types.ts";
 
 /** Joins lines, so that line numbers in the tests are easy to count. */
@@ -20,19 +21,8 @@ function problems(result: ParseResult): PipelineProblem[] {
 const job = (key: string, ...extra: string[]) => [`  ${key}:`, "    runs-on: linux", ...extra];
 const steps = (...lines: string[]) => ["    steps:", ...lines];
 
-const step = (id: string, run: string, needs: string[], extra: object = {}) => ({
-  id,
-  name: id,
-  run,
-  needs,
-  env: {},
-  continueOnError: false,
-  timeoutMs: null,
-  retries: 0,
-  shell: null,
-  workingDirectory: null,
-  ...extra,
-});
+/** A step as the parser gives it, every default filled in. */
+const step = (id: string, run: string, needs: string[], extra: object = {}) => normalisedStep(id, needs, { run, ...extra });
 
 describe("the DESIGN.md example", () => {
   it("normalises to the documented shape with every default filled in", () => {
@@ -44,6 +34,7 @@ describe("the DESIGN.md example", () => {
       jobs: [
         {
           key: "test",
+          queue: "default",
           runsOn: ["linux", "node"],
           priority: 0,
           timeoutMs: 600_000,
@@ -61,6 +52,7 @@ describe("the DESIGN.md example", () => {
         },
         {
           key: "deploy",
+          queue: "default",
           runsOn: ["linux"],
           priority: 0,
           timeoutMs: PIPELINE_DEFAULTS.jobTimeoutMs,
