@@ -13,6 +13,7 @@ import { commonRunFacets, errorMessageFacet, jobFacets, jobFailureMessage, outpu
 import { facetBase, PRODUCER, SCHEMA_URL } from "./producer.ts";
 import { type CycleLookup, enforceRunCycle } from "./run-cycle.ts";
 import type { EventType, RunEvent, RunFacets, YardmasterRunFacet } from "./types.ts";
+import { isoTime } from "../time.ts";
 
 export interface LineageInput {
   /** What earlier commands already recorded for a runId (the outbox knows). */
@@ -138,7 +139,7 @@ function buildEvent(state: RunState, intent: Intent, input: LineageInput): RunEv
   const { run } = state;
   const s = intent.subject;
   const facets: RunFacets = { ...commonRunFacets(run), yardmaster: yardmasterFacet(state, intent) };
-  const base = { eventType: intent.type, eventTime: new Date(intent.at).toISOString(), producer: PRODUCER, schemaURL: SCHEMA_URL };
+  const base = { eventType: intent.type, eventTime: isoTime(intent.at), producer: PRODUCER, schemaURL: SCHEMA_URL };
   if (s.kind === "run_attempt") {
     if (intent.type === "FAIL") facets.errorMessage = errorMessageFacet(runAttemptFailure(s.attempt, state), null);
     return {

@@ -6,8 +6,8 @@ import type { PipelineJob } from "../pipeline/types.ts";
 import type { JobAttemptState, JobState, RunAttemptState, RunInfo, StepState } from "../run-engine/model.ts";
 import { facetBase, YARDMASTER_VERSION } from "./producer.ts";
 import type { JobFacets, JobTypeFacet, OutputDataset, OutputStatistics, ParentRunFacet, RunFacets, SourceCodeLocationFacet } from "./types.ts";
+import { isoTime } from "../time.ts";
 
-const iso = (t: number) => new Date(t).toISOString();
 
 export function jobTypeFacet(jobType: "PIPELINE" | "JOB"): JobTypeFacet {
   return { ...facetBase("jobType"), processingType: "BATCH", integration: "YARDMASTER", jobType };
@@ -62,7 +62,7 @@ export function parentFacet(run: RunInfo, attempt: RunAttemptState): ParentRunFa
 export function commonRunFacets(run: RunInfo): Pick<RunFacets, "processing_engine" | "nominalTime"> {
   return {
     processing_engine: { ...facetBase("processing_engine"), name: "Yardmaster", version: YARDMASTER_VERSION, openlineageAdapterVersion: YARDMASTER_VERSION },
-    ...(run.nominalTime !== null ? { nominalTime: { ...facetBase("nominalTime"), nominalStartTime: iso(run.nominalTime) } } : {}),
+    ...(run.nominalTime !== null ? { nominalTime: { ...facetBase("nominalTime"), nominalStartTime: isoTime(run.nominalTime) } } : {}),
   };
 }
 

@@ -2,19 +2,19 @@
 import type { JobAttemptView, JobView, RunAttemptView, RunView, StepView, TransitionView } from "../api.ts";
 import type { TransitionEffect } from "./effects.ts";
 import { type JobAttemptState, type JobState, jobQueue, jobStatus, latestJobAttempt, type RunAttemptState, type RunState, type StepState } from "./model.ts";
+import { isoTime } from "../time.ts";
 
-const iso = (t: number | null): string | null => (t === null ? null : new Date(t).toISOString());
 
 /** When a thing started and ended, and how long it has run (until `now` while it runs). */
 const span = (startedAt: number | null, endedAt: number | null, now: number) => ({
-  startedAt: iso(startedAt),
-  endedAt: iso(endedAt),
+  startedAt: isoTime(startedAt),
+  endedAt: isoTime(endedAt),
   durationMs: startedAt === null ? null : (endedAt ?? now) - startedAt,
 });
 
 /** The same, after when it was created: every view but a step's shows all four. */
 const lifetime = (t: { createdAt: number; startedAt: number | null; endedAt: number | null }, now: number) => ({
-  createdAt: iso(t.createdAt)!,
+  createdAt: isoTime(t.createdAt)!,
   ...span(t.startedAt, t.endedAt, now),
 });
 
@@ -22,7 +22,7 @@ const lifetime = (t: { createdAt: number; startedAt: number | null; endedAt: num
 export type HistoryIndex = Map<string, TransitionEffect[]>;
 
 function history(index: HistoryIndex, id: string): TransitionView[] {
-  return (index.get(id) ?? []).map((t) => ({ from: t.from, to: t.to, at: new Date(t.at).toISOString(), reason: t.reason }));
+  return (index.get(id) ?? []).map((t) => ({ from: t.from, to: t.to, at: isoTime(t.at), reason: t.reason }));
 }
 
 function stepView(step: StepState, now: number): StepView {
@@ -36,7 +36,7 @@ function stepView(step: StepState, now: number): StepView {
     outputs: step.outputs,
     metrics: step.metrics,
     ...span(step.startedAt, step.endedAt, now),
-    attempts: step.attempts.map((a) => ({ ...a, startedAt: iso(a.startedAt), endedAt: iso(a.endedAt) })),
+    attempts: step.attempts.map((a) => ({ ...a, startedAt: isoTime(a.startedAt), endedAt: isoTime(a.endedAt) })),
   };
 }
 
@@ -98,7 +98,7 @@ export function runView(state: RunState, index: HistoryIndex, now: number): RunV
     status: run.status,
     attempt: state.attempts.length,
     ...lifetime(run, now),
-    nominalTime: iso(run.nominalTime),
+    nominalTime: isoTime(run.nominalTime),
     attempts: state.attempts.map((a) => attemptView(a, index, now)),
     history: history(index, run.id),
   };

@@ -24,6 +24,7 @@ import { WriteCounter } from "./write-counter.ts";
 import { fanoutOptionsFrom } from "../live-fanout.ts";
 import { QUEUE_FEED_MIGRATIONS, QueueFeed } from "./queue-feed.ts";
 import { QUEUE_MIGRATIONS, QueueStore, type QueueRow } from "./queue-store.ts";
+import { isoTime } from "../../domain/time.ts";
 
 interface Waiter {
   agent: AgentRecord;
@@ -260,8 +261,8 @@ export class DispatcherObject extends LiveObject {
           pipeline: r.pipeline,
           job: r.jobKey,
         })),
-        lastSeenAt: new Date(agent.lastSeenAt).toISOString(),
-        createdAt: new Date(agent.createdAt).toISOString(),
+        lastSeenAt: isoTime(agent.lastSeenAt),
+        createdAt: isoTime(agent.createdAt),
       };
     });
   }
@@ -338,7 +339,7 @@ function entry(row: QueueRow, now: number): QueueEntryView {
     state,
     position: null,
     agent: agentName,
-    assignedAt: assignedAt === null ? null : new Date(assignedAt).toISOString(),
+    assignedAt: isoTime(assignedAt),
     waitMs: (assignedAt ?? now) - item.readyAt,
   };
 }

@@ -12,6 +12,7 @@ import { DEFAULT_QUEUE } from "../../domain/queues.ts";
 import { type FanoutOptions, type FeedPage, type FeedSource, LiveFanout } from "../live-fanout.ts";
 import { isWebSocketUpgrade, jsonError, parseSince, upgradeRequired, visibleProjects } from "../../platform/live-http.ts";
 import type { QueueRow, QueueStore } from "./queue-store.ts";
+import { isoTime } from "../../domain/time.ts";
 
 export const QUEUE_FEED_MIGRATIONS = [
   `CREATE TABLE queue_events (seq INTEGER PRIMARY KEY, project TEXT NOT NULL, doc TEXT NOT NULL);`,
@@ -25,7 +26,6 @@ export interface QueueFilter {
   projects: string[] | null;
 }
 
-const iso = (t: number) => new Date(t).toISOString();
 
 export function liveEntry(row: QueueRow): LiveQueueEntry {
   return {
@@ -45,7 +45,7 @@ export function liveEntry(row: QueueRow): LiveQueueEntry {
     state: row.state,
     order: row.position,
     agent: row.agentName,
-    assignedAt: row.assignedAt === null ? null : iso(row.assignedAt),
+    assignedAt: row.assignedAt === null ? null : isoTime(row.assignedAt),
   };
 }
 
@@ -65,7 +65,7 @@ export class QueueFeed implements FeedSource<QueueFilter> {
 
   private publish(project: string, event: Record<string, unknown>): void {
     const seq = this.sql
-      .exec<{ seq: number }>("INSERT INTO queue_events (project, doc) VALUES (?, ?) RETURNING seq", project, JSON.stringify({ at: iso(Date.now()), project, ...event }))
+      .exec<{ seq: number }>("INSERT INTO queue_events (project, doc) VALUES (?, ?) RETURNING seq", project, JSON.stringify({ at: isoTime(Date.now()), project, ...event }))
       .one().seq;
     if (seq % 500 === 0) this.sql.exec("DELETE FROM queue_events WHERE seq <= ?", seq - RETAINED_EVENTS);
     this.fanout.notify();
@@ -80,7 +80,7 @@ export class QueueFeed implements FeedSource<QueueFilter> {
 
   assigned(jobAttemptId: string): void {
     const row = this.queue.get(jobAttemptId);
-    if (row?.agentName) this.publish(row.project, { kind: "assigned", jobAttemptId, agent: row.agentName, assignedAt: iso(row.assignedAt ?? Date.now()) });
+    if (row?.agentName) this.publish(row.project, { kind: "assigned", jobAttemptId, agent: row.agentName, assignedAt: isoTime(row.assignedAt ?? Date.now()) });
   }
 
   requeued(jobAttemptId: string): void {

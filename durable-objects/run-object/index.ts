@@ -24,6 +24,7 @@ import {
   type TransitionEffect,
   type AppendJobsResult,
 } from "../../domain/run-engine/index.ts";
+import { MAX_ARTIFACT_BYTES, MAX_LOG_CHUNK_BYTES } from "../../domain/limits.ts";
 import { isTerminal } from "../../domain/states.ts";
 import { sha256Hex } from "../../domain/tokens.ts";
 import { mintJobToken } from "../../platform/token-mac.ts";
@@ -43,19 +44,11 @@ import { JobLogs, type LogRead } from "./job-logs.ts";
 import { LineageExtension, type LineageListing } from "./lineage.ts";
 import { CommitStatusExtension, type StatusTarget } from "./commit-statuses.ts";
 import { prepareUpload } from "./pipeline-upload.ts";
-import { LOG_MIGRATIONS, MAX_LOG_CHUNK_BYTES } from "./log-store.ts";
+import { LOG_MIGRATIONS } from "./log-store.ts";
 import { RunLive } from "./live.ts";
 import { RUN_SECRET_MIGRATIONS, RunSecrets } from "./run-secrets.ts";
 import { appendHistory, historyIndex, loadRun, RUN_MIGRATIONS, saveTouched } from "./store.ts";
 
-/**
- * The largest log chunk an agent may send (`limits.logChunkBytes`). The agent sends what it has
- * every 250 ms or 64 KiB, so this matters only when it has a backlog: a step printing faster than
- * one chunk a round trip. Then each request carries up to all of this, not 64 KiB, and the
- * ingest rate is no longer one small chunk per round trip (BENCHMARKS.md, logs).
- */
-export const LOG_CHUNK_BYTES = MAX_LOG_CHUNK_BYTES;
-export const MAX_ARTIFACT_BYTES = 5 * 1024 * 1024 * 1024;
 
 /** What a job token proves, for the worker's artifact routes. */
 export interface JobIdentity {
@@ -290,7 +283,7 @@ export class RunObject extends LiveObject {
       token,
       secrets,
       heartbeatIntervalMs: this.settings.heartbeatIntervalMs,
-      limits: { logChunkBytes: LOG_CHUNK_BYTES, artifactBytes: MAX_ARTIFACT_BYTES },
+      limits: { logChunkBytes: MAX_LOG_CHUNK_BYTES, artifactBytes: MAX_ARTIFACT_BYTES },
     });
   }
 

@@ -2,7 +2,8 @@
 import type { LogAck } from "../../domain/protocol.ts";
 import type { Env } from "../../platform/env.ts";
 import { fail, ok, type Result } from "../../platform/result.ts";
-import { ARCHIVE_DELAY_MS, fixedLengthStream, logArchiveKey, LogStore, MAX_LOG_CHUNK_BYTES } from "./log-store.ts";
+import { MAX_LOG_CHUNK_BYTES } from "../../domain/limits.ts";
+import { ARCHIVE_DELAY_MS, fixedLengthStream, logArchiveKey, LogStore } from "./log-store.ts";
 
 /** Bytes [from, to) of a log of `size` bytes so far. */
 export interface LogRead {

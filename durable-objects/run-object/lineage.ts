@@ -27,11 +27,11 @@ import type { Committed, RunExtension } from "./extension.ts";
 import { LINEAGE_MIGRATIONS, LineageOutbox, type LineageRow } from "./lineage-outbox.ts";
 import { type Fetcher, sendEvent } from "./lineage-sender.ts";
 import type { LogStore } from "./log-store.ts";
+import { isoTime } from "../../domain/time.ts";
 
 /** When events wait and nothing failed yet, the alarm looks again this soon (a lost kick). */
 const SAFETY_RETRY_MS = 1000;
 
-const iso = (t: number | null) => (t === null ? null : new Date(t).toISOString());
 
 /**
  * What the RPC answers: the view of GET /api/v1/runs/:run/lineage with each event as its JSON
@@ -134,7 +134,7 @@ export class LineageExtension implements RunExtension {
       if (result.outcome === "retry") {
         this.outbox.failed(head.seq, result.httpStatus, result.error, now);
         const retryAt = this.status.failed(now, new Error(result.error ?? "failed"));
-        console.warn(`lineage: event ${head.seq} (${head.eventType} ${head.jobName}) not delivered, retry at ${iso(retryAt)}: ${result.error}`);
+        console.warn(`lineage: event ${head.seq} (${head.eventType} ${head.jobName}) not delivered, retry at ${isoTime(retryAt)}: ${result.error}`);
         return;
       }
       if (result.outcome === "sent") this.outbox.sent(head.seq, result.httpStatus!, now);
@@ -165,7 +165,7 @@ export class LineageExtension implements RunExtension {
         rejected: counts.rejected,
         notConfigured: counts.not_configured,
         failures: this.status.failures(),
-        nextRetryAt: iso(this.status.retryAt()),
+        nextRetryAt: isoTime(this.status.retryAt()),
         lastError: this.status.lastError(),
       },
     };
@@ -184,8 +184,8 @@ function view(row: LineageRow): LineageListing["items"][number] {
       attempts: row.attempts,
       httpStatus: row.httpStatus,
       error: row.error,
-      lastAttemptAt: iso(row.lastAttemptAt),
-      sentAt: iso(row.sentAt),
+      lastAttemptAt: isoTime(row.lastAttemptAt),
+      sentAt: isoTime(row.sentAt),
     },
     body: row.body,
   };

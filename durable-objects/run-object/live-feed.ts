@@ -14,6 +14,7 @@ import type { Env } from "../../platform/env.ts";
 import type { FeedPage, FeedSource } from "../live-fanout.ts";
 import type { LogChunk } from "./extension.ts";
 import { logArchiveKey } from "./log-store.ts";
+import { isoTime } from "../../domain/time.ts";
 
 export const LIVE_FEED_MIGRATIONS = [
   `CREATE TABLE live_events (
@@ -40,7 +41,6 @@ interface EventRow extends Record<string, SqlStorageValue> {
   log_len: number | null;
 }
 
-const iso = (t: number) => new Date(t).toISOString();
 
 export class RunFeed implements FeedSource<RunFilter> {
   constructor(
@@ -59,7 +59,7 @@ export class RunFeed implements FeedSource<RunFilter> {
       const located = t.jobAttemptId ? locateJobAttempt(state, t.jobAttemptId) : undefined;
       const doc: Record<string, unknown> = {
         kind: "transition",
-        at: iso(t.at),
+        at: isoTime(t.at),
         entity: t.entity,
         id: t.id,
         from: t.from,
@@ -87,7 +87,7 @@ export class RunFeed implements FeedSource<RunFilter> {
     const located = locateJobAttempt(state, chunk.jobAttemptId);
     const doc = {
       kind: "log",
-      at: iso(at),
+      at: isoTime(at),
       jobKey: chunk.jobKey,
       jobAttemptId: chunk.jobAttemptId,
       runAttempt: located?.attempt.number ?? 0,

@@ -13,8 +13,6 @@ export const LOG_MIGRATIONS = [
      archive_due_at INTEGER, archived_bytes INTEGER NOT NULL DEFAULT 0);`,
 ];
 
-/** Largest chunk accepted (the agent sends at most 64 KiB). */
-export const MAX_LOG_CHUNK_BYTES = 1024 * 1024;
 /** Wait this long after a job attempt ends before archiving, so in-flight chunks land first. */
 export const ARCHIVE_DELAY_MS = 5_000;
 

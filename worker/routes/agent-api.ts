@@ -36,6 +36,7 @@ import { dispatcherStub, runStub } from "../../platform/stubs.ts";
 import { settingsFrom } from "../../platform/settings.ts";
 import { DEFAULT_QUEUE } from "../../domain/queues.ts";
 import { errors, ID, json, router } from "./common.ts";
+import { MAX_LOG_CHUNK_BYTES } from "../../domain/limits.ts";
 
 export const agentApiRoutes = router();
 
@@ -333,11 +334,12 @@ agentApiRoutes.openapi(
     const { jobAttemptId } = c.req.valid("param");
     const { seq, offset } = c.req.valid("query");
     const { token, run } = jobRun(c.env, c.req.header("authorization"), jobAttemptId);
+    const tooLarge = () => new ApiError(413, "log_chunk_too_large", `a log chunk may be at most ${MAX_LOG_CHUNK_BYTES} bytes; send smaller chunks`);
     const declared = Number(c.req.header("content-length") ?? "0");
-    if (declared > 1024 * 1024) throw new ApiError(413, "log_chunk_too_large", "a log chunk may be at most 1048576 bytes");
+    if (declared > MAX_LOG_CHUNK_BYTES) throw tooLarge();
     const data = new Uint8Array(await c.req.arrayBuffer());
     // A chunked upload has no Content-Length to check up front.
-    if (data.byteLength > 1024 * 1024) throw new ApiError(413, "log_chunk_too_large", "a log chunk may be at most 1048576 bytes");
+    if (data.byteLength > MAX_LOG_CHUNK_BYTES) throw tooLarge();
     return c.json(unwrap(await run.appendLog(jobAttemptId, token, seq, offset, data)), 200);
   },
 );

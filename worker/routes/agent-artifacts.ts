@@ -11,7 +11,8 @@ import { AGENT_API_BASE, ArtifactName, SHA256_HEX } from "../../domain/protocol.
 import { artifactKey } from "../../platform/artifacts.ts";
 import type { Env } from "../../platform/env.ts";
 import { ApiError, unwrap } from "../http/errors.ts";
-import { artifactView, MAX_ARTIFACT_BYTES, MAX_SINGLE_UPLOAD_BYTES, MULTIPART_PART_BYTES, sha256OfObject } from "../services/artifacts.ts";
+import { MAX_ARTIFACT_BYTES } from "../../domain/limits.ts";
+import { artifactView, MAX_SINGLE_UPLOAD_BYTES, MULTIPART_PART_BYTES, sha256OfObject } from "../services/artifacts.ts";
 import { jobRun } from "./agent-api.ts";
 import { errors, ID, json, router } from "./common.ts";
 

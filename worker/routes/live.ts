@@ -20,6 +20,7 @@ import { dispatcherStub, runStub } from "../../platform/stubs.ts";
 import { DEFAULT_QUEUE } from "../../domain/queues.ts";
 import { queueRules } from "../services/queues.ts";
 import { errors, ID, json, QUEUE_NAME, router, security } from "./common.ts";
+import { isoTime } from "../../domain/time.ts";
 
 /** For app.ts: the paths that skip the user API's door (see above). */
 export const LIVE_STREAM_PATHS = ["/api/v1/runs/:run/live", "/api/v1/queue/live"];
@@ -167,6 +168,6 @@ liveTicketRoutes.openapi(
   async (c) => {
     requireScope(c.var.principal, "read");
     const { ticket, expiresAt } = await issueTicket(c.env, c.var.principal);
-    return c.json({ ticket, expiresAt: new Date(expiresAt).toISOString() }, 201);
+    return c.json({ ticket, expiresAt: isoTime(expiresAt) }, 201);
   },
 );

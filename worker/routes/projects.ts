@@ -20,6 +20,7 @@ import { findProject } from "../services/projects.ts";
 import { storePipelineVersion } from "../services/pipeline-versions.ts";
 import { errors, json, NAME, router, security, SLUG } from "./common.ts";
 import type { Env } from "../../platform/env.ts";
+import { isoTime } from "../../domain/time.ts";
 
 const CreateProject = z.object({
   slug: SLUG,
@@ -28,15 +29,14 @@ const CreateProject = z.object({
   webhookSecret: z.string().min(16, "a webhook secret has at least 16 characters").max(200).optional(),
 });
 
-const iso = (t: number) => new Date(t).toISOString();
 export const projectView = (p: typeof projects.$inferSelect) => ({
   id: p.id,
   slug: p.slug,
   name: p.name,
   repository: p.repository,
-  createdAt: iso(p.createdAt),
+  createdAt: isoTime(p.createdAt),
   statuses: p.statuses ?? null,
-  statusesError: p.statusesError ? { ...p.statusesError, at: iso(p.statusesError.at) } : null,
+  statusesError: p.statusesError ? { ...p.statusesError, at: isoTime(p.statusesError.at) } : null,
   retention: p.retention ?? null,
 });
 
@@ -220,9 +220,9 @@ function summary(
     id,
     project,
     name,
-    version: { id: version.id, version: version.version, hash: version.hash, createdAt: iso(version.createdAt) },
+    version: { id: version.id, version: version.version, hash: version.hash, createdAt: isoTime(version.createdAt) },
     jobs,
-    updatedAt: iso(updatedAt),
+    updatedAt: isoTime(updatedAt),
   };
 }
 
@@ -285,7 +285,7 @@ projectRoutes.openapi(
         ...summary(pipeline.id, slug, name, current, jobKeys(current.definition), pipeline.updatedAt),
         content: current.content,
         definition: JSON.parse(current.definition) as unknown,
-        versions: versions.map((v) => ({ id: v.id, version: v.version, hash: v.hash, createdAt: iso(v.createdAt) })),
+        versions: versions.map((v) => ({ id: v.id, version: v.version, hash: v.hash, createdAt: isoTime(v.createdAt) })),
       },
       200,
     );

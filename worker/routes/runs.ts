@@ -11,6 +11,7 @@ import { ApiError, unwrap } from "../http/errors.ts";
 import { runStub } from "../../platform/stubs.ts";
 import { triggerRun } from "../services/trigger-run.ts";
 import { errors, ID, json, NAME, router, security, SLUG } from "./common.ts";
+import { isoTime } from "../../domain/time.ts";
 
 export const runRoutes = router();
 
@@ -66,7 +67,6 @@ const ListQuery = z.object({
   cursor: ID.optional().describe("the `cursor` of the previous page"),
 });
 
-const iso = (t: number | null) => (t === null ? null : new Date(t).toISOString());
 
 runRoutes.openapi(
   createRoute({
@@ -112,9 +112,9 @@ runRoutes.openapi(
           params: r.params,
           status: r.status as (typeof STATES)[number],
           attempt: r.attempt,
-          createdAt: iso(r.createdAt)!,
-          startedAt: iso(r.startedAt),
-          endedAt: iso(r.endedAt),
+          createdAt: isoTime(r.createdAt)!,
+          startedAt: isoTime(r.startedAt),
+          endedAt: isoTime(r.endedAt),
           durationMs: r.startedAt === null ? null : (r.endedAt ?? now) - r.startedAt,
         })),
         cursor: rows.length > q.limit ? page[page.length - 1]!.id : null,

@@ -13,6 +13,7 @@ import { ApiError } from "../http/errors.ts";
 import { encryptSecret } from "../../platform/crypto.ts";
 import { findProject } from "../services/projects.ts";
 import { errors, json, router, security, SLUG } from "./common.ts";
+import { isoTime } from "../../domain/time.ts";
 
 const SecretView = z.object({ name: z.string(), createdAt: z.string(), updatedAt: z.string() }).meta({ id: "Secret" });
 
@@ -23,8 +24,7 @@ const SecretName = z
 
 const SecretParams = z.object({ project: SLUG, name: SecretName });
 
-const iso = (t: number) => new Date(t).toISOString();
-const view = (row: { name: string; createdAt: number; updatedAt: number }) => ({ name: row.name, createdAt: iso(row.createdAt), updatedAt: iso(row.updatedAt) });
+const view = (row: { name: string; createdAt: number; updatedAt: number }) => ({ name: row.name, createdAt: isoTime(row.createdAt), updatedAt: isoTime(row.updatedAt) });
 
 export const secretRoutes = router();
 

@@ -10,6 +10,7 @@ import { ApiError } from "../http/errors.ts";
 import { DEFAULT_QUEUE } from "../../domain/queues.ts";
 import { queueRules } from "../services/queues.ts";
 import { errors, ID, json, QUEUE_NAME, router, security, SLUG } from "./common.ts";
+import { isoTime } from "../../domain/time.ts";
 
 export const tokenRoutes = router();
 
@@ -28,7 +29,6 @@ const TokenView = z
   })
   .meta({ id: "Token" });
 
-const iso = (t: number | null) => (t === null ? null : new Date(t).toISOString());
 const view = (row: typeof tokens.$inferSelect) => ({
   id: row.id,
   kind: row.kind,
@@ -36,10 +36,10 @@ const view = (row: typeof tokens.$inferSelect) => ({
   scopes: row.scopes as (typeof SCOPES)[number][],
   projects: row.projects,
   queue: row.queue,
-  createdAt: iso(row.createdAt)!,
-  expiresAt: iso(row.expiresAt),
-  lastUsedAt: iso(row.lastUsedAt),
-  revokedAt: iso(row.revokedAt),
+  createdAt: isoTime(row.createdAt)!,
+  expiresAt: isoTime(row.expiresAt),
+  lastUsedAt: isoTime(row.lastUsedAt),
+  revokedAt: isoTime(row.revokedAt),
 });
 
 const CreateToken = z.object({

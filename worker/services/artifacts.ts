@@ -1,9 +1,8 @@
 /** Artifact bytes in R2: whole-file checks and the API view of a recorded artifact. */
 import type { ArtifactView } from "../../domain/api.ts";
 import type { ArtifactRecord } from "../../platform/artifacts.ts";
+import { isoTime } from "../../domain/time.ts";
 
-/** Largest artifact accepted (R2 multipart allows more; this is our documented limit). */
-export const MAX_ARTIFACT_BYTES = 5 * 1024 ** 3;
 /** Largest single-request upload: Workers refuse request bodies of 100 MB and more. */
 export const MAX_SINGLE_UPLOAD_BYTES = 95 * 1024 ** 2;
 /** Part size for multipart uploads (R2: all parts equal but the last, 5 MiB – 5 GiB). */
@@ -32,6 +31,6 @@ export function artifactView(record: ArtifactRecord): ArtifactView {
     size: record.size,
     sha256: record.sha256,
     contentType: record.contentType,
-    createdAt: new Date(record.createdAt).toISOString(),
+    createdAt: isoTime(record.createdAt),
   };
 }

@@ -15,6 +15,7 @@ import { type PlannedRun, webhookDeliveries } from "../../platform/db/schema.ts"
 import type { Env } from "../../platform/env.ts";
 import { ApiError } from "../http/errors.ts";
 import { triggerRun } from "./trigger-run.ts";
+import { isoTime } from "../../domain/time.ts";
 
 export type DeliveryRow = typeof webhookDeliveries.$inferSelect;
 export type DeliveryStatus = "accepted" | "started" | "ignored" | "failed" | "rejected" | "duplicate";
@@ -147,7 +148,6 @@ export async function listDeliveries(env: Env, projectId: string, options: { lim
   return { items: page, cursor: rows.length > options.limit ? page[page.length - 1]!.id : null };
 }
 
-const iso = (t: number | null) => (t === null ? null : new Date(t).toISOString());
 
 /** The API's view of a delivery. */
 export function deliveryView(d: DeliveryRow) {
@@ -162,7 +162,7 @@ export function deliveryView(d: DeliveryRow) {
     status: d.status as DeliveryStatus,
     reason: d.reason,
     runs: d.runs.map((r) => ({ pipeline: r.pipeline, runId: r.runId, number: r.number ?? null, error: r.error ? { code: r.error.code, message: r.error.message } : null })),
-    receivedAt: iso(d.receivedAt)!,
-    completedAt: iso(d.completedAt),
+    receivedAt: isoTime(d.receivedAt)!,
+    completedAt: isoTime(d.completedAt),
   };
 }

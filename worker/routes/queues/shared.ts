@@ -3,15 +3,15 @@ import { z } from "@hono/zod-openapi";
 import type { QueueView } from "../../../domain/api.ts";
 import type { QueueRow } from "../../services/queues.ts";
 import { QUEUE_NAME, SLUG } from "../common.ts";
+import { isoTime } from "../../../domain/time.ts";
 
-const iso = (t: number) => new Date(t).toISOString();
 
 export const queueView = (row: QueueRow): QueueView => ({
   name: row.name,
   projects: row.projects,
   description: row.description,
-  createdAt: iso(row.createdAt),
-  updatedAt: iso(row.updatedAt),
+  createdAt: isoTime(row.createdAt),
+  updatedAt: isoTime(row.updatedAt),
 });
 
 export const QueueParam = z.object({ name: QUEUE_NAME });
