@@ -20,6 +20,8 @@ export default defineConfig(async () => {
                   YM_ENCRYPTION_KEY: "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=",
                   // Live streams drop a viewer that leaves its window unacknowledged this long.
                   YM_LIVE_STALL_SECONDS: "1",
+                  // Late log chunks are taken this long after a job ends (default 60 s), then 410.
+                  YM_LATE_LOG_GRACE_SECONDS: "3",
                 }, },
             }),
           ],

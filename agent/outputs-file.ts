@@ -13,18 +13,15 @@
  * as well, e.g. time spent in several compile passes). Lines that do not parse are reported
  * as warnings, never as failures.
  */
-import type { Metric } from "../domain/protocol.ts";
+import { type Metric, OUTPUT_LIMITS, outputsBytes, utf8Bytes } from "../domain/protocol.ts";
 
 export interface Parsed<T> {
   value: T;
   warnings: string[];
 }
 
-export const OUTPUT_LIMITS = {
-  keyLength: 200,
-  valueBytes: 1024 * 1024,
-  /** The server refuses a step's (or job's) outputs whose keys and values total more (400). */
-  totalChars: 1024 * 1024,
+/** What the agent keeps of a step's metrics file (the server's output limits are domain/protocol.ts OUTPUT_LIMITS). */
+export const METRIC_LIMITS = {
   metrics: 1000,
   metricName: 200,
 } as const;
@@ -33,17 +30,19 @@ export const OUTPUT_LIMITS = {
  * Keeps outputs under the server's total: the largest values are dropped (with a warning)
  * until the rest fits, so that one oversized output does not get the whole update refused.
  */
-export function limitOutputs(outputs: Readonly<Record<string, string>>, max: number = OUTPUT_LIMITS.totalChars): Parsed<Record<string, string>> {
-  const entries = Object.entries(outputs);
-  let total = entries.reduce((n, [k, v]) => n + k.length + v.length, 0);
-  if (total <= max) return { value: { ...outputs }, warnings: [] };
+export function limitOutputs(outputs: Readonly<Record<string, string>>, max: number = OUTPUT_LIMITS.totalBytes): Parsed<Record<string, string>> {
   const warnings: string[] = [];
+  let entries = Object.entries(outputs);
+  if (entries.length > OUTPUT_LIMITS.keys) {
+    for (const [k] of entries.slice(OUTPUT_LIMITS.keys)) warnings.push(`output "${k}" dropped: a step may have at most ${OUTPUT_LIMITS.keys} outputs`);
+    entries = entries.slice(0, OUTPUT_LIMITS.keys);
+  }
   const kept = new Map(entries);
-  for (const [k, v] of [...entries].sort((a, b) => b[1].length - a[1].length)) {
-    if (total <= max) break;
+  // Counted as the server counts: the outputs as JSON, in UTF-8 bytes.
+  for (const [k, v] of [...entries].sort((a, b) => utf8Bytes(b[1]) - utf8Bytes(a[1]))) {
+    if (outputsBytes(Object.fromEntries(kept)) <= max) break;
     kept.delete(k);
-    total -= k.length + v.length;
-    warnings.push(`output "${k}" (${v.length} characters) dropped: a step's outputs may total at most ${max} characters`);
+    warnings.push(`output "${k}" (${utf8Bytes(v)} bytes) dropped: a step's outputs may total at most ${max} bytes as JSON`);
   }
   return { value: Object.fromEntries(kept), warnings };
 }
@@ -55,8 +54,8 @@ export function parseOutputs(text: string): Parsed<Record<string, string>> {
   // A file that ends with a newline yields an empty last element: not a line.
   if (lines.length > 0 && lines[lines.length - 1] === "") lines.pop();
   const set = (key: string, value: string, lineNo: number) => {
-    if (key.length > OUTPUT_LIMITS.keyLength) {
-      warnings.push(`YM_OUTPUT line ${lineNo}: output name longer than ${OUTPUT_LIMITS.keyLength} characters, ignored`);
+    if (utf8Bytes(key) > OUTPUT_LIMITS.keyBytes) {
+      warnings.push(`YM_OUTPUT line ${lineNo}: output name longer than ${OUTPUT_LIMITS.keyBytes} bytes, ignored`);
       return;
     }
     if (Buffer.byteLength(value, "utf8") > OUTPUT_LIMITS.valueBytes) {
@@ -117,8 +116,8 @@ export function parseMetrics(text: string): Parsed<Metric[]> {
     }
     const name = line.slice(0, eq).trim();
     const raw = line.slice(eq + 1).trim();
-    if (name.length > OUTPUT_LIMITS.metricName) {
-      warnings.push(`YM_METRICS line ${lineNo}: metric name longer than ${OUTPUT_LIMITS.metricName} characters`);
+    if (name.length > METRIC_LIMITS.metricName) {
+      warnings.push(`YM_METRICS line ${lineNo}: metric name longer than ${METRIC_LIMITS.metricName} characters`);
       continue;
     }
     let metric: Metric;
@@ -139,8 +138,8 @@ export function parseMetrics(text: string): Parsed<Metric[]> {
       continue;
     }
     if (prev) prev.value = roundSeconds(prev.value + metric.value);
-    else if (byName.size >= OUTPUT_LIMITS.metrics) {
-      warnings.push(`YM_METRICS line ${lineNo}: more than ${OUTPUT_LIMITS.metrics} metrics; ignored`);
+    else if (byName.size >= METRIC_LIMITS.metrics) {
+      warnings.push(`YM_METRICS line ${lineNo}: more than ${METRIC_LIMITS.metrics} metrics; ignored`);
       continue;
     } else byName.set(name, { ...metric, value: roundSeconds(metric.value) });
   }

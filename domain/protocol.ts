@@ -101,7 +101,36 @@ export const Metric = z.object({
 });
 export type Metric = z.infer<typeof Metric>;
 
-const Outputs = z.record(z.string().max(200), z.string().max(1024 * 1024));
+/**
+ * Limits on step and job outputs, in UTF-8 bytes (docs/limits.md). They are stored as JSON in
+ * rows of D1 and of the RunObject's SQLite, which stop at 2 MB; a job attempt's steps share
+ * one row, so their outputs are bounded together too. The agent drops outputs past them
+ * (with a warning in the log); the server refuses them (400 from the schema, 413 from the engine).
+ */
+export const OUTPUT_LIMITS = {
+  /** Output names per step, and per job. */
+  keys: 100,
+  keyBytes: 200,
+  valueBytes: 1024 * 1024,
+  /** One step's (or job's) outputs as stored: `JSON.stringify(outputs)` in UTF-8. */
+  totalBytes: 1024 * 1024,
+  /** All of a job attempt's step outputs together, counted the same way. */
+  jobAttemptBytes: 1024 * 1024,
+} as const;
+
+export const utf8Bytes = (text: string): number => new TextEncoder().encode(text).byteLength;
+/** What a set of outputs weighs as stored. */
+export const outputsBytes = (outputs: Readonly<Record<string, string>>): number => utf8Bytes(JSON.stringify(outputs));
+
+const Outputs = z
+  .record(
+    z.string(),
+    z.string().refine((v) => utf8Bytes(v) <= OUTPUT_LIMITS.valueBytes, `an output value may be at most ${OUTPUT_LIMITS.valueBytes} bytes (UTF-8)`),
+  )
+  // Checked on the record, not the key schema: zod reports a key's own message only as "Invalid key".
+  .refine((o) => Object.keys(o).every((k) => utf8Bytes(k) <= OUTPUT_LIMITS.keyBytes), `an output name may be at most ${OUTPUT_LIMITS.keyBytes} bytes (UTF-8)`)
+  .refine((o) => Object.keys(o).length <= OUTPUT_LIMITS.keys, `at most ${OUTPUT_LIMITS.keys} outputs`)
+  .refine((o) => outputsBytes(o) <= OUTPUT_LIMITS.totalBytes, `outputs may total at most ${OUTPUT_LIMITS.totalBytes} bytes as JSON (UTF-8)`);
 
 /** POST /jobs/:jobAttemptId/steps/:stepId (job token). */
 export const StepUpdate = z.object({

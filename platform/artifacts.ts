@@ -21,7 +21,12 @@ export interface ArtifactRecord {
   createdAt: number;
 }
 
-/** The R2 key of an artifact's bytes. */
-export function artifactKey(runId: string, jobAttemptId: string, name: string): string {
-  return `artifacts/${runId}/${jobAttemptId}/${name}`;
+/**
+ * The R2 key of one upload's bytes. Each upload (single PUT or multipart) writes under its own
+ * `uploadId`, chosen by the worker, so a second upload of the same name — racing or late — can
+ * never replace or delete bytes another upload stored; only the upload the RunObject records
+ * is served, and the losers' objects are deleted by the upload that lost.
+ */
+export function artifactKey(runId: string, jobAttemptId: string, uploadId: string, name: string): string {
+  return `artifacts/${runId}/${jobAttemptId}/${uploadId}/${name}`;
 }

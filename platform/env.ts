@@ -33,4 +33,6 @@ export interface Env extends Omit<Cloudflare.Env, "YM_ADMIN_TOKEN" | "YM_ENCRYPT
   YM_PUBLIC_URL?: string;
   /** Seconds a live-stream viewer may leave its window unacknowledged before it is dropped (default 10). */
   YM_LIVE_STALL_SECONDS?: string;
+  /** Seconds after a job attempt ends that its token may still send log chunks (default 60; docs/reliability.md). */
+  YM_LATE_LOG_GRACE_SECONDS?: string;
 }

@@ -11,6 +11,11 @@ export interface Settings extends EngineSettings {
   heartbeatIntervalMs: number;
   /** How long a claim is held open when no job matches. */
   claimWaitMs: number;
+  /**
+   * How long after a job attempt ends its token may still send log chunks (what was in flight
+   * when it finished); 410 `job_ended` after. The log is archived to R2 once this has passed.
+   */
+  lateLogGraceMs: number;
 }
 
 export function settingsFrom(env: Env): Settings {
@@ -20,5 +25,6 @@ export function settingsFrom(env: Env): Settings {
     timeoutGraceMs: 30_000,
     heartbeatIntervalMs: seconds(env.YM_HEARTBEAT_SECONDS, 5_000),
     claimWaitMs: 25_000,
+    lateLogGraceMs: seconds(env.YM_LATE_LOG_GRACE_SECONDS, 60_000),
   };
 }

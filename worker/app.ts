@@ -26,6 +26,13 @@ import { apiRateLimit } from "./services/rate-limit.ts";
 
 /** JSON bodies of the user API; pipeline files have their own (smaller) limit, artifacts none here. */
 export const MAX_JSON_BODY_BYTES = 1024 * 1024;
+/**
+ * JSON bodies of the agent API (claims, step updates, finish, …): room for a step's or job's
+ * outputs at their limit (domain/protocol.ts OUTPUT_LIMITS, 1 MiB) however JSON escapes them.
+ * The byte routes (log chunks, artifacts and their parts) have their own limits.
+ */
+export const MAX_AGENT_JSON_BODY_BYTES = 4 * 1024 * 1024;
+const AGENT_BYTE_ROUTES = /\/jobs\/[^/]+\/(logs|artifacts|artifact-uploads\/[^/]+\/parts\/[^/]+)$/;
 
 export function createApp() {
   const app = new OpenAPIHono<AppEnv>({ defaultHook: validationHook });
@@ -64,6 +71,13 @@ export function createApp() {
 
   // Agents: the right kind of token before any body is read (routes/agent-api.ts).
   app.use(`${AGENT_API_BASE}/*`, agentDoor);
+  const agentJsonLimit = bodyLimit({
+    maxSize: MAX_AGENT_JSON_BODY_BYTES,
+    onError: () => {
+      throw new ApiError(413, "body_too_large", `an agent API request body may be at most ${MAX_AGENT_JSON_BODY_BYTES} bytes`);
+    },
+  });
+  app.use(`${AGENT_API_BASE}/*`, (c, next) => (AGENT_BYTE_ROUTES.test(new URL(c.req.url).pathname) ? next() : agentJsonLimit(c, next)));
 
   // Behind the door, in this order (each router holds its full paths).
   const routers = [

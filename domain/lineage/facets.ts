@@ -4,6 +4,7 @@
  */
 import type { PipelineJob } from "../pipeline/types.ts";
 import type { JobAttemptState, JobState, RunAttemptState, RunInfo, StepState } from "../run-engine/model.ts";
+import { redactRepository } from "../repository.ts";
 import { facetBase, YARDMASTER_VERSION } from "./producer.ts";
 import type { JobFacets, JobTypeFacet, OutputDataset, OutputStatistics, ParentRunFacet, RunFacets, SourceCodeLocationFacet } from "./types.ts";
 import { isoTime } from "../time.ts";
@@ -35,13 +36,15 @@ export function repositoryUri(repository: string): string | null {
 
 export function sourceCodeLocationFacet(run: RunInfo): SourceCodeLocationFacet | undefined {
   if (!run.repository) return undefined;
-  const url = repositoryUri(run.repository);
+  // Events are stored, listed and sent out: never with the URL's credentials.
+  const repository = redactRepository(run.repository);
+  const url = repositoryUri(repository);
   if (!url) return undefined;
   return {
     ...facetBase("sourceCodeLocation"),
     type: "git",
     url,
-    repoUrl: run.repository,
+    repoUrl: repository,
     ...(run.commit ? { version: run.commit } : {}),
     ...(run.branch ? { branch: run.branch } : {}),
   };

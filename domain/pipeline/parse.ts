@@ -12,6 +12,7 @@
  */
 import { isAlias, isMap, isScalar, isSeq, LineCounter, parseDocument, type Document, type Node } from "yaml";
 import { parseTemplates, type Template } from "../templates.ts";
+import { expandedSize } from "./expansion.ts";
 import { DEFAULT_QUEUE } from "../queues.ts";
 import { reportRefusedQueues } from "./queue-check.ts";
 import { findCycle, upstreamOf, type GraphNode } from "./graph.ts";
@@ -206,6 +207,11 @@ function parse(text: string, options: ParseOptions): ParseResult {
   if (doc.contents === null) {
     return fail([...problems, { message: "the file is empty; a pipeline needs at least `jobs:`", line: 0, column: 0, path: [] }]);
   }
+  // Measured before anything expands it: aliases of aliases multiply (./expansion.ts).
+  if (expandedSize(doc, PIPELINE_DEFAULTS.maxExpandedSize) > PIPELINE_DEFAULTS.maxExpandedSize) {
+    report([], `the file expands (YAML aliases resolved) to more than ${PIPELINE_DEFAULTS.maxExpandedSize} nodes and characters; the limit is maxExpandedSize = ${PIPELINE_DEFAULTS.maxExpandedSize}: use fewer aliases`);
+    return fail(problems);
+  }
   let data: unknown;
   try {
     // The alias limit refuses "billion laughs" documents instead of expanding them.
@@ -245,7 +251,13 @@ function parse(text: string, options: ParseOptions): ParseResult {
 
   // Stage 3: relations, building the normalised pipeline as we go.
   const pipeline = new Normaliser(parsed.data, report, label, options.existingJobs).pipeline(options);
-  return problems.length > 0 ? fail(problems) : { ok: true, pipeline };
+  if (problems.length > 0) return fail(problems);
+  const stored = new TextEncoder().encode(JSON.stringify(pipeline)).byteLength;
+  if (stored > PIPELINE_DEFAULTS.maxDefinitionBytes) {
+    report([], `the pipeline, normalised, is ${stored} bytes; the limit is maxDefinitionBytes = ${PIPELINE_DEFAULTS.maxDefinitionBytes}: split it into several pipelines`);
+    return fail(problems);
+  }
+  return { ok: true, pipeline };
 }
 
 /**

@@ -93,4 +93,14 @@ export const PIPELINE_DEFAULTS = {
   maxFileBytes: 256 * 1024,
   maxJobs: 1000,
   maxStepsPerJob: 200,
+  /**
+   * The file with its YAML aliases expanded: one per node plus each scalar's characters
+   * (domain/pipeline/expansion.ts). A file without aliases stays well under it.
+   */
+  maxExpandedSize: 1024 * 1024,
+  /**
+   * The normalised pipeline as stored (JSON, UTF-8 bytes): one D1 row and each run's own copy,
+   * both of which refuse rows of 2 MB. Steps grow when normalised (~170 bytes each).
+   */
+  maxDefinitionBytes: 1_500_000,
 } as const;

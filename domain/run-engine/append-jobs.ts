@@ -80,7 +80,13 @@ export function appendJobs(txn: Txn, input: AppendJobsInput): AppendJobsResult {
 
   // Params the uploaded file declares and the run does not: their defaults apply.
   const params = { ...input.pipeline.params, ...run.definition.params };
-  run.definition = { ...run.definition, params, jobs: [...run.definition.jobs, ...incoming] };
+  const definition = { ...run.definition, params, jobs: [...run.definition.jobs, ...incoming] };
+  // The run keeps its definition in one storage row: uploads together stay within a stored pipeline's bound.
+  const bytes = new TextEncoder().encode(JSON.stringify(definition)).byteLength;
+  if (bytes > PIPELINE_DEFAULTS.maxDefinitionBytes) {
+    refuse(409, "run_definition_too_large", `the run's pipeline with these jobs would be ${bytes} bytes normalised; the limit is ${PIPELINE_DEFAULTS.maxDefinitionBytes}, uploads included`);
+  }
+  run.definition = definition;
   run.uploads = [...uploads, { by: uploader.key, depth, jobs: keys }];
   txn.touchRun();
 

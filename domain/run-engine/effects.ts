@@ -54,7 +54,7 @@ export type Effect =
   | { type: "progress"; jobAttemptId: string; stepId: string };
 
 export interface EngineError {
-  status: 400 | 404 | 409 | 410;
+  status: 400 | 404 | 409 | 410 | 413;
   code: string;
   message: string;
   details?: unknown;

@@ -2,7 +2,7 @@
  * A job attempt's life on an agent: claimed, steps reported, heartbeats, finished. Each
  * function is one engine command (see ./index.ts for how they are called).
  */
-import type { JobFinish, StepUpdate } from "../protocol.ts";
+import { type JobFinish, OUTPUT_LIMITS, outputsBytes, type StepUpdate } from "../protocol.ts";
 import { isTerminal, type State } from "../states.ts";
 import { refuse } from "./effects.ts";
 import { addJobAttempt, enqueueReadyJobs, finishAttemptIfDone, jobDefinition, killDependants, killStepNotRun } from "./jobs-graph.ts";
@@ -73,7 +73,18 @@ export function heartbeat(txn: Txn, jobAttemptId: string): { cancel: boolean } {
   return { cancel: jobAttempt.status === "KILLING" };
 }
 
-const MAX_OUTPUT_BYTES = 1024 * 1024;
+/**
+ * Outputs past OUTPUT_LIMITS (domain/protocol.ts) are refused with 413 — also when the
+ * protocol schema was bypassed — so no stored row can outgrow D1's or SQLite's.
+ */
+function checkOutputs(what: string, outputs: Readonly<Record<string, string>>): void {
+  const keys = Object.keys(outputs).length;
+  if (keys > OUTPUT_LIMITS.keys) refuse(413, "outputs_too_large", `${what} has ${keys} outputs; the limit is ${OUTPUT_LIMITS.keys}`);
+  const bytes = outputsBytes(outputs);
+  if (bytes > OUTPUT_LIMITS.totalBytes) {
+    refuse(413, "outputs_too_large", `${what}'s outputs are ${bytes} bytes as JSON (UTF-8); the limit is ${OUTPUT_LIMITS.totalBytes}`);
+  }
+}
 
 export function updateStep(txn: Txn, jobAttemptId: string, stepId: string, update: StepUpdate): StepState {
   const { job, jobAttempt } = locate(txn, jobAttemptId);
@@ -82,8 +93,13 @@ export function updateStep(txn: Txn, jobAttemptId: string, stepId: string, updat
   if (!step) refuse(404, "step_not_found", `job ${job.key} has no step ${stepId}`);
   jobAttempt.lastHeartbeatAt = txn.now;
   txn.touchJobAttempt(jobAttempt); // stored even when the update is a resend that changes nothing else
-  const outputsSize = Object.entries(update.outputs ?? {}).reduce((n, [k, v]) => n + k.length + v.length, 0);
-  if (outputsSize > MAX_OUTPUT_BYTES) refuse(400, "outputs_too_large", `a step's outputs may total at most ${MAX_OUTPUT_BYTES} bytes`);
+  if (update.outputs) {
+    checkOutputs(`step ${stepId}`, update.outputs);
+    const together = jobAttempt.steps.reduce((n, s) => n + outputsBytes(s.id === stepId ? update.outputs! : s.outputs), 0);
+    if (together > OUTPUT_LIMITS.jobAttemptBytes) {
+      refuse(413, "outputs_too_large", `the steps of job ${job.key} would have ${together} bytes of outputs together; the limit is ${OUTPUT_LIMITS.jobAttemptBytes}`);
+    }
+  }
 
   const attempts = step.attempts;
   const last = attempts[attempts.length - 1];
@@ -144,6 +160,7 @@ export function finishJob(txn: Txn, jobAttemptId: string, finish: JobFinish): Jo
   // Once cancelling, the job ends KILLED whatever the agent saw last.
   const outcome: State = jobAttempt.status === "KILLING" ? "KILLED" : finish.status;
   if (finish.message) jobAttempt.message = finish.message;
+  checkOutputs(`job ${job.key}`, finish.outputs);
   if (outcome === "SUCCESS" || outcome === "WARNING") job.outputs = finish.outputs;
   endJobAttempt(txn, job, jobAttempt, outcome, finish.reason ?? (outcome === "KILLED" ? "cancelled" : null));
   return jobAttempt;

@@ -93,7 +93,7 @@ export class RunObject extends LiveObject {
     this.dispatchStatus = new OutboxStatus(this.sql, "dispatch");
     this.d1Flush = new SerialFlush(() => this.flushD1Once());
     this.dispatchFlush = new SerialFlush(() => this.flushDispatchOnce());
-    this.logs = new JobLogs(this.sql, env);
+    this.logs = new JobLogs(this.sql, env, this.settings.lateLogGraceMs);
     this.artifacts = new ArtifactStore(this.sql);
     this.secrets = new RunSecrets(this.sql);
     this.live = new RunLive(ctx, env, () => this.state);
@@ -289,7 +289,10 @@ export class RunObject extends LiveObject {
 
   // ── from agents (job token) ──────────────────────────────────────────────────────────────
 
-  /** Checks a job token. `allowEnded` lets a finished (not lost) job's late log chunks in. */
+  /**
+   * Checks a job token. `allowEnded` lets a finished (not lost) job's late log chunks (and a
+   * resent finish) in, for `lateLogGraceMs` after it ended: then 410, and the log is archived once.
+   */
   private async authorize(jobAttemptId: string, token: string, allowEnded = false): Promise<Result<JobIdentity>> {
     // A token naming a run that does not exist is simply not a valid token.
     if (!this.state) return fail(401, "invalid_job_token", "the job token does not belong to any run");
@@ -301,9 +304,15 @@ export class RunObject extends LiveObject {
         return fail(401, "invalid_job_token", "the job token does not belong to this job");
       }
       const ended = isTerminal(jobAttempt.status);
-      const lateOk = allowEnded && jobAttempt.reason !== "agent_lost" && jobAttempt.reason !== "timeout";
+      const lateOk =
+        allowEnded &&
+        jobAttempt.reason !== "agent_lost" &&
+        jobAttempt.reason !== "timeout" &&
+        jobAttempt.endedAt !== null &&
+        Date.now() < jobAttempt.endedAt + this.settings.lateLogGraceMs;
       if (ended && !lateOk) {
-        return fail(410, "job_ended", `job attempt ${jobAttemptId} has ended (${jobAttempt.status}); its token is no longer valid`);
+        const late = allowEnded ? ` (late log chunks are taken for ${this.settings.lateLogGraceMs / 1000} s after the end)` : "";
+        return fail(410, "job_ended", `job attempt ${jobAttemptId} has ended (${jobAttempt.status}); its token is no longer valid${late}`);
       }
       const run = this.state!.run;
       return ok({
@@ -329,14 +338,17 @@ export class RunObject extends LiveObject {
   async updateStep(jobAttemptId: string, token: string, stepId: string, update: StepUpdate): Promise<Result<null>> {
     const auth = await this.authorize(jobAttemptId, token);
     if (!auth.ok) return auth;
-    const result = this.commit(engine.updateStep(this.state!, this.engineContext(), jobAttemptId, stepId, update));
+    // Masked before the engine sees them (run-secrets.ts); the await: the state is re-read after.
+    const outputs = await this.secrets.maskOutputs(this.env, update.outputs);
+    const result = this.commit(engine.updateStep(this.state!, this.engineContext(), jobAttemptId, stepId, { ...update, outputs }));
     return result.ok ? ok(null) : result;
   }
 
   async finishJob(jobAttemptId: string, token: string, finish: JobFinish): Promise<Result<null>> {
     const auth = await this.authorize(jobAttemptId, token, true);
     if (!auth.ok) return auth;
-    const result = this.commit(engine.finishJob(this.state!, this.engineContext(), jobAttemptId, finish));
+    const outputs = await this.secrets.maskOutputs(this.env, finish.outputs);
+    const result = this.commit(engine.finishJob(this.state!, this.engineContext(), jobAttemptId, { ...finish, outputs }));
     return result.ok ? ok(null) : result;
   }
 
@@ -373,14 +385,15 @@ export class RunObject extends LiveObject {
   }
 
   /**
-   * Records an artifact whose bytes the worker has stored in R2 under `artifactKey(...)`. The
-   * same name twice in one job attempt is the same upload retried when the bytes match (answers
-   * the existing record), and a conflict when they differ.
+   * Records an artifact whose bytes the worker has stored in R2 under `artifactKey(..., uploadId,
+   * name)`. The same name twice in one job attempt is the same upload retried when the bytes match
+   * (answers the existing record, whose key may be another upload's), and a conflict when they differ.
    */
   async recordArtifact(
     jobAttemptId: string,
     token: string,
     meta: { name: string; size: number; sha256: string; contentType: string },
+    uploadId: string,
   ): Promise<Result<ArtifactRecord>> {
     const auth = await this.authorize(jobAttemptId, token);
     if (!auth.ok) return auth;
@@ -402,7 +415,7 @@ export class RunObject extends LiveObject {
       job: id.jobKey,
       jobAttemptId,
       ...meta,
-      r2Key: artifactKey(id.runId, jobAttemptId, meta.name),
+      r2Key: artifactKey(id.runId, jobAttemptId, uploadId, meta.name),
       createdAt: Date.now(),
     };
     this.ctx.storage.transactionSync(() => {

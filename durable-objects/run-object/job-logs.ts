@@ -3,7 +3,7 @@ import type { LogAck } from "../../domain/protocol.ts";
 import type { Env } from "../../platform/env.ts";
 import { fail, ok, type Result } from "../../platform/result.ts";
 import { MAX_LOG_CHUNK_BYTES } from "../../domain/limits.ts";
-import { ARCHIVE_DELAY_MS, fixedLengthStream, logArchiveKey, LogStore } from "./log-store.ts";
+import { fixedLengthStream, logArchiveKey, LogStore } from "./log-store.ts";
 
 /** Bytes [from, to) of a log of `size` bytes so far. */
 export interface LogRead {
@@ -19,6 +19,8 @@ export class JobLogs {
   constructor(
     sql: SqlStorage,
     private readonly env: Env,
+    /** Late chunks are taken this long after the job attempt ends (RunObject.authorize). */
+    private readonly lateGraceMs: number,
   ) {
     this.store = new LogStore(sql);
   }
@@ -39,8 +41,12 @@ export class JobLogs {
     return { result: ok(ack), stored: outcome.kind === "stored" };
   }
 
+  /**
+   * The log is archived once, when no late chunk can come any more: chunks are held here until
+   * the grace has run out, then written to R2 in one object (a late chunk never rewrites it).
+   */
   jobAttemptEnded(jobAttemptId: string, now: number): void {
-    this.store.scheduleArchive(jobAttemptId, now + ARCHIVE_DELAY_MS);
+    this.store.scheduleArchive(jobAttemptId, now + this.lateGraceMs);
   }
 
   nextArchiveAt(now: number): number | null {

@@ -2,9 +2,10 @@
  * A run's job logs. While a job attempt runs, its log is a sequence of chunks in the RunObject's
  * storage; each chunk has a sequence number (from 0) and the byte offset of its first byte. A
  * chunk already stored is acknowledged and not stored again; one past a gap is refused with
- * where to resume. When the job attempt ends, the log is archived to R2 as one object and the
- * chunks are dropped. A chunk that arrives late (after the end, before the grace runs out) is
- * stored and the archive is written again, so no line is lost. Bytes are kept exactly as sent.
+ * where to resume. A chunk that arrives late (after the job attempt's end, within the grace:
+ * `lateLogGraceMs`, platform/settings.ts) is stored like any other. When the grace has run out
+ * the log is archived to R2 as one object, once, and the chunks are dropped; later chunks are
+ * refused (410), so the archive is never rewritten. Bytes are kept exactly as sent.
  */
 export const LOG_MIGRATIONS = [
   `CREATE TABLE log_chunks (job_attempt_id TEXT NOT NULL, seq INTEGER NOT NULL, offset INTEGER NOT NULL,
@@ -13,8 +14,6 @@ export const LOG_MIGRATIONS = [
      archive_due_at INTEGER, archived_bytes INTEGER NOT NULL DEFAULT 0);`,
 ];
 
-/** Wait this long after a job attempt ends before archiving, so in-flight chunks land first. */
-export const ARCHIVE_DELAY_MS = 5_000;
 
 export interface LogHead {
   nextSeq: number;
@@ -60,7 +59,11 @@ export class LogStore {
     );
   }
 
-  /** Stores chunk `seq` if it is the next one; `ended` (re)schedules the archive. */
+  /**
+   * Stores chunk `seq` if it is the next one. For an ended job attempt the archive is already
+   * scheduled (at the grace's end) and stays so; should a chunk land after the archive anyway,
+   * it is archived again rather than lost.
+   */
   append(jobAttemptId: string, seq: number, offset: number, data: Uint8Array, now: number, ended: boolean): AppendOutcome {
     const head = this.head(jobAttemptId);
     if (seq < head.nextSeq) return { kind: "duplicate", head };
@@ -77,7 +80,7 @@ export class LogStore {
       ...head,
       nextSeq: seq + 1,
       nextOffset: offset + data.byteLength,
-      archiveDueAt: ended ? now + ARCHIVE_DELAY_MS : head.archiveDueAt,
+      archiveDueAt: ended ? (head.archiveDueAt ?? now) : head.archiveDueAt,
     };
     this.saveHead(jobAttemptId, next);
     return { kind: "stored", head: next, chunk: { seq, offset, data } };

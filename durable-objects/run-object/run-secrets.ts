@@ -5,6 +5,7 @@
  * to build the one claim answer that needs them, so claiming a job never reads D1.
  */
 import type { Env } from "../../platform/env.ts";
+import { maskOutputs } from "../../domain/masking.ts";
 import { decryptSecret } from "../../platform/crypto.ts";
 
 export const RUN_SECRET_MIGRATIONS = [`CREATE TABLE run_secrets (name TEXT PRIMARY KEY, value TEXT NOT NULL);`];
@@ -51,5 +52,18 @@ export class RunSecrets {
       }
     }
     return plain;
+  }
+
+  /**
+   * Outputs with the run's secrets masked (domain/masking.ts, the agent's rules): what the run
+   * may store, show, project to D1 and pass to other jobs. The agent masks them too; this is
+   * the server's own guarantee, whatever the agent sent. An output whose name holds a secret is
+   * dropped. Decrypts only when there is something to mask.
+   */
+  async maskOutputs<T extends Record<string, string> | undefined>(env: Env, outputs: T): Promise<T> {
+    if (!outputs || Object.keys(outputs).length === 0) return outputs;
+    const stored = this.sql.exec<{ n: number }>("SELECT count(*) AS n FROM run_secrets").one().n;
+    if (stored === 0) return outputs;
+    return maskOutputs(outputs, Object.values(await this.decrypt(env))).value as T;
   }
 }

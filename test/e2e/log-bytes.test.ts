@@ -20,7 +20,8 @@ let dir: string;
 const payload = hostilePayload();
 
 beforeAll(async () => {
-  cp = await startControlPlane();
+  // The log moves to R2 once the late-chunk grace is over (60 s by default).
+  cp = await startControlPlane({ vars: { YM_LATE_LOG_GRACE_SECONDS: "3" } });
   dir = mkdtempSync(join(tmpdir(), "ym-bytes-"));
   writeFileSync(join(dir, "first.bin"), payload.first);
   writeFileSync(join(dir, "second.bin"), payload.second);
@@ -94,7 +95,7 @@ describe("log bytes, exactly", () => {
     // The split character really travelled in two chunks: one ends in its middle.
     expect(offsets).toContain(stored.indexOf(payload.all) + payload.first.length);
 
-    // A few seconds after the job the log moves to R2; read back from there it is the same.
+    // Once the late-chunk grace (3 s here) is over the log moves to R2; read back from there it is the same.
     await new Promise((r) => setTimeout(r, 8_000));
     expect(Buffer.compare(await storedLog(runId), stored), "the archived log differs").toBe(0);
   }, 180_000);

@@ -210,7 +210,7 @@ describe("expired and revoked credentials are refused everywhere", () => {
     expect(refused.status).toBe(401);
   });
 
-  it("an ended job's token: 410 on every job route but late log chunks", async () => {
+  it("an ended job's token: 410 on every job route but late log chunks, and on those once the grace is over", async () => {
     await projectWithPipeline("ended");
     const reg = await registerAgent("ender", ["linux"], registration);
     await api("POST", "/api/v1/projects/ended/pipelines/build/runs", { body: {} });
@@ -222,11 +222,19 @@ describe("expired and revoked credentials are refused everywhere", () => {
     const refused: string[] = [];
     for (const route of jobRoutes()) {
       const res = await call(route, a.token, { ...ids, jobAttemptId: a.job.attemptId });
-      // Late log chunks of a job that ended normally are kept (docs/agent-protocol.md).
+      // Late log chunks of a job that ended normally are kept for a grace (docs/reliability.md).
       const want = route.path.endsWith("/logs") ? 200 : 410;
       if (res.status !== want) refused.push(`${route.method} ${route.path} → ${res.status} ${res.text.slice(0, 120)}`);
     }
     expect(refused).toEqual([]);
+    // Once the grace (YM_LATE_LOG_GRACE_SECONDS, 3 s in vitest.config.ts) is over: 410 for those too.
+    const view = (await api("GET", `/api/v1/runs/${a.run.id}`)).json;
+    const attempts = view.attempts[0].jobs.flatMap((j: { attempts: { id: string; endedAt: string }[] }) => j.attempts);
+    const endedAt = Date.parse(attempts.find((x: { id: string }) => x.id === a.job.attemptId).endedAt);
+    while (Date.now() < endedAt + 3_100) await new Promise((r) => setTimeout(r, 250));
+    const late = await ended.log(0, 0, new TextEncoder().encode("too late\n"));
+    expect([late.status, late.json.error.code]).toEqual([410, "job_ended"]);
+    expect((await ended.finish({ status: "SUCCESS", outputs: {} })).status).toBe(410);
   });
 });
 

@@ -14,9 +14,14 @@ export function githubExamples(event: string): any[] {
   return structuredClone(entry.examples as any[]);
 }
 
+/**
+ * A push to `branch` with a commit of its own: each call is a different body, as each real
+ * push is (the same body twice is the same delivery: it starts runs once).
+ */
 export const pushTo = (branch: string) => {
   const push = githubExamples("push").find((p) => p.ref === "refs/heads/master" && !p.deleted)!;
-  return { ...push, ref: `refs/heads/${branch}` };
+  const after = [...crypto.getRandomValues(new Uint8Array(20))].map((b) => b.toString(16).padStart(2, "0")).join("");
+  return { ...push, ref: `refs/heads/${branch}`, after, head_commit: push.head_commit && { ...push.head_commit, id: after } };
 };
 
 export async function post(path: string, body: string, headers: Record<string, string>) {

@@ -70,7 +70,8 @@ describe("generic webhook", () => {
     expect(first.status).toBe(201);
     const again = await signed(body, { "x-yardmaster-delivery": "release-42" });
     expect(again.status).toBe(200);
-    expect(again.json).toMatchObject({ delivery: { status: "duplicate" }, run: null });
+    // Answered with the run the first copy started.
+    expect(again.json).toMatchObject({ delivery: { status: "duplicate" }, run: first.json.run });
   });
 
   it("answers 400 for a bad body or params and 404 for an unknown pipeline, recording each, starting nothing", async () => {

@@ -5,6 +5,7 @@
  */
 import { env } from "cloudflare:workers";
 import { beforeAll, describe, expect, it } from "vitest";
+import { sha256 } from "./agent-client.ts";
 import { api } from "./api-client.ts";
 import { deliverGithub, githubExamples, pipelineFile, post, projectWithPipelines, pushTo, runsOf } from "./webhook-client.ts";
 
@@ -85,10 +86,12 @@ describe("GitHub webhook", () => {
     const before = (await runsOf(PROJECT)).length;
     const replay = await deliverGithub(PROJECT, "push", push, { delivery: "d-replayed" });
     expect(replay.status).toBe(200);
-    expect(replay.json).toMatchObject({ status: "duplicate", runs: [] });
+    // Answered with the runs the first copy started.
+    expect(replay.json).toMatchObject({ status: "duplicate", runs: first.json.runs });
     expect(replay.json.reason).toContain(first.json.id);
 
-    const racing = await Promise.all([1, 2, 3, 4].map(() => deliverGithub(PROJECT, "push", push, { delivery: "d-racing" })));
+    const another = pushTo("master");
+    const racing = await Promise.all([1, 2, 3, 4].map(() => deliverGithub(PROJECT, "push", another, { delivery: "d-racing" })));
     expect(racing.map((r) => r.json.status).sort()).toEqual(["duplicate", "duplicate", "duplicate", "started"]);
     expect(await runsOf(PROJECT)).toHaveLength(before + 1);
   });
@@ -172,11 +175,13 @@ describe("GitHub webhook", () => {
     const project = (await api("GET", `/api/v1/projects/${PROJECT}`)).json;
     const runId = "01900000-0000-7000-8000-0000000000aa";
     const push = pushTo("master");
+    // The dedupe key of a GitHub delivery is the SHA-256 of its body (the bytes deliverGithub sends).
+    const dedupeKey = `sha256:${await sha256(new TextEncoder().encode(JSON.stringify(push)))}`;
     await env.DB.prepare(
       `INSERT INTO webhook_deliveries (id, project_id, source, delivery_id, dedupe_key, event, branch, "commit", status, runs, received_at)
-       VALUES (?, ?, 'github', 'd-cut-short', 'd-cut-short', 'push', 'master', ?, 'accepted', ?, ?)`,
+       VALUES (?, ?, 'github', 'd-cut-short', ?, 'push', 'master', ?, 'accepted', ?, ?)`,
     )
-      .bind("01900000-0000-7000-8000-0000000000ab", project.id, push.after, JSON.stringify([{ pipeline: "ci", runId }]), Date.now() - 5 * 60_000)
+      .bind("01900000-0000-7000-8000-0000000000ab", project.id, dedupeKey, push.after, JSON.stringify([{ pipeline: "ci", runId }]), Date.now() - 5 * 60_000)
       .run();
     const redelivered = await deliverGithub(PROJECT, "push", push, { delivery: "d-cut-short" });
     expect(redelivered.json).toMatchObject({ id: "01900000-0000-7000-8000-0000000000ab", status: "started", runs: [{ pipeline: "ci", runId }] });

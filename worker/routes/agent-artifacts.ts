@@ -8,7 +8,8 @@
 import { createRoute, z } from "@hono/zod-openapi";
 import { ArtifactView } from "../../domain/api.ts";
 import { AGENT_API_BASE, ArtifactName, SHA256_HEX } from "../../domain/protocol.ts";
-import { artifactKey } from "../../platform/artifacts.ts";
+import { uuidv7 } from "uuidv7";
+import { artifactKey, type ArtifactRecord } from "../../platform/artifacts.ts";
 import type { Env } from "../../platform/env.ts";
 import { ApiError, unwrap } from "../http/errors.ts";
 import { MAX_ARTIFACT_BYTES } from "../../domain/limits.ts";
@@ -69,7 +70,9 @@ agentArtifactRoutes.openapi(
       if (existing.sha256 !== meta.sha256) throw new ApiError(409, "artifact_exists", `this job already uploaded '${meta.name}' with other content`);
       return c.json(artifactView(existing), 200);
     }
-    const key = artifactKey(identity.runId, jobAttemptId, meta.name);
+    // This upload's own key: a racing upload of the same name writes elsewhere (platform/artifacts.ts).
+    const uploadId = uuidv7();
+    const key = artifactKey(identity.runId, jobAttemptId, uploadId, meta.name);
     try {
       await c.env.ARTIFACTS.put(key, c.req.raw.body, { sha256: meta.sha256, httpMetadata: { contentType: meta.contentType } });
     } catch (error) {
@@ -78,13 +81,36 @@ agentArtifactRoutes.openapi(
       }
       throw error;
     }
-    return c.json(artifactView(unwrap(await run.recordArtifact(jobAttemptId, token, meta))), 201);
+    const { record, created } = await recordOrDiscard(c.env, run, jobAttemptId, token, meta, uploadId, key);
+    return c.json(artifactView(record), created ? 201 : 200);
   },
 );
+
+/**
+ * Records an upload whose bytes are stored under its own `key`. When another upload of the same
+ * name was recorded first, this one's bytes are deleted — only ever its own key — and the answer
+ * is the first record (same bytes: a retry) or 409 (other bytes).
+ */
+async function recordOrDiscard(
+  env: Env,
+  run: ReturnType<typeof jobRun>["run"],
+  jobAttemptId: string,
+  token: string,
+  meta: z.infer<typeof Meta>,
+  uploadId: string,
+  key: string,
+): Promise<{ record: ArtifactRecord; created: boolean }> {
+  const recorded = await run.recordArtifact(jobAttemptId, token, meta, uploadId);
+  if (!recorded.ok || recorded.value.r2Key !== key) await env.ARTIFACTS.delete(key);
+  const record = unwrap(recorded);
+  return { record, created: record.r2Key === key };
+}
 
 /** The opaque upload id the agent carries between calls: R2's upload id and the declared file. */
 interface UploadTicket {
   u: string;
+  /** This upload's own id in its R2 key (artifactKey), chosen when it started. */
+  k: string;
   name: string;
   size: number;
   sha256: string;
@@ -96,7 +122,8 @@ function decodeTicket(id: string): UploadTicket {
     const t = JSON.parse(atob(id.replace(/-/g, "+").replace(/_/g, "/"))) as UploadTicket;
     const meta = Meta.parse({ name: t.name, sha256: t.sha256, size: t.size, contentType: t.contentType });
     if (typeof t.u !== "string") throw new Error("no upload id");
-    return { ...meta, u: t.u };
+    const k = ID.parse(t.k);
+    return { ...meta, u: t.u, k };
   } catch {
     throw new ApiError(404, "upload_not_found", "unknown upload id");
   }
@@ -107,7 +134,8 @@ async function multipart(env: Env, header: string | undefined, jobAttemptId: str
   const identity = unwrap(await run.identifyJob(jobAttemptId, token));
   const ticket = decodeTicket(uploadId);
   // The key is derived from the job token's own run and job attempt: a ticket cannot reach elsewhere.
-  const key = artifactKey(identity.runId, jobAttemptId, ticket.name);
+  // R2 ties its upload id to the key, so a ticket naming another upload's key cannot complete.
+  const key = artifactKey(identity.runId, jobAttemptId, ticket.k, ticket.name);
   return { token, run, ticket, key, upload: env.ARTIFACTS.resumeMultipartUpload(key, ticket.u) };
 }
 
@@ -129,10 +157,11 @@ agentArtifactRoutes.openapi(
     const identity = unwrap(await run.identifyJob(jobAttemptId, token));
     const existing = unwrap(await run.artifactByName(jobAttemptId, token, meta.name));
     if (existing) throw new ApiError(409, "artifact_exists", `this job already uploaded '${meta.name}'`);
-    const upload = await c.env.ARTIFACTS.createMultipartUpload(artifactKey(identity.runId, jobAttemptId, meta.name), {
+    const k = uuidv7();
+    const upload = await c.env.ARTIFACTS.createMultipartUpload(artifactKey(identity.runId, jobAttemptId, k, meta.name), {
       httpMetadata: { contentType: meta.contentType },
     });
-    return c.json({ uploadId: encodeTicket({ u: upload.uploadId, ...meta }), partSize: MULTIPART_PART_BYTES }, 201);
+    return c.json({ uploadId: encodeTicket({ u: upload.uploadId, k, ...meta }), partSize: MULTIPART_PART_BYTES }, 201);
   },
 );
 
@@ -180,12 +209,21 @@ agentArtifactRoutes.openapi(
         },
       },
     },
-    responses: { 201: json(ArtifactView, "Stored and recorded."), ...errors },
+    responses: { 201: json(ArtifactView, "Stored and recorded."), 200: json(ArtifactView, "The same bytes were recorded by another upload of this name."), ...errors },
   }),
   async (c) => {
     const { jobAttemptId, uploadId } = c.req.valid("param");
     const { token, run, ticket, key, upload } = await multipart(c.env, c.req.header("authorization"), jobAttemptId, uploadId);
     const parts = c.req.valid("json").parts.slice().sort((a, b) => a.partNumber - b.partNumber);
+    // Recorded meanwhile by another upload: this one stops here (its key is its own, so the
+    // first upload's bytes are untouched either way).
+    const recorded = unwrap(await run.artifactByName(jobAttemptId, token, ticket.name));
+    // This very upload, completed and recorded before (a retry whose answer was lost).
+    if (recorded?.r2Key === key) return c.json(artifactView(recorded), 200);
+    if (recorded) {
+      await upload.abort().catch(() => undefined);
+      throw new ApiError(409, "artifact_exists", `this job already uploaded '${ticket.name}'`);
+    }
     const object = await upload.complete(parts);
     if (object.size !== ticket.size) {
       await c.env.ARTIFACTS.delete(key);
@@ -195,7 +233,8 @@ agentArtifactRoutes.openapi(
       await c.env.ARTIFACTS.delete(key);
       throw new ApiError(400, "sha256_mismatch", "the uploaded bytes do not match the declared sha256; nothing was kept");
     }
-    const { u: _u, ...meta } = ticket;
-    return c.json(artifactView(unwrap(await run.recordArtifact(jobAttemptId, token, meta))), 201);
+    const { u: _u, k, ...meta } = ticket;
+    const { record, created } = await recordOrDiscard(c.env, run, jobAttemptId, token, meta, k, key);
+    return c.json(artifactView(record), created ? 201 : 200);
   },
 );

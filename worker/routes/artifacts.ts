@@ -1,12 +1,12 @@
 /** Every artifact across runs and projects: search, filters, metadata, download. */
 import { createRoute, z } from "@hono/zod-openapi";
-import { and, desc, eq, inArray, like, lt, type SQL } from "drizzle-orm";
+import { and, desc, eq, inArray, lt, type SQL } from "drizzle-orm";
 import { drizzle } from "drizzle-orm/d1";
 import { ArtifactView, listOf } from "../../domain/api.ts";
 import { canSeeProject, projectFilter, requireScope } from "../auth/principal.ts";
 import { artifacts } from "../../platform/db/schema.ts";
 import { ApiError } from "../http/errors.ts";
-import { artifactView } from "../services/artifacts.ts";
+import { artifactView, nameContains } from "../services/artifacts.ts";
 import { errors, ID, json, router, security, SLUG } from "./common.ts";
 
 export const artifactRoutes = router();
@@ -19,8 +19,6 @@ const ListQuery = z.object({
   cursor: ID.optional(),
 });
 
-/** LIKE with the user's text taken literally. */
-const literal = (text: string) => text.replace(/[\\%_]/g, (ch) => `\\${ch}`);
 
 artifactRoutes.openapi(
   createRoute({
@@ -37,7 +35,7 @@ artifactRoutes.openapi(
     const q = c.req.valid("query");
     if (q.project) requireScope(c.var.principal, "read", q.project);
     const where: SQL[] = [];
-    if (q.q) where.push(like(artifacts.name, `%${literal(q.q)}%`));
+    if (q.q) where.push(nameContains(artifacts.name, q.q));
     if (q.project) where.push(eq(artifacts.project, q.project));
     if (q.run) where.push(eq(artifacts.runId, q.run));
     const allowed = projectFilter(c.var.principal);

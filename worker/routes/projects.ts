@@ -6,6 +6,7 @@ import { uuidv7 } from "uuidv7";
 import { PipelineSummaryView, PipelineVersionView, ProjectView } from "../../domain/api.ts";
 import { parsePipeline } from "../../domain/pipeline/parse.ts";
 import { REPOSITORY_URL } from "../../domain/project-settings.ts";
+import { redactRepository } from "../../domain/repository.ts";
 import type { ParseResult } from "../../domain/pipeline/types.ts";
 import { DEFAULT_QUEUE, queueRefusal, queuesOf } from "../../domain/queues.ts";
 import { queueRules } from "../services/queues.ts";
@@ -33,7 +34,8 @@ export const projectView = (p: typeof projects.$inferSelect) => ({
   id: p.id,
   slug: p.slug,
   name: p.name,
-  repository: p.repository,
+  // Credentials in the URL are for the checkout only (domain/repository.ts).
+  repository: p.repository === null ? null : redactRepository(p.repository),
   createdAt: isoTime(p.createdAt),
   statuses: p.statuses ?? null,
   statusesError: p.statusesError ? { ...p.statusesError, at: isoTime(p.statusesError.at) } : null,

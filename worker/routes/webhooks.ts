@@ -20,8 +20,9 @@ import type { Env } from "../../platform/env.ts";
 import { ApiError } from "../http/errors.ts";
 import { decryptSecret } from "../../platform/crypto.ts";
 import { findProject } from "../services/projects.ts";
-import { enforceRateLimit, webhookRateLimitKey } from "../services/rate-limit.ts";
+import { enforceRateLimit, webhookRateLimitKey, webhookRejectedRateLimitKey } from "../services/rate-limit.ts";
 import {
+  bodyDedupeKey,
   claimDelivery,
   type DeliveryFacts,
   deliveryView,
@@ -56,7 +57,11 @@ for (const [path, maxSize] of [
   );
 }
 
-/** The project, its decrypted webhook secret, and the raw body — after the rate limit. */
+/**
+ * The project, its decrypted webhook secret, and the raw body (bounded by the body limits
+ * above). Read before any rate limit is spent: the signature decides which budget a delivery
+ * spends (`spend`).
+ */
 async function webhookContext(env: Env, slug: string, request: Request) {
   const project = await findProject(env, slug);
   const secret = await decryptSecret(env, project.webhookSecret);
@@ -69,6 +74,15 @@ const REFUSALS: Record<Exclude<SignatureCheck, "ok">, string> = {
   malformed: "a malformed signature (expected sha256=<64 hex digits>)",
   mismatch: "a signature that does not match the project's webhook secret",
 };
+
+/**
+ * Spends the budget the signature check picks: an authentic delivery the project's, a refused
+ * one a separate budget for refusals, so forged deliveries cannot lock out GitHub's.
+ */
+async function spend(env: Env, slug: string, check: SignatureCheck): Promise<void> {
+  if (check === "ok") await enforceRateLimit(env, webhookRateLimitKey(slug), "a project's webhooks");
+  else await enforceRateLimit(env, webhookRejectedRateLimitKey(slug), "badly signed deliveries to a project's webhooks");
+}
 
 /** Records and logs a refused delivery, then refuses it: nothing is started. */
 async function refuse(env: Env, facts: DeliveryFacts, slug: string, check: Exclude<SignatureCheck, "ok">, header: string): Promise<never> {
@@ -118,18 +132,18 @@ webhookRoutes.openapi(
     operationId: "receiveGithubWebhook",
     summary: "GitHub webhook: push, pull_request and ping",
     description:
-      "Configure it in the repository's webhook settings with the project's webhook secret. `X-Hub-Signature-256` must be the HMAC-SHA256 of the raw body (401 otherwise, recorded, nothing started). A push to a branch starts the pipelines whose `on.push.branches` match it; a pull request opened, synchronized or reopened starts those whose `on.pull_request.branches` match its base branch, on the head branch and commit. Tag pushes, branch deletions and other events start nothing. A delivery id (`X-GitHub-Delivery`) already seen starts nothing again.",
+      "Configure it in the repository's webhook settings with the project's webhook secret. `X-Hub-Signature-256` must be the HMAC-SHA256 of the raw body (401 otherwise, recorded, nothing started). A push to a branch starts the pipelines whose `on.push.branches` match it; a pull request opened, synchronized or reopened starts those whose `on.pull_request.branches` match its base branch, on the head branch and commit. Tag pushes, branch deletions and other events start nothing. A body already received (the same signed bytes, whatever its `X-GitHub-Delivery`) starts nothing again: 200 `duplicate`, with the runs the first copy started.",
     security: [],
     request: { params: z.object({ project: SLUG }) },
     responses: { 200: json(DeliveryView, "The delivery as recorded, with the runs it started."), ...deliveryAnswers },
   }),
   async (c) => {
     const { project: slug } = c.req.valid("param");
-    await enforceRateLimit(c.env, webhookRateLimitKey(slug), "a project's webhooks");
     const { project, secret, body } = await webhookContext(c.env, slug, c.req.raw);
     const event = c.req.header("x-github-event") ?? null;
     let facts: DeliveryFacts = { projectId: project.id, source: "github", deliveryId: c.req.header("x-github-delivery") ?? null, event };
     const check = await verifySignature(secret, body, c.req.header("x-hub-signature-256"));
+    await spend(c.env, slug, check);
     if (check !== "ok") await refuse(c.env, facts, slug, check, "X-Hub-Signature-256");
     if (!event) await invalid(c.env, facts, "missing_event", "send the event name as `X-GitHub-Event`");
     if (!facts.deliveryId) await invalid(c.env, facts, "missing_delivery_id", "send the delivery's id as `X-GitHub-Delivery`: it is what keeps a delivery from starting runs twice");
@@ -158,11 +172,12 @@ webhookRoutes.openapi(
       ignoredReason = e.kind === "ping" ? "ping: the webhook reaches Yardmaster and its secret matches" : e.reason;
     }
 
-    const claim = await claimDelivery(c.env, facts, runs, ignoredReason);
+    // Once per signed body: X-GitHub-Delivery is not signed, so a replay could pick a new one.
+    const claim = await claimDelivery(c.env, facts, runs, ignoredReason, await bodyDedupeKey(body));
     let delivery = claim.delivery;
     if (claim.kind === "seen" && !isStalled(claim.delivery)) {
-      const reason = `delivery ${facts.deliveryId} was received before (recorded as ${claim.delivery.id}); nothing is started again`;
-      return c.json(deliveryView(await recordDelivery(c.env, facts, "duplicate", reason)), 200);
+      const reason = `this body was received before (delivery ${claim.delivery.deliveryId}, recorded as ${claim.delivery.id}); nothing is started again`;
+      return c.json(deliveryView(await recordDelivery(c.env, facts, "duplicate", reason, claim.delivery.runs)), 200);
     }
     if (delivery.status === "accepted") delivery = await startPlannedRuns(c.env, delivery, slug, new URL(c.req.url).origin);
     return c.json(deliveryView(delivery), 200);
@@ -197,16 +212,19 @@ webhookRoutes.openapi(
     request: { params: z.object({ project: SLUG, pipeline: NAME }) },
     responses: {
       201: json(z.object({ delivery: DeliveryView, run: z.object({ id: z.string(), number: z.number().int() }) }), "The run started."),
-      200: json(z.object({ delivery: DeliveryView, run: z.null() }), "A delivery id seen before: nothing started."),
+      200: json(
+        z.object({ delivery: DeliveryView, run: z.object({ id: z.string(), number: z.number().int() }).nullable() }),
+        "A delivery id seen before: nothing started; `run` is the run the first copy started.",
+      ),
       ...deliveryAnswers,
     },
   }),
   async (c) => {
     const { project: slug, pipeline } = c.req.valid("param");
-    await enforceRateLimit(c.env, webhookRateLimitKey(slug), "a project's webhooks");
     const { project, secret, body } = await webhookContext(c.env, slug, c.req.raw);
     let facts: DeliveryFacts = { projectId: project.id, source: "generic", deliveryId: c.req.header("x-yardmaster-delivery") ?? null, event: "generic" };
     const check = await genericCheck(secret, body, c.req.header("x-yardmaster-signature-256"), c.req.header("authorization"));
+    await spend(c.env, slug, check);
     if (check !== "ok") await refuse(c.env, facts, slug, check, "X-Yardmaster-Signature-256");
     if (facts.deliveryId !== null && !/^[A-Za-z0-9._:-]{1,200}$/.test(facts.deliveryId)) {
       await invalid(c.env, { ...facts, deliveryId: null }, "invalid_delivery_id", "X-Yardmaster-Delivery is 1–200 letters, digits, '.', '_', ':' or '-'");
@@ -228,11 +246,13 @@ webhookRoutes.openapi(
     const input = parsed.data!;
     facts = { ...facts, branch: input.branch ?? null, commit: input.commit ?? null };
 
-    const claim = await claimDelivery(c.env, facts, [{ pipeline, runId: uuidv7(), params: input.params ?? {} }], null);
+    const claim = await claimDelivery(c.env, facts, [{ pipeline, runId: uuidv7(), params: input.params ?? {} }], null, facts.deliveryId);
     let delivery = claim.delivery;
     if (claim.kind === "seen" && !isStalled(claim.delivery)) {
       const reason = `delivery ${facts.deliveryId} was received before (recorded as ${claim.delivery.id}); nothing is started again`;
-      return c.json({ delivery: deliveryView(await recordDelivery(c.env, facts, "duplicate", reason)), run: null }, 200);
+      const first = claim.delivery.runs[0];
+      const run = first?.number !== undefined ? { id: first.runId, number: first.number } : null;
+      return c.json({ delivery: deliveryView(await recordDelivery(c.env, facts, "duplicate", reason, claim.delivery.runs)), run }, 200);
     }
     if (delivery.status === "accepted") delivery = await startPlannedRuns(c.env, delivery, slug, new URL(c.req.url).origin);
     const run = delivery.runs[0]!;

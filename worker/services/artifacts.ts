@@ -1,4 +1,6 @@
 /** Artifact bytes in R2: whole-file checks and the API view of a recorded artifact. */
+import { type SQL, sql } from "drizzle-orm";
+import type { SQLiteColumn } from "drizzle-orm/sqlite-core";
 import type { ArtifactView } from "../../domain/api.ts";
 import type { ArtifactRecord } from "../../platform/artifacts.ts";
 import { isoTime } from "../../domain/time.ts";
@@ -33,4 +35,13 @@ export function artifactView(record: ArtifactRecord): ArtifactView {
     contentType: record.contentType,
     createdAt: isoTime(record.createdAt),
   };
+}
+
+/**
+ * `column` contains `text`, taken literally: `%`, `_` and `\` are escaped, and the ESCAPE clause
+ * tells SQLite so (without it a backslash is an ordinary character and `a_b` finds nothing).
+ */
+export function nameContains(column: SQLiteColumn, text: string): SQL {
+  const literal = text.replace(/[\\%_]/g, (ch) => `\\${ch}`);
+  return sql`${column} LIKE ${`%${literal}%`} ESCAPE '\\'`;
 }

@@ -24,6 +24,11 @@ export function rateLimitKey(principal: Principal): string | null {
 }
 
 export const webhookRateLimitKey = (project: string) => `webhook:${project}`;
+/**
+ * Deliveries to a project whose signature does not check out spend this budget, not the one
+ * above: a flood of forged deliveries cannot lock out the real ones (GitHub does not retry a 429).
+ */
+export const webhookRejectedRateLimitKey = (project: string) => `webhook-rejected:${project}`;
 
 /** Seconds until the current window ends (at least 1). */
 export function retryAfterSeconds(now: number, periodSeconds: number = RATE_LIMIT.periodSeconds): number {

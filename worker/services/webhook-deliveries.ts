@@ -1,15 +1,21 @@
 /**
- * Webhook deliveries (docs/triggers.md): each one is recorded in D1, refused ones included.
+ * Webhook deliveries (docs/triggers.md): each one is recorded in D1, refused ones included —
+ * within a bound: each write trims the project's log to its newest `DELIVERIES_KEPT` rows (and
+ * refused ones to `REJECTED_KEPT`), sparing only rows that still guard against a replay
+ * (a dedupe key younger than `DEDUPE_WINDOW_MS`), which only authentic deliveries have.
  *
- * A delivery whose signature checks out is inserted with its delivery id as a dedupe key that
- * is unique per project, together with the runs it will start, each with its id chosen up
+ * A delivery whose signature checks out is inserted with a dedupe key that is unique per
+ * project — the SHA-256 of its body for GitHub (the delivery id is not signed, so a replay
+ * could choose a new one), the optional delivery id for the generic webhook — together with
+ * the runs it will start, each with its id chosen up
  * front. The insert cannot race: of two copies of a delivery only one row lands, and only that
  * request starts runs. Starting a run with a chosen id is idempotent, so a delivery cut short
  * (worker crash, D1 or Durable Object outage) is finished, not doubled, when GitHub redelivers
  * it: a row still `accepted` a while after it was received is driven again.
  */
-import { and, desc, eq, lt, type SQL } from "drizzle-orm";
-import { drizzle } from "drizzle-orm/d1";
+import { and, desc, eq, inArray, lt, not, sql, type SQL } from "drizzle-orm";
+import { drizzle, type DrizzleD1Database } from "drizzle-orm/d1";
+import { sha256Hex } from "../../domain/tokens.ts";
 import { uuidv7 } from "uuidv7";
 import { type PlannedRun, webhookDeliveries } from "../../platform/db/schema.ts";
 import type { Env } from "../../platform/env.ts";
@@ -22,6 +28,32 @@ export type DeliveryStatus = "accepted" | "started" | "ignored" | "failed" | "re
 
 /** An `accepted` delivery this old was cut short: a redelivery finishes it. */
 export const STALLED_AFTER_MS = 60_000;
+/** A project's delivery log keeps at most this many rows (beyond them, only replay guards). */
+export const DELIVERIES_KEPT = 1000;
+/** …of which refused deliveries (anyone can send those) at most this many. */
+export const REJECTED_KEPT = 100;
+/** A body (GitHub) or delivery id (generic) seen this recently starts nothing again; its row is kept that long. */
+export const DEDUPE_WINDOW_MS = 7 * 24 * 60 * 60 * 1000;
+
+/** The dedupe key of a GitHub delivery: its signed body, not its unsigned delivery id. */
+export async function bodyDedupeKey(body: Uint8Array<ArrayBuffer>): Promise<string> {
+  return `sha256:${await sha256Hex(body)}`;
+}
+
+/** SQLite's OFFSET needs a LIMIT; drizzle drops a negative one. */
+const NO_LIMIT = 2 ** 31;
+
+/** The statements that trim a project's log after a write (run in the same batch as the write). */
+function trim(db: DrizzleD1Database, projectId: string, now: number, rejected: boolean) {
+  const t = webhookDeliveries;
+  const beyond = (kept: number, ...where: SQL[]) =>
+    db.select({ id: t.id }).from(t).where(and(eq(t.projectId, projectId), ...where)).orderBy(desc(t.id)).limit(NO_LIMIT).offset(kept);
+  const guardsReplay = sql`(${t.dedupeKey} IS NOT NULL AND ${t.receivedAt} > ${now - DEDUPE_WINDOW_MS})`;
+  const all = db.delete(t).where(and(eq(t.projectId, projectId), inArray(t.id, beyond(DELIVERIES_KEPT)), not(guardsReplay)));
+  if (!rejected) return [all] as const;
+  const refused = db.delete(t).where(and(eq(t.projectId, projectId), inArray(t.id, beyond(REJECTED_KEPT, eq(t.status, "rejected")))));
+  return [all, refused] as const;
+}
 
 export interface DeliveryFacts {
   projectId: string;
@@ -53,10 +85,20 @@ function row(facts: DeliveryFacts, status: DeliveryStatus, reason: string | null
   };
 }
 
-/** Records a delivery that starts nothing and takes no dedupe slot (refused, invalid, a replay). */
-export async function recordDelivery(env: Env, facts: DeliveryFacts, status: Exclude<DeliveryStatus, "accepted">, reason: string): Promise<DeliveryRow> {
-  const record = row(facts, status, reason, [], null);
-  await drizzle(env.DB).insert(webhookDeliveries).values(record);
+/**
+ * Records a delivery that starts nothing and takes no dedupe slot (refused, invalid, a replay:
+ * `runs` are then the runs the first copy started, for the answer and the log).
+ */
+export async function recordDelivery(
+  env: Env,
+  facts: DeliveryFacts,
+  status: Exclude<DeliveryStatus, "accepted">,
+  reason: string,
+  runs: PlannedRun[] = [],
+): Promise<DeliveryRow> {
+  const record = row(facts, status, reason, runs, null);
+  const db = drizzle(env.DB);
+  await db.batch([db.insert(webhookDeliveries).values(record), ...trim(db, facts.projectId, record.receivedAt, status === "rejected")]);
   return record;
 }
 
@@ -64,23 +106,32 @@ export type Claim = { kind: "new"; delivery: DeliveryRow } | { kind: "seen"; del
 
 /**
  * Inserts a verified delivery with the runs it plans (status `accepted`), or `ignored` when it
- * plans none. A delivery id already recorded for the project answers the earlier row instead.
+ * plans none. A dedupe key already recorded for the project answers the earlier row instead.
  */
-export async function claimDelivery(env: Env, facts: DeliveryFacts, runs: PlannedRun[], ignoredReason: string | null): Promise<Claim> {
+export async function claimDelivery(
+  env: Env,
+  facts: DeliveryFacts,
+  runs: PlannedRun[],
+  ignoredReason: string | null,
+  dedupeKey: string | null,
+): Promise<Claim> {
   const db = drizzle(env.DB);
   const status = runs.length > 0 ? "accepted" : "ignored";
-  const record = row(facts, status, runs.length > 0 ? null : ignoredReason, runs, facts.deliveryId);
-  // With no delivery id the dedupe key is NULL, which never clashes: the row always lands.
-  const inserted = await db.insert(webhookDeliveries).values(record).onConflictDoNothing().returning();
+  const record = row(facts, status, runs.length > 0 ? null : ignoredReason, runs, dedupeKey);
+  // With no dedupe key (a generic delivery without an id) the key is NULL, which never clashes.
+  const [inserted] = await db.batch([
+    db.insert(webhookDeliveries).values(record).onConflictDoNothing().returning(),
+    ...trim(db, facts.projectId, record.receivedAt, false),
+  ]);
   if (inserted.length > 0) return { kind: "new", delivery: inserted[0]! };
   const earlier = (
     await db
       .select()
       .from(webhookDeliveries)
-      .where(and(eq(webhookDeliveries.projectId, facts.projectId), eq(webhookDeliveries.dedupeKey, facts.deliveryId!)))
+      .where(and(eq(webhookDeliveries.projectId, facts.projectId), eq(webhookDeliveries.dedupeKey, dedupeKey!)))
       .limit(1)
   )[0];
-  if (!earlier) throw new Error(`delivery ${facts.deliveryId} clashed with a row that is gone`);
+  if (!earlier) throw new Error(`delivery ${facts.deliveryId} (${dedupeKey}) clashed with a row that is gone`);
   return { kind: "seen", delivery: earlier };
 }
 

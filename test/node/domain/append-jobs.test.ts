@@ -1,5 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { engine, MAX_UPLOAD_DEPTH, parseUpload } from "../../../domain/run-engine/index.ts";
+import { PIPELINE_DEFAULTS } from "../../../domain/pipeline/types.ts";
 import { job, pipeline } from "../../support/pipelines.ts";
 import { EngineDriver } from "../../support/engine-driver.ts";
 
@@ -111,6 +112,14 @@ describe("appending uploaded jobs to a running attempt", () => {
     start(d, `j${MAX_UPLOAD_DEPTH}`);
     const tooDeep = upload(d, `j${MAX_UPLOAD_DEPTH}`, "jobs:\n  deeper:\n    runs-on: [linux]\n    steps: [{ id: main, run: echo }]\n");
     expect(!tooDeep.ok && tooDeep.error).toMatchObject({ status: 409, code: "upload_too_deep" });
+  });
+
+  it("refuses jobs that would make the run's definition larger than a stored pipeline may be (409)", () => {
+    const d = new EngineDriver(pipeline([job("bootstrap")]));
+    start(d, "bootstrap");
+    const big = { ...job("big", ["bootstrap"]), env: { BLOB: "x".repeat(PIPELINE_DEFAULTS.maxDefinitionBytes) } };
+    const result = engine.appendJobs(d.state, d.ctx(), { jobAttemptId: d.latest("bootstrap").id, pipeline: pipeline([big]) });
+    expect(!result.ok && result.error).toMatchObject({ status: 409, code: "run_definition_too_large" });
   });
 
   it("refuses an upload from a job that is not running", () => {
