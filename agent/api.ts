@@ -10,6 +10,8 @@
 import { z } from "zod";
 import type { Readable } from "node:stream";
 import {
+  ArtifactPartAck,
+  ArtifactUploadStart,
   JobAssignment,
   JobHeartbeatResponse,
   LogAck,
@@ -189,9 +191,6 @@ export type PipelineUploadAnswer =
   | { ok: true; value: PipelineUploadResponse }
   | { ok: false; status: number; code: string; message: string; problems?: UploadProblem[] };
 
-export const ArtifactUploadStart = z.object({ uploadId: z.string(), partSize: z.number().int().positive() });
-export type ArtifactUploadStart = z.infer<typeof ArtifactUploadStart>;
-export const ArtifactPart = z.object({ etag: z.string() });
 
 interface JobCallOptions {
   /**
@@ -311,7 +310,7 @@ export class JobApi {
       },
       { itemStatuses: ITEM_STATUSES },
     );
-    return parseJson(ArtifactPart, res, "artifact part").etag;
+    return parseJson(ArtifactPartAck, res, "artifact part").etag;
   }
 
   async completeUpload(uploadId: string, parts: { partNumber: number; etag: string }[], signal?: AbortSignal): Promise<void> {

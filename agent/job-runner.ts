@@ -51,6 +51,8 @@ export interface JobOutcome {
   reason?: Reason;
   message?: string;
   outputs: Record<string, string>;
+  /** The exit code of the step that failed the job, for the retry policy's `exit-codes`. */
+  exitCode?: number;
   /** The server refused the job: nothing was finished. */
   rejected?: string;
 }
@@ -192,6 +194,7 @@ export class JobRunner {
         outputs: outcome.outputs,
         ...(outcome.reason ? { reason: outcome.reason.slice(0, 50) } : {}),
         ...(outcome.message ? { message: this.secretMask.maskText(outcome.message).slice(0, 10_000) } : {}),
+        ...(outcome.exitCode !== undefined ? { exitCode: outcome.exitCode } : {}),
       };
       try {
         await this.jobApi.finish(finish, this.ioController.signal);
@@ -259,7 +262,18 @@ export class JobRunner {
     }
 
     const outputs = new Map<string, Record<string, string>>();
+    const exitCodes = new Map<string, number | null>();
     const knownSteps = new Set(a.steps.map((s) => s.id));
+    const runFields: Record<string, string> = {
+      id: a.run.id,
+      number: String(a.run.number),
+      branch: a.run.branch ?? "",
+      commit: a.run.commit ?? "",
+      trigger: a.run.trigger,
+      attempt: String(a.run.attempt),
+      pipeline: a.run.pipeline,
+      project: a.run.project,
+    };
     const done = await runStepGraph(a.steps, {
       run: (step) =>
         runStep(step, {
@@ -276,6 +290,7 @@ export class JobRunner {
           ioSignal: this.ioController.signal,
           stopKind: () => this.stop,
           outputs,
+          exitCodes,
           knownSteps,
           processGroups: io.processGroups,
           closeWaitMs: this.options.closeWaitMs,
@@ -288,6 +303,15 @@ export class JobRunner {
         reporter.step(step.id, { attempt: 1, status: "KILLED", reason }, (u) => this.jobApi.step(step.id, u, this.ioController.signal));
       },
       stopReason: () => this.stop,
+      // What steps' `if:` read; the control plane sent params and needs (JobAssignment.conditions).
+      lookup: ([root, a1, a2, a3]) => {
+        if (root === "run") return runFields[a1!];
+        if (root === "params") return a.conditions?.params[a1!] ?? "";
+        if (root === "needs") return a2 === "result" ? a.conditions?.needs[a1!]?.result : (a.conditions?.needs[a1!]?.outputs[a3!] ?? "");
+        if (root === "steps" && a2 === "outputs") return outputs.get(a1!)?.[a3!] ?? "";
+        if (root === "matrix") return a.conditions?.matrix?.[a1!];
+        return undefined;
+      },
     });
 
     // Resolved from the steps' outputs as written, then masked: what leaves the agent.
@@ -298,7 +322,8 @@ export class JobRunner {
     const stopped = this.stoppedOutcome(jobOutputs);
     if (stopped) return stopped;
 
-    let { status, reason, message } = summarizeSteps(a.steps, done);
+    let { status, reason, message, failedStep } = summarizeSteps(a.steps, done);
+    const exitCode = failedStep === undefined ? null : (exitCodes.get(failedStep) ?? null);
     if (a.artifacts.length > 0) {
       log.writeLine(`${BOLD}▶ artifacts${RESET}`);
       try {
@@ -328,7 +353,7 @@ export class JobRunner {
     }
     const final = this.stoppedOutcome(jobOutputs);
     if (final) return final;
-    return { status, ...(reason ? { reason } : {}), ...(message ? { message } : {}), outputs: jobOutputs };
+    return { status, ...(reason ? { reason } : {}), ...(message ? { message } : {}), ...(exitCode !== null && { exitCode }), outputs: jobOutputs };
   }
 
   /** The outcome the job's stop implies, if it is being stopped. */
@@ -371,12 +396,13 @@ export class JobRunner {
 export function summarizeSteps(
   steps: readonly { id: string; continueOnError: boolean }[],
   done: ReadonlyMap<string, StepDone>,
-): { status: JobFinish["status"]; reason?: Reason; message?: string } {
+): { status: JobFinish["status"]; reason?: Reason; message?: string; failedStep?: string } {
   const failed = steps.filter((s) => done.get(s.id)?.status === "FAILED" && !s.continueOnError);
-  const notRun = steps.filter((s) => done.get(s.id)?.status === "KILLED" || !done.has(s.id));
+  // A step skipped by its `if:` is not a step that did not run for a failure.
+  const notRun = steps.filter((s) => (done.get(s.id)?.status === "KILLED" && done.get(s.id)?.skipped !== "skipped") || !done.has(s.id));
   const tolerated = steps.filter((s) => done.get(s.id)?.status === "FAILED" && s.continueOnError);
   if (failed.length > 0) {
-    return { status: "FAILED", reason: "step_failed", message: `step ${failed.map((s) => s.id).join(", ")} failed` };
+    return { status: "FAILED", reason: "step_failed", message: `step ${failed.map((s) => s.id).join(", ")} failed`, failedStep: failed[0]!.id };
   }
   if (notRun.length > 0) {
     return { status: "FAILED", reason: "steps_not_run", message: `step ${notRun.map((s) => s.id).join(", ")} did not run` };

@@ -46,6 +46,8 @@ export interface StepContext {
   stopKind(): StopKind | null;
   /** Final outputs of the steps that ended, by step id. */
   outputs: Map<string, Record<string, string>>;
+  /** The exit code of each step's latest attempt (null: killed by a signal, or never started). */
+  exitCodes?: Map<string, number | null>;
   knownSteps: ReadonlySet<string>;
   /** Process groups started for this job (stopped when the job ends). */
   processGroups: Set<number>;
@@ -156,6 +158,7 @@ async function runAttempt(step: PayloadStep, attempt: number, ctx: StepContext):
     log.writeLine(`${YELLOW}warning: ${w}${RESET}`);
   }
 
+  ctx.exitCodes?.set(step.id, result.exitCode);
   const verdict = judge(result, ctx.stopKind(), step.timeoutMs);
   log.writeLine(`${verdict.status === "SUCCESS" ? BOLD : `${BOLD}${RED}`}■ step ${step.id} (attempt ${attempt}): ${verdict.summary} in ${seconds(result.durationMs)}${RESET}`);
   ctx.logger.info(`step ${step.id} (attempt ${attempt}): ${verdict.status}, ${verdict.summary} in ${seconds(result.durationMs)}`);

@@ -57,6 +57,9 @@ export const JobAttemptView = z
     agentId: z.string().nullable(),
     reason: z.string().nullable(),
     message: z.string().nullable(),
+    retry: z.string().nullable().describe("why this failed attempt was, or was not, retried (the job's retry policy)"),
+    notBefore: Time.describe("a retry waiting out its backoff is queued at this time"),
+    decidedBy: z.string().nullable().describe("an approval job: who approved or rejected it"),
     createdAt: z.string(),
     startedAt: Time,
     endedAt: Time,
@@ -78,6 +81,22 @@ export const JobView = z
     priority: z.number().int(),
     agent: z.string().nullable(),
     outputs: z.record(z.string(), z.string()),
+    matrix: z
+      .record(z.string(), z.string())
+      .nullable()
+      .describe("an instance of a matrix job: its combination (the job as written is `matrixJob`)"),
+    matrixJob: z.string().nullable().describe("the key of the matrix job as written, for an instance of one"),
+    approval: z
+      .object({
+        prompt: z.string(),
+        inputs: z.record(
+          z.string(),
+          z.object({ type: z.enum(["string", "number", "boolean"]), required: z.boolean(), default: z.string().optional(), description: z.string().optional() }),
+        ),
+        timeoutMs: z.number().nullable(),
+      })
+      .nullable()
+      .describe("a `type: approval` job: what the approver is asked; it waits with waitingOn [\"approval\"]"),
     reused: z
       .object({ attempt: z.number().int(), jobId: z.string() })
       .nullable()
@@ -92,6 +111,7 @@ export const RunAttemptView = z
     number: z.number().int(),
     status: StateSchema,
     failedOnly: z.boolean(),
+    rerunJobs: z.array(z.string()).nullable().describe("a re-run of chosen jobs: the jobs named (they and their dependants ran again)"),
     createdAt: z.string(),
     startedAt: Time,
     endedAt: Time,

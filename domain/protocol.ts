@@ -58,6 +58,8 @@ export const PayloadStep = z.object({
   retries: z.number().int(),
   shell: z.string().nullable(),
   workingDirectory: z.string().nullable(),
+  /** The step's `if:` as written (domain/expressions.ts); the agent evaluates it. */
+  if: z.string().optional(),
 });
 export type PayloadStep = z.infer<typeof PayloadStep>;
 
@@ -88,6 +90,19 @@ export const JobAssignment = z.object({
   mask: z.array(z.string()),
   heartbeatIntervalMs: z.number().int(),
   limits: z.object({ logChunkBytes: z.number().int(), artifactBytes: z.number().int() }),
+  /**
+   * What steps' `if:` read besides `run` and `steps`, sent only when a step has a condition:
+   * the run's params, per job this one needs (by its key as written) its result and outputs,
+   * and the job's matrix combination.
+   */
+  conditions: z
+    .object({
+      params: z.record(z.string(), z.string()),
+      needs: z.record(z.string(), z.object({ result: z.string(), outputs: z.record(z.string(), z.string()) })),
+      /** The job's matrix combination, for `matrix.<key>`. */
+      matrix: z.record(z.string(), z.string()).optional(),
+    })
+    .optional(),
   /** Lines the agent writes at the top of the job's log (e.g. why the job has no secrets). */
   notices: z.array(z.string()).optional(),
 });
@@ -151,6 +166,8 @@ export const JobFinish = z.object({
   outputs: Outputs.default({}),
   reason: z.string().max(50).optional(),
   message: z.string().max(10_000).optional(),
+  /** The exit code of the step that failed the job, for `retries.exit-codes`; absent when none. */
+  exitCode: z.number().int().nullable().optional(),
 });
 export type JobFinish = z.infer<typeof JobFinish>;
 
@@ -191,3 +208,17 @@ export const ArtifactName = z
   .refine((n) => !/[\u0000-\u001f\u007f]/.test(n), "an artifact name may not contain control characters");
 
 export const SHA256_HEX = z.string().regex(/^[0-9a-f]{64}$/, "sha256 is 64 lowercase hex digits");
+
+/**
+ * A multipart artifact upload (artifacts too large for one request):
+ * POST /jobs/:jobAttemptId/artifact-uploads → ArtifactUploadStart; PUT …/parts/:n (raw bytes of
+ * partSize, the last smaller) → ArtifactPartAck; POST …/complete with ArtifactUploadComplete.
+ */
+export const ArtifactUploadStart = z.object({ uploadId: z.string(), partSize: z.number().int().positive() });
+export type ArtifactUploadStart = z.infer<typeof ArtifactUploadStart>;
+export const ArtifactPartAck = z.object({ partNumber: z.number().int(), etag: z.string() });
+export type ArtifactPartAck = z.infer<typeof ArtifactPartAck>;
+export const ArtifactUploadComplete = z.object({
+  parts: z.array(z.object({ partNumber: z.number().int().min(1), etag: z.string().min(1) })).min(1).max(10_000),
+});
+export type ArtifactUploadComplete = z.infer<typeof ArtifactUploadComplete>;

@@ -25,7 +25,9 @@ export const TRANSITIONS: Readonly<Record<State, readonly State[]>> = {
   KILLING: ["KILLED"],
   // RESTARTED is not CREATED: DESIGN.md allows KILLED straight from CREATED only.
   RESTARTED: ["CREATED", "KILLING"],
-  SUCCESS: [],
+  // Only a run: re-running chosen jobs of a SUCCESS run (DESIGN.md §7). Txn.move refuses
+  // RESTARTED for anything but the run, so a job, attempt or step that succeeded stays so.
+  SUCCESS: ["RESTARTED"],
   WARNING: ["RESTARTED"],
   FAILED: ["RESTARTED"],
   KILLED: ["RESTARTED"],
@@ -103,6 +105,8 @@ export const REASONS = {
   not_run: "the step had not started when its job ended",
   rerun: "the run was re-run (all jobs)",
   rerun_failed: "the run was re-run (failed and cancelled jobs, and their dependants)",
+  rerun_jobs: "the run was re-run (the jobs named, and their dependants)",
+  skipped: "the job's or step's `if:` was false: shown as \"Skipped\"; neither a failure nor a cancel",
   // reported by the agent
   step_failed: "a step failed (and was not continue-on-error)",
   steps_not_run: "steps did not run (their needs failed or the job stopped)",
@@ -113,6 +117,6 @@ export const REASONS = {
   agent_shutdown: "the agent was stopped while the job ran",
   agent_error: "the agent failed while running the job",
   invalid_assignment: "the agent could not read the job it was given",
-  rejected: "the control plane no longer accepted the job",
+  rejected: "an approval was rejected (the control plane), or the control plane no longer accepted the job (the agent)",
 } as const;
 export type Reason = keyof typeof REASONS;

@@ -7,6 +7,7 @@
  *   secrets.<NAME>               a project secret (control plane)
  *   params.<name>                a run parameter (control plane)
  *   run.<field>                  a fact about the run (control plane)
+ *   matrix.<key>                 the job's matrix combination (rendered when the parser expands it)
  *
  * Rendering happens twice: the control plane resolves what it knows and leaves every other
  * template exactly as written; the agent renders the remaining `steps.*` ones later. That is
@@ -15,7 +16,7 @@
  * second pass would then see a live template.
  */
 
-export const TEMPLATE_ROOTS = ["steps", "needs", "secrets", "params", "run"] as const;
+export const TEMPLATE_ROOTS = ["steps", "needs", "secrets", "params", "run", "matrix"] as const;
 export type TemplateRoot = (typeof TEMPLATE_ROOTS)[number];
 
 /** The fields of `run.<field>`. */
@@ -64,6 +65,7 @@ const SHAPES: Record<TemplateRoot, string> = {
   secrets: "secrets.<NAME>",
   params: "params.<name>",
   run: `run.<field> (${RUN_FIELDS.join(", ")})`,
+  matrix: "matrix.<key>",
 };
 
 /** Null when the path is well formed, else why not. */
@@ -80,6 +82,7 @@ function checkPath(expression: string, path: string[]): string | null {
       return path.length === 4 && path[2] === "outputs" ? null : bad;
     case "secrets":
     case "params":
+    case "matrix":
       return path.length === 2 ? null : bad;
     case "run":
       if (path.length !== 2) return bad;

@@ -15,7 +15,11 @@ import { parseTemplates, type Template } from "../templates.ts";
 import { expandedSize } from "./expansion.ts";
 import { DEFAULT_QUEUE } from "../queues.ts";
 import { reportRefusedQueues } from "./queue-check.ts";
+import { checkCondition, type ConditionScope } from "./conditions.ts";
 import { findCycle, upstreamOf, type GraphNode } from "./graph.ts";
+import { expandPipelineMatrices, matrixKeys, matrixSpec } from "./matrix.ts";
+import { approvalProblems, approvalSpec } from "./approval.ts";
+import { retryPolicyOf } from "./retry-policy.ts";
 import { closestMatch, PipelineFileSchema, pipelineErrorMap, unknownKeyMessage, type PipelineFile } from "./schema.ts";
 import {
   PIPELINE_DEFAULTS,
@@ -167,6 +171,8 @@ interface Scope {
   /** Jobs whose outputs are available; null: `needs.*` is refused here. */
   needs: Set<string> | null;
   secrets: boolean;
+  /** The job's matrix keys (none: `matrix.*` is refused). */
+  matrix?: ReadonlySet<string>;
 }
 
 /** Never throws: whatever the text, the answer is a pipeline or a list of problems. */
@@ -250,7 +256,7 @@ function parse(text: string, options: ParseOptions): ParseResult {
   }
 
   // Stage 3: relations, building the normalised pipeline as we go.
-  const pipeline = new Normaliser(parsed.data, report, label, options.existingJobs).pipeline(options);
+  const pipeline = new Normaliser(parsed.data, report, label, () => problems.length > 0, options.existingJobs).pipeline(options);
   if (problems.length > 0) return fail(problems);
   const stored = new TextEncoder().encode(JSON.stringify(pipeline)).byteLength;
   if (stored > PIPELINE_DEFAULTS.maxDefinitionBytes) {
@@ -307,14 +313,19 @@ class Normaliser {
   private readonly file: PipelineFile;
   private readonly report: Report;
   private readonly label: (path: Path) => string;
+  /** Whether anything was reported yet: matrices are expanded only from a sound file. */
+  private readonly faulty: () => boolean;
 
-  constructor(file: PipelineFile, report: Report, label: (path: Path) => string, existingJobs: Record<string, string[]> = {}) {
+  constructor(file: PipelineFile, report: Report, label: (path: Path) => string, faulty: () => boolean, existingJobs: Record<string, string[]> = {}) {
     this.file = file;
     this.report = report;
     this.label = label;
+    this.faulty = faulty;
     this.params = file.params ?? {};
     this.jobKeys = Object.keys(file.jobs);
-    this.jobOutputs = new Map(this.jobKeys.map((key) => [key, Object.keys(file.jobs[key]!.outputs ?? {})]));
+    // An approval job's outputs are its inputs.
+    const outputsOf = (job: PipelineFile["jobs"][string]) => Object.keys(job.type === "approval" ? (job.approval?.inputs ?? {}) : (job.outputs ?? {}));
+    this.jobOutputs = new Map(this.jobKeys.map((key) => [key, outputsOf(file.jobs[key]!)]));
     for (const [key, outputs] of Object.entries(existingJobs)) if (!this.jobOutputs.has(key)) this.jobOutputs.set(key, outputs);
     this.knownJobs = [...this.jobOutputs.keys()];
   }
@@ -323,14 +334,15 @@ class Normaliser {
     const { file } = this;
     const stepsWhy = "step outputs are not available in the pipeline's env";
     this.env(file.env ?? {}, ["env"], { steps: null, stepsWhy, needs: null, secrets: true });
-    const jobs = this.jobKeys.map((key) => this.job(key, file.jobs[key]!));
-    if (options.queueRefusal) reportRefusedQueues(file, jobs, options.queueRefusal, (path, message) => this.fault(path, message));
+    const written = this.jobKeys.map((key) => this.job(key, file.jobs[key]!));
+    if (options.queueRefusal) reportRefusedQueues(file, written, options.queueRefusal, (path, message) => this.fault(path, message));
     reportCycles(
-      jobs.map((job) => ({ id: job.key, needs: job.needs })),
+      written.map((job) => ({ id: job.key, needs: job.needs })),
       "jobs form a cycle",
       (from, to) => ["jobs", from, "needs", file.jobs[from]!.needs!.indexOf(to)],
       this.report,
     );
+    const jobs = this.faulty() ? written : expandPipelineMatrices(written, (key) => this.file.jobs[key]!.matrix, (path, message) => this.fault(path, message));
     const on = file.on;
     // A schedule has nobody to ask for a param's value: every param needs a default.
     if (on?.schedule !== undefined) {
@@ -402,12 +414,25 @@ class Normaliser {
     // Templates. A job's env is set before any step runs, so it cannot see step outputs.
     const jobNeeds = new Set(needs);
     const jobSteps = new Set(ids);
+    const matrix = matrixKeys(matrixSpec(job.matrix));
     const stepsWhy = "step outputs are not available in a job's env; set the variable in the step's env";
-    this.env(job.env ?? {}, at("env"), { steps: null, stepsWhy, needs: jobNeeds, secrets: true });
+    this.env(job.env ?? {}, at("env"), { steps: null, stepsWhy, needs: jobNeeds, secrets: true, matrix });
+    job["runs-on"].forEach((label, i) => this.templates(label, at("runs-on", i), { steps: null, needs: null, secrets: false, matrix }));
+    const conditionScope: ConditionScope = {
+      params: new Set(Object.keys(this.params)),
+      needs: new Map(needs.map((need) => [need, this.jobOutputs.get(need) ?? []])),
+      jobKeys: this.knownJobs,
+      matrix,
+      matrixJobs: new Set(this.jobKeys.filter((k) => this.file.jobs[k]!.matrix)),
+    };
+    if (job.if != null) this.condition(job.if, at("if"), conditionScope);
     const steps = job.steps.map((step, i): PipelineStep => {
       const id = ids[i]!;
       const upstream = upstreamOf(stepNodes, [id]).filter((other) => other !== id);
-      const scope: Scope = { steps: new Set(upstream), jobSteps, self: id, needs: jobNeeds, secrets: true };
+      if (step.if != null) {
+        this.condition(step.if, at("steps", i, "if"), { ...conditionScope, steps: { upstream: new Set(upstream), all: jobSteps, self: id } });
+      }
+      const scope: Scope = { steps: new Set(upstream), jobSteps, self: id, needs: jobNeeds, secrets: true, matrix };
       // Templated fields: run, env values, working-directory (docs/pipelines.md). `name` is shown as written.
       this.templates(step.run, at("steps", i, "run"), scope);
       const directory = step["working-directory"];
@@ -424,29 +449,48 @@ class Normaliser {
         retries: step.retries ?? 0,
         shell: step.shell ?? null,
         workingDirectory: directory ?? null,
+        ...(step.if != null && { if: step.if }),
       };
     });
     // A job's outputs are rendered when the job ends, so every step's outputs are available.
     for (const [name, value] of Object.entries(job.outputs ?? {})) {
-      this.templates(value, at("outputs", name), { steps: jobSteps, jobSteps, needs: jobNeeds, secrets: false });
+      this.templates(value, at("outputs", name), { steps: jobSteps, jobSteps, needs: jobNeeds, secrets: false, matrix });
     }
 
+    for (const [path, message] of approvalProblems(job)) this.fault(at(...path), message);
+    const retry = retryPolicyOf(job.retries);
+    for (const [path, message] of retry.problems) this.fault(at("retries", ...path), message);
+    const approval = approvalSpec(job);
     const datasets = (list: { namespace: string; name: string }[] | null | undefined) =>
       (list ?? []).map(({ namespace, name }) => ({ namespace, name }));
     return {
       key,
       queue: job.queue ?? this.file.queue ?? DEFAULT_QUEUE,
-      runsOn: job["runs-on"],
+      runsOn: approval ? [] : job["runs-on"],
       priority: job.priority ?? 0,
       timeoutMs: job.timeout ?? PIPELINE_DEFAULTS.jobTimeoutMs,
-      retries: job.retries ?? 0,
+      retries: job.retries?.limit ?? 0,
+      ...(retry.policy && { retryPolicy: retry.policy }),
+      ...(job.if != null && { if: job.if }),
       needs,
       env: job.env ?? {},
-      steps,
+      steps: approval ? [] : steps,
+      ...(approval && { approval }),
       outputs: job.outputs ?? {},
       artifacts: job.artifacts ?? [],
       lineage: { inputs: datasets(job.lineage?.inputs), outputs: datasets(job.lineage?.outputs) },
     };
+  }
+
+  /** Reports each problem of an `if:` at its place inside the condition's text. */
+  private condition(text: string, path: Path, scope: ConditionScope): void {
+    for (const problem of checkCondition(text, scope)) {
+      // At the end of the text (something missing) it points at the last character.
+      const start = Math.min(problem.offset, Math.max(0, text.length - 1));
+      const source = text.slice(start);
+      const inText = source === "" ? undefined : { value: text, start, source };
+      this.report(path, `${pathLabel(path)}: ${problem.message}`, "value", inText);
+    }
   }
 
   private fault(path: Path, message: string): void {
@@ -484,6 +528,7 @@ class Normaliser {
         if (!scope.needs) return "needs.* is only available inside a job";
         if (!this.jobOutputs.has(name)) return unknown("job", name, this.knownJobs);
         if (!scope.needs.has(name)) return `job "${name}" is not in this job's needs; add it there`;
+        if (this.file.jobs[name]?.matrix) return `job "${name}" has a matrix: its outputs are per instance, and needs.* cannot name one`;
         if (!this.jobOutputs.get(name)!.includes(t.path[3]!)) return `job "${name}" declares no output "${t.path[3]}"`;
         return null;
       case "params":
@@ -492,6 +537,9 @@ class Normaliser {
         return scope.secrets ? null : "secrets may not be copied into job outputs";
       case "run":
         return null;
+      case "matrix":
+        if (!scope.matrix || scope.matrix.size === 0) return "this job has no matrix";
+        return scope.matrix.has(name) ? null : `the matrix has no key "${name}"; it has ${[...scope.matrix].join(", ")}`;
     }
   }
 }

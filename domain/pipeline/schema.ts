@@ -17,7 +17,7 @@ import { QUEUE_NAME_PATTERN, QUEUE_NAME_RULE } from "../queues.ts";
 import { IDENTIFIER } from "../templates.ts";
 import { cronProblem } from "../triggers/schedule.ts";
 import { parseDuration } from "./duration.ts";
-import { PIPELINE_DEFAULTS } from "./types.ts";
+import { APPROVAL_INPUT_TYPES, PIPELINE_DEFAULTS, RETRY_CAUSES } from "./types.ts";
 
 /** Longest `timeout` a job or step may ask for: longer is almost surely a slip of the unit. */
 export const MAX_TIMEOUT_MS = 7 * 24 * 60 * 60 * 1000;
@@ -114,6 +114,33 @@ const retries = z
   .int(`must be a whole number from 0 to ${PIPELINE_DEFAULTS.maxRetries}`)
   .min(0, `must be a whole number from 0 to ${PIPELINE_DEFAULTS.maxRetries}`)
   .max(PIPELINE_DEFAULTS.maxRetries, `must be a whole number from 0 to ${PIPELINE_DEFAULTS.maxRetries}`);
+
+/** A condition's text; `if: false` is read as the condition `false`. */
+const condition = z.union([text, z.boolean()], { error: "a condition is an expression such as ${{ success() }}" }).transform(String);
+
+/** How long a retry waits; longer than a day is surely a slip of the unit. */
+const backoff = z.union([z.string(), z.number()]).transform((value, ctx) => {
+  const result = parseDuration(String(value));
+  if (!result.ok) {
+    ctx.addIssue({ code: "custom", message: result.error });
+    return z.NEVER;
+  }
+  if (result.ms < 0 || result.ms > 24 * 60 * 60 * 1000) ctx.addIssue({ code: "custom", message: "a backoff is from 0s to 1d" });
+  return Math.ceil(result.ms);
+});
+
+/** `retries: 2` is shorthand for `retries: {limit: 2}`. */
+const retryPolicy = z.preprocess(
+  (value) => (typeof value === "number" ? { limit: value } : value),
+  strict({
+    limit: retries,
+    backoff: backoff.nullish(),
+    on: oneOrMany(z.enum(RETRY_CAUSES, { error: `expected one of ${RETRY_CAUSES.join(", ")}` }))
+      .refine((list) => list.length > 0, "list at least one of failure, lost, timeout")
+      .nullish(),
+    "exit-codes": z.array(z.int("an exit code is a whole number")).min(1).max(50).nullish(),
+  }),
+);
 
 const envName = z
   .string()
@@ -214,19 +241,72 @@ export const StepSchema = strict({
   retries: retries.nullish(),
   shell: text.nullish(),
   "working-directory": text.nullish(),
+  if: condition.nullish(),
 });
+
+/** A scalar matrix value; numbers and booleans become strings, like env values. */
+const matrixValue = z
+  .union([z.string(), z.number(), z.boolean()], { error: "a matrix value must be a string, number or boolean" })
+  .transform(String);
+const matrixEntry = z.record(z.string(), matrixValue);
+
+/** `matrix: {<key>: [values], include?, exclude?, max-parallel?}`; keys are checked in parse.ts. */
+const matrix = z
+  .object({
+    include: z.array(matrixEntry).max(256).nullish(),
+    exclude: z.array(matrixEntry).max(256).nullish(),
+    "max-parallel": z.int("must be a whole number").min(1, "must be at least 1").nullish(),
+  })
+  .catchall(z.array(matrixValue, { error: "a matrix key takes a list of values" }).min(1).max(256));
+
+/** A label, or a template (`${{ matrix.os }}`) checked once the matrix is expanded. */
+const runsOnLabel = z.union([LABEL, z.string().regex(/\$\{\{/)], {
+  error: "a label is 1–63 letters, digits, '_', '.', ':' or '-'",
+});
+
+const approval = strict({
+  prompt: text,
+  inputs: z
+    .record(
+      identifier("an input name"),
+      strict({
+        type: z.enum(APPROVAL_INPUT_TYPES, { error: `expected one of ${APPROVAL_INPUT_TYPES.join(", ")}` }),
+        required: z.boolean().nullish(),
+        default: z.union([z.string(), z.number(), z.boolean()]).transform(String).nullish(),
+        description: z.string().nullish(),
+      }),
+    )
+    .nullish(),
+  timeout: duration.nullish(),
+});
+
+/**
+ * An approval job has no agent and no steps: `runs-on` and `steps` are filled in here so the
+ * job schema stays one; parse.ts refuses them when written and leaves them out.
+ */
+const APPROVAL_PLACEHOLDER = "ym.approval.no-agent";
+export const isApprovalPlaceholder = (runsOn: string[]) => runsOn.length === 1 && runsOn[0] === APPROVAL_PLACEHOLDER;
+const approvalDefaults = (value: unknown) => {
+  if (typeof value !== "object" || value === null || (value as { type?: unknown }).type !== "approval") return value;
+  const job = value as Record<string, unknown>;
+  return { ...job, "runs-on": job["runs-on"] ?? APPROVAL_PLACEHOLDER, steps: job.steps ?? [{ run: APPROVAL_PLACEHOLDER }] };
+};
 
 const queueName = z.string().regex(QUEUE_NAME_PATTERN, QUEUE_NAME_RULE);
 
 export const JobSchema = strict({
   queue: queueName.nullish(),
-  "runs-on": oneOrMany(LABEL).refine((labels) => labels.length > 0, "list at least one label").refine(
+  type: z.enum(["approval"], { error: 'the only job type is "approval" (leave type out for a job with steps)' }).nullish(),
+  approval: approval.nullish(),
+  matrix: matrix.nullish(),
+  "runs-on": oneOrMany(runsOnLabel).refine((labels) => labels.length > 0, "list at least one label").refine(
     (labels) => labels.length <= 50,
     "at most 50 labels",
   ),
   priority: z.int("must be a whole number").nullish(),
   timeout: duration.nullish(),
-  retries: retries.nullish(),
+  retries: retryPolicy.nullish(),
+  if: condition.nullish(),
   needs: needs.nullish(),
   env: env.nullish(),
   steps: z
@@ -245,7 +325,7 @@ export const PipelineFileSchema = strict({
   on: triggers.nullish(),
   queue: queueName.nullish(),
   jobs: z
-    .record(identifier("a job key"), JobSchema)
+    .record(identifier("a job key"), z.preprocess(approvalDefaults, JobSchema))
     .refine((jobs) => Object.keys(jobs).length > 0, "define at least one job"),
 });
 

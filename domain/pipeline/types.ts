@@ -41,6 +41,8 @@ export interface PipelineStep {
   retries: number;
   shell: string | null;
   workingDirectory: string | null;
+  /** `if:` as written (domain/expressions.ts), evaluated by the agent; absent = `success()`. */
+  if?: string;
 }
 
 export interface PipelineJob {
@@ -51,8 +53,19 @@ export interface PipelineJob {
   /** Higher is claimed first. */
   priority: number;
   timeoutMs: number;
-  /** Job attempts after the first. */
+  /** Job attempts after the first (the retry policy's `limit`). */
   retries: number;
+  /** When a failed job attempt is retried; absent (older pipelines) = RETRY_DEFAULTS. */
+  retryPolicy?: RetryPolicy;
+  /** `if:` as written (domain/expressions.ts), evaluated by the engine; absent = `success()`. */
+  if?: string;
+  /**
+   * A `type: approval` job: no agent, no steps; it waits for a person's approve or reject
+   * (docs/pipelines.md, "Approvals"). Its `runsOn` and `steps` are empty.
+   */
+  approval?: ApprovalSpec;
+  /** Set on each instance of a matrix job (matrix.ts): the job as written, its combination. */
+  matrix?: { job: string; values: Record<string, string>; maxParallel: number | null };
   needs: string[];
   env: Record<string, string>;
   steps: PipelineStep[];
@@ -62,6 +75,30 @@ export interface PipelineJob {
   artifacts: string[];
   lineage: { inputs: Dataset[]; outputs: Dataset[] };
 }
+
+export const APPROVAL_INPUT_TYPES = ["string", "number", "boolean"] as const;
+
+export interface ApprovalSpec {
+  prompt: string;
+  /** Name → what the approver gives; the values become the job's outputs (as strings). */
+  inputs: Record<string, { type: (typeof APPROVAL_INPUT_TYPES)[number]; required: boolean; default?: string; description?: string }>;
+  /** How long it may wait, from when its needs allow it, before it fails (`timeout`); null = for ever. */
+  timeoutMs: number | null;
+}
+
+/** What ended a failed job attempt, as `retries.on` names it. */
+export const RETRY_CAUSES = ["failure", "lost", "timeout"] as const;
+export type RetryCause = (typeof RETRY_CAUSES)[number];
+
+export interface RetryPolicy {
+  /** How long a retry waits before it is queued (not holding an agent meanwhile). */
+  backoffMs: number;
+  on: RetryCause[];
+  /** A `failure` is retried only when the failing exit code is listed; null = any exit code. */
+  exitCodes: number[] | null;
+}
+
+export const RETRY_DEFAULTS: RetryPolicy = { backoffMs: 0, on: ["failure", "lost", "timeout"], exitCodes: null };
 
 export interface Pipeline {
   name: string;

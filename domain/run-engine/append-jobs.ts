@@ -13,8 +13,8 @@ import { type ParseOptions, parsePipeline } from "../pipeline/parse.ts";
 import { PIPELINE_DEFAULTS, type ParseResult, type Pipeline, type PipelineJob } from "../pipeline/types.ts";
 import { newJob } from "./create.ts";
 import { refuse } from "./effects.ts";
-import { addJobAttempt, enqueueReadyJobs, finishAttemptIfDone, killDependants } from "./jobs-graph.ts";
-import { jobStatus, latestJobAttempt, type RunState, type UploadRecord } from "./model.ts";
+import { addJobAttempt, enqueueReadyJobs, finishAttemptIfDone } from "./jobs-graph.ts";
+import { latestJobAttempt, type RunState, type UploadRecord } from "./model.ts";
 import type { Txn } from "./txn.ts";
 
 /** An upload from a job that an upload added is one level deeper; past this it is refused. */
@@ -96,11 +96,8 @@ export function appendJobs(txn: Txn, input: AppendJobsInput): AppendJobsResult {
     txn.touchJob(job);
     addJobAttempt(txn, job);
   }
-  // A need that already failed (or was cancelled) will never succeed: its new dependants are not run.
-  for (const job of attempt.jobs) {
-    const status = jobStatus(job);
-    if (isTerminal(status) && status !== "SUCCESS" && status !== "WARNING") killDependants(txn, job.key);
-  }
+  // Queues the new jobs whose needs are met, and ends those that can no longer run (a need
+  // that already failed: `needs_failed`) or whose condition is false (`skipped`).
   enqueueReadyJobs(txn);
   finishAttemptIfDone(txn);
   return { added: keys, unchanged: [] };

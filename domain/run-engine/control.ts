@@ -3,8 +3,8 @@ import { isTerminal } from "../states.ts";
 import { refuse } from "./effects.ts";
 import { openAttempt } from "./create.ts";
 import { downstreamOf } from "../pipeline/graph.ts";
-import { finishAttemptIfDone, jobNodes, killDependants, killStepNotRun, enqueueReadyJobs } from "./jobs-graph.ts";
-import { type JobState, jobQueue, jobStatus, latestJobAttempt } from "./model.ts";
+import { finishAttemptIfDone, jobNodes, killStepNotRun, enqueueReadyJobs, pipelineJob } from "./jobs-graph.ts";
+import { isSkipped, type JobState, jobQueue, jobStatus, latestJobAttempt } from "./model.ts";
 import type { Txn } from "./txn.ts";
 
 /** Stops one job: a queued one ends KILLED at once, a running one goes KILLING until its agent confirms. */
@@ -59,7 +59,6 @@ export function cancelJobs(txn: Txn, jobAttemptIds: string[]): string[] {
     if (found.job.attempts[found.job.attempts.length - 1] !== found.jobAttempt) continue;
     cancelJob(txn, found.job, dequeued);
     cancelled.push(id);
-    if (found.jobAttempt.status === "KILLED") killDependants(txn, found.job.key);
   }
   pushDequeues(txn, dequeued);
   enqueueReadyJobs(txn);
@@ -67,26 +66,59 @@ export function cancelJobs(txn: Txn, jobAttemptIds: string[]): string[] {
   return cancelled;
 }
 
-/**
- * Adds attempt N+1. All jobs run again, or with `failedOnly` the failed and cancelled jobs and
- * every job downstream of them; the others keep their result and outputs. Attempt N is left as is.
- */
-export function rerun(txn: Txn, failedOnly: boolean): void {
-  const run = txn.state.run;
-  if (!["FAILED", "KILLED", "WARNING"].includes(run.status)) {
-    refuse(409, "run_not_rerunnable", `run #${run.number} is ${run.status}; only a failed, cancelled or warning run can be re-run`);
+/** What a re-run runs again: all jobs (the default), the failed ones, or the jobs named. */
+export interface RerunOptions {
+  failedOnly?: boolean;
+  /** Job keys (a matrix job's key as written names all its instances). */
+  jobs?: string[];
+}
+
+/** The keys of the previous attempt's jobs that `names` choose; refuses a name that is none. */
+function chosenJobs(txn: Txn, names: string[]): Set<string> {
+  const jobs = txn.attempt.jobs;
+  if (names.length === 0) refuse(400, "no_jobs_chosen", "jobs: name at least one job to re-run, or leave jobs out to re-run them all");
+  const chosen = new Set<string>();
+  for (const name of names) {
+    const matching = jobs.filter((j) => j.key === name || pipelineJob(txn.state.run.definition, j.key)?.matrix?.job === name);
+    if (matching.length === 0) {
+      refuse(400, "unknown_job", `run #${txn.state.run.number} has no job "${name}"; its jobs are ${jobs.map((j) => j.key).join(", ")}`);
+    }
+    for (const job of matching) chosen.add(job.key);
   }
+  return chosen;
+}
+
+/**
+ * Adds attempt N+1. All jobs run again; or with `failedOnly` the failed and cancelled jobs, or
+ * with `jobs` the jobs named, and every job downstream of them; the others keep their result
+ * and outputs. Attempt N is left as is. Only chosen jobs may re-run a SUCCESS run.
+ */
+export function rerun(txn: Txn, options: RerunOptions): void {
+  const run = txn.state.run;
+  const failedOnly = options.failedOnly ?? false;
+  const rerunnable = options.jobs ? ["SUCCESS", "FAILED", "KILLED", "WARNING"] : ["FAILED", "KILLED", "WARNING"];
+  if (!rerunnable.includes(run.status)) {
+    const what = options.jobs ? "a finished run" : "a failed, cancelled or warning run (name jobs to re-run a successful one)";
+    refuse(409, "run_not_rerunnable", `run #${run.number} is ${run.status}; only ${what} can be re-run`);
+  }
+  if (options.jobs && failedOnly) refuse(400, "rerun_conflict", "give failedOnly or jobs, not both");
   const previous = txn.attempt;
   let again: Set<string> | null = null;
+  if (options.jobs) again = chosenJobs(txn, options.jobs);
   if (failedOnly) {
-    const failed = previous.jobs.filter((j) => ["FAILED", "KILLED"].includes(jobStatus(j))).map((j) => j.key);
-    if (failed.length === 0) refuse(409, "nothing_to_rerun", `run #${run.number} has no failed or cancelled job to re-run`);
-    again = new Set(downstreamOf(jobNodes(previous.jobs), failed));
+    // A skipped job is not a failure: it runs again only when a job it needs does.
+    again = new Set(previous.jobs.filter((j) => ["FAILED", "KILLED"].includes(jobStatus(j)) && !isSkipped(j)).map((j) => j.key));
+    if (again.size === 0) refuse(409, "nothing_to_rerun", `run #${run.number} has no failed or cancelled job to re-run`);
   }
-  txn.moveRun("RESTARTED", failedOnly ? "rerun_failed" : "rerun"); // recorded on attempt N
+  if (again) {
+    again = new Set(downstreamOf(jobNodes(previous.jobs), again));
+  }
+  txn.moveRun("RESTARTED", options.jobs ? "rerun_jobs" : failedOnly ? "rerun_failed" : "rerun"); // recorded on attempt N
   run.endedAt = null;
   const rerunSet = again;
-  openAttempt(txn, failedOnly, (key) => rerunSet === null || rerunSet.has(key));
+  const attempt = openAttempt(txn, failedOnly, (key) => rerunSet === null || rerunSet.has(key));
+  if (options.jobs) attempt.rerunJobs = [...options.jobs];
   txn.moveRun("CREATED"); // recorded on attempt N+1, which now exists
   enqueueReadyJobs(txn);
+  finishAttemptIfDone(txn); // the jobs that run again may all be skipped by their conditions
 }

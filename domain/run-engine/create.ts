@@ -2,7 +2,7 @@
 import type { PipelineJob } from "../pipeline/types.ts";
 import type { CommandResult } from "./effects.ts";
 import { addJobAttempt, enqueueReadyJobs, finishAttemptIfDone } from "./jobs-graph.ts";
-import type { EngineContext, JobState, RunAttemptState, RunInfo, RunState } from "./model.ts";
+import { type EngineContext, type JobState, jobReason, type RunAttemptState, type RunInfo, type RunState } from "./model.ts";
 import { Txn } from "./txn.ts";
 
 /** What starting a run takes: the run's facts; the engine adds its status and times. */
@@ -21,12 +21,15 @@ export function createRun(input: CreateRunInput, ctx: EngineContext): CommandRes
   txn.created("run", run.id, { runAttempt: 1 });
   txn.touchRun();
   openAttempt(txn, false, () => true);
+  enqueueReadyJobs(txn);
+  finishAttemptIfDone(txn); // every job skipped by its condition
   return txn.result(txn.state);
 }
 
 /**
  * Adds run attempt N+1 with every job of the pipeline. `rerun(key)` says whether a job runs
- * again; a job that does not keeps its result and outputs from the previous attempt.
+ * again; a job that does not keeps its result and outputs from the previous attempt. The
+ * caller queues the ready jobs once the run is CREATED (some may end at once, skipped).
  */
 export function openAttempt(txn: Txn, failedOnly: boolean, rerun: (key: string) => boolean): RunAttemptState {
   const previous = txn.state.attempts[txn.state.attempts.length - 1];
@@ -51,15 +54,14 @@ export function openAttempt(txn: Txn, failedOnly: boolean, rerun: (key: string) 
     const earlier = previous?.jobs.find((j) => j.key === def.key);
     if (earlier && !rerun(def.key)) {
       const status = earlier.reused?.status ?? earlier.attempts[earlier.attempts.length - 1]!.status;
-      job.reused = { attempt: earlier.reused?.attempt ?? previous!.number, jobId: earlier.reused?.jobId ?? earlier.id, status };
+      const reason = jobReason(earlier);
+      job.reused = { attempt: earlier.reused?.attempt ?? previous!.number, jobId: earlier.reused?.jobId ?? earlier.id, status, reason };
       job.outputs = { ...earlier.outputs };
       job.waitingOn = [];
       continue;
     }
     addJobAttempt(txn, job);
   }
-  enqueueReadyJobs(txn);
-  finishAttemptIfDone(txn);
   return attempt;
 }
 

@@ -51,7 +51,9 @@ export type Effect =
   /** The job attempt ended: its log can be archived. */
   | { type: "jobAttemptEnded"; jobAttemptId: string }
   /** A step reported metrics while running (OpenLineage RUNNING). */
-  | { type: "progress"; jobAttemptId: string; stepId: string };
+  | { type: "progress"; jobAttemptId: string; stepId: string }
+  /** An approval job started waiting for a person (OpenLineage OTHER). */
+  | { type: "awaitingApproval"; jobAttemptId: string };
 
 export interface EngineError {
   status: 400 | 404 | 409 | 410 | 413;

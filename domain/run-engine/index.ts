@@ -6,7 +6,8 @@
 import type { JobFinish, StepUpdate } from "../protocol.ts";
 import type { CommandResult } from "./effects.ts";
 import { type AppendJobsInput, type AppendJobsResult, appendJobs } from "./append-jobs.ts";
-import { cancelJobs, cancelRun, rerun } from "./control.ts";
+import { type ApprovalDecision, decideApproval } from "./approvals.ts";
+import { cancelJobs, cancelRun, rerun, type RerunOptions } from "./control.ts";
 import { type AssignInput, assignJob, finishJob, heartbeat, reissueToken, updateStep } from "./job-lifecycle.ts";
 import type { EngineContext, JobAttemptState, JobState, RunState, StepState } from "./model.ts";
 import { tick } from "./tick.ts";
@@ -16,6 +17,8 @@ export * from "./model.ts";
 export * from "./effects.ts";
 export { createRun, type CreateRunInput } from "./create.ts";
 export type { AssignInput } from "./job-lifecycle.ts";
+export type { RerunOptions } from "./control.ts";
+export type { ApprovalDecision } from "./approvals.ts";
 export { nextDeadline } from "./tick.ts";
 export { MAX_RUN_JOBS, MAX_UPLOAD_DEPTH, parseUpload, type AppendJobsInput, type AppendJobsResult } from "./append-jobs.ts";
 export { buildJobAssignment, type AssignmentOptions } from "./job-assignment.ts";
@@ -25,8 +28,9 @@ export const engine = {
   cancel: (state: RunState, ctx: EngineContext): CommandResult<void> => runCommand(state, ctx, (t) => cancelRun(t)),
   cancelJobs: (state: RunState, ctx: EngineContext, jobAttemptIds: string[]): CommandResult<string[]> =>
     runCommand(state, ctx, (t) => cancelJobs(t, jobAttemptIds)),
-  rerun: (state: RunState, ctx: EngineContext, failedOnly: boolean): CommandResult<void> =>
-    runCommand(state, ctx, (t) => rerun(t, failedOnly)),
+  /** A boolean is `failedOnly` (the older call). */
+  rerun: (state: RunState, ctx: EngineContext, options: boolean | RerunOptions): CommandResult<void> =>
+    runCommand(state, ctx, (t) => rerun(t, typeof options === "boolean" ? { failedOnly: options } : options)),
   assign: (state: RunState, ctx: EngineContext, input: AssignInput): CommandResult<{ job: JobState; jobAttempt: JobAttemptState }> =>
     runCommand(state, ctx, (t) => assignJob(t, input)),
   reissueToken: (state: RunState, ctx: EngineContext, input: { jobAttemptId: string; agentId: string; tokenHash: string }): CommandResult<{ job: JobState; jobAttempt: JobAttemptState }> =>
@@ -40,4 +44,7 @@ export const engine = {
   appendJobs: (state: RunState, ctx: EngineContext, input: AppendJobsInput): CommandResult<AppendJobsResult> =>
     runCommand(state, ctx, (t) => appendJobs(t, input)),
   tick: (state: RunState, ctx: EngineContext): CommandResult<void> => runCommand(state, ctx, (t) => tick(t)),
+  /** A person approves or rejects the approval job `jobKey` (approvals.ts). */
+  decideApproval: (state: RunState, ctx: EngineContext, jobKey: string, decision: ApprovalDecision): CommandResult<JobState> =>
+    runCommand(state, ctx, (t) => decideApproval(t, jobKey, decision)),
 };

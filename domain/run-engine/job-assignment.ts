@@ -6,6 +6,7 @@
  */
 import { AGENT_PROTOCOL_VERSION, type JobAssignment } from "../protocol.ts";
 import { renderTemplate, templateReferences } from "../templates.ts";
+import { needsContext } from "./job-conditions.ts";
 import type { JobAttemptState, JobState, RunState } from "./model.ts";
 
 /** Written at the top of every job log of a run without secrets. */
@@ -86,6 +87,10 @@ export function buildJobAssignment(state: RunState, job: JobState, jobAttempt: J
     limits: options.limits,
     ...(run.secretsWithheld ? { notices: [SECRETS_WITHHELD_NOTICE] } : {}),
   };
+  if (def.steps.some((s) => s.if !== undefined)) {
+    const params = { ...Object.fromEntries(Object.entries(run.definition.params).flatMap(([k, p]) => (p.default === undefined ? [] : [[k, p.default]]))), ...run.params };
+    assignment.conditions = { params, needs: needsContext(state, job, jobsByKey), ...(def.matrix && { matrix: def.matrix.values }) };
+  }
   // Job outputs may name secrets too; they are resolved by the agent from step outputs only.
   for (const text of Object.values(def.outputs)) for (const ref of templateReferences(text, "secrets")) usedSecrets.add(ref.path[1]!);
   assignment.mask = [...usedSecrets].map((name) => options.secrets[name]).filter((v): v is string => !!v);

@@ -5,7 +5,8 @@
 import { type JobFinish, OUTPUT_LIMITS, outputsBytes, type StepUpdate } from "../protocol.ts";
 import { isTerminal, type State } from "../states.ts";
 import { refuse } from "./effects.ts";
-import { addJobAttempt, enqueueReadyJobs, finishAttemptIfDone, jobDefinition, killDependants, killStepNotRun } from "./jobs-graph.ts";
+import { addJobAttempt, enqueueReadyJobs, finishAttemptIfDone, jobDefinition, killStepNotRun } from "./jobs-graph.ts";
+import { retryDecision } from "./retry-policy.ts";
 import { type JobAttemptState, type JobState, jobQueue, type StepState } from "./model.ts";
 import type { Txn } from "./txn.ts";
 
@@ -37,6 +38,8 @@ export function assignJob(txn: Txn, input: AssignInput): { job: JobState; jobAtt
     refuse(409, "job_not_claimable", `job attempt ${jobAttempt.id} is ${jobAttempt.status}, not waiting for an agent`);
   }
   if (job.waitingOn.length > 0) refuse(409, "job_not_ready", `job ${job.key} still waits on ${job.waitingOn.join(", ")}`);
+  // Only what was handed to the dispatcher is claimed (a retry in its backoff is not, yet).
+  if (jobAttempt.queuedAt === null) refuse(409, "job_not_ready", `job ${job.key} attempt ${jobAttempt.number} is not queued yet`);
   if (txn.attempt.status === "KILLING") refuse(409, "run_cancelling", "the run is being cancelled");
   txn.moveJobAttempt(job, jobAttempt, "RUNNING");
   jobAttempt.agentId = input.agentId;
@@ -162,7 +165,7 @@ export function finishJob(txn: Txn, jobAttemptId: string, finish: JobFinish): Jo
   if (finish.message) jobAttempt.message = finish.message;
   checkOutputs(`job ${job.key}`, finish.outputs);
   if (outcome === "SUCCESS" || outcome === "WARNING") job.outputs = finish.outputs;
-  endJobAttempt(txn, job, jobAttempt, outcome, finish.reason ?? (outcome === "KILLED" ? "cancelled" : null));
+  endJobAttempt(txn, job, jobAttempt, outcome, finish.reason ?? (outcome === "KILLED" ? "cancelled" : null), finish.exitCode ?? null);
   return jobAttempt;
 }
 
@@ -170,7 +173,14 @@ export function finishJob(txn: Txn, jobAttemptId: string, finish: JobFinish): Jo
  * Ends a running (or killing) job attempt, then moves the run on: a retry for a failure with
  * retries left, the dependants queued or marked not run, and the attempt's end when all are over.
  */
-export function endJobAttempt(txn: Txn, job: JobState, jobAttempt: JobAttemptState, outcome: State, reason: string | null): void {
+export function endJobAttempt(
+  txn: Txn,
+  job: JobState,
+  jobAttempt: JobAttemptState,
+  outcome: State,
+  reason: string | null,
+  exitCode: number | null = null,
+): void {
   for (const step of jobAttempt.steps) {
     if (!isTerminal(step.status)) killStepNotRun(txn, job, jobAttempt, step, outcome === "KILLED" ? "cancelled" : "not_run");
   }
@@ -180,12 +190,13 @@ export function endJobAttempt(txn: Txn, job: JobState, jobAttempt: JobAttemptSta
   if (jobAttempt.agentId) txn.effects.push({ type: "release", queue: jobQueue(job), jobAttemptId: jobAttempt.id, agentId: jobAttempt.agentId });
   txn.effects.push({ type: "jobAttemptEnded", jobAttemptId: jobAttempt.id });
 
-  const retriesLeft = jobDefinition(txn, job.key).retries - (job.attempts.length - 1);
-  if (outcome === "FAILED" && retriesLeft > 0 && txn.attempt.status !== "KILLING") {
-    addJobAttempt(txn, job);
-  } else if (outcome === "FAILED" || outcome === "KILLED") {
-    killDependants(txn, job.key);
+  const decision =
+    outcome === "FAILED" ? retryDecision(jobDefinition(txn, job.key), job, { reason, exitCode }, txn.attempt.status === "KILLING") : null;
+  if (decision) jobAttempt.retry = decision.why;
+  if (decision?.retry) {
+    const next = addJobAttempt(txn, job);
+    if (decision.backoffMs > 0) next.notBefore = txn.now + decision.backoffMs;
   }
-  enqueueReadyJobs(txn);
+  enqueueReadyJobs(txn); // queues the retry, or ends the jobs that can no longer run
   finishAttemptIfDone(txn);
 }

@@ -2,10 +2,10 @@
  * The jobs of a run attempt as a graph: what a job waits on, which jobs are ready to queue,
  * which ones can no longer run, and when the attempt is over.
  */
-import { downstreamOf } from "../pipeline/graph.ts";
-import { isTerminal, summarize, type State } from "../states.ts";
+import { isTerminal, summarize } from "../states.ts";
 import type { Pipeline, PipelineJob } from "../pipeline/types.ts";
-import { type JobAttemptState, type JobState, jobQueue, jobStatus, latestJobAttempt, type StepState } from "./model.ts";
+import { decideJob } from "./job-conditions.ts";
+import { AWAITING_APPROVAL, isSkipped, type JobAttemptState, type JobState, jobQueue, jobStatus, latestJobAttempt, type StepState } from "./model.ts";
 import type { Txn } from "./txn.ts";
 
 /** Each pipeline's jobs by key, built once per definition (a run keeps its definition). */
@@ -26,8 +26,6 @@ export function jobDefinition(txn: Txn, key: string): PipelineJob {
   if (!def) throw new Error(`job ${key} is not in the pipeline definition`);
   return def;
 }
-
-const SUCCEEDED: readonly State[] = ["SUCCESS", "WARNING"];
 
 export function newSteps(def: PipelineJob): StepState[] {
   return def.steps.map((s) => ({
@@ -72,66 +70,96 @@ export function addJobAttempt(txn: Txn, job: JobState): JobAttemptState {
   return jobAttempt;
 }
 
-/** Queues every job whose needs have all succeeded and whose latest attempt is CREATED. */
+/** What a matrix instance waits on while `max-parallel` of its siblings are queued or running. */
+export const MAX_PARALLEL = "max-parallel";
+
+/** Whether `def`'s matrix has `max-parallel` instances queued or running already. */
+function atMaxParallel(txn: Txn, def: PipelineJob, byKey: ReadonlyMap<string, JobState>): boolean {
+  const limit = def.matrix?.maxParallel;
+  if (!limit) return false;
+  let live = 0;
+  for (const other of byKey.values()) {
+    if (pipelineJob(txn.state.run.definition, other.key)?.matrix?.job !== def.matrix!.job) continue;
+    const latest = latestJobAttempt(other);
+    if (latest && latest.queuedAt !== null && !isTerminal(latest.status)) live++;
+  }
+  return live >= limit;
+}
+
+/**
+ * Moves on every job that has not started: queues the ones whose needs and condition allow it,
+ * ends KILLED the ones that can no longer run (`needs_failed`, "Not run") or whose condition
+ * is false (`skipped`), and keeps `waitingOn` current for the others (job-conditions.ts). Ending
+ * one job may decide the jobs that need it, so it goes round until nothing changes.
+ */
 export function enqueueReadyJobs(txn: Txn): void {
   const attempt = txn.attempt;
   if (attempt.status === "KILLING" || isTerminal(attempt.status)) return;
-  // Positions, not jobs: a job owned below is replaced in `attempt.jobs`.
-  const byKey = new Map(attempt.jobs.map((j, i) => [j.key, i]));
-  for (const shared of attempt.jobs) {
-    const sharedLatest = latestJobAttempt(shared);
-    if (!sharedLatest || sharedLatest.status !== "CREATED") continue;
-    const waitingOn = shared.needs.filter((need) => !SUCCEEDED.includes(jobStatus(attempt.jobs[byKey.get(need)!]!)));
-    const rewait = waitingOn.join() !== shared.waitingOn.join();
-    const enqueue = waitingOn.length === 0 && sharedLatest.queuedAt === null;
-    if (!rewait && !enqueue) continue;
-    const job = txn.own(shared);
-    const latest = latestJobAttempt(job)!;
-    if (rewait) {
-      job.waitingOn = waitingOn;
-      txn.touchJob(job);
+  // The jobs as this command sees them: a job owned below replaces the shared one.
+  const byKey = new Map(attempt.jobs.map((j) => [j.key, j]));
+  for (let changed = true; changed; ) {
+    changed = false;
+    for (const shared of [...byKey.values()]) {
+      const sharedLatest = latestJobAttempt(shared);
+      if (!sharedLatest || sharedLatest.status !== "CREATED" || sharedLatest.queuedAt !== null) continue;
+      const def = jobDefinition(txn, shared.key);
+      let decision = decideJob(txn.state, attempt, def, shared, byKey);
+      if (decision.kind === "run" && atMaxParallel(txn, def, byKey)) decision = { kind: "wait", waitingOn: [MAX_PARALLEL] };
+      // An approval job is never queued: it waits for a person (approvals.ts).
+      const awaiting = decision.kind === "run" && def.approval !== undefined;
+      if (awaiting) decision = { kind: "wait", waitingOn: [AWAITING_APPROVAL] };
+      const waitingOn = decision.kind === "wait" ? decision.waitingOn : [];
+      const rewait = waitingOn.join() !== shared.waitingOn.join();
+      const backingOff = (sharedLatest.notBefore ?? 0) > txn.now;
+      if (!rewait && (decision.kind === "wait" || (decision.kind === "run" && backingOff))) continue;
+      const job = txn.own(shared);
+      byKey.set(job.key, job);
+      const latest = latestJobAttempt(job)!;
+      if (rewait) {
+        job.waitingOn = waitingOn;
+        txn.touchJob(job);
+      }
+      if (awaiting && latest.awaitingSince == null) {
+        latest.awaitingSince = txn.now;
+        txn.touchJobAttempt(latest);
+        txn.effects.push({ type: "awaitingApproval", jobAttemptId: latest.id });
+      }
+      if (decision.kind === "end") {
+        txn.moveJobAttempt(job, latest, "KILLED", decision.reason);
+        latest.endedAt = txn.now;
+        for (const step of latest.steps) killStepNotRun(txn, job, latest, step, decision.reason);
+        changed = true;
+        continue;
+      }
+      // A retry waiting out its backoff is queued by the tick at `notBefore` (tick.ts).
+      if (decision.kind === "wait" || backingOff) continue;
+      latest.queuedAt = txn.now;
+      txn.touchJobAttempt(latest);
+      // Its matrix may be full now: its siblings' waitingOn must say so (another round).
+      if (def.matrix?.maxParallel) changed = true;
+      txn.effects.push({
+        type: "enqueue",
+        item: {
+          jobAttemptId: latest.id,
+          runId: txn.state.run.id,
+          runNumber: txn.state.run.number,
+          project: txn.state.run.project,
+          pipeline: txn.state.run.pipeline,
+          jobKey: job.key,
+          runAttempt: attempt.number,
+          jobAttempt: latest.number,
+          labels: job.labels,
+          queue: jobQueue(job),
+          priority: job.priority,
+          readyAt: txn.now,
+        },
+      });
     }
-    if (!enqueue) continue;
-    latest.queuedAt = txn.now;
-    txn.touchJobAttempt(latest);
-    txn.effects.push({
-      type: "enqueue",
-      item: {
-        jobAttemptId: latest.id,
-        runId: txn.state.run.id,
-        runNumber: txn.state.run.number,
-        project: txn.state.run.project,
-        pipeline: txn.state.run.pipeline,
-        jobKey: job.key,
-        runAttempt: attempt.number,
-        jobAttempt: latest.number,
-        labels: job.labels,
-        priority: job.priority,
-        readyAt: txn.now,
-        queue: jobQueue(job),
-      },
-    });
   }
 }
 
 /** The jobs of an attempt as graph nodes (their keys and needs), for domain/pipeline/graph.ts. */
 export const jobNodes = (jobs: readonly JobState[]) => jobs.map((j) => ({ id: j.key, needs: j.needs }));
-
-/** Marks every still-CREATED job that (transitively) needs `failedKey` as not run. */
-export function killDependants(txn: Txn, failedKey: string): void {
-  const attempt = txn.attempt;
-  const blocked = new Set(downstreamOf(jobNodes(attempt.jobs), [failedKey]));
-  blocked.delete(failedKey);
-  for (const shared of attempt.jobs) {
-    const sharedLatest = latestJobAttempt(shared);
-    if (!blocked.has(shared.key) || !sharedLatest || sharedLatest.status !== "CREATED") continue;
-    const job = txn.own(shared);
-    const latest = latestJobAttempt(job)!;
-    txn.moveJobAttempt(job, latest, "KILLED", "needs_failed");
-    latest.endedAt = txn.now;
-    for (const step of latest.steps) killStepNotRun(txn, job, latest, step, "needs_failed");
-  }
-}
 
 /** A step that never started ends KILLED with a reason ("Not run"). */
 export function killStepNotRun(txn: Txn, job: JobState, jobAttempt: JobAttemptState, step: StepState, reason: string): void {
@@ -153,7 +181,9 @@ export function finishAttemptIfDone(txn: Txn): void {
   if (isTerminal(attempt.status)) return;
   const statuses = attempt.jobs.map(jobStatus);
   if (!statuses.every(isTerminal)) return;
-  const outcome = attempt.status === "KILLING" ? "KILLED" : summarize(statuses);
+  // A skipped job (its condition was false) neither fails nor cancels its run.
+  const counted = attempt.jobs.map((job, i) => (isSkipped(job) ? "SUCCESS" : statuses[i]!));
+  const outcome = attempt.status === "KILLING" ? "KILLED" : summarize(counted);
   if (attempt.status === "CREATED" && outcome !== "KILLED") txn.moveAttempt("RUNNING");
   attempt.endedAt = txn.now;
   txn.moveAttempt(outcome);

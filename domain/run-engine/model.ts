@@ -50,6 +50,14 @@ export interface JobAttemptState {
   lastHeartbeatAt: number | null;
   /** SHA-256 (hex) of the job token's secret; null before the job is claimed. */
   tokenHash: string | null;
+  /** A retry waiting out its backoff is queued only from this time on (absent: at once). */
+  notBefore?: number | null;
+  /** Why this failed attempt was, or was not, retried (the job's retry policy); absent: no decision. */
+  retry?: string | null;
+  /** An approval job: since when it waits for a person (its timeout counts from here). */
+  awaitingSince?: number | null;
+  /** An approval job: who approved or rejected it. */
+  decidedBy?: string | null;
   steps: StepState[];
 }
 
@@ -68,7 +76,7 @@ export interface JobState {
   waitingOn: string[];
   outputs: Record<string, string>;
   /** Set when a failed-only re-run kept this job's result from an earlier attempt. */
-  reused: { attempt: number; jobId: string; status: State } | null;
+  reused: { attempt: number; jobId: string; status: State; reason?: string | null } | null;
   attempts: JobAttemptState[];
 }
 
@@ -77,6 +85,8 @@ export interface RunAttemptState {
   number: number;
   status: State;
   failedOnly: boolean;
+  /** A re-run of chosen jobs: the names given (POST …/rerun {jobs}); absent otherwise. */
+  rerunJobs?: string[];
   createdAt: number;
   startedAt: number | null;
   endedAt: number | null;
@@ -168,6 +178,20 @@ export function locateJobAttempt(
 
 export function latestJobAttempt(job: JobState): JobAttemptState | undefined {
   return job.attempts[job.attempts.length - 1];
+}
+
+/** What an approval job waits on once its needs allow it (approvals.ts). */
+export const AWAITING_APPROVAL = "approval";
+
+/** Why a job ended as it did: its kept reason when reused, else its latest attempt's. */
+export function jobReason(job: JobState): string | null {
+  if (job.reused) return job.reused.reason ?? null;
+  return latestJobAttempt(job)?.reason ?? null;
+}
+
+/** A job whose condition was false: it ended KILLED, and counts as a success for its run. */
+export function isSkipped(job: JobState): boolean {
+  return jobStatus(job) === "KILLED" && jobReason(job) === "skipped";
 }
 
 /** A job's status: its kept result when reused, else its latest attempt's. */

@@ -1,16 +1,21 @@
 /**
- * The clock's part: lost agents, jobs past their timeout, and cancellations that the agent never
- * confirmed. The RunObject calls `tick` from its alarm and sets the next alarm to `nextDeadline`.
+ * The clock's part: lost agents, jobs past their timeout, cancellations that the agent never
+ * confirmed, retries whose backoff is over, and approvals past their timeout. The RunObject calls `tick` from its alarm and
+ * sets the next alarm to `nextDeadline`.
  */
+import { expireApproval } from "./approvals.ts";
 import { endJobAttempt } from "./job-lifecycle.ts";
-import { pipelineJob } from "./jobs-graph.ts";
+import { enqueueReadyJobs, pipelineJob } from "./jobs-graph.ts";
 import type { EngineSettings, JobAttemptState, RunState } from "./model.ts";
 import type { Txn } from "./txn.ts";
 
-type Due = { at: number; outcome: "FAILED" | "KILLED"; reason: string; message: string };
+type Due = { at: number; outcome: "FAILED" | "KILLED" | "QUEUE" | "APPROVAL_TIMEOUT"; reason: string; message: string };
 
 /** The deadlines of one job attempt, soonest first; empty when it is not running. */
-function deadlines(jobAttempt: JobAttemptState, timeoutMs: number, settings: EngineSettings): Due[] {
+function deadlines(jobAttempt: JobAttemptState, timeoutMs: number, settings: EngineSettings, approvalTimeoutMs: number | null = null): Due[] {
+  if (jobAttempt.status === "CREATED" && jobAttempt.awaitingSince != null && approvalTimeoutMs !== null) {
+    return [{ at: jobAttempt.awaitingSince + approvalTimeoutMs, outcome: "APPROVAL_TIMEOUT", reason: "timeout", message: "" }];
+  }
   if (jobAttempt.status === "RUNNING") {
     const lastSeen = jobAttempt.lastHeartbeatAt ?? jobAttempt.startedAt ?? 0;
     const due: Due[] = [
@@ -29,6 +34,10 @@ function deadlines(jobAttempt: JobAttemptState, timeoutMs: number, settings: Eng
     ];
     return due.sort((a, b) => a.at - b.at);
   }
+  if (jobAttempt.status === "CREATED" && jobAttempt.queuedAt === null && (jobAttempt.notBefore ?? null) !== null) {
+    // A retry waiting out its backoff: the tick queues it (enqueueReadyJobs); nothing ends.
+    return [{ at: jobAttempt.notBefore!, outcome: "QUEUE", reason: "backoff", message: "" }];
+  }
   if (jobAttempt.status === "KILLING") {
     return [
       {
@@ -46,12 +55,16 @@ function timeoutOf(state: RunState, key: string): number {
   return pipelineJob(state.run.definition, key)?.timeoutMs ?? Number.MAX_SAFE_INTEGER;
 }
 
+function approvalTimeoutOf(state: RunState, key: string): number | null {
+  return pipelineJob(state.run.definition, key)?.approval?.timeoutMs ?? null;
+}
+
 /** The next time `tick` has something to do, or null when nothing is running. */
 export function nextDeadline(state: RunState, settings: EngineSettings): number | null {
   let next: number | null = null;
   for (const job of state.attempts[state.attempts.length - 1]?.jobs ?? []) {
     const latest = job.attempts[job.attempts.length - 1];
-    const first = latest && deadlines(latest, timeoutOf(state, job.key), settings)[0];
+    const first = latest && deadlines(latest, timeoutOf(state, job.key), settings, approvalTimeoutOf(state, job.key))[0];
     if (first && (next === null || first.at < next)) next = first.at;
   }
   return next;
@@ -62,11 +75,17 @@ export function tick(txn: Txn): void {
   for (const shared of txn.attempt.jobs) {
     const sharedLatest = shared.attempts[shared.attempts.length - 1];
     if (!sharedLatest) continue;
-    const due = deadlines(sharedLatest, timeoutOf(txn.state, shared.key), txn.ctx.settings)[0];
-    if (!due || due.at > txn.now) continue;
+    const approvalTimeout = approvalTimeoutOf(txn.state, shared.key);
+    const due = deadlines(sharedLatest, timeoutOf(txn.state, shared.key), txn.ctx.settings, approvalTimeout)[0];
+    if (!due || due.at > txn.now || due.outcome === "QUEUE") continue;
+    if (due.outcome === "APPROVAL_TIMEOUT") {
+      if (txn.attempt.status !== "KILLING") expireApproval(txn, shared, approvalTimeout!);
+      continue;
+    }
     const job = txn.own(shared);
     const latest = job.attempts[job.attempts.length - 1]!;
     latest.message = due.message;
     endJobAttempt(txn, job, latest, due.outcome, due.reason);
   }
+  enqueueReadyJobs(txn); // retries whose backoff is over
 }

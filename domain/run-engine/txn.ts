@@ -118,6 +118,8 @@ export class Txn {
       return this.move(target, to, info);
     }
     if (!canTransition(from, to)) throw new IllegalTransitionError(`${info.entity} ${info.id}`, from, to);
+    // Only the run is ever RESTARTED (docs/state-machine.md, "Who has a state").
+    if (to === "RESTARTED" && info.entity !== "run") throw new IllegalTransitionError(`${info.entity} ${info.id}`, from, to);
     target.status = to;
     this.effects.push({
       type: "transition",

@@ -1,6 +1,8 @@
 /** Builds the API's view of a run (domain/api.ts) from the engine's model. */
 import type { JobAttemptView, JobView, RunAttemptView, RunView, StepView, TransitionView } from "../api.ts";
+import type { Pipeline } from "../pipeline/types.ts";
 import type { TransitionEffect } from "./effects.ts";
+import { pipelineJob } from "./jobs-graph.ts";
 import { type JobAttemptState, type JobState, jobQueue, jobStatus, latestJobAttempt, type RunAttemptState, type RunState, type StepState } from "./model.ts";
 import { isoTime } from "../time.ts";
 
@@ -50,13 +52,18 @@ function jobAttemptView(a: JobAttemptState, index: HistoryIndex, now: number): J
     agentId: a.agentId,
     reason: a.reason,
     message: a.message,
+    retry: a.retry ?? null,
+    notBefore: isoTime(a.notBefore ?? null),
+    decidedBy: a.decidedBy ?? null,
     ...lifetime(a, now),
     steps: a.steps.map((s) => stepView(s, now)),
     history: history(index, a.id),
   };
 }
 
-function jobView(job: JobState, index: HistoryIndex, now: number): JobView {
+function jobView(job: JobState, index: HistoryIndex, now: number, definition: Pipeline): JobView {
+  const def = pipelineJob(definition, job.key);
+  const matrix = def?.matrix ?? null;
   return {
     id: job.id,
     key: job.key,
@@ -68,17 +75,21 @@ function jobView(job: JobState, index: HistoryIndex, now: number): JobView {
     priority: job.priority,
     agent: latestJobAttempt(job)?.agentName ?? null,
     outputs: job.outputs,
+    matrix: matrix?.values ?? null,
+    matrixJob: matrix?.job ?? null,
+    approval: def?.approval ?? null,
     reused: job.reused ? { attempt: job.reused.attempt, jobId: job.reused.jobId } : null,
     attempts: job.attempts.map((a) => jobAttemptView(a, index, now)),
   };
 }
 
-function attemptView(a: RunAttemptState, index: HistoryIndex, now: number): RunAttemptView {
+function attemptView(a: RunAttemptState, index: HistoryIndex, now: number, definition: Pipeline): RunAttemptView {
   return {
     ...attemptOf(a),
     failedOnly: a.failedOnly,
+    rerunJobs: a.rerunJobs ?? null,
     ...lifetime(a, now),
-    jobs: a.jobs.map((j) => jobView(j, index, now)),
+    jobs: a.jobs.map((j) => jobView(j, index, now, definition)),
     history: history(index, a.id),
   };
 }
@@ -99,7 +110,7 @@ export function runView(state: RunState, index: HistoryIndex, now: number): RunV
     attempt: state.attempts.length,
     ...lifetime(run, now),
     nominalTime: isoTime(run.nominalTime),
-    attempts: state.attempts.map((a) => attemptView(a, index, now)),
+    attempts: state.attempts.map((a) => attemptView(a, index, now, run.definition)),
     history: history(index, run.id),
   };
 }

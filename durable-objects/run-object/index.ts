@@ -9,6 +9,7 @@ import { uuidv7 } from "uuidv7";
 import type { RunView } from "../../domain/api.ts";
 import type { JobAssignment, JobFinish, StepUpdate } from "../../domain/protocol.ts";
 import {
+  type ApprovalDecision,
   buildJobAssignment,
   type CommandResult,
   createRun,
@@ -19,6 +20,7 @@ import {
   locateJobAttempt,
   type JobState,
   nextDeadline,
+  type RerunOptions,
   type RunState,
   runView,
   type TransitionEffect,
@@ -239,15 +241,25 @@ export class RunObject extends LiveObject {
     return this.commit(engine.cancelJobs(state.value, this.engineContext(), jobAttemptIds));
   }
 
-  async rerun(failedOnly: boolean): Promise<Result<RunView>> {
+  async rerun(options: RerunOptions): Promise<Result<RunView>> {
     const state = this.require();
     if (!state.ok) return state;
-    const result = this.commit(engine.rerun(state.value, this.engineContext(), failedOnly));
+    const result = this.commit(engine.rerun(state.value, this.engineContext(), options));
     if (!result.ok) return result;
     await this.projectToD1(); // so a listing right after the answer shows the new attempt
     return ok(this.view(this.state!));
   }
 
+
+  /** A person approves or rejects an approval job (domain/run-engine/approvals.ts). */
+  async decideApproval(jobKey: string, decision: ApprovalDecision): Promise<Result<RunView>> {
+    const state = this.require();
+    if (!state.ok) return state;
+    const result = this.commit(engine.decideApproval(state.value, this.engineContext(), jobKey, decision));
+    if (!result.ok) return result;
+    await this.projectToD1(); // so a listing right after the answer shows the run moving on
+    return ok(this.view(this.state!));
+  }
 
   // ── from the dispatcher ──────────────────────────────────────────────────────────────────
 

@@ -15,11 +15,13 @@ import {
   type EngineContext,
   type JobAttemptState,
   jobStatus,
+  nextDeadline,
   type RunState,
   type Touched,
   type TransitionEffect,
 } from "../../domain/run-engine/index.ts";
-import type { Pipeline } from "../../domain/pipeline/types.ts";
+import type { Pipeline, PipelineJob } from "../../domain/pipeline/types.ts";
+import { endedNeeds, expectedWaiting, holds, liveSiblings, skipped, waitsForSuccess } from "./condition-oracle.ts";
 import { canTransition, isTerminal, type State } from "../../domain/states.ts";
 
 /** Cheap checks for the hot loop (a property test runs thousands of commands). */
@@ -30,7 +32,6 @@ function same(actual: unknown, expected: unknown, message: string): void {
   if (!isDeepStrictEqual(actual, expected)) expect(actual, message).toEqual(expected); // fails with a diff
 }
 
-const SUCCEEDED: State[] = ["SUCCESS", "WARNING"];
 const json = <T>(v: T): T => JSON.parse(JSON.stringify(v)) as T;
 
 /** The object's rows, as store.ts writes them: one JSON document per entity. */
@@ -126,13 +127,17 @@ export class CheckedRun {
         ensure(!isTerminal(t.from) || (t.entity === "run" && t.to === "RESTARTED"), () => `${key} moved after ending ${t.from} (to ${t.to})`);
       }
       ensure(t.to !== "RESTARTED" || t.entity === "run", () => `${key}: only the run is RESTARTED`);
+      if (t.entity === "job_attempt" && t.to === "KILLED" && (t.reason === "skipped" || t.reason === "needs_failed")) this.checkNotRun(t);
       if (t.entity === "job_attempt" && t.to === "RUNNING") {
         const n = (this.runningCount.get(t.id) ?? 0) + 1;
         ensure(n === 1, () => `job attempt ${t.id} was assigned twice`);
         this.runningCount.set(t.id, n);
-        ensure(this.queued.has(t.id), () => `job attempt ${t.id} ran without being queued`);
-        this.queued.delete(t.id);
-        this.holding.add(t.id);
+        // An approval job starts when a person decides it: never queued, no agent.
+        if (!this.def(t.jobKey!).approval) {
+          ensure(this.queued.has(t.id), () => `job attempt ${t.id} ran without being queued`);
+          this.queued.delete(t.id);
+          this.holding.add(t.id);
+        }
       }
       this.last.set(key, t.to);
     }
@@ -144,10 +149,13 @@ export class CheckedRun {
         this.queued.add(id);
         const attempt = this.attempt;
         const job = attempt.jobs.find((j) => j.attempts.some((a) => a.id === id))!;
-        for (const need of job.needs) {
-          const status = jobStatus(attempt.jobs.find((j) => j.key === need)!);
-          ensure(SUCCEEDED.includes(status), () => `${job.key} queued while its need ${need} is ${status}`);
-        }
+        const def = this.def(job.key);
+        const waiting = expectedWaiting(this.state, attempt, def, job);
+        ensure(waiting.length === 0, () => `${job.key} queued while it waits on ${waiting}`);
+        // A retry was decided when its first attempt was: only a first attempt asks its condition.
+        if (e.item.jobAttempt === 1) ensure(holds(this.state, attempt, def, job), () => `${job.key} queued though its condition ${def.if} is false`);
+        const notBefore = job.attempts.find((a) => a.id === id)!.notBefore ?? 0;
+        ensure(notBefore <= this.now, () => `${job.key} queued during its backoff`);
       } else if (e.type === "dequeue") {
         for (const id of e.jobAttemptIds) this.queued.delete(id);
       } else if (e.type === "release") {
@@ -155,6 +163,25 @@ export class CheckedRun {
       }
     }
     this.persist(touched);
+  }
+
+  private def(key: string): PipelineJob {
+    return this.state.run.definition.jobs.find((j) => j.key === key)!;
+  }
+
+  /** A job ended without running: its needs and condition must say so (condition-oracle.ts). */
+  private checkNotRun(t: TransitionEffect): void {
+    const attempt = this.attempt;
+    const job = attempt.jobs.find((j) => j.key === t.jobKey)!;
+    const def = this.def(job.key);
+    const ended = waitsForSuccess(def) ? endedNeeds(attempt, job) : [];
+    if (t.reason === "needs_failed") {
+      ensure(ended.some((n) => !skipped(n)), () => `${job.key} not run, but no need of it failed or was cancelled`);
+      return;
+    }
+    const ready = expectedWaiting(this.state, attempt, def, job).filter((w) => w !== "max-parallel" && w !== "approval").length === 0;
+    const why = ended.length > 0 ? ended.every(skipped) : ready && !holds(this.state, attempt, def, job);
+    ensure(why, () => `${job.key} skipped, but its needs and condition (${def.if}) do not say so\n${this.log.join("\n")}`);
   }
 
   /** Writes what the command touched, as store.ts does, and checks storage now equals memory. */
@@ -233,15 +260,33 @@ export class CheckedRun {
       }
     }
 
+    // A matrix never has more than max-parallel instances queued or running.
+    for (const job of attempt.jobs) {
+      const def = this.def(job.key);
+      const latest = job.attempts[job.attempts.length - 1];
+      if (def.matrix?.maxParallel == null || !latest || latest.queuedAt === null || isTerminal(latest.status)) continue;
+      const live = liveSiblings(this.state, attempt, def, job) + 1;
+      ensure(live <= def.matrix.maxParallel, () => `${live} instances of ${def.matrix!.job} live, max-parallel ${def.matrix!.maxParallel}`);
+    }
     // Only jobs whose needs all succeeded are in the queue, and every one of them is.
     if (!isTerminal(attempt.status) && attempt.status !== "KILLING") {
-      const byKey = new Map(attempt.jobs.map((j) => [j.key, j]));
       for (const job of attempt.jobs) {
         const latest = job.attempts[job.attempts.length - 1];
         if (!latest || latest.status !== "CREATED") continue;
-        const waiting = job.needs.filter((n) => !SUCCEEDED.includes(jobStatus(byKey.get(n)!)));
+        const def = this.def(job.key);
+        const ended = waitsForSuccess(def) ? endedNeeds(attempt, job) : [];
+        ensure(ended.length === 0, () => `${job.key} still waits though its need ${ended[0]?.key} can no longer succeed`);
+        const waiting = expectedWaiting(this.state, attempt, def, job);
         same(job.waitingOn, waiting, `${job.key} waitingOn`);
-        ensure(this.queued.has(latest.id) === (waiting.length === 0), () => `${job.key}: queued must mean nothing to wait on (waiting on ${waiting})`);
+
+        const queued = this.queued.has(latest.id);
+        if (latest.notBefore != null && !queued && waiting.length === 0) {
+          // A retry in its backoff: the clock must come back for it (the RunObject's alarm).
+          const next = nextDeadline(this.state, DEFAULT_SETTINGS);
+          ensure(next !== null && next <= latest.notBefore, () => `${job.key} backs off until ${latest.notBefore} but the next deadline is ${next}`);
+        } else {
+          ensure(queued === (waiting.length === 0), () => `${job.key}: queued must mean nothing to wait on (waiting on ${waiting})`);
+        }
       }
     }
   }

@@ -43,6 +43,8 @@ beforeAll(async () => {
   runId = runs[0].id;
   queued = runs.map((r) => r.attempts[0].jobs[0].attempts[0].id);
   await api("PUT", `/api/v1/projects/${P}/secrets/KEEP`, { body: { value: "s3cr3t" } });
+  const gate = "jobs:\n  gate:\n    type: approval\n    approval: { prompt: Ship it? }\n";
+  expect((await api("PUT", `/api/v1/projects/${P}/pipelines/gate`, { raw: gate, headers: { "content-type": "text/plain" } })).status).toBe(201);
   tokens.read = await newToken("reader", "read");
   tokens.run = await newToken("runner", "run");
   tokens.admin = await newToken("admin", "admin");
@@ -52,6 +54,8 @@ beforeAll(async () => {
 
 /** A new queued run of P, for a call that changes it. */
 const freshRun = async (): Promise<string> => (await api("POST", `/api/v1/projects/${P}/pipelines/build/runs`, { body: {} })).json.id;
+/** A new run of P waiting on an approval, for approve and reject. */
+const freshGateRun = async (): Promise<string> => (await api("POST", `/api/v1/projects/${P}/pipelines/gate/runs`, { body: {} })).json.id;
 const PIPE = "name: build\njobs:\n  test:\n    runs-on: [linux]\n    steps:\n      - run: echo hi\n";
 
 const cases: Case[] = [
@@ -78,6 +82,8 @@ const cases: Case[] = [
       return api("POST", `/api/v1/runs/${run}/rerun`, { token: t, body: {} });
     },
   },
+  { route: "POST /api/v1/runs/{run}/jobs/{job}/approve", need: "run", byId: true, call: async (t) => api("POST", `/api/v1/runs/${await freshGateRun()}/jobs/gate/approve`, { token: t, body: {} }) },
+  { route: "POST /api/v1/runs/{run}/jobs/{job}/reject", need: "run", byId: true, call: async (t) => api("POST", `/api/v1/runs/${await freshGateRun()}/jobs/gate/reject`, { token: t, body: {} }) },
   { route: "GET /api/v1/runs/{run}/lineage", need: "read", byId: true, call: (t) => api("GET", `/api/v1/runs/${runId}/lineage`, { token: t }) },
   {
     route: "POST /api/v1/queue/reorder",

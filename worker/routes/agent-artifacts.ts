@@ -7,7 +7,7 @@
  */
 import { createRoute, z } from "@hono/zod-openapi";
 import { ArtifactView } from "../../domain/api.ts";
-import { AGENT_API_BASE, ArtifactName, SHA256_HEX } from "../../domain/protocol.ts";
+import { AGENT_API_BASE, ArtifactName, ArtifactPartAck, ArtifactUploadComplete, ArtifactUploadStart, SHA256_HEX } from "../../domain/protocol.ts";
 import { uuidv7 } from "uuidv7";
 import { artifactKey, type ArtifactRecord } from "../../platform/artifacts.ts";
 import type { Env } from "../../platform/env.ts";
@@ -147,7 +147,7 @@ agentArtifactRoutes.openapi(
     summary: "Start a multipart upload of a large artifact",
     security,
     request: { params: JobParam, body: { required: true, content: { "application/json": { schema: Meta } } } },
-    responses: { 201: json(z.object({ uploadId: z.string(), partSize: z.number().int() }), "Send parts of partSize bytes (the last may be smaller)."), ...errors },
+    responses: { 201: json(ArtifactUploadStart, "Send parts of partSize bytes (the last may be smaller)."), ...errors },
   }),
   async (c) => {
     const { jobAttemptId } = c.req.valid("param");
@@ -176,7 +176,7 @@ agentArtifactRoutes.openapi(
       params: JobParam.extend({ uploadId: z.string().min(1).max(4096), partNumber: z.coerce.number().int().min(1).max(10_000) }),
       body: { required: true, content: { "application/octet-stream": { schema: z.string().meta({ format: "binary" }) } } },
     },
-    responses: { 200: json(z.object({ partNumber: z.number().int(), etag: z.string() }), "Stored."), ...errors },
+    responses: { 200: json(ArtifactPartAck, "Stored."), ...errors },
   }),
   async (c) => {
     const { jobAttemptId, uploadId, partNumber } = c.req.valid("param");
@@ -204,7 +204,7 @@ agentArtifactRoutes.openapi(
         required: true,
         content: {
           "application/json": {
-            schema: z.object({ parts: z.array(z.object({ partNumber: z.number().int().min(1), etag: z.string().min(1) })).min(1).max(10_000) }),
+            schema: ArtifactUploadComplete,
           },
         },
       },

@@ -178,17 +178,30 @@ runRoutes.openapi(
   },
 );
 
+const RerunRequest = z
+  .strictObject({
+    failedOnly: z.boolean().default(false),
+    jobs: z
+      .array(z.string().min(1).max(300))
+      .min(1, "name at least one job, or leave jobs out to re-run them all")
+      .max(1000)
+      .optional()
+      .describe("job keys to re-run, with every job downstream of them"),
+  })
+  .meta({ id: "RerunRequest" });
+
 runRoutes.openapi(
   createRoute({
     method: "post",
     path: "/api/v1/runs/{run}/rerun",
     operationId: "rerunRun",
-    summary: "Re-run a failed, cancelled or warning run as a new attempt",
-    description: "`failedOnly` re-runs the failed and cancelled jobs and every job downstream of them, reusing the others' results.",
+    summary: "Re-run a run as a new attempt: all its jobs, the failed ones, or the jobs named",
+    description:
+      "Without options every job runs again (a failed, cancelled or warning run). `failedOnly` re-runs the failed and cancelled jobs and every job downstream of them; `jobs` re-runs the jobs named (a matrix job's key names all its instances) and every job downstream of them, on any finished run, a successful one included. The other jobs keep their results and outputs.",
     security,
     request: {
       params: RunParam,
-      body: { required: false, content: { "application/json": { schema: z.object({ failedOnly: z.boolean().default(false) }) } } },
+      body: { required: false, content: { "application/json": { schema: RerunRequest } } },
     },
     responses: { 201: json(RunView, "The run with its new attempt."), ...errors },
   }),
@@ -196,8 +209,8 @@ runRoutes.openapi(
     requireScope(c.var.principal, "read");
     const { stub, project } = await accessibleRun(c.env, c.req.valid("param").run, c.var.principal);
     requireScope(c.var.principal, "run", project);
-    const body = c.req.valid("json") ?? { failedOnly: false };
-    return c.json(unwrap(await stub.rerun(body.failedOnly ?? false)), 201);
+    const body = c.req.valid("json") ?? {};
+    return c.json(unwrap(await stub.rerun({ failedOnly: body.failedOnly ?? false, ...(body.jobs && { jobs: body.jobs }) })), 201);
   },
 );
 
@@ -261,3 +274,59 @@ export function byteRange(header: string | undefined): { from: number; to?: numb
   const last = Number(m[2]);
   return last >= from ? { from, to: last + 1 } : null;
 }
+
+const ApprovalParam = z.object({ run: ID, job: z.string().min(1).max(300) });
+
+/** Who decided, as the audit and the job attempt's `decidedBy` show it. */
+function decider(principal: Parameters<typeof canSeeProject>[0]): string {
+  return principal.kind === "token" ? principal.name : "admin";
+}
+
+runRoutes.openapi(
+  createRoute({
+    method: "post",
+    path: "/api/v1/runs/{run}/jobs/{job}/approve",
+    operationId: "approveJob",
+    summary: "Approve a job of type approval that waits for it",
+    description:
+      "The job ends SUCCESS and `inputs` (checked against the job's `approval.inputs`: types, required, defaults) become its outputs; the approver is recorded (`decidedBy`). 409 `job_not_awaiting_approval` when the job does not wait for approval (yet, or any more).",
+    security,
+    request: {
+      params: ApprovalParam,
+      body: { required: false, content: { "application/json": { schema: z.strictObject({ inputs: z.record(z.string(), z.unknown()).optional() }) } } },
+    },
+    responses: { 200: json(RunView, "The run, moving on."), ...errors },
+  }),
+  async (c) => {
+    requireScope(c.var.principal, "read");
+    const { run, job } = c.req.valid("param");
+    const { stub, project } = await accessibleRun(c.env, run, c.var.principal);
+    requireScope(c.var.principal, "run", project);
+    const inputs = c.req.valid("json")?.inputs ?? {};
+    return c.json(unwrap(await stub.decideApproval(job, { approve: true, inputs, by: decider(c.var.principal) })), 200);
+  },
+);
+
+runRoutes.openapi(
+  createRoute({
+    method: "post",
+    path: "/api/v1/runs/{run}/jobs/{job}/reject",
+    operationId: "rejectJob",
+    summary: "Reject a job of type approval that waits for it",
+    description: "The job ends FAILED with reason `rejected` (the jobs that need it are not run); the person and the reason are recorded.",
+    security,
+    request: {
+      params: ApprovalParam,
+      body: { required: false, content: { "application/json": { schema: z.strictObject({ reason: z.string().max(1000).optional() }) } } },
+    },
+    responses: { 200: json(RunView, "The run, moving on."), ...errors },
+  }),
+  async (c) => {
+    requireScope(c.var.principal, "read");
+    const { run, job } = c.req.valid("param");
+    const { stub, project } = await accessibleRun(c.env, run, c.var.principal);
+    requireScope(c.var.principal, "run", project);
+    const reason = c.req.valid("json")?.reason ?? null;
+    return c.json(unwrap(await stub.decideApproval(job, { approve: false, reason, by: decider(c.var.principal) })), 200);
+  },
+);

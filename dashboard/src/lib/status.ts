@@ -11,6 +11,8 @@ export interface StatusLook {
 
 export function statusLook(state: State, reason?: string | null): StatusLook {
   if (state === "KILLED" && reason === ("needs_failed" satisfies Reason)) return { label: "Not run", tone: "notrun" };
+  // Its `if:` was false: not a failure nor a cancel (docs/state-machine.md, "Conditions").
+  if (state === "KILLED" && reason === ("skipped" satisfies Reason)) return { label: "Skipped", tone: "notrun" };
   if (state === "WARNING") return { label: "Succeeded", tone: "warning" };
   if (state === "KILLING") return { label: "Cancelling", tone: "running" };
   const label = displayStatus(state);

@@ -43,6 +43,7 @@ export function JobPanel({
           {job.needs.length > 0 && <span>needs {job.needs.join(", ")}</span>}
           {attempt?.reason && attempt.reason !== "exit_code" && <span>reason: {attempt.reason}</span>}
           {attempt?.message && <span class="job-message">{attempt.message}</span>}
+          {attempt?.retry && <span>{attempt.retry}</span>}
         </div>
         {job.attempts.length > 1 && (
           <div class="tabs" role="tablist" aria-label="Job attempts">
@@ -59,6 +60,12 @@ export function JobPanel({
               </button>
             ))}
           </div>
+        )}
+        {job.approval && job.waitingOn.join() === "approval" && (
+          <p class="notice">
+            Waiting for approval: “{job.approval.prompt}”
+            {Object.keys(job.approval.inputs).length > 0 && ` (inputs: ${Object.keys(job.approval.inputs).join(", ")})`}
+          </p>
         )}
         {job.reused && (
           <p class="notice">

@@ -1,6 +1,6 @@
 /**
- * Property test of the run engine: random small pipelines (job DAGs with retries, step graphs
- * with step retries) and random sequences of commands — agents claiming, reporting steps,
+ * Property test of the run engine: random small pipelines (job DAGs with retries and retry
+ * policies, conditions, matrices; step graphs with step retries) and random sequences of commands — agents claiming, reporting steps,
  * finishing with any status and heartbeating; people cancelling runs or jobs and re-running
  * (all or failed-only); the clock jumping; and commands that are wrong on purpose. After every
  * command CheckedRun (test/support/checked-run.ts) checks the invariants of DESIGN.md §3; at
@@ -8,10 +8,12 @@
  */
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
-import { engine, type JobAttemptState, jobStatus, DEFAULT_SETTINGS } from "../../../domain/run-engine/index.ts";
+import { engine, type JobAttemptState, jobStatus, DEFAULT_SETTINGS, nextDeadline } from "../../../domain/run-engine/index.ts";
 import type { Pipeline } from "../../../domain/pipeline/types.ts";
 import { isTerminal, type State } from "../../../domain/states.ts";
 import { CheckedRun, ensure } from "../../support/checked-run.ts";
+import { skipped } from "../../support/condition-oracle.ts";
+import { expandMatrices, type MatrixSpec } from "../../../domain/pipeline/matrix.ts";
 import { job, pipeline, step } from "../../support/pipelines.ts";
 
 // ── random pipelines ─────────────────────────────────────────────────────────────────────────
@@ -24,17 +26,75 @@ const stepsArb = fc.integer({ min: 1, max: 3 }).chain((n) =>
   ).map((defs) => defs.map((d, i) => step(`s${i}`, d.needs, { retries: d.retries }))),
 );
 
+/** Conditions of every kind; `needs.*` ones name the job's first need (none: the default). */
+const CONDITIONS = [
+  "success()",
+  "${{ failure() }}",
+  "always()",
+  "cancelled()",
+  "run.branch == 'main'",
+  "run.branch != 'main'",
+  "failure() || cancelled()",
+  "!failure() && always()",
+  "always() && needs.FIRST.result == 'failure'",
+  "needs.FIRST.result == 'success'",
+  "always() && needs.FIRST.result != 'skipped'",
+];
+const conditionArb = fc.option(fc.constantFrom(...CONDITIONS), { freq: 2 });
+
+const retryPolicyArb = fc.option(
+  fc.record({
+    backoffMs: fc.constantFrom(0, 10_000, 120_000),
+    on: fc.subarray(["failure", "lost", "timeout"] as const, { minLength: 1 }),
+    exitCodes: fc.option(fc.constant<number[]>([75]), { nil: null }),
+  }),
+  { nil: undefined },
+);
+
+/** A value one time in four, else undefined. */
+const rarely = <T,>(arb: fc.Arbitrary<T>): fc.Arbitrary<T | undefined> =>
+  fc.oneof({ weight: 3, arbitrary: fc.constant(undefined) }, { weight: 1, arbitrary: arb });
+
 const pipelineArb: fc.Arbitrary<Pipeline> = fc.integer({ min: 1, max: 5 }).chain((n) =>
   fc.tuple(
     ...Array.from({ length: n }, (_, i) =>
       fc.record({
         needs: fc.subarray(Array.from({ length: i }, (_, k) => `j${k}`)),
         retries: fc.integer({ min: 0, max: 2 }),
+        retryPolicy: retryPolicyArb,
+        condition: conditionArb,
+        matrix: rarely(fc.record({ values: fc.integer({ min: 1, max: 3 }), maxParallel: fc.option(fc.integer({ min: 1, max: 2 }), { nil: null }) })),
+        approval: rarely(fc.record({ timeoutMs: fc.constantFrom(null, 60_000) })),
         timeoutMs: fc.constantFrom(5_000, 45_000, 300_000),
         steps: stepsArb,
       }),
     ),
-  ).map((defs) => pipeline(defs.map((d, i) => job(`j${i}`, d.needs, { retries: d.retries, timeoutMs: d.timeoutMs, steps: d.steps })))),
+  ).map((defs) => {
+    // Matrix jobs are expanded as the parser does: one job per value, needs on all instances.
+    const specs = new Map<string, MatrixSpec>();
+    defs.forEach((d, i) => {
+      if (d.matrix && !d.approval) specs.set(`j${i}`, { dimensions: { x: ["a", "b", "c"].slice(0, d.matrix.values) }, include: [], exclude: [], maxParallel: d.matrix.maxParallel });
+    });
+    return pipeline(expandMatrices(
+      defs.map((d, i) => {
+        const condition = d.condition && (d.needs[0] ? d.condition.replace("FIRST", d.needs[0]) : d.condition.includes("FIRST") ? null : d.condition);
+        return job(`j${i}`, d.needs, {
+          retries: d.retries,
+          timeoutMs: d.timeoutMs,
+          steps: d.steps,
+          ...(d.retryPolicy && { retryPolicy: { ...d.retryPolicy, on: [...d.retryPolicy.on] } }),
+          ...(condition && { if: condition }),
+          // An approval job: no agent, no steps, an input that becomes its output.
+          ...(d.approval && {
+            runsOn: [],
+            steps: [],
+            approval: { prompt: "ok?", inputs: { why: { type: "string" as const, required: false } }, timeoutMs: d.approval.timeoutMs },
+          }),
+        });
+      }),
+      specs,
+    ));
+  }),
 );
 
 // ── random commands ──────────────────────────────────────────────────────────────────────────
@@ -55,12 +115,13 @@ type Cmd =
   | { t: "assign"; job: number }
   | { t: "stepStart"; job: number; step: number; attempt: "next" | "last" | number }
   | { t: "stepEnd"; job: number; step: number; attempt: "next" | "last" | number; status: End; out: boolean }
-  | { t: "finish"; job: number; status: End }
+  | { t: "finish"; job: number; status: End; exitCode: number | null }
   | { t: "heartbeat"; job: number }
   | { t: "cancel" }
   | { t: "cancelJobs"; jobs: number[]; bogus: boolean }
-  | { t: "rerun"; failedOnly: boolean }
+  | { t: "rerun"; failedOnly: boolean; jobs: number[] | null }
   | { t: "tick"; advance: number }
+  | { t: "approve"; job: number; approve: boolean }
   | { t: "wrong"; kind: "unknownAttempt" | "olderAttempt" | "unknownStep" | "stepZero" | "reassign" | "finishUnclaimed"; job: number };
 
 const cmdArb: fc.Arbitrary<Cmd> = fc.oneof(
@@ -71,12 +132,16 @@ const cmdArb: fc.Arbitrary<Cmd> = fc.oneof(
     weight: 6,
     arbitrary: fc.record({ t: fc.constant("stepEnd" as const), job: idx, step: idx, attempt: stepAttemptArb("last"), status: endArb, out: fc.boolean() }),
   },
-  { weight: 5, arbitrary: fc.record({ t: fc.constant("finish" as const), job: idx, status: endArb }) },
+  { weight: 5, arbitrary: fc.record({ t: fc.constant("finish" as const), job: idx, status: endArb, exitCode: fc.constantFrom(null, 1, 75) }) },
   { weight: 2, arbitrary: fc.record({ t: fc.constant("heartbeat" as const), job: idx }) },
   { weight: 1, arbitrary: fc.record({ t: fc.constant("cancel" as const) }) },
   { weight: 1, arbitrary: fc.record({ t: fc.constant("cancelJobs" as const), jobs: fc.array(idx, { maxLength: 3 }), bogus: fc.boolean() }) },
-  { weight: 2, arbitrary: fc.record({ t: fc.constant("rerun" as const), failedOnly: fc.boolean() }) },
+  {
+    weight: 2,
+    arbitrary: fc.record({ t: fc.constant("rerun" as const), failedOnly: fc.boolean(), jobs: fc.option(fc.array(idx, { minLength: 1, maxLength: 2 }), { nil: null }) }),
+  },
   { weight: 2, arbitrary: fc.record({ t: fc.constant("tick" as const), advance: fc.integer({ min: 0, max: 400_000 }) }) },
+  { weight: 2, arbitrary: fc.record({ t: fc.constant("approve" as const), job: idx, approve: fc.boolean() }) },
   {
     weight: 2,
     arbitrary: fc.record({
@@ -105,7 +170,7 @@ function latestOf(r: CheckedRun, n: number): JobAttemptState | undefined {
 
 function stepAttemptNumber(r: CheckedRun, jobN: number, stepN: number, a: "next" | "last" | number): { id: string; attempt: number; stepId: string } | null {
   const ja = latestOf(r, jobN);
-  if (!ja) return null;
+  if (!ja || ja.steps.length === 0) return null;
   const s = ja.steps[stepN % ja.steps.length]!;
   const attempt = a === "next" ? s.attempts.length + 1 : a === "last" ? Math.max(1, s.attempts.length) : a;
   return { id: ja.id, attempt, stepId: s.id };
@@ -154,7 +219,7 @@ function run(r: CheckedRun, cmd: Cmd): void {
       const ja = latestOf(r, cmd.job);
       if (!ja) return;
       const was = ja.status;
-      const res = r.exec(`finish ${ja.id} ${cmd.status}`, (s, c) => engine.finishJob(s, c, ja.id, { status: cmd.status, outputs: { out: ja.id } }));
+      const res = r.exec(`finish ${ja.id} ${cmd.status}`, (s, c) => engine.finishJob(s, c, ja.id, { status: cmd.status, outputs: { out: ja.id }, exitCode: cmd.exitCode }));
       ensure(!(was === "CREATED" && res.ok), () => "an unclaimed job cannot finish");
       ensure(!(res.ok && was === "KILLING" && res.value.status !== "KILLED"), () => "a cancelled job ends KILLED whatever the agent saw");
       return;
@@ -192,15 +257,19 @@ function run(r: CheckedRun, cmd: Cmd): void {
     }
     case "rerun": {
       const before = r.state;
-      const rerunnable = ["FAILED", "KILLED", "WARNING"].includes(before.run.status);
-      const failed = r.attempt.jobs.filter((j) => FAILED_OR_KILLED.includes(jobStatus(j))).map((j) => j.key);
-      const res = r.exec(`rerun failedOnly=${cmd.failedOnly}`, (s, c) => engine.rerun(s, c, cmd.failedOnly));
-      ensure(res.ok === (rerunnable && (!cmd.failedOnly || failed.length > 0)), () => `rerun of a ${before.run.status} run: ok=${res.ok}`);
+      // Chosen jobs: any finished run, SUCCESS included (then failedOnly is not given).
+      const chosen = cmd.jobs && [...new Set(cmd.jobs.map((n) => r.attempt.jobs[n % r.attempt.jobs.length]!.key))];
+      const failedOnly = chosen ? false : cmd.failedOnly;
+      const rerunnable = (chosen ? ["SUCCESS"] : []).concat(["FAILED", "KILLED", "WARNING"]).includes(before.run.status);
+      // A skipped job (condition false) is not a failure: failed-only leaves it be.
+      const failed = r.attempt.jobs.filter((j) => FAILED_OR_KILLED.includes(jobStatus(j)) && !skipped(j)).map((j) => j.key);
+      const res = r.exec(`rerun failedOnly=${failedOnly} jobs=${chosen}`, (s, c) => engine.rerun(s, c, chosen ? { jobs: chosen } : failedOnly));
+      ensure(res.ok === (rerunnable && (!failedOnly || failed.length > 0)), () => `rerun of a ${before.run.status} run: ok=${res.ok}`);
       if (!res.ok) return;
       const previous = before.attempts[before.attempts.length - 1]!;
       expect(r.state.attempts).toHaveLength(before.attempts.length + 1);
       // failedOnly: the failed/killed jobs and everything downstream run again; the rest keep their result.
-      const again = new Set(cmd.failedOnly ? failed : previous.jobs.map((j) => j.key));
+      const again = new Set(chosen ?? (failedOnly ? failed : previous.jobs.map((j) => j.key)));
       for (let grew = true; grew; ) {
         grew = false;
         for (const j of previous.jobs) if (!again.has(j.key) && j.needs.some((n) => again.has(n))) grew = again.add(j.key).size > 0;
@@ -209,12 +278,24 @@ function run(r: CheckedRun, cmd: Cmd): void {
         const old = previous.jobs.find((p) => p.key === j.key)!;
         if (again.has(j.key)) {
           expect(j.reused).toBeNull();
-          expect(j.attempts.map((a) => a.status)).toEqual(["CREATED"]);
+          // Run again: one new attempt, waiting or queued — or already ended by its condition.
+          expect(j.attempts).toHaveLength(1);
+          const first = j.attempts[0]!;
+          ensure(first.status === "CREATED" || (first.status === "KILLED" && ["skipped", "needs_failed"].includes(first.reason ?? "")), () => `${j.key} re-run as ${first.status} ${first.reason}`);
         } else {
           expect(j.reused?.status).toBe(jobStatus(old));
           expect(j.outputs).toEqual(old.outputs);
         }
       }
+      return;
+    }
+    case "approve": {
+      const j = r.attempt.jobs[cmd.job % r.attempt.jobs.length]!;
+      const awaiting = j.attempts[j.attempts.length - 1]?.status === "CREATED" && j.waitingOn.join() === "approval";
+      const decision = cmd.approve ? { approve: true as const, inputs: { why: "ok" }, by: "pat" } : { approve: false as const, reason: "no", by: "pat" };
+      const res = r.exec(`${cmd.approve ? "approve" : "reject"} ${j.key}`, (s, c) => engine.decideApproval(s, c, j.key, decision));
+      ensure(res.ok === awaiting, () => `decision on ${j.key} (awaiting=${awaiting}): ok=${res.ok}`);
+      if (res.ok) expect(jobStatus(res.value)).toBe(cmd.approve ? "SUCCESS" : "FAILED");
       return;
     }
     case "tick":
@@ -248,7 +329,7 @@ function wrong(r: CheckedRun, cmd: Extract<Cmd, { t: "wrong" }>): void {
       if (ja) refuse("unknown step", (s, c) => engine.updateStep(s, c, ja.id, "no-such-step", { attempt: 1, status: "RUNNING" }));
       return;
     case "stepZero":
-      if (ja) refuse("step attempt 0", (s, c) => engine.updateStep(s, c, ja.id, ja.steps[0]!.id, { attempt: 0, status: "RUNNING" }));
+      if (ja?.steps[0]) refuse("step attempt 0", (s, c) => engine.updateStep(s, c, ja.id, ja.steps[0]!.id, { attempt: 0, status: "RUNNING" }));
       return;
     case "reassign":
       if (ja && ja.status !== "CREATED") refuse("assign again", (s, c) => engine.assign(s, c, agentInput(ja.id, 1)));
@@ -270,12 +351,31 @@ function tickPastEverything(r: CheckedRun): void {
   expect(r.attempt.status, "an attempt is never stuck KILLING").not.toBe("KILLING");
 }
 
+/**
+ * Nothing queued: a person approves what waits for approval, else time passes to the next
+ * deadline (a retry's backoff, an approval's timeout) and the clock ticks.
+ */
+function waitForQueue(r: CheckedRun): boolean {
+  if (r.queued.size > 0) return true;
+  const awaiting = r.attempt.jobs.filter((j) => j.attempts[j.attempts.length - 1]?.status === "CREATED" && j.waitingOn.join() === "approval");
+  for (const j of awaiting) {
+    expect(r.exec(`drive approve ${j.key}`, (s, c) => engine.decideApproval(s, c, j.key, { approve: true, inputs: {}, by: "pat" })).ok).toBe(true);
+  }
+  if (awaiting.length > 0) return true;
+  const next = nextDeadline(r.state, DEFAULT_SETTINGS);
+  if (next === null) return false;
+  r.now = Math.max(r.now, next);
+  expect(r.exec("tick to the next deadline", (s, c) => engine.tick(s, c)).ok).toBe(true);
+  return true;
+}
+
 /** Well-behaved agents take every queued job and succeed: the run must reach its end. */
 function driveToEnd(r: CheckedRun): void {
   for (let round = 0; !isTerminal(r.attempt.status); round++) {
     ensure(round < 50, () => `run stuck ${r.attempt.status}\n${r.log.join("\n")}`);
+    const moved = waitForQueue(r);
+    ensure(moved, () => `run ${r.attempt.status} with nothing queued, running or awaiting approval\n${r.log.join("\n")}`);
     const queued = [...r.queued];
-    ensure(queued.length > 0, () => `run ${r.attempt.status} with nothing queued or running\n${r.log.join("\n")}`);
     for (const id of queued) {
       ensure(r.exec(`drive assign ${id}`, (s, c) => engine.assign(s, c, agentInput(id))).ok, () => `could not claim ${id}`);
       ensure(r.exec(`drive finish ${id}`, (s, c) => engine.finishJob(s, c, id, { status: "SUCCESS", outputs: {} })).ok, () => `could not finish ${id}`);
@@ -309,9 +409,10 @@ describe("run engine: random pipelines and commands keep every invariant", () =>
         for (const [failedOnly, failing] of rounds) {
           // One job fails (or all succeed), the run ends, then it is re-run.
           let n = 0;
-          while (!isTerminal(r.attempt.status)) {
+          for (let round = 0; !isTerminal(r.attempt.status); round++) {
+            expect(round).toBeLessThan(50);
+            expect(waitForQueue(r)).toBe(true);
             const queued = [...r.queued];
-            expect(queued.length).toBeGreaterThan(0);
             for (const id of queued) {
               r.exec("assign", (s, c) => engine.assign(s, c, agentInput(id)));
               const status = n++ === failing ? "FAILED" : "SUCCESS";

@@ -3,7 +3,8 @@
  * from the design's text, not read from `TRANSITIONS`, so a drift in either shows up here:
  *
  *   CREATED → RUNNING → SUCCESS | WARNING | FAILED; any non-terminal → KILLING → KILLED;
- *   CREATED → KILLED; a terminal FAILED | KILLED | WARNING run → RESTARTED → (new attempt) CREATED.
+ *   CREATED → KILLED; a terminal FAILED | KILLED | WARNING run → RESTARTED → (new attempt) CREATED;
+ *   and (§7, re-run of chosen jobs) a SUCCESS run → RESTARTED.
  *   Terminal: SUCCESS, WARNING, FAILED, KILLED. Anything else is refused.
  */
 import { describe, expect, it } from "vitest";
@@ -40,6 +41,8 @@ const LEGAL = new Set<string>([
   "KILLED>RESTARTED",
   "WARNING>RESTARTED",
   "RESTARTED>CREATED",
+  // DESIGN.md §7: a SUCCESS run's chosen jobs can be re-run (runs only: Txn.move refuses others)
+  "SUCCESS>RESTARTED",
 ]);
 
 describe("state machine (DESIGN.md §3)", () => {
@@ -66,23 +69,23 @@ describe("state machine (DESIGN.md §3)", () => {
     }
   });
 
-  it("checks all 64 pairs, 13 of them legal", () => {
+  it("checks all 64 pairs, 14 of them legal", () => {
     expect(pairs).toHaveLength(64);
     expect(pairs.filter(([f, t]) => canTransition(f, t))).toHaveLength(LEGAL.size);
-    expect(LEGAL.size).toBe(13);
+    expect(LEGAL.size).toBe(14);
   });
 
-  it("a terminal state leaves only for RESTARTED, and SUCCESS never leaves", () => {
+  it("a terminal state leaves only for RESTARTED (a run's re-run)", () => {
     for (const from of TERMINAL) {
       expect(isTerminal(from)).toBe(true);
       const exits = ALL.filter((to) => canTransition(from, to));
-      expect(exits).toEqual(from === "SUCCESS" ? [] : ["RESTARTED"]);
+      expect(exits).toEqual(["RESTARTED"]);
     }
     for (const state of NON_TERMINAL) expect(isTerminal(state)).toBe(false);
   });
 
-  it("the only way into RESTARTED is from a failed, cancelled or warning end", () => {
-    expect(ALL.filter((from) => canTransition(from, "RESTARTED")).sort()).toEqual(["FAILED", "KILLED", "WARNING"]);
+  it("the only way into RESTARTED is from an end (SUCCESS only for a re-run of chosen jobs)", () => {
+    expect(ALL.filter((from) => canTransition(from, "RESTARTED")).sort()).toEqual(["FAILED", "KILLED", "SUCCESS", "WARNING"]);
   });
 
   it("KILLED is reached only through KILLING, or straight from CREATED", () => {

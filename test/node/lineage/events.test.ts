@@ -2,6 +2,7 @@
 // the facets users rely on in Marquez, every event validated against the official schemas.
 import { describe, expect, it } from "vitest";
 import { PRODUCER, SCHEMA_URL } from "../../../domain/lineage/index.ts";
+import { engine } from "../../../domain/run-engine/index.ts";
 import { job, pipeline, step } from "../../support/pipelines.ts";
 import { expectSound } from "./helpers.ts";
 import { LineageDriver } from "./lineage-driver.ts";
@@ -134,6 +135,26 @@ describe("lineage events of a run", () => {
     expect(end.run.facets.errorMessage!.message).toBe('step "main" of job "a" failed');
     // The run attempt's end comes after every job's end.
     expect(d.events.at(-1)).toBe(end);
+  });
+
+  it("a skipped job ends ABORT with reason skipped; an approval's wait is OTHER before its START", () => {
+    const d = new LineageDriver(
+      pipeline([
+        job("a"),
+        job("skip", ["a"], { if: "failure()" }),
+        job("ok", ["a"], { runsOn: [], steps: [], approval: { prompt: "Go?", inputs: {}, timeoutMs: null } }),
+      ]),
+    );
+    const skip = d.latest("skip");
+    const ok = d.latest("ok");
+    d.later().runJob("a");
+    expect(d.typesOf(skip.id)).toEqual(["OTHER", "START", "ABORT"]);
+    expect(d.eventsOf(skip.id).at(-1)!.run.facets.yardmaster).toMatchObject({ status: "KILLED", reason: "skipped" });
+    expect(d.typesOf(ok.id)).toEqual(["OTHER", "OTHER"]);
+    expect(d.eventsOf(ok.id).at(-1)!.run.facets.yardmaster).toMatchObject({ reason: "awaiting_approval" });
+    d.later().apply(engine.decideApproval(d.state, d.ctx(), "ok", { approve: true, inputs: {}, by: "pat" }));
+    expect(d.typesOf(ok.id)).toEqual(["OTHER", "OTHER", "START", "COMPLETE"]);
+    expectSound(d.events);
   });
 
   it("cancel: queued jobs ABORT at once (after a START), the running one when its agent confirms, then the attempt", () => {
