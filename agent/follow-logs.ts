@@ -166,7 +166,7 @@ async function follow(url: string, token: string, runId: string, job: string | u
         printer.print(label, base64ToBytes(event.data));
         return false;
       }
-      if (event.entity === "run" && isTerminal(event.to)) {
+      if (event.kind === "transition" && event.entity === "run" && isTerminal(event.to)) {
         ended = event.to;
         return true;
       }

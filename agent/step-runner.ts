@@ -13,6 +13,7 @@ import { maskOutputs, type SecretMask } from "../domain/masking.ts";
 import type { JobAssignment, PayloadStep, StepUpdate } from "../domain/protocol.ts";
 import type { JobApi } from "./api.ts";
 import type { LogStreamer } from "./log-streamer.ts";
+import { pollMetrics } from "./metrics-poller.ts";
 import { limitOutputs, parseMetrics, parseOutputs } from "./outputs-file.ts";
 import type { Reporter } from "./reporter.ts";
 import type { StepFinal } from "./step-graph.ts";
@@ -56,6 +57,8 @@ export interface StepContext {
   logger: Logger;
   /** The job's secrets (`assignment.mask`), compiled: what is reported is masked with it. */
   secretMask: SecretMask;
+  /** How often a running step's $YM_METRICS is read (default METRICS_POLL_INTERVAL_MS; tests). */
+  metricsIntervalMs?: number;
   /** `--run-as`: the step runs as this user, and its script and output files are its own. */
   user?: StepUser;
 }
@@ -146,7 +149,10 @@ async function runAttempt(step: PayloadStep, attempt: number, ctx: StepContext):
     ...(ctx.user ? { user: ctx.user } : {}),
   });
   if (proc.pid !== undefined) ctx.processGroups.add(proc.pid);
+  // Metrics the step appends while it runs are reported as they come (agent/metrics-poller.ts).
+  const poller = pollMetrics(metricsFile, (metrics) => report({ attempt, status: "RUNNING", metrics }), ctx.metricsIntervalMs);
   const result = await proc.done;
+  await poller.stop();
 
   const parsedOutputs = parseOutputs(await readSmallFile(outputFile, "YM_OUTPUT", log));
   const outputs = limitOutputs(parsedOutputs.value);

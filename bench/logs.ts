@@ -106,6 +106,7 @@ function follow(cp: ControlPlane, runId: string, ticket: string, lines: Lines): 
     onReconnect: () => void v.reconnects++,
     onEvent: (event) => {
       if (event.kind === "transition") return event.entity === "run" && ["SUCCESS", "FAILED", "KILLED", "WARNING"].includes(event.to);
+      if (event.kind !== "log") return false; // a step's metrics (`progress`)
       const now = wallNow();
       const length = base64Length(event.data);
       if (event.offset !== v.bytes) v.gaps++;

@@ -17,13 +17,14 @@ import { artifacts } from "./artifacts.ts";
 import { api } from "./api.ts";
 import { engineCost } from "./engine.ts";
 import { type Benchmark, type BenchResult, cpuBusy, ReloadedError, machineInfo, machineLoad, type MachineLoad, Progress, ROOT, round, sleep, stopAll } from "./harness.ts";
+import { lineageIn } from "./lineage-in.ts";
 import { logs } from "./logs.ts";
 import { overhead } from "./overhead.ts";
 import { pickup } from "./pickup.ts";
 import { queueDepth } from "./queue-depth.ts";
 import { writeReport } from "./report.ts";
 
-const BENCHMARKS: Benchmark[] = [engineCost, pickup, overhead, logs, queueDepth, artifacts, api];
+const BENCHMARKS: Benchmark[] = [engineCost, pickup, overhead, logs, queueDepth, artifacts, api, lineageIn];
 
 export interface StoredRun extends BenchResult {
   startedAt: string;

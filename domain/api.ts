@@ -10,7 +10,7 @@ import { Retention, StatusesErrorView, StatusesSetting } from "./project-setting
 
 const Time = z.string().nullable();
 const StateSchema = z.enum(STATES);
-export const TriggerSchema = z.enum(["manual", "api", "webhook", "schedule"]);
+export const TriggerSchema = z.enum(["manual", "api", "webhook", "schedule", "lineage"]);
 
 export const TransitionView = z
   .object({ from: StateSchema.nullable(), to: StateSchema, at: z.string(), reason: z.string().nullable() })
@@ -133,11 +133,39 @@ export const RunSummaryView = RunRef.extend({
   durationMs: z.number().nullable(),
 }).meta({ id: "RunSummary" });
 
+/** Who did something (the audit log, docs/security.md). */
+export const AuditActor = z
+  .object({
+    kind: z.enum(["user", "token", "webhook", "schedule", "agent", "system"]),
+    id: z.string().describe("an email, a token id, `project/pipeline` (webhooks, schedules), an agent id, or `admin-token`"),
+    name: z.string(),
+  })
+  .meta({ id: "AuditActor" });
+export type AuditActor = z.infer<typeof AuditActor>;
+
+export const AuditEventView = z
+  .object({
+    id: z.string(),
+    at: z.string(),
+    actor: AuditActor,
+    action: z.string().describe("e.g. run.trigger, run.cancel, run.rerun, role.grant, secret.put, token.revoke"),
+    project: z.string().nullable(),
+    target: z.string().nullable().describe("what was changed: a run id, a secret's name, a person and role, …"),
+    ip: z.string().nullable().describe("the caller's address (CF-Connecting-IP)"),
+  })
+  .meta({ id: "AuditEvent" });
+export type AuditEventView = z.infer<typeof AuditEventView>;
+
 export const RunView = RunSummaryView.extend({
   pipelineVersionId: z.string(),
   nominalTime: Time,
   attempts: z.array(RunAttemptView),
   history: z.array(TransitionView),
+  triggeredBy: AuditActor.nullable().optional().describe("who triggered the run (GET /api/v1/runs/{run}; null for runs from before the audit log)"),
+  actions: z
+    .array(z.object({ action: z.string(), actor: AuditActor, at: z.string() }))
+    .optional()
+    .describe("who triggered, cancelled or re-ran the run, oldest first (from the audit log)"),
 }).meta({ id: "Run" });
 
 export type TransitionView = z.infer<typeof TransitionView>;
@@ -170,12 +198,23 @@ export const SCOPES = ["read", "run", "admin"] as const;
 export type Scope = (typeof SCOPES)[number];
 
 /** Who the dashboard is signed in as (GET /api/v1/session). */
+export const RoleView = z
+  .object({ project: z.string().nullable().describe("a project slug; null = every project"), role: z.enum(SCOPES) })
+  .meta({ id: "Role" });
+export type RoleView = z.infer<typeof RoleView>;
+
 export const SessionView = z
   .object({
-    kind: z.enum(["admin", "token"]),
-    name: z.string().describe("the token's name (`admin` for the admin token)"),
+    kind: z.enum(["admin", "token", "user"]),
+    name: z.string().describe("the token's name (`admin` for the admin token), or the person's email"),
+    email: z.string().nullable().describe("the person signed in through Cloudflare Access; null for a token"),
     scopes: z.array(z.enum(SCOPES)),
-    projects: z.array(z.string()).nullable().describe("the projects the token is limited to; null = all"),
+    projects: z.array(z.string()).nullable().describe("the projects the caller may see; null = all"),
+    roles: z.array(RoleView).describe("what the caller may do where: a person's roles, a token's scopes over its projects (within its owner's roles)"),
+    token: z
+      .object({ id: z.string(), name: z.string(), owner: z.string().nullable().describe("the person who made it") })
+      .nullable()
+      .describe("the API token calling, when it is one"),
   })
   .meta({ id: "Session" });
 export type SessionView = z.infer<typeof SessionView>;

@@ -61,7 +61,20 @@ export interface LiveLog {
   data: string;
 }
 
-export type RunLiveEvent = LiveTransition | LiveLog;
+/** A running step reported metrics (appended to $YM_METRICS): all of the step's metrics so far. */
+export interface LiveProgress {
+  seq: number;
+  kind: "progress";
+  at: string;
+  jobKey: string;
+  jobAttemptId: string;
+  runAttempt: number;
+  jobAttempt: number;
+  stepId: string;
+  metrics: { name: string; kind: "counter" | "duration"; value: number }[];
+}
+
+export type RunLiveEvent = LiveTransition | LiveLog | LiveProgress;
 
 // ── queue stream ───────────────────────────────────────────────────────────────────────────
 

@@ -35,4 +35,14 @@ export interface Env extends Omit<Cloudflare.Env, "YM_ADMIN_TOKEN" | "YM_ENCRYPT
   YM_LIVE_STALL_SECONDS?: string;
   /** Seconds after a job attempt ends that its token may still send log chunks (default 60; docs/reliability.md). */
   YM_LATE_LOG_GRACE_SECONDS?: string;
+  /**
+   * Cloudflare Access in front of the deployment (docs/deploy.md): the team domain,
+   * `https://<team>.cloudflareaccess.com`, whose `/cdn-cgi/access/certs` signs the assertions.
+   * With YM_ACCESS_AUD set too, people sign in through Access; unset = tokens only.
+   */
+  YM_ACCESS_TEAM_DOMAIN?: string;
+  /** The Access application's audience tag (the assertion's `aud`). */
+  YM_ACCESS_AUD?: string;
+  /** Days the audit log keeps its events (default 365; the cron trims older ones). */
+  YM_AUDIT_RETENTION_DAYS?: string;
 }

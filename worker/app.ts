@@ -16,7 +16,10 @@ import { queueRoutes } from "./routes/queue.ts";
 import { queueRegistryRoutes } from "./routes/queues/index.ts";
 import { runRoutes } from "./routes/runs.ts";
 import { lineageRoutes } from "./routes/lineage.ts";
+import { lineageInRoutes } from "./routes/lineage-in.ts";
 import { tokenRoutes } from "./routes/tokens.ts";
+import { userRoutes } from "./routes/users/index.ts";
+import { auditRoutes } from "./routes/audit.ts";
 import { sessionRoutes } from "./routes/session.ts";
 import { secretRoutes } from "./routes/secrets.ts";
 import { webhookDeliveryRoutes } from "./routes/webhook-deliveries.ts";
@@ -85,7 +88,10 @@ export function createApp() {
     projectSettingsRoutes,
     runRoutes,
     lineageRoutes,
+    lineageInRoutes,
     tokenRoutes,
+    userRoutes,
+    auditRoutes,
     webhookRoutes,
     webhookDeliveryRoutes,
     secretRoutes,
@@ -103,7 +109,7 @@ export function createApp() {
   app.openAPIRegistry.registerComponent("securitySchemes", "bearerAuth", {
     type: "http",
     scheme: "bearer",
-    description: "An API token (POST /api/v1/tokens) or the admin token.",
+    description: "An API token (POST /api/v1/tokens) or the admin token. Behind Cloudflare Access, a person's `Cf-Access-Jwt-Assertion` is accepted instead.",
   });
   for (const agentSide of ["registrationToken", "agentToken", "jobToken"]) {
     app.openAPIRegistry.registerComponent("securitySchemes", agentSide, { type: "http", scheme: "bearer" });

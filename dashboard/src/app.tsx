@@ -1,6 +1,8 @@
 /**
  * The app: the session gate (sign-in page or the signed-in shell) around the routes.
- * Who is signed in (name and scopes — never the token) is remembered in localStorage so a
+ * Behind Cloudflare Access the server knows the person from the Access assertion the browser's
+ * requests carry, so GET /api/v1/session signs them in with no token asked for.
+ * Who is signed in (name and roles — never the token) is remembered in localStorage so a
  * returning person's page renders at once; the server is asked in parallel, and any 401
  * shows the sign-in page.
  */
@@ -17,7 +19,7 @@ const KEY = "ym-session-view";
 function remembered(): Session | undefined {
   try {
     const s = JSON.parse(localStorage.getItem(KEY) ?? "null") as Session | null;
-    return s && typeof s.kind === "string" && Array.isArray(s.scopes) ? s : undefined;
+    return s && typeof s.kind === "string" && Array.isArray(s.scopes) && Array.isArray(s.roles) ? s : undefined;
   } catch {
     return undefined;
   }
@@ -25,7 +27,10 @@ function remembered(): Session | undefined {
 
 function remember(session: Session | null): void {
   try {
-    if (session) localStorage.setItem(KEY, JSON.stringify({ kind: session.kind, name: session.name, scopes: session.scopes, projects: session.projects }));
+    if (session) {
+      const { kind, name, email, scopes, projects, roles } = session;
+      localStorage.setItem(KEY, JSON.stringify({ kind, name, email, scopes, projects, roles, token: null }));
+    }
     else localStorage.removeItem(KEY);
   } catch {
     // storage disabled: ask the server every time

@@ -1,7 +1,10 @@
 /** URL → page. Every page reads its state from the URL, so each view can be linked to. */
 import { useEffect } from "preact/hooks";
 import { AgentsPage } from "./pages/AgentsPage.tsx";
+import { AuditPage } from "./pages/AuditPage.tsx";
+import { PeoplePage } from "./pages/PeoplePage.tsx";
 import { ArtifactsPage } from "./pages/ArtifactsPage.tsx";
+import { DatasetsPage } from "./pages/DatasetsPage.tsx";
 import { NotFound } from "./pages/NotFound.tsx";
 import { PipelineEditorPage } from "./pages/PipelineEditorPage.tsx";
 import { ProjectPage } from "./pages/ProjectPage.tsx";
@@ -32,6 +35,9 @@ export function Routes() {
     return <PipelineEditorPage key={`editor:${m.project}`} project={m.project!} pipeline={m.pipeline!} />;
   if (match("/queue", path)) return <QueuePage />;
   if (match("/artifacts", path)) return <ArtifactsPage />;
+  if (match("/datasets", path)) return <DatasetsPage />;
   if (match("/agents", path)) return <AgentsPage />;
+  if (match("/settings/people", path)) return <PeoplePage />;
+  if (match("/audit", path)) return <AuditPage />;
   return <NotFound />;
 }

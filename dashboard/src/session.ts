@@ -1,6 +1,8 @@
 /** Who is signed in (GET /api/v1/session), for the pages that show or hide actions by scope. */
 import { createContext } from "preact";
 import { useContext } from "preact/hooks";
+import type { Scope } from "../../domain/api.ts";
+import { atLeast, grantsCover } from "../../domain/grants.ts";
 import type { Session } from "./api/types.ts";
 
 export const SessionContext = createContext<Session | null>(null);
@@ -11,11 +13,18 @@ export function useSession(): Session {
   return session;
 }
 
-const RANK = { read: 0, run: 1, admin: 2 } as const;
-
-/** Whether the signed-in token may do `scope` (on `project`, when given). The API decides; this only hides buttons. */
-export function can(session: Session, scope: keyof typeof RANK, project?: string): boolean {
+/**
+ * Whether the signed-in token or person may do `scope` (on `project`, when given; anywhere when
+ * not). The same grant rules as the API's (domain/grants.ts); the API decides, this only hides buttons.
+ */
+export function can(session: Session, scope: Scope, project?: string): boolean {
   if (session.kind === "admin") return true;
-  if (!session.scopes.some((s) => RANK[s] >= RANK[scope])) return false;
-  return project === undefined || session.projects === null || session.projects.includes(project);
+  const grants = (session.roles ?? []).map((r) => ({ project: r.project, scope: r.role }));
+  if (project === undefined) return grants.some((g) => atLeast(g.scope, scope));
+  return grantsCover(grants, scope, project);
+}
+
+/** Whether the caller may do `scope` on every project (the people and audit pages need admin there). */
+export function canEverywhere(session: Session, scope: Scope): boolean {
+  return session.kind === "admin" || grantsCover((session.roles ?? []).map((r) => ({ project: r.project, scope: r.role })), scope, null);
 }

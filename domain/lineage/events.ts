@@ -9,7 +9,7 @@
 import type { Effect, TransitionEffect } from "../run-engine/effects.ts";
 import { type JobAttemptState, type JobState, jobStatus, locateJobAttempt, type RunAttemptState, type RunState } from "../run-engine/model.ts";
 import type { State } from "../states.ts";
-import { commonRunFacets, errorMessageFacet, jobFacets, jobFailureMessage, outputDatasets, parentFacet } from "./facets.ts";
+import { commonRunFacets, errorMessageFacet, jobFacets, jobFailureMessage, outputDatasets, parentFacet, upstreamParentFacet } from "./facets.ts";
 import { facetBase, PRODUCER, SCHEMA_URL } from "./producer.ts";
 import { type CycleLookup, enforceRunCycle } from "./run-cycle.ts";
 import type { EventType, RunEvent, RunFacets, YardmasterRunFacet } from "./types.ts";
@@ -150,6 +150,8 @@ function buildEvent(state: RunState, intent: Intent, input: LineageInput): RunEv
   const base = { eventType: intent.type, eventTime: isoTime(intent.at), producer: PRODUCER, schemaURL: SCHEMA_URL };
   if (s.kind === "run_attempt") {
     if (intent.type === "FAIL") facets.errorMessage = errorMessageFacet(runAttemptFailure(s.attempt, state), null);
+    const upstream = upstreamParentFacet(run);
+    if (upstream) facets.parent = upstream;
     return {
       ...base,
       run: { runId: intent.runId, facets },

@@ -55,10 +55,29 @@ export function jobFacets(run: RunInfo, jobType: "PIPELINE" | "JOB"): JobFacets 
   return { jobType: jobTypeFacet(jobType), ...(source ? { sourceCodeLocation: source } : {}) };
 }
 
-/** A job attempt's parent is its run attempt, which is also the root (pipelines do not nest). */
+/**
+ * A job attempt's parent is its run attempt. The root is the run attempt too (pipelines do not
+ * nest) — unless a dataset started the run: then the root is the root of the upstream run's
+ * chain, so a backend draws one tree across tools (docs/lineage.md, "Chains").
+ */
 export function parentFacet(run: RunInfo, attempt: RunAttemptState): ParentRunFacet {
   const pipelineJob = { namespace: run.project, name: run.pipeline, facets: { jobType: jobTypeFacet("PIPELINE") } };
-  return { ...facetBase("parent"), run: { runId: attempt.id }, job: pipelineJob, root: { run: { runId: attempt.id }, job: pipelineJob } };
+  const root = run.upstream
+    ? { run: { runId: run.upstream.root.runId }, job: { namespace: run.upstream.root.namespace, name: run.upstream.root.name } }
+    : { run: { runId: attempt.id }, job: pipelineJob };
+  return { ...facetBase("parent"), run: { runId: attempt.id }, job: pipelineJob, root };
+}
+
+/** A run attempt of a run a dataset started: its parent is the upstream run whose COMPLETE did it. */
+export function upstreamParentFacet(run: RunInfo): ParentRunFacet | undefined {
+  const upstream = run.upstream;
+  if (!upstream) return undefined;
+  return {
+    ...facetBase("parent"),
+    run: { runId: upstream.runId },
+    job: { namespace: upstream.namespace, name: upstream.name },
+    root: { run: { runId: upstream.root.runId }, job: { namespace: upstream.root.namespace, name: upstream.root.name } },
+  };
 }
 
 /** The facets every event of the run carries. */

@@ -21,6 +21,7 @@ import { expandPipelineMatrices, matrixKeys, matrixSpec } from "./matrix.ts";
 import { approvalProblems, approvalSpec } from "./approval.ts";
 import { retryPolicyOf } from "./retry-policy.ts";
 import { closestMatch, PipelineFileSchema, pipelineErrorMap, unknownKeyMessage, type PipelineFile } from "./schema.ts";
+import { withLineageParams } from "../triggers/dataset.ts";
 import {
   PIPELINE_DEFAULTS,
   type ParseResult,
@@ -321,7 +322,7 @@ class Normaliser {
     this.report = report;
     this.label = label;
     this.faulty = faulty;
-    this.params = file.params ?? {};
+    this.params = withLineageParams(file);
     this.jobKeys = Object.keys(file.jobs);
     // An approval job's outputs are its inputs.
     const outputsOf = (job: PipelineFile["jobs"][string]) => Object.keys(job.type === "approval" ? (job.approval?.inputs ?? {}) : (job.outputs ?? {}));
@@ -345,10 +346,11 @@ class Normaliser {
     const jobs = this.faulty() ? written : expandPipelineMatrices(written, (key) => this.file.jobs[key]!.matrix, (path, message) => this.fault(path, message));
     const on = file.on;
     // A schedule has nobody to ask for a param's value: every param needs a default.
-    if (on?.schedule !== undefined) {
-      for (const [name, param] of Object.entries(file.params ?? {})) {
+    if (on?.schedule !== undefined || on?.dataset !== undefined) {
+      const trigger = on?.schedule !== undefined ? "a scheduled run" : "a run started by a dataset";
+      for (const [name, param] of Object.entries(withLineageParams(file))) {
         if (param.default === undefined) {
-          this.fault(["params", name], `param '${name}' has no default, so a scheduled run could not start: give it a default`);
+          this.fault(["params", name], `param '${name}' has no default, so ${trigger} could not start: give it a default`);
         }
       }
     }
@@ -356,7 +358,7 @@ class Normaliser {
       name: file.name ?? options.name ?? "pipeline",
       env: file.env ?? {},
       params: Object.fromEntries(
-        Object.entries(file.params ?? {}).map(([name, { default: value, description }]) => [
+        Object.entries(withLineageParams(file)).map(([name, { default: value, description }]) => [
           name,
           { ...(value !== undefined && { default: value }), ...(description !== undefined && { description }) },
         ]),
@@ -366,6 +368,7 @@ class Normaliser {
         ...(on?.push !== undefined && { push: { branches: on.push?.branches ?? ["**"] } }),
         ...(on?.pull_request !== undefined && { pullRequest: { branches: on.pull_request?.branches ?? [] } }),
         ...(on?.schedule !== undefined && { schedule: on.schedule }),
+        ...(on?.dataset !== undefined && { dataset: on.dataset }),
       },
       jobs,
     };

@@ -197,6 +197,9 @@ const branchFilter = strict({
   branches: oneOrMany(text).refine((list) => list.length > 0, "list at least one branch glob, or leave out branches").optional(),
 }).nullable();
 
+/** `on: dataset` entries (domain/triggers/dataset.ts): the namespace exactly, the name a glob. */
+const datasetTrigger = strict({ namespace: text, name: text });
+
 /** `on: push` and `on: [push, pull_request]` are read as `on: {push: , pull_request: }`. */
 const triggers = z.preprocess(
   (value) => {
@@ -208,6 +211,7 @@ const triggers = z.preprocess(
     push: branchFilter.optional(),
     pull_request: branchFilter.optional(),
     schedule: z.preprocess((v) => (typeof v === "string" ? [v] : v), z.array(scheduleEntry).min(1)).optional(),
+    dataset: z.array(datasetTrigger).min(1, "list at least one dataset").optional(),
   }),
 );
 

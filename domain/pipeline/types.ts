@@ -3,6 +3,7 @@
  * (see docs/pipelines.md for the file format). Everything downstream — the RunObject, the
  * dispatcher, the agent, the dashboard — works from this shape, never from raw YAML.
  */
+import type { DatasetTrigger } from "../triggers/dataset.ts";
 
 export interface Dataset {
   namespace: string;
@@ -22,6 +23,8 @@ export interface PipelineTriggers {
   pullRequest?: { branches: string[] };
   /** Cron expressions (5 fields, UTC). */
   schedule?: string[];
+  /** Datasets whose COMPLETE events start the pipeline (domain/triggers/dataset.ts). */
+  dataset?: DatasetTrigger[];
 }
 
 export interface PipelineStep {

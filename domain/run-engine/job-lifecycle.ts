@@ -107,7 +107,13 @@ export function updateStep(txn: Txn, jobAttemptId: string, stepId: string, updat
   const attempts = step.attempts;
   const last = attempts[attempts.length - 1];
   if (update.status === "RUNNING") {
-    if (last && last.number === update.attempt && last.status === "RUNNING") return step; // a resend
+    if (last && last.number === update.attempt && last.status === "RUNNING") {
+      // A resend, or the agent reporting the metrics appended to $YM_METRICS so far while the
+      // step runs (agent/metrics-poller.ts): keep them and report progress (a RUNNING lineage
+      // event, a live update) when they changed.
+      recordRunningMetrics(txn, jobAttemptId, step, update);
+      return step;
+    }
     if (jobAttempt.status === "KILLING") refuse(409, "job_cancelling", `job ${job.key} is being cancelled; start no new steps`);
     if (update.attempt !== attempts.length + 1) {
       refuse(409, "step_attempt_out_of_order", `step ${stepId} is at attempt ${attempts.length}; attempt ${update.attempt} cannot start now`);
@@ -153,6 +159,13 @@ export function updateStep(txn: Txn, jobAttemptId: string, stepId: string, updat
     if (update.metrics.length > 0) txn.effects.push({ type: "progress", jobAttemptId, stepId });
   }
   return step;
+}
+
+function recordRunningMetrics(txn: Txn, jobAttemptId: string, step: StepState, update: StepUpdate): void {
+  if (!update.metrics || update.metrics.length === 0) return;
+  if (JSON.stringify(update.metrics) === JSON.stringify(step.metrics)) return;
+  step.metrics = update.metrics;
+  txn.effects.push({ type: "progress", jobAttemptId, stepId: step.id });
 }
 
 /** The agent reports the job attempt's end. */

@@ -7,6 +7,7 @@ import { DEFAULT_QUEUE } from "../queues.ts";
 import type { Pipeline } from "../pipeline/types.ts";
 import type { Metric } from "../protocol.ts";
 import type { State } from "../states.ts";
+import type { UpstreamRun } from "../triggers/dataset.ts";
 
 export interface StepAttemptState {
   number: number;
@@ -109,6 +110,8 @@ export interface RunInfo {
   params: Record<string, string>;
   /** The nominal (scheduled) time of a scheduled run. */
   nominalTime: number | null;
+  /** A run started by a dataset (trigger `lineage`): the run upstream (domain/triggers/dataset.ts). */
+  upstream?: UpstreamRun;
   createdAt: number;
   status: State;
   startedAt: number | null;

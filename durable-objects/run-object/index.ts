@@ -43,6 +43,7 @@ import { flushToD1, hasDirty, markDirty, markEntityDirty } from "./d1-projection
 import type { Committed, RunExtension } from "./extension.ts";
 import { flushDispatchOps, hasDispatchOps, recordDispatchOps } from "./dispatch-outbox.ts";
 import { JobLogs, type LogRead } from "./job-logs.ts";
+import { DatasetTriggerOutbox } from "./dataset-trigger-outbox.ts";
 import { LineageExtension, type LineageListing } from "./lineage.ts";
 import { CommitStatusExtension, type StatusTarget } from "./commit-statuses.ts";
 import { prepareUpload } from "./pipeline-upload.ts";
@@ -101,9 +102,12 @@ export class RunObject extends LiveObject {
     this.live = new RunLive(ctx, env, () => this.state);
     // The live stream (WebSocket, Hibernation API; ./live.ts), served by LiveObject's handlers.
     this.stream = { fetch: (request) => this.live.fetch(request, (state) => this.view(state)), fanout: this.live.fanout };
-    this.lineage = new LineageExtension(this.sql, env, this.logs.store);
+    const datasetTriggers = new DatasetTriggerOutbox(this.sql, env);
+    this.lineage = new LineageExtension(this.sql, env, this.logs.store, undefined, (events, committed) =>
+      datasetTriggers.enqueue(events, committed.state),
+    );
     this.statuses = new CommitStatusExtension(this.sql, env);
-    this.extensions = [this.live, this.lineage, this.statuses];
+    this.extensions = [this.live, this.lineage, datasetTriggers, this.statuses];
     void ctx.blockConcurrencyWhile(async () => {
       this.migrate();
       this.state = loadRun(this.sql);

@@ -21,6 +21,7 @@ import {
   LOG_TAIL_BYTES,
   logTail,
 } from "../../domain/lineage/index.ts";
+import type { RunEvent } from "../../domain/lineage/types.ts";
 import { OutboxStatus } from "../outbox-status.ts";
 import { SerialFlush } from "../serial-flush.ts";
 import type { Committed, RunExtension } from "./extension.ts";
@@ -52,6 +53,8 @@ export class LineageExtension implements RunExtension {
     vars: LineageVars,
     private readonly logs: LogStore,
     private readonly fetcher: Fetcher = (input, init) => fetch(input, init),
+    /** Called inside record() with the events just recorded (dataset-trigger-outbox.ts). */
+    private readonly onRecorded?: (events: RunEvent[], committed: Committed) => void,
   ) {
     // No storage access here: the RunObject runs the migrations after building its extensions.
     this.settings = lineageSettings(vars);
@@ -80,6 +83,7 @@ export class LineageExtension implements RunExtension {
       console.warn(`run ${committed.state.run.id}: lineage events outside the run cycle dropped: ${JSON.stringify(batch.dropped)}`);
     }
     this.outbox.append(batch.events, this.configured ? "pending" : "not_configured", committed.now);
+    this.onRecorded?.(batch.events, committed);
     if (this.settings.kind === "invalid" && batch.events.length > 0 && !this.warnedInvalid) {
       this.warnedInvalid = true;
       console.warn(`run ${committed.state.run.id}: lineage events are not sent: ${this.settings.message}`);

@@ -9,7 +9,7 @@
  * gapless for the run's whole life, and log bytes are stored once.
  */
 import { bytesToBase64 } from "../../domain/live.ts";
-import { locateJobAttempt, type RunState, type TransitionEffect } from "../../domain/run-engine/index.ts";
+import { type Effect, locateJobAttempt, type RunState, type TransitionEffect } from "../../domain/run-engine/index.ts";
 import type { Env } from "../../platform/env.ts";
 import type { FeedPage, FeedSource } from "../live-fanout.ts";
 import type { LogChunk } from "./extension.ts";
@@ -79,6 +79,27 @@ export class RunFeed implements FeedSource<RunFilter> {
         t.jobKey ?? null,
         JSON.stringify(doc),
       );
+    }
+  }
+
+  /** Call inside the command's storage transaction: a row per step that reported metrics. */
+  appendProgress(state: RunState, effects: readonly Effect[], at: number): void {
+    for (const effect of effects) {
+      if (effect.type !== "progress") continue;
+      const located = locateJobAttempt(state, effect.jobAttemptId);
+      const step = located?.jobAttempt.steps.find((s) => s.id === effect.stepId);
+      if (!located || !step) continue;
+      const doc = {
+        kind: "progress",
+        at: isoTime(at),
+        jobKey: located.job.key,
+        jobAttemptId: effect.jobAttemptId,
+        runAttempt: located.attempt.number,
+        jobAttempt: located.jobAttempt.number,
+        stepId: effect.stepId,
+        metrics: step.metrics,
+      };
+      this.sql.exec("INSERT INTO live_events (kind, job_key, doc) VALUES ('progress', ?, ?)", located.job.key, JSON.stringify(doc));
     }
   }
 

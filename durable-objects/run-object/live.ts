@@ -30,10 +30,11 @@ export class RunLive implements RunExtension {
 
   record(committed: Committed): void {
     this.feed.appendTransitions(committed.state, committed.transitions);
+    this.feed.appendProgress(committed.state, committed.effects, committed.now);
   }
 
   committed(committed: Committed): void {
-    if (committed.transitions.length > 0) this.fanout.notify();
+    if (committed.transitions.length > 0 || committed.effects.some((e) => e.type === "progress")) this.fanout.notify();
   }
 
   logAppended(chunk: LogChunk, state: RunState): void {

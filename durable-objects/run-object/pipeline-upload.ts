@@ -6,10 +6,11 @@
  * reference, added to the run's snapshot.
  */
 import type { Pipeline } from "../../domain/pipeline/types.ts";
-import { DEFAULT_QUEUE, queueRefusal, queuesOf, type QueueRule } from "../../domain/queues.ts";
+import { DEFAULT_QUEUE, queueRefusal, queuesOf } from "../../domain/queues.ts";
 import { parseUpload, type RunState } from "../../domain/run-engine/index.ts";
 import { referencedSecrets } from "../../domain/secrets.ts";
 import type { Env } from "../../platform/env.ts";
+import { queueRules } from "../../platform/queue-rules.ts";
 import { fail, ok, type Result } from "../../platform/result.ts";
 import type { RunSecrets } from "./run-secrets.ts";
 
@@ -36,15 +37,4 @@ export async function prepareUpload(env: Env, state: RunState, secrets: RunSecre
   const wanted = state.run.secretsWithheld ? [] : secrets.missing(referencedSecrets(parsed.pipeline));
   if (wanted.length > 0) await secrets.addFromProject(env, state.run.projectId, wanted);
   return ok(parsed.pipeline);
-}
-
-/** The registry's rules of the named queues; `default` always exists and allows every project. */
-async function queueRules(env: Env, names: string[]): Promise<Map<string, QueueRule>> {
-  const rules = new Map<string, QueueRule>([[DEFAULT_QUEUE, { name: DEFAULT_QUEUE, projects: null }]]);
-  const others = names.filter((n) => n !== DEFAULT_QUEUE);
-  const rows = await env.DB.prepare(`SELECT name, projects FROM queues WHERE name IN (${others.map(() => "?").join(", ")})`)
-    .bind(...others)
-    .all<{ name: string; projects: string | null }>();
-  for (const row of rows.results) rules.set(row.name, { name: row.name, projects: row.projects === null ? null : (JSON.parse(row.projects) as string[]) });
-  return rules;
 }

@@ -224,6 +224,8 @@ export const tokens = sqliteTable(
     expiresAt: integer("expires_at"),
     lastUsedAt: integer("last_used_at"),
     revokedAt: integer("revoked_at"),
+    /** The email of the person who created it (issue 23); null for tokens made with a token. */
+    owner: text("owner"),
   },
   (t) => [uniqueIndex("tokens_hash").on(t.tokenHash)],
 );
@@ -324,3 +326,46 @@ export const scheduleSlots = sqliteTable(
   },
   (t) => [primaryKey({ columns: [t.pipelineId, t.cron, t.slot] }), index("schedule_slots_pending").on(t.startedAt, t.failedAt)],
 );
+
+/** People, known by the email of their Cloudflare Access sign-in; created on first sign-in with no roles. */
+export const users = sqliteTable("users", {
+  email: text("email").primaryKey(),
+  createdAt: integer("created_at").notNull(),
+});
+
+/** The sentinel `project` of a role over every project (a slug is never `*`). */
+export const EVERY_PROJECT = "*";
+
+/** A person's role on a project, or on every project (`*`): one role per person and project. */
+export const userRoles = sqliteTable(
+  "user_roles",
+  {
+    email: text("email").notNull(),
+    project: text("project").notNull(),
+    role: text("role", { enum: ["read", "run", "admin"] }).notNull(),
+    createdAt: integer("created_at").notNull(),
+  },
+  (t) => [primaryKey({ columns: [t.email, t.project] })],
+);
+
+/**
+ * Who did what (docs/security.md "The audit log"). Written in the same `db.batch` as the change
+ * it records; ids are uuidv7, so their order is the order of events and the listing's cursor.
+ */
+export const auditEvents = sqliteTable(
+  "audit_events",
+  {
+    id: text("id").primaryKey(),
+    at: integer("at").notNull(),
+    actorKind: text("actor_kind", { enum: ["user", "token", "webhook", "schedule", "agent", "system"] }).notNull(),
+    actorId: text("actor_id").notNull(),
+    actorName: text("actor_name").notNull(),
+    action: text("action").notNull(),
+    project: text("project"),
+    target: text("target"),
+    ip: text("ip"),
+  },
+  (t) => [index("audit_events_project").on(t.project, t.id), index("audit_events_actor").on(t.actorId, t.id), index("audit_events_at").on(t.at), index("audit_events_target").on(t.target, t.id)],
+);
+
+export * from "./lineage-schema.ts";

@@ -1,9 +1,10 @@
 // Who may open a live stream: a bearer token, the session cookie (same origin only), or a
 // short-lived ticket from POST /api/v1/live-tickets — so a browser never puts its token in a URL.
 import { env } from "cloudflare:workers";
-import { describe, expect, it } from "vitest";
+import { describe, expect, it, vi } from "vitest";
 import { redeemTicket, TICKET_TTL_MS } from "../../worker/auth/live-ticket.ts";
 import { ApiError } from "../../worker/http/errors.ts";
+import { newKey, person, Team } from "./access-helpers.ts";
 import { api, projectWithPipeline } from "./api-client.ts";
 import { openLive } from "./live-helpers.ts";
 
@@ -63,6 +64,27 @@ describe("live stream authentication", () => {
     expect([foreign.status, foreign.json.error.code]).toEqual([403, "cross_origin"]);
     const sandboxed = await api("GET", `/api/v1/runs/${id}/live`, { token: null, headers: { ...WS, ...cookie, origin: "null" } });
     expect(sandboxed.status).toBe(403);
+  });
+
+  it("a person behind Access opens streams from this site only; their ticket carries their current roles", async () => {
+    const { id } = await run("auth-person");
+    const team = new Team("https://live.cloudflareaccess.test");
+    team.published = [await newKey("k1")];
+    team.serve();
+    const eve = await person(team, "eve@example.com", []);
+    // Signed in (not 401), but without a role: 403 forbidden; from another site: cross_origin.
+    const same = await api("GET", `/api/v1/runs/${id}/live`, { token: eve, headers: { ...WS, origin: "http://yardmaster.test" } });
+    expect([same.status, same.json.error.code]).toEqual([403, "forbidden"]);
+    const foreign = await api("GET", `/api/v1/runs/${id}/live`, { token: eve, headers: { ...WS, origin: "https://evil.example" } });
+    expect([foreign.status, foreign.json.error.code]).toEqual([403, "cross_origin"]);
+
+    const reader = await person(team, "eve@example.com", [{ project: "auth-person", role: "read" }]);
+    const issued = await api("POST", "/api/v1/live-tickets", { token: reader, body: {} });
+    expect(issued.status, issued.text).toBe(201);
+    expect(await redeemTicket(env, issued.json.ticket)).toMatchObject({ kind: "user", email: "eve@example.com", grants: [{ project: "auth-person", scope: "read" }] });
+    expect((await api("DELETE", "/api/v1/users/eve%40example.com/roles", { body: { project: "auth-person", role: "read" } })).status).toBe(200);
+    expect(await redeemTicket(env, issued.json.ticket)).toMatchObject({ kind: "user", grants: [] });
+    vi.restoreAllMocks();
   });
 
   it("documents the live routes in the OpenAPI document", async () => {

@@ -44,6 +44,10 @@ describe("PATCH /api/v1/projects/:project", () => {
     const later = await api("PATCH", "/api/v1/projects/set-ok", { body: { statuses: null, repository: null } });
     expect(later.json).toMatchObject({ name: "Settings OK", repository: null, statuses: null, retention: { runs: 30, logs: 7 } });
     expect((await api("GET", "/api/v1/projects/set-ok")).json).toEqual(later.json);
+    // Recorded, naming the fields changed and never the secret.
+    const audit = await env.DB.prepare("SELECT action, target FROM audit_events WHERE project = 'set-ok' AND action = 'project.update' ORDER BY at").all<{ action: string; target: string }>();
+    expect(audit.results.map((r) => r.target)).toEqual(["name,repository,retention,statuses,webhookSecret", "repository,statuses"]);
+    expect(JSON.stringify(audit.results)).not.toContain("a-brand-new-webhook-secret");
   });
 
   it("refuses what it cannot take, saying what to fix, and changes nothing", async () => {
@@ -96,6 +100,8 @@ describe("DELETE /api/v1/projects/:project", () => {
     await j.step("make", { attempt: 1, status: "SUCCESS", exitCode: 0 });
     expect((await j.finish({ status: "SUCCESS", outputs: {} })).status).toBe(200);
     expect((await api("DELETE", "/api/v1/projects/del-all", { token: await token(["run"]) })).status).toBe(403);
+    expect((await api("DELETE", "/api/v1/projects/del-all", { token: await token(["admin"], ["other"]) })).status).toBe(403);
+    expect((await api("DELETE", "/api/v1/projects/del-all", { token: "ymt_not-a-token" })).status).toBe(401);
     const deleted = await api("DELETE", "/api/v1/projects/del-all");
     expect(deleted.status, deleted.text).toBe(204);
 

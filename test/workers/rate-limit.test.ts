@@ -25,7 +25,7 @@ describe("rate limits", { timeout: 60_000 }, () => {
     const spent = (await api("POST", "/api/v1/tokens", { body: { name: "busy script", scopes: ["read"] } })).json;
     const other = (await api("POST", "/api/v1/tokens", { body: { name: "calm script", scopes: ["read"] } })).json;
     expect((await api("GET", "/api/v1/projects", { token: spent.token })).status).toBe(200);
-    await exhaust(rateLimitKey({ kind: "token", via: "bearer", tokenId: spent.id, name: spent.name, scopes: ["read"], projects: null })!);
+    await exhaust(rateLimitKey({ kind: "token", via: "bearer", tokenId: spent.id, name: spent.name, scopes: ["read"], projects: null, owner: null, grants: [{ project: null, scope: "read" }] })!);
 
     const limited = await api("GET", "/api/v1/projects", { token: spent.token });
     expect(limited.status).toBe(429);

@@ -59,6 +59,8 @@ describe("schedules", () => {
     const after = await runs("every-five");
     expect(after).toHaveLength(1);
     expect(after[0]).toMatchObject({ pipeline: "timed", trigger: "schedule", nominalTime: new Date(slot).toISOString(), branch: null });
+    // The audit log names the schedule as the actor.
+    expect((await api("GET", `/api/v1/runs/${after[0].id}`)).json.triggeredBy).toEqual({ kind: "schedule", id: "every-five/timed", name: "schedule of every-five/timed" });
 
     await tick(slot + 5 * MINUTE);
     expect((await runs("every-five")).map((r) => r.nominalTime)).toEqual([new Date(slot).toISOString(), new Date(slot + 5 * MINUTE).toISOString()]);

@@ -9,7 +9,7 @@ describe("POST /api/v1/session", () => {
   it("sets an HttpOnly, SameSite=Strict cookie the API accepts, and says who signed in", async () => {
     const signed = await api("POST", "/api/v1/session", { token: null, body: { token: ADMIN } });
     expect(signed.status).toBe(200);
-    expect(signed.json).toEqual({ kind: "admin", name: "admin", scopes: ["admin"], projects: null });
+    expect(signed.json).toEqual({ kind: "admin", name: "admin", email: null, scopes: ["admin"], projects: null, roles: [{ project: null, role: "admin" }], token: null });
     const header = signed.headers.get("set-cookie")!;
     expect(header).toMatch(/HttpOnly/);
     expect(header).toMatch(/SameSite=Strict/);

@@ -39,6 +39,7 @@ describe("GitHub webhook", () => {
     expect(runs).toHaveLength(before + 1);
     const run = (await api("GET", `/api/v1/runs/${answer.json.runs[0].runId}`)).json;
     expect(run).toMatchObject({ pipeline: "ci", branch: "master", commit: push.after, trigger: "webhook", number: answer.json.runs[0].number });
+    expect(run.triggeredBy).toEqual({ kind: "webhook", id: "hooks/ci", name: "webhook of hooks/ci" });
 
     const release = await deliverGithub(PROJECT, "push", pushTo("release/2.0"));
     expect(release.json.runs.map((r: any) => r.pipeline)).toEqual(["ci"]);

@@ -8,7 +8,8 @@
  * derived by HKDF from YM_ENCRYPTION_KEY, so checking one needs no database write. It opens
  * live streams only (read scope at most), never the rest of the API; a leaked ticket is worth
  * at most a minute of watching what its owner may watch. When it is redeemed, a token
- * principal's token is checked again in D1, so revoking the token also stops its tickets.
+ * principal's token (and a person's roles) are read again from D1, so revoking the token also
+ * stops its tickets.
  */
 import { and, eq, isNull } from "drizzle-orm";
 import { drizzle } from "drizzle-orm/d1";
@@ -16,7 +17,9 @@ import { tokens } from "../../platform/db/schema.ts";
 import { base64url, fromBase64url, hmacKey } from "../../platform/crypto.ts";
 import type { Env } from "../../platform/env.ts";
 import { ApiError } from "../http/errors.ts";
-import type { Principal, Scope } from "./principal.ts";
+import { grantOf, rolesOf } from "../services/people.ts";
+import { tokenPrincipal } from "./authenticate.ts";
+import type { Principal } from "./principal.ts";
 
 export const TICKET_TTL_MS = 60_000;
 const PREFIX = "ymlt";
@@ -59,13 +62,15 @@ export async function redeemTicket(env: Env, ticket: string, now = Date.now()): 
   if (principal.kind === "token") {
     const row = (
       await drizzle(env.DB)
-        .select({ expiresAt: tokens.expiresAt, scopes: tokens.scopes, projects: tokens.projects })
+        .select({ id: tokens.id, name: tokens.name, expiresAt: tokens.expiresAt, scopes: tokens.scopes, projects: tokens.projects, owner: tokens.owner })
         .from(tokens)
         .where(and(eq(tokens.id, principal.tokenId), eq(tokens.kind, "api"), isNull(tokens.revokedAt)))
         .limit(1)
     )[0];
     if (!row || (row.expiresAt !== null && row.expiresAt <= now)) throw refuse("the token that asked for this ticket is revoked or expired");
-    return { ...principal, scopes: row.scopes as Scope[], projects: row.projects };
+    return tokenPrincipal(env, principal.via, row);
   }
+  // A person's roles are read again too: a role removed since stops their tickets.
+  if (principal.kind === "user") return { ...principal, grants: (await rolesOf(env, principal.email)).map(grantOf) };
   return principal;
 }

@@ -12,7 +12,8 @@ import { createRoute, z } from "@hono/zod-openapi";
 import type { Context } from "hono";
 import { getCookie } from "hono/cookie";
 import { LIVE_PROJECTS_HEADER } from "../../platform/live-http.ts";
-import { type AppEnv, bearerToken, principalFor, SESSION_COOKIE } from "../auth/authenticate.ts";
+import { ACCESS_HEADER } from "../auth/access.ts";
+import { accessPrincipal, type AppEnv, bearerToken, principalFor, SESSION_COOKIE } from "../auth/authenticate.ts";
 import { issueTicket, redeemTicket, TICKET_TTL_MS } from "../auth/live-ticket.ts";
 import { type Principal, projectFilter, requireScope } from "../auth/principal.ts";
 import { ApiError } from "../http/errors.ts";
@@ -37,6 +38,13 @@ async function livePrincipal(c: Context<AppEnv>, ticket: string | undefined): Pr
   const session = bearer ? null : (getCookie(c, SESSION_COOKIE) ?? null);
   const token = bearer ?? session;
   if (!token) {
+    // A person behind Cloudflare Access: the assertion comes from Access's cookie, which rides
+    // along like ours, so the same same-origin rule holds.
+    const person = await accessPrincipal(c.env, c.req.header(ACCESS_HEADER));
+    if (person && !sameOrigin(c.req.header("origin"), c.req.url)) {
+      throw new ApiError(403, "cross_origin", `a Cloudflare Access sign-in opens live streams only from ${new URL(c.req.url).origin}; use a ticket elsewhere`);
+    }
+    if (person) return person;
     throw new ApiError(401, "unauthorized", "send `Authorization: Bearer <token>`, the session cookie, or `?ticket=` from POST /api/v1/live-tickets");
   }
   // A cookie rides along on any site's WebSocket: only this site's pages may use it here.

@@ -35,6 +35,7 @@ import {
 import type { Env } from "../../platform/env.ts";
 import { runStub } from "../../platform/stubs.ts";
 import { ApiError, unwrap } from "../http/errors.ts";
+import { auditContext, auditRow } from "../services/audit.ts";
 import { findPipeline, findProject } from "../services/projects.ts";
 import { errors, json, NAME, router, security, SLUG } from "./common.ts";
 import { projectView } from "./projects.ts";
@@ -75,7 +76,11 @@ projectSettingsRoutes.openapi(
     }
     if (patch.retention !== undefined) set.retention = patch.retention && Object.keys(patch.retention).length > 0 ? patch.retention : null;
     const db = drizzle(c.env.DB);
-    const updated = await db.update(projects).set(set).where(eq(projects.id, project.id)).returning();
+    const [updated] = await db.batch([
+      db.update(projects).set(set).where(eq(projects.id, project.id)).returning(),
+      // The fields changed, never their values (a webhook secret is a secret).
+      auditRow(c.env, auditContext(c), { action: "project.update", project: slug, target: Object.keys(patch).sort().join(",") }),
+    ]);
     if (!updated[0]) throw new ApiError(404, "project_not_found", `no project '${slug}'`);
     return c.json(projectView(updated[0]), 200);
   },
@@ -125,6 +130,7 @@ projectSettingsRoutes.openapi(
       // A token limited to this project keeps no access to it: not to a new project of the same slug either.
       ...withAccess.map((t) => db.update(tokens).set({ projects: t.projects!.filter((p) => p !== slug) }).where(eq(tokens.id, t.id))),
       db.delete(projects).where(eq(projects.id, project.id)),
+      auditRow(c.env, auditContext(c), { action: "project.delete", project: slug, target: slug }),
     ]);
     return c.body(null, 204);
   },
@@ -147,12 +153,13 @@ projectSettingsRoutes.openapi(
     requireScope(c.var.principal, "admin", slug);
     const project = await findProject(c.env, slug);
     const { pipeline } = await findPipeline(c.env, project.id, slug, name);
-    await deletePipelineRows(c.env, pipeline.id);
+    await deletePipelineRows(c.env, pipeline.id, auditRow(c.env, auditContext(c), { action: "pipeline.delete", project: slug, target: name }));
     return c.body(null, 204);
   },
 );
 
-async function deletePipelineRows(env: Env, pipelineId: string): Promise<void> {
+/** A pipeline's rows, in one batch (with the audit row of the change, when given). */
+async function deletePipelineRows(env: Env, pipelineId: string, audit?: ReturnType<typeof auditRow>): Promise<void> {
   const db = drizzle(env.DB);
   await db.batch([
     db.delete(scheduleSlots).where(eq(scheduleSlots.pipelineId, pipelineId)),
@@ -160,6 +167,7 @@ async function deletePipelineRows(env: Env, pipelineId: string): Promise<void> {
     // Versions before the pipeline: they reference it.
     db.delete(pipelineVersions).where(eq(pipelineVersions.pipelineId, pipelineId)),
     db.delete(pipelines).where(eq(pipelines.id, pipelineId)),
+    ...(audit ? [audit] : []),
   ]);
 }
 

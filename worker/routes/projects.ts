@@ -1,4 +1,5 @@
 /** Projects and their pipelines (.act files, every version kept). */
+import { auditContext, auditRow } from "../services/audit.ts";
 import { createRoute, z } from "@hono/zod-openapi";
 import { and, desc, eq, inArray } from "drizzle-orm";
 import { drizzle } from "drizzle-orm/d1";
@@ -78,7 +79,7 @@ projectRoutes.openapi(
       retention: null,
     };
     try {
-      await db.insert(projects).values(row);
+      await db.batch([db.insert(projects).values(row), auditRow(c.env, auditContext(c), { action: "project.create", project: row.slug, target: row.slug })]);
     } catch (error) {
       if (isUniqueViolation(error)) throw new ApiError(409, "project_exists", `a project '${body.slug}' already exists`);
       throw error;
@@ -188,7 +189,7 @@ projectRoutes.openapi(
         400,
       );
     }
-    const stored = await storePipelineVersion(c.env, { projectId: project.id, name, text, hash: await sha256Hex(bytes), definition: parsed.pipeline });
+    const stored = await storePipelineVersion(c.env, { projectId: project.id, name, text, hash: await sha256Hex(bytes), definition: parsed.pipeline, by: { who: auditContext(c), project: slug } });
     const body = { ...summary(stored.pipelineId, slug, name, stored.version, parsed.pipeline.jobs.map((j) => j.key), stored.updatedAt), changed: stored.outcome !== "unchanged" };
     if (stored.outcome === "created") return c.json(body, 201);
     return c.json(body, 200);

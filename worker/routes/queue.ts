@@ -3,10 +3,12 @@
  * them, across every queue of the registry or one (`?queue=`). Each queue is its own
  * DispatcherObject; the registry (D1 `queues`) says which exist.
  */
+import { auditContext, auditRow } from "../services/audit.ts";
 import { createRoute, z } from "@hono/zod-openapi";
 import { drizzle } from "drizzle-orm/d1";
 import { eq } from "drizzle-orm";
 import { AgentView, QueueEntryView } from "../../domain/api.ts";
+import { recordAfter } from "../services/audit.ts";
 import { canSeeProject, requireGlobalScope, requireScope } from "../auth/principal.ts";
 import { asc } from "drizzle-orm";
 import { DEFAULT_QUEUE } from "../../domain/queues.ts";
@@ -84,8 +86,12 @@ queueRoutes.openapi(
       const entry = entries.find((e) => e.jobAttemptId === id);
       // Another project's job is hidden, as the queue view hides it (docs/security.md).
       if (entry && !canSeeProject(c.var.principal, entry.project)) throw new ApiError(404, "not_queued", `job ${id} is not in the queue`);
+      // Seeing it is not moving it: 'run' on its own project (a person's roles differ per project).
+      if (entry) requireScope(c.var.principal, "run", entry.project);
     }
     unwrap(await d.reorder(body.job, { before: body.before, after: body.after }));
+    const moved = entries.find((e) => e.jobAttemptId === body.job);
+    await recordAfter(c, { action: "queue.reorder", project: moved?.project ?? null, target: body.job });
     return c.json({ ok: true as const }, 200);
   },
 );
@@ -115,10 +121,15 @@ queueRoutes.openapi(
         notFound.push(id);
         continue;
       }
+      requireScope(c.var.principal, "run", entry.project);
       byRun.set(entry.runId, [...(byRun.get(entry.runId) ?? []), id]);
     }
     const cancelled: string[] = [];
-    for (const [runId, ids] of byRun) cancelled.push(...unwrap(await runStub(c.env, runId).cancelJobs(ids)));
+    for (const [runId, ids] of byRun) {
+      const done = unwrap(await runStub(c.env, runId).cancelJobs(ids));
+      cancelled.push(...done);
+      if (done.length > 0) await recordAfter(c, { action: "job.cancel", project: byId.get(ids[0]!)?.project ?? null, target: `${runId}: ${done.join(", ")}` });
+    }
     return c.json({ cancelled, notFound }, 200);
   },
 );
@@ -167,7 +178,8 @@ queueRoutes.openapi(
     const d = dispatcherStub(c.env, row.queue);
     const held = (await d.listAgents()).find((a) => a.id === id)?.jobs ?? [];
     if (!(await d.revokeAgent(id))) throw new ApiError(404, "agent_not_found", `no agent ${id}`);
-    await drizzle(c.env.DB).update(agents).set({ revokedAt: Date.now() }).where(eq(agents.id, id));
+    const db = drizzle(c.env.DB);
+    await db.batch([db.update(agents).set({ revokedAt: Date.now() }).where(eq(agents.id, id)), auditRow(c.env, auditContext(c), { action: "agent.revoke", target: id })]);
     // A revoked agent must not go on running work (it holds those jobs' secrets): cancel them.
     for (const job of held) {
       try {

@@ -9,6 +9,7 @@ import { canSeeProject, projectFilter, requireScope } from "../auth/principal.ts
 import { runs } from "../../platform/db/schema.ts";
 import { ApiError, unwrap } from "../http/errors.ts";
 import { runStub } from "../../platform/stubs.ts";
+import { auditContext, recordAfter, runActions } from "../services/audit.ts";
 import { triggerRun } from "../services/trigger-run.ts";
 import { errors, ID, json, NAME, router, security, SLUG } from "./common.ts";
 import { isoTime } from "../../domain/time.ts";
@@ -46,7 +47,8 @@ runRoutes.openapi(
       commit: body.commit ?? null,
       params: body.params ?? {},
       // A person in the dashboard (session cookie) triggers by hand; a bearer token is the API.
-      trigger: c.var.principal.via === "session" ? "manual" : "api",
+      trigger: c.var.principal.via === "bearer" ? "api" : "manual",
+      by: auditContext(c),
       origin: new URL(c.req.url).origin,
     });
     return c.json(run, 201);
@@ -155,7 +157,7 @@ runRoutes.openapi(
   async (c) => {
     requireScope(c.var.principal, "read");
     const { view } = await readableRun(c.env, c.req.valid("param").run, c.var.principal);
-    return c.json(view, 200);
+    return c.json({ ...view, ...(await runActions(c.env, view.id)) }, 200);
   },
 );
 
@@ -174,7 +176,9 @@ runRoutes.openapi(
     requireScope(c.var.principal, "read");
     const { stub, project } = await accessibleRun(c.env, c.req.valid("param").run, c.var.principal);
     requireScope(c.var.principal, "run", project);
-    return c.json(unwrap(await stub.cancel()), 200);
+    const cancelled = unwrap(await stub.cancel());
+    await recordAfter(c, { action: "run.cancel", project, target: cancelled.id });
+    return c.json(cancelled, 200);
   },
 );
 
@@ -210,7 +214,9 @@ runRoutes.openapi(
     const { stub, project } = await accessibleRun(c.env, c.req.valid("param").run, c.var.principal);
     requireScope(c.var.principal, "run", project);
     const body = c.req.valid("json") ?? {};
-    return c.json(unwrap(await stub.rerun({ failedOnly: body.failedOnly ?? false, ...(body.jobs && { jobs: body.jobs }) })), 201);
+    const rerun = unwrap(await stub.rerun({ failedOnly: body.failedOnly ?? false, ...(body.jobs && { jobs: body.jobs }) }));
+    await recordAfter(c, { action: "run.rerun", project, target: rerun.id });
+    return c.json(rerun, 201);
   },
 );
 
@@ -278,7 +284,9 @@ export function byteRange(header: string | undefined): { from: number; to?: numb
 const ApprovalParam = z.object({ run: ID, job: z.string().min(1).max(300) });
 
 /** Who decided, as the audit and the job attempt's `decidedBy` show it. */
+/** Who decided an approval, as the run shows it: the person, the token's name, or the admin token. */
 function decider(principal: Parameters<typeof canSeeProject>[0]): string {
+  if (principal.kind === "user") return principal.email;
   return principal.kind === "token" ? principal.name : "admin";
 }
 
@@ -303,7 +311,9 @@ runRoutes.openapi(
     const { stub, project } = await accessibleRun(c.env, run, c.var.principal);
     requireScope(c.var.principal, "run", project);
     const inputs = c.req.valid("json")?.inputs ?? {};
-    return c.json(unwrap(await stub.decideApproval(job, { approve: true, inputs, by: decider(c.var.principal) })), 200);
+    const decided = unwrap(await stub.decideApproval(job, { approve: true, inputs, by: decider(c.var.principal) }));
+    await recordAfter(c, { action: "run.approve", project, target: decided.id });
+    return c.json(decided, 200);
   },
 );
 
@@ -327,6 +337,8 @@ runRoutes.openapi(
     const { stub, project } = await accessibleRun(c.env, run, c.var.principal);
     requireScope(c.var.principal, "run", project);
     const reason = c.req.valid("json")?.reason ?? null;
-    return c.json(unwrap(await stub.decideApproval(job, { approve: false, reason, by: decider(c.var.principal) })), 200);
+    const decided = unwrap(await stub.decideApproval(job, { approve: false, reason, by: decider(c.var.principal) }));
+    await recordAfter(c, { action: "run.reject", project, target: decided.id });
+    return c.json(decided, 200);
   },
 );

@@ -3,6 +3,7 @@
  * never read back by anyone — their values leave the control plane only inside the claim
  * answer of a job that references them. Stored encrypted (AES-GCM, YM_ENCRYPTION_KEY).
  */
+import { auditContext, auditRow, auditRowIfChanged, d1Statement } from "../services/audit.ts";
 import { createRoute, z } from "@hono/zod-openapi";
 import { and, count, eq } from "drizzle-orm";
 import { drizzle } from "drizzle-orm/d1";
@@ -67,10 +68,13 @@ secretRoutes.openapi(
     const now = Date.now();
     const encrypted = await encryptSecret(c.env, value);
     // One statement either way: a concurrent first write of the same name becomes a replace.
-    await db
-      .insert(projectSecrets)
-      .values({ projectId: project.id, name, value: encrypted, createdAt: now, updatedAt: now })
-      .onConflictDoUpdate({ target: [projectSecrets.projectId, projectSecrets.name], set: { value: encrypted, updatedAt: now } });
+    await db.batch([
+      db
+        .insert(projectSecrets)
+        .values({ projectId: project.id, name, value: encrypted, createdAt: now, updatedAt: now })
+        .onConflictDoUpdate({ target: [projectSecrets.projectId, projectSecrets.name], set: { value: encrypted, updatedAt: now } }),
+      auditRow(c.env, auditContext(c), { action: "secret.put", project: slug, target: name }, now),
+    ]);
     const row = { name, createdAt: existing?.createdAt ?? now, updatedAt: now };
     return c.json(view(row), existing ? 200 : 201);
   },
@@ -114,11 +118,11 @@ secretRoutes.openapi(
     const { project: slug, name } = c.req.valid("param");
     requireScope(c.var.principal, "admin", slug);
     const project = await findProject(c.env, slug);
-    const deleted = await drizzle(c.env.DB)
-      .delete(projectSecrets)
-      .where(and(eq(projectSecrets.projectId, project.id), eq(projectSecrets.name, name)))
-      .returning({ name: projectSecrets.name });
-    if (deleted.length === 0) throw new ApiError(404, "secret_not_found", `project '${slug}' has no secret '${name}'`);
+    const [deleted] = await c.env.DB.batch([
+      d1Statement(c.env, drizzle(c.env.DB).delete(projectSecrets).where(and(eq(projectSecrets.projectId, project.id), eq(projectSecrets.name, name)))),
+      auditRowIfChanged(c.env, auditContext(c), { action: "secret.delete", project: slug, target: name }),
+    ]);
+    if ((deleted?.meta.changes ?? 0) === 0) throw new ApiError(404, "secret_not_found", `project '${slug}' has no secret '${name}'`);
     return c.body(null, 204);
   },
 );

@@ -3,7 +3,8 @@
  * exactly as the API's door does (`principalFor`) and answers with the `ym_session` cookie —
  * HttpOnly (no script can read it), SameSite=Strict (no other site's page sends it), Secure on
  * https, Path=/ — carrying that token, which `authenticate` then accepts on every call. The
- * token never appears in a URL and the page never stores it. `GET` says who is signed in,
+ * token never appears in a URL and the page never stores it. `GET` says who is signed in —
+ * also a person behind Cloudflare Access, from the assertion alone, with no token asked —
  * `DELETE` signs out.
  *
  * These routes are mounted before the user API's door (app.ts): signing in cannot require
@@ -14,8 +15,9 @@ import { SessionView } from "../../domain/api.ts";
 import type { Context } from "hono";
 import { bodyLimit } from "hono/body-limit";
 import { deleteCookie, getCookie, setCookie } from "hono/cookie";
-import { type AppEnv, bearerToken, principalFor, SESSION_COOKIE } from "../auth/authenticate.ts";
-import type { Principal } from "../auth/principal.ts";
+import { ACCESS_HEADER } from "../auth/access.ts";
+import { type AppEnv, principalFor, resolvePrincipal, SESSION_COOKIE } from "../auth/authenticate.ts";
+import { type Principal, projectFilter, SCOPES } from "../auth/principal.ts";
 import { ApiError } from "../http/errors.ts";
 import { errors, json, router } from "./common.ts";
 
@@ -24,8 +26,14 @@ export const sessionRoutes = router();
 /** How long a browser keeps the cookie; each request still checks the token (revoked, expired). */
 export const SESSION_MAX_AGE_SECONDS = 30 * 24 * 3600;
 
-const view = (p: Principal): SessionView =>
-  p.kind === "admin" ? { kind: "admin", name: "admin", scopes: ["admin"], projects: null } : { kind: "token", name: p.name, scopes: p.scopes, projects: p.projects };
+/** Who the caller is and what they may do where (also GET /api/v1/me). */
+export function sessionView(p: Principal): SessionView {
+  if (p.kind === "admin") return { kind: "admin", name: "admin", email: null, scopes: ["admin"], projects: null, roles: [{ project: null, role: "admin" }], token: null };
+  const roles = p.grants.map((g) => ({ project: g.project, role: g.scope }));
+  const scopes = SCOPES.filter((s) => p.grants.some((g) => g.scope === s));
+  if (p.kind === "user") return { kind: "user", name: p.email, email: p.email, scopes, projects: projectFilter(p), roles, token: null };
+  return { kind: "token", name: p.name, email: null, scopes: p.scopes, projects: projectFilter(p), roles, token: { id: p.tokenId, name: p.name, owner: p.owner } };
+}
 
 /** The cookie's attributes: it is cleared with the same ones it was set with, or the browser keeps it. */
 const cookieAttributes = (c: Context<AppEnv>) =>
@@ -34,7 +42,7 @@ const cookieAttributes = (c: Context<AppEnv>) =>
 /** Who is signed in, never cached: the answer changes with the cookie, not the URL. */
 function signedIn(c: Context<AppEnv>, principal: Principal) {
   c.header("cache-control", "no-store");
-  return c.json(view(principal), 200);
+  return c.json(sessionView(principal), 200);
 }
 
 function waitUntilOf(c: Context<AppEnv>): ((p: Promise<unknown>) => void) | undefined {
@@ -101,14 +109,16 @@ sessionRoutes.openapi(
     method: "get",
     path: "/api/v1/session",
     operationId: "getSession",
-    summary: "Who is signed in (the session cookie, or a bearer token)",
+    summary: "Who is signed in (a bearer token, the session cookie, or a Cloudflare Access assertion)",
     security: [{ bearerAuth: [] }],
     responses: { 200: json(SessionView, "The signed-in token."), ...errors },
   }),
   async (c) => {
-    const bearer = bearerToken(c.req.header("authorization"));
-    const token = bearer ?? getCookie(c, SESSION_COOKIE) ?? null;
-    const principal = token ? await principalFor(c.env, token, bearer ? "bearer" : "session", waitUntilOf(c)) : null;
+    const { principal } = await resolvePrincipal(
+      c.env,
+      { authorization: c.req.header("authorization"), cookie: getCookie(c, SESSION_COOKIE) ?? null, assertion: c.req.header(ACCESS_HEADER) },
+      waitUntilOf(c),
+    );
     if (!principal) throw new ApiError(401, "unauthorized", "not signed in");
     return signedIn(c, principal);
   },

@@ -6,6 +6,7 @@
  * (pipeline name, version number, content hash): the loser reads again and decides anew, so a
  * race never ends in a 500 or a half-stored version.
  */
+import { type AuditContext, auditRow } from "./audit.ts";
 import { and, eq, max } from "drizzle-orm";
 import { drizzle } from "drizzle-orm/d1";
 import { uuidv7 } from "uuidv7";
@@ -14,6 +15,7 @@ import { pipelines, pipelineVersions } from "../../platform/db/schema.ts";
 import { isUniqueViolation } from "../../platform/db/unique.ts";
 import type { Env } from "../../platform/env.ts";
 import { ApiError } from "../http/errors.ts";
+import { datasetTriggerStatements } from "../../platform/lineage/dataset-triggers.ts";
 import { scheduleStatements } from "./scheduler.ts";
 
 export interface StoreInput {
@@ -23,6 +25,8 @@ export interface StoreInput {
   /** SHA-256 (hex) of the file's bytes. */
   hash: string;
   definition: Pipeline;
+  /** Who uploads it: the audit row goes in the version's batch (docs/security.md "The audit log"). */
+  by?: { who: AuditContext; project: string };
 }
 
 export interface StoredVersion {
@@ -54,15 +58,20 @@ async function storeOnce(env: Env, input: StoreInput): Promise<StoredVersion> {
   const { projectId, name, hash, definition } = input;
   const existing = (await db.select().from(pipelines).where(and(eq(pipelines.projectId, projectId), eq(pipelines.name, name))).limit(1))[0];
   const pipelineId = existing?.id ?? uuidv7();
-  // The version and the pipeline's pointer to it, and its schedules (docs/triggers.md), land
-  // together or not at all.
-  const schedules = () => scheduleStatements(db, pipelineId, projectId, definition.on.schedule ?? [], now);
+  // The version and the pipeline's pointer to it, its schedules (docs/triggers.md) and its
+  // dataset triggers (docs/lineage.md) land together or not at all.
+  const schedules = () => [
+    ...scheduleStatements(db, pipelineId, projectId, definition.on.schedule ?? [], now),
+    ...datasetTriggerStatements(db, pipelineId, projectId, definition.on.dataset ?? []),
+  ];
+  const audit = (action: string, version: number) =>
+    input.by ? [auditRow(env, input.by.who, { action, project: input.by.project, target: `${name} v${version}` }, now)] : [];
 
   if (existing) {
     const known = (await db.select().from(pipelineVersions).where(and(eq(pipelineVersions.pipelineId, pipelineId), eq(pipelineVersions.hash, hash))).limit(1))[0];
     if (known && known.id === existing.currentVersionId) return { outcome: "unchanged", pipelineId, version: known, updatedAt: existing.updatedAt };
     if (known) {
-      await db.batch([db.update(pipelines).set({ currentVersionId: known.id, updatedAt: now }).where(eq(pipelines.id, pipelineId)), ...schedules()]);
+      await db.batch([db.update(pipelines).set({ currentVersionId: known.id, updatedAt: now }).where(eq(pipelines.id, pipelineId)), ...schedules(), ...audit("pipeline.restore", known.version)]);
       return { outcome: "restored", pipelineId, version: known, updatedAt: now };
     }
   }
@@ -72,10 +81,10 @@ async function storeOnce(env: Env, input: StoreInput): Promise<StoredVersion> {
   const version = { id: uuidv7(), pipelineId, version: last + 1, hash, content: input.text, definition: JSON.stringify(definition), createdAt: now };
   const insertVersion = db.insert(pipelineVersions).values(version);
   if (existing) {
-    await db.batch([insertVersion, db.update(pipelines).set({ currentVersionId: version.id, updatedAt: now }).where(eq(pipelines.id, pipelineId)), ...schedules()]);
+    await db.batch([insertVersion, db.update(pipelines).set({ currentVersionId: version.id, updatedAt: now }).where(eq(pipelines.id, pipelineId)), ...schedules(), ...audit("pipeline.update", version.version)]);
   } else {
     const row = { id: pipelineId, projectId, name, currentVersionId: version.id, createdAt: now, updatedAt: now };
-    await db.batch([db.insert(pipelines).values(row), insertVersion, ...schedules()]);
+    await db.batch([db.insert(pipelines).values(row), insertVersion, ...schedules(), ...audit("pipeline.create", version.version)]);
   }
   return { outcome: "created", pipelineId, version, updatedAt: now };
 }

@@ -20,7 +20,8 @@ export const RATE_LIMIT = { limit: 600, periodSeconds: 60 } as const;
 
 /** The budget a caller spends, or null for the admin token (not limited). */
 export function rateLimitKey(principal: Principal): string | null {
-  return principal.kind === "admin" ? null : `api:token:${principal.tokenId}`;
+  if (principal.kind === "admin") return null;
+  return principal.kind === "token" ? `api:token:${principal.tokenId}` : `api:user:${principal.email}`;
 }
 
 export const webhookRateLimitKey = (project: string) => `webhook:${project}`;

@@ -1,20 +1,17 @@
 /**
  * Starting a run of a pipeline's current version: the one path used by the REST API, the
  * dashboard, webhooks and schedules. The run number comes from an atomic counter on the
- * project row; the run itself is created in its own RunObject, which projects it into D1.
+ * project row; the run itself is created in its own RunObject, which projects it into D1
+ * (platform/start-run.ts, shared with the RunObject's dataset triggers).
  */
-import { eq, sql } from "drizzle-orm";
-import { drizzle } from "drizzle-orm/d1";
-import { uuidv7 } from "uuidv7";
 import type { RunView } from "../../domain/api.ts";
 import type { Pipeline } from "../../domain/pipeline/types.ts";
-import { projects } from "../../platform/db/schema.ts";
 import type { Env } from "../../platform/env.ts";
 import { runStub } from "../../platform/stubs.ts";
+import { startRun, type StartRunInput } from "../../platform/start-run.ts";
 import { ApiError, unwrap } from "../http/errors.ts";
+import { type AuditContext, recordAudit } from "./audit.ts";
 import { findPipeline, findProject } from "./projects.ts";
-import { requireQueuesAllow } from "./queues.ts";
-import { snapshotSecrets, statusTarget } from "./secrets.ts";
 
 export interface TriggerInput {
   project: string;
@@ -22,7 +19,7 @@ export interface TriggerInput {
   branch?: string | null;
   commit?: string | null;
   params?: Record<string, string>;
-  trigger: "manual" | "api" | "webhook" | "schedule";
+  trigger: StartRunInput["trigger"];
   nominalTime?: number | null;
   /**
    * The run's id, chosen by a caller that must be able to retry the start without starting a
@@ -31,8 +28,16 @@ export interface TriggerInput {
   runId?: string;
   /** False for untrusted code (pull requests from forks): the run gets no project secrets. */
   withSecrets?: boolean;
+  /** Who triggered it, for the audit log; webhooks and schedules are recorded as themselves. */
+  by?: AuditContext;
   /** The triggering request's origin: the base of the run page's URL in commit statuses, unless YM_PUBLIC_URL is set. */
   origin?: string | null;
+}
+
+/** A run started by no caller of the user API: the webhook or the schedule of its pipeline. */
+function machineActor(input: TriggerInput): AuditContext {
+  const kind = input.trigger === "schedule" ? "schedule" : input.trigger === "webhook" ? "webhook" : "system";
+  return { actor: { kind, id: `${input.project}/${input.pipeline}`, name: `${kind} of ${input.project}/${input.pipeline}` }, ip: null };
 }
 
 /** The run's params: the given ones, checked against the pipeline's declared params, defaults filled in. */
@@ -71,35 +76,13 @@ export async function triggerRun(env: Env, input: TriggerInput): Promise<RunView
   const { pipeline, version } = await findPipeline(env, project.id, project.slug, input.pipeline);
   const definition = JSON.parse(version.definition) as Pipeline;
   const params = resolveParams(definition, input.params ?? {});
-  await requireQueuesAllow(env, definition, project.slug);
-  const secrets = input.withSecrets === false ? {} : await snapshotSecrets(env, project.id, definition);
-  const counter = await drizzle(env.DB)
-    .update(projects)
-    .set({ runCounter: sql`${projects.runCounter} + 1` })
-    .where(eq(projects.id, project.id))
-    .returning({ number: projects.runCounter });
-  const number = counter[0]!.number;
-  const id = input.runId ?? uuidv7();
-  const run = runStub(env, id);
-  const statuses = await statusTarget(env, project, input.origin ?? null);
-  return unwrap(
-    await run.create({
-      id,
-      number,
-      projectId: project.id,
-      project: project.slug,
-      repository: project.repository,
-      pipelineId: pipeline.id,
-      pipeline: pipeline.name,
-      pipelineVersionId: version.id,
-      definition,
-      branch: input.branch ?? null,
-      commit: input.commit ?? null,
-      trigger: input.trigger,
-      params,
-      nominalTime: input.nominalTime ?? null,
-      secrets,
-      ...(input.withSecrets === false ? { secretsWithheld: true } : {}),
-    }, statuses ? { statuses } : {}),
-  );
+  const created = unwrap(await startRun(env, { ...input, project, pipeline, version, definition, params }));
+  // The run lives in its object, not in a D1 batch of ours: recorded once the object confirmed
+  // it (docs/security.md "The audit log"). A failed audit write does not undo the run.
+  try {
+    await recordAudit(env, input.by ?? machineActor(input), { action: "run.trigger", project: project.slug, target: created.id });
+  } catch (error) {
+    console.error(`audit: run.trigger of ${created.id} not recorded`, error);
+  }
+  return created;
 }

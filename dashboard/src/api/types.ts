@@ -47,3 +47,5 @@ export interface QueueView {
   pending: QueueEntry[];
   running: QueueEntry[];
 }
+
+export type { DatasetView, LineageTriggerRecordView } from "../../../domain/lineage/ingest-api.ts";

@@ -62,7 +62,8 @@ export function wsRunFeed(runId: string, onUnavailable: (error: unknown) => void
   };
 
   const onEvent = (event: RunLiveEvent) => {
-    if (event.kind === "transition") return void reread();
+    // A step's metrics reported while it runs (`progress`) are read with the view, like transitions.
+    if (event.kind === "transition" || event.kind === "progress") return void reread();
     let chunk: LogChunk | null = null;
     for (const sub of subs) {
       if (sub.target.jobAttemptId !== event.jobAttemptId) continue;

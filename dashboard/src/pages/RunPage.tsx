@@ -11,6 +11,7 @@ import { JobPanel } from "../run/JobPanel.tsx";
 import { defaultJob, jobAttemptOf, shownJobs } from "../run/model.ts";
 import { RunArtifacts } from "../run/RunArtifacts.tsx";
 import { RunHeader } from "../run/RunHeader.tsx";
+import { RunLineage } from "../run/RunLineage.tsx";
 import { useRunFeed } from "../run/use-run-feed.ts";
 
 export function RunPage({ runId }: { runId: string }) {
@@ -43,6 +44,7 @@ export function RunPage({ runId }: { runId: string }) {
         }}
       />
       {error && <ErrorNotice error={error} title="Live updates paused" />}
+      <RunLineage run={run} changeKey={changeKey} />
       <section class="section graph-section" aria-label="Graph">
         <Graph
           jobs={jobs}

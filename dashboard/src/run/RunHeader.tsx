@@ -1,4 +1,5 @@
 /** The run's title line and facts: status, number, project/pipeline, branch, commit, trigger, times. */
+import { useEffect, useState } from "preact/hooks";
 import type { RunAttemptView, RunView } from "../api/types.ts";
 import { Duration } from "../components/Duration.tsx";
 import { LiveBadge } from "../components/LiveBadge.tsx";
@@ -24,6 +25,12 @@ export function RunHeader({
   onShowAttempt(n: number | null): void;
   onChanged(run: RunView, newAttempt: boolean): void;
 }) {
+  // Who acted on the run comes with the REST read only (the live snapshot lacks it): kept once seen.
+  const [people, setPeople] = useState({ triggeredBy: run.triggeredBy ?? null, actions: run.actions ?? [] });
+  useEffect(() => {
+    if (run.actions !== undefined) setPeople({ triggeredBy: run.triggeredBy ?? null, actions: run.actions });
+  }, [run.triggeredBy, run.actions]);
+  const { triggeredBy, actions } = people;
   return (
     <>
       <PageHeader
@@ -56,7 +63,10 @@ export function RunHeader({
         </div>
         <div>
           <dt>Trigger</dt>
-          <dd>{run.trigger}</dd>
+          <dd data-testid="run-trigger" title={actions.map((a) => `${a.action} by ${a.actor.name} at ${a.at}`).join("\n") || undefined}>
+            {run.trigger}
+            {triggeredBy && <span class="muted"> by {triggeredBy.name}</span>}
+          </dd>
         </div>
         <div>
           <dt>Created</dt>

@@ -1,4 +1,5 @@
 /** POST /api/v1/queues: a new queue (its DispatcherObject comes to life with its first agent or job). */
+import { auditContext, auditRow } from "../../services/audit.ts";
 import { createRoute } from "@hono/zod-openapi";
 import { drizzle } from "drizzle-orm/d1";
 import { QueueView } from "../../../domain/api.ts";
@@ -28,7 +29,8 @@ createQueueRoute.openapi(
     const now = Date.now();
     const row = { name: body.name, projects: body.projects ?? null, description: body.description ?? "", createdAt: now, updatedAt: now };
     try {
-      await drizzle(c.env.DB).insert(queues).values(row);
+      const db = drizzle(c.env.DB);
+      await db.batch([db.insert(queues).values(row), auditRow(c.env, auditContext(c), { action: "queue.create", target: row.name }, now)]);
     } catch (error) {
       if (isUniqueViolation(error)) throw new ApiError(409, "queue_exists", `queue '${body.name}' exists already (PATCH it to change it)`);
       throw error;

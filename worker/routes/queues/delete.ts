@@ -1,4 +1,5 @@
 /** DELETE /api/v1/queues/:name: refused for `default`, and while the queue's dispatcher holds jobs. */
+import { auditContext, auditRowIfChanged, d1Statement } from "../../services/audit.ts";
 import { createRoute, z } from "@hono/zod-openapi";
 import { eq } from "drizzle-orm";
 import { drizzle } from "drizzle-orm/d1";
@@ -34,7 +35,10 @@ deleteQueueRoute.openapi(
     if (await dispatcherStub(c.env, name).holdsJobs()) {
       throw new ApiError(409, "queue_not_empty", `queue '${name}' holds queued or running jobs; cancel them or let them finish first`);
     }
-    await drizzle(c.env.DB).delete(queues).where(eq(queues.name, name));
+    await c.env.DB.batch([
+      d1Statement(c.env, drizzle(c.env.DB).delete(queues).where(eq(queues.name, name))),
+      auditRowIfChanged(c.env, auditContext(c), { action: "queue.delete", target: name }),
+    ]);
     return c.json({ ok: true as const }, 200);
   },
 );

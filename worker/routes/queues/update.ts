@@ -2,6 +2,7 @@
  * PATCH /api/v1/queues/:name: change who may use a queue, or its description. Pipelines already
  * stored that name it are checked again at their next trigger (403 when no longer allowed).
  */
+import { auditContext, auditRow } from "../../services/audit.ts";
 import { createRoute } from "@hono/zod-openapi";
 import { eq } from "drizzle-orm";
 import { drizzle } from "drizzle-orm/d1";
@@ -40,7 +41,8 @@ updateQueueRoute.openapi(
       ...(body.description !== undefined && { description: body.description }),
       updatedAt: Date.now(),
     };
-    await drizzle(c.env.DB).update(queues).set(changes).where(eq(queues.name, name));
+    const db = drizzle(c.env.DB);
+    await db.batch([db.update(queues).set(changes).where(eq(queues.name, name)), auditRow(c.env, auditContext(c), { action: "queue.update", target: name }, changes.updatedAt)]);
     return c.json(queueView({ ...current, ...changes }), 200);
   },
 );

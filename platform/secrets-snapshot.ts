@@ -5,11 +5,11 @@
  */
 import { and, eq } from "drizzle-orm";
 import { drizzle } from "drizzle-orm/d1";
-import type { Pipeline } from "../../domain/pipeline/types.ts";
-import { referencedSecrets } from "../../domain/secrets.ts";
-import { STATUS_TOKEN_SECRET } from "../../domain/commit-status.ts";
-import { projectSecrets, type projects } from "../../platform/db/schema.ts";
-import type { Env } from "../../platform/env.ts";
+import type { Pipeline } from "../domain/pipeline/types.ts";
+import { referencedSecrets } from "../domain/secrets.ts";
+import { STATUS_TOKEN_SECRET } from "../domain/commit-status.ts";
+import { projectSecrets, type projects } from "./db/schema.ts";
+import type { Env } from "./env.ts";
 
 /** Name → encrypted value of the project's secrets that `definition` references. */
 export async function snapshotSecrets(env: Env, projectId: string, definition: Pipeline): Promise<Record<string, string>> {
