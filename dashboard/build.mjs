@@ -72,6 +72,9 @@ const options = [
     entryPoints: { app: "dashboard/src/main.tsx" },
     outdir,
     format: "esm",
+    // What a page loads on demand (the editor, the charts) becomes its own chunk.
+    splitting: true,
+    chunkNames: "[name]-[hash]",
     jsx: "automatic",
     jsxImportSource: "preact",
     loader: { ".svg": "text" },

@@ -106,6 +106,7 @@ export const REASONS = {
   rerun: "the run was re-run (all jobs)",
   rerun_failed: "the run was re-run (failed and cancelled jobs, and their dependants)",
   rerun_jobs: "the run was re-run (the jobs named, and their dependants)",
+  gate_breached: "a metric gate of the job was breached (domain/pipeline/gates.ts): WARNING, or FAILED with fail: true",
   skipped: "the job's or step's `if:` was false: shown as \"Skipped\"; neither a failure nor a cancel",
   // reported by the agent
   step_failed: "a step failed (and was not continue-on-error)",

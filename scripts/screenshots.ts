@@ -5,6 +5,7 @@
 //
 //   node scripts/screenshots.ts              (Node 24; writes docs/screenshots/<page>-<scheme>-<size>.png)
 //   npm run screenshots
+//   SHOTS=compare,pipeline-trends npm run screenshots   (only those pages)
 import { execFileSync } from "node:child_process";
 import { mkdirSync, mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -179,7 +180,7 @@ async function seed(cp: ControlPlane) {
     const test = view.attempts[0].jobs.find((j: { key: string }) => j.key === "test");
     return test?.status === "RUNNING" && (await cp.api("GET", `/api/v1/runs/${live.id}/jobs/test/log`)).text.split("\n").length > 12;
   }, { timeoutMs: 90_000, intervalMs: 500 });
-  return { live: live.id as string };
+  return { live: live.id as string, failed: failed.id as string };
 }
 
 const SIZES = { desktop: { width: 1280, height: 860 }, phone: { width: 390, height: 844 } } as const;
@@ -188,7 +189,7 @@ async function main() {
   mkdirSync(OUT, { recursive: true });
   const cp = await startControlPlane();
   try {
-    const { live } = await seed(cp);
+    const { live, failed } = await seed(cp);
     const pages: [string, string, (p: Page) => Promise<unknown>][] = [
       ["run", `/runs/${live}?job=test`, (p) => p.locator(".log-row").nth(10).waitFor()],
       ["queue", "/queue", (p) => p.locator("[data-queue-row]").first().waitFor()],
@@ -206,6 +207,17 @@ async function main() {
           await p.locator(".problems").waitFor();
         },
       ],
+      [
+        "pipeline-trends",
+        "/projects/acme-web/pipelines/nightly",
+        async (p) => {
+          await p.locator("figure.trend").first().waitFor();
+          // After the editor has mounted (it would otherwise take the view back to the top).
+          await p.locator(".editor[data-ready]").waitFor();
+          await p.evaluate(() => window.scrollTo(0, document.body.scrollHeight));
+        },
+      ],
+      ["compare", `/runs/${failed}/compare`, (p) => p.locator(".compare-table").waitFor()],
       ["artifacts", "/artifacts", (p) => p.locator("tr[data-artifact]").first().waitFor()],
       ["agents", "/agents", (p) => p.locator("tr[data-agent]").first().waitFor()],
       ["signin", "/", (p) => p.getByLabel("Token").waitFor()],
@@ -215,7 +227,9 @@ async function main() {
       headless: true,
       args: ["--no-sandbox", "--disable-background-networking", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-component-update", "--disable-sync", "--hide-scrollbars"],
     });
-    for (const [name, path, ready] of pages) {
+    // SHOTS=compare,queue takes only those pages again.
+    const only = process.env.SHOTS?.split(",");
+    for (const [name, path, ready] of pages.filter(([name]) => !only || only.includes(name))) {
       for (const scheme of ["light", "dark"] as const) {
         for (const [size, viewport] of Object.entries(SIZES)) {
           const context = await browser.newContext({ baseURL: cp.url, viewport, colorScheme: scheme, deviceScaleFactor: 1, isMobile: size === "phone", hasTouch: size === "phone" });

@@ -13,6 +13,8 @@ import { agentArtifactRoutes } from "./routes/agent-artifacts.ts";
 import { artifactRoutes } from "./routes/artifacts.ts";
 import { projectRoutes } from "./routes/projects.ts";
 import { queueRoutes } from "./routes/queue.ts";
+import { queueInsightRoutes } from "./routes/queue-insight.ts";
+import { historyRoutes } from "./routes/history.ts";
 import { queueRegistryRoutes } from "./routes/queues/index.ts";
 import { runRoutes } from "./routes/runs.ts";
 import { lineageRoutes } from "./routes/lineage.ts";
@@ -96,6 +98,8 @@ export function createApp() {
     webhookDeliveryRoutes,
     secretRoutes,
     queueRoutes,
+    queueInsightRoutes,
+    historyRoutes,
     queueRegistryRoutes,
     agentApiRoutes,
     agentPipelineRoutes,

@@ -4,6 +4,7 @@ import { AgentsPage } from "./pages/AgentsPage.tsx";
 import { AuditPage } from "./pages/AuditPage.tsx";
 import { PeoplePage } from "./pages/PeoplePage.tsx";
 import { ArtifactsPage } from "./pages/ArtifactsPage.tsx";
+import { ComparePage } from "./pages/ComparePage.tsx";
 import { DatasetsPage } from "./pages/DatasetsPage.tsx";
 import { NotFound } from "./pages/NotFound.tsx";
 import { PipelineEditorPage } from "./pages/PipelineEditorPage.tsx";
@@ -25,6 +26,7 @@ export function Routes() {
   if (path === "/" || path === "/signin") return null;
   if (match("/runs", path)) return <RunsPage />;
   if ((m = match("/runs/:run", path))) return <RunPage key={m.run} runId={m.run!} />;
+  if ((m = match("/runs/:run/compare", path))) return <ComparePage key={m.run} runId={m.run!} />;
   if (match("/projects", path)) return <ProjectsPage />;
   if ((m = match("/projects/:project", path))) return <ProjectPage key={m.project} slug={m.project!} />;
   if ((m = match("/projects/:project/settings", path))) return <ProjectSettingsPage key={`settings:${m.project}`} slug={m.project!} />;

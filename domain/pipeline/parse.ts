@@ -14,6 +14,7 @@ import { isAlias, isMap, isScalar, isSeq, LineCounter, parseDocument, type Docum
 import { parseTemplates, type Template } from "../templates.ts";
 import { expandedSize } from "./expansion.ts";
 import { DEFAULT_QUEUE } from "../queues.ts";
+import { type MetricGate, normaliseGates } from "./gates.ts";
 import { reportRefusedQueues } from "./queue-check.ts";
 import { checkCondition, type ConditionScope } from "./conditions.ts";
 import { findCycle, upstreamOf, type GraphNode } from "./graph.ts";
@@ -482,6 +483,7 @@ class Normaliser {
       outputs: job.outputs ?? {},
       artifacts: job.artifacts ?? [],
       lineage: { inputs: datasets(job.lineage?.inputs), outputs: datasets(job.lineage?.outputs) },
+      ...this.gates(job, ids, at),
     };
   }
 
@@ -494,6 +496,16 @@ class Normaliser {
       const inText = source === "" ? undefined : { value: text, start, source };
       this.report(path, `${pathLabel(path)}: ${problem.message}`, "value", inText);
     }
+  }
+
+  /** A job's metric gates, each naming one of the job's steps. */
+  private gates(job: PipelineFile["jobs"][string], stepIds: string[], at: (...rest: Path) => Path): { gates?: MetricGate[] } {
+    const gates = normaliseGates(job.gates);
+    gates.forEach((g, i) => {
+      if (!stepIds.includes(g.step)) this.fault(at("gates", i, "metric"), unknown("step", g.step, stepIds));
+    });
+    // No `gates` key when there are none: definitions stay as they were before gates existed.
+    return gates.length > 0 ? { gates } : {};
   }
 
   private fault(path: Path, message: string): void {

@@ -17,6 +17,7 @@ import { QUEUE_NAME_PATTERN, QUEUE_NAME_RULE } from "../queues.ts";
 import { IDENTIFIER } from "../templates.ts";
 import { cronProblem } from "../triggers/schedule.ts";
 import { parseDuration } from "./duration.ts";
+import { GatesSchema } from "./gates.ts";
 import { APPROVAL_INPUT_TYPES, PIPELINE_DEFAULTS, RETRY_CAUSES } from "./types.ts";
 
 /** Longest `timeout` a job or step may ask for: longer is almost surely a slip of the unit. */
@@ -320,6 +321,7 @@ export const JobSchema = strict({
   outputs: z.record(identifier("an output name"), z.string()).nullish(),
   artifacts: oneOrMany(artifactGlob).nullish(),
   lineage: strict({ inputs: z.array(dataset).nullish(), outputs: z.array(dataset).nullish() }).nullish(),
+  gates: GatesSchema.nullish(),
 });
 
 export const PipelineFileSchema = strict({

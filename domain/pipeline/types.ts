@@ -5,6 +5,8 @@
  */
 import type { DatasetTrigger } from "../triggers/dataset.ts";
 
+import type { MetricGate } from "./gates.ts";
+
 export interface Dataset {
   namespace: string;
   name: string;
@@ -77,6 +79,8 @@ export interface PipelineJob {
   /** Globs, relative to the job's working directory. */
   artifacts: string[];
   lineage: { inputs: Dataset[]; outputs: Dataset[] };
+  /** Metric gates (gates.ts); absent when the job has none (and in definitions stored before gates existed). */
+  gates?: MetricGate[];
 }
 
 export const APPROVAL_INPUT_TYPES = ["string", "number", "boolean"] as const;

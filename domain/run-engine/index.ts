@@ -39,8 +39,9 @@ export const engine = {
     runCommand(state, ctx, (t) => heartbeat(t, jobAttemptId)),
   updateStep: (state: RunState, ctx: EngineContext, jobAttemptId: string, stepId: string, update: StepUpdate): CommandResult<StepState> =>
     runCommand(state, ctx, (t) => updateStep(t, jobAttemptId, stepId, update)),
-  finishJob: (state: RunState, ctx: EngineContext, jobAttemptId: string, finish: JobFinish): CommandResult<JobAttemptState> =>
-    runCommand(state, ctx, (t) => finishJob(t, jobAttemptId, finish)),
+  /** `gateBaselines`: each gated metric's values in the job's last successful runs on the branch (run-object/gate-baselines.ts). */
+  finishJob: (state: RunState, ctx: EngineContext, jobAttemptId: string, finish: JobFinish, gateBaselines?: Map<string, number[]>): CommandResult<JobAttemptState> =>
+    runCommand(state, ctx, (t) => finishJob(t, jobAttemptId, finish, gateBaselines)),
   appendJobs: (state: RunState, ctx: EngineContext, input: AppendJobsInput): CommandResult<AppendJobsResult> =>
     runCommand(state, ctx, (t) => appendJobs(t, input)),
   tick: (state: RunState, ctx: EngineContext): CommandResult<void> => runCommand(state, ctx, (t) => tick(t)),

@@ -9,6 +9,7 @@ import { addJobAttempt, enqueueReadyJobs, finishAttemptIfDone, jobDefinition, ki
 import { retryDecision } from "./retry-policy.ts";
 import { type JobAttemptState, type JobState, jobQueue, type StepState } from "./model.ts";
 import type { Txn } from "./txn.ts";
+import { GATE_BREACHED, gateOutcome } from "./gates.ts";
 
 function locate(txn: Txn, jobAttemptId: string): { job: JobState; jobAttempt: JobAttemptState } {
   const found = txn.findJobAttempt(jobAttemptId);
@@ -169,16 +170,21 @@ function recordRunningMetrics(txn: Txn, jobAttemptId: string, step: StepState, u
 }
 
 /** The agent reports the job attempt's end. */
-export function finishJob(txn: Txn, jobAttemptId: string, finish: JobFinish): JobAttemptState {
+export function finishJob(txn: Txn, jobAttemptId: string, finish: JobFinish, gateBaselines: Map<string, number[]> = new Map()): JobAttemptState {
   const { job, jobAttempt } = locate(txn, jobAttemptId);
   if (isTerminal(jobAttempt.status) && jobAttempt.status === finish.status) return jobAttempt; // a resend
   requireLive(jobAttempt);
   // Once cancelling, the job ends KILLED whatever the agent saw last.
-  const outcome: State = jobAttempt.status === "KILLING" ? "KILLED" : finish.status;
+  let outcome: State = jobAttempt.status === "KILLING" ? "KILLED" : finish.status;
   if (finish.message) jobAttempt.message = finish.message;
   checkOutputs(`job ${job.key}`, finish.outputs);
+  const gated = gateOutcome(txn, job, jobAttempt, outcome, gateBaselines);
+  if (gated) {
+    outcome = gated.outcome;
+    jobAttempt.message = jobAttempt.message ? `${jobAttempt.message}\n${gated.message}` : gated.message;
+  }
   if (outcome === "SUCCESS" || outcome === "WARNING") job.outputs = finish.outputs;
-  endJobAttempt(txn, job, jobAttempt, outcome, finish.reason ?? (outcome === "KILLED" ? "cancelled" : null), finish.exitCode ?? null);
+  endJobAttempt(txn, job, jobAttempt, outcome, gated ? GATE_BREACHED : (finish.reason ?? (outcome === "KILLED" ? "cancelled" : null)), finish.exitCode ?? null);
   return jobAttempt;
 }
 

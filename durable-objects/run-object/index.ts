@@ -42,6 +42,7 @@ import { ARTIFACT_MIGRATIONS, type ArtifactRecord, ArtifactStore } from "./artif
 import { flushToD1, hasDirty, markDirty, markEntityDirty } from "./d1-projection.ts";
 import type { Committed, RunExtension } from "./extension.ts";
 import { flushDispatchOps, hasDispatchOps, recordDispatchOps } from "./dispatch-outbox.ts";
+import { gateBaselines } from "./gate-baselines.ts";
 import { JobLogs, type LogRead } from "./job-logs.ts";
 import { DatasetTriggerOutbox } from "./dataset-trigger-outbox.ts";
 import { LineageExtension, type LineageListing } from "./lineage.ts";
@@ -364,7 +365,8 @@ export class RunObject extends LiveObject {
     const auth = await this.authorize(jobAttemptId, token, true);
     if (!auth.ok) return auth;
     const outputs = await this.secrets.maskOutputs(this.env, finish.outputs);
-    const result = this.commit(engine.finishJob(this.state!, this.engineContext(), jobAttemptId, { ...finish, outputs }));
+    const baselines = await gateBaselines(this.env.DB, this.state!, auth.value.jobKey);
+    const result = this.commit(engine.finishJob(this.state!, this.engineContext(), jobAttemptId, { ...finish, outputs }, baselines));
     return result.ok ? ok(null) : result;
   }
 

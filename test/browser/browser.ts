@@ -73,3 +73,20 @@ export async function signedIn(browser: Browser, cp: ControlPlane, path = "/runs
   await signIn(viewer.page, cp.adminToken);
   return viewer;
 }
+
+/** The pipeline editor's (CodeMirror's) lines marked by the linter, 1-based. */
+export async function lintedLines(page: Page): Promise<number[]> {
+  await page.locator(".editor[data-ready]").waitFor();
+  return page.locator(".editor .cm-content .cm-line").evaluateAll((lines) =>
+    lines.flatMap((l, i) => (l.querySelector(".cm-lintRange-error") ? [i + 1] : [])),
+  );
+}
+
+/** The 1-based line the pipeline editor's caret is on. */
+export async function caretLine(page: Page): Promise<number> {
+  return page.locator(".editor .cm-content").evaluate((content) => {
+    const selection = document.getSelection();
+    const lines = [...content.querySelectorAll(".cm-line")];
+    return lines.findIndex((l) => selection?.anchorNode && l.contains(selection.anchorNode)) + 1;
+  });
+}

@@ -8,7 +8,7 @@ import { readFileSync } from "node:fs";
 import type { Browser, Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { type AgentProcess, type ControlPlane, startAgent, startControlPlane, stopAll } from "../e2e/harness.ts";
-import { closeBrowsers, launch, open, signIn, type Viewer } from "./browser.ts";
+import { caretLine, closeBrowsers, launch, lintedLines, open, signIn, type Viewer } from "./browser.ts";
 
 const BROKEN = `name: build
 jobs:
@@ -115,20 +115,18 @@ describe("the dashboard, end to end", () => {
     await expect.poll(() => problems.textContent()).toContain("lint");
     // The browser logs the refusal (400) itself; nothing else may go wrong on the way.
     expect(viewer.problems.splice(0)).toEqual(["console: Failed to load resource: the server responded with a status of 400 (Bad Request)"]);
-    // `needs: [compile, lint]` is line 9: the problem names it, and its gutter line is marked.
+    // `needs: [compile, lint]` is line 9: the problem names it, and its line is marked.
     expect(await problems.textContent()).toMatch(/line 9, column \d+/);
-    expect(await page.locator(".gutter-line.has-problem").allTextContents()).toEqual(["9"]);
-    expect(await page.locator(".editor-band").count()).toBe(1);
+    await expect.poll(() => lintedLines(page)).toEqual([9]);
     // Clicking the problem puts the caret on that line.
     await problems.getByRole("button", { name: /line 9/ }).click();
-    const caretLine = await editor.evaluate((el: HTMLTextAreaElement) => el.value.slice(0, el.selectionStart).split("\n").length);
-    expect(caretLine).toBe(9);
+    expect(await caretLine(page)).toBe(9);
 
     await editor.fill(PIPELINE);
     await page.getByRole("button", { name: "Save" }).click();
     await expect.poll(() => page.getByRole("status").textContent()).toContain("Saved as version 1");
     await expect.poll(() => new URL(page.url()).pathname).toBe("/projects/web/pipelines/build");
-    expect(await page.locator(".gutter-line.has-problem").count()).toBe(0);
+    expect(await lintedLines(page)).toEqual([]);
   });
 
   it("runs it from the Run button and opens the new run", async () => {
@@ -203,7 +201,8 @@ describe("the dashboard, end to end", () => {
     const text = await row.textContent();
     expect(text).toContain("feature/login");
     expect(text).toContain("manual");
-    expect(await row.locator("td").nth(7).textContent()).toBe("2");
+    // Columns: the bulk-cancel checkbox (empty for an ended run), status, run, pipeline, branch, commit, trigger, duration, attempt.
+    expect(await row.locator("td").nth(8).textContent()).toBe("2");
     // Filters narrow the list and live in the URL.
     await page.locator(".filters").getByLabel("Status").selectOption("Failed");
     await expect.poll(() => page.locator(`tr[data-run="${runId}"]`).count()).toBe(0);

@@ -90,6 +90,8 @@ describe("the queue page", () => {
     await page.getByRole("checkbox", { name: `Select train of run #${runs[2]!.number}` }).check();
     await page.getByRole("button", { name: "Cancel selected (2)" }).click();
     const dialog = page.getByRole("dialog");
+    // The native <dialog> opens (showModal) in an effect after the click's render: wait for it.
+    await dialog.waitFor();
     expect(await dialog.locator("li").count()).toBe(2);
     await dialog.getByRole("button", { name: "Cancel jobs" }).click();
 

@@ -12,6 +12,7 @@ import { PageHeader } from "../components/PageHeader.tsx";
 import { useResource } from "../hooks/use-resource.ts";
 import { Link, navigate } from "../router.tsx";
 import { can, useSession } from "../session.ts";
+import { PipelineTrends } from "./PipelineTrends.tsx";
 import { RunDialog } from "./RunDialog.tsx";
 import { PIPELINE_TEMPLATES } from "./pipeline-templates.ts";
 
@@ -160,8 +161,9 @@ export function PipelineEditorPage({ project, pipeline }: { project: string; pip
             </ul>
           </div>
         )}
-        {text !== null && <CodeEditor value={text} onInput={(v) => setText(v)} problems={problems} handle={editor} label="Pipeline file" />}
+        {text !== null && <CodeEditor value={text} onInput={(v) => setText(v)} problems={problems} handle={editor} label="Pipeline file" name={name} />}
       </form>
+      {pipeline && <PipelineTrends project={project} pipeline={pipeline} />}
       {running && pipeline && <RunDialog project={project} pipelines={[pipeline]} initial={pipeline} onClose={() => setRunning(false)} />}
     </>
   );

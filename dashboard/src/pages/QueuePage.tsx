@@ -4,7 +4,9 @@
  * select several and cancel them at once (POST /api/v1/queue/cancel). `?queue=` picks the queue
  * (default `default`, live over its WebSocket); "All queues" shows every queue (refreshed each second).
  */
-import { useState } from "preact/hooks";
+import { useMemo, useState } from "preact/hooks";
+import type { JobInsight } from "../../../domain/queue-insight.ts";
+import { useResource } from "../hooks/use-resource.ts";
 import { api } from "../api/client.ts";
 import type { QueueView } from "../api/types.ts";
 import { Dialog } from "../components/Dialog.tsx";
@@ -31,6 +33,10 @@ export function QueuePage() {
   const [confirming, setConfirming] = useState(false);
   const now = useNow(true);
   const mayRun = can(session, "run");
+  // Why each job waits: recomputed by the server from the queue, the agents and D1's durations.
+  const insightPath = `/api/v1/queue/insight${every ? "" : `?queue=${encodeURIComponent(chosenQueue)}`}`;
+  const insightRes = useResource<{ items: JobInsight[] }>(insightPath, { pollMs: 3000 });
+  const insight = useMemo(() => new Map((insightRes.data?.items ?? []).map((i) => [i.jobAttemptId, i])), [insightRes.data]);
 
   const toggle = (id: string) =>
     setSelected((s) => {
@@ -108,7 +114,7 @@ export function QueuePage() {
             <h2>Pending</h2>
             <PendingTable
               entries={queue.pending}
-              showQueue={every}
+              insight={insight}
               now={now}
               selected={selected}
               onToggle={toggle}

@@ -1,6 +1,6 @@
 /**
- * The Run button's question: which pipeline, which branch (and commit, and the pipeline's
- * params), then POST …/runs and open the new run.
+ * The Run button's question: which pipeline, which branch (the branches of earlier runs are
+ * suggested), commit, and the pipeline's params; then POST …/runs and open the new run.
  */
 import { useState } from "preact/hooks";
 import { api } from "../api/client.ts";
@@ -15,6 +15,8 @@ export function RunDialog({ project, pipelines, initial, onClose }: { project: s
   const [error, setError] = useState<unknown>(null);
   const [busy, setBusy] = useState(false);
   const detail = useResource<PipelineDetail>(pipeline ? `/api/v1/projects/${project}/pipelines/${encodeURIComponent(pipeline)}` : null);
+  // The branches earlier runs were on, offered as suggestions (any other may still be typed).
+  const branches = useResource<{ items: string[] }>(`/api/v1/projects/${project}/branches`);
   const params = Object.entries(detail.data?.name === pipeline ? (detail.data.definition.params ?? {}) : {});
 
   const submit = async (event: SubmitEvent) => {
@@ -57,7 +59,12 @@ export function RunDialog({ project, pipelines, initial, onClose }: { project: s
         </label>
         <label class="field">
           <span>Branch</span>
-          <input name="branch" defaultValue="main" spellcheck={false} />
+          <input name="branch" defaultValue="main" spellcheck={false} list="run-branches" autocomplete="off" />
+          <datalist id="run-branches">
+            {(branches.data?.items ?? []).map((b) => (
+              <option key={b} value={b} />
+            ))}
+          </datalist>
         </label>
         <label class="field">
           <span>Commit</span>

@@ -8,13 +8,24 @@ import { shortSha } from "../lib/format.ts";
 import { isTerminal } from "../lib/status.ts";
 import { Link } from "../router.tsx";
 
-export function RunsTable({ runs, hideProject }: { runs: RunSummaryView[]; hideProject?: boolean }) {
+/** Checkboxes for the runs that can still be cancelled (the runs page's bulk cancel). */
+export interface RunSelection {
+  selected: Set<string>;
+  onToggle(id: string): void;
+}
+
+export function RunsTable({ runs, hideProject, selection }: { runs: RunSummaryView[]; hideProject?: boolean; selection?: RunSelection }) {
   if (runs.length === 0) return <Empty>No runs match.</Empty>;
   return (
     <div class="table-wrap">
       <table class="table runs-table">
         <thead>
           <tr>
+            {selection && (
+              <th class="check">
+                <span class="sr-only">Select</span>
+              </th>
+            )}
             <th>Status</th>
             <th>Run</th>
             <th>Pipeline</th>
@@ -29,6 +40,13 @@ export function RunsTable({ runs, hideProject }: { runs: RunSummaryView[]; hideP
         <tbody>
           {runs.map((r) => (
             <tr key={r.id} data-run={r.id} data-status={r.status}>
+              {selection && (
+                <td class="check">
+                  {!isTerminal(r.status) && r.status !== "KILLING" && (
+                    <input type="checkbox" aria-label={`Select run #${r.number}`} checked={selection.selected.has(r.id)} onChange={() => selection.onToggle(r.id)} />
+                  )}
+                </td>
+              )}
               <td class="c-status">
                 <StatusBadge state={r.status} />
               </td>

@@ -3,6 +3,7 @@
  * handle has focus) and a checkbox for bulk cancel; its position and how long it has waited.
  */
 import { useRef } from "preact/hooks";
+import type { JobInsight } from "../../../domain/queue-insight.ts";
 import type { QueueEntry } from "../api/types.ts";
 import { Empty } from "../components/Empty.tsx";
 import { formatDuration } from "../lib/format.ts";
@@ -18,11 +19,11 @@ export function PendingTable({
   onMove,
   onDragging,
   mayReorder,
-  showQueue = false,
+  insight,
 }: {
   entries: QueueEntry[];
-  /** Several queues in one list: say which each job waits in. */
-  showQueue?: boolean;
+  /** Why each job waits (GET /api/v1/queue/insight), by job attempt id; absent until loaded. */
+  insight?: Map<string, JobInsight>;
   now: number;
   selected: Set<string>;
   onToggle(id: string): void;
@@ -55,10 +56,11 @@ export function PendingTable({
             )}
             <th class="num">#</th>
             <th>Job</th>
-            {showQueue && <th>Queue</th>}
+            <th>Queue</th>
             <th class="col-opt">Labels</th>
             <th class="num col-opt">Priority</th>
             <th class="num">Waiting</th>
+            <th>Why it waits</th>
           </tr>
         </thead>
         <tbody ref={body}>
@@ -106,7 +108,7 @@ export function PendingTable({
                     {e.jobAttempt > 1 && ` · try ${e.jobAttempt}`}
                   </div>
                 </td>
-                {showQueue && <td class="mono">{e.queue}</td>}
+                <td class="mono">{e.queue}</td>
                 <td class="col-opt">
                   {e.labels.map((l) => (
                     <span key={l} class="chip">
@@ -116,11 +118,50 @@ export function PendingTable({
                 </td>
                 <td class="num col-opt">{e.priority}</td>
                 <td class="num nowrap">{formatDuration(now - e.readyAt)}</td>
+                <td class="queue-why">
+                  <WhyItWaits insight={insight?.get(id)} />
+                </td>
               </tr>
             );
           })}
         </tbody>
       </table>
     </div>
+  );
+}
+
+/** The estimate, or the warning that no online agent can take the job (naming what it lacks). */
+function WhyItWaits({ insight }: { insight: JobInsight | undefined }) {
+  if (!insight) return <span class="muted">…</span>;
+  if (insight.capableAgents === 0) {
+    return (
+      <span class="wait-warning" data-missing-labels={insight.missingLabels.join(",")}>
+        <span aria-hidden="true">⚠ </span>
+        No online agent of queue <strong>{insight.queue}</strong>
+        {insight.missingLabels.length > 0 ? (
+          <>
+            {" "}
+            carries {insight.missingLabels.length === 1 ? "label" : "labels"}{" "}
+            {insight.missingLabels.map((l, i) => (
+              <span key={l}>
+                {i > 0 && ", "}
+                <span class="chip">{l}</span>
+              </span>
+            ))}
+          </>
+        ) : (
+          " is online"
+        )}
+      </span>
+    );
+  }
+  return (
+    <span class="small" data-estimate>
+      {insight.startsInMs === 0 ? "next to start" : `starts in ~${formatDuration(insight.startsInMs)}`}
+      <span class="muted">
+        {" · "}
+        {insight.durationMs === null ? "no past run to estimate from" : `takes ~${formatDuration(insight.durationMs)} (median of ${insight.samples})`}
+      </span>
+    </span>
   );
 }

@@ -48,7 +48,14 @@ export function RunHeader({
             <LiveBadge mode={live} />
           </>
         }
-        actions={<RunActions run={run} onChanged={onChanged} />}
+        actions={
+          <>
+            <Link class="btn" href={`/runs/${run.id}/compare`}>
+              Compare…
+            </Link>
+            <RunActions run={run} onChanged={onChanged} />
+          </>
+        }
       />
       <dl class="facts">
         <div>

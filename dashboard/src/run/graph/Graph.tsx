@@ -49,6 +49,7 @@ function Node({
   const look = statusLook(state, reason);
   const time = formatDuration(elapsed(start, end, now));
   const height = kind === "job" ? JOB_HEADER - 8 : STEP_H;
+  const shown = clip(label, Math.floor((box.width - 27 - (start ? 52 : 10)) / (kind === "job" ? 7.8 : 7)));
   const cy = box.y + height / 2 + (kind === "job" ? 4 : 0);
   return (
     <g
@@ -57,7 +58,8 @@ function Node({
       data-state={state}
       role="button"
       tabIndex={0}
-      aria-label={`${kind} ${label}: ${look.label}${start ? `, ${time}` : ""}`}
+      // The visible text first, as written (WCAG 2.5.3, label in name), then what only the colour says.
+      aria-label={`${shown}${start ? ` ${time}` : ""} (${kind}${shown === label ? "" : ` ${label}`}, ${look.label})`}
       aria-pressed={selected}
       onClick={(e) => {
         e.stopPropagation();
@@ -79,7 +81,8 @@ function Node({
       )}
       <circle class="gdot" cx={box.x + 14} cy={cy} r={kind === "job" ? 6 : 5} />
       <text class="glabel" x={box.x + 27} y={cy} dominant-baseline="central">
-        {clip(label, Math.floor((box.width - 27 - (start ? 52 : 10)) / (kind === "job" ? 7.8 : 7)))}
+        {/* The trailing space keeps the label and the time apart in the text a screen reader reads. */}
+        {`${shown} `}
       </text>
       {start && (
         <text class="gtime" x={box.x + box.width - 10} y={cy} dominant-baseline="central" text-anchor="end">
