@@ -8,7 +8,8 @@
  *    except where the caller says a refusal concerns one item (an artifact) rather than the job.
  */
 import { z } from "zod";
-import type { Readable } from "node:stream";
+import { Readable } from "node:stream";
+import { CacheLookup, CacheSaved } from "../domain/caches.ts";
 import {
   ArtifactPartAck,
   ArtifactUploadStart,
@@ -347,6 +348,33 @@ export class JobApi {
     };
   }
 
+  /** Which cache entry to restore for `key` (else the newest under a restore key), if any. */
+  async lookupCache(key: string, restoreKeys: readonly string[], signal?: AbortSignal): Promise<CacheLookup> {
+    const q = new URLSearchParams({ key });
+    if (restoreKeys.length > 0) q.set("restore", restoreKeys.join(","));
+    const res = await this.call({ method: "GET", path: `${this.prefix}/cache?${q}`, signal }, { itemStatuses: ITEM_STATUSES, policy: CACHE_RETRY });
+    return parseJson(CacheLookup, res, "cache lookup");
+  }
+
+  /** A cache entry's bytes, streamed (the HttpClient buffers answers: this one can be large). */
+  async downloadCache(entry: string, signal?: AbortSignal): Promise<Readable> {
+    const res = await fetch(`${this.http.base}${this.prefix}/cache/${encodeURIComponent(entry)}`, {
+      headers: { authorization: `Bearer ${this.token}` },
+      ...(signal ? { signal } : {}),
+    });
+    if (!res.ok || !res.body) throw new ItemRefusedError(`cache download: HTTP ${res.status} ${(await res.text()).slice(0, 200)}`, res.status);
+    return Readable.fromWeb(res.body as import("node:stream/web").ReadableStream<Uint8Array>);
+  }
+
+  async putCache(meta: { key: string; size: number; sha256: string }, body: () => Readable, signal?: AbortSignal): Promise<CacheSaved> {
+    const q = new URLSearchParams({ key: meta.key, size: String(meta.size), sha256: meta.sha256 });
+    const res = await this.call(
+      { method: "PUT", path: `${this.prefix}/cache?${q}`, body, contentLength: meta.size, contentType: "application/gzip", signal, timeoutMs: 120_000 },
+      { itemStatuses: ITEM_STATUSES, policy: CACHE_RETRY },
+    );
+    return parseJson(CacheSaved, res, "cache upload");
+  }
+
   async finish(body: JobFinish, signal?: AbortSignal): Promise<void> {
     await this.call({ method: "POST", path: `${this.prefix}/finish`, json: body, signal }, { alreadyDoneOnRetry: true });
   }
@@ -357,3 +385,5 @@ export class JobApi {
  * already taken with other content, too large, unprocessable.
  */
 const ITEM_STATUSES = [400, 404, 409, 413, 422] as const;
+/** A cache is an optimisation: a few tries, then the job goes on without it. */
+const CACHE_RETRY: RetryPolicy = { capMs: 2000, maxTries: 3 };

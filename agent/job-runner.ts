@@ -15,6 +15,7 @@ import type { JobAssignment, JobFinish } from "../domain/protocol.ts";
 import type { Reason } from "../domain/states.ts";
 import { JobRejectedError, type AgentApi, type JobApi } from "./api.ts";
 import { uploadArtifacts } from "./artifacts.ts";
+import { type PreparedCache, restoreCaches, saveCaches } from "./caches.ts";
 import { isAbortError, sleep } from "./backoff.ts";
 import { checkout } from "./checkout.ts";
 import { errorMessage, type Logger } from "./logger.ts";
@@ -261,6 +262,19 @@ export class JobRunner {
       }
     }
 
+    const cacheIo = { api: this.jobApi, workspace, tmpDir: io.tmpDir, signal: stepsSignal, note: (line: string) => log.writeLine(line.startsWith("warning") ? `${YELLOW}${line}${RESET}` : line) };
+    let caches: PreparedCache[] = [];
+    if (a.caches.length > 0 && this.options.user) {
+      // The agent (root) would write into and read from the user's dirs: not until that is done as the user.
+      cacheIo.note("warning: caches are not used under --run-as (yet); the job runs without them");
+    } else if (a.caches.length > 0) {
+      log.writeLine(`${BOLD}▶ restore caches${RESET}`);
+      caches = await restoreCaches(a.caches, cacheIo).catch((err: unknown) => {
+        if (stepsSignal.aborted) return [];
+        throw err;
+      });
+    }
+
     const outputs = new Map<string, Record<string, string>>();
     const exitCodes = new Map<string, number | null>();
     const knownSteps = new Set(a.steps.map((s) => s.id));
@@ -320,21 +334,28 @@ export class JobRunner {
     for (const w of [...masked.warnings, ...limited.warnings]) log.writeLine(`${YELLOW}warning: job ${w}${RESET}`);
     const jobOutputs = limited.value;
     const stopped = this.stoppedOutcome(jobOutputs);
-    if (stopped) return stopped;
+    // A failed, cancelled or timed-out job still uploads its artifacts (test reports, core
+    // dumps: what explains the failure). Not on the agent's shutdown nor a refusal: those leave now.
+    if (stopped && (a.artifacts.length === 0 || (this.stop !== "cancelled" && this.stop !== "timeout"))) return stopped;
 
-    let { status, reason, message, failedStep } = summarizeSteps(a.steps, done);
+    const summary = stopped ?? summarizeSteps(a.steps, done);
+    let { status, reason, message } = summary;
+    const failedStep = "failedStep" in summary ? summary.failedStep : undefined;
     const exitCode = failedStep === undefined ? null : (exitCodes.get(failedStep) ?? null);
     if (a.artifacts.length > 0) {
-      log.writeLine(`${BOLD}▶ artifacts${RESET}`);
+      const why = stopped ? (this.stop === "cancelled" ? "was cancelled" : "timed out") : status === "FAILED" ? "failed" : undefined;
+      log.writeLine(`${BOLD}▶ artifacts${why ? ` (uploaded although the job ${why})` : ""}${RESET}`);
+      // The steps' signal is already aborted when the job was stopped: then only the server calls' one.
+      const uploadSignal = stopped ? this.ioController.signal : anySignal(stepsSignal, this.ioController.signal);
       try {
         const note = (line: string) => log.writeLine(line.startsWith("warning") ? `${YELLOW}${line}${RESET}` : line);
         // Under --run-as, only what the user can read: the agent (root) would follow its symlinks.
         const staged = this.options.user
-          ? await stageArtifactsAs(this.options.user, a.artifacts, workspace, path.join(io.tmpDir, "artifacts"), { signal: stepsSignal, note })
+          ? await stageArtifactsAs(this.options.user, a.artifacts, workspace, path.join(io.tmpDir, "artifacts"), { signal: uploadSignal, note })
           : { dir: workspace, skipped: 0 };
         const report = await uploadArtifacts(a.artifacts, staged.dir, {
           api: this.jobApi,
-          signal: anySignal(stepsSignal, this.ioController.signal),
+          signal: uploadSignal,
           maxBytes: a.limits.artifactBytes,
           note,
         });
@@ -350,6 +371,13 @@ export class JobRunner {
         if (now) return now;
         throw err;
       }
+      if (stopped) return stopped;
+    }
+    if (caches.length > 0 && (status === "SUCCESS" || status === "WARNING") && !this.stop) {
+      log.writeLine(`${BOLD}▶ save caches${RESET}`);
+      await saveCaches(caches, cacheIo).catch((err: unknown) => {
+        if (!stepsSignal.aborted) throw err;
+      });
     }
     const final = this.stoppedOutcome(jobOutputs);
     if (final) return final;

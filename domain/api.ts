@@ -6,7 +6,8 @@
 import { z } from "zod";
 import { RunRef } from "./run-ref.ts";
 import { STATES } from "./states.ts";
-import { Retention, StatusesErrorView, StatusesSetting } from "./project-settings.ts";
+import { StatusesErrorView, StatusesSetting } from "./project-settings.ts";
+import { Retention } from "./retention.ts";
 
 const Time = z.string().nullable();
 const StateSchema = z.enum(STATES);
@@ -234,6 +235,7 @@ export const ArtifactView = z
     sha256: z.string(),
     contentType: z.string(),
     createdAt: z.string(),
+    expired: z.boolean().optional().describe("true when retention removed the bytes (the download answers 410)"),
   })
   .meta({ id: "Artifact" });
 export type ArtifactView = z.infer<typeof ArtifactView>;

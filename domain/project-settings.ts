@@ -4,14 +4,10 @@
  */
 import { z } from "zod";
 import { GITHUB_REPOSITORY } from "./commit-status.ts";
+import { Retention } from "./retention.ts";
 
-const DAYS = z.number().int().min(1, "at least 1 day").max(3650, "at most 3650 days (10 years)");
-
-/** Days to keep each kind of data; a kind left out is kept forever. Enforced by the retention cron (another issue). */
-export const Retention = z
-  .strictObject({ runs: DAYS.optional(), artifacts: DAYS.optional(), logs: DAYS.optional(), caches: DAYS.optional() })
-  .meta({ id: "Retention" });
-export type Retention = z.infer<typeof Retention>;
+/** A PATCH names known kinds only: a typo (`log:`) is refused, not silently dropped. */
+const RetentionPatch = Retention.strict();
 
 /** Where runs report commit statuses: `{github: "owner/name"}` (docs/triggers.md). */
 export const StatusesSetting = z
@@ -33,7 +29,7 @@ export const ProjectPatch = z
     /** null: no commit statuses. */
     statuses: StatusesSetting.nullable().optional(),
     /** null: keep everything. */
-    retention: Retention.nullable().optional(),
+    retention: RetentionPatch.nullable().optional(),
   })
   .meta({ id: "ProjectPatch" });
 export type ProjectPatch = z.infer<typeof ProjectPatch>;

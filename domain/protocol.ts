@@ -86,6 +86,8 @@ export const JobAssignment = z.object({
   /** Output name → template over `steps.*`, resolved by the agent when the job ends. */
   outputs: z.record(z.string(), z.string()),
   artifacts: z.array(z.string()),
+  /** `cache:` entries (domain/caches.ts), keys rendered but for `hashFiles(...)`. Absent from older servers. */
+  caches: z.array(z.object({ key: z.string(), paths: z.array(z.string()), restoreKeys: z.array(z.string()) })).default([]),
   /** Values the agent must mask (with their encoded forms: domain/masking.ts) in the log and the outputs it sends. */
   mask: z.array(z.string()),
   heartbeatIntervalMs: z.number().int(),

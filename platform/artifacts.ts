@@ -30,3 +30,6 @@ export interface ArtifactRecord {
 export function artifactKey(runId: string, jobAttemptId: string, uploadId: string, name: string): string {
   return `artifacts/${runId}/${jobAttemptId}/${uploadId}/${name}`;
 }
+
+/** Artifacts one job attempt may upload (docs/limits.md): past it, 413 `too_many_artifacts`. */
+export const MAX_ARTIFACTS_PER_JOB = 1000;

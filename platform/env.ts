@@ -45,4 +45,6 @@ export interface Env extends Omit<Cloudflare.Env, "YM_ADMIN_TOKEN" | "YM_ENCRYPT
   YM_ACCESS_AUD?: string;
   /** Days the audit log keeps its events (default 365; the cron trims older ones). */
   YM_AUDIT_RETENTION_DAYS?: string;
+  /** Bytes a project's job caches may hold before the least recently used go (default 10 GiB; docs/limits.md). */
+  YM_CACHE_PROJECT_BYTES?: string;
 }

@@ -10,6 +10,8 @@ import { agentApiRoutes, agentDoor } from "./routes/agent-api.ts";
 import { agentPipelineRoutes } from "./routes/agent-pipeline.ts";
 import { projectSettingsRoutes } from "./routes/project-settings.ts";
 import { agentArtifactRoutes } from "./routes/agent-artifacts.ts";
+import { agentCacheRoutes } from "./routes/agent-caches.ts";
+import { removalRoutes } from "./routes/removal.ts";
 import { artifactRoutes } from "./routes/artifacts.ts";
 import { projectRoutes } from "./routes/projects.ts";
 import { queueRoutes } from "./routes/queue.ts";
@@ -104,6 +106,8 @@ export function createApp() {
     agentApiRoutes,
     agentPipelineRoutes,
     agentArtifactRoutes,
+    agentCacheRoutes,
+    removalRoutes,
     artifactRoutes,
     liveStreamRoutes,
     liveTicketRoutes,

@@ -11,6 +11,7 @@
  *    of the right shape, so they run only when stage 2 found nothing.
  */
 import { isAlias, isMap, isScalar, isSeq, LineCounter, parseDocument, type Document, type Node } from "yaml";
+import { withoutHashFiles } from "../caches.ts";
 import { parseTemplates, type Template } from "../templates.ts";
 import { expandedSize } from "./expansion.ts";
 import { DEFAULT_QUEUE } from "../queues.ts";
@@ -465,6 +466,12 @@ class Normaliser {
     const retry = retryPolicyOf(job.retries);
     for (const [path, message] of retry.problems) this.fault(at("retries", ...path), message);
     const approval = approvalSpec(job);
+    // Cache keys: ordinary templates (no step outputs: the key is needed before the first step), plus hashFiles(...).
+    const caches = (job.cache ?? []).map((c, i) => {
+      const cacheScope: Scope = { steps: null, needs: jobNeeds, secrets: false, stepsWhy: "a cache key is rendered before the first step" };
+      this.templates(withoutHashFiles(c.key), at("cache", i, "key"), cacheScope);
+      return { key: c.key, paths: c.paths, restoreKeys: c["restore-keys"] ?? [] };
+    });
     const datasets = (list: { namespace: string; name: string }[] | null | undefined) =>
       (list ?? []).map(({ namespace, name }) => ({ namespace, name }));
     return {
@@ -482,6 +489,7 @@ class Normaliser {
       ...(approval && { approval }),
       outputs: job.outputs ?? {},
       artifacts: job.artifacts ?? [],
+      caches,
       lineage: { inputs: datasets(job.lineage?.inputs), outputs: datasets(job.lineage?.outputs) },
       ...this.gates(job, ids, at),
     };

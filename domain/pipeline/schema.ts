@@ -12,6 +12,7 @@
  * at the key itself and suggest the right one (`need` → `needs`).
  */
 import { z } from "zod";
+import { MAX_CACHE_KEY_LENGTH, MAX_CACHES_PER_JOB, MAX_RESTORE_KEYS } from "../caches.ts";
 import { LABEL } from "../protocol.ts";
 import { QUEUE_NAME_PATTERN, QUEUE_NAME_RULE } from "../queues.ts";
 import { IDENTIFIER } from "../templates.ts";
@@ -234,6 +235,13 @@ const artifactGlob = text
 
 const dataset = strict({ namespace: text, name: text });
 
+/** `cache:` (domain/caches.ts): the key is checked again once rendered, by the agent. */
+const cacheEntry = strict({
+  key: text.pipe(z.string().max(MAX_CACHE_KEY_LENGTH, `at most ${MAX_CACHE_KEY_LENGTH} characters`)),
+  paths: oneOrMany(artifactGlob).refine((paths) => paths.length > 0, "list at least one path"),
+  "restore-keys": oneOrMany(text).refine((keys) => keys.length <= MAX_RESTORE_KEYS, `at most ${MAX_RESTORE_KEYS} restore keys`).nullish(),
+});
+
 export const StepSchema = strict({
   id: identifier("a step id").nullish(),
   name: text.nullish(),
@@ -320,6 +328,8 @@ export const JobSchema = strict({
     .max(PIPELINE_DEFAULTS.maxStepsPerJob, `a job may have at most ${PIPELINE_DEFAULTS.maxStepsPerJob} steps`),
   outputs: z.record(identifier("an output name"), z.string()).nullish(),
   artifacts: oneOrMany(artifactGlob).nullish(),
+  cache: z
+    .preprocess((value) => (value !== null && typeof value === "object" && !Array.isArray(value) ? [value] : value), z.array(cacheEntry)).refine((list) => list.length <= MAX_CACHES_PER_JOB, `at most ${MAX_CACHES_PER_JOB} caches`).nullish(),
   lineage: strict({ inputs: z.array(dataset).nullish(), outputs: z.array(dataset).nullish() }).nullish(),
   gates: GatesSchema.nullish(),
 });

@@ -6,6 +6,7 @@
 import type { DatasetTrigger } from "../triggers/dataset.ts";
 
 import type { MetricGate } from "./gates.ts";
+import type { JobCache } from "../caches.ts";
 
 export interface Dataset {
   namespace: string;
@@ -78,6 +79,8 @@ export interface PipelineJob {
   outputs: Record<string, string>;
   /** Globs, relative to the job's working directory. */
   artifacts: string[];
+  /** `cache:` entries (domain/caches.ts); keys still templated. */
+  caches: JobCache[];
   lineage: { inputs: Dataset[]; outputs: Dataset[] };
   /** Metric gates (gates.ts); absent when the job has none (and in definitions stored before gates existed). */
   gates?: MetricGate[];

@@ -82,6 +82,8 @@ export function buildJobAssignment(state: RunState, job: JobState, jobAttempt: J
     })),
     outputs: def.outputs,
     artifacts: def.artifacts,
+    // Definitions stored before caches existed have none.
+    caches: (def.caches ?? []).map((c) => ({ key: render(c.key), paths: c.paths, restoreKeys: c.restoreKeys.map(render) })),
     mask: [],
     heartbeatIntervalMs: options.heartbeatIntervalMs,
     limits: options.limits,

@@ -27,6 +27,11 @@ export class ArtifactStore {
     return row ? (JSON.parse(row.doc) as ArtifactRecord) : null;
   }
 
+  /** How many artifacts a job attempt has recorded. */
+  countFor(jobAttemptId: string): number {
+    return this.sql.exec<{ n: number }>("SELECT count(*) AS n FROM artifacts WHERE job_attempt_id = ?", jobAttemptId).one().n;
+  }
+
   insert(record: ArtifactRecord): void {
     this.sql.exec(
       "INSERT INTO artifacts (id, job_attempt_id, name, doc) VALUES (?, ?, ?, ?)",

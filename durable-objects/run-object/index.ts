@@ -16,6 +16,7 @@ import {
   type CreateRunInput,
   type EngineContext,
   engine,
+  jobQueue,
   type JobAttemptState,
   locateJobAttempt,
   type JobState,
@@ -37,7 +38,7 @@ import { fail, ok, type Result } from "../../platform/result.ts";
 import { SerialFlush } from "../serial-flush.ts";
 import { settingsFrom, type Settings } from "../../platform/settings.ts";
 import { migrate } from "../sql-migrations.ts";
-import { artifactKey } from "../../platform/artifacts.ts";
+import { artifactKey, MAX_ARTIFACTS_PER_JOB } from "../../platform/artifacts.ts";
 import { ARTIFACT_MIGRATIONS, type ArtifactRecord, ArtifactStore } from "./artifact-store.ts";
 import { flushToD1, hasDirty, markDirty, markEntityDirty } from "./d1-projection.ts";
 import type { Committed, RunExtension } from "./extension.ts";
@@ -51,6 +52,7 @@ import { prepareUpload } from "./pipeline-upload.ts";
 import { LOG_MIGRATIONS } from "./log-store.ts";
 import { RunLive } from "./live.ts";
 import { RUN_SECRET_MIGRATIONS, RunSecrets } from "./run-secrets.ts";
+import { deletePrefix, expiredAt, markExpired, REMOVAL_MIGRATIONS, runPrefixes } from "./removal.ts";
 import { appendHistory, historyIndex, loadRun, RUN_MIGRATIONS, saveTouched } from "./store.ts";
 
 
@@ -64,6 +66,8 @@ export interface JobIdentity {
   runAttempt: number;
   jobKey: string;
   jobAttemptId: string;
+  /** The job's queue: caches are kept per project and queue (a queue is a trust boundary). */
+  queue: string;
 }
 
 export class RunObject extends LiveObject {
@@ -110,36 +114,21 @@ export class RunObject extends LiveObject {
     this.statuses = new CommitStatusExtension(this.sql, env);
     this.extensions = [this.live, this.lineage, datasetTriggers, this.statuses];
     void ctx.blockConcurrencyWhile(async () => {
-      this.migrate();
+      this.migrateStorage();
       this.state = loadRun(this.sql);
       this.alarmAt = await ctx.storage.getAlarm();
     });
   }
 
-  private migrate(): void {
+  private migrateStorage(): void {
     migrate(this.sql, [
       { name: "run", statements: RUN_MIGRATIONS },
       { name: "logs", statements: LOG_MIGRATIONS },
       { name: "artifacts", statements: ARTIFACT_MIGRATIONS },
       { name: "secrets", statements: RUN_SECRET_MIGRATIONS },
+      { name: "removal", statements: REMOVAL_MIGRATIONS },
       ...this.extensions.flatMap((e) => (e.migrations ? [e.migrations] : [])),
     ]);
-  }
-
-  /**
-   * Deleting the run's project (worker/routes/project-settings.ts), after its D1 rows: all of the
-   * object's storage goes; the object is then as if it never held a run. Refused while it runs.
-   */
-  async destroy(): Promise<Result<null>> {
-    if (this.state && !isTerminal(this.state.run.status)) {
-      return fail(409, "run_active", `run #${this.state.run.number} is ${this.state.run.status}; cancel it first`);
-    }
-    await this.ctx.storage.deleteAlarm();
-    await this.ctx.storage.deleteAll();
-    this.state = null;
-    this.alarmAt = null;
-    this.migrate(); // empty tables again, so a late call finds "no such run", not "no such table"
-    return ok(null);
   }
 
   private engineContext(): EngineContext {
@@ -266,6 +255,46 @@ export class RunObject extends LiveObject {
     return ok(this.view(this.state!));
   }
 
+  /**
+   * Deletes the run (DELETE /api/v1/runs/:run, retention): its R2 objects, then all its storage
+   * (state, history, logs, artifacts' records, lineage rows, outboxes) and its alarm. Refused
+   * while the run is active. The worker deletes its D1 rows.
+   */
+  async destroy(runId: string): Promise<Result<{ objects: number }>> {
+    if (this.state && !isTerminal(this.state.run.status)) {
+      return fail(409, "run_active", `run #${this.state.run.number} is ${this.state.run.status}; cancel it and wait for it to end before deleting it`);
+    }
+    const prefixes = runPrefixes(this.state?.run.id ?? runId);
+    const objects = (await deletePrefix(this.env.ARTIFACTS, prefixes.artifacts)) + (await deletePrefix(this.env.ARTIFACTS, prefixes.logs));
+    for (const ws of this.ctx.getWebSockets()) {
+      try {
+        ws.close(1000, "run deleted");
+      } catch {
+        // already closed
+      }
+    }
+    await this.ctx.storage.deleteAlarm();
+    await this.ctx.storage.deleteAll();
+    this.state = null;
+    // Empty tables again, so a flush this instance already scheduled (live fan-out, outboxes) finds nothing rather than no table.
+    this.migrateStorage();
+    return ok({ objects });
+  }
+
+  /** Retention: removes the run's log archives; reading a log then answers 410 `expired`. */
+  async expireLogs(runId: string): Promise<Result<{ objects: number }>> {
+    if (this.state && !isTerminal(this.state.run.status)) return fail(409, "run_active", "the run is still active");
+    const objects = await deletePrefix(this.env.ARTIFACTS, runPrefixes(this.state?.run.id ?? runId).logs);
+    if (this.state) {
+      this.ctx.storage.transactionSync(() => {
+        markExpired(this.sql, "logs", Date.now());
+        // The live feed's log events point into the archives just deleted: a viewer gets the run without its log lines.
+        this.sql.exec("DELETE FROM live_events WHERE kind = 'log'");
+      });
+    }
+    return ok({ objects });
+  }
+
   // ── from the dispatcher ──────────────────────────────────────────────────────────────────
 
   /** The dispatcher gives a queued job attempt to an agent; answers what the agent receives. */
@@ -341,6 +370,7 @@ export class RunObject extends LiveObject {
         runAttempt: attempt.number,
         jobKey: job.key,
         jobAttemptId,
+        queue: jobQueue(job),
       });
     }
     return fail(401, "invalid_job_token", "the job token does not belong to this run");
@@ -421,6 +451,9 @@ export class RunObject extends LiveObject {
         ? ok(existing)
         : fail(409, "artifact_exists", `this job already uploaded an artifact named '${meta.name}' with other content`);
     }
+    if (this.artifacts.countFor(jobAttemptId) >= MAX_ARTIFACTS_PER_JOB) {
+      return fail(413, "too_many_artifacts", `a job may upload at most ${MAX_ARTIFACTS_PER_JOB} artifacts`);
+    }
     const id = auth.value;
     const record: ArtifactRecord = {
       id: uuidv7(),
@@ -467,6 +500,7 @@ export class RunObject extends LiveObject {
   ): Promise<Result<LogRead>> {
     const state = this.require();
     if (!state.ok) return state;
+    if (expiredAt(this.sql, "logs") !== null) return fail(410, "expired", "this run's logs were removed by the project's retention");
     const runAttempt = state.value.attempts[(runAttemptNumber ?? state.value.attempts.length) - 1];
     if (!runAttempt) return fail(404, "attempt_not_found", `run #${state.value.run.number} has no attempt ${runAttemptNumber}`);
     const job = runAttempt.jobs.find((j) => j.key === jobKey);

@@ -4,6 +4,7 @@
  * Times are integers, milliseconds since the epoch. JSON columns hold arrays/objects as text.
  */
 import { index, integer, primaryKey, sqliteTable, text, uniqueIndex } from "drizzle-orm/sqlite-core";
+import type { Retention } from "../../domain/retention.ts";
 
 const json = <T>(name: string) => text(name, { mode: "json" }).$type<T>();
 
@@ -20,8 +21,8 @@ export const projects = sqliteTable("projects", {
   statuses: text("statuses", { mode: "json" }).$type<{ github: string } | null>(),
   /** The last commit status GitHub refused (a 4xx, not retried), for the project page; null once one is accepted. */
   statusesError: text("statuses_error", { mode: "json" }).$type<{ at: number; runId: string; runNumber: number; httpStatus: number | null; message: string } | null>(),
-  /** Days to keep runs, artifacts, logs and caches (`{runs?, artifacts?, logs?, caches?}`); null: forever. */
-  retention: text("retention", { mode: "json" }).$type<{ runs?: number; artifacts?: number; logs?: number; caches?: number } | null>(),
+  /** Days to keep runs, artifacts, logs and caches (domain/retention.ts); null = keep for ever. */
+  retention: json<Retention | null>("retention"),
 });
 
 export const pipelines = sqliteTable(
@@ -76,6 +77,8 @@ export const runs = sqliteTable(
     startedAt: integer("started_at"),
     endedAt: integer("ended_at"),
     updatedAt: integer("updated_at").notNull(),
+    /** Set when retention removed the run's logs (the log route then answers 410 `expired`). */
+    logsExpiredAt: integer("logs_expired_at"),
   },
   (t) => [
     uniqueIndex("runs_project_number").on(t.projectId, t.number),
@@ -83,6 +86,7 @@ export const runs = sqliteTable(
     index("runs_pipeline_id").on(t.pipelineId, t.id),
     index("runs_status_id").on(t.status, t.id),
     index("runs_branch_id").on(t.branch, t.id),
+    index("runs_project_created").on(t.projectId, t.createdAt),
   ],
 );
 
@@ -172,9 +176,12 @@ export const artifacts = sqliteTable(
     contentType: text("content_type").notNull(),
     r2Key: text("r2_key").notNull(),
     createdAt: integer("created_at").notNull(),
+    /** Set when retention removed the bytes: the row stays so lists can say "expired". */
+    expiredAt: integer("expired_at"),
   },
   (t) => [
     index("artifacts_run").on(t.runId, t.id),
+    index("artifacts_created").on(t.projectId, t.createdAt),
     index("artifacts_project").on(t.project, t.id),
     index("artifacts_name").on(t.name),
   ],
@@ -287,6 +294,7 @@ export const webhookDeliveries = sqliteTable(
   (t) => [
     uniqueIndex("webhook_deliveries_dedupe").on(t.projectId, t.dedupeKey),
     index("webhook_deliveries_project").on(t.projectId, t.id),
+    index("webhook_deliveries_received").on(t.receivedAt),
   ],
 );
 
@@ -369,3 +377,23 @@ export const auditEvents = sqliteTable(
 );
 
 export * from "./lineage-schema.ts";
+
+/**
+ * Job caches (issue 18; docs/architecture.md "Caches"): one row per (project, queue, key), the
+ * archive in R2 at `r2Key`. `lastUsedAt` orders the least recently used for eviction.
+ */
+export const cacheEntries = sqliteTable(
+  "cache_entries",
+  {
+    id: text("id").primaryKey(),
+    projectId: text("project_id").notNull(),
+    queue: text("queue").notNull(),
+    key: text("key").notNull(),
+    size: integer("size").notNull(),
+    sha256: text("sha256").notNull(),
+    r2Key: text("r2_key").notNull(),
+    createdAt: integer("created_at").notNull(),
+    lastUsedAt: integer("last_used_at").notNull(),
+  },
+  (t) => [uniqueIndex("cache_entries_key").on(t.projectId, t.queue, t.key), index("cache_entries_lru").on(t.projectId, t.lastUsedAt)],
+);

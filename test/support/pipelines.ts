@@ -18,6 +18,7 @@ export function job(key: string, needs: string[] = [], extra: Partial<PipelineJo
     steps: [step("main")],
     outputs: {},
     artifacts: [],
+    caches: [],
     lineage: { inputs: [], outputs: [] },
     ...extra,
   };

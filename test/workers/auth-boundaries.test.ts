@@ -85,8 +85,11 @@ function validRequest(route: Route): { query?: string; body?: unknown; raw?: Uin
     "/jobs/{jobAttemptId}/artifact-uploads/{uploadId}/parts/{partNumber}": octets,
     "/jobs/{jobAttemptId}/artifact-uploads/{uploadId}/complete": { body: { parts: [{ partNumber: 1, etag: "x" }] } },
     "/jobs/{jobAttemptId}/pipeline": { raw: new TextEncoder().encode("jobs:\n  x:\n    runs-on: [x]\n    steps: [{ run: x }]\n"), headers: { "content-type": "text/plain" } },
+    "GET /jobs/{jobAttemptId}/cache": { query: "?key=k&restore=a,b" },
+    "PUT /jobs/{jobAttemptId}/cache": { query: `?key=k&size=${bytes.byteLength}&sha256=${bytesSha}`, raw: bytes, headers: { "content-type": "application/gzip" } },
+    "/jobs/{jobAttemptId}/cache/{entry}": {},
   };
-  return route.path.startsWith("/api/agent/v1/") ? table[tail] : undefined;
+  return route.path.startsWith("/api/agent/v1/") ? (table[`${route.method.toUpperCase()} ${tail}`] ?? table[tail]) : undefined;
 }
 
 /** Sends `route` with `token`: a valid agent-protocol request, or an empty JSON body where one may go. */
@@ -157,7 +160,8 @@ describe("the agent protocol's door", () => {
     const through: string[] = [];
     for (const route of [...agentRoutes(), ...jobRoutes(), ...routes.filter((r) => r.path.endsWith("/register"))]) {
       for (const token of [null, "test-admin-token"]) {
-        const res = await api(route.method, fill(route.path), { token, ...garbage });
+        // A GET carries no body (fetch refuses one): the token is still what must stop it.
+        const res = await api(route.method, fill(route.path), { token, ...(route.method.toUpperCase() === "GET" ? {} : garbage) });
         if (res.status !== 401) through.push(`${route.method} ${route.path} (${token ?? "no token"}) → ${res.status} ${res.text.slice(0, 120)}`);
       }
     }
@@ -169,8 +173,7 @@ describe("the agent protocol's door", () => {
     for (const route of jobRoutes()) {
       const res = await api(route.method, fill(route.path, { ...ids, jobAttemptId: theirs.job.attemptId }), {
         token: mine.token,
-        raw: new TextEncoder().encode("{not json"),
-        headers: { "content-type": "application/json" },
+        ...(route.method.toUpperCase() === "GET" ? {} : { raw: new TextEncoder().encode("{not json"), headers: { "content-type": "application/json" } }),
       });
       if (res.status !== 403) through.push(`${route.method} ${route.path} → ${res.status} ${res.text.slice(0, 120)}`);
     }

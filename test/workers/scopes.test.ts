@@ -80,6 +80,8 @@ const PIPE = "name: build\njobs:\n  test:\n    runs-on: [linux]\n    steps:\n   
 const cases: Case[] = [
   { route: "GET /api/v1/projects/{project}", need: "read", call: (t) => api("GET", `/api/v1/projects/${P}`, { token: t }) },
   { route: "GET /api/v1/projects/{project}/pipelines", need: "read", call: (t) => api("GET", `/api/v1/projects/${P}/pipelines`, { token: t }) },
+  { route: "GET /api/v1/projects/{project}/pipelines/{pipeline}/trends", need: "read", call: (t) => api("GET", `/api/v1/projects/${P}/pipelines/build/trends`, { token: t }) },
+  { route: "GET /api/v1/projects/{project}/branches", need: "read", call: (t) => api("GET", `/api/v1/projects/${P}/branches`, { token: t }) },
   { route: "GET /api/v1/projects/{project}/pipelines/{pipeline}", need: "read", call: (t) => api("GET", `/api/v1/projects/${P}/pipelines/build`, { token: t }) },
   { route: "GET /api/v1/projects/{project}/secrets", need: "read", call: (t) => api("GET", `/api/v1/projects/${P}/secrets`, { token: t }) },
   { route: "GET /api/v1/projects/{project}/webhook-deliveries", need: "read", call: (t) => api("GET", `/api/v1/projects/${P}/webhook-deliveries`, { token: t }) },
@@ -191,19 +193,35 @@ const cases: Case[] = [
   // Lineage events and datasets name no project: reading them takes a token for every project.
   { route: "GET /api/v1/lineage/events", need: "global-read", call: (t) => api("GET", "/api/v1/lineage/events", { token: t }) },
   { route: "GET /api/v1/datasets", need: "global-read", call: (t) => api("GET", "/api/v1/datasets", { token: t }) },
+  {
+    route: "DELETE /api/v1/runs/{run}",
+    need: "admin",
+    byId: true,
+    call: async (t) => {
+      const run = await freshRun();
+      await api("POST", `/api/v1/runs/${run}/cancel`); // a queued run ends KILLED at once: it may be deleted
+      return api("DELETE", `/api/v1/runs/${run}`, { token: t });
+    },
+  },
 ];
 
 /**
  * Routes open to every valid token: lists filtered to the token's projects (tested below), a
  * live ticket (as the caller, read only), who-am-I.
  */
-const FILTERED = ["GET /api/v1/projects", "GET /api/v1/queue", "GET /api/v1/agents", "POST /api/v1/live-tickets", "GET /api/v1/session", "GET /api/v1/me"];
+const FILTERED = ["GET /api/v1/projects", "GET /api/v1/queue", "GET /api/v1/queue/insight", "GET /api/v1/agents", "POST /api/v1/live-tickets", "GET /api/v1/session", "GET /api/v1/me"];
 /** The queue registry and its counts belong to no project: every valid token reads them (docs/security.md). */
 const ANY_TOKEN = ["GET /api/v1/queues", "GET /api/v1/queues/{name}", "GET /api/v1/queues/{name}/metrics"];
 /** Lineage in: the run scope, its triggers limited to the token's projects (lineage-ingest.test.ts); triggers listed filtered. */
 FILTERED.push("POST /api/v1/lineage", "GET /api/v1/lineage/triggers");
 /** Routes with their own door, tested in their own files (live-auth.test.ts, the artifacts tests). */
-const ELSEWHERE = ["GET /api/v1/runs/{run}/live", "GET /api/v1/queue/live", "GET /api/v1/artifacts/{artifact}", "GET /api/v1/artifacts/{artifact}/download"];
+const ELSEWHERE = [
+  "GET /api/v1/runs/{run}/live",
+  "GET /api/v1/queue/live",
+  "GET /api/v1/artifacts/{artifact}",
+  "GET /api/v1/artifacts/{artifact}/download",
+  "DELETE /api/v1/artifacts/{artifact}", // retention.test.ts
+];
 /** Deleting P would end this file's fixture: project-settings.test.ts checks its scopes (admin of the project). */
 ELSEWHERE.push("DELETE /api/v1/projects/{project}");
 

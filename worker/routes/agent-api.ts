@@ -86,7 +86,7 @@ export const agentRateLimitKeys = {
   jobData: (jobAttemptId: string) => `agent:job-data:${jobAttemptId}`,
 };
 
-const JOB_DATA_PATH = /\/(logs|artifacts|artifact-uploads)(\/|$)/;
+const JOB_DATA_PATH = /\/(logs|artifacts|artifact-uploads|cache)(\/|$)/;
 
 const clientKey = (c: { req: { header: (name: string) => string | undefined } }) => agentRateLimitKeys.ip(c.req.header("cf-connecting-ip"));
 

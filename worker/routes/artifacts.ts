@@ -87,6 +87,7 @@ artifactRoutes.openapi(
   async (c) => {
     requireScope(c.var.principal, "read");
     const row = await findArtifact(c.env.DB, c.req.valid("param").artifact, c.var.principal);
+    if (row.expiredAt) throw new ApiError(410, "expired", `artifact ${row.id} was removed by the project's retention`);
     const object = await c.env.ARTIFACTS.get(row.r2Key);
     if (!object) throw new ApiError(404, "artifact_missing", `the bytes of artifact ${row.id} are missing from storage`);
     const filename = row.name.split("/").pop()!.replace(/["\\\r\n]/g, "_");

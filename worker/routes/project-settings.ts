@@ -171,7 +171,7 @@ async function deletePipelineRows(env: Env, pipelineId: string, audit?: ReturnTy
   ]);
 }
 
-/** Ended runs: their D1 rows, then their objects' storage, then their bytes in R2. */
+/** Ended runs: their D1 rows, then each object's storage and R2 objects (RunObject.destroy). */
 async function deleteRuns(env: Env, runIds: string[]): Promise<void> {
   const db = drizzle(env.DB);
   await db.batch([
@@ -181,17 +181,5 @@ async function deleteRuns(env: Env, runIds: string[]): Promise<void> {
     db.delete(runAttempts).where(inArray(runAttempts.runId, runIds)),
     db.delete(runs).where(inArray(runs.id, runIds)),
   ]);
-  for (const id of runIds) {
-    unwrap(await runStub(env, id).destroy());
-    for (const prefix of [`artifacts/${id}/`, `logs/${id}/`]) await deletePrefix(env.ARTIFACTS, prefix);
-  }
-}
-
-async function deletePrefix(bucket: R2Bucket, prefix: string): Promise<void> {
-  let cursor: string | undefined;
-  do {
-    const listed = await bucket.list({ prefix, ...(cursor ? { cursor } : {}) });
-    if (listed.objects.length > 0) await bucket.delete(listed.objects.map((o) => o.key));
-    cursor = listed.truncated ? listed.cursor : undefined;
-  } while (cursor);
+  for (const id of runIds) unwrap(await runStub(env, id).destroy(id));
 }

@@ -73,10 +73,10 @@ projectRoutes.openapi(
       repository: body.repository ?? null,
       webhookSecret: await encryptSecret(c.env, webhookSecret),
       runCounter: 0,
+      retention: null,
       createdAt: Date.now(),
       statuses: null,
       statusesError: null,
-      retention: null,
     };
     try {
       await db.batch([db.insert(projects).values(row), auditRow(c.env, auditContext(c), { action: "project.create", project: row.slug, target: row.slug })]);

@@ -19,8 +19,9 @@ export async function sha256OfObject(bucket: R2Bucket, key: string): Promise<str
   return [...new Uint8Array(await digest.digest)].map((b) => b.toString(16).padStart(2, "0")).join("");
 }
 
-export function artifactView(record: ArtifactRecord): ArtifactView {
+export function artifactView(record: ArtifactRecord & { expiredAt?: number | null }): ArtifactView {
   return {
+    ...(record.expiredAt ? { expired: true } : {}),
     id: record.id,
     run: record.runId,
     runNumber: record.runNumber,

@@ -50,9 +50,13 @@ export function ArtifactsTable({ items, showRun = true }: { items: ArtifactView[
                 <TimeAgo at={a.createdAt} />
               </td>
               <td class="num stack-action">
-                <a class="btn btn-sm" href={`/api/v1/artifacts/${a.id}/download`} download={a.name.split("/").pop()}>
-                  Download
-                </a>
+                {a.expired ? (
+                  <span class="muted" title="removed by the project's retention">expired</span>
+                ) : (
+                  <a class="btn btn-sm" href={`/api/v1/artifacts/${a.id}/download`} download={a.name.split("/").pop()}>
+                    Download
+                  </a>
+                )}
               </td>
             </tr>
           ))}

@@ -26,8 +26,27 @@ export function LogPanel({ feed, runId, job, attempt, step }: { feed: RunFeed | 
   useEffect(() => setJump(null), [step, attempt.id]);
 
   const live = !isTerminal(attempt.status);
-  const empty =
-    attempt.status === "CREATED" ? "Waiting for an agent…" : live ? "Waiting for output…" : attempt.reason === "needs_failed" ? "Not run: a job it needs did not succeed." : "No output.";
+  // An ended job with nothing in the feed: its log may have been removed by retention (the log route answers 410).
+  const [expired, setExpired] = useState(false);
+  const nothingShown = !live && buffer.bytes === 0;
+  useEffect(() => {
+    setExpired(false);
+    if (!nothingShown) return;
+    const controller = new AbortController();
+    fetch(logUrl(runId, target), { method: "GET", headers: { range: "bytes=0-0" }, signal: controller.signal })
+      .then((r) => setExpired(r.status === 410))
+      .catch(() => {});
+    return () => controller.abort();
+  }, [runId, attempt.id, nothingShown]);
+  const empty = expired
+    ? "Log expired: removed by the project's retention."
+    : attempt.status === "CREATED"
+      ? "Waiting for an agent…"
+      : live
+        ? "Waiting for output…"
+        : attempt.reason === "needs_failed"
+          ? "Not run: a job it needs did not succeed."
+          : "No output.";
   return (
     <LogViewer
       buffer={buffer}

@@ -293,7 +293,7 @@ export class ProtocolServer {
       const fault = this.partFaults.get(Number(part[2]));
       if (fault !== undefined) return json(res, fault, err("fault", `part ${part[2]} refused (injected)`));
       up.parts.set(Number(part[2]), body);
-      return json(res, 200, { etag: `etag-${part[2]}-${createHash("md5").update(body).digest("hex")}` });
+      return json(res, 200, { partNumber: Number(part[2]), etag: `etag-${part[2]}-${createHash("md5").update(body).digest("hex")}` });
     }
     const complete = /^\/artifact-uploads\/([^/]+)\/complete$/.exec(rest);
     if (method === "POST" && complete) {
@@ -403,6 +403,7 @@ export function makeAssignment(
     env: {},
     outputs: {},
     artifacts: [],
+    caches: [],
     mask: [],
     heartbeatIntervalMs: 100,
     limits: { logChunkBytes: 1024 * 1024, artifactBytes: 1024 * 1024 * 1024 },

@@ -48,6 +48,7 @@ describe("the DESIGN.md example", () => {
           ],
           outputs: { version: "${{ steps.install.outputs.version }}" },
           artifacts: ["coverage/**"],
+          caches: [],
           lineage: { inputs: [{ namespace: "s3://raw", name: "events" }], outputs: [] },
         },
         {
@@ -62,6 +63,7 @@ describe("the DESIGN.md example", () => {
           steps: [step("step-1", "./deploy.sh ${{ needs.test.outputs.version }}", [])],
           outputs: {},
           artifacts: [],
+          caches: [],
           lineage: { inputs: [], outputs: [] },
         },
       ],

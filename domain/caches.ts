@@ -1,0 +1,77 @@
+/**
+ * Job caches (`cache:` on a job; docs/pipelines.md "Caches", DESIGN.md §7): what the pipeline
+ * declares, the `hashFiles(...)` template function the agent evaluates, and the limits both
+ * sides check. Pure: the parser, the control plane and the agent import it.
+ *
+ * A cache key is templated in two passes like every other value: the control plane renders
+ * `params.*`, `run.*` and `needs.*`; `${{ hashFiles('glob', …) }}` is not a path template, so
+ * that pass leaves it as written, and the agent replaces it by the SHA-256 of the matching
+ * files' contents (sorted by name) before it restores or saves.
+ */
+import { z } from "zod";
+
+/** At most this many `cache:` entries on one job. */
+export const MAX_CACHES_PER_JOB = 10;
+/** A rendered cache key (and each restore key) is at most this long. */
+export const MAX_CACHE_KEY_LENGTH = 512;
+/** At most this many restore keys per cache entry. */
+export const MAX_RESTORE_KEYS = 10;
+/** A cache archive (tar, gzipped) larger than this is not saved: one PUT (Workers' 100 MB body limit). */
+export const MAX_CACHE_ENTRY_BYTES = 95 * 1024 ** 2;
+/** What a project's caches may hold in all (every queue) before the least recently used go. */
+export const DEFAULT_CACHE_PROJECT_BYTES = 10 * 1024 ** 3;
+
+/** One `cache:` entry as the assignment carries it. */
+export interface JobCache {
+  key: string;
+  /** Globs relative to the job's work dir (what is archived). */
+  paths: string[];
+  /** Prefixes tried in order when the key has no exact entry. */
+  restoreKeys: string[];
+}
+
+/** `${{ hashFiles('a', "b/**") }}`: the arguments are quoted globs separated by commas. */
+const HASH_FILES = /\$\{\{\s*hashFiles\(((?:\s*(?:'[^']*'|"[^"]*")\s*,?)*)\)\s*\}\}/g;
+
+/** The globs of each `hashFiles(...)` in `key`, in order. */
+export function hashFilesCalls(key: string): { source: string; globs: string[] }[] {
+  return [...key.matchAll(HASH_FILES)].map((m) => ({
+    source: m[0],
+    globs: [...m[1]!.matchAll(/'([^']*)'|"([^"]*)"/g)].map((g) => g[1] ?? g[2]!).filter((g) => g !== ""),
+  }));
+}
+
+/** `key` with each `hashFiles(...)` replaced by what `hash` answers for its globs. */
+export async function renderHashFiles(key: string, hash: (globs: string[]) => Promise<string>): Promise<string> {
+  let out = key;
+  for (const call of hashFilesCalls(key)) out = out.replace(call.source, await hash(call.globs));
+  return out;
+}
+
+/** `key` without its `hashFiles(...)` calls: what the parser checks as ordinary templates. */
+export function withoutHashFiles(key: string): string {
+  return key.replace(HASH_FILES, "");
+}
+
+/** Null when a rendered key is usable, else why not. */
+export function cacheKeyProblem(key: string): string | null {
+  if (key.length === 0) return "a cache key may not be empty";
+  if (key.length > MAX_CACHE_KEY_LENGTH) return `a cache key may be at most ${MAX_CACHE_KEY_LENGTH} characters`;
+  if (/[\u0000-\u001f\u007f,]/.test(key)) return "a cache key may not contain control characters or commas";
+  return null;
+}
+
+/** GET /jobs/:jobAttemptId/cache?key=&restore=a,b (job token): the entry to restore, if any. */
+export const CacheLookup = z.object({
+  hit: z.enum(["exact", "partial", "miss"]),
+  /** The entry's id (download it from /jobs/:jobAttemptId/cache/:entry), its key and size. */
+  entry: z.string().optional(),
+  key: z.string().optional(),
+  size: z.number().int().optional(),
+  sha256: z.string().optional(),
+});
+export type CacheLookup = z.infer<typeof CacheLookup>;
+
+/** PUT /jobs/:jobAttemptId/cache?key=&size=&sha256= (job token), the archive as the body. */
+export const CacheSaved = z.object({ key: z.string(), size: z.number().int(), created: z.boolean() });
+export type CacheSaved = z.infer<typeof CacheSaved>;

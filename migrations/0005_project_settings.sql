@@ -1,3 +1,0 @@
-ALTER TABLE `projects` ADD `statuses` text;--> statement-breakpoint
-ALTER TABLE `projects` ADD `statuses_error` text;--> statement-breakpoint
-ALTER TABLE `projects` ADD `retention` text;
