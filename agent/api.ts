@@ -23,6 +23,7 @@ import {
   type RegisterRequest,
   type StepUpdate,
 } from "../domain/protocol.ts";
+import { PipelineUploadResponse, UploadProblem } from "../domain/pipeline-upload.ts";
 import { describeStatus, errorBody, isTransientStatus, type HttpClient, type HttpResponse, type RequestSpec, type RetryPolicy } from "./client.ts";
 
 export const CLAIM_RETRY: RetryPolicy = { baseMs: 1000, capMs: 30_000 };
@@ -187,6 +188,10 @@ export class AgentApi {
   }
 }
 
+export type PipelineUploadAnswer =
+  | { ok: true; value: PipelineUploadResponse }
+  | { ok: false; status: number; code: string; message: string; problems?: UploadProblem[] };
+
 
 interface JobCallOptions {
   /**
@@ -319,6 +324,28 @@ export class JobApi {
       },
       { itemStatuses: ITEM_STATUSES, alreadyDoneOnRetry: true },
     );
+  }
+
+  /**
+   * `yardmaster-agent pipeline upload`: the server's answer as a value (a refusal is the
+   * subcommand's to print, not a reason to stop the job). Transient failures are retried a
+   * bounded number of times; the same file again is a no-op on the server, so a retry is safe.
+   */
+  async uploadPipeline(text: string, signal?: AbortSignal): Promise<PipelineUploadAnswer> {
+    const { response } = await this.http.request(
+      { method: "POST", path: `${this.prefix}/pipeline`, bearer: this.token, body: Buffer.from(text, "utf8"), contentType: "text/plain; charset=utf-8", signal },
+      { ...this.retry, maxTries: 8 },
+    );
+    if (response.status === 200) return { ok: true, value: parseJson(PipelineUploadResponse, response, "pipeline upload") };
+    const err = errorBody(response);
+    const problems = z.object({ problems: z.array(UploadProblem) }).safeParse(err?.details);
+    return {
+      ok: false,
+      status: response.status,
+      code: err?.code ?? "",
+      message: err?.message || describeStatus(response),
+      ...(problems.success ? { problems: problems.data.problems } : {}),
+    };
   }
 
   /** Which cache entry to restore for `key` (else the newest under a restore key), if any. */

@@ -9,9 +9,12 @@ import { parseConfig } from "./config.ts";
 import { hideCredentials, readTokenFile } from "./credentials.ts";
 import { createLogger } from "./logger.ts";
 import { resolveStepUser, type StepUser } from "./run-as.ts";
+import { isSubcommand, runSubcommand } from "./subcommands.ts";
 import { agentVersion } from "./version.ts";
 
 export async function main(argv: readonly string[], env: Readonly<Record<string, string | undefined>>): Promise<number> {
+  // `yardmaster-agent pipeline upload …` inside a step; no subcommand: the agent itself.
+  if (isSubcommand(argv)) return runSubcommand(argv, env);
   const parsed = parseConfig(argv, env);
   if (parsed.kind === "help") {
     process.stdout.write(parsed.text);

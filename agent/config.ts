@@ -39,6 +39,7 @@ export type ConfigResult =
 
 export const USAGE = `Usage: yardmaster-agent --url URL [--token-file PATH] [options]
        npm run agent -- --url URL --token-file PATH [options]
+       yardmaster-agent pipeline upload [FILE|-]   (inside a step: see --help there)
 
 Runs Yardmaster jobs on this machine: registers once, then claims jobs whose labels it
 carries, runs their steps, streams their logs and uploads their artifacts.

@@ -26,6 +26,8 @@ import { killProcessGroup, MAX_TIMER_MS, processGroupAlive, signalGroup } from "
 import { runStep, type StopKind } from "./step-runner.ts";
 import { resolveRecord } from "./templates.ts";
 import { limitOutputs } from "./outputs-file.ts";
+import { writeAgentShim } from "./step-shim.ts";
+import { AGENT_API_BASE } from "../domain/protocol.ts";
 import { giveDirs, openForPassage, stageArtifactsAs, userEnv, type StepUser } from "./run-as.ts";
 
 export interface JobRunnerOptions {
@@ -80,11 +82,14 @@ export class JobRunner {
   private readonly home: string | undefined;
   /** What every process of the job starts from (with the user's HOME under `--run-as`). */
   private readonly baseEnv: Readonly<Record<string, string>>;
+  /** Where the step's `yardmaster-agent` is (./step-shim.ts), once the tmp dir exists. */
+  private shimDir: string | undefined;
 
   constructor(options: JobRunnerOptions) {
     this.options = options;
     this.assignment = options.assignment;
-    this.secretMask = new SecretMask(options.assignment.mask);
+    // The job token is in every step's environment (YM_JOB_TOKEN): masked like a secret.
+    this.secretMask = new SecretMask([...options.assignment.mask, options.assignment.token]);
     this.attemptId = options.assignment.job.attemptId;
     this.home = options.user ? path.join(options.workDir, "home", safeDirName(this.attemptId)) : undefined;
     this.baseEnv = options.user && this.home ? { ...options.baseEnv, ...userEnv(options.user, this.home) } : options.baseEnv;
@@ -132,7 +137,7 @@ export class JobRunner {
 
     const log = new LogStreamer({
       sink: (seq, offset, bytes, signal) => this.jobApi.log(seq, offset, bytes, anySignal(signal, this.ioController.signal)),
-      mask: a.mask,
+      mask: [...a.mask, a.token],
       maxChunkBytes: a.limits.logChunkBytes > 0 ? a.limits.logChunkBytes : undefined,
       ...this.options.log,
       onFatal: (err) => {
@@ -161,6 +166,7 @@ export class JobRunner {
         await giveDirs(this.options.user, [workspace, this.home]);
         await openForPassage([tmpDir]);
       }
+      this.shimDir = await writeAgentShim(tmpDir);
       outcome = await this.execute({ log, reporter, workspace, tmpDir, processGroups, note });
     } catch (err) {
       if (err instanceof JobRejectedError) this.reject(err);
@@ -230,6 +236,7 @@ export class JobRunner {
       }
     };
 
+    for (const notice of a.notices ?? []) log.writeLine(`${YELLOW}${notice}${RESET}`);
     if (a.repository) {
       log.writeLine(`${BOLD}▶ checkout${RESET}`);
       const result = await checkout({
@@ -291,6 +298,7 @@ export class JobRunner {
           workspace,
           tmpDir: io.tmpDir,
           baseEnv: this.baseEnv,
+          ...(this.shimDir ? { inStep: { binDir: this.shimDir, serverUrl: serverOrigin(this.options.api) } } : {}),
           killGraceMs: this.options.killGraceMs,
           signal: stepsSignal,
           ioSignal: this.ioController.signal,
@@ -441,4 +449,10 @@ export function safeDirName(id: string): string {
 
 function anySignal(...signals: (AbortSignal | undefined)[]): AbortSignal {
   return AbortSignal.any(signals.filter((s): s is AbortSignal => s !== undefined));
+}
+
+/** The server's origin, as the step's subcommands need it (YM_URL). */
+function serverOrigin(api: AgentApi): string {
+  const base = api.http.base;
+  return base.endsWith(AGENT_API_BASE) ? base.slice(0, -AGENT_API_BASE.length) : base;
 }

@@ -18,6 +18,7 @@ import { limitOutputs, parseMetrics, parseOutputs } from "./outputs-file.ts";
 import type { Reporter } from "./reporter.ts";
 import type { StepFinal } from "./step-graph.ts";
 import { shellCommand, startProcess, type ProcessResult } from "./step-process.ts";
+import { inStepEnv } from "./step-shim.ts";
 import { resolveRecord, resolveStepTemplates } from "./templates.ts";
 import type { Logger } from "./logger.ts";
 import { giveFiles, type StepUser } from "./run-as.ts";
@@ -36,6 +37,8 @@ export interface StepContext {
   tmpDir: string;
   /** The agent's environment, without its own secrets. */
   baseEnv: Readonly<Record<string, string>>;
+  /** `yardmaster-agent` inside the step (./step-shim.ts): the shim's dir and the server's URL. */
+  inStep?: { binDir: string; serverUrl: string };
   killGraceMs: number;
   /** Aborts when the job is stopped (cancel, job timeout, shutdown, refusal). */
   signal: AbortSignal;
@@ -128,6 +131,7 @@ async function runAttempt(step: PayloadStep, attempt: number, ctx: StepContext):
     YM_STEP_ATTEMPT: String(attempt),
     YM_WORKSPACE: ctx.workspace,
   };
+  if (ctx.inStep) Object.assign(env, inStepEnv(ctx.inStep.binDir, ctx.inStep.serverUrl, assignment, env.PATH));
   const cwd = step.workingDirectory ? path.resolve(ctx.workspace, step.workingDirectory) : ctx.workspace;
   const { command, args } = shellCommand(step.shell, scriptFile);
 

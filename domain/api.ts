@@ -6,6 +6,8 @@
 import { z } from "zod";
 import { RunRef } from "./run-ref.ts";
 import { STATES } from "./states.ts";
+import { StatusesErrorView, StatusesSetting } from "./project-settings.ts";
+import { Retention } from "./retention.ts";
 
 const Time = z.string().nullable();
 const StateSchema = z.enum(STATES);
@@ -308,6 +310,9 @@ export const ProjectView = z
     name: z.string(),
     repository: z.string().nullable(),
     createdAt: z.string(),
+    statuses: StatusesSetting.nullable(),
+    statusesError: StatusesErrorView.nullable(),
+    retention: Retention.nullable(),
   })
   .meta({ id: "Project" });
 export type ProjectView = z.infer<typeof ProjectView>;

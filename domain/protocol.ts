@@ -105,6 +105,8 @@ export const JobAssignment = z.object({
       matrix: z.record(z.string(), z.string()).optional(),
     })
     .optional(),
+  /** Lines the agent writes at the top of the job's log (e.g. why the job has no secrets). */
+  notices: z.array(z.string()).optional(),
 });
 export type JobAssignment = z.infer<typeof JobAssignment>;
 

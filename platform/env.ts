@@ -27,6 +27,10 @@ export interface Env extends Omit<Cloudflare.Env, "YM_ADMIN_TOKEN" | "YM_ENCRYPT
   OPENLINEAGE_API_KEY?: string;
   /** `gzip` to compress lineage events (Content-Encoding: gzip); unset or `none` to not. */
   OPENLINEAGE_COMPRESSION?: string;
+  /** The GitHub API for commit statuses (default `https://api.github.com`; GitHub Enterprise: `https://HOST/api/v3`). */
+  GITHUB_API_URL?: string;
+  /** The dashboard's public origin for links sent out (commit statuses' target_url); default: the triggering request's origin. */
+  YM_PUBLIC_URL?: string;
   /** Seconds a live-stream viewer may leave its window unacknowledged before it is dropped (default 10). */
   YM_LIVE_STALL_SECONDS?: string;
   /** Seconds after a job attempt ends that its token may still send log chunks (default 60; docs/reliability.md). */

@@ -15,7 +15,7 @@ import { type pipelines, type pipelineVersions, projects } from "./db/schema.ts"
 import type { Env } from "./env.ts";
 import { queuesRefusal } from "./queue-rules.ts";
 import type { Result } from "./result.ts";
-import { snapshotSecrets } from "./secrets-snapshot.ts";
+import { snapshotSecrets, statusTarget } from "./secrets-snapshot.ts";
 import { runStub } from "./stubs.ts";
 
 export interface StartRunInput {
@@ -33,6 +33,8 @@ export interface StartRunInput {
   runId?: string;
   withSecrets?: boolean;
   upstream?: UpstreamRun;
+  /** The triggering request's origin, for the run page's URL in commit statuses (YM_PUBLIC_URL wins). */
+  origin?: string | null;
 }
 
 export async function startRun(env: Env, input: StartRunInput): Promise<Result<RunView>> {
@@ -47,7 +49,9 @@ export async function startRun(env: Env, input: StartRunInput): Promise<Result<R
     .returning({ number: projects.runCounter });
   const number = counter[0]!.number;
   const id = input.runId ?? uuidv7();
-  return runStub(env, id).create({
+  const statuses = await statusTarget(env, project, input.origin ?? null);
+  return runStub(env, id).create(
+    {
     id,
     number,
     projectId: project.id,
@@ -64,5 +68,8 @@ export async function startRun(env: Env, input: StartRunInput): Promise<Result<R
     nominalTime: input.nominalTime ?? null,
     ...(input.upstream ? { upstream: input.upstream } : {}),
     secrets,
-  });
+    ...(input.withSecrets === false ? { secretsWithheld: true } : {}),
+    },
+    statuses ? { statuses } : {},
+  );
 }

@@ -7,6 +7,8 @@ import { AGENT_API_BASE } from "../domain/protocol.ts";
 import { ApiError, notFound, onError } from "./http/errors.ts";
 import { validationHook } from "./http/validation.ts";
 import { agentApiRoutes, agentDoor } from "./routes/agent-api.ts";
+import { agentPipelineRoutes } from "./routes/agent-pipeline.ts";
+import { projectSettingsRoutes } from "./routes/project-settings.ts";
 import { agentArtifactRoutes } from "./routes/agent-artifacts.ts";
 import { agentCacheRoutes } from "./routes/agent-caches.ts";
 import { removalRoutes } from "./routes/removal.ts";
@@ -87,6 +89,7 @@ export function createApp() {
   // Behind the door, in this order (each router holds its full paths).
   const routers = [
     projectRoutes,
+    projectSettingsRoutes,
     runRoutes,
     lineageRoutes,
     lineageInRoutes,
@@ -101,6 +104,7 @@ export function createApp() {
     historyRoutes,
     queueRegistryRoutes,
     agentApiRoutes,
+    agentPipelineRoutes,
     agentArtifactRoutes,
     agentCacheRoutes,
     removalRoutes,

@@ -9,6 +9,7 @@ import { DatasetsPage } from "./pages/DatasetsPage.tsx";
 import { NotFound } from "./pages/NotFound.tsx";
 import { PipelineEditorPage } from "./pages/PipelineEditorPage.tsx";
 import { ProjectPage } from "./pages/ProjectPage.tsx";
+import { ProjectSettingsPage } from "./pages/ProjectSettingsPage.tsx";
 import { ProjectsPage } from "./pages/ProjectsPage.tsx";
 import { QueuePage } from "./pages/QueuePage.tsx";
 import { RunPage } from "./pages/RunPage.tsx";
@@ -28,6 +29,7 @@ export function Routes() {
   if ((m = match("/runs/:run/compare", path))) return <ComparePage key={m.run} runId={m.run!} />;
   if (match("/projects", path)) return <ProjectsPage />;
   if ((m = match("/projects/:project", path))) return <ProjectPage key={m.project} slug={m.project!} />;
+  if ((m = match("/projects/:project/settings", path))) return <ProjectSettingsPage key={`settings:${m.project}`} slug={m.project!} />;
   // One editor per project: saving a new pipeline turns its URL into the pipeline's own without
   // losing the page (its message, the caret).
   if ((m = match("/projects/:project/new-pipeline", path))) return <PipelineEditorPage key={`editor:${m.project}`} project={m.project!} pipeline={null} />;

@@ -41,6 +41,11 @@ export interface ParseOptions {
    * caller's view of the queue registry (domain/queues.ts `queueRefusal`). Unset = not checked.
    */
   queueRefusal?: (queue: string) => string | null;
+  /**
+   * Jobs outside the file that its jobs may `needs` (key → output names): the run's jobs,
+   * for a file uploaded into a running run (domain/run-engine/append-jobs.ts).
+   */
+  existingJobs?: Record<string, string[]>;
 }
 
 type Path = (string | number)[];
@@ -254,7 +259,7 @@ function parse(text: string, options: ParseOptions): ParseResult {
   }
 
   // Stage 3: relations, building the normalised pipeline as we go.
-  const pipeline = new Normaliser(parsed.data, report, label, () => problems.length > 0).pipeline(options);
+  const pipeline = new Normaliser(parsed.data, report, label, () => problems.length > 0, options.existingJobs).pipeline(options);
   if (problems.length > 0) return fail(problems);
   const stored = new TextEncoder().encode(JSON.stringify(pipeline)).byteLength;
   if (stored > PIPELINE_DEFAULTS.maxDefinitionBytes) {
@@ -304,6 +309,8 @@ function unknown(what: string, name: string, candidates: string[]): string {
 class Normaliser {
   private readonly params: Record<string, unknown>;
   private readonly jobKeys: string[];
+  /** The file's jobs and the existing ones its jobs may need. */
+  private readonly knownJobs: string[];
   private readonly jobOutputs: Map<string, string[]>;
 
   private readonly file: PipelineFile;
@@ -312,7 +319,7 @@ class Normaliser {
   /** Whether anything was reported yet: matrices are expanded only from a sound file. */
   private readonly faulty: () => boolean;
 
-  constructor(file: PipelineFile, report: Report, label: (path: Path) => string, faulty: () => boolean) {
+  constructor(file: PipelineFile, report: Report, label: (path: Path) => string, faulty: () => boolean, existingJobs: Record<string, string[]> = {}) {
     this.file = file;
     this.report = report;
     this.label = label;
@@ -322,6 +329,8 @@ class Normaliser {
     // An approval job's outputs are its inputs.
     const outputsOf = (job: PipelineFile["jobs"][string]) => Object.keys(job.type === "approval" ? (job.approval?.inputs ?? {}) : (job.outputs ?? {}));
     this.jobOutputs = new Map(this.jobKeys.map((key) => [key, outputsOf(file.jobs[key]!)]));
+    for (const [key, outputs] of Object.entries(existingJobs)) if (!this.jobOutputs.has(key)) this.jobOutputs.set(key, outputs);
+    this.knownJobs = [...this.jobOutputs.keys()];
   }
 
   pipeline(options: ParseOptions): Pipeline {
@@ -371,7 +380,7 @@ class Normaliser {
     const at = (...rest: Path): Path => ["jobs", key, ...rest];
     const needs = [...new Set(job.needs ?? [])];
     (job.needs ?? []).forEach((need, i) => {
-      if (!this.jobKeys.includes(need)) this.fault(at("needs", i), unknown("job", need, this.jobKeys));
+      if (!this.knownJobs.includes(need)) this.fault(at("needs", i), unknown("job", need, this.knownJobs));
     });
 
     // Step ids: given, or `step-<n>`. A duplicate is reported where the second one is.
@@ -417,7 +426,7 @@ class Normaliser {
     const conditionScope: ConditionScope = {
       params: new Set(Object.keys(this.params)),
       needs: new Map(needs.map((need) => [need, this.jobOutputs.get(need) ?? []])),
-      jobKeys: this.jobKeys,
+      jobKeys: this.knownJobs,
       matrix,
       matrixJobs: new Set(this.jobKeys.filter((k) => this.file.jobs[k]!.matrix)),
     };
@@ -540,9 +549,9 @@ class Normaliser {
         return null;
       case "needs":
         if (!scope.needs) return "needs.* is only available inside a job";
-        if (!this.jobOutputs.has(name)) return unknown("job", name, this.jobKeys);
+        if (!this.jobOutputs.has(name)) return unknown("job", name, this.knownJobs);
         if (!scope.needs.has(name)) return `job "${name}" is not in this job's needs; add it there`;
-        if (this.file.jobs[name]!.matrix) return `job "${name}" has a matrix: its outputs are per instance, and needs.* cannot name one`;
+        if (this.file.jobs[name]?.matrix) return `job "${name}" has a matrix: its outputs are per instance, and needs.* cannot name one`;
         if (!this.jobOutputs.get(name)!.includes(t.path[3]!)) return `job "${name}" declares no output "${t.path[3]}"`;
         return null;
       case "params":

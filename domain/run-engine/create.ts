@@ -1,4 +1,5 @@
 /** Creating a run, and building the jobs of a new run attempt. */
+import type { PipelineJob } from "../pipeline/types.ts";
 import type { CommandResult } from "./effects.ts";
 import { addJobAttempt, enqueueReadyJobs, finishAttemptIfDone } from "./jobs-graph.ts";
 import { type EngineContext, type JobState, jobReason, type RunAttemptState, type RunInfo, type RunState } from "./model.ts";
@@ -47,18 +48,7 @@ export function openAttempt(txn: Txn, failedOnly: boolean, rerun: (key: string) 
   txn.touchAttempt(attempt);
 
   for (const def of txn.state.run.definition.jobs) {
-    const job: JobState = {
-      id: txn.ctx.newId(),
-      key: def.key,
-      needs: def.needs,
-      labels: def.runsOn,
-      priority: def.priority,
-      queue: def.queue,
-      waitingOn: def.needs.slice(),
-      outputs: {},
-      reused: null,
-      attempts: [],
-    };
+    const job = newJob(txn, def);
     attempt.jobs.push(job);
     txn.touchJob(job);
     const earlier = previous?.jobs.find((j) => j.key === def.key);
@@ -73,4 +63,20 @@ export function openAttempt(txn: Txn, failedOnly: boolean, rerun: (key: string) 
     addJobAttempt(txn, job);
   }
   return attempt;
+}
+
+/** A job of the current attempt for `def`, with no attempt yet (a new attempt's, or an uploaded one's). */
+export function newJob(txn: Txn, def: PipelineJob): JobState {
+  return {
+    id: txn.ctx.newId(),
+    key: def.key,
+    needs: def.needs,
+    labels: def.runsOn,
+    priority: def.priority,
+    queue: def.queue,
+    waitingOn: def.needs.slice(),
+    outputs: {},
+    reused: null,
+    attempts: [],
+  };
 }

@@ -5,6 +5,7 @@
  */
 import type { JobFinish, StepUpdate } from "../protocol.ts";
 import type { CommandResult } from "./effects.ts";
+import { type AppendJobsInput, type AppendJobsResult, appendJobs } from "./append-jobs.ts";
 import { type ApprovalDecision, decideApproval } from "./approvals.ts";
 import { cancelJobs, cancelRun, rerun, type RerunOptions } from "./control.ts";
 import { type AssignInput, assignJob, finishJob, heartbeat, reissueToken, updateStep } from "./job-lifecycle.ts";
@@ -19,6 +20,7 @@ export type { AssignInput } from "./job-lifecycle.ts";
 export type { RerunOptions } from "./control.ts";
 export type { ApprovalDecision } from "./approvals.ts";
 export { nextDeadline } from "./tick.ts";
+export { MAX_RUN_JOBS, MAX_UPLOAD_DEPTH, parseUpload, type AppendJobsInput, type AppendJobsResult } from "./append-jobs.ts";
 export { buildJobAssignment, type AssignmentOptions } from "./job-assignment.ts";
 export { runView, type HistoryIndex } from "./view.ts";
 
@@ -40,6 +42,8 @@ export const engine = {
   /** `gateBaselines`: each gated metric's values in the job's last successful runs on the branch (run-object/gate-baselines.ts). */
   finishJob: (state: RunState, ctx: EngineContext, jobAttemptId: string, finish: JobFinish, gateBaselines?: Map<string, number[]>): CommandResult<JobAttemptState> =>
     runCommand(state, ctx, (t) => finishJob(t, jobAttemptId, finish, gateBaselines)),
+  appendJobs: (state: RunState, ctx: EngineContext, input: AppendJobsInput): CommandResult<AppendJobsResult> =>
+    runCommand(state, ctx, (t) => appendJobs(t, input)),
   tick: (state: RunState, ctx: EngineContext): CommandResult<void> => runCommand(state, ctx, (t) => tick(t)),
   /** A person approves or rejects the approval job `jobKey` (approvals.ts). */
   decideApproval: (state: RunState, ctx: EngineContext, jobKey: string, decision: ApprovalDecision): CommandResult<JobState> =>

@@ -9,6 +9,10 @@ import { renderTemplate, templateReferences } from "../templates.ts";
 import { needsContext } from "./job-conditions.ts";
 import type { JobAttemptState, JobState, RunState } from "./model.ts";
 
+/** Written at the top of every job log of a run without secrets. */
+export const SECRETS_WITHHELD_NOTICE =
+  "This run is of a pull request from a fork: it gets no project secrets (every ${{ secrets.* }} is empty), so untrusted code cannot read them.";
+
 export interface AssignmentOptions {
   token: string;
   /** Project secrets by name (decrypted); only the ones the job references are sent. */
@@ -83,6 +87,7 @@ export function buildJobAssignment(state: RunState, job: JobState, jobAttempt: J
     mask: [],
     heartbeatIntervalMs: options.heartbeatIntervalMs,
     limits: options.limits,
+    ...(run.secretsWithheld ? { notices: [SECRETS_WITHHELD_NOTICE] } : {}),
   };
   if (def.steps.some((s) => s.if !== undefined)) {
     const params = { ...Object.fromEntries(Object.entries(run.definition.params).flatMap(([k, p]) => (p.default === undefined ? [] : [[k, p.default]]))), ...run.params };

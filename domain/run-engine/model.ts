@@ -116,6 +116,17 @@ export interface RunInfo {
   status: State;
   startedAt: number | null;
   endedAt: number | null;
+  /** The run was started without project secrets (a pull request from a fork); its jobs' logs say so. */
+  secretsWithheld?: boolean;
+  /** Jobs added by `yardmaster-agent pipeline upload` (./append-jobs.ts), in upload order. */
+  uploads?: UploadRecord[];
+}
+
+/** One upload: the job that uploaded, how deep in uploads it is (1 = from a stored job), the keys added. */
+export interface UploadRecord {
+  by: string;
+  depth: number;
+  jobs: string[];
 }
 
 export interface RunState {

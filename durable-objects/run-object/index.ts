@@ -25,6 +25,7 @@ import {
   type RunState,
   runView,
   type TransitionEffect,
+  type AppendJobsResult,
 } from "../../domain/run-engine/index.ts";
 import { MAX_ARTIFACT_BYTES, MAX_LOG_CHUNK_BYTES } from "../../domain/limits.ts";
 import { isTerminal } from "../../domain/states.ts";
@@ -46,6 +47,8 @@ import { gateBaselines } from "./gate-baselines.ts";
 import { JobLogs, type LogRead } from "./job-logs.ts";
 import { DatasetTriggerOutbox } from "./dataset-trigger-outbox.ts";
 import { LineageExtension, type LineageListing } from "./lineage.ts";
+import { CommitStatusExtension, type StatusTarget } from "./commit-statuses.ts";
+import { prepareUpload } from "./pipeline-upload.ts";
 import { LOG_MIGRATIONS } from "./log-store.ts";
 import { RunLive } from "./live.ts";
 import { RUN_SECRET_MIGRATIONS, RunSecrets } from "./run-secrets.ts";
@@ -86,6 +89,8 @@ export class RunObject extends LiveObject {
   protected readonly stream: LiveStream;
   /** The run's OpenLineage events and their delivery (./lineage.ts). */
   private readonly lineage: LineageExtension;
+  /** Commit statuses to GitHub and their delivery (./commit-statuses.ts). */
+  private readonly statuses: CommitStatusExtension;
   private alarmAt: number | null = null;
 
   constructor(ctx: DurableObjectState, env: Env) {
@@ -106,7 +111,8 @@ export class RunObject extends LiveObject {
     this.lineage = new LineageExtension(this.sql, env, this.logs.store, undefined, (events, committed) =>
       datasetTriggers.enqueue(events, committed.state),
     );
-    this.extensions = [this.live, this.lineage, datasetTriggers];
+    this.statuses = new CommitStatusExtension(this.sql, env);
+    this.extensions = [this.live, this.lineage, datasetTriggers, this.statuses];
     void ctx.blockConcurrencyWhile(async () => {
       this.migrateStorage();
       this.state = loadRun(this.sql);
@@ -179,11 +185,12 @@ export class RunObject extends LiveObject {
   // ── from the worker ──────────────────────────────────────────────────────────────────────
 
   /** Creates the run; calling again with the same id returns the same run. */
-  async create(input: CreateRunInput): Promise<Result<RunView>> {
+  async create(input: CreateRunInput, extras: { statuses?: StatusTarget } = {}): Promise<Result<RunView>> {
     if (this.state) {
       if (this.state.run.id !== input.id) return fail(409, "run_exists", "this object already holds another run");
       return ok(this.view(this.state));
     }
+    if (extras.statuses) this.statuses.configure(extras.statuses);
     const result = this.commit(createRun(input, this.engineContext()));
     if (!result.ok) return result;
     // No await since the commit: the snapshot lands together with the run.
@@ -405,6 +412,19 @@ export class RunObject extends LiveObject {
     }
     void this.scheduleAlarm();
     return result;
+  }
+
+  /**
+   * `yardmaster-agent pipeline upload`: the job's file, parsed with the run's jobs available
+   * to `needs`, becomes jobs of the current attempt (domain/run-engine/append-jobs.ts).
+   */
+  async uploadPipeline(jobAttemptId: string, token: string, text: string): Promise<Result<AppendJobsResult>> {
+    const auth = await this.authorize(jobAttemptId, token);
+    if (!auth.ok) return auth;
+    const prepared = await prepareUpload(this.env, this.state!, this.secrets, text);
+    if (!prepared.ok) return prepared;
+    // The awaits above: the engine reads the state as it is now.
+    return this.commit(engine.appendJobs(this.state!, this.engineContext(), { jobAttemptId, pipeline: prepared.value }));
   }
 
   /** Checks a job token for the worker (artifact uploads). */

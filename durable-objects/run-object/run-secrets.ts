@@ -20,6 +20,23 @@ export class RunSecrets {
     }
   }
 
+  /** Of `names`, those the snapshot lacks. */
+  missing(names: readonly string[]): string[] {
+    const have = new Set(this.sql.exec<{ name: string }>("SELECT name FROM run_secrets").toArray().map((r) => r.name));
+    return names.filter((n) => !have.has(n));
+  }
+
+  /**
+   * Adds to the snapshot the project secrets named (encrypted, as stored in D1 now): what jobs
+   * uploaded into the run (`pipeline upload`) reference beyond the stored pipeline.
+   */
+  async addFromProject(env: Env, projectId: string, names: readonly string[]): Promise<void> {
+    if (names.length === 0) return;
+    const rows = await env.DB.prepare("SELECT name, value FROM project_secrets WHERE project_id = ?").bind(projectId).all<{ name: string; value: string }>();
+    const wanted = new Set(names);
+    this.save(Object.fromEntries(rows.results.filter((r) => wanted.has(r.name)).map((r) => [r.name, r.value])));
+  }
+
   /**
    * Name → plaintext. Throws when a value cannot be decrypted (YM_ENCRYPTION_KEY changed or
    * unset): the claim then fails loudly and the job stays queued until the key is fixed.

@@ -17,6 +17,10 @@ export const projects = sqliteTable("projects", {
   webhookSecret: text("webhook_secret").notNull(),
   runCounter: integer("run_counter").notNull().default(0),
   createdAt: integer("created_at").notNull(),
+  /** Where runs report commit statuses, e.g. `{github: "owner/name"}` (docs/triggers.md); null: nowhere. */
+  statuses: text("statuses", { mode: "json" }).$type<{ github: string } | null>(),
+  /** The last commit status GitHub refused (a 4xx, not retried), for the project page; null once one is accepted. */
+  statusesError: text("statuses_error", { mode: "json" }).$type<{ at: number; runId: string; runNumber: number; httpStatus: number | null; message: string } | null>(),
   /** Days to keep runs, artifacts, logs and caches (domain/retention.ts); null = keep for ever. */
   retention: json<Retention | null>("retention"),
 });

@@ -84,6 +84,7 @@ function validRequest(route: Route): { query?: string; body?: unknown; raw?: Uin
     "/jobs/{jobAttemptId}/artifact-uploads": { body: { name: "big.bin", size: 200 * 1024 * 1024, sha256: bytesSha, contentType: "application/octet-stream" } },
     "/jobs/{jobAttemptId}/artifact-uploads/{uploadId}/parts/{partNumber}": octets,
     "/jobs/{jobAttemptId}/artifact-uploads/{uploadId}/complete": { body: { parts: [{ partNumber: 1, etag: "x" }] } },
+    "/jobs/{jobAttemptId}/pipeline": { raw: new TextEncoder().encode("jobs:\n  x:\n    runs-on: [x]\n    steps: [{ run: x }]\n"), headers: { "content-type": "text/plain" } },
     "GET /jobs/{jobAttemptId}/cache": { query: "?key=k&restore=a,b" },
     "PUT /jobs/{jobAttemptId}/cache": { query: `?key=k&size=${bytes.byteLength}&sha256=${bytesSha}`, raw: bytes, headers: { "content-type": "application/gzip" } },
     "/jobs/{jobAttemptId}/cache/{entry}": {},

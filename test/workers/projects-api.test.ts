@@ -15,7 +15,7 @@ describe("projects", () => {
 
     const read = await api("GET", "/api/v1/projects/acme-web");
     expect(read.status).toBe(200);
-    expect(read.json).toEqual({ id: res.json.id, slug: "acme-web", name: "Acme web", repository: "https://github.com/acme/web.git", createdAt: res.json.createdAt });
+    expect(read.json).toEqual({ id: res.json.id, slug: "acme-web", name: "Acme web", repository: "https://github.com/acme/web.git", createdAt: res.json.createdAt, statuses: null, statusesError: null, retention: null });
   });
 
   it("keeps a given webhook secret and defaults the name to the slug", async () => {

@@ -136,6 +136,16 @@ const cases: Case[] = [
       return api("DELETE", `/api/v1/projects/${P}/secrets/DOOMED`, { token: t });
     },
   },
+  { route: "PATCH /api/v1/projects/{project}", need: "admin", call: (t) => api("PATCH", `/api/v1/projects/${P}`, { token: t, body: { name: "Scoped" } }) },
+  {
+    route: "DELETE /api/v1/projects/{project}/pipelines/{pipeline}",
+    need: "admin",
+    call: async (t) => {
+      const name = `doomed-${++throwaway}`;
+      await api("PUT", `/api/v1/projects/${P}/pipelines/${name}`, { raw: PIPE, headers: { "content-type": "text/plain" } });
+      return api("DELETE", `/api/v1/projects/${P}/pipelines/${name}`, { token: t });
+    },
+  },
   { route: "POST /api/v1/projects", need: "global", call: (t) => api("POST", "/api/v1/projects", { token: t, body: { slug: `new-${++throwaway}` } }) },
   { route: "POST /api/v1/tokens", need: "global", call: (t) => api("POST", "/api/v1/tokens", { token: t, body: { name: "x", scopes: ["admin"] } }) },
   { route: "GET /api/v1/tokens", need: "global", ownForPeople: true, call: (t) => api("GET", "/api/v1/tokens", { token: t }) },
@@ -212,6 +222,8 @@ const ELSEWHERE = [
   "GET /api/v1/artifacts/{artifact}/download",
   "DELETE /api/v1/artifacts/{artifact}", // retention.test.ts
 ];
+/** Deleting P would end this file's fixture: project-settings.test.ts checks its scopes (admin of the project). */
+ELSEWHERE.push("DELETE /api/v1/projects/{project}");
 
 const RANK = { read: 0, run: 1, admin: 2 } as const;
 

@@ -155,5 +155,7 @@ describe("project secrets", () => {
     expect(assignment.mask).toEqual([]);
     expect(JSON.stringify(assignment)).not.toContain(VALUE);
     expect(assignment.steps[0].run).toBe("echo deploying with  to x");
+    // The agent writes this at the top of the job's log: the empty value is not a mystery.
+    expect(assignment.notices).toEqual([expect.stringContaining("pull request from a fork: it gets no project secrets")]);
   });
 });

@@ -6,6 +6,7 @@ import { drizzle } from "drizzle-orm/d1";
 import { uuidv7 } from "uuidv7";
 import { PipelineSummaryView, PipelineVersionView, ProjectView } from "../../domain/api.ts";
 import { parsePipeline } from "../../domain/pipeline/parse.ts";
+import { REPOSITORY_URL } from "../../domain/project-settings.ts";
 import { redactRepository } from "../../domain/repository.ts";
 import type { ParseResult } from "../../domain/pipeline/types.ts";
 import { DEFAULT_QUEUE, queueRefusal, queuesOf } from "../../domain/queues.ts";
@@ -26,21 +27,20 @@ import { isoTime } from "../../domain/time.ts";
 const CreateProject = z.object({
   slug: SLUG,
   name: z.string().min(1).max(200).optional(),
-  repository: z
-    .string()
-    .max(2000)
-    .regex(/^(https?:\/\/|ssh:\/\/|git@|file:\/\/|\/)/, "repository is a clone URL (https://, ssh://, git@…, file:// or an absolute path)")
-    .optional(),
+  repository: REPOSITORY_URL.optional(),
   webhookSecret: z.string().min(16, "a webhook secret has at least 16 characters").max(200).optional(),
 });
 
-const projectView = (p: typeof projects.$inferSelect) => ({
+export const projectView = (p: typeof projects.$inferSelect) => ({
   id: p.id,
   slug: p.slug,
   name: p.name,
   // Credentials in the URL are for the checkout only (domain/repository.ts).
   repository: p.repository === null ? null : redactRepository(p.repository),
   createdAt: isoTime(p.createdAt),
+  statuses: p.statuses ?? null,
+  statusesError: p.statusesError ? { ...p.statusesError, at: isoTime(p.statusesError.at) } : null,
+  retention: p.retention ?? null,
 });
 
 export const projectRoutes = router();
@@ -75,6 +75,8 @@ projectRoutes.openapi(
       runCounter: 0,
       retention: null,
       createdAt: Date.now(),
+      statuses: null,
+      statusesError: null,
     };
     try {
       await db.batch([db.insert(projects).values(row), auditRow(c.env, auditContext(c), { action: "project.create", project: row.slug, target: row.slug })]);

@@ -49,6 +49,7 @@ runRoutes.openapi(
       // A person in the dashboard (session cookie) triggers by hand; a bearer token is the API.
       trigger: c.var.principal.via === "bearer" ? "api" : "manual",
       by: auditContext(c),
+      origin: new URL(c.req.url).origin,
     });
     return c.json(run, 201);
   },

@@ -179,7 +179,7 @@ webhookRoutes.openapi(
       const reason = `this body was received before (delivery ${claim.delivery.deliveryId}, recorded as ${claim.delivery.id}); nothing is started again`;
       return c.json(deliveryView(await recordDelivery(c.env, facts, "duplicate", reason, claim.delivery.runs)), 200);
     }
-    if (delivery.status === "accepted") delivery = await startPlannedRuns(c.env, delivery, slug);
+    if (delivery.status === "accepted") delivery = await startPlannedRuns(c.env, delivery, slug, new URL(c.req.url).origin);
     return c.json(deliveryView(delivery), 200);
   },
 );
@@ -254,7 +254,7 @@ webhookRoutes.openapi(
       const run = first?.number !== undefined ? { id: first.runId, number: first.number } : null;
       return c.json({ delivery: deliveryView(await recordDelivery(c.env, facts, "duplicate", reason, claim.delivery.runs)), run }, 200);
     }
-    if (delivery.status === "accepted") delivery = await startPlannedRuns(c.env, delivery, slug);
+    if (delivery.status === "accepted") delivery = await startPlannedRuns(c.env, delivery, slug, new URL(c.req.url).origin);
     const run = delivery.runs[0]!;
     if (run.error) throw new ApiError(run.error.status as 400, run.error.code, run.error.message);
     return c.json({ delivery: deliveryView(delivery), run: { id: run.runId, number: run.number! } }, 201);

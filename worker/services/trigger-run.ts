@@ -30,6 +30,8 @@ export interface TriggerInput {
   withSecrets?: boolean;
   /** Who triggered it, for the audit log; webhooks and schedules are recorded as themselves. */
   by?: AuditContext;
+  /** The triggering request's origin: the base of the run page's URL in commit statuses, unless YM_PUBLIC_URL is set. */
+  origin?: string | null;
 }
 
 /** A run started by no caller of the user API: the webhook or the schedule of its pipeline. */

@@ -143,7 +143,7 @@ export const isStalled = (delivery: DeliveryRow, now = Date.now()) =>
  * refusal (4xx: unknown params, pipeline gone) is that run's final answer; anything else stops
  * here with a 503, leaving the delivery `accepted` for a redelivery to finish.
  */
-export async function startPlannedRuns(env: Env, delivery: DeliveryRow, projectSlug: string): Promise<DeliveryRow> {
+export async function startPlannedRuns(env: Env, delivery: DeliveryRow, projectSlug: string, origin: string | null = null): Promise<DeliveryRow> {
   const db = drizzle(env.DB);
   const runs = delivery.runs.map((r) => ({ ...r }));
   let failure: unknown = null;
@@ -159,6 +159,7 @@ export async function startPlannedRuns(env: Env, delivery: DeliveryRow, projectS
         trigger: "webhook",
         runId: planned.runId,
         withSecrets: planned.withSecrets !== false,
+        origin,
       });
       planned.number = run.number;
     } catch (error) {

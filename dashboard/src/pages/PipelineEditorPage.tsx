@@ -14,17 +14,9 @@ import { Link, navigate } from "../router.tsx";
 import { can, useSession } from "../session.ts";
 import { PipelineTrends } from "./PipelineTrends.tsx";
 import { RunDialog } from "./RunDialog.tsx";
+import { PIPELINE_TEMPLATES } from "./pipeline-templates.ts";
 
-const TEMPLATE = `name: build
-jobs:
-  test:
-    runs-on: [linux]
-    steps:
-      - id: install
-        run: npm ci
-      - id: test
-        run: npm test
-`;
+const TEMPLATE = PIPELINE_TEMPLATES[0]!.text("build");
 
 export function PipelineEditorPage({ project, pipeline }: { project: string; pipeline: string | null }) {
   const session = useSession();
@@ -120,6 +112,22 @@ export function PipelineEditorPage({ project, pipeline }: { project: string; pip
               <input value={name} onInput={(e) => setName(e.currentTarget.value)} required pattern="[A-Za-z0-9][A-Za-z0-9_.\-]{0,99}" placeholder="build" spellcheck={false} />
             </label>
           )}
+          {pipeline === null &&
+            PIPELINE_TEMPLATES.map((t) => (
+              <button
+                type="button"
+                class="btn"
+                key={t.id}
+                title={t.hint}
+                data-template={t.id}
+                onClick={() => {
+                  setText(t.text(name));
+                  setProblems([]);
+                }}
+              >
+                {t.label}
+              </button>
+            ))}
           <label class="btn btn-file">
             Upload .act file…
             <input type="file" accept=".act,.yaml,.yml,text/plain" onChange={(e) => upload(e.currentTarget.files?.[0])} />

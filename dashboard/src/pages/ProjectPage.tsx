@@ -34,6 +34,11 @@ export function ProjectPage({ slug }: { slug: string }) {
         actions={
           <>
             {mayEdit && (
+              <Link class="btn" href={`/projects/${slug}/settings`}>
+                Settings
+              </Link>
+            )}
+            {mayEdit && (
               <Link class="btn" href={`/projects/${slug}/new-pipeline`}>
                 New pipeline
               </Link>
@@ -47,9 +52,24 @@ export function ProjectPage({ slug }: { slug: string }) {
         }
       />
       <ErrorNotice error={project.error ?? pipelines.error} />
+      {project.data?.statusesError && (
+        <div class="notice notice-error" role="alert">
+          Commit statuses: GitHub refused one of run #{project.data.statusesError.runNumber} ({project.data.statusesError.message}).{" "}
+          <Link href={`/projects/${slug}/settings`}>Settings →</Link>
+        </div>
+      )}
       <section class="section">
         <h2>Pipelines</h2>
-        {pipelines.data && items.length === 0 && <Empty>No pipelines yet.{mayEdit && " Upload a .act file with “New pipeline”."}</Empty>}
+        {pipelines.data && items.length === 0 && <Empty>
+            No pipelines yet.
+            {mayEdit && (
+              <>
+                {" "}
+                <Link href={`/projects/${slug}/new-pipeline`}>New pipeline</Link> starts from the recommended bootstrap: your pipeline lives in the repository as{" "}
+                <span class="mono">.yardmaster/&lt;name&gt;.act</span>, and each commit runs its own.
+              </>
+            )}
+          </Empty>}
         {items.length > 0 && (
           <div class="table-wrap">
             <table class="table">

@@ -60,6 +60,8 @@ describe("the agent's bundle", () => {
       steps: [
         { id: "make", run: 'echo built > out.txt; echo "size=6" >> "$YM_OUTPUT"; printf "\\033[32mgreen\\033[0m\\n"' },
         { id: "check", needs: ["make"], run: "test -s out.txt && echo checked" },
+        // The step's yardmaster-agent is the bundle itself (agent/step-shim.ts).
+        { id: "upload", needs: ["check"], run: "grep -q yardmaster-agent.mjs \"$(command -v yardmaster-agent)\" && printf 'jobs:\\n  more: {}\\n' | yardmaster-agent pipeline upload -" },
       ],
       artifacts: ["out.txt"],
     });
@@ -73,5 +75,7 @@ describe("the agent's bundle", () => {
     expect(record.log.toString()).toContain("checked\n");
     expect(record.steps.find((s) => s.stepId === "make" && s.status === "SUCCESS")?.outputs).toEqual({ size: "6" });
     expect(record.artifacts.get("out.txt")?.body.toString()).toBe("built\n");
+    expect(server.pipelineUploads.map((u) => u.text)).toEqual(["jobs:\n  more: {}\n"]);
+    expect(record.log.toString()).toContain("added 1 job to the run: more");
   }, 30_000);
 });

@@ -83,6 +83,13 @@ export class ProtocolServer {
   /** Answers for the next step updates (e.g. 410, or 409 with a code), before processing. */
   stepFaults: (number | { status: number; code: string })[] = [];
   heartbeatIntervalMs = 100;
+  /** Files sent by `yardmaster-agent pipeline upload`, in order. */
+  pipelineUploads: { attemptId: string; text: string; contentType: string | undefined }[] = [];
+  /** The answer to a pipeline upload (default: every job of the file added, by a naive key scan). */
+  pipelineAnswer: (text: string) => { status: number; body: unknown } = (text) => ({
+    status: 200,
+    body: { added: [...text.matchAll(/^ {2}([A-Za-z0-9_-]+):/gm)].map((m) => m[1]), unchanged: [] },
+  });
   private queue: JobAssignment[] = [];
   private waiters: (() => void)[] = [];
   private readonly server: http.Server;
@@ -299,6 +306,11 @@ export class ProtocolServer {
       }
       job.artifacts.set(up.name, { name: up.name, sha256: up.sha256, size: up.size, contentType: up.contentType, body: whole, multipart: true });
       return json(res, 201, {});
+    }
+    if (method === "POST" && rest === "/pipeline") {
+      this.pipelineUploads.push({ attemptId: job.assignment.job.attemptId, text: body.toString("utf8"), contentType: req.headers["content-type"] });
+      const answer = this.pipelineAnswer(body.toString("utf8"));
+      return json(res, answer.status, answer.body);
     }
     if (method === "POST" && rest === "/finish") {
       const parsed = JobFinish.safeParse(JSON.parse(body.toString()));

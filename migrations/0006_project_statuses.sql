@@ -1,0 +1,2 @@
+ALTER TABLE `projects` ADD `statuses` text;--> statement-breakpoint
+ALTER TABLE `projects` ADD `statuses_error` text;
