@@ -21,7 +21,8 @@ import { checkout } from "./checkout.ts";
 import { errorMessage, type Logger } from "./logger.ts";
 import { LogStreamer } from "./log-streamer.ts";
 import { Reporter } from "./reporter.ts";
-import { runStepGraph, type StepDone } from "./step-graph.ts";
+import { runStepGraph } from "./step-graph.ts";
+import { summarizeSteps } from "./job-outcome.ts";
 import { killProcessGroup, MAX_TIMER_MS, processGroupAlive, signalGroup } from "./step-process.ts";
 import { runStep, type StopKind } from "./step-runner.ts";
 import { resolveRecord } from "./templates.ts";
@@ -419,26 +420,6 @@ export class JobRunner {
       }
     }
   }
-}
-
-export function summarizeSteps(
-  steps: readonly { id: string; continueOnError: boolean }[],
-  done: ReadonlyMap<string, StepDone>,
-): { status: JobFinish["status"]; reason?: Reason; message?: string; failedStep?: string } {
-  const failed = steps.filter((s) => done.get(s.id)?.status === "FAILED" && !s.continueOnError);
-  // A step skipped by its `if:` is not a step that did not run for a failure.
-  const notRun = steps.filter((s) => (done.get(s.id)?.status === "KILLED" && done.get(s.id)?.skipped !== "skipped") || !done.has(s.id));
-  const tolerated = steps.filter((s) => done.get(s.id)?.status === "FAILED" && s.continueOnError);
-  if (failed.length > 0) {
-    return { status: "FAILED", reason: "step_failed", message: `step ${failed.map((s) => s.id).join(", ")} failed`, failedStep: failed[0]!.id };
-  }
-  if (notRun.length > 0) {
-    return { status: "FAILED", reason: "steps_not_run", message: `step ${notRun.map((s) => s.id).join(", ")} did not run` };
-  }
-  if (tolerated.length > 0) {
-    return { status: "WARNING", reason: "continue_on_error", message: `step ${tolerated.map((s) => s.id).join(", ")} failed (continue-on-error)` };
-  }
-  return { status: "SUCCESS" };
 }
 
 /** A directory name for a job attempt id: the id itself when harmless, else its hash. */

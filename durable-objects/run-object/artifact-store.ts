@@ -3,7 +3,10 @@
  * in R2. Recording here (not straight into D1) means an artifact is never lost from the index
  * when D1 is down: the D1 projection picks it up like any other change.
  */
-import type { ArtifactRecord } from "../../platform/artifacts.ts";
+import { uuidv7 } from "uuidv7";
+import { artifactKey, type ArtifactRecord, MAX_ARTIFACTS_PER_JOB } from "../../platform/artifacts.ts";
+import { fail, ok, type Result } from "../../platform/result.ts";
+import type { JobIdentity } from "./job-auth.ts";
 
 export type { ArtifactRecord };
 
@@ -28,6 +31,43 @@ export class ArtifactStore {
   }
 
   /** How many artifacts a job attempt has recorded. */
+  /**
+   * The record of an artifact whose bytes are stored under `artifactKey(..., uploadId, name)`, to
+   * insert — or the existing one when this name was recorded before with the same bytes (a retried
+   * upload; its key may be another upload's: `fresh` is false), or a refusal (other bytes, too many).
+   */
+  recordFor(
+    job: JobIdentity,
+    meta: { name: string; size: number; sha256: string; contentType: string },
+    uploadId: string,
+    now: number,
+  ): Result<{ record: ArtifactRecord; fresh: boolean }> {
+    const existing = this.byName(job.jobAttemptId, meta.name);
+    if (existing) {
+      return existing.sha256 === meta.sha256
+        ? ok({ record: existing, fresh: false })
+        : fail(409, "artifact_exists", `this job already uploaded an artifact named '${meta.name}' with other content`);
+    }
+    if (this.countFor(job.jobAttemptId) >= MAX_ARTIFACTS_PER_JOB) {
+      return fail(413, "too_many_artifacts", `a job may upload at most ${MAX_ARTIFACTS_PER_JOB} artifacts`);
+    }
+    const record: ArtifactRecord = {
+      id: uuidv7(),
+      projectId: job.projectId,
+      project: job.project,
+      runId: job.runId,
+      runNumber: job.runNumber,
+      pipeline: job.pipeline,
+      attempt: job.runAttempt,
+      job: job.jobKey,
+      jobAttemptId: job.jobAttemptId,
+      ...meta,
+      r2Key: artifactKey(job.runId, job.jobAttemptId, uploadId, meta.name),
+      createdAt: now,
+    };
+    return ok({ record, fresh: true });
+  }
+
   countFor(jobAttemptId: string): number {
     return this.sql.exec<{ n: number }>("SELECT count(*) AS n FROM artifacts WHERE job_attempt_id = ?", jobAttemptId).one().n;
   }

@@ -16,7 +16,6 @@ import {
   type CreateRunInput,
   type EngineContext,
   engine,
-  jobQueue,
   type JobAttemptState,
   locateJobAttempt,
   type JobState,
@@ -33,18 +32,15 @@ import { sha256Hex } from "../../domain/tokens.ts";
 import { mintJobToken } from "../../platform/token-mac.ts";
 import type { Env } from "../../platform/env.ts";
 import { LiveObject, type LiveStream } from "../live-object.ts";
-import { OutboxStatus } from "../outbox-status.ts";
 import { fail, ok, type Result } from "../../platform/result.ts";
-import { SerialFlush } from "../serial-flush.ts";
 import { settingsFrom, type Settings } from "../../platform/settings.ts";
 import { migrate } from "../sql-migrations.ts";
-import { artifactKey, MAX_ARTIFACTS_PER_JOB } from "../../platform/artifacts.ts";
 import { ARTIFACT_MIGRATIONS, type ArtifactRecord, ArtifactStore } from "./artifact-store.ts";
-import { flushToD1, hasDirty, markDirty, markEntityDirty } from "./d1-projection.ts";
+import { markDirty, markEntityDirty } from "./d1-projection.ts";
 import type { Committed, RunExtension } from "./extension.ts";
-import { flushDispatchOps, hasDispatchOps, recordDispatchOps } from "./dispatch-outbox.ts";
+import { recordDispatchOps } from "./dispatch-outbox.ts";
 import { gateBaselines } from "./gate-baselines.ts";
-import { JobLogs, type LogRead } from "./job-logs.ts";
+import { jobAttemptOfLog, JobLogs, type LogRead } from "./job-logs.ts";
 import { DatasetTriggerOutbox } from "./dataset-trigger-outbox.ts";
 import { LineageExtension, type LineageListing } from "./lineage.ts";
 import { CommitStatusExtension, type StatusTarget } from "./commit-statuses.ts";
@@ -52,32 +48,19 @@ import { prepareUpload } from "./pipeline-upload.ts";
 import { LOG_MIGRATIONS } from "./log-store.ts";
 import { RunLive } from "./live.ts";
 import { RUN_SECRET_MIGRATIONS, RunSecrets } from "./run-secrets.ts";
-import { deletePrefix, expiredAt, markExpired, REMOVAL_MIGRATIONS, runPrefixes } from "./removal.ts";
+import { expiredAt, REMOVAL_MIGRATIONS, removeLogs, removeRun } from "./removal.ts";
+import { RunOutboxes } from "./outboxes.ts";
 import { appendHistory, historyIndex, loadRun, RUN_MIGRATIONS, saveTouched } from "./store.ts";
+import { authorizeJob, type JobIdentity } from "./job-auth.ts";
 
-
-/** What a job token proves, for the worker's artifact routes. */
-export interface JobIdentity {
-  runId: string;
-  runNumber: number;
-  projectId: string;
-  project: string;
-  pipeline: string;
-  runAttempt: number;
-  jobKey: string;
-  jobAttemptId: string;
-  /** The job's queue: caches are kept per project and queue (a queue is a trust boundary). */
-  queue: string;
-}
+export type { JobIdentity } from "./job-auth.ts";
 
 export class RunObject extends LiveObject {
   private state: RunState | null = null;
   private readonly settings: Settings;
   private readonly sql: SqlStorage;
-  private readonly d1Status: OutboxStatus;
-  private readonly dispatchStatus: OutboxStatus;
-  private readonly d1Flush: SerialFlush;
-  private readonly dispatchFlush: SerialFlush;
+  /** Its projection into D1 and its calls to the dispatchers (./outboxes.ts). */
+  private readonly outboxes: RunOutboxes;
   readonly logs: JobLogs;
   private readonly artifacts: ArtifactStore;
   /** The run's secrets snapshot, encrypted (./run-secrets.ts). */
@@ -97,10 +80,13 @@ export class RunObject extends LiveObject {
     super(ctx, env);
     this.sql = ctx.storage.sql;
     this.settings = settingsFrom(env);
-    this.d1Status = new OutboxStatus(this.sql, "d1");
-    this.dispatchStatus = new OutboxStatus(this.sql, "dispatch");
-    this.d1Flush = new SerialFlush(() => this.flushD1Once());
-    this.dispatchFlush = new SerialFlush(() => this.flushDispatchOnce());
+    this.outboxes = new RunOutboxes({
+      sql: this.sql,
+      env,
+      state: () => this.state,
+      artifact: (id) => this.artifacts.get(id),
+      retryLater: () => this.scheduleAlarm(),
+    });
     this.logs = new JobLogs(this.sql, env, this.settings.lateLogGraceMs);
     this.artifacts = new ArtifactStore(this.sql);
     this.secrets = new RunSecrets(this.sql);
@@ -159,19 +145,10 @@ export class RunObject extends LiveObject {
     });
     this.state = result.state;
     for (const extension of this.extensions) extension.committed?.(committed);
-    if (dispatch) void this.dispatchFlush.request();
-    if (options.project !== false && (result.touched.run || transitions.length > 0)) void this.projectToD1();
+    if (dispatch) void this.outboxes.dispatch();
+    if (options.project !== false && (result.touched.run || transitions.length > 0)) void this.outboxes.projectToD1();
     void this.scheduleAlarm();
     return ok(result.value);
-  }
-
-  /**
-   * Flushes the D1 projection now, unless it is backing off after a failure: then the alarm
-   * retries at the backoff's time, and commands do not each hammer a D1 that is down.
-   */
-  private projectToD1(): Promise<void> {
-    const retryAt = this.d1Status.retryAt();
-    return retryAt !== null && retryAt > Date.now() ? Promise.resolve() : this.d1Flush.request();
   }
 
   private require(): Result<RunState> {
@@ -196,7 +173,7 @@ export class RunObject extends LiveObject {
     // No await since the commit: the snapshot lands together with the run.
     this.secrets.save(input.secrets ?? {});
     // Listing reads D1: try to have the run there before answering (the outbox retries if not).
-    await this.projectToD1();
+    await this.outboxes.projectToD1();
     return ok(this.view(this.state!));
   }
 
@@ -225,7 +202,7 @@ export class RunObject extends LiveObject {
     if (!state.ok) return state;
     const result = this.commit(engine.cancel(state.value, this.engineContext()));
     if (!result.ok) return result;
-    await this.projectToD1(); // so a listing right after the answer shows it
+    await this.outboxes.projectToD1(); // so a listing right after the answer shows it
     return ok(this.view(this.state!));
   }
 
@@ -240,10 +217,9 @@ export class RunObject extends LiveObject {
     if (!state.ok) return state;
     const result = this.commit(engine.rerun(state.value, this.engineContext(), options));
     if (!result.ok) return result;
-    await this.projectToD1(); // so a listing right after the answer shows the new attempt
+    await this.outboxes.projectToD1(); // so a listing right after the answer shows the new attempt
     return ok(this.view(this.state!));
   }
-
 
   /** A person approves or rejects an approval job (domain/run-engine/approvals.ts). */
   async decideApproval(jobKey: string, decision: ApprovalDecision): Promise<Result<RunView>> {
@@ -251,7 +227,7 @@ export class RunObject extends LiveObject {
     if (!state.ok) return state;
     const result = this.commit(engine.decideApproval(state.value, this.engineContext(), jobKey, decision));
     if (!result.ok) return result;
-    await this.projectToD1(); // so a listing right after the answer shows the run moving on
+    await this.outboxes.projectToD1(); // so a listing right after the answer shows the run moving on
     return ok(this.view(this.state!));
   }
 
@@ -264,17 +240,7 @@ export class RunObject extends LiveObject {
     if (this.state && !isTerminal(this.state.run.status)) {
       return fail(409, "run_active", `run #${this.state.run.number} is ${this.state.run.status}; cancel it and wait for it to end before deleting it`);
     }
-    const prefixes = runPrefixes(this.state?.run.id ?? runId);
-    const objects = (await deletePrefix(this.env.ARTIFACTS, prefixes.artifacts)) + (await deletePrefix(this.env.ARTIFACTS, prefixes.logs));
-    for (const ws of this.ctx.getWebSockets()) {
-      try {
-        ws.close(1000, "run deleted");
-      } catch {
-        // already closed
-      }
-    }
-    await this.ctx.storage.deleteAlarm();
-    await this.ctx.storage.deleteAll();
+    const objects = await removeRun(this.ctx, this.env.ARTIFACTS, this.state?.run.id ?? runId);
     this.state = null;
     // Empty tables again, so a flush this instance already scheduled (live fan-out, outboxes) finds nothing rather than no table.
     this.migrateStorage();
@@ -284,30 +250,14 @@ export class RunObject extends LiveObject {
   /** Retention: removes the run's log archives; reading a log then answers 410 `expired`. */
   async expireLogs(runId: string): Promise<Result<{ objects: number }>> {
     if (this.state && !isTerminal(this.state.run.status)) return fail(409, "run_active", "the run is still active");
-    const objects = await deletePrefix(this.env.ARTIFACTS, runPrefixes(this.state?.run.id ?? runId).logs);
-    if (this.state) {
-      this.ctx.storage.transactionSync(() => {
-        markExpired(this.sql, "logs", Date.now());
-        // The live feed's log events point into the archives just deleted: a viewer gets the run without its log lines.
-        this.sql.exec("DELETE FROM live_events WHERE kind = 'log'");
-      });
-    }
-    return ok({ objects });
+    return ok({ objects: await removeLogs(this.ctx, this.env.ARTIFACTS, this.state?.run.id ?? runId, this.state !== null) });
   }
 
   // ── from the dispatcher ──────────────────────────────────────────────────────────────────
 
   /** The dispatcher gives a queued job attempt to an agent; answers what the agent receives. */
   async assign(input: { jobAttemptId: string; agentId: string; agentName: string }): Promise<Result<JobAssignment>> {
-    const state = this.require();
-    if (!state.ok) return state;
-    const token = await mintJobToken(this.env, state.value.run.id, input.jobAttemptId);
-    const tokenHash = await sha256Hex(token);
-    // Decrypted before the commit, so a key problem assigns nothing; used only in the answer.
-    const secrets = await this.secrets.decrypt(this.env);
-    // The awaits above: re-read the state, which may have changed meanwhile.
-    const result = this.commit(engine.assign(this.state!, this.engineContext(), { ...input, tokenHash }));
-    return result.ok ? ok(this.assignment(result.value, token, secrets)) : result;
+    return this.handOut(input.jobAttemptId, (tokenHash) => engine.assign(this.state!, this.engineContext(), { ...input, tokenHash }));
   }
 
   /**
@@ -315,22 +265,32 @@ export class RunObject extends LiveObject {
    * durable-objects/dispatcher/claim-replay.ts): the same assignment with a new job token.
    */
   async reissue(input: { jobAttemptId: string; agentId: string }): Promise<Result<JobAssignment>> {
-    const state = this.require();
-    if (!state.ok) return state;
-    const token = await mintJobToken(this.env, state.value.run.id, input.jobAttemptId);
-    const tokenHash = await sha256Hex(token);
-    const secrets = await this.secrets.decrypt(this.env);
-    const result = this.commit(engine.reissueToken(this.state!, this.engineContext(), { ...input, tokenHash }), { project: false });
-    return result.ok ? ok(this.assignment(result.value, token, secrets)) : result;
+    return this.handOut(input.jobAttemptId, (tokenHash) => engine.reissueToken(this.state!, this.engineContext(), { ...input, tokenHash }), { project: false });
   }
 
-  private assignment(at: { job: JobState; jobAttempt: JobAttemptState }, token: string, secrets: Record<string, string>): JobAssignment {
-    return buildJobAssignment(this.state!, at.job, at.jobAttempt, {
-      token,
-      secrets,
-      heartbeatIntervalMs: this.settings.heartbeatIntervalMs,
-      limits: { logChunkBytes: MAX_LOG_CHUNK_BYTES, artifactBytes: MAX_ARTIFACT_BYTES },
-    });
+  /** A new job token for the attempt, the command that records its hash, and what the agent receives. */
+  private async handOut(
+    jobAttemptId: string,
+    command: (tokenHash: string) => CommandResult<{ job: JobState; jobAttempt: JobAttemptState }>,
+    options: { project?: boolean } = {},
+  ): Promise<Result<JobAssignment>> {
+    const state = this.require();
+    if (!state.ok) return state;
+    const token = await mintJobToken(this.env, state.value.run.id, jobAttemptId);
+    const tokenHash = await sha256Hex(token);
+    // Decrypted before the commit, so a key problem assigns nothing; used only in the answer.
+    const secrets = await this.secrets.decrypt(this.env);
+    // After the awaits above the command reads the state again: it may have changed meanwhile.
+    const result = this.commit(command(tokenHash), options);
+    if (!result.ok) return result;
+    return ok(
+      buildJobAssignment(this.state!, result.value.job, result.value.jobAttempt, {
+        token,
+        secrets,
+        heartbeatIntervalMs: this.settings.heartbeatIntervalMs,
+        limits: { logChunkBytes: MAX_LOG_CHUNK_BYTES, artifactBytes: MAX_ARTIFACT_BYTES },
+      }),
+    );
   }
 
   // ── from agents (job token) ──────────────────────────────────────────────────────────────
@@ -340,40 +300,8 @@ export class RunObject extends LiveObject {
    * resent finish) in, for `lateLogGraceMs` after it ended: then 410, and the log is archived once.
    */
   private async authorize(jobAttemptId: string, token: string, allowEnded = false): Promise<Result<JobIdentity>> {
-    // A token naming a run that does not exist is simply not a valid token.
-    if (!this.state) return fail(401, "invalid_job_token", "the job token does not belong to any run");
     const hash = await sha256Hex(token);
-    const found = locateJobAttempt(this.state!, jobAttemptId);
-    if (found) {
-      const { attempt, job, jobAttempt } = found;
-      if (jobAttempt.tokenHash === null || jobAttempt.tokenHash !== hash) {
-        return fail(401, "invalid_job_token", "the job token does not belong to this job");
-      }
-      const ended = isTerminal(jobAttempt.status);
-      const lateOk =
-        allowEnded &&
-        jobAttempt.reason !== "agent_lost" &&
-        jobAttempt.reason !== "timeout" &&
-        jobAttempt.endedAt !== null &&
-        Date.now() < jobAttempt.endedAt + this.settings.lateLogGraceMs;
-      if (ended && !lateOk) {
-        const late = allowEnded ? ` (late log chunks are taken for ${this.settings.lateLogGraceMs / 1000} s after the end)` : "";
-        return fail(410, "job_ended", `job attempt ${jobAttemptId} has ended (${jobAttempt.status}); its token is no longer valid${late}`);
-      }
-      const run = this.state!.run;
-      return ok({
-        runId: run.id,
-        runNumber: run.number,
-        projectId: run.projectId,
-        project: run.project,
-        pipeline: run.pipeline,
-        runAttempt: attempt.number,
-        jobKey: job.key,
-        jobAttemptId,
-        queue: jobQueue(job),
-      });
-    }
-    return fail(401, "invalid_job_token", "the job token does not belong to this run");
+    return authorizeJob(this.state, jobAttemptId, hash, { allowEnded, now: Date.now(), lateLogGraceMs: this.settings.lateLogGraceMs });
   }
 
   async jobHeartbeat(jobAttemptId: string, token: string): Promise<Result<{ cancel: boolean }>> {
@@ -445,35 +373,14 @@ export class RunObject extends LiveObject {
   ): Promise<Result<ArtifactRecord>> {
     const auth = await this.authorize(jobAttemptId, token);
     if (!auth.ok) return auth;
-    const existing = this.artifacts.byName(jobAttemptId, meta.name);
-    if (existing) {
-      return existing.sha256 === meta.sha256
-        ? ok(existing)
-        : fail(409, "artifact_exists", `this job already uploaded an artifact named '${meta.name}' with other content`);
-    }
-    if (this.artifacts.countFor(jobAttemptId) >= MAX_ARTIFACTS_PER_JOB) {
-      return fail(413, "too_many_artifacts", `a job may upload at most ${MAX_ARTIFACTS_PER_JOB} artifacts`);
-    }
-    const id = auth.value;
-    const record: ArtifactRecord = {
-      id: uuidv7(),
-      projectId: id.projectId,
-      project: id.project,
-      runId: id.runId,
-      runNumber: id.runNumber,
-      pipeline: id.pipeline,
-      attempt: id.runAttempt,
-      job: id.jobKey,
-      jobAttemptId,
-      ...meta,
-      r2Key: artifactKey(id.runId, jobAttemptId, uploadId, meta.name),
-      createdAt: Date.now(),
-    };
+    const recorded = this.artifacts.recordFor(auth.value, meta, uploadId, Date.now());
+    if (!recorded.ok || !recorded.value.fresh) return recorded.ok ? ok(recorded.value.record) : recorded;
+    const { record } = recorded.value;
     this.ctx.storage.transactionSync(() => {
       this.artifacts.insert(record);
       markEntityDirty(this.sql, "artifact", record.id);
     });
-    await this.projectToD1();
+    await this.outboxes.projectToD1();
     return ok(record);
   }
 
@@ -490,7 +397,6 @@ export class RunObject extends LiveObject {
 
   // ── logs for people ──────────────────────────────────────────────────────────────────────
 
-  /** The whole log of a job attempt (default: the job's latest attempt in the current run attempt). */
   /** A job attempt's log, whole or a byte range of it (JobLogs.read). */
   async readLog(
     jobKey: string,
@@ -501,50 +407,19 @@ export class RunObject extends LiveObject {
     const state = this.require();
     if (!state.ok) return state;
     if (expiredAt(this.sql, "logs") !== null) return fail(410, "expired", "this run's logs were removed by the project's retention");
-    const runAttempt = state.value.attempts[(runAttemptNumber ?? state.value.attempts.length) - 1];
-    if (!runAttempt) return fail(404, "attempt_not_found", `run #${state.value.run.number} has no attempt ${runAttemptNumber}`);
-    const job = runAttempt.jobs.find((j) => j.key === jobKey);
-    if (!job) return fail(404, "job_not_found", `run #${state.value.run.number} has no job ${jobKey}`);
-    const jobAttempt = jobAttemptNumber === undefined ? job.attempts[job.attempts.length - 1] : job.attempts[jobAttemptNumber - 1];
-    if (!jobAttempt) {
-      return fail(404, "job_attempt_not_found", `job ${jobKey} has no attempt ${jobAttemptNumber ?? ""} in run attempt ${runAttempt.number}`.trim());
-    }
-    return this.logs.read(state.value.run.id, jobAttempt.id, range);
+    const jobAttempt = jobAttemptOfLog(state.value, jobKey, jobAttemptNumber, runAttemptNumber);
+    if (!jobAttempt.ok) return jobAttempt;
+    return this.logs.read(state.value.run.id, jobAttempt.value.id, range);
   }
 
   // ── outboxes and the alarm ───────────────────────────────────────────────────────────────
-
-  private async flushD1Once(): Promise<void> {
-    if (!this.state || !hasDirty(this.sql)) return;
-    try {
-      await flushToD1(this.sql, this.env.DB, this.state, Date.now(), (id) => this.artifacts.get(id));
-      this.d1Status.succeeded();
-    } catch (error) {
-      this.d1Status.failed(Date.now(), error);
-      console.warn(`run ${this.state.run.id}: D1 projection failed, will retry: ${String(error)}`);
-      await this.scheduleAlarm();
-    }
-  }
-
-  private async flushDispatchOnce(): Promise<void> {
-    if (!hasDispatchOps(this.sql)) return;
-    try {
-      await flushDispatchOps(this.sql, this.env);
-      this.dispatchStatus.succeeded();
-    } catch (error) {
-      this.dispatchStatus.failed(Date.now(), error);
-      console.warn(`run ${this.state?.run.id}: dispatcher unreachable, will retry: ${String(error)}`);
-      await this.scheduleAlarm();
-    }
-  }
 
   /** Sets the one alarm to the soonest of: engine deadlines, outbox retries, log archives. */
   private async scheduleAlarm(): Promise<void> {
     const now = Date.now();
     const candidates: (number | null)[] = [
       this.state ? nextDeadline(this.state, this.settings) : null,
-      hasDirty(this.sql) ? (this.d1Status.retryAt() ?? now + 1000) : null,
-      hasDispatchOps(this.sql) ? (this.dispatchStatus.retryAt() ?? now + 1000) : null,
+      ...this.outboxes.nextAlarmAt(now),
       this.logs.nextArchiveAt(now),
       ...this.extensions.map((e) => e.nextAlarmAt?.(now) ?? null),
     ];
@@ -561,8 +436,7 @@ export class RunObject extends LiveObject {
     if (this.state) this.commit(engine.tick(this.state, this.engineContext()));
     const now = Date.now();
     await Promise.all([
-      this.dispatchFlush.request(),
-      this.d1Flush.request(),
+      this.outboxes.flushAll(),
       this.logs.archiveDue(this.state?.run.id, now),
       ...this.extensions.map((e) => e.alarm?.(now, this.state)),
     ]);

@@ -1,4 +1,5 @@
 /** A run's job logs as the RunObject uses them: append, archive to R2, read back whole or by byte range. */
+import type { JobAttemptState, RunState } from "../../domain/run-engine/index.ts";
 import type { LogAck } from "../../domain/protocol.ts";
 import type { Env } from "../../platform/env.ts";
 import { fail, ok, type Result } from "../../platform/result.ts";
@@ -133,4 +134,17 @@ export class JobLogs {
     }
     return ok({ size, from, to, body: fixedLengthStream(this.bytes(runId, jobAttemptId, from, to), to - from) });
   }
+}
+
+/** The job attempt whose log is asked for: by job key, attempt numbers defaulting to the latest. */
+export function jobAttemptOfLog(state: RunState, jobKey: string, jobAttemptNumber?: number, runAttemptNumber?: number): Result<JobAttemptState> {
+  const runAttempt = state.attempts[(runAttemptNumber ?? state.attempts.length) - 1];
+  if (!runAttempt) return fail(404, "attempt_not_found", `run #${state.run.number} has no attempt ${runAttemptNumber}`);
+  const job = runAttempt.jobs.find((j) => j.key === jobKey);
+  if (!job) return fail(404, "job_not_found", `run #${state.run.number} has no job ${jobKey}`);
+  const jobAttempt = jobAttemptNumber === undefined ? job.attempts[job.attempts.length - 1] : job.attempts[jobAttemptNumber - 1];
+  if (!jobAttempt) {
+    return fail(404, "job_attempt_not_found", `job ${jobKey} has no attempt ${jobAttemptNumber ?? ""} in run attempt ${runAttempt.number}`.trim());
+  }
+  return ok(jobAttempt);
 }

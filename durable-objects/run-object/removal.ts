@@ -28,3 +28,32 @@ export function markExpired(sql: SqlStorage, what: "logs", at: number): void {
 export function expiredAt(sql: SqlStorage, what: "logs"): number | null {
   return sql.exec<{ at: number }>("SELECT at FROM expired WHERE what = ?", what).toArray()[0]?.at ?? null;
 }
+
+/** Deletes the run's R2 objects, closes its viewers, then all its storage and its alarm; answers how many objects. */
+export async function removeRun(ctx: DurableObjectState, bucket: R2Bucket, runId: string): Promise<number> {
+  const prefixes = runPrefixes(runId);
+  const objects = (await deletePrefix(bucket, prefixes.artifacts)) + (await deletePrefix(bucket, prefixes.logs));
+  for (const ws of ctx.getWebSockets()) {
+    try {
+      ws.close(1000, "run deleted");
+    } catch {
+      // already closed
+    }
+  }
+  await ctx.storage.deleteAlarm();
+  await ctx.storage.deleteAll();
+  return objects;
+}
+
+/** Deletes the run's log archives and marks its logs expired (with `known`: the run exists here). */
+export async function removeLogs(ctx: DurableObjectState, bucket: R2Bucket, runId: string, known: boolean): Promise<number> {
+  const objects = await deletePrefix(bucket, runPrefixes(runId).logs);
+  if (known) {
+    ctx.storage.transactionSync(() => {
+      markExpired(ctx.storage.sql, "logs", Date.now());
+      // The live feed's log events point into the archives just deleted: a viewer gets the run without its log lines.
+      ctx.storage.sql.exec("DELETE FROM live_events WHERE kind = 'log'");
+    });
+  }
+  return objects;
+}
