@@ -18,7 +18,7 @@ import os from "node:os";
 import { readdir, rm } from "node:fs/promises";
 import path from "node:path";
 import { AGENT_PROTOCOL_VERSION, type JobAssignment, type RegisterResponse } from "../domain/protocol.ts";
-import { AgentApi, CLAIM_RETRY, JobRejectedError, ProtocolError, UnauthorizedError, type ClaimResult } from "./api.ts";
+import { AgentApi, CLAIM_RETRY, JobRejectedError, ProtocolError, UnauthorizedError, type ClaimResult } from "./protocol-client.ts";
 import { Backoff, isAbortError, sleep } from "./backoff.ts";
 import { HttpClient, formatMs } from "./client.ts";
 import { stepBaseEnv, type AgentConfig } from "./config.ts";

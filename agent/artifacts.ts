@@ -19,7 +19,7 @@ import { realpath, stat } from "node:fs/promises";
 import path from "node:path";
 import { pipeline } from "node:stream/promises";
 import { ArtifactName } from "../domain/protocol.ts";
-import { ItemRefusedError, type JobApi } from "./api.ts";
+import { ItemRefusedError, type JobApi } from "./protocol-client.ts";
 import { glob } from "./glob.ts";
 
 /** Above this size a file goes up in parts (a Worker's request body is limited to 100 MB). */

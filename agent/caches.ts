@@ -20,7 +20,7 @@ import { Readable } from "node:stream";
 import { pipeline } from "node:stream/promises";
 import { createGunzip, createGzip } from "node:zlib";
 import { cacheKeyProblem, type JobCache, MAX_CACHE_ENTRY_BYTES, renderHashFiles } from "../domain/caches.ts";
-import type { JobApi } from "./api.ts";
+import type { JobApi } from "./protocol-client.ts";
 import { glob } from "./glob.ts";
 import { extractTar, type TarSource, writeTar } from "./tar.ts";
 

@@ -4,7 +4,7 @@
  * retrying — network errors, 5xx, 408 and 429 — with exponential backoff and jitter, honouring
  * Retry-After. Every other status is returned to the caller, which knows what it means.
  */
-import type { ErrorBody } from "../domain/api.ts";
+import type { ErrorBody } from "../domain/views.ts";
 import http from "node:http";
 import https from "node:https";
 import type { IncomingHttpHeaders } from "node:http";
@@ -27,7 +27,7 @@ export interface HttpResponse {
   body: Buffer;
 }
 
-/** What an error answer says (domain/api.ts `ErrorBody`, the API's one error shape). */
+/** What an error answer says (domain/views.ts `ErrorBody`, the API's one error shape). */
 export type ErrorDetail = ErrorBody["error"];
 
 /** The `{error: {code, message, details}}` body of an error answer, when it has one. */

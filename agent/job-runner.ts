@@ -13,7 +13,7 @@ import path from "node:path";
 import { maskOutputs, SecretMask } from "../domain/masking.ts";
 import type { JobAssignment, JobFinish } from "../domain/protocol.ts";
 import type { Reason } from "../domain/states.ts";
-import { JobRejectedError, type AgentApi, type JobApi } from "./api.ts";
+import { JobRejectedError, type AgentApi, type JobApi } from "./protocol-client.ts";
 import { uploadArtifacts } from "./artifacts.ts";
 import { type PreparedCache, restoreCaches, saveCaches } from "./caches.ts";
 import { isAbortError, sleep } from "./backoff.ts";

@@ -13,7 +13,7 @@
  */
 import type { LogAck } from "../domain/protocol.ts";
 import { isAbortError } from "./backoff.ts";
-import { LogGapError } from "./api.ts";
+import { LogGapError } from "./protocol-client.ts";
 import { Masker } from "./masker.ts";
 
 /** Sends one chunk; throws LogGapError on 409 log_gap; retries transient failures itself. */

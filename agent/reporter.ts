@@ -5,7 +5,7 @@
  */
 import { isAbortError } from "./backoff.ts";
 import { errorMessage, type Logger } from "./logger.ts";
-import { JobRejectedError, StepConflictError } from "./api.ts";
+import { JobRejectedError, StepConflictError } from "./protocol-client.ts";
 import type { StepUpdate } from "../domain/protocol.ts";
 
 export interface ReporterHandlers {

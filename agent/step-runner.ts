@@ -11,7 +11,7 @@ import { mkdir, readFile, stat, writeFile } from "node:fs/promises";
 import path from "node:path";
 import { maskOutputs, type SecretMask } from "../domain/masking.ts";
 import type { JobAssignment, PayloadStep, StepUpdate } from "../domain/protocol.ts";
-import type { JobApi } from "./api.ts";
+import type { JobApi } from "./protocol-client.ts";
 import type { LogStreamer } from "./log-streamer.ts";
 import { pollMetrics } from "./metrics-poller.ts";
 import { limitOutputs, parseMetrics, parseOutputs } from "./outputs-file.ts";

@@ -4,7 +4,7 @@
  * Exit codes: 0 done, 1 refused or failed (the server's message is printed), 2 usage.
  */
 import { readFile } from "node:fs/promises";
-import { AgentApi } from "./api.ts";
+import { AgentApi } from "./protocol-client.ts";
 import { HttpClient } from "./client.ts";
 import { createLogger } from "./logger.ts";
 import { agentVersion } from "./version.ts";

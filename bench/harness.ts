@@ -11,7 +11,7 @@
  * later, so a latency measured from one can only be overstated, by that request's own CPU time.
  */
 import http from "node:http";
-import { AgentApi } from "../agent/api.ts";
+import { AgentApi } from "../agent/protocol-client.ts";
 import { HttpClient } from "../agent/client.ts";
 import { silentLogger } from "../agent/logger.ts";
 import type { JobAssignment } from "../domain/protocol.ts";
@@ -237,7 +237,7 @@ export async function withControlPlane<T>(
 // ── an agent-protocol client made of the agent's own code ────────────────────────────────────
 
 /**
- * Speaks the agent protocol with the agent's own HTTP client and routes (agent/api.ts), but
+ * Speaks the agent protocol with the agent's own HTTP client and routes (agent/protocol-client.ts), but
  * runs no steps: the benchmark decides what happens to each job. Used where the moment a claim
  * is answered must be read inside the measuring process.
  */

@@ -94,7 +94,7 @@ export const pickup: Benchmark = {
       return {
         definition: [
           `${AGENTS} idle agents hold long-poll claims (\`POST /api/agent/v1/claim\`, waitSeconds 25). They are agent-protocol`,
-          "clients built from the agent's own HTTP code (`agent/client.ts`, `agent/api.ts`: node:http, keep-alive), running in the",
+          "clients built from the agent's own HTTP code (`agent/client.ts`, `agent/protocol-client.ts`: node:http, keep-alive), running in the",
           "benchmark's process so that the moment a claim's answer is read is known exactly. A one-job pipeline is triggered; the job",
           "is ready when the run is created.",
           "",

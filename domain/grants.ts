@@ -3,7 +3,7 @@
  * Tokens and people share these rules (docs/security.md); the worker enforces them
  * (worker/auth/principal.ts) and the dashboard only uses them to hide what would be refused.
  */
-import type { Scope } from "./api.ts";
+import type { Scope } from "./views.ts";
 
 export interface Grant {
   /** A project slug; null = every project. */

@@ -113,7 +113,7 @@ export interface QueueSnapshot {
 }
 
 /**
- * The run snapshot is exactly `GET /api/v1/runs/:run` (domain/api.ts RunView); this is the part
+ * The run snapshot is exactly `GET /api/v1/runs/:run` (domain/views.ts RunView); this is the part
  * of it a follower needs, spelled out here so this file needs no other module at run time.
  */
 export interface RunSnapshot {

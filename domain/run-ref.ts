@@ -1,5 +1,5 @@
 /**
- * Which run a thing belongs to, as both the public API (domain/api.ts) and the agent protocol
+ * Which run a thing belongs to, as both the public API (domain/views.ts) and the agent protocol
  * (domain/protocol.ts) name it: one shape, so the two cannot drift apart.
  */
 import { z } from "zod";

@@ -8,7 +8,7 @@
 import { eq, sql } from "drizzle-orm";
 import { drizzle } from "drizzle-orm/d1";
 import { uuidv7 } from "uuidv7";
-import type { RunView } from "../domain/api.ts";
+import type { RunView } from "../domain/views.ts";
 import type { Pipeline } from "../domain/pipeline/types.ts";
 import type { UpstreamRun } from "../domain/triggers/dataset.ts";
 import { type pipelines, type pipelineVersions, projects } from "./db/schema.ts";

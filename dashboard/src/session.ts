@@ -1,7 +1,7 @@
 /** Who is signed in (GET /api/v1/session), for the pages that show or hide actions by scope. */
 import { createContext } from "preact";
 import { useContext } from "preact/hooks";
-import type { Scope } from "../../domain/api.ts";
+import type { Scope } from "../../domain/views.ts";
 import { atLeast, grantsCover } from "../../domain/grants.ts";
 import type { Session } from "./api/types.ts";
 

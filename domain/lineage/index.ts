@@ -6,4 +6,4 @@ export { enforceRunCycle, type CycleLookup, type CycleState } from "./run-cycle.
 export { logTail, LOG_TAIL_BYTES, LOG_TAIL_LINES } from "./log-tail.ts";
 export { lineageSettings, deliveryOutcome, DEFAULT_ENDPOINT, type LineageConfig, type LineageSettings, type LineageVars, type DeliveryOutcome } from "./config.ts";
 export { repositoryUri } from "./facets.ts";
-export { LineageDeliveryState, LineageEventView, LineageDeliveryView, LineageListView } from "./api.ts";
+export { LineageDeliveryState, LineageEventView, LineageDeliveryView, LineageListView } from "./views.ts";

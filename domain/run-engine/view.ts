@@ -1,5 +1,5 @@
-/** Builds the API's view of a run (domain/api.ts) from the engine's model. */
-import type { JobAttemptView, JobView, RunAttemptView, RunView, StepView, TransitionView } from "../api.ts";
+/** Builds the API's view of a run (domain/views.ts) from the engine's model. */
+import type { JobAttemptView, JobView, RunAttemptView, RunView, StepView, TransitionView } from "../views.ts";
 import type { Pipeline } from "../pipeline/types.ts";
 import type { TransitionEffect } from "./effects.ts";
 import { pipelineJob } from "./jobs-graph.ts";

@@ -7,7 +7,7 @@
  */
 import { LiveObject } from "../live-object.ts";
 import { uuidv7 } from "uuidv7";
-import type { AgentView, QueueEntryView } from "../../domain/api.ts";
+import type { AgentView, QueueEntryView } from "../../domain/views.ts";
 import type { RegisterRequest, JobAssignment } from "../../domain/protocol.ts";
 import type { QueueItem } from "../../domain/run-engine/effects.ts";
 import { parseScopedToken, sha256Hex } from "../../domain/tokens.ts";

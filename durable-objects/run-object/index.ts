@@ -6,7 +6,7 @@
  * right after, and retried from the alarm when their target is down.
  */
 import { uuidv7 } from "uuidv7";
-import type { RunView } from "../../domain/api.ts";
+import type { RunView } from "../../domain/views.ts";
 import type { JobAssignment, JobFinish, StepUpdate } from "../../domain/protocol.ts";
 import {
   type ApprovalDecision,

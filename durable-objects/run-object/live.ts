@@ -5,7 +5,7 @@
  * caller; it forwards the projects the caller may see in a header (the object is not reachable
  * from outside, so the header is trusted).
  */
-import type { RunView } from "../../domain/api.ts";
+import type { RunView } from "../../domain/views.ts";
 import { LIVE_PROTOCOL } from "../../domain/live.ts";
 import type { RunState } from "../../domain/run-engine/index.ts";
 import type { Env } from "../../platform/env.ts";

@@ -7,8 +7,8 @@
  */
 import { ApiError } from "../http/errors.ts";
 
-export { SCOPES, type Scope } from "../../domain/api.ts";
-import type { Scope } from "../../domain/api.ts";
+export { SCOPES, type Scope } from "../../domain/views.ts";
+import type { Scope } from "../../domain/views.ts";
 import { atLeast, type Grant, grantsCover } from "../../domain/grants.ts";
 
 export { type Grant, grantsCover, intersectGrants, tokenGrants } from "../../domain/grants.ts";

@@ -6,7 +6,7 @@
  * which projects it into D1).
  */
 import { createRoute, z } from "@hono/zod-openapi";
-import { ArtifactView } from "../../domain/api.ts";
+import { ArtifactView } from "../../domain/views.ts";
 import { AGENT_API_BASE, ArtifactName, ArtifactPartAck, ArtifactUploadComplete, ArtifactUploadStart, SHA256_HEX } from "../../domain/protocol.ts";
 import { uuidv7 } from "uuidv7";
 import { artifactKey, type ArtifactRecord } from "../../platform/artifacts.ts";

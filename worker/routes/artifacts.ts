@@ -2,7 +2,7 @@
 import { createRoute, z } from "@hono/zod-openapi";
 import { and, desc, eq, inArray, lt, type SQL } from "drizzle-orm";
 import { drizzle } from "drizzle-orm/d1";
-import { ArtifactView, listOf } from "../../domain/api.ts";
+import { ArtifactView, listOf } from "../../domain/views.ts";
 import { canSeeProject, projectFilter, requireScope } from "../auth/principal.ts";
 import { artifacts } from "../../platform/db/schema.ts";
 import { ApiError } from "../http/errors.ts";

@@ -1,6 +1,6 @@
 /** GET /api/v1/audit: the audit log, newest first, filtered (docs/security.md "The audit log"). */
 import { createRoute, z } from "@hono/zod-openapi";
-import { AuditEventView } from "../../domain/api.ts";
+import { AuditEventView } from "../../domain/views.ts";
 import { requireGlobalScope } from "../auth/principal.ts";
 import { listAudit } from "../services/audit.ts";
 import { errors, ID, json, router, security, SLUG } from "./common.ts";

@@ -1,6 +1,6 @@
 /** Pieces every route module uses: the router type, error responses, shared params. */
 import { OpenAPIHono, z } from "@hono/zod-openapi";
-import { ErrorBody } from "../../domain/api.ts";
+import { ErrorBody } from "../../domain/views.ts";
 import { QUEUE_NAME_PATTERN, QUEUE_NAME_RULE } from "../../domain/queues.ts";
 import type { AppEnv } from "../auth/authenticate.ts";
 import { validationHook } from "../http/validation.ts";

@@ -6,7 +6,7 @@
 import { createRoute, z } from "@hono/zod-openapi";
 import { and, asc, desc, eq, gt, inArray, lt, or, type SQL } from "drizzle-orm";
 import { drizzle } from "drizzle-orm/d1";
-import { listOf } from "../../domain/api.ts";
+import { listOf } from "../../domain/views.ts";
 import { parseIngestedEvent } from "../../domain/lineage/ingest.ts";
 import { isoTime } from "../../domain/time.ts";
 import { datasetMatches } from "../../domain/triggers/dataset.ts";

@@ -11,7 +11,7 @@
 import { createRoute, z } from "@hono/zod-openapi";
 import { and, eq, inArray, isNotNull, notInArray } from "drizzle-orm";
 import { drizzle } from "drizzle-orm/d1";
-import { ProjectView } from "../../domain/api.ts";
+import { ProjectView } from "../../domain/views.ts";
 import { ProjectPatch } from "../../domain/project-settings.ts";
 import { TERMINAL_STATES } from "../../domain/states.ts";
 import { requireScope } from "../auth/principal.ts";

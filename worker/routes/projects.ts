@@ -4,7 +4,7 @@ import { createRoute, z } from "@hono/zod-openapi";
 import { and, desc, eq, inArray } from "drizzle-orm";
 import { drizzle } from "drizzle-orm/d1";
 import { uuidv7 } from "uuidv7";
-import { PipelineSummaryView, PipelineVersionView, ProjectView } from "../../domain/api.ts";
+import { PipelineSummaryView, PipelineVersionView, ProjectView } from "../../domain/views.ts";
 import { parsePipeline } from "../../domain/pipeline/parse.ts";
 import { REPOSITORY_URL } from "../../domain/project-settings.ts";
 import { redactRepository } from "../../domain/repository.ts";

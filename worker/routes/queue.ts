@@ -7,7 +7,7 @@ import { auditContext, auditRow } from "../services/audit.ts";
 import { createRoute, z } from "@hono/zod-openapi";
 import { drizzle } from "drizzle-orm/d1";
 import { eq } from "drizzle-orm";
-import { AgentView, QueueEntryView } from "../../domain/api.ts";
+import { AgentView, QueueEntryView } from "../../domain/views.ts";
 import { recordAfter } from "../services/audit.ts";
 import { canSeeProject, requireGlobalScope, requireScope } from "../auth/principal.ts";
 import { asc } from "drizzle-orm";

@@ -3,7 +3,7 @@ import { createRoute, z } from "@hono/zod-openapi";
 import { and, desc, eq, inArray, lt, type SQL } from "drizzle-orm";
 import { drizzle } from "drizzle-orm/d1";
 import type { TypedResponse } from "hono";
-import { ErrorBody, listOf, RunSummaryView, RunView } from "../../domain/api.ts";
+import { ErrorBody, listOf, RunSummaryView, RunView } from "../../domain/views.ts";
 import { STATES } from "../../domain/states.ts";
 import { canSeeProject, projectFilter, requireScope } from "../auth/principal.ts";
 import { runs } from "../../platform/db/schema.ts";

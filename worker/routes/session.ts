@@ -11,7 +11,7 @@
  * being signed in. They check their own caller instead.
  */
 import { createRoute, z } from "@hono/zod-openapi";
-import { SessionView } from "../../domain/api.ts";
+import { SessionView } from "../../domain/views.ts";
 import type { Context } from "hono";
 import { bodyLimit } from "hono/body-limit";
 import { deleteCookie, getCookie, setCookie } from "hono/cookie";

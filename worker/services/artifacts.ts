@@ -1,7 +1,7 @@
 /** Artifact bytes in R2: whole-file checks and the API view of a recorded artifact. */
 import { type SQL, sql } from "drizzle-orm";
 import type { SQLiteColumn } from "drizzle-orm/sqlite-core";
-import type { ArtifactView } from "../../domain/api.ts";
+import type { ArtifactView } from "../../domain/views.ts";
 import type { ArtifactRecord } from "../../platform/artifacts.ts";
 import { isoTime } from "../../domain/time.ts";
 

@@ -4,7 +4,7 @@
  * project row; the run itself is created in its own RunObject, which projects it into D1
  * (platform/start-run.ts, shared with the RunObject's dataset triggers).
  */
-import type { RunView } from "../../domain/api.ts";
+import type { RunView } from "../../domain/views.ts";
 import type { Pipeline } from "../../domain/pipeline/types.ts";
 import type { Env } from "../../platform/env.ts";
 import { runStub } from "../../platform/stubs.ts";

@@ -3,7 +3,7 @@
  * schemas the worker documents its routes with; only their types are imported, so no zod ships
  * to the browser), as do projects, pipelines, pages, sessions and pipeline problems.
  */
-import type { PipelineSummaryView, PipelineVersionView, ProjectView, QueueEntryView } from "../../../domain/api.ts";
+import type { PipelineSummaryView, PipelineVersionView, ProjectView, QueueEntryView } from "../../../domain/views.ts";
 
 export type {
   AgentView,
@@ -16,9 +16,9 @@ export type {
   RunSummaryView,
   RunView,
   StepView,
-} from "../../../domain/api.ts";
+} from "../../../domain/views.ts";
 export type { State } from "../../../domain/states.ts";
-export type { Page, SessionView as Session } from "../../../domain/api.ts";
+export type { Page, SessionView as Session } from "../../../domain/views.ts";
 export type { PipelineProblem } from "../../../domain/pipeline/types.ts";
 
 export type Project = ProjectView;

@@ -2,7 +2,7 @@
  * The audit log (admins of every project): who changed what, triggered, cancelled or re-ran
  * which run, newest first, filtered by project, actor or action (all in the URL).
  */
-import type { AuditEventView, Page } from "../../../domain/api.ts";
+import type { AuditEventView, Page } from "../../../domain/views.ts";
 import { withQuery } from "../api/client.ts";
 import { Empty } from "../components/Empty.tsx";
 import { ErrorNotice } from "../components/ErrorNotice.tsx";

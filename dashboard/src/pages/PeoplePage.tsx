@@ -4,7 +4,7 @@
  * one. The API checks every change; this page only offers them.
  */
 import { useState } from "preact/hooks";
-import type { RoleView } from "../../../domain/api.ts";
+import type { RoleView } from "../../../domain/views.ts";
 import { api } from "../api/client.ts";
 import { Empty } from "../components/Empty.tsx";
 import { ErrorNotice } from "../components/ErrorNotice.tsx";

@@ -1,5 +1,5 @@
 import { afterEach, describe, expect, it } from "vitest";
-import { AgentApi } from "../../../agent/api.ts";
+import { AgentApi } from "../../../agent/protocol-client.ts";
 import { Backoff, sleep } from "../../../agent/backoff.ts";
 import { HttpClient, parseRetryAfter } from "../../../agent/client.ts";
 import { silentLogger } from "../../../agent/logger.ts";

@@ -10,7 +10,7 @@ import { Readable } from "node:stream";
 import { pipeline } from "node:stream/promises";
 import { createGzip } from "node:zlib";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
-import type { JobApi } from "../../../agent/api.ts";
+import type { JobApi } from "../../../agent/protocol-client.ts";
 import { restoreCaches } from "../../../agent/caches.ts";
 import { writeTar } from "../../../agent/tar.ts";
 import { tempDir } from "./helpers.ts";

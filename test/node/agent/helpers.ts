@@ -2,7 +2,7 @@ import { mkdtemp, rm } from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
 import type { JobAssignment } from "../../../domain/protocol.ts";
-import { AgentApi } from "../../../agent/api.ts";
+import { AgentApi } from "../../../agent/protocol-client.ts";
 import { HttpClient } from "../../../agent/client.ts";
 import { stepBaseEnv } from "../../../agent/config.ts";
 import { JobRunner, type JobOutcome } from "../../../agent/job-runner.ts";

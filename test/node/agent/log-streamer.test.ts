@@ -1,7 +1,7 @@
 import { randomBytes } from "node:crypto";
 import { afterEach, describe, expect, it } from "vitest";
 import type { LogAck } from "../../../domain/protocol.ts";
-import { AgentApi, JobRejectedError, LogGapError } from "../../../agent/api.ts";
+import { AgentApi, JobRejectedError, LogGapError } from "../../../agent/protocol-client.ts";
 import { HttpClient } from "../../../agent/client.ts";
 import { silentLogger } from "../../../agent/logger.ts";
 import { LogStreamer, type LogSink } from "../../../agent/log-streamer.ts";

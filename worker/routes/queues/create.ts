@@ -2,7 +2,7 @@
 import { auditContext, auditRow } from "../../services/audit.ts";
 import { createRoute } from "@hono/zod-openapi";
 import { drizzle } from "drizzle-orm/d1";
-import { QueueView } from "../../../domain/api.ts";
+import { QueueView } from "../../../domain/views.ts";
 import { queues } from "../../../platform/db/schema.ts";
 import { isUniqueViolation } from "../../../platform/db/unique.ts";
 import { requireGlobalScope } from "../../auth/principal.ts";

@@ -1,6 +1,6 @@
 /** GET /api/v1/queues/:name/metrics: what an autoscaler polls, from the queue's dispatcher alone (no D1). */
 import { createRoute } from "@hono/zod-openapi";
-import { QueueMetrics } from "../../../domain/api.ts";
+import { QueueMetrics } from "../../../domain/views.ts";
 import { dispatcherStub } from "../../../platform/stubs.ts";
 import { requireScope } from "../../auth/principal.ts";
 import { errors, json, router, security } from "../common.ts";

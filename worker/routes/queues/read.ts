@@ -2,7 +2,7 @@
 import { createRoute, z } from "@hono/zod-openapi";
 import { asc } from "drizzle-orm";
 import { drizzle } from "drizzle-orm/d1";
-import { QueueView } from "../../../domain/api.ts";
+import { QueueView } from "../../../domain/views.ts";
 import { queues } from "../../../platform/db/schema.ts";
 import { requireScope } from "../../auth/principal.ts";
 import { findQueue } from "../../services/queues.ts";

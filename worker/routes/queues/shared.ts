@@ -1,6 +1,6 @@
 /** What the queue registry's routes share: the view of a row, the path param, the request bodies. */
 import { z } from "@hono/zod-openapi";
-import type { QueueView } from "../../../domain/api.ts";
+import type { QueueView } from "../../../domain/views.ts";
 import type { QueueRow } from "../../services/queues.ts";
 import { QUEUE_NAME, SLUG } from "../common.ts";
 import { isoTime } from "../../../domain/time.ts";

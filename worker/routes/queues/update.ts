@@ -6,7 +6,7 @@ import { auditContext, auditRow } from "../../services/audit.ts";
 import { createRoute } from "@hono/zod-openapi";
 import { eq } from "drizzle-orm";
 import { drizzle } from "drizzle-orm/d1";
-import { QueueView } from "../../../domain/api.ts";
+import { QueueView } from "../../../domain/views.ts";
 import { DEFAULT_QUEUE } from "../../../domain/queues.ts";
 import { queues } from "../../../platform/db/schema.ts";
 import { requireGlobalScope } from "../../auth/principal.ts";

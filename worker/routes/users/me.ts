@@ -1,6 +1,6 @@
 /** GET /api/v1/me: who the caller is — a person and their roles, or which token — and what they may do where. */
 import { createRoute } from "@hono/zod-openapi";
-import { SessionView } from "../../../domain/api.ts";
+import { SessionView } from "../../../domain/views.ts";
 import { errors, json, router, security } from "../common.ts";
 import { sessionView } from "../session.ts";
 

@@ -1,6 +1,6 @@
 /** Pieces the people routes share (docs/security.md "People"). */
 import { z } from "@hono/zod-openapi";
-import { RoleView, SCOPES } from "../../../domain/api.ts";
+import { RoleView, SCOPES } from "../../../domain/views.ts";
 import { SLUG } from "../common.ts";
 
 export const EMAIL = z
