@@ -1,26 +1,16 @@
 import { mkdir, rm, symlink, writeFile } from "node:fs/promises";
 import path from "node:path";
-import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { expandArtifacts, OutsideWorkDirError, uploadArtifact } from "../../../agent/artifacts.ts";
-import { runJob, tempDir, testApi } from "./helpers.ts";
-import { makeAssignment, ProtocolServer } from "./protocol-server.ts";
+import { runJob, testApi, eachTestServer } from "./helpers.ts";
+import { makeAssignment } from "./protocol-server.ts";
 
-let server: ProtocolServer;
-let work: { dir: string; cleanup: () => Promise<void> };
-
-beforeEach(async () => {
-  server = await new ProtocolServer().start();
-  work = await tempDir();
-});
-afterEach(async () => {
-  await server.close();
-  await work.cleanup();
-});
+const ctx = eachTestServer();
 
 describe("artifacts never follow a link out of the job's work dir (issue 13: `dist/x -> ~/.ssh/id_rsa`)", () => {
   it("a link to a file or a directory outside is not uploaded, is named in the log and makes the job WARNING; links inside are followed", async () => {
     // Outside the job's work dir (<workDir>/jobs/<attempt>), like ~/.ssh or the agent's own token.
-    const home = path.join(work.dir, "home");
+    const home = path.join(ctx.dir, "home");
     await mkdir(path.join(home, ".ssh"), { recursive: true });
     const key = "-----BEGIN OPENSSH PRIVATE KEY----- not for upload";
     await writeFile(path.join(home, ".ssh", "id_rsa"), key);
@@ -44,8 +34,8 @@ describe("artifacts never follow a link out of the job's work dir (issue 13: `di
       ],
       artifacts: ["dist/**", "dist/ssh/*", "dist/ssh"],
     });
-    const record = server.addJob(job);
-    const r = await runJob(server, job, work.dir);
+    const record = ctx.server.addJob(job);
+    const r = await runJob(ctx.server, job, ctx.dir);
 
     expect([...record.artifacts.keys()].sort()).toEqual(["dist/app.js", "dist/docs/README.txt", "dist/readme.txt"]);
     expect(record.artifacts.get("dist/readme.txt")!.body.toString()).toBe("readme\n");
@@ -59,18 +49,18 @@ describe("artifacts never follow a link out of the job's work dir (issue 13: `di
   });
 
   it("a file swapped for a link after the glob is refused when it is read", async () => {
-    const jobDir = path.join(work.dir, "job");
+    const jobDir = path.join(ctx.dir, "job");
     await mkdir(path.join(jobDir, "dist"), { recursive: true });
-    await writeFile(path.join(work.dir, "secret.txt"), "outside");
+    await writeFile(path.join(ctx.dir, "secret.txt"), "outside");
     await writeFile(path.join(jobDir, "dist", "app.js"), "built");
     const { files } = await expandArtifacts(["dist/*"], jobDir);
     expect(files.map((f) => f.name)).toEqual(["dist/app.js"]);
     await rm(path.join(jobDir, "dist", "app.js"));
-    await symlink(path.join(work.dir, "secret.txt"), path.join(jobDir, "dist", "app.js"));
+    await symlink(path.join(ctx.dir, "secret.txt"), path.join(jobDir, "dist", "app.js"));
 
     const job = makeAssignment();
-    const record = server.addJob(job);
-    const api = testApi(server);
+    const record = ctx.server.addJob(job);
+    const api = testApi(ctx.server);
     const upload = uploadArtifact(files[0]!, { api: api.job(job.token, job.job.attemptId), signal: new AbortController().signal, maxBytes: 1000 });
     await expect(upload).rejects.toBeInstanceOf(OutsideWorkDirError);
     api.http.close();

@@ -1,27 +1,17 @@
 // Metrics a long step appends to $YM_METRICS reach the server while it runs (as RUNNING step
 // updates with the metrics so far), only complete lines are read, and the final update has
-// them all — through the real JobRunner, a real shell and the protocol test server.
+// them all — through the real JobRunner, a real shell and the protocol test ctx.server.
 import { writeFile } from "node:fs/promises";
 import path from "node:path";
-import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
-import { final, runJob, tempDir } from "./helpers.ts";
-import { makeAssignment, ProtocolServer } from "./protocol-server.ts";
+import { describe, expect, it, vi } from "vitest";
+import { final, runJob, eachTestServer } from "./helpers.ts";
+import { makeAssignment } from "./protocol-server.ts";
 
-let server: ProtocolServer;
-let work: { dir: string; cleanup: () => Promise<void> };
-
-beforeEach(async () => {
-  server = await new ProtocolServer().start();
-  work = await tempDir();
-});
-afterEach(async () => {
-  await server.close();
-  await work.cleanup();
-});
+const ctx = eachTestServer();
 
 describe("metrics while a step runs", () => {
   it("are reported as they are appended, complete lines only, and in full at the end", async () => {
-    const go = path.join(work.dir, "go");
+    const go = path.join(ctx.dir, "go");
     const job = makeAssignment({
       steps: [
         {
@@ -36,13 +26,13 @@ describe("metrics while a step runs", () => {
         },
       ],
     });
-    server.addJob(job);
-    const running = runJob(server, job, work.dir);
+    ctx.server.addJob(job);
+    const running = runJob(ctx.server, job, ctx.dir);
 
     // While the step waits for `go`, the server hears of the complete line.
     const progress = await vi.waitFor(
       () => {
-        const update = server.job(job.job.attemptId).steps.find((s) => s.stepId === "load" && s.status === "RUNNING" && s.metrics);
+        const update = ctx.server.job(job.job.attemptId).steps.find((s) => s.stepId === "load" && s.status === "RUNNING" && s.metrics);
         if (!update) throw new Error("no progress yet");
         return update;
       },

@@ -1,18 +1,8 @@
-import { afterEach, beforeEach, describe, expect, it } from "vitest";
-import { final, runJob, tempDir } from "./helpers.ts";
-import { makeAssignment, ProtocolServer } from "./protocol-server.ts";
+import { describe, expect, it } from "vitest";
+import { final, runJob, eachTestServer } from "./helpers.ts";
+import { makeAssignment } from "./protocol-server.ts";
 
-let server: ProtocolServer;
-let work: { dir: string; cleanup: () => Promise<void> };
-
-beforeEach(async () => {
-  server = await new ProtocolServer().start();
-  work = await tempDir();
-});
-afterEach(async () => {
-  await server.close();
-  await work.cleanup();
-});
+const ctx = eachTestServer();
 
 describe("outputs leave the agent masked (issue 13: `echo k=$SECRET >> $YM_OUTPUT`)", () => {
   it("step and job outputs that carry a secret (as is, base64, wrapped, URL-encoded) are reported with ***; later steps of the job get the value", async () => {
@@ -41,8 +31,8 @@ describe("outputs leave the agent masked (issue 13: `echo k=$SECRET >> $YM_OUTPU
       ],
       outputs: { k: "${{ steps.make.outputs.k }}", both: "${{ steps.make.outputs.plain }}/${{ steps.make.outputs.k }}" },
     });
-    const record = server.addJob(job);
-    const r = await runJob(server, job, work.dir);
+    const record = ctx.server.addJob(job);
+    const r = await runJob(ctx.server, job, ctx.dir);
     expect(r.outcome.status).toBe("SUCCESS");
 
     const made = final(r.steps, "make")!.outputs!;

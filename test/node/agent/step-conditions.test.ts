@@ -1,20 +1,10 @@
 /** Steps' `if:` and the failing exit code, with a real agent job runner and real processes. */
-import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { runStepGraph, type StepDone } from "../../../agent/step-graph.ts";
-import { final, runJob, statuses, tempDir } from "./helpers.ts";
-import { makeAssignment, ProtocolServer } from "./protocol-server.ts";
+import { final, runJob, statuses, eachTestServer } from "./helpers.ts";
+import { makeAssignment } from "./protocol-server.ts";
 
-let server: ProtocolServer;
-let work: { dir: string; cleanup: () => Promise<void> };
-
-beforeEach(async () => {
-  server = await new ProtocolServer().start();
-  work = await tempDir();
-});
-afterEach(async () => {
-  await server.close();
-  await work.cleanup();
-});
+const ctx = eachTestServer();
 
 describe("steps' if:", () => {
   it("skips a false step (KILLED skipped) without failing the job, and reads run, params, needs and step outputs", async () => {
@@ -28,14 +18,14 @@ describe("steps' if:", () => {
         { id: "reads", needs: ["a"], if: "steps.a.outputs.go == 'yes' && params.target == 'prod' && needs.build.outputs.version == 2 && needs.build.result == 'success'", run: "echo reads" },
       ],
     });
-    server.addJob(job);
-    const r = await runJob(server, job, work.dir);
+    ctx.server.addJob(job);
+    const r = await runJob(ctx.server, job, ctx.dir);
     expect(statuses(r.steps, "main-only")).toEqual([[1, "KILLED"]]);
     expect(final(r.steps, "main-only")!.reason).toBe("skipped");
     // The step after a skipped one runs (as in GitHub Actions), and so does the one whose condition holds.
     expect(final(r.steps, "after")!.status).toBe("SUCCESS");
     expect(final(r.steps, "reads")!.status).toBe("SUCCESS");
-    expect(server.job(job.job.attemptId).finish).toMatchObject({ status: "SUCCESS" });
+    expect(ctx.server.job(job.job.attemptId).finish).toMatchObject({ status: "SUCCESS" });
   });
 
   it("runs a failure() step after a failed one, and reports the failing exit code", async () => {
@@ -47,12 +37,12 @@ describe("steps' if:", () => {
         { id: "notify", needs: ["test"], if: "${{ success() }}", run: "echo notify" },
       ],
     });
-    server.addJob(job);
-    const r = await runJob(server, job, work.dir);
+    ctx.server.addJob(job);
+    const r = await runJob(ctx.server, job, ctx.dir);
     expect(final(r.steps, "deploy")!.reason).toBe("needs_failed");
     expect(final(r.steps, "cleanup")!.status).toBe("SUCCESS");
     expect(final(r.steps, "notify")).toMatchObject({ status: "KILLED", reason: "skipped" });
-    expect(server.job(job.job.attemptId).finish).toMatchObject({ status: "FAILED", reason: "step_failed", exitCode: 75 });
+    expect(ctx.server.job(job.job.attemptId).finish).toMatchObject({ status: "FAILED", reason: "step_failed", exitCode: 75 });
   });
 });
 

@@ -2,30 +2,20 @@
  * `yardmaster-agent` inside a step: on PATH (a shim running this very agent), with the job's
  * YM_URL, YM_JOB_TOKEN and YM_JOB_ATTEMPT_ID; `pipeline upload` sends the file and fails the
  * step, with each problem's line and column, when the server refuses it. Real processes and a
- * real HTTP server.
+ * real HTTP ctx.server.
  */
 import { chmod } from "node:fs/promises";
-import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { stepBaseEnv } from "../../../agent/config.ts";
 import { JobRunner } from "../../../agent/job-runner.ts";
 import { silentLogger } from "../../../agent/logger.ts";
 import { resolveStepUser } from "../../../agent/run-as.ts";
 import { agentEntry } from "../../../agent/step-shim.ts";
 import { runSubcommand } from "../../../agent/subcommands.ts";
-import { final, runJob, tempDir, testApi } from "./helpers.ts";
-import { makeAssignment, ProtocolServer } from "./protocol-server.ts";
+import { final, runJob, testApi, eachTestServer } from "./helpers.ts";
+import { makeAssignment } from "./protocol-server.ts";
 
-let server: ProtocolServer;
-let work: { dir: string; cleanup: () => Promise<void> };
-
-beforeEach(async () => {
-  server = await new ProtocolServer().start();
-  work = await tempDir();
-});
-afterEach(async () => {
-  await server.close();
-  await work.cleanup();
-});
+const ctx = eachTestServer();
 
 const BUILD = "jobs:\n  test:\n    needs: [bootstrap]\n    runs-on: [linux]\n    steps: [{ run: make test }]\n";
 
@@ -56,22 +46,22 @@ describe("yardmaster-agent inside a step", () => {
       ],
     });
     job.steps[0]!.env = { EXPECTED_TOKEN: job.token };
-    server.addJob(job);
-    const r = await runJob(server, job, work.dir);
+    ctx.server.addJob(job);
+    const r = await runJob(ctx.server, job, ctx.dir);
     expect(r.outcome.status, r.log).toBe("SUCCESS");
     const outputs = final(r.steps, "upload")!.outputs!;
     expect(outputs.where).toMatch(/\/bin\/yardmaster-agent$/);
-    expect(outputs.url).toBe(server.url);
+    expect(outputs.url).toBe(ctx.server.url);
     expect(outputs.attempt).toBe(job.job.attemptId);
     expect(outputs["token-ok"]).toBe("yes");
-    expect(server.pipelineUploads).toEqual([{ attemptId: job.job.attemptId, text: BUILD, contentType: "text/plain; charset=utf-8" }]);
+    expect(ctx.server.pipelineUploads).toEqual([{ attemptId: job.job.attemptId, text: BUILD, contentType: "text/plain; charset=utf-8" }]);
     expect(r.log).toContain("uploaded build.act: added 1 job to the run: test");
     expect(r.log).not.toContain(job.token);
     expect(r.log).toContain("token: ***");
   }, 30_000);
 
   it("fails the step when the file has problems, printing each with its line and column (exit 1)", async () => {
-    server.pipelineAnswer = () => ({
+    ctx.server.pipelineAnswer = () => ({
       status: 400,
       body: {
         error: {
@@ -82,8 +72,8 @@ describe("yardmaster-agent inside a step", () => {
       },
     });
     const job = makeAssignment({ steps: [{ id: "upload", run: "echo 'jobs: {}' | yardmaster-agent pipeline upload -" }] });
-    server.addJob(job);
-    const r = await runJob(server, job, work.dir);
+    ctx.server.addJob(job);
+    const r = await runJob(ctx.server, job, ctx.dir);
     expect(r.outcome.status).toBe("FAILED");
     expect(final(r.steps, "upload")).toMatchObject({ status: "FAILED", exitCode: 1 });
     expect(r.log).toContain("stdin has 1 problem; no job was added:");
@@ -92,10 +82,10 @@ describe("yardmaster-agent inside a step", () => {
 
   it("says what is wrong and exits 1 on a refusal, 2 on usage and outside a step", async () => {
     const job = makeAssignment({ steps: [{ id: "s", run: "true" }] });
-    server.addJob(job);
-    const env = { YM_URL: server.url, YM_JOB_TOKEN: job.token, YM_JOB_ATTEMPT_ID: job.job.attemptId };
+    ctx.server.addJob(job);
+    const env = { YM_URL: ctx.server.url, YM_JOB_TOKEN: job.token, YM_JOB_ATTEMPT_ID: job.job.attemptId };
 
-    server.pipelineAnswer = () => ({ status: 409, body: { error: { code: "job_keys_taken", message: 'the run already has job "test"; give the uploaded jobs other keys' } } });
+    ctx.server.pipelineAnswer = () => ({ status: 409, body: { error: { code: "job_keys_taken", message: 'the run already has job "test"; give the uploaded jobs other keys' } } });
     const refused = capture();
     expect(await runSubcommand(["pipeline", "upload", "-"], env, refused.io)).toBe(1);
     expect(refused.out.stderr).toContain('pipeline upload refused (HTTP 409 job_keys_taken): the run already has job "test"');
@@ -109,7 +99,7 @@ describe("yardmaster-agent inside a step", () => {
     expect(unknown.out.stderr).toContain("unknown command 'pipeline download'");
 
     const missing = capture();
-    expect(await runSubcommand(["pipeline", "upload", `${work.dir}/nope.act`], env, missing.io)).toBe(1);
+    expect(await runSubcommand(["pipeline", "upload", `${ctx.dir}/nope.act`], env, missing.io)).toBe(1);
     expect(missing.out.stderr).toContain("cannot read");
 
     const bad = capture();
@@ -119,8 +109,8 @@ describe("yardmaster-agent inside a step", () => {
 
   it("writes the assignment's notices (a fork's run without secrets) at the top of the job's log", async () => {
     const job = makeAssignment({ notices: ["This run is of a pull request from a fork: it gets no project secrets"], steps: [{ id: "s", run: "echo step" }] });
-    server.addJob(job);
-    const r = await runJob(server, job, work.dir);
+    ctx.server.addJob(job);
+    const r = await runJob(ctx.server, job, ctx.dir);
     expect(r.log.indexOf("pull request from a fork")).toBeGreaterThanOrEqual(0);
     expect(r.log.indexOf("pull request from a fork")).toBeLessThan(r.log.indexOf("step s"));
   });
@@ -128,13 +118,13 @@ describe("yardmaster-agent inside a step", () => {
   it.skipIf(process.getuid?.() !== 0)("works under --run-as: the step's user runs the shim and uploads", async () => {
     const resolved = resolveStepUser("nobody");
     if (!resolved.ok) throw new Error(resolved.message);
-    await chmod(work.dir, 0o755); // the user passes through to its work dir
+    await chmod(ctx.dir, 0o755); // the user passes through to its work dir
     const job = makeAssignment({ steps: [{ id: "upload", run: `echo "uid=$(id -u)" >> "$YM_OUTPUT"\nprintf '${BUILD.replaceAll("\n", "\\n")}' | yardmaster-agent pipeline upload -` }] });
-    server.addJob(job);
+    ctx.server.addJob(job);
     const runner = new JobRunner({
-      api: testApi(server),
+      api: testApi(ctx.server),
       assignment: job,
-      workDir: work.dir,
+      workDir: ctx.dir,
       baseEnv: stepBaseEnv({ PATH: process.env.PATH, HOME: process.env.HOME }),
       killGraceMs: 300,
       logger: silentLogger,
@@ -142,10 +132,10 @@ describe("yardmaster-agent inside a step", () => {
       user: resolved.user,
     });
     const outcome = await runner.run();
-    const record = server.job(job.job.attemptId);
+    const record = ctx.server.job(job.job.attemptId);
     expect(outcome.status, record.log.toString()).toBe("SUCCESS");
     expect(final(record.steps, "upload")!.outputs).toEqual({ uid: "65534" });
-    expect(server.pipelineUploads.map((u) => u.text)).toEqual([BUILD]);
+    expect(ctx.server.pipelineUploads.map((u) => u.text)).toEqual([BUILD]);
   }, 30_000);
 
   it("runs the bundle itself when the agent runs from it", () => {
