@@ -11,7 +11,8 @@ let cp: ControlPlane;
 let agent: AgentProcess;
 
 beforeAll(async () => {
-  cp = await startControlPlane({ vars: { YM_HEARTBEAT_SECONDS: "1" } });
+  // Logs are archived once the late-chunk grace has passed (docs/reliability.md): 3 s here, not 60.
+  cp = await startControlPlane({ vars: { YM_HEARTBEAT_SECONDS: "1", YM_LATE_LOG_GRACE_SECONDS: "3" } });
   expect((await cp.api("POST", "/api/v1/projects", { slug: "cachy" })).status).toBe(201);
   agent = await startAgent(cp, { name: "cache-agent", labels: ["linux"] });
 }, 120_000);
