@@ -1,4 +1,26 @@
-/** Pipeline files shared by the parser tests. */
+/** Pipeline files and helpers shared by the parser tests. */
+import type { ParseResult, Pipeline, PipelineProblem } from "../../../domain/pipeline/types.ts";
+import { step as normalisedStep } from "../../support/pipelines.ts";
+
+/** Joins lines, so that line numbers in the tests are easy to count. */
+export const yaml = (...lines: string[]) => lines.join("\n") + "\n";
+
+export function ok(result: ParseResult): Pipeline {
+  if (!result.ok) throw new Error(`expected a pipeline, got: ${JSON.stringify(result.problems, null, 2)}`);
+  return result.pipeline;
+}
+
+export function problems(result: ParseResult): PipelineProblem[] {
+  if (result.ok) throw new Error("expected problems, got a pipeline");
+  return result.problems;
+}
+
+/** The smallest valid job, to build tests around. */
+export const job = (key: string, ...extra: string[]) => [`  ${key}:`, "    runs-on: linux", ...extra];
+export const steps = (...lines: string[]) => ["    steps:", ...lines];
+
+/** A step as the parser gives it, every default filled in. */
+export const step = (id: string, run: string, needs: string[], extra: object = {}) => normalisedStep(id, needs, { run, ...extra });
 
 // The example of DESIGN.md §2, verbatim.
 export const DESIGN_EXAMPLE = `name: build

@@ -1,28 +1,8 @@
 /** The parser: its limits, the short forms it takes, schedules and their params. */
 import { describe, expect, it } from "vitest";
 import { parsePipeline } from "../../../domain/pipeline/parse.ts";
-import { step as normalisedStep } from "../../support/pipelines.ts";
-import { PIPELINE_DEFAULTS, type ParseResult, type Pipeline, type PipelineProblem } from "../../../domain/pipeline/types.ts";
-
-/** Joins lines, so that line numbers in the tests are easy to count. */
-const yaml = (...lines: string[]) => lines.join("\n") + "\n";
-
-function _ok(result: ParseResult): Pipeline {
-  if (!result.ok) throw new Error(`expected a pipeline, got: ${JSON.stringify(result.problems, null, 2)}`);
-  return result.pipeline;
-}
-
-function problems(result: ParseResult): PipelineProblem[] {
-  if (result.ok) throw new Error("expected problems, got a pipeline");
-  return result.problems;
-}
-
-/** The smallest valid job, to build tests around. */
-const job = (key: string, ...extra: string[]) => [`  ${key}:`, "    runs-on: linux", ...extra];
-const steps = (...lines: string[]) => ["    steps:", ...lines];
-
-/** A step as the parser gives it, every default filled in. */
-const _step = (id: string, run: string, needs: string[], extra: object = {}) => normalisedStep(id, needs, { run, ...extra });
+import { job, problems, steps, yaml } from "./pipeline-fixtures.ts";
+import { PIPELINE_DEFAULTS } from "../../../domain/pipeline/types.ts";
 
 describe("limits", () => {
   it("refuses a file over the size limit without parsing it", () => {
