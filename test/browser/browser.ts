@@ -37,13 +37,22 @@ export interface Viewer {
   problems: string[];
 }
 
-/** A new browser context (its own cookies), with a page at `path`. */
-export async function open(browser: Browser, cp: ControlPlane, path = "/", options: { colorScheme?: "light" | "dark"; width?: number; height?: number } = {}): Promise<Viewer> {
+/**
+ * A new browser context (its own cookies), with a page at `path`. `headers` go with every request
+ * the context makes (e.g. `Cf-Access-Jwt-Assertion`, as Cloudflare Access adds it in front of a deployment).
+ */
+export async function open(
+  browser: Browser,
+  cp: ControlPlane,
+  path = "/",
+  options: { colorScheme?: "light" | "dark"; width?: number; height?: number; headers?: Record<string, string> } = {},
+): Promise<Viewer> {
   const context = await browser.newContext({
     baseURL: cp.url,
     viewport: { width: options.width ?? 1280, height: options.height ?? 860 },
     colorScheme: options.colorScheme ?? "light",
     acceptDownloads: true,
+    extraHTTPHeaders: options.headers,
   });
   context.setDefaultTimeout(20_000);
   const page = await context.newPage();
