@@ -1,7 +1,8 @@
 // The dashboard in Firefox (Debian's firefox-esr, driven over WebDriver BiDi by puppeteer-core,
 // since playwright-core cannot drive a stock Firefox): sign in, open a finished run, and see its
-// graph, its coloured log and its live connection. The full flows run in Chromium (the other
-// files here); this proves the same pages work in the second engine users have.
+// graph, its coloured log and its live connection; the pipeline page's trends chart and editor;
+// two runs compared. The full flows run in Chromium (the other files here); this proves the same
+// pages work in the second engine users have.
 import { existsSync } from "node:fs";
 import puppeteer, { type Browser, type Page } from "puppeteer-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -25,6 +26,8 @@ let cp: ControlPlane;
 let browser: Browser;
 let page: Page;
 let runId: string;
+let second: { id: string; number: number };
+let first: { number: number };
 
 beforeAll(async () => {
   if (!existsSync(FIREFOX)) throw new Error(`Firefox not found at ${FIREFOX}: apt-get install firefox-esr (.ci/run does)`);
@@ -34,6 +37,10 @@ beforeAll(async () => {
   await cp.api("PUT", "/api/v1/projects/fox/pipelines/build", undefined, { raw: PIPELINE, headers: { "content-type": "text/plain" } });
   runId = (await cp.api("POST", "/api/v1/projects/fox/pipelines/build/runs", { branch: "main" })).json.id;
   await waitFor("the run to succeed", async () => (await cp.api("GET", `/api/v1/runs/${runId}`)).json.status === "SUCCESS", { timeoutMs: 60_000 });
+  first = (await cp.api("GET", `/api/v1/runs/${runId}`)).json;
+  // A second run, for the trends and the compare page.
+  second = (await cp.api("POST", "/api/v1/projects/fox/pipelines/build/runs", { branch: "main" })).json;
+  await waitFor("the second run to succeed", async () => (await cp.api("GET", `/api/v1/runs/${second.id}`)).json.status === "SUCCESS", { timeoutMs: 60_000 });
   browser = await puppeteer.launch({
     browser: "firefox",
     executablePath: FIREFOX,
@@ -73,5 +80,26 @@ describe("the dashboard in Firefox", () => {
     await waitFor("the live connection", async () => (await page.$eval("[data-live]", (el) => el.getAttribute("data-live"))) === "websocket", {
       timeoutMs: 15_000,
     });
+  });
+
+  it("shows the pipeline page: its trends chart and the editor", async () => {
+    await page.goto(`${cp.url}/projects/fox/pipelines/build`);
+    await page.waitForSelector('figure[data-chart="Duration"] [role="img"]');
+    const label = await page.$eval('figure[data-chart="Duration"] [role="img"]', (el) => el.getAttribute("aria-label") ?? "");
+    expect(label).toMatch(/^Duration of the last 2 runs of build, /);
+    expect((await page.$$('figure[data-chart="Duration"] circle.trend-point')).length).toBe(2);
+    await page.waitForSelector(".cm-editor .cm-line");
+    const text = await page.$eval(".cm-editor .cm-content", (el) => el.textContent ?? "");
+    expect(text).toContain("compiled in firefox test");
+  });
+
+  it("compares two runs", async () => {
+    await page.goto(`${cp.url}/runs/${second.id}/compare?with=${runId}`);
+    await page.waitForSelector('.compare-table [data-compare-row="Run/Status"]');
+    const head = await page.$eval(".compare-table thead", (el) => el.textContent ?? "");
+    expect(head).toContain(`#${second.number}`);
+    expect(head).toContain(`#${first.number}`);
+    const status = await page.$$eval('[data-compare-row="Run/Status"] td', (tds) => tds.slice(0, 2).map((td) => td.textContent));
+    expect(status).toEqual(["Succeeded", "Succeeded"]);
   });
 });

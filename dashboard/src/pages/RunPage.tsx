@@ -4,6 +4,7 @@
  * attempt; the latest when absent), ?job=, ?step=, ?try= (job attempt) and #L<line>.
  */
 import { ErrorNotice } from "../components/ErrorNotice.tsx";
+import { isTerminal } from "../lib/status.ts";
 import { setQuery, useLocation } from "../router.tsx";
 import { Graph } from "../run/graph/Graph.tsx";
 import { JobList } from "../run/JobList.tsx";
@@ -13,10 +14,12 @@ import { RunArtifacts } from "../run/RunArtifacts.tsx";
 import { RunHeader } from "../run/RunHeader.tsx";
 import { RunLineage } from "../run/RunLineage.tsx";
 import { useRunFeed } from "../run/use-run-feed.ts";
+import { can, useSession } from "../session.ts";
 
 export function RunPage({ runId }: { runId: string }) {
   const { feed, run, error } = useRunFeed(runId);
   const { query } = useLocation();
+  const session = useSession();
 
   if (!run) return error ? <ErrorNotice error={error} title="This run cannot be shown" /> : <div class="loading" aria-busy="true" />;
 
@@ -29,6 +32,11 @@ export function RunPage({ runId }: { runId: string }) {
   const step = query.get("step");
   const changeKey = run.attempts.map((a) => a.jobs.map((j) => j.status).join()).join("|");
 
+  // Follow the new attempt, as the run-level re-run does.
+  const followNewAttempt = () => {
+    feed?.refresh();
+    setQuery({ attempt: null, try: null, step: null }, { replace: false });
+  };
   const showAttempt = (n: number | null) => setQuery({ attempt: n === null ? null : String(n), job: query.get("job"), step: null, try: null }, { replace: false });
 
   return (
@@ -39,8 +47,8 @@ export function RunPage({ runId }: { runId: string }) {
         attempt={attempt}
         onShowAttempt={showAttempt}
         onChanged={(_, newAttempt) => {
-          feed?.refresh();
-          if (newAttempt) setQuery({ attempt: null, try: null, step: null }, { replace: false });
+          if (newAttempt) followNewAttempt();
+          else feed?.refresh();
         }}
       />
       {error && <ErrorNotice error={error} title="Live updates paused" />}
@@ -67,6 +75,7 @@ export function RunPage({ runId }: { runId: string }) {
             onStep={(s) => setQuery({ job: job.key, step: s })}
             onJobAttempt={(n) => setQuery({ job: job.key, try: n === null ? null : String(n), step: null })}
             onShowRunAttempt={(n) => showAttempt(n)}
+            onRerun={isTerminal(run.status) && can(session, "run", run.project) ? followNewAttempt : undefined}
           />
         )}
       </div>

@@ -1,8 +1,9 @@
 /** The selected job: its status, agent, attempts (retries), steps with outputs and metrics, and log. */
-import type { JobAttemptView } from "../api/types.ts";
+import type { JobAttemptView, RunView } from "../api/types.ts";
 import { Duration } from "../components/Duration.tsx";
 import { StatusBadge } from "../components/StatusBadge.tsx";
 import type { RunFeed } from "../live/types.ts";
+import { JobRerun } from "./JobRerun.tsx";
 import { LogPanel } from "./LogPanel.tsx";
 import type { ShownJob } from "./model.ts";
 import { StepTable } from "./StepTable.tsx";
@@ -16,6 +17,7 @@ export function JobPanel({
   onStep,
   onJobAttempt,
   onShowRunAttempt,
+  onRerun,
 }: {
   feed: RunFeed | null;
   runId: string;
@@ -25,6 +27,8 @@ export function JobPanel({
   onStep(step: string | null): void;
   onJobAttempt(n: number | null): void;
   onShowRunAttempt(n: number): void;
+  /** Given when the run has ended and the caller may run: the job's re-run button, and what follows it. */
+  onRerun?: (run: RunView) => void;
 }) {
   return (
     <section class="jobpanel" aria-label={`Job ${job.key}`}>
@@ -32,6 +36,7 @@ export function JobPanel({
         <h2>
           {job.key} <StatusBadge state={job.status} reason={attempt?.reason} />
         </h2>
+        {onRerun && <JobRerun runId={runId} job={job} onRerun={onRerun} />}
         <div class="muted small jobpanel-facts">
           {attempt?.agent && <span>on {attempt.agent}</span>}
           {attempt && (
