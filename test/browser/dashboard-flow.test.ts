@@ -106,7 +106,8 @@ describe("the dashboard, end to end", () => {
   });
 
   it("shows a refused pipeline's problems at their line, then saves the fixed file", async () => {
-    await page.getByRole("link", { name: "New pipeline" }).click();
+    // The header's link (the empty project's text links to the same editor).
+    await page.getByRole("link", { name: "New pipeline" }).first().click();
     await page.locator(".editor-toolbar").getByLabel("Name").fill("build");
     const editor = page.getByLabel("Pipeline file");
     await editor.fill(BROKEN);
@@ -178,7 +179,7 @@ describe("the dashboard, end to end", () => {
   });
 
   it("re-runs the failed jobs as attempt 2 and switches back to attempt 1", async () => {
-    await page.getByRole("button", { name: /Re-run/ }).click();
+    await page.getByRole("button", { name: /^↻ Re-run/ }).click(); // the run's menu, not a job's "Re-run job …"
     await page.getByRole("menuitem", { name: /Re-run failed jobs/ }).click();
     await expect.poll(() => page.locator(".runpage").getAttribute("data-attempt")).toBe("2");
     await expect.poll(() => stateOf("job:check"), { timeout: 45_000 }).toBe("SUCCESS");
