@@ -47,12 +47,18 @@ export const lineageIn: Benchmark = {
     const cp = await startControlPlane();
     try {
       await setUpPipeline(cp, "olin", { consume: PIPELINE });
-      const token = (await cp.api("POST", "/api/v1/tokens", { name: "bench", scopes: ["run"] })).json.token as string;
-      const headers = { "content-type": "application/json", authorization: `Bearer ${token}` };
+      // One token per client: each token has its own API budget (600 requests a minute, docs/limits.md),
+      // which a flood from one token would spend in seconds, as a real integration's would.
+      const tokens: string[] = [];
+      for (let i = 0; i < CLIENTS; i++) tokens.push((await cp.api("POST", "/api/v1/tokens", { name: `bench-${i}`, scopes: ["run"] })).json.token as string);
+      const headersOf = (token: string) => ({ "content-type": "application/json", authorization: `Bearer ${token}` });
+      const headers = headersOf(tokens[0]!);
+      let turn = 0;
+      const nextHeaders = () => headersOf(tokens[turn++ % tokens.length]!);
       const client = new KeepAlive(cp.url, CLIENTS);
 
       // Warm-up: not counted.
-      await closedLoop(client, { concurrency: CLIENTS, durationMs: 500, request: () => client.request("POST", "/api/v1/lineage", headers, event("START", "warm")) });
+      await closedLoop(client, { concurrency: CLIENTS, durationMs: 500, request: () => client.request("POST", "/api/v1/lineage", nextHeaders(), event("START", "warm")) });
       await closedLoop(client, { concurrency: CLIENTS, durationMs: 500, request: () => client.request("GET", "/api/health") });
 
       const ingest = { samples: [] as number[], errors: 0, seconds: 0 };
@@ -61,7 +67,7 @@ export const lineageIn: Benchmark = {
         const a = await closedLoop(client, {
           concurrency: CLIENTS,
           durationMs: roundMs,
-          request: () => client.request("POST", "/api/v1/lineage", headers, event("START", `other/${r}`)),
+          request: () => client.request("POST", "/api/v1/lineage", nextHeaders(), event("START", `other/${r}`)),
           onProgress: (n) => n % 100 === 0 && progress.update(`round ${r + 1}/${rounds}: ${n} events accepted`),
         });
         const b = await closedLoop(client, { concurrency: CLIENTS, durationMs: roundMs, request: () => client.request("GET", "/api/health") });
@@ -102,7 +108,7 @@ export const lineageIn: Benchmark = {
         title: "Lineage in: events accepted, event → run start",
         definition: [
           `- **Events accepted per second**: ${CLIENTS} keep-alive clients post OpenLineage START RunEvents (one input, one output)`,
-          "  to `POST /api/v1/lineage` with a `run` token, each sending the next as soon as the answer came: validated against the",
+          "  to `POST /api/v1/lineage` with `run` tokens (one per client: each token's budget is 600 a minute), each sending the next as soon as the answer came: validated against the",
           "  OpenLineage schema, stored in D1 with both datasets, answered 201. No trigger matches a START. Baseline: the same load on",
           `  \`GET /api/health\`, in alternating rounds (${rounds} × ${roundMs / 1000} s each).`,
           "- **Event → run start**: one client posts a COMPLETE whose output matches a pipeline's `on: dataset`; the run is created",
