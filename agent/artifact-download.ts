@@ -21,13 +21,16 @@ import type { ReadableStream as WebReadableStream } from "node:stream/web";
 import { Minimatch } from "minimatch";
 import { ArtifactName } from "../domain/protocol.ts";
 import { ArtifactView, listOf } from "../domain/views.ts";
-import { describeStatus, type HttpClient } from "./client.ts";
+import { sleep } from "./backoff.ts";
+import { describeStatus, type HttpClient, isTransientStatus, parseRetryAfter } from "./client.ts";
 import { JOB_RETRY } from "./protocol-client.ts";
 
 /** From this size on a download prints its progress (every 10 %). */
 export const PROGRESS_MIN_BYTES = 16 * 1024 * 1024;
 /** Tries of one file's download when the network or the server fails it (each from the start). */
 const DOWNLOAD_TRIES = 3;
+/** Pause before try n + 1: n times this (or the server's Retry-After, when longer). */
+const RETRY_PAUSE_MS = 200;
 
 const ArtifactPage = listOf(ArtifactView);
 
@@ -111,8 +114,14 @@ export interface DownloadOptions {
   progressMinBytes?: number;
 }
 
-/** A failure worth another try: the connection, or the server's 5xx. */
-class TransientDownloadError extends Error {}
+/** A failure worth another try: the connection, or the server's 5xx/429 (with its Retry-After). */
+class TransientDownloadError extends Error {
+  readonly retryAfterMs: number;
+  constructor(message: string, retryAfterMs = 0) {
+    super(message);
+    this.retryAfterMs = retryAfterMs;
+  }
+}
 
 /** Fetches one artifact into `to`, verified; answers its SHA-256. Throws ArtifactCommandError when refused or corrupt. */
 export async function downloadArtifact(job: StepJob, artifact: ArtifactView, to: string, options: DownloadOptions): Promise<string> {
@@ -125,6 +134,7 @@ export async function downloadArtifact(job: StepJob, artifact: ArtifactView, to:
         throw err instanceof TransientDownloadError ? new ArtifactCommandError(`downloading ${artifact.name} failed ${attempt} times: ${err.message}`) : err;
       }
       options.note(`${artifact.name}: ${err.message}; trying again (${attempt + 1} of ${DOWNLOAD_TRIES})`);
+      await sleep(Math.min(Math.max(err.retryAfterMs, attempt * RETRY_PAUSE_MS), 30_000), options.signal);
     }
   }
 }
@@ -143,7 +153,7 @@ async function downloadOnce(job: StepJob, artifact: ArtifactView, to: string, op
   if (response.status !== 200 || !response.body) {
     const text = await response.text().catch(() => "");
     const described = describeStatus({ status: response.status, headers: {}, body: Buffer.from(text) });
-    if (response.status >= 500 || response.status === 429 || response.status === 408) throw new TransientDownloadError(described);
+    if (isTransientStatus(response.status)) throw new TransientDownloadError(described, parseRetryAfter(response.headers.get("retry-after") ?? undefined));
     throw new ArtifactCommandError(`downloading ${artifact.name} was refused: ${described}`);
   }
   // Hidden, beside the destination (same file system, so the rename is atomic), this process's own.
