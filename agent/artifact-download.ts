@@ -101,7 +101,8 @@ export function chooseArtifacts(listed: readonly ArtifactView[], globs: readonly
 export function destinationOf(dir: string, name: string): string {
   const root = path.resolve(dir);
   const to = path.resolve(root, ...name.split("/"));
-  if (!ArtifactName.safeParse(name).success || !to.startsWith(root + path.sep)) {
+  const inside = path.relative(root, to);
+  if (!ArtifactName.safeParse(name).success || inside === "" || inside.startsWith("..") || path.isAbsolute(inside)) {
     throw new ArtifactCommandError(`the server named an artifact "${name}", which is not a relative path: not written`);
   }
   return to;

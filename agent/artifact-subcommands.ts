@@ -60,6 +60,10 @@ export async function runArtifactCommand(
       io.stderr(`yardmaster-agent: ${err.message}\n`);
       return 1;
     }
+    if (options.signal?.aborted) {
+      io.stderr(`yardmaster-agent: artifact ${action} stopped by a signal${action === "download" ? "; the file being fetched was not kept" : ""}\n`);
+      return 1;
+    }
     io.stderr(`yardmaster-agent: artifact ${action} failed: ${(err as Error).message}\n`);
     return 1;
   }

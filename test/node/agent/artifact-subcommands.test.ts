@@ -3,12 +3,14 @@
  * job's token; downloads this run's artifacts, verified against their SHA-256, through a
  * temporary file that never stays behind. Real processes, real files, a real HTTP server.
  */
+import { spawn } from "node:child_process";
 import { createHash } from "node:crypto";
 import { existsSync } from "node:fs";
-import { mkdir, readdir, readFile, writeFile } from "node:fs/promises";
+import { readdir, readFile, writeFile } from "node:fs/promises";
 import path from "node:path";
 import { describe, expect, it } from "vitest";
 import type { JobAssignment } from "../../../domain/protocol.ts";
+import { agentEntry } from "../../../agent/step-shim.ts";
 import { runSubcommand } from "../../../agent/subcommands.ts";
 import { final, eachTestServer, runJob } from "./helpers.ts";
 import { makeAssignment, type ProtocolServer } from "./protocol-server.ts";
@@ -173,6 +175,38 @@ describe("artifact download", () => {
     expect(await filesUnder(path.join(ctx.dir, "out"))).toEqual([]);
   });
 
+  it("stopped by SIGTERM mid-download (a cancelled step), it removes its temporary file", async () => {
+    serveRunArtifacts(ctx.server, new Map<string, DownloadFault>([["slow.bin", "stall"]]));
+    jobWith("build", { "slow.bin": Buffer.alloc(512 * 1024, 3) });
+    const me = jobWith("use");
+    const { node, args } = agentEntry();
+    const child = spawn(node, [...args, "artifact", "download", "slow.bin"], {
+      cwd: ctx.dir,
+      env: { ...process.env, YM_URL: ctx.server.url, YM_JOB_TOKEN: me.token, YM_JOB_ATTEMPT_ID: me.job.attemptId },
+      stdio: ["ignore", "pipe", "pipe"],
+    });
+    let stderr = "";
+    child.stderr.on("data", (d) => (stderr += d));
+    const exited = new Promise<number | null>((resolve) => child.once("exit", resolve));
+    // Half the bytes arrived and sit in the temporary file: then the signal.
+    for (let i = 0; i < 200 && (await readdir(ctx.dir)).length === 0; i++) await new Promise((r) => setTimeout(r, 50));
+    expect(await readdir(ctx.dir)).toEqual([`.slow.bin.ym-download-${child.pid}`]);
+    child.kill("SIGTERM");
+    expect(await exited).toBe(1);
+    expect(stderr).toContain("stopped by a signal");
+    expect(await readdir(ctx.dir)).toEqual([]);
+  });
+
+  it("never writes outside --to, whatever name the server gives", async () => {
+    serveRunArtifacts(ctx.server);
+    jobWith("build", { "../escape.txt": "out of bounds" });
+    const me = jobWith("use");
+    const r = await agentCommand(ctx.server, me, ctx.dir, ["artifact", "download", "../*", "--to", "in"]);
+    expect(r.code).toBe(1);
+    expect(r.stderr).toContain(`the server named an artifact "../escape.txt", which is not a relative path: not written`);
+    expect(existsSync(path.join(ctx.dir, "escape.txt"))).toBe(false);
+  });
+
   it("prints progress for a large file", async () => {
     serveRunArtifacts(ctx.server);
     const big = Buffer.alloc(4 * 1024 * 1024, 1);
@@ -197,6 +231,5 @@ describe("artifact download", () => {
     expect(code).toBe(2);
     expect(out.stderr).toContain("YM_URL, YM_JOB_TOKEN and YM_JOB_ATTEMPT_ID are not set");
     expect(existsSync(path.join(ctx.dir, "x"))).toBe(false);
-    await mkdir(path.join(ctx.dir, "keep"));
   });
 });

@@ -1,14 +1,15 @@
 /**
  * The run-artifact routes (worker/routes/agent-run-artifacts.ts) on the agent tests' protocol
  * server: every job the server knows is of one run. Faults per artifact name: `corrupt` sends
- * other bytes than were uploaded, `drop` breaks the connection half way (for the next `n` downloads).
+ * other bytes than were uploaded, `drop` breaks the connection half way (for the next `n`
+ * downloads), `stall` sends half and then nothing more (until the server closes).
  */
 import { createHash } from "node:crypto";
 import type http from "node:http";
 import type { ArtifactView } from "../../../domain/views.ts";
 import type { ArtifactRecord, JobRecord, ProtocolServer } from "./protocol-server.ts";
 
-export type DownloadFault = "corrupt" | { drop: number };
+export type DownloadFault = "corrupt" | "stall" | { drop: number };
 
 const idOf = (job: JobRecord, a: ArtifactRecord) => createHash("sha256").update(`${job.assignment.job.attemptId}\n${a.name}`).digest("hex").slice(0, 32);
 
@@ -57,6 +58,8 @@ export function serveRunArtifacts(server: ProtocolServer, faults: Map<string, Do
     res.writeHead(200, { "content-type": "application/octet-stream", "content-length": body.length });
     if (fault === "corrupt") {
       res.end(Buffer.concat([Buffer.from([body[0]! ^ 0xff]), body.subarray(1)]));
+    } else if (fault === "stall") {
+      res.write(body.subarray(0, Math.floor(body.length / 2)));
     } else if (fault && fault.drop > 0) {
       fault.drop -= 1;
       res.write(body.subarray(0, Math.floor(body.length / 2)), () => res.socket?.destroy());
