@@ -10,6 +10,7 @@ import { agentApiRoutes, agentDoor } from "./routes/agent-api.ts";
 import { agentPipelineRoutes } from "./routes/agent-pipeline.ts";
 import { projectSettingsRoutes } from "./routes/project-settings.ts";
 import { agentArtifactRoutes } from "./routes/agent-artifacts.ts";
+import { agentRunArtifactRoutes } from "./routes/agent-run-artifacts.ts";
 import { agentCacheRoutes } from "./routes/agent-caches.ts";
 import { removalRoutes } from "./routes/removal.ts";
 import { artifactRoutes } from "./routes/artifacts.ts";
@@ -106,6 +107,7 @@ export function createApp() {
     agentApiRoutes,
     agentPipelineRoutes,
     agentArtifactRoutes,
+    agentRunArtifactRoutes,
     agentCacheRoutes,
     removalRoutes,
     artifactRoutes,

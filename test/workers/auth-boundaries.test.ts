@@ -88,6 +88,8 @@ function validRequest(route: Route): { query?: string; body?: unknown; raw?: Uin
     "GET /jobs/{jobAttemptId}/cache": { query: "?key=k&restore=a,b" },
     "PUT /jobs/{jobAttemptId}/cache": { query: `?key=k&size=${bytes.byteLength}&sha256=${bytesSha}`, raw: bytes, headers: { "content-type": "application/gzip" } },
     "/jobs/{jobAttemptId}/cache/{entry}": {},
+    "/jobs/{jobAttemptId}/run/artifacts": { query: "?job=build" },
+    "/jobs/{jobAttemptId}/run/artifacts/{artifact}": {},
   };
   return route.path.startsWith("/api/agent/v1/") ? (table[`${route.method.toUpperCase()} ${tail}`] ?? table[tail]) : undefined;
 }
