@@ -269,6 +269,11 @@ export class ProtocolAgent {
     return result.kind === "job" ? { assignment: result.assignment, at } : null;
   }
 
+  /** One idle agent heartbeat (no jobs running), as the agent sends every few seconds. */
+  async heartbeat(): Promise<void> {
+    await this.api.heartbeat(this.token, { jobs: [] });
+  }
+
   /** Ends a claimed job SUCCESS without running it (its steps are recorded as not run). */
   async finish(assignment: JobAssignment): Promise<void> {
     await this.api.job(assignment.token, assignment.job.attemptId).finish({ status: "SUCCESS", outputs: {} });
