@@ -15,10 +15,12 @@
 import { existsSync, readdirSync, statSync } from "node:fs";
 import { join } from "node:path";
 import { DatabaseSync } from "node:sqlite";
-import { followLive, type LiveSocket, type RunLiveEvent } from "../domain/live.ts";
+import { followLive, type RunLiveEvent } from "../domain/live.ts";
+import { isTerminal } from "../domain/states.ts";
 import { type CallCosts, deploymentCapacity, type PlatformLimits, queueCapacity, runCapacity, type Workload } from "./capacity-model.ts";
 import { assertNoReload, type Benchmark, type ControlPlane, cpuSeconds, figure, KeepAlive, ProtocolAgent, round, sleep, summarize, waitFor, withControlPlane, workerdPids } from "./harness.ts";
 import { event as lineageEvent } from "./lineage-in.ts";
+import { openSocket } from "./logs.ts";
 
 /** Cloudflare's published limits (docs/scale.md, "Published limits", gives the page of each). */
 export const LIMITS: PlatformLimits = {
@@ -89,14 +91,6 @@ function d1Bytes(cp: ControlPlane): number {
   }
 }
 
-function openSocket(url: string): Promise<LiveSocket> {
-  return new Promise((resolve, reject) => {
-    const ws = new WebSocket(url);
-    ws.addEventListener("error", () => reject(new Error(`cannot open ${url}`)), { once: true });
-    ws.addEventListener("open", () => resolve(ws as unknown as LiveSocket), { once: true });
-  });
-}
-
 /** A viewer of the run's live stream (the product's client, acknowledging as asked): log bytes it has. */
 function viewer(cp: ControlPlane, runId: string, ticket: string) {
   const v = { connected: false, bytes: 0, done: Promise.resolve() as Promise<unknown> };
@@ -105,7 +99,7 @@ function viewer(cp: ControlPlane, runId: string, ticket: string) {
     onSnapshot: () => void (v.connected = true),
     onEvent: (e) => {
       if (e.kind === "log") v.bytes = e.offset + Buffer.from(e.data, "base64").length;
-      return e.kind === "transition" && e.entity === "run" && ["SUCCESS", "FAILED", "KILLED", "WARNING"].includes(e.to);
+      return e.kind === "transition" && e.entity === "run" && isTerminal(e.to);
     },
   });
   return v;
@@ -287,7 +281,7 @@ function report(costs: CallCosts, meter: Meter, m: { d1BytesPerJob: number; alon
     notes: [
       `Wall time per call on an idle object, p50: claim ${round(meter.wallP50("claim"))} ms, step report ${round(meter.wallP50("stepReport"))} ms, log append ${round(meter.wallP50("logAppend"))} ms, finish ${round(meter.wallP50("finish"))} ms, lineage event ${round(meter.wallP50("lineageEvent"))} ms, health ${round(meter.wallP50("health"))} ms.`,
       `An idle ${SETTLE_MS} ms interval cost workerd ${round(meter.cpuMs("idle"))} ms of CPU (the background every figure includes).`,
-      `D1 grew by ${round(m.d1BytesPerJob / 1024)} KiB a job (used pages of the local database, with the run's rows and the lineage event's); 10 GB then lasts ${round(one.daysToFullD1)} days at the one-queue rate above.`,
+      `D1 grew by ${round(m.d1BytesPerJob / 1024)} KiB a job (used pages of the local database: the run's rows and one lineage event's, so an overstatement); 10 GB then lasts ${round(one.daysToFullD1)} days at the one-queue deployment's ceiling (${perMin(one.jobsPerMinute)} jobs a minute, sustained).`,
       `A chunk of ${CHUNK / 1024} KiB cost ${round(m.alone)} ms with no viewer and ${round(m.watched)} ms with ${VIEWERS}.`,
       `Lineage events: D1 takes ~${perMin(one.lineageEventsPerSecond)} a second (${D1_STATEMENTS_PER_LINEAGE_EVENT} statements each) if it does nothing else.`,
     ],
