@@ -11,7 +11,7 @@
  * No agent: the started runs stay queued, which does not change how they are started.
  */
 import { randomUUID } from "node:crypto";
-import { assertNoReload, type Benchmark, closedLoop, figure, KeepAlive, roundStats, setUpPipeline, startControlPlane, stopAll, summarize } from "./harness.ts";
+import { assertNoReload, type Benchmark, closedLoop, figure, KeepAlive, loadRounds, roundStats, setUpPipeline, startControlPlane, stopAll, summarize } from "./harness.ts";
 
 const CLIENTS = 20;
 const PIPELINE = `name: consume
@@ -42,8 +42,7 @@ export const lineageIn: Benchmark = {
   name: "lineage-in",
   title: "Lineage in: events accepted, event → run start",
   async run({ quick, progress }) {
-    const roundMs = quick ? 1_500 : 4_000;
-    const rounds = quick ? 1 : 3;
+    const { roundMs, rounds } = loadRounds(quick);
     const samples = quick ? 20 : 100;
     const cp = await startControlPlane();
     try {
