@@ -15,6 +15,7 @@ import { join } from "node:path";
 import { parseArgs } from "node:util";
 import { artifacts } from "./artifacts.ts";
 import { api } from "./api.ts";
+import { capacity } from "./capacity.ts";
 import { engineCost } from "./engine.ts";
 import { type Benchmark, type BenchResult, cpuBusy, ReloadedError, machineInfo, machineLoad, type MachineLoad, Progress, ROOT, round, sleep, stopAll } from "./harness.ts";
 import { lineageIn } from "./lineage-in.ts";
@@ -23,8 +24,9 @@ import { overhead } from "./overhead.ts";
 import { pickup } from "./pickup.ts";
 import { queueDepth } from "./queue-depth.ts";
 import { writeReport } from "./report.ts";
+import { writes } from "./writes.ts";
 
-const BENCHMARKS: Benchmark[] = [engineCost, pickup, overhead, logs, queueDepth, artifacts, api, lineageIn];
+const BENCHMARKS: Benchmark[] = [engineCost, pickup, overhead, logs, queueDepth, artifacts, api, writes, lineageIn, capacity];
 
 export interface StoredRun extends BenchResult {
   startedAt: string;
