@@ -10,6 +10,7 @@
  */
 import { drizzle } from "drizzle-orm/d1";
 import { uuidv7 } from "uuidv7";
+import { type AppendJobsResult, locateJobAttempt, type RunState } from "../../domain/run-engine/index.ts";
 import type { AuditContext } from "../../platform/audit.ts";
 import { auditEvents } from "../../platform/db/schema.ts";
 import type { Env } from "../../platform/env.ts";
@@ -20,7 +21,7 @@ import type { Committed, RunExtension } from "./extension.ts";
 
 /** An action on the run by someone, as a command hands it to `commit`. */
 export interface RunAction {
-  action: "run.trigger" | "run.cancel" | "run.rerun" | "run.approve" | "run.reject" | "job.cancel";
+  action: "run.trigger" | "run.cancel" | "run.rerun" | "run.approve" | "run.reject" | "job.cancel" | "run.append-jobs";
   by: AuditContext;
   /** What was acted on when it is not the whole run (the run's id). */
   target?: string;
@@ -36,6 +37,20 @@ export const cancelledJobs =
   (runId: string, by: AuditContext) =>
   (ids: string[]): RunAction | null =>
     ids.length > 0 ? { action: "job.cancel", by, target: `${runId}: ${ids.join(", ")}` } : null;
+
+/**
+ * The record of jobs a running job added to its run (`yardmaster-agent pipeline upload`), by the
+ * agent that runs it; none when the upload added nothing (a repeat).
+ */
+export const appendedJobs =
+  (state: RunState, jobAttemptId: string) =>
+  ({ added }: AppendJobsResult): RunAction | null => {
+    if (added.length === 0) return null;
+    const attempt = locateJobAttempt(state, jobAttemptId)?.jobAttempt;
+    const id = attempt?.agentId ?? "unknown";
+    const by: AuditContext = { actor: { kind: "agent", id, name: attempt?.agentName ?? id }, ip: null };
+    return { action: "run.append-jobs", by, target: `${state.run.id}: ${added.join(", ")}` };
+  };
 
 const MIGRATIONS = [
   `CREATE TABLE audit_outbox (

@@ -42,7 +42,7 @@ import { recordDispatchOps } from "./dispatch-outbox.ts";
 import { gateBaselines } from "./gate-baselines.ts";
 import { JobLogs, type LogRead } from "./job-logs.ts";
 import { DatasetTriggerOutbox } from "./dataset-trigger-outbox.ts";
-import { acted, AuditOutbox, cancelledJobs, type RunAction } from "./audit-outbox.ts";
+import { acted, appendedJobs, AuditOutbox, cancelledJobs, type RunAction } from "./audit-outbox.ts";
 import type { AuditContext } from "../../platform/audit.ts";
 import { LineageExtension, type LineageListing } from "./lineage.ts";
 import { CommitStatusExtension, type StatusTarget } from "./commit-statuses.ts";
@@ -363,7 +363,10 @@ export class RunObject extends LiveObject {
     const prepared = await prepareUpload(this.env, this.state!, this.secrets, text);
     if (!prepared.ok) return prepared;
     // The awaits above: the engine reads the state as it is now.
-    return this.commit(engine.appendJobs(this.state!, this.engineContext(), { jobAttemptId, pipeline: prepared.value }));
+    const command = engine.appendJobs(this.state!, this.engineContext(), { jobAttemptId, pipeline: prepared.value });
+    const result = this.commit(command, { action: appendedJobs(this.state!, jobAttemptId) });
+    await this.audit.flush(); // rare, and the log then names the agent by the time it has its answer
+    return result;
   }
 
   /** Checks a job token for the worker (artifact uploads). */
