@@ -127,8 +127,8 @@ export class RunObject extends LiveObject {
   }
 
   /**
-   * Keeps a command's result: state, history, D1 marks and dispatcher calls in one storage
-   * transaction, then kicks the outboxes. A refusal changes nothing and is logged.
+   * Keeps a command's result: state, history, D1 marks, dispatcher calls and who acted (`action`,
+   * for the audit log) in one storage transaction, then kicks the outboxes. A refusal changes nothing, records nothing, and is logged.
    */
   private commit<T>(result: CommandResult<T>, options: { project?: boolean; action?: (value: T) => RunAction | null } = {}): Result<T> {
     if (!result.ok) {
