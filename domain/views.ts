@@ -166,7 +166,7 @@ export const RunView = RunSummaryView.extend({
   actions: z
     .array(z.object({ action: z.string(), actor: AuditActor, at: z.string() }))
     .optional()
-    .describe("who triggered, cancelled or re-ran the run, oldest first (from the audit log)"),
+    .describe("who triggered, cancelled, re-ran, approved or rejected the run, oldest first (from the audit log, written by the run's object)"),
 }).meta({ id: "Run" });
 
 export type TransitionView = z.infer<typeof TransitionView>;

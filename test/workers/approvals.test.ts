@@ -57,6 +57,12 @@ describe("approval jobs", () => {
     const again = await api("POST", `/api/v1/runs/${runId}/jobs/approve/reject`, { body: {} });
     expect(again.status).toBe(409);
     expect(again.json.error.code).toBe("job_not_awaiting_approval");
+    // The run shows who approved it; the refused rejection is not recorded.
+    const admin = { kind: "system", id: "admin-token", name: "admin token" };
+    expect((await api("GET", `/api/v1/runs/${runId}`)).json.actions.map((a: { action: string; actor: unknown }) => [a.action, a.actor])).toEqual([
+      ["run.trigger", admin],
+      ["run.approve", admin],
+    ]);
   });
 
   it("a rejection fails the job with its reason, and bad decisions are refused", async () => {
@@ -84,5 +90,7 @@ describe("approval jobs", () => {
     expect(jobOf(rejected.json, "approve").attempts[0]).toMatchObject({ status: "FAILED", reason: "rejected", message: "rejected by admin: not on a Friday" });
     expect(jobOf(rejected.json, "deploy").attempts[0]).toMatchObject({ status: "KILLED", reason: "needs_failed" });
     expect(rejected.json.status).toBe("FAILED");
+    // Only the decision that happened is in the audit log, none of the refused ones.
+    expect((await api("GET", `/api/v1/runs/${runId}`)).json.actions.map((a: { action: string }) => a.action)).toEqual(["run.trigger", "run.reject"]);
   });
 });
