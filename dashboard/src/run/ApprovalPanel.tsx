@@ -57,7 +57,7 @@ function InputField({ name, input, error }: { name: string; input: Input; error:
   return (
     <div class={`field${input.type === "boolean" ? " field-check" : ""}`} data-input={name}>
       {input.type === "boolean" ? (
-        <label for={id} class="field-inline">
+        <label for={id} class="field field-inline">
           <input type="checkbox" {...common} defaultChecked={input.default === "true"} />
           {label}
         </label>
@@ -105,8 +105,9 @@ export function ApprovalPanel({
   const [rejecting, setRejecting] = useState(false);
   const waiting = awaitsApproval(job);
   const inputs = Object.entries(approval.inputs);
-  // A refusal that names an input is shown at that input; any other above the buttons.
-  const fieldError = error instanceof ApiError && error.status === 400 ? ((error.details as { input?: string } | undefined)?.input ?? null) : null;
+  // A refusal that names an input of the form is shown at that input; any other above the buttons.
+  const named = error instanceof ApiError && error.status === 400 ? (error.details as { input?: unknown } | undefined)?.input : undefined;
+  const fieldError = typeof named === "string" && Object.hasOwn(approval.inputs, named) ? named : null;
 
   const decide = async (verb: "approve" | "reject", body: object) => {
     setBusy(true);

@@ -9,7 +9,7 @@ import type { RunFeed } from "../live/types.ts";
 import { ApprovalPanel } from "./ApprovalPanel.tsx";
 import { JobRerun } from "./JobRerun.tsx";
 import { LogPanel } from "./LogPanel.tsx";
-import type { ShownJob } from "./model.ts";
+import { awaitsApproval, type ShownJob } from "./model.ts";
 import { StepTable } from "./StepTable.tsx";
 
 export function JobPanel({
@@ -45,6 +45,7 @@ export function JobPanel({
       <div class="jobpanel-head">
         <h2>
           {job.key} <StatusBadge state={job.status} reason={attempt?.reason} />
+          {awaitsApproval(job) && <span class="badge tone-warning">Waiting for approval</span>}
         </h2>
         {onRerun && <JobRerun runId={runId} job={job} onRerun={onRerun} />}
         <div class="muted small jobpanel-facts">
