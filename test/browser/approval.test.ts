@@ -1,14 +1,14 @@
 // Approvals from the dashboard (issue 17): the runs list marks a run waiting for approval; its
 // run page shows the prompt and a form for the typed inputs; a missing required input is
 // refused by the API and the message shows at its field; approving carries the input to the
-// next job (a real agent runs it) and the run succeeds with the approver shown; a rejection
-// with a reason fails the run. axe finds nothing on these pages, nor on the per-job re-run
-// button of an ended run, in either theme.
+// next job (a real agent runs it) and the run succeeds with the approver shown (someone who may
+// only read sees the prompt, not the form); a rejection with a reason fails the run. axe finds
+// nothing on these pages, nor on the per-job re-run button of an ended run, in either theme.
 import type { Browser } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { type ControlPlane, startAgent, startControlPlane, stopAll, waitFor } from "../e2e/harness.ts";
 import { violations } from "./axe.ts";
-import { closeBrowsers, launch, signedIn, signIn, type Viewer } from "./browser.ts";
+import { closeBrowsers, launch, open, signedIn, signIn, type Viewer } from "./browser.ts";
 
 const PIPELINE = `jobs:
   build:
@@ -103,6 +103,19 @@ describe("approving a run from the dashboard", () => {
     expect(await canary.getAttribute("aria-invalid")).toBe("true");
     expect(await canary.getAttribute("aria-describedby")).toContain("approval-input-canary-error");
     expect(await runStatus(first.id)).toBe("RUNNING");
+  });
+
+  it("shows someone who may only read the prompt, but no form and no buttons", async () => {
+    const token = (await cp.api("POST", "/api/v1/tokens", { name: "reader", scopes: ["read"] })).json.token as string;
+    const reader = await open(browser, cp, "/");
+    await signIn(reader.page, token);
+    await reader.page.goto(`/runs/${first.id}?job=approve`);
+    await reader.page.getByRole("heading", { name: "Ship it to production?" }).waitFor();
+    await reader.page.getByText("Waiting for someone who may run this project's pipelines").waitFor();
+    expect(await reader.page.getByRole("button", { name: "Approve", exact: true }).count()).toBe(0);
+    expect(await reader.page.getByRole("button", { name: "Reject…", exact: true }).count()).toBe(0);
+    expect(reader.problems).toEqual([]);
+    await reader.context.close();
   });
 
   it("approving carries the input to the next job, the run succeeds and the approver is shown", async () => {
