@@ -27,6 +27,7 @@ export async function awaitingApproval(db: D1Database, listed: ListedRun[]): Pro
   // A run not yet ended, and not being cancelled, is the only kind that can wait.
   const live = listed.filter((r) => r.status === "CREATED" || r.status === "RUNNING");
   if (live.length === 0) return found;
+  // A page holds at most 100 runs (GET /runs' `limit`): within D1's 100 bound parameters.
   const d1 = drizzle(db);
   const rows = await d1
     .select({ runId: jobs.runId, attempt: runAttempts.number, key: jobs.key, status: jobs.status, needs: jobs.needs })
