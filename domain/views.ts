@@ -132,6 +132,10 @@ export const RunSummaryView = RunRef.extend({
   startedAt: Time,
   endedAt: Time,
   durationMs: z.number().nullable(),
+  awaitingApproval: z
+    .array(z.string())
+    .optional()
+    .describe("in GET /api/v1/runs: the run's approval jobs waiting for a person (absent when none)"),
 }).meta({ id: "RunSummary" });
 
 /** Who did something (the audit log, docs/security.md). */

@@ -11,6 +11,7 @@ import { ApiError, unwrap } from "../http/errors.ts";
 import { runStub } from "../../platform/stubs.ts";
 import { auditContext, runActions } from "../services/audit.ts";
 import type { AppEnv } from "../auth/authenticate.ts";
+import { awaitingApproval } from "../services/awaiting-approval.ts";
 import { triggerRun } from "../services/trigger-run.ts";
 import { errors, ID, json, NAME, router, security, SLUG } from "./common.ts";
 import { isoTime } from "../../domain/time.ts";
@@ -101,6 +102,7 @@ runRoutes.openapi(
       .orderBy(desc(runs.id))
       .limit(q.limit + 1);
     const page = rows.slice(0, q.limit);
+    const waiting = await awaitingApproval(c.env.DB, page);
     const now = Date.now();
     return c.json(
       {
@@ -119,6 +121,7 @@ runRoutes.openapi(
           startedAt: isoTime(r.startedAt),
           endedAt: isoTime(r.endedAt),
           durationMs: r.startedAt === null ? null : (r.endedAt ?? now) - r.startedAt,
+          ...(waiting.has(r.id) && { awaitingApproval: waiting.get(r.id) }),
         })),
         cursor: rows.length > q.limit ? page[page.length - 1]!.id : null,
       },
