@@ -4,6 +4,7 @@
  */
 import { isTerminal, summarize } from "../states.ts";
 import type { Pipeline, PipelineJob } from "../pipeline/types.ts";
+import { groupWaitOf } from "./concurrency.ts"; // a cycle of functions only, called after both load
 import { decideJob } from "./job-conditions.ts";
 import { AWAITING_APPROVAL, isSkipped, type JobAttemptState, type JobState, jobQueue, jobStatus, latestJobAttempt, type StepState } from "./model.ts";
 import type { Txn } from "./txn.ts";
@@ -105,6 +106,8 @@ export function enqueueReadyJobs(txn: Txn): void {
       const def = jobDefinition(txn, shared.key);
       let decision = decideJob(txn.state, attempt, def, shared, byKey);
       if (decision.kind === "run" && atMaxParallel(txn, def, byKey)) decision = { kind: "wait", waitingOn: [MAX_PARALLEL] };
+      const group = decision.kind === "run" ? groupWaitOf(txn, def, shared) : null;
+      if (group) decision = { kind: "wait", waitingOn: group };
       // An approval job is never queued: it waits for a person (approvals.ts).
       const awaiting = decision.kind === "run" && def.approval !== undefined;
       if (awaiting) decision = { kind: "wait", waitingOn: [AWAITING_APPROVAL] };
@@ -118,6 +121,7 @@ export function enqueueReadyJobs(txn: Txn): void {
       if (rewait) {
         job.waitingOn = waitingOn;
         txn.touchJob(job);
+        if (group) txn.effects.push({ type: "awaitingGroup", jobAttemptId: latest.id, group: group.join() });
       }
       if (awaiting && latest.awaitingSince == null) {
         latest.awaitingSince = txn.now;
@@ -184,10 +188,12 @@ export function finishAttemptIfDone(txn: Txn): void {
   // A skipped job (its condition was false) neither fails nor cancels its run.
   const counted = attempt.jobs.map((job, i) => (isSkipped(job) ? "SUCCESS" : statuses[i]!));
   const outcome = attempt.status === "KILLING" ? "KILLED" : summarize(counted);
+  // A run cancelled by a newer one of its concurrency group ends saying so (lineage: ABORT, superseded).
+  const reason = outcome === "KILLED" && attempt.concurrency?.supersededBy ? "superseded" : undefined;
   if (attempt.status === "CREATED" && outcome !== "KILLED") txn.moveAttempt("RUNNING");
   attempt.endedAt = txn.now;
-  txn.moveAttempt(outcome);
+  txn.moveAttempt(outcome, reason);
   if (txn.state.run.status === "CREATED" && outcome !== "KILLED") txn.moveRun("RUNNING");
   txn.state.run.endedAt = txn.now;
-  txn.moveRun(outcome);
+  txn.moveRun(outcome, reason);
 }

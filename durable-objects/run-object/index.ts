@@ -25,6 +25,7 @@ import {
   runView,
   type TransitionEffect,
   type AppendJobsResult,
+  type GroupCall,
 } from "../../domain/run-engine/index.ts";
 import { MAX_ARTIFACT_BYTES, MAX_LOG_CHUNK_BYTES } from "../../domain/limits.ts";
 import { isTerminal } from "../../domain/states.ts";
@@ -44,6 +45,7 @@ import { jobAttemptOfLog, JobLogs, type LogRead } from "./job-logs.ts";
 import { DatasetTriggerOutbox } from "./dataset-trigger-outbox.ts";
 import { LineageExtension, type LineageListing } from "./lineage.ts";
 import { CommitStatusExtension, type StatusTarget } from "./commit-statuses.ts";
+import { ConcurrencyOutbox } from "./concurrency-outbox.ts";
 import { prepareUpload } from "./pipeline-upload.ts";
 import { LOG_MIGRATIONS } from "./log-store.ts";
 import { RunLive } from "./live.ts";
@@ -98,7 +100,7 @@ export class RunObject extends LiveObject {
       datasetTriggers.enqueue(events, committed.state),
     );
     this.statuses = new CommitStatusExtension(this.sql, env);
-    this.extensions = [this.live, this.lineage, datasetTriggers, this.statuses];
+    this.extensions = [this.live, this.lineage, datasetTriggers, this.statuses, new ConcurrencyOutbox(this.sql, env)];
     void ctx.blockConcurrencyWhile(async () => {
       this.migrateStorage();
       this.state = loadRun(this.sql);
@@ -231,6 +233,11 @@ export class RunObject extends LiveObject {
     return ok(this.view(this.state!));
   }
 
+  /** The project's concurrency groups grant or supersede a claim of this run; a deleted run holds nothing. */
+  async groupCall(call: GroupCall): Promise<Result<"held" | "released">> {
+    return this.state ? this.commit(engine.groupCall(this.state, this.engineContext(), call)) : ok("released");
+  }
+
   /**
    * Deletes the run (DELETE /api/v1/runs/:run, retention): its R2 objects, then all its storage
    * (state, history, logs, artifacts' records, lineage rows, outboxes) and its alarm. Refused
@@ -331,7 +338,7 @@ export class RunObject extends LiveObject {
   async appendLog(jobAttemptId: string, token: string, seq: number, offset: number, data: Uint8Array) {
     const auth = await this.authorize(jobAttemptId, token, true);
     if (!auth.ok) return auth;
-    const jobAttempt = this.findJobAttempt(jobAttemptId)!;
+    const jobAttempt = locateJobAttempt(this.state!, jobAttemptId)!.jobAttempt;
     const ended = isTerminal(jobAttempt.status);
     const { result, stored } = this.logs.append(jobAttemptId, seq, offset, data, Date.now(), ended);
     if (stored) {
@@ -389,10 +396,6 @@ export class RunObject extends LiveObject {
     const auth = await this.authorize(jobAttemptId, token);
     if (!auth.ok) return auth;
     return ok(this.artifacts.byName(jobAttemptId, name));
-  }
-
-  private findJobAttempt(jobAttemptId: string) {
-    return this.state ? locateJobAttempt(this.state, jobAttemptId)?.jobAttempt : undefined;
   }
 
   // ── logs for people ──────────────────────────────────────────────────────────────────────

@@ -82,6 +82,7 @@ const cases: Case[] = [
   { route: "GET /api/v1/projects/{project}/pipelines", need: "read", call: (t) => api("GET", `/api/v1/projects/${P}/pipelines`, { token: t }) },
   { route: "GET /api/v1/projects/{project}/pipelines/{pipeline}/trends", need: "read", call: (t) => api("GET", `/api/v1/projects/${P}/pipelines/build/trends`, { token: t }) },
   { route: "GET /api/v1/projects/{project}/branches", need: "read", call: (t) => api("GET", `/api/v1/projects/${P}/branches`, { token: t }) },
+  { route: "GET /api/v1/projects/{project}/concurrency-groups", need: "read", call: (t) => api("GET", `/api/v1/projects/${P}/concurrency-groups`, { token: t }) },
   { route: "GET /api/v1/projects/{project}/pipelines/{pipeline}", need: "read", call: (t) => api("GET", `/api/v1/projects/${P}/pipelines/build`, { token: t }) },
   { route: "GET /api/v1/projects/{project}/secrets", need: "read", call: (t) => api("GET", `/api/v1/projects/${P}/secrets`, { token: t }) },
   { route: "GET /api/v1/projects/{project}/webhook-deliveries", need: "read", call: (t) => api("GET", `/api/v1/projects/${P}/webhook-deliveries`, { token: t }) },
