@@ -76,7 +76,7 @@ function intentsOf(state: RunState, effects: readonly Effect[]): Intent[] {
       intents.push({ runId: subject.jobAttempt.id, type: "RUNNING", at, status: "RUNNING", reason: null, subject, step: effect.stepId });
       continue;
     }
-    if (effect.type === "awaitingApproval" || effect.type === "awaitingGroup") {
+    if (effect.type === "awaitingApproval" || (effect.type === "awaitingGroup" && effect.group !== null)) {
       // An approval job waits for a person, a job for its concurrency group: OTHER, before its START.
       const subject = findJobAttempt(state, effect.jobAttemptId);
       if (!subject || subject.kind !== "job_attempt") continue;

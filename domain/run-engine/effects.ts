@@ -54,8 +54,11 @@ export type Effect =
   | { type: "progress"; jobAttemptId: string; stepId: string }
   /** An approval job started waiting for a person (OpenLineage OTHER). */
   | { type: "awaitingApproval"; jobAttemptId: string }
-  /** A job attempt started waiting for its run's or its own concurrency group (OpenLineage OTHER). */
-  | { type: "awaitingGroup"; jobAttemptId: string; group: string }
+  /**
+   * A job attempt started waiting for its run's or its own concurrency group (OpenLineage OTHER,
+   * the live feed's `waiting`), or stopped waiting for it (`group` null: granted, or ended).
+   */
+  | { type: "awaitingGroup"; jobAttemptId: string; group: string | null }
   /**
    * Ask the project's ConcurrencyGroupsObject for a group (`acquire`), or give it back
    * (`release`). `holder` is the run attempt's id (pipeline-level) or the job's id (job-level).

@@ -4,6 +4,7 @@
  */
 import { isTerminal, summarize } from "../states.ts";
 import type { Pipeline, PipelineJob } from "../pipeline/types.ts";
+import { waitedGroup } from "../pipeline/concurrency.ts";
 import { groupWaitOf } from "./concurrency.ts"; // a cycle of functions only, called after both load
 import { decideJob } from "./job-conditions.ts";
 import { AWAITING_APPROVAL, isSkipped, type JobAttemptState, type JobState, jobQueue, jobStatus, latestJobAttempt, type StepState } from "./model.ts";
@@ -119,9 +120,10 @@ export function enqueueReadyJobs(txn: Txn): void {
       byKey.set(job.key, job);
       const latest = latestJobAttempt(job)!;
       if (rewait) {
+        const [before, after] = [waitedGroup(job.waitingOn), waitedGroup(waitingOn)];
+        if (before !== after) txn.effects.push({ type: "awaitingGroup", jobAttemptId: latest.id, group: after });
         job.waitingOn = waitingOn;
         txn.touchJob(job);
-        if (group) txn.effects.push({ type: "awaitingGroup", jobAttemptId: latest.id, group: group.join() });
       }
       if (awaiting && latest.awaitingSince == null) {
         latest.awaitingSince = txn.now;

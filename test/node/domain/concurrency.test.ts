@@ -77,6 +77,8 @@ describe("concurrency groups in the engine", () => {
     expect(granted.ok && granted.value).toBe("held");
     expect(d.queued()).toEqual(["build"]);
     expect(d.job("build").waitingOn).toEqual([]);
+    // The live feed's `waiting` rows: began waiting for the group, and stopped.
+    expect(d.effects.filter((e) => e.type === "awaitingGroup").map((e) => e.type === "awaitingGroup" && e.group)).toEqual(["deploy-main", null]);
     d.runJob("build");
     expect(claims(d)).toHaveLength(1); // still held between jobs
     d.runJob("deploy");
