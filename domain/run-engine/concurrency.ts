@@ -12,7 +12,7 @@
  */
 import { groupWait, renderGroup } from "../pipeline/concurrency.ts";
 import type { PipelineJob } from "../pipeline/types.ts";
-import { isTerminal } from "../states.ts";
+import { isTerminal, type Reason } from "../states.ts";
 import { cancelRun, stopJob } from "./control.ts";
 import { runContext } from "./job-conditions.ts";
 import { enqueueReadyJobs } from "./jobs-graph.ts";
@@ -20,7 +20,7 @@ import { type ConcurrencyClaim, type JobState, jobStatus, type RunAttemptState, 
 import type { Txn } from "./txn.ts";
 
 /** The reason a run (job) cancelled by a newer one of its group ends with. */
-export const SUPERSEDED = "superseded";
+export const SUPERSEDED: Reason = "superseded";
 
 function params(state: RunState): Record<string, string> {
   const defaults = Object.entries(state.run.definition.params).flatMap(([name, p]) => (p.default === undefined ? [] : [[name, p.default]]));

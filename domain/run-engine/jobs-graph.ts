@@ -5,7 +5,7 @@
 import { isTerminal, summarize } from "../states.ts";
 import type { Pipeline, PipelineJob } from "../pipeline/types.ts";
 import { waitedGroup } from "../pipeline/concurrency.ts";
-import { groupWaitOf } from "./concurrency.ts"; // a cycle of functions only, called after both load
+import { groupWaitOf, SUPERSEDED } from "./concurrency.ts"; // a cycle of functions only, called after both load
 import { decideJob } from "./job-conditions.ts";
 import { AWAITING_APPROVAL, isSkipped, type JobAttemptState, type JobState, jobQueue, jobStatus, latestJobAttempt, type StepState } from "./model.ts";
 import type { Txn } from "./txn.ts";
@@ -191,7 +191,7 @@ export function finishAttemptIfDone(txn: Txn): void {
   const counted = attempt.jobs.map((job, i) => (isSkipped(job) ? "SUCCESS" : statuses[i]!));
   const outcome = attempt.status === "KILLING" ? "KILLED" : summarize(counted);
   // A run cancelled by a newer one of its concurrency group ends saying so (lineage: ABORT, superseded).
-  const reason = outcome === "KILLED" && attempt.concurrency?.supersededBy ? "superseded" : undefined;
+  const reason = outcome === "KILLED" && attempt.concurrency?.supersededBy ? SUPERSEDED : undefined;
   if (attempt.status === "CREATED" && outcome !== "KILLED") txn.moveAttempt("RUNNING");
   attempt.endedAt = txn.now;
   txn.moveAttempt(outcome, reason);

@@ -4,6 +4,7 @@
 // the next job, cancel-in-progress in a concurrency group, an exit code outside
 // `retries.exit-codes` not retried, and one job of a SUCCESS run re-run with the others kept.
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import type { JobView, RunView } from "../../domain/views.ts";
 import { type AgentProcess, type ControlPlane, startAgent, startControlPlane, stopAll, waitFor } from "./harness.ts";
 
 let cp: ControlPlane;
@@ -32,8 +33,7 @@ async function trigger(pipeline: string, body: Record<string, unknown> = {}): Pr
   return started.json.id as string;
 }
 
-// biome-ignore lint/suspicious/noExplicitAny: the run view as JSON
-type Run = any;
+type Run = RunView;
 
 async function runUntil(runId: string, what: string, done: (run: Run) => boolean): Promise<Run> {
   return waitFor(what, async () => {
@@ -43,7 +43,7 @@ async function runUntil(runId: string, what: string, done: (run: Run) => boolean
 }
 
 const ended = (runId: string) => runUntil(runId, `run ${runId} to end`, (run) => TERMINAL.includes(run.status));
-const jobOf = (run: Run, key: string) => run.attempts[run.attempt - 1].jobs.find((j: { key: string }) => j.key === key);
+const jobOf = (run: Run, key: string): JobView => run.attempts[run.attempt - 1]!.jobs.find((j) => j.key === key)!;
 
 async function logOf(runId: string, job: string): Promise<string> {
   const res = await fetch(`${cp.url}/api/v1/runs/${runId}/jobs/${encodeURIComponent(job)}/log`, { headers: { authorization: `Bearer ${cp.adminToken}` } });
@@ -77,7 +77,7 @@ jobs:
     expect(jobOf(run, "cleanup").status).toBe("SUCCESS");
     expect(await logOf(runId, "cleanup")).toContain("cleaned up");
     expect(jobOf(run, "release-only").status).toBe("KILLED");
-    expect(jobOf(run, "release-only").attempts[0].reason).toBe("skipped");
+    expect(jobOf(run, "release-only").attempts[0]!.reason).toBe("skipped");
   });
 
   it("a 2×2 matrix with one exclusion runs 3 jobs, each with its combination", async () => {
@@ -94,13 +94,13 @@ jobs:
     const runId = await trigger("matrix");
     const run = await ended(runId);
     expect(run.status).toBe("SUCCESS");
-    const jobs = run.attempts[0].jobs;
-    expect(jobs.map((j: { matrix: unknown }) => j.matrix)).toEqual([
+    const jobs = run.attempts[0]!.jobs;
+    expect(jobs.map((j) => j.matrix)).toEqual([
       { os: "linux", node: "20" },
       { os: "linux", node: "22" },
       { os: "mac", node: "22" },
     ]);
-    expect(await logOf(runId, jobs[2].key)).toContain("on mac with node 22");
+    expect(await logOf(runId, jobs[2]!.key)).toContain("on mac with node 22");
   });
 
   it("an approval's input, given through the API, reaches the next job", async () => {
@@ -143,11 +143,11 @@ jobs:
     const newer = await trigger("deploy");
     const olderRun = await ended(older);
     expect(olderRun.status).toBe("KILLED");
-    expect(jobOf(olderRun, "ship").attempts[0].reason).toBe("superseded");
-    expect(olderRun.attempts[0].concurrency.supersededBy.runId).toBe(newer);
+    expect(jobOf(olderRun, "ship").attempts[0]!.reason).toBe("superseded");
+    expect(olderRun.attempts[0]!.concurrency?.supersededBy?.runId).toBe(newer);
     const newerRun = await ended(newer);
     expect(newerRun.status).toBe("SUCCESS");
-    expect(newerRun.attempts[0].concurrency).toMatchObject({ group: "deploy-main", status: "released" });
+    expect(newerRun.attempts[0]!.concurrency).toMatchObject({ group: "deploy-main", status: "released" });
   });
 
   it("an exit code outside retries.exit-codes is not retried, and the attempt says why", async () => {
@@ -165,7 +165,7 @@ jobs:
     expect(run.status).toBe("FAILED");
     const flaky = jobOf(run, "flaky");
     expect(flaky.attempts).toHaveLength(1);
-    expect(flaky.attempts[0].retry).toBe("not retried: exit code 3 is not in retries.exit-codes (75)");
+    expect(flaky.attempts[0]!.retry).toBe("not retried: exit code 3 is not in retries.exit-codes (75)");
   });
 
   it("one job of a SUCCESS run is re-run; the others carry over with their outputs", async () => {
@@ -191,7 +191,7 @@ jobs:
     expect(rerun.status, rerun.text).toBe(201);
     const run = await runUntil(runId, "attempt 2 to end", (r) => r.attempt === 2 && TERMINAL.includes(r.status));
     expect(run.status).toBe("SUCCESS");
-    expect(run.attempts[1].rerunJobs).toEqual(["publish"]);
+    expect(run.attempts[1]!.rerunJobs).toEqual(["publish"]);
     const build = jobOf(run, "build");
     expect(build.reused).toMatchObject({ attempt: 1 });
     expect(build.outputs).toEqual({ version: "1.2.3" });

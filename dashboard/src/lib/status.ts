@@ -16,7 +16,7 @@ export function statusLook(state: State, reason?: string | null, waitingOn: read
   if (group !== null) return { label: `Waiting for ${group}`, tone: "queued" };
   if (state === "CREATED" && waitingOn.join() === "approval") return { label: "Waiting for approval", tone: "queued" };
   // Cancelled by a newer run of its concurrency group (cancel-in-progress).
-  if (state === "KILLED" && reason === "superseded") return { label: "Superseded", tone: "cancelled" };
+  if (state === "KILLED" && reason === ("superseded" satisfies Reason)) return { label: "Superseded", tone: "cancelled" };
   if (state === "KILLED" && reason === ("needs_failed" satisfies Reason)) return { label: "Not run", tone: "notrun" };
   // Its `if:` was false: not a failure nor a cancel (docs/state-machine.md, "Conditions").
   if (state === "KILLED" && reason === ("skipped" satisfies Reason)) return { label: "Skipped", tone: "notrun" };
