@@ -67,6 +67,9 @@ describe("concurrency groups", () => {
       },
     ]);
     expect((await claim(second.token, 0)).status).toBe(204);
+    // The queue page's view: every visible project with a run going.
+    const active = (await api("GET", "/api/v1/queue/groups")).json.items.filter((g: { project: string }) => g.project === slug);
+    expect(active).toEqual([{ project: slug, ...groups.json.items[0] }]);
 
     await runClaimed(first, "SUCCESS");
     // The group passes to the waiter once the holder's release reaches the group object.
