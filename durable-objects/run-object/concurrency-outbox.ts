@@ -22,6 +22,11 @@ const SAFETY_RETRY_MS = 1000;
 type GroupEffect = Extract<Effect, { type: "concurrency" }>;
 type Op = GroupEffect & { runId: string; runNumber: number };
 
+/** Whether a call to the group object is still undelivered: the run is not deleted until it is (its group would stay held). */
+export function hasGroupCalls(sql: SqlStorage): boolean {
+  return sql.exec("SELECT 1 FROM concurrency_outbox LIMIT 1").toArray().length > 0;
+}
+
 export class ConcurrencyOutbox implements RunExtension {
   readonly migrations = { name: "concurrency", statements: MIGRATIONS };
   private readonly status: OutboxStatus;
@@ -57,7 +62,7 @@ export class ConcurrencyOutbox implements RunExtension {
   }
 
   private hasRows(): boolean {
-    return this.sql.exec("SELECT 1 FROM concurrency_outbox LIMIT 1").toArray().length > 0;
+    return hasGroupCalls(this.sql);
   }
 
   private backingOff(now: number): boolean {

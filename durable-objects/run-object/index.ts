@@ -45,7 +45,7 @@ import { jobAttemptOfLog, JobLogs, type LogRead } from "./job-logs.ts";
 import { DatasetTriggerOutbox } from "./dataset-trigger-outbox.ts";
 import { LineageExtension, type LineageListing } from "./lineage.ts";
 import { CommitStatusExtension, type StatusTarget } from "./commit-statuses.ts";
-import { ConcurrencyOutbox } from "./concurrency-outbox.ts";
+import { ConcurrencyOutbox, hasGroupCalls } from "./concurrency-outbox.ts";
 import { prepareUpload } from "./pipeline-upload.ts";
 import { LOG_MIGRATIONS } from "./log-store.ts";
 import { RunLive } from "./live.ts";
@@ -247,6 +247,7 @@ export class RunObject extends LiveObject {
     if (this.state && !isTerminal(this.state.run.status)) {
       return fail(409, "run_active", `run #${this.state.run.number} is ${this.state.run.status}; cancel it and wait for it to end before deleting it`);
     }
+    if (this.state && hasGroupCalls(this.sql)) return fail(409, "run_active", "the run is still giving back its concurrency group; try again in a minute");
     const objects = await removeRun(this.ctx, this.env.ARTIFACTS, this.state?.run.id ?? runId);
     this.state = null;
     // Empty tables again, so a flush this instance already scheduled (live fan-out, outboxes) finds nothing rather than no table.
