@@ -108,6 +108,39 @@ describe("concurrency groups", () => {
     expect((await getRun(newer)).status).toBe("SUCCESS");
   });
 
+  it("a job's own group (templated by its matrix) passes to the next run's job when the holder's run is cancelled", async () => {
+    const slug = "group-job";
+    await projectWithPipeline(
+      slug,
+      `name: build
+jobs:
+  migrate:
+    matrix: { db: [main] }
+    concurrency: "db-\${{ matrix.db }}"
+    runs-on: [${slug}]
+    steps: [{ id: m, run: ./migrate.sh }]
+`,
+    );
+    const agent = await agentWith(slug);
+    const first = await trigger(slug);
+    const held = await claimNext(agent.token);
+    expect(held.run.id).toBe(first);
+    const second = await trigger(slug);
+    const waiting = await eventually(async () => {
+      const job = jobOf(await getRun(second), "migrate (main)");
+      expect(job.waitingOn).toEqual(["concurrency: db-main"]);
+      return job;
+    });
+    expect(waiting.concurrency).toMatchObject({ group: "db-main", status: "waiting" });
+    // The first run is cancelled: its job ends when its agent confirms, and the group passes on.
+    expect((await api("POST", `/api/v1/runs/${first}/cancel`)).status).toBe(200);
+    expect((await job(held.token, held.job.attemptId).finish({ status: "KILLED", outputs: {} })).status).toBe(200);
+    const next = await claimNext(agent.token);
+    expect([next.run.id, next.job.key]).toEqual([second, "migrate (main)"]);
+    await runClaimed(next, "SUCCESS");
+    expect(jobOf(await getRun(second), "migrate (main)").concurrency).toMatchObject({ status: "released" });
+  });
+
   it("refuses a pipeline whose group uses what a group cannot", async () => {
     const res = await api("POST", "/api/v1/projects", { body: { slug: "group-bad" } });
     expect(res.status, res.text).toBe(201);
