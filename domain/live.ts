@@ -74,7 +74,20 @@ export interface LiveProgress {
   metrics: { name: string; kind: "counter" | "duration"; value: number }[];
 }
 
-export type RunLiveEvent = LiveTransition | LiveLog | LiveProgress;
+/** A job not started began or stopped waiting for its concurrency group: `waitingOn` as it is now. */
+export interface LiveWaiting {
+  seq: number;
+  kind: "waiting";
+  at: string;
+  jobKey: string;
+  jobAttemptId: string;
+  runAttempt: number;
+  jobAttempt: number;
+  /** `["concurrency: <group>"]` while it waits for the group; what it waits on next otherwise. */
+  waitingOn: string[];
+}
+
+export type RunLiveEvent = LiveTransition | LiveLog | LiveProgress | LiveWaiting;
 
 // ── queue stream ───────────────────────────────────────────────────────────────────────────
 

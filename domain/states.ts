@@ -108,6 +108,7 @@ export const REASONS = {
   rerun_jobs: "the run was re-run (the jobs named, and their dependants)",
   gate_breached: "a metric gate of the job was breached (domain/pipeline/gates.ts): WARNING, or FAILED with fail: true",
   skipped: "the job's or step's `if:` was false: shown as \"Skipped\"; neither a failure nor a cancel",
+  superseded: "a newer run of its concurrency group, with cancel-in-progress, cancelled it: shown as \"Superseded\"",
   // reported by the agent
   step_failed: "a step failed (and was not continue-on-error)",
   steps_not_run: "steps did not run (their needs failed or the job stopped)",

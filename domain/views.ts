@@ -70,6 +70,18 @@ export const JobAttemptView = z
   })
   .meta({ id: "JobAttempt" });
 
+export const ConcurrencyView = z
+  .object({
+    group: z.string().describe("the group's name, rendered"),
+    cancelInProgress: z.boolean(),
+    status: z.enum(["waiting", "held", "released"]).describe("waiting for the group, holding it, or given it back (ended)"),
+    supersededBy: z
+      .object({ runId: z.string(), runNumber: z.number().int() })
+      .nullable()
+      .describe("cancel-in-progress: the newer run that cancelled this one (reason `superseded`)"),
+  })
+  .meta({ id: "ConcurrencyClaim" });
+
 export const JobView = z
   .object({
     id: z.string(),
@@ -102,6 +114,7 @@ export const JobView = z
       .object({ attempt: z.number().int(), jobId: z.string() })
       .nullable()
       .describe("set when a failed-only re-run kept this job's result from an earlier attempt"),
+    concurrency: ConcurrencyView.nullable().describe("the job's own `concurrency:` group, once it asked for it"),
     attempts: z.array(JobAttemptView),
   })
   .meta({ id: "Job" });
@@ -113,6 +126,8 @@ export const RunAttemptView = z
     status: StateSchema,
     failedOnly: z.boolean(),
     rerunJobs: z.array(z.string()).nullable().describe("a re-run of chosen jobs: the jobs named (they and their dependants ran again)"),
+    waitingOn: z.array(z.string()).describe('["concurrency: <group>"] while the attempt waits for its pipeline\'s group; else []'),
+    concurrency: ConcurrencyView.nullable().describe("the pipeline's `concurrency:` group as this attempt claimed it"),
     createdAt: z.string(),
     startedAt: Time,
     endedAt: Time,

@@ -12,3 +12,8 @@ export function runStub(env: Env, runId: string) {
 export function dispatcherStub(env: Env, queue: string = DEFAULT_QUEUE) {
   return env.DISPATCHER.get(env.DISPATCHER.idFromName(queue));
 }
+
+/** A project's concurrency groups (durable-objects/concurrency-groups), by the project's id. */
+export function concurrencyGroupsStub(env: Env, projectId: string) {
+  return env.CONCURRENCY_GROUPS.get(env.CONCURRENCY_GROUPS.idFromName(projectId));
+}

@@ -17,6 +17,7 @@ import { artifactRoutes } from "./routes/artifacts.ts";
 import { projectRoutes } from "./routes/projects.ts";
 import { queueRoutes } from "./routes/queue.ts";
 import { queueInsightRoutes } from "./routes/queue-insight.ts";
+import { concurrencyGroupRoutes } from "./routes/concurrency-groups.ts";
 import { historyRoutes } from "./routes/history.ts";
 import { queueRegistryRoutes } from "./routes/queues/index.ts";
 import { runRoutes } from "./routes/runs.ts";
@@ -102,6 +103,7 @@ export function createApp() {
     secretRoutes,
     queueRoutes,
     queueInsightRoutes,
+    concurrencyGroupRoutes,
     historyRoutes,
     queueRegistryRoutes,
     agentApiRoutes,

@@ -6,6 +6,7 @@ import { scheduledTick } from "./services/scheduler.ts";
 
 export { RunObject } from "../durable-objects/run-object/index.ts";
 export { DispatcherObject } from "../durable-objects/dispatcher/index.ts";
+export { ConcurrencyGroupsObject } from "../durable-objects/concurrency-groups/index.ts";
 
 const app = createApp();
 

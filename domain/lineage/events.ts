@@ -85,12 +85,13 @@ function intentsOf(state: RunState, effects: readonly Effect[]): Intent[] {
       intents.push({ runId: subject.jobAttempt.id, type: "RUNNING", at, status: "RUNNING", reason: null, subject, step: effect.stepId });
       continue;
     }
-    if (effect.type === "awaitingApproval") {
-      // An approval job waits for a person: OTHER, before its START (when someone decides).
+    if (effect.type === "awaitingApproval" || (effect.type === "awaitingGroup" && effect.group !== null)) {
+      // An approval job waits for a person, a job for its concurrency group: OTHER, before its START.
       const subject = findJobAttempt(state, effect.jobAttemptId);
       if (!subject || subject.kind !== "job_attempt") continue;
-      const at = subject.jobAttempt.awaitingSince ?? subject.jobAttempt.createdAt;
-      intents.push({ runId: subject.jobAttempt.id, type: "OTHER", at, status: "CREATED", reason: "awaiting_approval", subject });
+      const approval = effect.type === "awaitingApproval";
+      const at = approval ? (subject.jobAttempt.awaitingSince ?? subject.jobAttempt.createdAt) : subject.jobAttempt.createdAt;
+      intents.push({ runId: subject.jobAttempt.id, type: "OTHER", at, status: "CREATED", reason: approval ? "awaiting_approval" : "awaiting_concurrency", subject });
       continue;
     }
     if (effect.type !== "transition" || (effect.entity !== "run_attempt" && effect.entity !== "job_attempt")) continue;

@@ -2,6 +2,7 @@
 import { withoutHashFiles } from "../caches.ts";
 import { parseTemplates, type Template } from "../templates.ts";
 import { DEFAULT_QUEUE } from "../queues.ts";
+import { concurrencySpec } from "./concurrency.ts";
 import { type MetricGate, normaliseGates } from "./gates.ts";
 import { reportRefusedQueues } from "./queue-check.ts";
 import { checkCondition, type ConditionScope } from "./conditions.ts";
@@ -31,11 +32,23 @@ export interface Scope {
   /** Jobs whose outputs are available; null: `needs.*` is refused here. */
   needs: Set<string> | null;
   secrets: boolean;
+  secretsWhy?: string;
+  needsWhy?: string;
   /** The job's matrix keys (none: `matrix.*` is refused). */
   matrix?: ReadonlySet<string>;
 }
 
 export type Report = (path: Path, message: string, at?: "key" | "value", template?: Parameters<Locator["at"]>[2]) => void;
+
+/** A concurrency group is rendered before any job runs: no step or job outputs, no secrets. */
+const GROUP_SCOPE: Scope = {
+  steps: null,
+  stepsWhy: "a concurrency group is chosen before the job runs",
+  needs: null,
+  needsWhy: "a concurrency group is chosen before the job runs, so needs.* is not known yet",
+  secrets: false,
+  secretsWhy: "a concurrency group is shown to everyone who can read the project",
+};
 
 function unknown(what: string, name: string, candidates: string[]): string {
   const guess = closestMatch(name, candidates);
@@ -74,6 +87,8 @@ export class Normaliser {
     const { file } = this;
     const stepsWhy = "step outputs are not available in the pipeline's env";
     this.env(file.env ?? {}, ["env"], { steps: null, stepsWhy, needs: null, secrets: true });
+    const group = concurrencySpec(file.concurrency);
+    if (group) this.templates(group.group, ["concurrency", "group"], GROUP_SCOPE);
     const written = this.jobKeys.map((key) => this.job(key, file.jobs[key]!));
     if (options.queueRefusal) reportRefusedQueues(file, written, options.queueRefusal, (path, message) => this.fault(path, message));
     reportCycles(
@@ -110,6 +125,7 @@ export class Normaliser {
         ...(on?.dataset !== undefined && { dataset: on.dataset }),
       },
       jobs,
+      ...(group && { concurrency: group }),
     };
   }
 
@@ -203,6 +219,8 @@ export class Normaliser {
     const retry = retryPolicyOf(job.retries);
     for (const [path, message] of retry.problems) this.fault(at("retries", ...path), message);
     const approval = approvalSpec(job);
+    const group = concurrencySpec(job.concurrency);
+    if (group) this.templates(group.group, at("concurrency", "group"), { ...GROUP_SCOPE, matrix });
     // Cache keys: ordinary templates (no step outputs: the key is needed before the first step), plus hashFiles(...).
     const caches = (job.cache ?? []).map((c, i) => {
       const cacheScope: Scope = { steps: null, needs: jobNeeds, secrets: false, stepsWhy: "a cache key is rendered before the first step" };
@@ -229,6 +247,7 @@ export class Normaliser {
       caches,
       lineage: { inputs: datasets(job.lineage?.inputs), outputs: datasets(job.lineage?.outputs) },
       ...this.gates(job, ids, at),
+      ...(group && { concurrency: group }),
     };
   }
 
@@ -285,7 +304,7 @@ export class Normaliser {
         if (!scope.steps.has(name)) return `step "${name}" does not run before this one; add it to this step's needs`;
         return null;
       case "needs":
-        if (!scope.needs) return "needs.* is only available inside a job";
+        if (!scope.needs) return scope.needsWhy ?? "needs.* is only available inside a job";
         if (!this.jobOutputs.has(name)) return unknown("job", name, this.knownJobs);
         if (!scope.needs.has(name)) return `job "${name}" is not in this job's needs; add it there`;
         if (this.file.jobs[name]?.matrix) return `job "${name}" has a matrix: its outputs are per instance, and needs.* cannot name one`;
@@ -294,7 +313,7 @@ export class Normaliser {
       case "params":
         return Object.hasOwn(this.params, name) ? null : `unknown param "${name}"; declare it under params:`;
       case "secrets":
-        return scope.secrets ? null : "secrets may not be copied into job outputs";
+        return scope.secrets ? null : (scope.secretsWhy ?? "secrets may not be copied into job outputs");
       case "run":
         return null;
       case "matrix":

@@ -18,6 +18,7 @@ import { QUEUE_NAME_PATTERN, QUEUE_NAME_RULE } from "../queues.ts";
 import { IDENTIFIER } from "../templates.ts";
 import { cronProblem } from "../triggers/schedule.ts";
 import { parseDuration } from "./duration.ts";
+import { MAX_GROUP_LENGTH } from "./concurrency.ts";
 import { GatesSchema } from "./gates.ts";
 import { APPROVAL_INPUT_TYPES, PIPELINE_DEFAULTS, RETRY_CAUSES } from "./types.ts";
 
@@ -307,11 +308,21 @@ const approvalDefaults = (value: unknown) => {
 
 const queueName = z.string().regex(QUEUE_NAME_PATTERN, QUEUE_NAME_RULE);
 
+/** `concurrency: deploy` is shorthand for `concurrency: {group: deploy}` (concurrency.ts). */
+const concurrency = z.preprocess(
+  (value) => (typeof value === "string" ? { group: value } : value),
+  strict({
+    group: text.pipe(z.string().max(MAX_GROUP_LENGTH, `at most ${MAX_GROUP_LENGTH} characters`)),
+    "cancel-in-progress": z.boolean().nullish(),
+  }),
+);
+
 export const JobSchema = strict({
   queue: queueName.nullish(),
   type: z.enum(["approval"], { error: 'the only job type is "approval" (leave type out for a job with steps)' }).nullish(),
   approval: approval.nullish(),
   matrix: matrix.nullish(),
+  concurrency: concurrency.nullish(),
   "runs-on": oneOrMany(runsOnLabel).refine((labels) => labels.length > 0, "list at least one label").refine(
     (labels) => labels.length <= 50,
     "at most 50 labels",
@@ -340,6 +351,7 @@ export const PipelineFileSchema = strict({
   params: z.record(identifier("a param name"), param).nullish(),
   on: triggers.nullish(),
   queue: queueName.nullish(),
+  concurrency: concurrency.nullish(),
   jobs: z
     .record(identifier("a job key"), z.preprocess(approvalDefaults, JobSchema))
     .refine((jobs) => Object.keys(jobs).length > 0, "define at least one job"),

@@ -5,6 +5,7 @@
  */
 import type { DatasetTrigger } from "../triggers/dataset.ts";
 
+import type { ConcurrencySpec } from "./concurrency.ts";
 import type { MetricGate } from "./gates.ts";
 import type { JobCache } from "../caches.ts";
 
@@ -84,6 +85,8 @@ export interface PipelineJob {
   lineage: { inputs: Dataset[]; outputs: Dataset[] };
   /** Metric gates (gates.ts); absent when the job has none (and in definitions stored before gates existed). */
   gates?: MetricGate[];
+  /** `concurrency:` of the job (concurrency.ts); absent without one. */
+  concurrency?: ConcurrencySpec;
 }
 
 export const APPROVAL_INPUT_TYPES = ["string", "number", "boolean"] as const;
@@ -117,6 +120,8 @@ export interface Pipeline {
   on: PipelineTriggers;
   /** In file order. */
   jobs: PipelineJob[];
+  /** `concurrency:` of the whole run (concurrency.ts); absent without one. */
+  concurrency?: ConcurrencySpec;
 }
 
 /** One thing wrong with a pipeline file, located for the person who wrote it. */

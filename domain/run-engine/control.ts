@@ -7,7 +7,6 @@ import { finishAttemptIfDone, jobNodes, killStepNotRun, enqueueReadyJobs, pipeli
 import { isSkipped, type JobState, jobQueue, jobStatus, latestJobAttempt } from "./model.ts";
 import type { Txn } from "./txn.ts";
 
-/** Stops one job: a queued one ends KILLED at once, a running one goes KILLING until its agent confirms. */
 /** Queued job attempts to take out of their queues, by queue. */
 type Dequeued = Map<string, string[]>;
 
@@ -15,34 +14,38 @@ function pushDequeues(txn: Txn, dequeued: Dequeued): void {
   for (const [queue, jobAttemptIds] of dequeued) txn.effects.push({ type: "dequeue", queue, jobAttemptIds });
 }
 
-function cancelJob(txn: Txn, shared: JobState, dequeued: Dequeued): void {
+/**
+ * Stops one job: a queued one ends KILLED at once, a running one goes KILLING until its agent
+ * confirms. `reason`: `cancelled`, or `superseded` by a newer run of its concurrency group.
+ */
+function cancelJob(txn: Txn, shared: JobState, dequeued: Dequeued, reason = "cancelled"): void {
   const sharedLatest = latestJobAttempt(shared);
   if (!sharedLatest || isTerminal(sharedLatest.status) || sharedLatest.status === "KILLING") return;
   const job = txn.own(shared);
   const latest = latestJobAttempt(job)!;
   if (latest.status === "CREATED") {
     if (latest.queuedAt !== null) dequeued.set(jobQueue(job), [...(dequeued.get(jobQueue(job)) ?? []), latest.id]);
-    txn.moveJobAttempt(job, latest, "KILLED", "cancelled");
+    txn.moveJobAttempt(job, latest, "KILLED", reason);
     latest.endedAt = txn.now;
-    for (const step of latest.steps) killStepNotRun(txn, job, latest, step, "cancelled");
+    for (const step of latest.steps) killStepNotRun(txn, job, latest, step, reason);
     return;
   }
-  txn.moveJobAttempt(job, latest, "KILLING", "cancelled");
+  txn.moveJobAttempt(job, latest, "KILLING", reason);
   latest.killingSince = txn.now;
 }
 
 /** Cancels the current attempt: every job not yet over is stopped. Idempotent while cancelling. */
-export function cancelRun(txn: Txn): void {
+export function cancelRun(txn: Txn, reason = "cancelled"): void {
   const attempt = txn.attempt;
   if (isTerminal(attempt.status)) {
     refuse(409, "run_finished", `run #${txn.state.run.number} already ended ${attempt.status}; there is nothing to cancel`);
   }
   if (attempt.status === "KILLING") return;
   const dequeued: Dequeued = new Map();
-  for (const job of attempt.jobs) cancelJob(txn, job, dequeued);
+  for (const job of attempt.jobs) cancelJob(txn, job, dequeued, reason);
   pushDequeues(txn, dequeued);
-  txn.moveAttempt("KILLING", "cancelled");
-  if (txn.state.run.status !== "KILLING") txn.moveRun("KILLING", "cancelled");
+  txn.moveAttempt("KILLING", reason);
+  if (txn.state.run.status !== "KILLING") txn.moveRun("KILLING", reason);
   finishAttemptIfDone(txn);
 }
 
@@ -64,6 +67,15 @@ export function cancelJobs(txn: Txn, jobAttemptIds: string[]): string[] {
   enqueueReadyJobs(txn);
   finishAttemptIfDone(txn);
   return cancelled;
+}
+
+/** Stops one job of the current attempt with `reason`; the jobs that need it are decided, the attempt may end. */
+export function stopJob(txn: Txn, shared: JobState, reason: string): void {
+  const dequeued: Dequeued = new Map();
+  cancelJob(txn, shared, dequeued, reason);
+  pushDequeues(txn, dequeued);
+  enqueueReadyJobs(txn);
+  finishAttemptIfDone(txn);
 }
 
 /** What a re-run runs again: all jobs (the default), the failed ones, or the jobs named. */

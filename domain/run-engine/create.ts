@@ -1,6 +1,7 @@
 /** Creating a run, and building the jobs of a new run attempt. */
 import type { PipelineJob } from "../pipeline/types.ts";
 import type { CommandResult } from "./effects.ts";
+import { claimRunGroup } from "./concurrency.ts";
 import { addJobAttempt, enqueueReadyJobs, finishAttemptIfDone } from "./jobs-graph.ts";
 import { type EngineContext, type JobState, jobReason, type RunAttemptState, type RunInfo, type RunState } from "./model.ts";
 import { Txn } from "./txn.ts";
@@ -46,6 +47,7 @@ export function openAttempt(txn: Txn, failedOnly: boolean, rerun: (key: string) 
   txn.state.attempts.push(attempt);
   txn.created("run_attempt", attempt.id);
   txn.touchAttempt(attempt);
+  claimRunGroup(txn, attempt);
 
   for (const def of txn.state.run.definition.jobs) {
     const job = newJob(txn, def);

@@ -53,7 +53,18 @@ export type Effect =
   /** A step reported metrics while running (OpenLineage RUNNING). */
   | { type: "progress"; jobAttemptId: string; stepId: string }
   /** An approval job started waiting for a person (OpenLineage OTHER). */
-  | { type: "awaitingApproval"; jobAttemptId: string };
+  | { type: "awaitingApproval"; jobAttemptId: string }
+  /**
+   * A job attempt started waiting for its run's or its own concurrency group (OpenLineage OTHER,
+   * the live feed's `waiting`), or stopped waiting for it (`group` null: granted, or ended).
+   */
+  | { type: "awaitingGroup"; jobAttemptId: string; group: string | null }
+  /**
+   * Ask the project's ConcurrencyGroupsObject for a group (`acquire`), or give it back
+   * (`release`). `holder` is the run attempt's id (pipeline-level) or the job's id (job-level).
+   */
+  | { type: "concurrency"; op: "acquire"; group: string; holder: string; cancelInProgress: boolean; label: string }
+  | { type: "concurrency"; op: "release"; group: string; holder: string };
 
 export interface EngineError {
   status: 400 | 404 | 409 | 410 | 413;

@@ -8,6 +8,7 @@ import type { CommandResult } from "./effects.ts";
 import { type AppendJobsInput, type AppendJobsResult, appendJobs } from "./append-jobs.ts";
 import { type ApprovalDecision, decideApproval } from "./approvals.ts";
 import { cancelJobs, cancelRun, rerun, type RerunOptions } from "./control.ts";
+import { applyGroupCall, type GroupCall } from "./concurrency.ts";
 import { type AssignInput, assignJob, finishJob, heartbeat, reissueToken, updateStep } from "./job-lifecycle.ts";
 import type { EngineContext, JobAttemptState, JobState, RunState, StepState } from "./model.ts";
 import { tick } from "./tick.ts";
@@ -20,6 +21,8 @@ export type { AssignInput } from "./job-lifecycle.ts";
 export type { RerunOptions } from "./control.ts";
 export type { ApprovalDecision } from "./approvals.ts";
 export { nextDeadline } from "./tick.ts";
+export { SUPERSEDED, type GroupCall } from "./concurrency.ts";
+export { groupWait } from "../pipeline/concurrency.ts";
 export { MAX_RUN_JOBS, MAX_UPLOAD_DEPTH, parseUpload, type AppendJobsInput, type AppendJobsResult } from "./append-jobs.ts";
 export { buildJobAssignment, type AssignmentOptions } from "./job-assignment.ts";
 export { runView, type HistoryIndex } from "./view.ts";
@@ -45,6 +48,9 @@ export const engine = {
   appendJobs: (state: RunState, ctx: EngineContext, input: AppendJobsInput): CommandResult<AppendJobsResult> =>
     runCommand(state, ctx, (t) => appendJobs(t, input)),
   tick: (state: RunState, ctx: EngineContext): CommandResult<void> => runCommand(state, ctx, (t) => tick(t)),
+  /** The project's ConcurrencyGroupsObject grants or supersedes a claim of this run (concurrency.ts). */
+  groupCall: (state: RunState, ctx: EngineContext, call: GroupCall): CommandResult<"held" | "released"> =>
+    runCommand(state, ctx, (t) => applyGroupCall(t, call)),
   /** A person approves or rejects the approval job `jobKey` (approvals.ts). */
   decideApproval: (state: RunState, ctx: EngineContext, jobKey: string, decision: ApprovalDecision): CommandResult<JobState> =>
     runCommand(state, ctx, (t) => decideApproval(t, jobKey, decision)),

@@ -174,8 +174,9 @@ export function finishJob(txn: Txn, jobAttemptId: string, finish: JobFinish, gat
   const { job, jobAttempt } = locate(txn, jobAttemptId);
   if (isTerminal(jobAttempt.status) && jobAttempt.status === finish.status) return jobAttempt; // a resend
   requireLive(jobAttempt);
-  // Once cancelling, the job ends KILLED whatever the agent saw last.
-  let outcome: State = jobAttempt.status === "KILLING" ? "KILLED" : finish.status;
+  // Once cancelling, the job ends KILLED whatever the agent saw last, for the cancel's reason (`superseded` too).
+  const killing = jobAttempt.status === "KILLING";
+  let outcome: State = killing ? "KILLED" : finish.status;
   if (finish.message) jobAttempt.message = finish.message;
   checkOutputs(`job ${job.key}`, finish.outputs);
   const gated = gateOutcome(txn, job, jobAttempt, outcome, gateBaselines);
@@ -184,7 +185,7 @@ export function finishJob(txn: Txn, jobAttemptId: string, finish: JobFinish, gat
     jobAttempt.message = jobAttempt.message ? `${jobAttempt.message}\n${gated.message}` : gated.message;
   }
   if (outcome === "SUCCESS" || outcome === "WARNING") job.outputs = finish.outputs;
-  endJobAttempt(txn, job, jobAttempt, outcome, gated ? GATE_BREACHED : (finish.reason ?? (outcome === "KILLED" ? "cancelled" : null)), finish.exitCode ?? null);
+  endJobAttempt(txn, job, jobAttempt, outcome, gated ? GATE_BREACHED : killing ? (jobAttempt.reason ?? "cancelled") : (finish.reason ?? (outcome === "KILLED" ? "cancelled" : null)), finish.exitCode ?? null);
   return jobAttempt;
 }
 

@@ -4,6 +4,8 @@
  */
 import { isTerminal, summarize } from "../states.ts";
 import type { Pipeline, PipelineJob } from "../pipeline/types.ts";
+import { waitedGroup } from "../pipeline/concurrency.ts";
+import { groupWaitOf, SUPERSEDED } from "./concurrency.ts"; // a cycle of functions only, called after both load
 import { decideJob } from "./job-conditions.ts";
 import { AWAITING_APPROVAL, isSkipped, type JobAttemptState, type JobState, jobQueue, jobStatus, latestJobAttempt, type StepState } from "./model.ts";
 import type { Txn } from "./txn.ts";
@@ -105,6 +107,8 @@ export function enqueueReadyJobs(txn: Txn): void {
       const def = jobDefinition(txn, shared.key);
       let decision = decideJob(txn.state, attempt, def, shared, byKey);
       if (decision.kind === "run" && atMaxParallel(txn, def, byKey)) decision = { kind: "wait", waitingOn: [MAX_PARALLEL] };
+      const group = decision.kind === "run" ? groupWaitOf(txn, def, shared) : null;
+      if (group) decision = { kind: "wait", waitingOn: group };
       // An approval job is never queued: it waits for a person (approvals.ts).
       const awaiting = decision.kind === "run" && def.approval !== undefined;
       if (awaiting) decision = { kind: "wait", waitingOn: [AWAITING_APPROVAL] };
@@ -116,6 +120,8 @@ export function enqueueReadyJobs(txn: Txn): void {
       byKey.set(job.key, job);
       const latest = latestJobAttempt(job)!;
       if (rewait) {
+        const [before, after] = [waitedGroup(job.waitingOn), waitedGroup(waitingOn)];
+        if (before !== after) txn.effects.push({ type: "awaitingGroup", jobAttemptId: latest.id, group: after });
         job.waitingOn = waitingOn;
         txn.touchJob(job);
       }
@@ -184,10 +190,12 @@ export function finishAttemptIfDone(txn: Txn): void {
   // A skipped job (its condition was false) neither fails nor cancels its run.
   const counted = attempt.jobs.map((job, i) => (isSkipped(job) ? "SUCCESS" : statuses[i]!));
   const outcome = attempt.status === "KILLING" ? "KILLED" : summarize(counted);
+  // A run cancelled by a newer one of its concurrency group ends saying so (lineage: ABORT, superseded).
+  const reason = outcome === "KILLED" && attempt.concurrency?.supersededBy ? SUPERSEDED : undefined;
   if (attempt.status === "CREATED" && outcome !== "KILLED") txn.moveAttempt("RUNNING");
   attempt.endedAt = txn.now;
-  txn.moveAttempt(outcome);
+  txn.moveAttempt(outcome, reason);
   if (txn.state.run.status === "CREATED" && outcome !== "KILLED") txn.moveRun("RUNNING");
   txn.state.run.endedAt = txn.now;
-  txn.moveRun(outcome);
+  txn.moveRun(outcome, reason);
 }

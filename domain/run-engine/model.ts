@@ -78,7 +78,20 @@ export interface JobState {
   outputs: Record<string, string>;
   /** Set when a failed-only re-run kept this job's result from an earlier attempt. */
   reused: { attempt: number; jobId: string; status: State; reason?: string | null } | null;
+  /** The job's claim on its `concurrency:` group (./concurrency.ts); absent without one. */
+  concurrency?: ConcurrencyClaim;
   attempts: JobAttemptState[];
+}
+
+/** A run attempt's or a job's claim on a concurrency group, held for it by the project's ConcurrencyGroupsObject. */
+export interface ConcurrencyClaim {
+  /** The group's name, rendered. */
+  group: string;
+  cancelInProgress: boolean;
+  /** waiting: asked for, not granted yet; held: granted; released: given back (its holder ended). */
+  status: "waiting" | "held" | "released";
+  /** `cancel-in-progress`: the newer run that cancelled this one. */
+  supersededBy?: { runId: string; runNumber: number } | null;
 }
 
 export interface RunAttemptState {
@@ -91,6 +104,8 @@ export interface RunAttemptState {
   createdAt: number;
   startedAt: number | null;
   endedAt: number | null;
+  /** The attempt's claim on the pipeline's `concurrency:` group (./concurrency.ts); absent without one. */
+  concurrency?: ConcurrencyClaim;
   jobs: JobState[];
 }
 

@@ -85,7 +85,8 @@ export function tick(txn: Txn): void {
     const job = txn.own(shared);
     const latest = job.attempts[job.attempts.length - 1]!;
     latest.message = due.message;
-    endJobAttempt(txn, job, latest, due.outcome, due.reason);
+    // A forced KILLED keeps the cancel's reason (`cancelled`, or `superseded`).
+    endJobAttempt(txn, job, latest, due.outcome, due.outcome === "KILLED" ? (latest.reason ?? due.reason) : due.reason);
   }
   enqueueReadyJobs(txn); // retries whose backoff is over
 }

@@ -19,6 +19,7 @@ import {
   type TransitionEffect,
   type Touched,
 } from "./effects.ts";
+import { settleClaims } from "./concurrency.ts";
 import type { EngineContext, JobAttemptState, JobState, RunAttemptState, RunState, StepState } from "./model.ts";
 
 export class Txn {
@@ -194,6 +195,7 @@ export class Txn {
   }
 
   result<T>(value: T): CommandResult<T> {
+    settleClaims(this); // whatever ended a group's holder, the group is given back (concurrency.ts)
     return { ok: true, value, state: this.state, effects: this.effects, touched: this.touched };
   }
 }

@@ -3,7 +3,8 @@ import type { JobAttemptView, JobView, RunAttemptView, RunView, StepView, Transi
 import type { Pipeline } from "../pipeline/types.ts";
 import type { TransitionEffect } from "./effects.ts";
 import { pipelineJob } from "./jobs-graph.ts";
-import { type JobAttemptState, type JobState, jobQueue, jobStatus, latestJobAttempt, type RunAttemptState, type RunState, type StepState } from "./model.ts";
+import { groupWait } from "../pipeline/concurrency.ts";
+import { type ConcurrencyClaim, type JobAttemptState, type JobState, jobQueue, jobStatus, latestJobAttempt, type RunAttemptState, type RunState, type StepState } from "./model.ts";
 import { isoTime } from "../time.ts";
 
 
@@ -61,6 +62,8 @@ function jobAttemptView(a: JobAttemptState, index: HistoryIndex, now: number): J
   };
 }
 
+const claimView = (c: ConcurrencyClaim | undefined) => (c ? { group: c.group, cancelInProgress: c.cancelInProgress, status: c.status, supersededBy: c.supersededBy ?? null } : null);
+
 function jobView(job: JobState, index: HistoryIndex, now: number, definition: Pipeline): JobView {
   const def = pipelineJob(definition, job.key);
   const matrix = def?.matrix ?? null;
@@ -79,6 +82,7 @@ function jobView(job: JobState, index: HistoryIndex, now: number, definition: Pi
     matrixJob: matrix?.job ?? null,
     approval: def?.approval ?? null,
     reused: job.reused ? { attempt: job.reused.attempt, jobId: job.reused.jobId } : null,
+    concurrency: claimView(job.concurrency),
     attempts: job.attempts.map((a) => jobAttemptView(a, index, now)),
   };
 }
@@ -88,6 +92,8 @@ function attemptView(a: RunAttemptState, index: HistoryIndex, now: number, defin
     ...attemptOf(a),
     failedOnly: a.failedOnly,
     rerunJobs: a.rerunJobs ?? null,
+    waitingOn: a.concurrency?.status === "waiting" ? [groupWait(a.concurrency.group)] : [],
+    concurrency: claimView(a.concurrency),
     ...lifetime(a, now),
     jobs: a.jobs.map((j) => jobView(j, index, now, definition)),
     history: history(index, a.id),

@@ -25,6 +25,7 @@ import {
   runView,
   type TransitionEffect,
   type AppendJobsResult,
+  type GroupCall,
 } from "../../domain/run-engine/index.ts";
 import { MAX_ARTIFACT_BYTES, MAX_LOG_CHUNK_BYTES } from "../../domain/limits.ts";
 import { isTerminal } from "../../domain/states.ts";
@@ -46,6 +47,7 @@ import { acted, appendedJobs, AuditOutbox, cancelledJobs, type RunAction } from 
 import type { AuditContext } from "../../platform/audit.ts";
 import { LineageExtension, type LineageListing } from "./lineage.ts";
 import { CommitStatusExtension, type StatusTarget } from "./commit-statuses.ts";
+import { ConcurrencyOutbox, hasGroupCalls } from "./concurrency-outbox.ts";
 import { prepareUpload } from "./pipeline-upload.ts";
 import { LOG_MIGRATIONS } from "./log-store.ts";
 import { RunLive } from "./live.ts";
@@ -103,7 +105,7 @@ export class RunObject extends LiveObject {
     );
     this.statuses = new CommitStatusExtension(this.sql, env);
     this.audit = new AuditOutbox(this.sql, env);
-    this.extensions = [this.live, this.lineage, datasetTriggers, this.statuses, this.audit];
+    this.extensions = [this.live, this.lineage, datasetTriggers, this.statuses, this.audit, new ConcurrencyOutbox(this.sql, env)];
     void ctx.blockConcurrencyWhile(async () => {
       this.migrateStorage();
       this.state = loadRun(this.sql);
@@ -240,6 +242,11 @@ export class RunObject extends LiveObject {
     return ok(this.view(this.state!));
   }
 
+  /** The project's concurrency groups grant or supersede a claim of this run; a deleted run holds nothing. */
+  async groupCall(call: GroupCall): Promise<Result<"held" | "released">> {
+    return this.state ? this.commit(engine.groupCall(this.state, this.engineContext(), call)) : ok("released");
+  }
+
   /**
    * Deletes the run (DELETE /api/v1/runs/:run, retention): its R2 objects, then all its storage
    * (state, history, logs, artifacts' records, lineage rows, outboxes) and its alarm. Refused
@@ -249,6 +256,7 @@ export class RunObject extends LiveObject {
     if (this.state && !isTerminal(this.state.run.status)) {
       return fail(409, "run_active", `run #${this.state.run.number} is ${this.state.run.status}; cancel it and wait for it to end before deleting it`);
     }
+    if (this.state && hasGroupCalls(this.sql)) return fail(409, "run_active", "the run is still giving back its concurrency group; try again in a minute");
     const audited = await this.audit.drain(); // deleting the storage would lose who acted on the run
     if (!audited.ok) return audited;
     const objects = await removeRun(this.ctx, this.env.ARTIFACTS, this.state?.run.id ?? runId);

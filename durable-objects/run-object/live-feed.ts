@@ -82,9 +82,10 @@ export class RunFeed implements FeedSource<RunFilter> {
     }
   }
 
-  /** Call inside the command's storage transaction: a row per step that reported metrics. */
+  /** Call inside the command's storage transaction: a row per step that reported metrics, and per job waiting for its group or no more. */
   appendProgress(state: RunState, effects: readonly Effect[], at: number): void {
     for (const effect of effects) {
+      if (effect.type === "awaitingGroup") this.appendWaiting(state, effect.jobAttemptId, at);
       if (effect.type !== "progress") continue;
       const located = locateJobAttempt(state, effect.jobAttemptId);
       const step = located?.jobAttempt.steps.find((s) => s.id === effect.stepId);
@@ -101,6 +102,14 @@ export class RunFeed implements FeedSource<RunFilter> {
       };
       this.sql.exec("INSERT INTO live_events (kind, job_key, doc) VALUES ('progress', ?, ?)", located.job.key, JSON.stringify(doc));
     }
+  }
+
+  private appendWaiting(state: RunState, jobAttemptId: string, at: number): void {
+    const located = locateJobAttempt(state, jobAttemptId);
+    if (!located) return;
+    const { job, attempt, jobAttempt } = located;
+    const doc = { kind: "waiting", at: isoTime(at), jobKey: job.key, jobAttemptId, runAttempt: attempt.number, jobAttempt: jobAttempt.number, waitingOn: job.waitingOn };
+    this.sql.exec("INSERT INTO live_events (kind, job_key, doc) VALUES ('waiting', ?, ?)", job.key, JSON.stringify(doc));
   }
 
   /** A log chunk was stored: point at it. */

@@ -179,7 +179,7 @@ export class CheckedRun {
       ensure(ended.some((n) => !skipped(n)), () => `${job.key} not run, but no need of it failed or was cancelled`);
       return;
     }
-    const ready = expectedWaiting(this.state, attempt, def, job).filter((w) => w !== "max-parallel" && w !== "approval").length === 0;
+    const ready = expectedWaiting(this.state, attempt, def, job).filter((w) => w !== "max-parallel" && w !== "approval" && !w.startsWith("concurrency: ")).length === 0;
     const why = ended.length > 0 ? ended.every(skipped) : ready && !holds(this.state, attempt, def, job);
     ensure(why, () => `${job.key} skipped, but its needs and condition (${def.if}) do not say so\n${this.log.join("\n")}`);
   }
@@ -258,6 +258,18 @@ export class CheckedRun {
           }
         });
       }
+    }
+
+    // A concurrency claim is given back exactly when its holder has ended; a job is queued or runs only holding its groups.
+    if (attempt.concurrency) {
+      ensure((attempt.concurrency.status === "released") === isTerminal(attempt.status), () => `attempt ${attempt.status} with its group ${attempt.concurrency!.status}`);
+    }
+    for (const job of attempt.jobs) {
+      const latest = job.attempts[job.attempts.length - 1];
+      if (job.concurrency) ensure((job.concurrency.status === "released") === isTerminal(jobStatus(job)), () => `${job.key} ${jobStatus(job)} with its group ${job.concurrency!.status}`);
+      if (!latest || latest.queuedAt === null || isTerminal(latest.status)) continue;
+      ensure(!attempt.concurrency || attempt.concurrency.status === "held", () => `${job.key} queued while the run's group is ${attempt.concurrency!.status}`);
+      if (this.def(job.key).concurrency) ensure(job.concurrency?.status === "held", () => `${job.key} queued while its group is ${job.concurrency?.status}`);
     }
 
     // A matrix never has more than max-parallel instances queued or running.

@@ -40,6 +40,10 @@ export function expectedWaiting(state: RunState, attempt: RunAttemptState, def: 
   if (needs.length > 0) return needs;
   const full = def.matrix?.maxParallel != null && liveSiblings(state, attempt, def, job) >= def.matrix.maxParallel;
   if (full) return ["max-parallel"];
+  // Concurrency groups: the run attempt's first, then the job's own (asked for by now).
+  const runClaim = attempt.concurrency;
+  if (runClaim && runClaim.status !== "held") return [`concurrency: ${runClaim.group}`];
+  if (def.concurrency && job.concurrency?.status !== "held") return [`concurrency: ${job.concurrency?.group ?? def.concurrency.group}`];
   return def.approval ? ["approval"] : [];
 }
 

@@ -61,7 +61,7 @@ describe("run live stream", () => {
     expect(unitEnd).toMatchObject({ jobKey: "test", jobAttemptId: test.attemptId, exitCode: 0, stepAttempt: 1 });
 
     // Logs in place: each chunk after the step that printed it started, before it ended.
-    const order = viewer.events.map((e) => (e.kind === "log" ? `log:${e.jobKey}` : e.kind === "progress" ? `progress:${e.stepId}` : `${e.entity}:${e.stepId ?? e.jobKey ?? ""}:${e.to}`));
+    const order = viewer.events.map((e) => (e.kind === "log" ? `log:${e.jobKey}` : e.kind === "progress" ? `progress:${e.stepId}` : e.kind === "waiting" ? `waiting:${e.jobKey}` : `${e.entity}:${e.stepId ?? e.jobKey ?? ""}:${e.to}`));
     expect(order.indexOf("log:test")).toBeGreaterThan(order.indexOf("step:install:RUNNING"));
     expect(order.indexOf("log:test")).toBeLessThan(order.indexOf("step:install:SUCCESS"));
     expect(logText(viewer.events, "test")).toBe("installing\n\x1b[32m✓ 12 tests\x1b[0m\n");

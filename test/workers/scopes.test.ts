@@ -82,6 +82,7 @@ const cases: Case[] = [
   { route: "GET /api/v1/projects/{project}/pipelines", need: "read", call: (t) => api("GET", `/api/v1/projects/${P}/pipelines`, { token: t }) },
   { route: "GET /api/v1/projects/{project}/pipelines/{pipeline}/trends", need: "read", call: (t) => api("GET", `/api/v1/projects/${P}/pipelines/build/trends`, { token: t }) },
   { route: "GET /api/v1/projects/{project}/branches", need: "read", call: (t) => api("GET", `/api/v1/projects/${P}/branches`, { token: t }) },
+  { route: "GET /api/v1/projects/{project}/concurrency-groups", need: "read", call: (t) => api("GET", `/api/v1/projects/${P}/concurrency-groups`, { token: t }) },
   { route: "GET /api/v1/projects/{project}/pipelines/{pipeline}", need: "read", call: (t) => api("GET", `/api/v1/projects/${P}/pipelines/build`, { token: t }) },
   { route: "GET /api/v1/projects/{project}/secrets", need: "read", call: (t) => api("GET", `/api/v1/projects/${P}/secrets`, { token: t }) },
   { route: "GET /api/v1/projects/{project}/webhook-deliveries", need: "read", call: (t) => api("GET", `/api/v1/projects/${P}/webhook-deliveries`, { token: t }) },
@@ -209,7 +210,7 @@ const cases: Case[] = [
  * Routes open to every valid token: lists filtered to the token's projects (tested below), a
  * live ticket (as the caller, read only), who-am-I.
  */
-const FILTERED = ["GET /api/v1/projects", "GET /api/v1/queue", "GET /api/v1/queue/insight", "GET /api/v1/agents", "POST /api/v1/live-tickets", "GET /api/v1/session", "GET /api/v1/me"];
+const FILTERED = ["GET /api/v1/projects", "GET /api/v1/queue", "GET /api/v1/queue/insight", "GET /api/v1/queue/groups", "GET /api/v1/agents", "POST /api/v1/live-tickets", "GET /api/v1/session", "GET /api/v1/me"];
 /** The queue registry and its counts belong to no project: every valid token reads them (docs/security.md). */
 const ANY_TOKEN = ["GET /api/v1/queues", "GET /api/v1/queues/{name}", "GET /api/v1/queues/{name}/metrics"];
 /** Lineage in: the run scope, its triggers limited to the token's projects (lineage-ingest.test.ts); triggers listed filtered. */

@@ -1,4 +1,5 @@
 /** The dashboard's words and colours for the one state machine (DESIGN.md §3). */
+import { waitedGroup } from "../../../domain/pipeline/concurrency.ts";
 import { displayStatus, isTerminal, type DisplayStatus, type Reason, type State } from "../../../domain/states.ts";
 
 export { displayStatus, isTerminal, type DisplayStatus };
@@ -9,7 +10,13 @@ export interface StatusLook {
   tone: "queued" | "running" | "succeeded" | "warning" | "failed" | "cancelled" | "notrun";
 }
 
-export function statusLook(state: State, reason?: string | null): StatusLook {
+/** `waitingOn`: a job not started that waits for its concurrency group or a person says so (the graph viewer). */
+export function statusLook(state: State, reason?: string | null, waitingOn: readonly string[] = []): StatusLook {
+  const group = state === "CREATED" ? waitedGroup(waitingOn) : null;
+  if (group !== null) return { label: `Waiting for ${group}`, tone: "queued" };
+  if (state === "CREATED" && waitingOn.join() === "approval") return { label: "Waiting for approval", tone: "queued" };
+  // Cancelled by a newer run of its concurrency group (cancel-in-progress).
+  if (state === "KILLED" && reason === ("superseded" satisfies Reason)) return { label: "Superseded", tone: "cancelled" };
   if (state === "KILLED" && reason === ("needs_failed" satisfies Reason)) return { label: "Not run", tone: "notrun" };
   // Its `if:` was false: not a failure nor a cancel (docs/state-machine.md, "Conditions").
   if (state === "KILLED" && reason === ("skipped" satisfies Reason)) return { label: "Skipped", tone: "notrun" };

@@ -62,8 +62,8 @@ export function wsRunFeed(runId: string, onUnavailable: (error: unknown) => void
   };
 
   const onEvent = (event: RunLiveEvent) => {
-    // A step's metrics reported while it runs (`progress`) are read with the view, like transitions.
-    if (event.kind === "transition" || event.kind === "progress") return void reread();
+    // A step's metrics reported while it runs (`progress`), and a job's wait for its concurrency group, are read with the view, like transitions.
+    if (event.kind === "transition" || event.kind === "progress" || event.kind === "waiting") return void reread();
     let chunk: LogChunk | null = null;
     for (const sub of subs) {
       if (sub.target.jobAttemptId !== event.jobAttemptId) continue;

@@ -17,6 +17,7 @@ import { ALL_QUEUES, QueueSelect } from "../components/QueueSelect.tsx";
 import { setQuery, useLocation } from "../router.tsx";
 import { useBulkCancel } from "../hooks/use-bulk-cancel.ts";
 import { useNow } from "../hooks/use-now.ts";
+import { type ActiveGroup, GroupsTable } from "../queue/GroupsTable.tsx";
 import { PendingTable } from "../queue/PendingTable.tsx";
 import { RunningTable } from "../queue/RunningTable.tsx";
 import { useQueueFeed } from "../queue/use-queue-feed.ts";
@@ -43,6 +44,8 @@ export function QueuePage() {
   const insightPath = `/api/v1/queue/insight${every ? "" : `?queue=${encodeURIComponent(chosenQueue)}`}`;
   const insightRes = useResource<{ items: JobInsight[] }>(insightPath, { pollMs: 3000 });
   const insight = useMemo(() => new Map((insightRes.data?.items ?? []).map((i) => [i.jobAttemptId, i])), [insightRes.data]);
+  // Runs and jobs waiting for a concurrency group are not in any queue: listed apart.
+  const groups = useResource<{ items: ActiveGroup[] }>("/api/v1/queue/groups", { pollMs: 3000 }).data?.items ?? [];
 
   const move = async (id: string, target: number) => {
     if (!queue) return;
@@ -107,6 +110,12 @@ export function QueuePage() {
               mayReorder={mayRun && !every}
             />
           </section>
+          {groups.length > 0 && (
+            <section class="section" aria-label="Concurrency groups">
+              <h2>Waiting for a concurrency group</h2>
+              <GroupsTable groups={groups} />
+            </section>
+          )}
           <section class="section" aria-label="Running jobs">
             <h2>Running</h2>
             <RunningTable entries={queue.running} now={now} selected={selected} onToggle={toggle} />

@@ -65,6 +65,9 @@ const pipelineArb: fc.Arbitrary<Pipeline> = fc.integer({ min: 1, max: 5 }).chain
         condition: conditionArb,
         matrix: rarely(fc.record({ values: fc.integer({ min: 1, max: 3 }), maxParallel: fc.option(fc.integer({ min: 1, max: 2 }), { nil: null }) })),
         approval: rarely(fc.record({ timeoutMs: fc.constantFrom(null, 60_000) })),
+        // A concurrency group: the run's (read from the first job's draw) and the job's own.
+        runGroup: rarely(fc.constant(true)),
+        group: rarely(fc.constant(true)),
         timeoutMs: fc.constantFrom(5_000, 45_000, 300_000),
         steps: stepsArb,
       }),
@@ -75,7 +78,7 @@ const pipelineArb: fc.Arbitrary<Pipeline> = fc.integer({ min: 1, max: 5 }).chain
     defs.forEach((d, i) => {
       if (d.matrix && !d.approval) specs.set(`j${i}`, { dimensions: { x: ["a", "b", "c"].slice(0, d.matrix.values) }, include: [], exclude: [], maxParallel: d.matrix.maxParallel });
     });
-    return pipeline(expandMatrices(
+    const definition = pipeline(expandMatrices(
       defs.map((d, i) => {
         const condition = d.condition && (d.needs[0] ? d.condition.replace("FIRST", d.needs[0]) : d.condition.includes("FIRST") ? null : d.condition);
         return job(`j${i}`, d.needs, {
@@ -84,6 +87,7 @@ const pipelineArb: fc.Arbitrary<Pipeline> = fc.integer({ min: 1, max: 5 }).chain
           steps: d.steps,
           ...(d.retryPolicy && { retryPolicy: { ...d.retryPolicy, on: [...d.retryPolicy.on] } }),
           ...(condition && { if: condition }),
+          ...(d.group && { concurrency: { group: "jobs", cancelInProgress: false } }),
           // An approval job: no agent, no steps, an input that becomes its output.
           ...(d.approval && {
             runsOn: [],
@@ -94,6 +98,7 @@ const pipelineArb: fc.Arbitrary<Pipeline> = fc.integer({ min: 1, max: 5 }).chain
       }),
       specs,
     ));
+    return defs[0]!.runGroup ? { ...definition, concurrency: { group: "run", cancelInProgress: true } } : definition;
   }),
 );
 
@@ -122,6 +127,8 @@ type Cmd =
   | { t: "rerun"; failedOnly: boolean; jobs: number[] | null }
   | { t: "tick"; advance: number }
   | { t: "approve"; job: number; approve: boolean }
+  /** The project's group object grants a waiting claim, or a newer run supersedes a claim. */
+  | { t: "group"; pick: number; supersede: boolean }
   | { t: "wrong"; kind: "unknownAttempt" | "olderAttempt" | "unknownStep" | "stepZero" | "reassign" | "finishUnclaimed"; job: number };
 
 const cmdArb: fc.Arbitrary<Cmd> = fc.oneof(
@@ -142,6 +149,7 @@ const cmdArb: fc.Arbitrary<Cmd> = fc.oneof(
   },
   { weight: 2, arbitrary: fc.record({ t: fc.constant("tick" as const), advance: fc.integer({ min: 0, max: 400_000 }) }) },
   { weight: 2, arbitrary: fc.record({ t: fc.constant("approve" as const), job: idx, approve: fc.boolean() }) },
+  { weight: 2, arbitrary: fc.record({ t: fc.constant("group" as const), pick: idx, supersede: fc.boolean() }) },
   {
     weight: 2,
     arbitrary: fc.record({
@@ -298,6 +306,16 @@ function run(r: CheckedRun, cmd: Cmd): void {
       if (res.ok) expect(jobStatus(res.value)).toBe(cmd.approve ? "SUCCESS" : "FAILED");
       return;
     }
+    case "group": {
+      const claims = groupClaims(r).filter((c) => (cmd.supersede ? c.status !== "released" : c.status === "waiting"));
+      const claim = claims[cmd.pick % Math.max(1, claims.length)];
+      if (!claim) return;
+      const call = cmd.supersede ? { op: "supersede" as const, holder: claim.holder, by: { runId: "run-2", runNumber: 2 } } : { op: "grant" as const, holder: claim.holder };
+      const res = r.exec(`${call.op} ${claim.holder}`, (s, c) => engine.groupCall(s, c, call));
+      ensure(res.ok, () => `group call ${call.op} refused\n${r.log.join("\n")}`);
+      if (!cmd.supersede) expect(res.ok && res.value).toBe("held");
+      return;
+    }
     case "tick":
       r.now += cmd.advance;
       r.exec(`tick +${cmd.advance}`, (s, c) => engine.tick(s, c));
@@ -357,6 +375,10 @@ function tickPastEverything(r: CheckedRun): void {
  */
 function waitForQueue(r: CheckedRun): boolean {
   if (r.queued.size > 0) return true;
+  // The group object grants what waits (this run is the only one in its groups).
+  const waiting = groupClaims(r).filter((c) => c.status === "waiting");
+  for (const { holder } of waiting) expect(r.exec(`drive grant ${holder}`, (s, c) => engine.groupCall(s, c, { op: "grant", holder })).ok).toBe(true);
+  if (waiting.length > 0) return true;
   const awaiting = r.attempt.jobs.filter((j) => j.attempts[j.attempts.length - 1]?.status === "CREATED" && j.waitingOn.join() === "approval");
   for (const j of awaiting) {
     expect(r.exec(`drive approve ${j.key}`, (s, c) => engine.decideApproval(s, c, j.key, { approve: true, inputs: {}, by: "pat" })).ok).toBe(true);
@@ -367,6 +389,15 @@ function waitForQueue(r: CheckedRun): boolean {
   r.now = Math.max(r.now, next);
   expect(r.exec("tick to the next deadline", (s, c) => engine.tick(s, c)).ok).toBe(true);
   return true;
+}
+
+/** The current attempt's concurrency claims: the attempt's own and its jobs'. */
+function groupClaims(r: CheckedRun): { holder: string; status: string }[] {
+  const { attempt } = r;
+  return [
+    ...(attempt.concurrency ? [{ holder: attempt.id, status: attempt.concurrency.status }] : []),
+    ...attempt.jobs.flatMap((j) => (j.concurrency ? [{ holder: j.id, status: j.concurrency.status }] : [])),
+  ];
 }
 
 /** Well-behaved agents take every queued job and succeed: the run must reach its end. */

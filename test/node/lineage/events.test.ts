@@ -192,6 +192,17 @@ describe("lineage events of a run", () => {
     expectSound(d.events);
   });
 
+  it("a job waiting for its concurrency group is OTHER (awaiting_concurrency); superseded, it ABORTs saying so", () => {
+    const d = new LineageDriver({ ...pipeline([job("deploy")]), concurrency: { group: "prod", cancelInProgress: true } });
+    const deploy = d.latest("deploy");
+    expect(d.eventsOf(deploy.id).at(-1)!.run.facets.yardmaster).toMatchObject({ reason: "awaiting_concurrency", waitingOn: ["concurrency: prod"] });
+    d.later().apply(engine.groupCall(d.state, d.ctx(), { op: "supersede", holder: d.attempt().id, by: { runId: "r2", runNumber: 2 } }));
+    expect(d.typesOf(deploy.id).at(-1)).toBe("ABORT");
+    expect(d.eventsOf(deploy.id).at(-1)!.run.facets.yardmaster).toMatchObject({ status: "KILLED", reason: "superseded" });
+    expect(d.eventsOf(d.attempt().id).at(-1)!.run.facets.yardmaster).toMatchObject({ status: "KILLED", reason: "superseded" });
+    expectSound(d.events);
+  });
+
   it("cancel: queued jobs ABORT at once (after a START), the running one when its agent confirms, then the attempt", () => {
     const d = new LineageDriver(pipeline([job("long"), job("other"), job("after", ["long"])]));
     const ids = { long: d.latest("long").id, other: d.latest("other").id, after: d.latest("after").id, attempt: d.attempt().id };

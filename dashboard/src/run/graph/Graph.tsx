@@ -28,6 +28,7 @@ function Node({
   label,
   state,
   reason,
+  waitingOn,
   start,
   end,
   now,
@@ -40,13 +41,15 @@ function Node({
   label: string;
   state: State;
   reason: string | null;
+  /** A job's: what it still waits for (its concurrency group, approval) shows as its status. */
+  waitingOn?: string[];
   start: string | null;
   end: string | null;
   now: number;
   selected: boolean;
   onSelect(): void;
 }) {
-  const look = statusLook(state, reason);
+  const look = statusLook(state, reason, waitingOn);
   const time = formatDuration(elapsed(start, end, now));
   const height = kind === "job" ? JOB_HEADER - 8 : STEP_H;
   const shown = clip(label, Math.floor((box.width - 27 - (start ? 52 : 10)) / (kind === "job" ? 7.8 : 7)));
@@ -147,6 +150,7 @@ function GraphNow({ jobs, selection, onSelect }: GraphProps) {
                 label={job.attempts.length > 1 ? `${job.key} (try ${job.attempts.length})` : job.key}
                 state={job.status}
                 reason={attempt?.reason ?? null}
+                waitingOn={job.waitingOn}
                 start={attempt?.startedAt ?? null}
                 end={attempt?.endedAt ?? null}
                 now={now}
