@@ -4,22 +4,24 @@
  *
  * Restore: the server picks the entry (exact key, else the newest under a restore key); its
  * gzipped tar is streamed from the answer through gunzip into a fresh temp dir, and only once
- * the whole archive is extracted are its files moved into the work dir. An interrupted or
+ * the whole archive is extracted and its SHA-256 checked are its files moved into the work dir. An interrupted or
  * corrupt download leaves the work dir as it was (and the temp dir is removed).
  *
- * Save: the paths are archived (tar, gzip) into a temp file — streamed, never whole in memory —
- * hashed, and uploaded with its size; the server keeps it per project and queue.
+ * Save: the paths are archived (tar, gzip) and the archive is uploaded as it leaves the
+ * compressor, in parts (agent/cache-upload.ts) — never whole in memory, no temp file; the server
+ * keeps it per project and queue once its size and SHA-256 check out.
  *
  * A cache is an optimisation: every failure is a warning in the job log, never a failed job.
  */
 import { createHash } from "node:crypto";
-import { createReadStream, createWriteStream } from "node:fs";
+import { createReadStream } from "node:fs";
 import { lstat, mkdir, readdir, rename, rm, stat } from "node:fs/promises";
 import path from "node:path";
 import { Readable } from "node:stream";
 import { pipeline } from "node:stream/promises";
 import { createGunzip, createGzip } from "node:zlib";
-import { cacheKeyProblem, type JobCache, MAX_CACHE_ENTRY_BYTES, renderHashFiles } from "../domain/caches.ts";
+import { type CacheSaved, cacheKeyProblem, type JobCache, renderHashFiles } from "../domain/caches.ts";
+import { uploadCacheArchive } from "./cache-upload.ts";
 import type { JobApi } from "./protocol-client.ts";
 import { glob } from "./glob.ts";
 import { extractTar, type TarSource, writeTar } from "./tar.ts";
@@ -55,6 +57,8 @@ export interface PreparedCache extends JobCache {
   exactHit: boolean;
 }
 
+/** gzip's default: most of level 9's ratio on build outputs at several times its speed. */
+const GZIP_LEVEL = 6;
 const mib = (bytes: number) => `${(bytes / 1024 / 1024).toFixed(1)} MiB`;
 const secs = (from: number) => `${((Date.now() - from) / 1000).toFixed(1)} s`;
 
@@ -82,13 +86,25 @@ export async function restoreCaches(caches: readonly JobCache[], io: CacheIo): P
       await mkdir(staging, { recursive: true });
       try {
         const body = await io.api.downloadCache(found.entry, io.signal);
-        const gunzip = createGunzip();
-        body.on("error", (err) => gunzip.destroy(err));
-        try {
-          await extractTar(body.pipe(gunzip), staging);
-        } finally {
-          body.destroy();
-        }
+        const hash = createHash("sha256");
+        await pipeline(
+          body,
+          async function* (chunks: AsyncIterable<Buffer>) {
+            for await (const chunk of chunks) {
+              hash.update(chunk);
+              yield chunk;
+            }
+          },
+          createGunzip(),
+          async (tar: AsyncIterable<Buffer>) => {
+            await extractTar(tar, staging);
+            // Read to the end: the checksum covers every byte, the gzip trailer too.
+            for await (const _ of tar);
+          },
+          { signal: io.signal },
+        );
+        const sha256 = hash.digest("hex");
+        if (found.sha256 && sha256 !== found.sha256) throw new Error(`the download does not match the entry's sha256 (${sha256}, not ${found.sha256})`);
         await moveInto(staging, io.workspace);
       } finally {
         await rm(staging, { recursive: true, force: true });
@@ -121,13 +137,12 @@ async function moveInto(from: string, to: string): Promise<void> {
 
 /** Saves the caches whose key was not an exact hit (after a successful job). */
 export async function saveCaches(caches: readonly PreparedCache[], io: CacheIo): Promise<void> {
-  for (const [index, cache] of caches.entries()) {
+  for (const cache of caches) {
     if (cache.exactHit) {
       io.note(`cache ${cache.key}: exact hit, not saved again`);
       continue;
     }
     const started = Date.now();
-    const archive = path.join(io.tmpDir, `cache-save-${index}.tar.gz`);
     try {
       const sources: TarSource[] = [];
       for (const pattern of cache.paths) {
@@ -137,22 +152,20 @@ export async function saveCaches(caches: readonly PreparedCache[], io: CacheIo):
         io.note(`warning: cache ${cache.key} not saved: no files match ${cache.paths.join(", ")}`);
         continue;
       }
-      const hash = createHash("sha256");
-      const gzip = createGzip({ level: 6 });
-      gzip.on("data", (chunk: Buffer) => hash.update(chunk));
-      await pipeline(Readable.from(writeTar(sources)), gzip, createWriteStream(archive), { signal: io.signal });
-      const size = (await stat(archive)).size;
-      if (size > MAX_CACHE_ENTRY_BYTES) {
-        io.note(`warning: cache ${cache.key} not saved: ${mib(size)} compressed is over the ${mib(MAX_CACHE_ENTRY_BYTES)} limit of one cache entry`);
-        continue;
-      }
-      const saved = await io.api.putCache({ key: cache.key, size, sha256: hash.digest("hex") }, () => createReadStream(archive), io.signal);
-      io.note(saved.created ? `cache saved: ${cache.key}, ${mib(size)} in ${secs(started)}` : `cache ${cache.key} already saved by another job`);
+      let saved: (CacheSaved & { sha256: string }) | undefined;
+      await pipeline(
+        Readable.from(writeTar(sources)),
+        createGzip({ level: GZIP_LEVEL }),
+        async (archive: AsyncIterable<Buffer>) => {
+          saved = await uploadCacheArchive(io.api, cache.key, archive, { signal: io.signal });
+        },
+        { signal: io.signal },
+      );
+      const size = mib(saved!.size);
+      io.note(saved!.created ? `cache saved: ${cache.key}, ${size} in ${secs(started)}` : `cache ${cache.key} already saved by another job`);
     } catch (err) {
       if (io.signal.aborted) throw err;
       io.note(`warning: cache ${cache.key} not saved: ${(err as Error).message}`);
-    } finally {
-      await rm(archive, { force: true });
     }
   }
 }

@@ -4,7 +4,7 @@
  * own job, never from the request.
  */
 import { createRoute, z } from "@hono/zod-openapi";
-import { CacheLookup, CacheSaved, cacheKeyProblem, MAX_CACHE_ENTRY_BYTES, MAX_RESTORE_KEYS } from "../../domain/caches.ts";
+import { CacheLookup, CacheSaved, cacheKeyProblem, MAX_CACHE_ENTRY_BYTES, MAX_CACHE_SINGLE_PUT_BYTES, MAX_RESTORE_KEYS } from "../../domain/caches.ts";
 import { AGENT_API_BASE, SHA256_HEX } from "../../domain/protocol.ts";
 import { and, eq } from "drizzle-orm";
 import { drizzle } from "drizzle-orm/d1";
@@ -95,7 +95,7 @@ agentCacheRoutes.openapi(
     method: "put",
     path: `${AGENT_API_BASE}/jobs/{jobAttemptId}/cache`,
     operationId: "uploadCache",
-    summary: `Save a cache entry (tar, gzip; at most ${MAX_CACHE_ENTRY_BYTES} bytes) for this job's project and queue`,
+    summary: `Save a cache entry of at most ${MAX_CACHE_SINGLE_PUT_BYTES} bytes (tar, gzip) in one request for this job's project and queue (larger: cache-uploads)`,
     security,
     request: {
       params: JobParam,
@@ -110,6 +110,9 @@ agentCacheRoutes.openapi(
     const key = checkKey(q.key);
     if (q.size > MAX_CACHE_ENTRY_BYTES) {
       throw new ApiError(413, "cache_too_large", `a cache entry may be at most ${MAX_CACHE_ENTRY_BYTES} bytes (compressed); this one is ${q.size}`);
+    }
+    if (q.size > MAX_CACHE_SINGLE_PUT_BYTES) {
+      throw new ApiError(413, "use_multipart", `cache entries over ${MAX_CACHE_SINGLE_PUT_BYTES} bytes go through cache-uploads (multipart)`);
     }
     if (Number(c.req.header("content-length")) !== q.size) throw new ApiError(400, "size_mismatch", "content-length must equal the declared size");
     const scope = await jobScope(c.env, c.req.header("authorization"), jobAttemptId);

@@ -74,11 +74,26 @@ export async function saveCache(
   body: ReadableStream,
   now: number,
 ): Promise<{ created: boolean }> {
-  const db = drizzle(env.DB);
   const id = uuidv7();
   const r2Key = cacheObjectKey(scope.projectId, scope.queue, id);
   await env.ARTIFACTS.put(r2Key, body, { sha256: meta.sha256, httpMetadata: { contentType: "application/gzip" } });
-  const inserted = await db
+  return indexCache(env, scope, meta, id, now);
+}
+
+/**
+ * Indexes an archive already stored under `cacheObjectKey(…, id)` (a single PUT or a completed
+ * multipart upload), then evicts past the project's limit. When another job indexed the same key
+ * first, theirs stays and this archive is deleted.
+ */
+export async function indexCache(
+  env: Env,
+  scope: { projectId: string; queue: string },
+  meta: { key: string; size: number; sha256: string },
+  id: string,
+  now: number,
+): Promise<{ created: boolean }> {
+  const r2Key = cacheObjectKey(scope.projectId, scope.queue, id);
+  const inserted = await drizzle(env.DB)
     .insert(cacheEntries)
     .values({ id, ...scope, key: meta.key, size: meta.size, sha256: meta.sha256, r2Key, createdAt: now, lastUsedAt: now })
     .onConflictDoNothing()
