@@ -60,7 +60,7 @@ export interface PreparedCache extends JobCache {
 /** gzip's default: most of level 9's ratio on build outputs at several times its speed. */
 const GZIP_LEVEL = 6;
 const mib = (bytes: number) => `${(bytes / 1024 / 1024).toFixed(1)} MiB`;
-const secs = (from: number) => `${((Date.now() - from) / 1000).toFixed(1)} s`;
+const secs = (from: number) => `${((Date.now() - from) / 1000).toFixed(2)} s`;
 
 /** Renders each key's hashFiles(...) and restores what the server has; answers what to save later. */
 export async function restoreCaches(caches: readonly JobCache[], io: CacheIo): Promise<PreparedCache[]> {

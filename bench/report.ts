@@ -8,7 +8,7 @@ import { join } from "node:path";
 import { type Figure, ROOT } from "./harness.ts";
 import type { Results, StoredRun } from "./run.ts";
 
-const ORDER = ["pickup", "overhead", "logs", "queue", "artifacts", "api", "engine"];
+const ORDER = ["pickup", "overhead", "logs", "queue", "artifacts", "caches", "api", "engine"];
 
 const num = (x: number) => (Math.abs(x) >= 1000 ? Math.round(x).toLocaleString("en") : String(x));
 const value = (v: number, unit: string) => `${num(v)} ${unit}`;

@@ -14,6 +14,7 @@ import { loadavg } from "node:os";
 import { join } from "node:path";
 import { parseArgs } from "node:util";
 import { artifacts } from "./artifacts.ts";
+import { caches } from "./caches.ts";
 import { api } from "./api.ts";
 import { engineCost } from "./engine.ts";
 import { type Benchmark, type BenchResult, cpuBusy, ReloadedError, machineInfo, machineLoad, type MachineLoad, Progress, ROOT, round, sleep, stopAll } from "./harness.ts";
@@ -24,7 +25,7 @@ import { pickup } from "./pickup.ts";
 import { queueDepth } from "./queue-depth.ts";
 import { writeReport } from "./report.ts";
 
-const BENCHMARKS: Benchmark[] = [engineCost, pickup, overhead, logs, queueDepth, artifacts, api, lineageIn];
+const BENCHMARKS: Benchmark[] = [engineCost, pickup, overhead, logs, queueDepth, artifacts, caches, api, lineageIn];
 
 export interface StoredRun extends BenchResult {
   startedAt: string;
