@@ -10,7 +10,7 @@
  */
 import { createHash } from "node:crypto";
 import { Readable } from "node:stream";
-import { CACHE_PART_BYTES, type CacheSaved, MAX_CACHE_ENTRY_BYTES } from "../domain/caches.ts";
+import { CACHE_PART_BYTES, type CacheFormat, type CacheSaved, MAX_CACHE_ENTRY_BYTES } from "../domain/caches.ts";
 import { PARTS_IN_FLIGHT } from "./artifacts.ts";
 import type { JobApi } from "./protocol-client.ts";
 
@@ -48,6 +48,8 @@ export async function* partsOf(source: AsyncIterable<Buffer>, partSize: number):
 
 export interface CacheUploadOptions {
   signal: AbortSignal;
+  /** How `source` is compressed. */
+  format: CacheFormat;
   /** Tests send smaller parts; the server takes parts of at most CACHE_PART_BYTES. */
   partSize?: number;
   maxBytes?: number;
@@ -78,11 +80,11 @@ export async function uploadCacheArchive(
   if (first.done) throw new Error("the archive is empty");
   if (second.done) {
     const sha256 = hash.digest("hex");
-    const saved = await api.putCache({ key, size, sha256 }, () => Readable.from([first.value]), options.signal);
+    const saved = await api.putCache({ key, size, sha256, format: options.format }, () => Readable.from([first.value]), options.signal);
     return { ...saved, sha256 };
   }
 
-  const { uploadId, partSize: serverPartSize } = await api.startCacheUpload(key, options.signal);
+  const { uploadId, partSize: serverPartSize } = await api.startCacheUpload(key, options.format, options.signal);
   try {
     if (serverPartSize !== partSize) throw new Error(`the server takes parts of ${serverPartSize} bytes, this agent cuts ${partSize}`);
     // The first part that fails stops the others; its error is the save's.

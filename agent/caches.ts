@@ -3,11 +3,12 @@
  * the restore before the first step and the save after a successful job.
  *
  * Restore: the server picks the entry (exact key, else the newest under a restore key); its
- * gzipped tar is streamed from the answer through gunzip into a fresh temp dir, and only once
- * the whole archive is extracted and its SHA-256 checked are its files moved into the work dir. An interrupted or
- * corrupt download leaves the work dir as it was (and the temp dir is removed).
+ * compressed tar is streamed from the answer through zstd or gunzip (by its first bytes) into a
+ * fresh temp dir, and only once the whole archive is extracted and its SHA-256 checked are its
+ * files moved into the work dir. An interrupted or corrupt download leaves the work dir as it
+ * was (and the temp dir is removed).
  *
- * Save: the paths are archived (tar, gzip) and the archive is uploaded as it leaves the
+ * Save: the paths are archived (tar, then zstd or gzip: SAVE_FORMAT) and uploaded as it leaves the
  * compressor, in parts (agent/cache-upload.ts) — never whole in memory, no temp file; the server
  * keeps it per project and queue once its size and SHA-256 check out.
  *
@@ -19,8 +20,8 @@ import { lstat, mkdir, readdir, rename, rm, stat } from "node:fs/promises";
 import path from "node:path";
 import { Readable } from "node:stream";
 import { pipeline } from "node:stream/promises";
-import { createGunzip, createGzip } from "node:zlib";
-import { type CacheSaved, cacheKeyProblem, type JobCache, renderHashFiles } from "../domain/caches.ts";
+import zlib from "node:zlib";
+import { type CacheFormat, type CacheSaved, cacheKeyProblem, type JobCache, renderHashFiles } from "../domain/caches.ts";
 import { uploadCacheArchive } from "./cache-upload.ts";
 import type { JobApi } from "./protocol-client.ts";
 import { glob } from "./glob.ts";
@@ -57,8 +58,46 @@ export interface PreparedCache extends JobCache {
   exactHit: boolean;
 }
 
-/** gzip's default: most of level 9's ratio on build outputs at several times its speed. */
+/** zstd where this Node has it (22.15 / 23.8 and later), else gzip (domain/caches.ts CACHE_FORMATS). */
+export const SAVE_FORMAT: CacheFormat = typeof zlib.createZstdCompress === "function" ? "zstd" : "gzip";
+/** zstd's and gzip's defaults: most of their best ratio at a fraction of its time. */
+const ZSTD_LEVEL = 3;
 const GZIP_LEVEL = 6;
+
+function compressor(format: CacheFormat) {
+  return format === "zstd" ? zlib.createZstdCompress({ params: { [zlib.constants.ZSTD_c_compressionLevel]: ZSTD_LEVEL } }) : zlib.createGzip({ level: GZIP_LEVEL });
+}
+
+const ZSTD_MAGIC = Buffer.from([0x28, 0xb5, 0x2f, 0xfd]);
+
+/** The tar inside an archive, zstd or gzip by its first bytes (an entry's format is not asked: it is read). */
+async function* decompressed(archive: AsyncIterable<Buffer>): AsyncGenerator<Buffer> {
+  const chunks = archive[Symbol.asyncIterator]();
+  let head = Buffer.alloc(0);
+  let ended = false;
+  while (head.length < ZSTD_MAGIC.length && !ended) {
+    const next = await chunks.next();
+    if (next.done) ended = true;
+    else head = Buffer.concat([head, next.value]);
+  }
+  const zstd = head.subarray(0, ZSTD_MAGIC.length).equals(ZSTD_MAGIC);
+  if (zstd && typeof zlib.createZstdDecompress !== "function") {
+    throw new Error(`the entry is compressed with zstd, which this agent's Node ${process.version} cannot read (Node 22.15 or later can)`);
+  }
+  const rest = async function* () {
+    yield head;
+    for (let next = ended ? undefined : await chunks.next(); next && !next.done; next = await chunks.next()) yield next.value;
+  };
+  const source = Readable.from(rest());
+  const inflate = zstd ? zlib.createZstdDecompress() : zlib.createGunzip();
+  source.on("error", (error) => inflate.destroy(error));
+  try {
+    yield* source.pipe(inflate);
+  } finally {
+    source.destroy();
+    inflate.destroy();
+  }
+}
 const mib = (bytes: number) => `${(bytes / 1024 / 1024).toFixed(1)} MiB`;
 const secs = (from: number) => `${((Date.now() - from) / 1000).toFixed(2)} s`;
 
@@ -95,7 +134,7 @@ export async function restoreCaches(caches: readonly JobCache[], io: CacheIo): P
               yield chunk;
             }
           },
-          createGunzip(),
+          decompressed,
           async (tar: AsyncIterable<Buffer>) => {
             await extractTar(tar, staging);
             // Read to the end: the checksum covers every byte, the gzip trailer too.
@@ -155,9 +194,9 @@ export async function saveCaches(caches: readonly PreparedCache[], io: CacheIo):
       let saved: (CacheSaved & { sha256: string }) | undefined;
       await pipeline(
         Readable.from(writeTar(sources)),
-        createGzip({ level: GZIP_LEVEL }),
+        compressor(SAVE_FORMAT),
         async (archive: AsyncIterable<Buffer>) => {
-          saved = await uploadCacheArchive(io.api, cache.key, archive, { signal: io.signal });
+          saved = await uploadCacheArchive(io.api, cache.key, archive, { signal: io.signal, format: SAVE_FORMAT });
         },
         { signal: io.signal },
       );

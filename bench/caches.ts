@@ -1,9 +1,9 @@
 /**
  * Caches: a real agent saves, then restores, a job cache of 200 MiB of mixed files (half
  * compressible text in many small files, half random bytes in a few large ones) against the real
- * `wrangler dev`. Measured in MB/s of the files cached, beside `tar | gzip -6` (what the agent
- * does: a tar stream through gzip at level 6) and `gzip -dc | tar -x` on the same files; `tar |
- * zstd -3` is noted beside it as what another compressor would give.
+ * `wrangler dev`. Measured in MB/s of the files cached, beside `tar | zstd -3` (what the agent
+ * does on a Node with zstd: a tar stream through zstd at level 3, one thread) and `zstd -dc | tar
+ * -x` on the same files; `tar | gzip -6` (what an agent on an older Node does) is noted beside it.
  */
 import { spawnSync } from "node:child_process";
 import { randomFillSync } from "node:crypto";
@@ -132,36 +132,39 @@ jobs:
           `${bytes / MB} MiB of files are written once: half source-like text in ${Math.round(bytes / 2 / (64 * 1024))} files of 64 KiB (compresses`,
           `about 4×), half random bytes in 4 MiB files (does not compress); ${files} files in all. A job declares \`cache: {key, paths: [deps]}\``,
           "and its step hard-links the files into its work dir. One real agent runs it: a miss, so after the step it saves the",
-          "cache — a tar stream through gzip (level 6), cut into 16 MiB parts sent as an R2 multipart upload, two in flight, the",
+          "cache — a tar stream through zstd (level 3; the agent's Node has zstd), cut into 16 MiB parts sent as an R2 multipart",
+          "upload, two in flight, the",
           "worker checking the whole entry's SHA-256 before indexing it. A second agent (another work dir) runs the same job:",
-          "an exact hit, restored before the first step — downloaded, checked, gunzipped and extracted into a temp dir, then",
+          "an exact hit, restored before the first step — downloaded, checked, decompressed and extracted into a temp dir, then",
           "moved into the work dir.",
           "",
           "- **Save / restore**: the agent's own timing in the job log (`cache saved: …, in N s`, `cache hit: … restored in N s`):",
           "  from the lookup (restore) or the first file read (save) to the entry indexed or the last file moved into place.",
           "  MB/s are of the files cached (uncompressed), so they compare with the baselines whatever the compression.",
-          "- **Baselines** (same files, page cache warm, best of 2): `tar -cf - deps | gzip -6 > f` and `gzip -dc f | tar -xf -`.",
+          "- **Baselines** (same files, page cache warm, best of 2): `tar -cf - deps | zstd -3 -T1 > f` and `zstd -dc f | tar -xf -`;",
+          "  `tar | gzip -6` and `gzip -dc | tar -x` in the notes (an agent on Node 20 uses gzip, and reads both).",
+          "- **Targets** (ours; the issue sets none): 50 MB/s each way, a 1 GiB `node_modules` in about 20 s.",
           "- **Memory**: the saving agent's peak RSS (sampled every 20 ms and VmHWM) against its RSS idle before the job.",
         ].join("\n"),
         limit: [
-          "The compressor: gzip at level 6 runs on one core and is most of the baseline's time; the agent's save runs the same",
-          "zlib in its own process, so the floor is the baseline, plus the upload of the compressed bytes through wrangler's",
-          "proxy and the local R2 (files, through miniflare's own worker) and the server's SHA-256 pass over the stored entry.",
-          `Measured: save ${((gzipMs / 1000 / saveS) * 100).toFixed(0)}% of \`tar | gzip\`'s speed, restore ${((gunzipMs / 1000 / restoreS) * 100).toFixed(0)}% of \`gzip -dc | tar -x\`'s.`,
-          `zstd -3 would save in ${(zstdMs / 1000).toFixed(1)} s instead of gzip's ${(gzipMs / 1000).toFixed(1)} s and restore in ${(unzstdMs / 1000).toFixed(1)} s instead of`,
-          `${(gunzipMs / 1000).toFixed(1)} s (${(zstBytes / MB).toFixed(1)} MiB against ${(gzBytes / MB).toFixed(1)} MiB): Node ships a zstd binding only from`,
-          "v23.8, and the agent runs on Node 20 and up, so the agent keeps gzip, which every Node has.",
+          "The compressor is the same library as the baseline's (Node's zlib binds libzstd), on one core, so the floor is the",
+          "baseline plus moving the compressed bytes: through wrangler's proxy (a second workerd that production does not have)",
+          "and the local R2 (files, through miniflare's own worker), and the worker's SHA-256 pass over the stored entry; a",
+          "restore adds the agent's own tar reader (JavaScript, one write per chunk) and the move into the work dir.",
+          `Measured: save ${((zstdMs / 1000 / saveS) * 100).toFixed(0)}% of \`tar | zstd\`'s speed, restore ${((unzstdMs / 1000 / restoreS) * 100).toFixed(0)}% of \`zstd -dc | tar -x\`'s.`,
+          `gzip -6, what the agent used before zstd (and still does on Node 20), takes ${(gzipMs / 1000).toFixed(1)} s to compress the same files (${(gzBytes / MB).toFixed(1)} MiB against`,
+          `zstd's ${(zstBytes / MB).toFixed(1)} MiB): random bytes cost gzip as much as text, while zstd passes them through.`,
         ].join("\n"),
         figures: [
           figure("caches.save", `Cache save, ${bytes / MB} MiB of mixed files`, mbps(saveS * 1000), "MB/s", {
-            baseline: { label: "tar | gzip -6", value: mbps(gzipMs), unit: "MB/s" },
+            baseline: { label: "tar | zstd -3", value: mbps(zstdMs), unit: "MB/s" },
             higherIsBetter: true,
-            target: { on: "ratio", op: "<=", value: 2 },
+            target: { op: ">=", value: 50 },
           }),
           figure("caches.restore", `Cache restore, ${bytes / MB} MiB of mixed files`, mbps(restoreS * 1000), "MB/s", {
-            baseline: { label: "gzip -dc | tar -x", value: mbps(gunzipMs), unit: "MB/s" },
+            baseline: { label: "zstd -dc | tar -x", value: mbps(unzstdMs), unit: "MB/s" },
             higherIsBetter: true,
-            target: { on: "ratio", op: "<=", value: 2 },
+            target: { op: ">=", value: 50 },
           }),
           figure("caches.agentMemory", "Agent peak RSS during the save", Math.max(agentMem.sampledPeakMb, agentMem.hwmMb), "MiB", {
             baseline: { label: "the agent idle", value: agentIdle.rssMb, unit: "MiB" },
@@ -170,7 +173,7 @@ jobs:
         ],
         notes: [
           `Save ${saveS} s, restore ${restoreS} s; the entry is ${entryMiB} MiB compressed (${Math.ceil((entryMiB * MB) / (16 * MB))} parts).`,
-          `tar | gzip -6 ${(gzipMs / 1000).toFixed(2)} s, gzip -dc | tar -x ${(gunzipMs / 1000).toFixed(2)} s; tar | zstd -3 ${(zstdMs / 1000).toFixed(2)} s (${mbps(zstdMs).toFixed(0)} MB/s), zstd -dc | tar -x ${(unzstdMs / 1000).toFixed(2)} s (${mbps(unzstdMs).toFixed(0)} MB/s).`,
+          `tar | zstd -3 ${(zstdMs / 1000).toFixed(2)} s, zstd -dc | tar -x ${(unzstdMs / 1000).toFixed(2)} s; tar | gzip -6 ${(gzipMs / 1000).toFixed(2)} s (${mbps(gzipMs).toFixed(1)} MB/s), gzip -dc | tar -x ${(gunzipMs / 1000).toFixed(2)} s (${mbps(gunzipMs).toFixed(0)} MB/s).`,
         ],
         raw: {
           bytes,

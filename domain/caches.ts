@@ -28,6 +28,15 @@ export const MAX_CACHE_SINGLE_PUT_BYTES = 95 * 1024 ** 2;
  * in flight and one filling, an agent holds at most three.
  */
 export const CACHE_PART_BYTES = 16 * 1024 ** 2;
+/**
+ * How an archive is compressed. zstd where the agent's Node has it (22.15 / 23.8 and later):
+ * on this project's benchmark it compresses many times faster than gzip for much the same size
+ * (BENCHMARKS.md, caches); gzip elsewhere. A restore reads either, by the archive's first bytes.
+ */
+export const CACHE_FORMATS = ["gzip", "zstd"] as const;
+export type CacheFormat = (typeof CACHE_FORMATS)[number];
+export const CACHE_CONTENT_TYPES: Record<CacheFormat, string> = { gzip: "application/gzip", zstd: "application/zstd" };
+
 /** Parts of one entry: the entry limit over the part size, rounded up. */
 export const MAX_CACHE_PARTS = Math.ceil(MAX_CACHE_ENTRY_BYTES / CACHE_PART_BYTES);
 /** What a project's caches may hold in all (every queue) before the least recently used go. */

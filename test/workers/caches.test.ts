@@ -27,7 +27,7 @@ async function runningJob(project: string, queue: string, label: string) {
   return {
     token,
     base,
-    start: (key: string) => api("POST", uploads, { token, body: { key } }),
+    start: (key: string, format?: string) => api("POST", uploads, { token, body: { key, format } }),
     part: (uploadId: string, n: number, body: Uint8Array) =>
       api("PUT", `${uploads}/${uploadId}/parts/${n}`, { token, raw: body, headers: { "content-type": "application/octet-stream", "content-length": String(body.byteLength) } }),
     complete: (uploadId: string, body: unknown) => api("POST", `${uploads}/${uploadId}/complete`, { token, body }),
@@ -130,7 +130,7 @@ describe("job caches", () => {
     const job = await runningJob("cache-multipart", "default", "cache-multipart");
     const whole = new Uint8Array(CACHE_PART_BYTES + 1000);
     for (let i = 0; i < whole.length; i += 65536) crypto.getRandomValues(whole.subarray(i, Math.min(i + 65536, whole.length)));
-    const started = await job.start("big-deps");
+    const started = await job.start("big-deps", "zstd");
     expect(started.status, started.text).toBe(201);
     expect(started.json).toMatchObject({ partSize: CACHE_PART_BYTES, maxBytes: 2 * 1024 ** 3 });
     const { uploadId } = started.json;
@@ -147,6 +147,10 @@ describe("job caches", () => {
     const found = await job.lookup("big-deps");
     expect(found.json).toMatchObject({ hit: "exact", size: whole.byteLength, sha256: await sha256(whole) });
     const res = await exportsFetch(`${job.base}/${found.json.entry}`, job.token);
+    // Stored as what it is: the R2 key and the download's content type say zstd.
+    expect(res.headers.get("content-type")).toBe("application/zstd");
+    const project = await env.DB.prepare("SELECT id FROM projects WHERE slug = 'cache-multipart'").first<{ id: string }>();
+    expect((await env.ARTIFACTS.list({ prefix: `caches/${project!.id}/` })).objects.map((o) => o.key.replace(/^.*\./, ""))).toEqual(["zst"]);
     expect(await sha256(new Uint8Array(await res.arrayBuffer()))).toBe(await sha256(whole));
   });
 

@@ -10,7 +10,10 @@
 import { createRoute, z } from "@hono/zod-openapi";
 import { uuidv7 } from "uuidv7";
 import {
+  CACHE_CONTENT_TYPES,
+  CACHE_FORMATS,
   CACHE_PART_BYTES,
+  type CacheFormat,
   CachePartAck,
   CacheSaved,
   CacheUploadComplete,
@@ -45,13 +48,14 @@ interface UploadTicket {
   u: string;
   k: string;
   key: string;
+  f: CacheFormat;
 }
 const encodeTicket = (t: UploadTicket) => btoa(JSON.stringify(t)).replace(/\+/g, "-").replace(/\//g, "_").replace(/=+$/, "");
 function decodeTicket(id: string): UploadTicket {
   try {
     const t = JSON.parse(atob(id.replace(/-/g, "+").replace(/_/g, "/"))) as UploadTicket;
     if (typeof t.u !== "string" || typeof t.key !== "string" || cacheKeyProblem(t.key)) throw new Error("malformed");
-    return { u: t.u, k: ID.parse(t.k), key: t.key };
+    return { u: t.u, k: ID.parse(t.k), key: t.key, f: z.enum(CACHE_FORMATS).parse(t.f) };
   } catch {
     throw new ApiError(404, "upload_not_found", "unknown cache upload id");
   }
@@ -67,7 +71,7 @@ async function resume(env: Env, header: string | undefined, jobAttemptId: string
   const identity = unwrap(await run.identifyJob(jobAttemptId, token));
   const scope = { projectId: identity.projectId, queue: identity.queue };
   const ticket = decodeTicket(uploadId);
-  const r2Key = cacheObjectKey(scope.projectId, scope.queue, ticket.k);
+  const r2Key = cacheObjectKey(scope.projectId, scope.queue, ticket.k, ticket.f);
   return { scope, ticket, r2Key, upload: env.ARTIFACTS.resumeMultipartUpload(r2Key, ticket.u) };
 }
 
@@ -78,19 +82,20 @@ agentCacheUploadRoutes.openapi(
     operationId: "startCacheUpload",
     summary: `Start a multipart cache save (an entry over one part; at most ${MAX_CACHE_ENTRY_BYTES} bytes) for this job's project and queue`,
     security,
-    request: { params: JobParam, body: { required: true, content: { "application/json": { schema: z.object({ key: z.string().min(1).max(1024) }) } } } },
+    request: { params: JobParam, body: { required: true, content: { "application/json": { schema: z.object({ key: z.string().min(1).max(1024), format: z.enum(CACHE_FORMATS).default("gzip") }) } } } },
     responses: { 201: json(CacheUploadStart, "Send parts of partSize bytes (the last may be smaller), at most maxBytes in all."), ...errors },
   }),
   async (c) => {
     const { jobAttemptId } = c.req.valid("param");
-    const key = checkKey(c.req.valid("json").key);
+    const { key: requested, format } = c.req.valid("json");
+    const key = checkKey(requested);
     const { token, run } = jobRun(c.env, c.req.header("authorization"), jobAttemptId);
     const identity = unwrap(await run.identifyJob(jobAttemptId, token));
     const k = uuidv7();
-    const upload = await c.env.ARTIFACTS.createMultipartUpload(cacheObjectKey(identity.projectId, identity.queue, k), {
-      httpMetadata: { contentType: "application/gzip" },
+    const upload = await c.env.ARTIFACTS.createMultipartUpload(cacheObjectKey(identity.projectId, identity.queue, k, format), {
+      httpMetadata: { contentType: CACHE_CONTENT_TYPES[format] },
     });
-    return c.json({ uploadId: encodeTicket({ u: upload.uploadId, k, key }), partSize: CACHE_PART_BYTES, maxBytes: MAX_CACHE_ENTRY_BYTES }, 201);
+    return c.json({ uploadId: encodeTicket({ u: upload.uploadId, k, key, f: format }), partSize: CACHE_PART_BYTES, maxBytes: MAX_CACHE_ENTRY_BYTES }, 201);
   },
 );
 
@@ -162,7 +167,7 @@ agentCacheUploadRoutes.openapi(
       await c.env.ARTIFACTS.delete(r2Key);
       throw new ApiError(400, object.size !== body.size ? "size_mismatch" : "sha256_mismatch", `${problem}; nothing was kept`);
     }
-    const saved = await indexCache(c.env, scope, { key: ticket.key, size: body.size, sha256: body.sha256 }, ticket.k, Date.now());
+    const saved = await indexCache(c.env, scope, { key: ticket.key, size: body.size, sha256: body.sha256 }, ticket.k, r2Key, Date.now());
     return c.json({ key: ticket.key, size: body.size, created: saved.created }, saved.created ? 201 : 200);
   },
 );
