@@ -64,7 +64,7 @@ export const SAVE_FORMAT: CacheFormat = typeof zlib.createZstdCompress === "func
 const ZSTD_LEVEL = 3;
 const GZIP_LEVEL = 6;
 
-function compressor(format: CacheFormat) {
+export function compressor(format: CacheFormat) {
   return format === "zstd" ? zlib.createZstdCompress({ params: { [zlib.constants.ZSTD_c_compressionLevel]: ZSTD_LEVEL } }) : zlib.createGzip({ level: GZIP_LEVEL });
 }
 
