@@ -161,12 +161,11 @@ jobs:
       const mbps = (ms: number) => bytes / MB / (ms / 1000);
       return {
         definition: [
-          `${bytes / MB} MiB of files are written once: half source-like text in ${Math.round(bytes / 2 / (64 * 1024))} files of 64 KiB (compresses`,
-          `about 4×), half random bytes in 4 MiB files (does not compress); ${files} files in all. A job declares \`cache: {key, paths: [deps]}\``,
+          `${bytes / MB} MiB of files are written once: half source-like text in ${Math.round(bytes / 2 / (64 * 1024))} files of 64 KiB (generated from`,
+          `a few words, it compresses very well), half random bytes in 4 MiB files (does not compress); ${files} files in all. A job declares \`cache: {key, paths: [deps]}\``,
           "and its step hard-links the files into its work dir. One real agent runs it: a miss, so after the step it saves the",
           "cache — a tar stream through zstd (level 3; the agent's Node has zstd), cut into 16 MiB parts sent as an R2 multipart",
-          "upload, two in flight, the",
-          "worker checking the whole entry's SHA-256 before indexing it. A second agent (another work dir) runs the same job:",
+          "upload, two in flight, the worker checking the whole entry's SHA-256 before indexing it. A second agent (another work dir) runs the same job:",
           "an exact hit, restored before the first step — downloaded, checked, decompressed and extracted into a temp dir, then",
           "moved into the work dir.",
           "",
