@@ -13,7 +13,7 @@ import { spawnSync } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { assertNoReload, type Benchmark, closedLoop, figure, KeepAlive, ROOT, round, roundStats, startAgent, summarize, waitFor, withControlPlane } from "./harness.ts";
+import { assertNoReload, type Benchmark, closedLoop, figure, KeepAlive, loadRounds, ROOT, round, roundStats, startAgent, summarize, waitFor, withControlPlane } from "./harness.ts";
 
 const CLIENTS = 50;
 
@@ -95,8 +95,7 @@ export const api: Benchmark = {
   title: "API under 50 concurrent clients",
   async run({ quick, progress }) {
     const total = quick ? 1_000 : 10_000;
-    const roundMs = quick ? 1_500 : 4_000;
-    const rounds = quick ? 1 : 3;
+    const { roundMs, rounds } = loadRounds(quick);
     return withControlPlane({ project: "api", pipelines: { build: PIPELINE } }, async (cp) => {
       const agent = await startAgent(cp, { name: "builder", labels: ["api"] });
       const real = (await cp.api("POST", "/api/v1/projects/api/pipelines/build/runs", { branch: "main", commit: "0123456789abcdef0123456789abcdef01234567" })).json.id as string;

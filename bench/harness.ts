@@ -176,6 +176,14 @@ export async function closedLoop(
   return { samples, errors, seconds, rps: samples.length / seconds };
 }
 
+/**
+ * Closed-loop load compared with its baseline in alternating rounds, so that both see the same
+ * machine: 3 rounds of 4 s each (one short round with --quick).
+ */
+export function loadRounds(quick: boolean): { roundMs: number; rounds: number } {
+  return quick ? { roundMs: 1_500, rounds: 1 } : { roundMs: 4_000, rounds: 3 };
+}
+
 // ── the product's API ─────────────────────────────────────────────────────────────────────────
 
 export async function createProject(cp: ControlPlane, slug: string): Promise<void> {
@@ -267,6 +275,11 @@ export class ProtocolAgent {
     const at = wallNow();
     if (result.kind === "invalid") throw new Error(`unreadable assignment: ${result.error}`);
     return result.kind === "job" ? { assignment: result.assignment, at } : null;
+  }
+
+  /** One idle agent heartbeat (no jobs running), as the agent sends every few seconds. */
+  async heartbeat(): Promise<void> {
+    await this.api.heartbeat(this.token, { jobs: [] });
   }
 
   /** Ends a claimed job SUCCESS without running it (its steps are recorded as not run). */

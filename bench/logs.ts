@@ -67,7 +67,8 @@ ${script
 `;
 }
 
-function openSocket(url: string): Promise<LiveSocket> {
+/** Opens a WebSocket (Node's own) as the live client expects it; rejects if it cannot connect. */
+export function openSocket(url: string): Promise<LiveSocket> {
   return new Promise((resolve, reject) => {
     const ws = new WebSocket(url);
     ws.addEventListener("error", () => reject(new Error(`cannot open ${url}`)), { once: true });

@@ -16,6 +16,7 @@ import { parseArgs } from "node:util";
 import { artifacts } from "./artifacts.ts";
 import { caches } from "./caches.ts";
 import { api } from "./api.ts";
+import { capacity } from "./capacity.ts";
 import { engineCost } from "./engine.ts";
 import { type Benchmark, type BenchResult, cpuBusy, ReloadedError, machineInfo, machineLoad, type MachineLoad, Progress, ROOT, round, sleep, stopAll } from "./harness.ts";
 import { lineageIn } from "./lineage-in.ts";
@@ -24,8 +25,9 @@ import { overhead } from "./overhead.ts";
 import { pickup } from "./pickup.ts";
 import { queueDepth } from "./queue-depth.ts";
 import { writeReport } from "./report.ts";
+import { writes } from "./writes.ts";
 
-const BENCHMARKS: Benchmark[] = [engineCost, pickup, overhead, logs, queueDepth, artifacts, caches, api, lineageIn];
+const BENCHMARKS: Benchmark[] = [engineCost, pickup, overhead, logs, queueDepth, artifacts, caches, api, writes, lineageIn, capacity];
 
 export interface StoredRun extends BenchResult {
   startedAt: string;

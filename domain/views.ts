@@ -132,6 +132,10 @@ export const RunSummaryView = RunRef.extend({
   startedAt: Time,
   endedAt: Time,
   durationMs: z.number().nullable(),
+  awaitingApproval: z
+    .array(z.string())
+    .optional()
+    .describe("in GET /api/v1/runs: the run's approval jobs waiting for a person (absent when none)"),
 }).meta({ id: "RunSummary" });
 
 /** Who did something (the audit log, docs/security.md). */
@@ -166,7 +170,7 @@ export const RunView = RunSummaryView.extend({
   actions: z
     .array(z.object({ action: z.string(), actor: AuditActor, at: z.string() }))
     .optional()
-    .describe("who triggered, cancelled or re-ran the run, oldest first (from the audit log)"),
+    .describe("who triggered, cancelled, re-ran, approved or rejected the run, oldest first (from the audit log, written by the run's object)"),
 }).meta({ id: "Run" });
 
 export type TransitionView = z.infer<typeof TransitionView>;

@@ -1,6 +1,7 @@
 /**
  * Creating a run of a pipeline version that the caller has already looked up: its queues'
- * rules (403 when one no longer allows the project), the secrets snapshot, the run number (an atomic counter on the project row) and the RunObject. Shared by
+ * rules (403 when one no longer allows the project), the secrets snapshot, the run number (an atomic counter on the project row) and the RunObject,
+ * which records who triggered it in the audit log. Shared by
  * the worker (worker/services/trigger-run.ts, every API, webhook and schedule start) and the
  * RunObject (dataset triggers from its own jobs, platform/lineage/dataset-triggers.ts), which
  * cannot reach the worker. Answers a Result: the caller turns a refusal into its own error.
@@ -11,6 +12,7 @@ import { uuidv7 } from "uuidv7";
 import type { RunView } from "../domain/views.ts";
 import type { Pipeline } from "../domain/pipeline/types.ts";
 import type { UpstreamRun } from "../domain/triggers/dataset.ts";
+import { type AuditContext, machineActor } from "./audit.ts";
 import { type pipelines, type pipelineVersions, projects } from "./db/schema.ts";
 import type { Env } from "./env.ts";
 import { queuesRefusal } from "./queue-rules.ts";
@@ -35,6 +37,11 @@ export interface StartRunInput {
   upstream?: UpstreamRun;
   /** The triggering request's origin, for the run page's URL in commit statuses (YM_PUBLIC_URL wins). */
   origin?: string | null;
+  /**
+   * Who triggered it, recorded by the run's object with the run (platform/audit.ts); without it
+   * the webhook, schedule or dataset trigger of the pipeline.
+   */
+  by?: AuditContext;
 }
 
 export async function startRun(env: Env, input: StartRunInput): Promise<Result<RunView>> {
@@ -70,6 +77,7 @@ export async function startRun(env: Env, input: StartRunInput): Promise<Result<R
     secrets,
     ...(input.withSecrets === false ? { secretsWithheld: true } : {}),
     },
+    input.by ?? machineActor(input.trigger, project.slug, pipeline.name),
     statuses ? { statuses } : {},
   );
 }

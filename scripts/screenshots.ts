@@ -119,6 +119,29 @@ jobs:
 
 const TRAIN = "name: train\njobs:\n  train:\n    runs-on: [gpu]\n    priority: 0\n    steps:\n      - run: python train.py\n";
 
+// A release waiting for a person: the run page's approval form.
+const RELEASE = `name: release
+jobs:
+  package:
+    runs-on: [linux]
+    steps:
+      - run: echo packaged
+  approve:
+    needs: [package]
+    type: approval
+    approval:
+      prompt: "Deploy this build of acme-web to production?"
+      inputs:
+        canary: { type: number, description: "Percent of the traffic that gets it first" }
+        note: { type: string, default: "Weekly release" }
+        notify: { type: boolean, default: true }
+  deploy:
+    needs: [approve]
+    runs-on: [linux]
+    steps:
+      - run: echo "deploying, canary \${{ needs.approve.outputs.canary }}%"
+`;
+
 function gitRepo(): { url: string; commits: string[] } {
   const dir = mkdtempSync(join(tmpdir(), "ym-shots-repo-"));
   const git = (...args: string[]) => execFileSync("git", args, { cwd: dir, encoding: "utf8", env: { ...process.env, GIT_AUTHOR_NAME: "Ada", GIT_AUTHOR_EMAIL: "ada@example.com", GIT_COMMITTER_NAME: "Ada", GIT_COMMITTER_EMAIL: "ada@example.com" } }).trim();
@@ -156,6 +179,7 @@ async function seed(cp: ControlPlane) {
   await ok(cp, "PUT", "/api/v1/projects/acme-web/pipelines/nightly", undefined, NIGHTLY);
   await ok(cp, "PUT", "/api/v1/projects/data-platform/pipelines/etl", undefined, ETL);
   await ok(cp, "PUT", "/api/v1/projects/ml/pipelines/train", undefined, TRAIN);
+  await ok(cp, "PUT", "/api/v1/projects/acme-web/pipelines/release", undefined, RELEASE);
   await startAgent(cp, { name: "builder-1", labels: ["linux", "node"] });
   await startAgent(cp, { name: "builder-2", labels: ["linux", "node", "docker"] });
 
@@ -173,6 +197,11 @@ async function seed(cp: ControlPlane) {
   await ok(cp, "POST", `/api/v1/runs/${cancelled.id}/cancel`, {});
   await settled(cp, cancelled.id);
   for (let i = 0; i < 3; i++) await run("ml", "train", { branch: "main", params: {} });
+  const release = await run("acme-web", "release", { branch: "main", commit: repo.commits[2] });
+  await waitFor("the release to wait for approval", async () => {
+    const view = (await cp.api("GET", `/api/v1/runs/${release.id}`)).json;
+    return view.attempts[0].jobs.find((j: { key: string }) => j.key === "approve")?.waitingOn.join() === "approval";
+  }, { timeoutMs: 60_000, intervalMs: 300 });
   // The run the run page shows: its tests are running while the pictures are taken.
   const live = await run("acme-web", "build", { branch: "feature/checkout", commit: repo.commits[2], params: { pace: "1.5" } });
   await waitFor("the tests to be printing", async () => {
@@ -180,7 +209,7 @@ async function seed(cp: ControlPlane) {
     const test = view.attempts[0].jobs.find((j: { key: string }) => j.key === "test");
     return test?.status === "RUNNING" && (await cp.api("GET", `/api/v1/runs/${live.id}/jobs/test/log`)).text.split("\n").length > 12;
   }, { timeoutMs: 90_000, intervalMs: 500 });
-  return { live: live.id as string, failed: failed.id as string };
+  return { live: live.id as string, failed: failed.id as string, release: release.id as string };
 }
 
 const SIZES = { desktop: { width: 1280, height: 860 }, phone: { width: 390, height: 844 } } as const;
@@ -189,7 +218,7 @@ async function main() {
   mkdirSync(OUT, { recursive: true });
   const cp = await startControlPlane();
   try {
-    const { live, failed } = await seed(cp);
+    const { live, failed, release } = await seed(cp);
     const pages: [string, string, (p: Page) => Promise<unknown>][] = [
       ["run", `/runs/${live}?job=test`, (p) => p.locator(".log-row").nth(10).waitFor()],
       ["queue", "/queue", (p) => p.locator("[data-queue-row]").first().waitFor()],
@@ -218,6 +247,7 @@ async function main() {
         },
       ],
       ["compare", `/runs/${failed}/compare`, (p) => p.locator(".compare-table").waitFor()],
+      ["approval", `/runs/${release}?job=approve`, (p) => p.getByRole("form", { name: "Approve approve" }).waitFor()],
       ["artifacts", "/artifacts", (p) => p.locator("tr[data-artifact]").first().waitFor()],
       ["agents", "/agents", (p) => p.locator("tr[data-agent]").first().waitFor()],
       ["signin", "/", (p) => p.getByLabel("Token").waitFor()],

@@ -11,6 +11,7 @@ import { agentPipelineRoutes } from "./routes/agent-pipeline.ts";
 import { projectSettingsRoutes } from "./routes/project-settings.ts";
 import { agentArtifactRoutes } from "./routes/agent-artifacts.ts";
 import { agentCacheUploadRoutes } from "./routes/agent-cache-uploads.ts";
+import { agentRunArtifactRoutes } from "./routes/agent-run-artifacts.ts";
 import { agentCacheRoutes } from "./routes/agent-caches.ts";
 import { removalRoutes } from "./routes/removal.ts";
 import { artifactRoutes } from "./routes/artifacts.ts";
@@ -107,6 +108,7 @@ export function createApp() {
     agentApiRoutes,
     agentPipelineRoutes,
     agentArtifactRoutes,
+    agentRunArtifactRoutes,
     agentCacheRoutes,
     agentCacheUploadRoutes,
     removalRoutes,

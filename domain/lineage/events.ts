@@ -7,9 +7,18 @@
  * run-cycle.ts then makes the sequence of each runId a valid run cycle.
  */
 import type { Effect, TransitionEffect } from "../run-engine/effects.ts";
-import { type JobAttemptState, type JobState, jobStatus, locateJobAttempt, type RunAttemptState, type RunState } from "../run-engine/model.ts";
+import { type JobAttemptState, type JobState, jobStatus, latestJobAttempt, locateJobAttempt, type RunAttemptState, type RunState } from "../run-engine/model.ts";
 import type { State } from "../states.ts";
-import { commonRunFacets, errorMessageFacet, jobFacets, jobFailureMessage, outputDatasets, parentFacet, upstreamParentFacet } from "./facets.ts";
+import {
+  commonRunFacets,
+  errorMessageFacet,
+  jobFacets,
+  jobFailureMessage,
+  outputDatasets,
+  parentFacet,
+  upstreamParentFacet,
+  warningMessage,
+} from "./facets.ts";
 import { facetBase, PRODUCER, SCHEMA_URL } from "./producer.ts";
 import { type CycleLookup, enforceRunCycle } from "./run-cycle.ts";
 import type { EventType, RunEvent, RunFacets, YardmasterRunFacet } from "./types.ts";
@@ -117,6 +126,11 @@ function yardmasterFacet(state: RunState, intent: Intent): YardmasterRunFacet {
     reason: intent.reason,
   };
   if (intent.synthetic || (terminal && startedAt === null)) facet.neverStarted = true;
+  if (intent.status === "WARNING") {
+    const jobs = s.kind === "job_attempt" ? [{ key: s.job.key, attempt: s.jobAttempt }] : s.attempt.jobs.map((j) => ({ key: j.key, attempt: latestJobAttempt(j) }));
+    const warning = warningMessage(jobs, { named: s.kind === "run_attempt" });
+    if (warning) facet.warning = warning;
+  }
   if (s.kind === "job_attempt") {
     facet.jobKey = s.job.key;
     facet.jobAttempt = s.jobAttempt.number;

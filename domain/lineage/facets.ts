@@ -134,6 +134,21 @@ export function jobFailureMessage(def: PipelineJob, job: JobState, jobAttempt: J
   return { message: clip(message), step };
 }
 
+/**
+ * Why a job attempt, or the jobs of a run attempt, ended WARNING, in one line: the job attempt's
+ * message — for a metric gate's breach, the metric, its value and the bound (run-engine/gates.ts)
+ * — prefixed with the job's key when `named` (a run attempt's event). Null when nothing says why.
+ */
+export function warningMessage(jobs: { key: string; attempt: JobAttemptState | undefined }[], { named }: { named: boolean }): string | null {
+  const said = jobs.flatMap(({ key, attempt }) =>
+    attempt?.status === "WARNING" && attempt.message ? [named ? `job "${key}": ${oneLine(attempt.message)}` : oneLine(attempt.message)] : [],
+  );
+  return said.length > 0 ? clip(said.join("; ")) : null;
+}
+
+/** The agent's message and the gates' are joined by a line break (run-engine/job-lifecycle.ts). */
+const oneLine = (message: string) => message.replace(/\s*\n\s*/g, "; ");
+
 export function errorMessageFacet(message: string, stackTrace: string | null): NonNullable<RunFacets["errorMessage"]> {
   return { ...facetBase("errorMessage"), message: clip(message), programmingLanguage: "shell", ...(stackTrace ? { stackTrace } : {}) };
 }

@@ -31,7 +31,7 @@ export const FACET_SCHEMA_URLS = {
    * Our own run facet, versioned on its own like the official ones: a change to its shape is a
    * new file under docs/openlineage/facets/<version>/, never an edit of a published one.
    */
-  yardmaster: `${YARDMASTER_REPOSITORY}/blob/main/docs/openlineage/facets/1-0-0/YardmasterRunFacet.json#/$defs/YardmasterRunFacet`,
+  yardmaster: `${YARDMASTER_REPOSITORY}/blob/main/docs/openlineage/facets/1-1-0/YardmasterRunFacet.json#/$defs/YardmasterRunFacet`,
 } as const;
 
 /** The `_producer` / `_schemaURL` pair every facet starts with. */

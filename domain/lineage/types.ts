@@ -62,6 +62,11 @@ export interface YardmasterRunFacet extends FacetBase {
   agent?: string | null;
   /** OTHER while waiting: the needs not met yet (empty: waiting for an agent). */
   waitingOn?: string[];
+  /**
+   * WARNING events: why it warned, e.g. a metric gate's breach naming the metric, its value and
+   * the bound; a run attempt's names each job that warned.
+   */
+  warning?: string;
   /** START and terminal events of a run that ended without ever running. */
   neverStarted?: true;
   /** RUNNING: the step whose report caused this event. */

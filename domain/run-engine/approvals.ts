@@ -17,26 +17,29 @@ export type ApprovalDecision =
   | { approve: true; inputs: Record<string, unknown>; by: string }
   | { approve: false; reason: string | null; by: string };
 
-/** The inputs as the job's outputs: checked against the spec, defaults filled in, as strings. */
+/**
+ * The inputs as the job's outputs: checked against the spec, defaults filled in, as strings. A
+ * refusal's `details.input` names the input, so a form can show the message at its field.
+ */
 function approvedInputs(spec: ApprovalSpec, given: Record<string, unknown>): Record<string, string> {
   const outputs: Record<string, string> = {};
   for (const name of Object.keys(given)) {
     if (!Object.hasOwn(spec.inputs, name)) {
       const known = Object.keys(spec.inputs);
-      refuse(400, "unknown_input", `no input "${name}"; ${known.length ? `the inputs are ${known.join(", ")}` : "this approval takes no inputs"}`);
+      refuse(400, "unknown_input", `no input "${name}"; ${known.length ? `the inputs are ${known.join(", ")}` : "this approval takes no inputs"}`, { input: name });
     }
   }
   for (const [name, input] of Object.entries(spec.inputs)) {
     const value = given[name];
     if (value === undefined || value === null) {
       if (input.default !== undefined) outputs[name] = input.default;
-      else if (input.required) refuse(400, "missing_input", `input "${name}" is required`);
+      else if (input.required) refuse(400, "missing_input", `input "${name}" is required`, { input: name });
       continue;
     }
     if (typeof value !== input.type || (typeof value === "number" && !Number.isFinite(value))) {
-      refuse(400, "invalid_input", `input "${name}" must be a ${input.type}`);
+      refuse(400, "invalid_input", `input "${name}" must be a ${input.type}`, { input: name });
     }
-    if (typeof value === "string" && value.length > 10_000) refuse(400, "invalid_input", `input "${name}" may be at most 10000 characters`);
+    if (typeof value === "string" && value.length > 10_000) refuse(400, "invalid_input", `input "${name}" may be at most 10000 characters`, { input: name });
     outputs[name] = String(value);
   }
   return outputs;

@@ -4,6 +4,7 @@
  * `index.ts`. The RunObject calls them at fixed points of every command.
  */
 import type { Effect, RunState, Touched, TransitionEffect } from "../../domain/run-engine/index.ts";
+import type { RunAction } from "./audit-outbox.ts";
 
 export interface Committed {
   /** The run after the command. */
@@ -12,6 +13,8 @@ export interface Committed {
   transitions: TransitionEffect[];
   touched: Touched;
   now: number;
+  /** Who acted on the run, when the command was an action on it (recorded by ./audit-outbox.ts). */
+  action?: RunAction | null;
 }
 
 export interface LogChunk {

@@ -40,15 +40,17 @@ import { markDirty, markEntityDirty } from "./d1-projection.ts";
 import type { Committed, RunExtension } from "./extension.ts";
 import { recordDispatchOps } from "./dispatch-outbox.ts";
 import { gateBaselines } from "./gate-baselines.ts";
-import { jobAttemptOfLog, JobLogs, type LogRead } from "./job-logs.ts";
+import { JobLogs, type LogRead } from "./job-logs.ts";
 import { DatasetTriggerOutbox } from "./dataset-trigger-outbox.ts";
+import { acted, appendedJobs, AuditOutbox, cancelledJobs, type RunAction } from "./audit-outbox.ts";
+import type { AuditContext } from "../../platform/audit.ts";
 import { LineageExtension, type LineageListing } from "./lineage.ts";
 import { CommitStatusExtension, type StatusTarget } from "./commit-statuses.ts";
 import { prepareUpload } from "./pipeline-upload.ts";
 import { LOG_MIGRATIONS } from "./log-store.ts";
 import { RunLive } from "./live.ts";
 import { RUN_SECRET_MIGRATIONS, RunSecrets } from "./run-secrets.ts";
-import { expiredAt, REMOVAL_MIGRATIONS, removeLogs, removeRun } from "./removal.ts";
+import { REMOVAL_MIGRATIONS, removeLogs, removeRun } from "./removal.ts";
 import { RunOutboxes } from "./outboxes.ts";
 import { appendHistory, historyIndex, loadRun, RUN_MIGRATIONS, saveTouched } from "./store.ts";
 import { authorizeJob, type JobIdentity } from "./job-auth.ts";
@@ -74,6 +76,8 @@ export class RunObject extends LiveObject {
   private readonly lineage: LineageExtension;
   /** Commit statuses to GitHub and their delivery (./commit-statuses.ts). */
   private readonly statuses: CommitStatusExtension;
+  /** Who acted on the run, recorded with the command and flushed to D1's audit log (./audit-outbox.ts). */
+  private readonly audit: AuditOutbox;
   private alarmAt: number | null = null;
 
   constructor(ctx: DurableObjectState, env: Env) {
@@ -98,7 +102,8 @@ export class RunObject extends LiveObject {
       datasetTriggers.enqueue(events, committed.state),
     );
     this.statuses = new CommitStatusExtension(this.sql, env);
-    this.extensions = [this.live, this.lineage, datasetTriggers, this.statuses];
+    this.audit = new AuditOutbox(this.sql, env);
+    this.extensions = [this.live, this.lineage, datasetTriggers, this.statuses, this.audit];
     void ctx.blockConcurrencyWhile(async () => {
       this.migrateStorage();
       this.state = loadRun(this.sql);
@@ -122,16 +127,16 @@ export class RunObject extends LiveObject {
   }
 
   /**
-   * Keeps a command's result: state, history, D1 marks and dispatcher calls in one storage
-   * transaction, then kicks the outboxes. A refusal changes nothing and is logged.
+   * Keeps a command's result: state, history, D1 marks, dispatcher calls and who acted (`action`,
+   * for the audit log) in one storage transaction, then kicks the outboxes. A refusal changes nothing, records nothing, and is logged.
    */
-  private commit<T>(result: CommandResult<T>, options: { project?: boolean } = {}): Result<T> {
+  private commit<T>(result: CommandResult<T>, options: { project?: boolean; action?: (value: T) => RunAction | null } = {}): Result<T> {
     if (!result.ok) {
       console.warn(`run ${this.state?.run.id}: refused ${result.error.code}: ${result.error.message}`);
       return { ok: false, error: result.error };
     }
     const transitions = result.effects.filter((e): e is TransitionEffect => e.type === "transition");
-    const committed: Committed = { state: result.state, effects: result.effects, transitions, touched: result.touched, now: Date.now() };
+    const committed: Committed = { state: result.state, effects: result.effects, transitions, touched: result.touched, now: Date.now(), action: options.action?.(result.value) ?? null };
     let dispatch = false;
     this.ctx.storage.transactionSync(() => {
       saveTouched(this.sql, result.state, result.touched);
@@ -151,6 +156,11 @@ export class RunObject extends LiveObject {
     return ok(result.value);
   }
 
+  /** A person waits on the answer: try to have the run and who acted in D1 first, so a listing right after shows them (the outboxes retry if not). */
+  private toD1(): Promise<unknown> {
+    return Promise.all([this.outboxes.projectToD1(), this.audit.flush()]);
+  }
+
   private require(): Result<RunState> {
     return this.state ? ok(this.state) : fail(404, "run_not_found", "no such run");
   }
@@ -161,19 +171,18 @@ export class RunObject extends LiveObject {
 
   // ── from the worker ──────────────────────────────────────────────────────────────────────
 
-  /** Creates the run; calling again with the same id returns the same run. */
-  async create(input: CreateRunInput, extras: { statuses?: StatusTarget } = {}): Promise<Result<RunView>> {
+  /** Creates the run, recorded as triggered `by`; calling again with the same id returns the same run (recorded once). */
+  async create(input: CreateRunInput, by: AuditContext, extras: { statuses?: StatusTarget } = {}): Promise<Result<RunView>> {
     if (this.state) {
       if (this.state.run.id !== input.id) return fail(409, "run_exists", "this object already holds another run");
       return ok(this.view(this.state));
     }
     if (extras.statuses) this.statuses.configure(extras.statuses);
-    const result = this.commit(createRun(input, this.engineContext()));
+    const result = this.commit(createRun(input, this.engineContext()), { action: acted("run.trigger", by) });
     if (!result.ok) return result;
     // No await since the commit: the snapshot lands together with the run.
     this.secrets.save(input.secrets ?? {});
-    // Listing reads D1: try to have the run there before answering (the outbox retries if not).
-    await this.outboxes.projectToD1();
+    await this.toD1();
     return ok(this.view(this.state!));
   }
 
@@ -197,37 +206,37 @@ export class RunObject extends LiveObject {
     return state.ok ? ok({ project: state.value.run.project, listing: this.lineage.list(after, limit) }) : state;
   }
 
-  async cancel(): Promise<Result<RunView>> {
+  async cancel(by: AuditContext): Promise<Result<RunView>> {
     const state = this.require();
     if (!state.ok) return state;
-    const result = this.commit(engine.cancel(state.value, this.engineContext()));
+    const result = this.commit(engine.cancel(state.value, this.engineContext()), { action: acted("run.cancel", by) });
     if (!result.ok) return result;
-    await this.outboxes.projectToD1(); // so a listing right after the answer shows it
+    await this.toD1();
     return ok(this.view(this.state!));
   }
 
-  async cancelJobs(jobAttemptIds: string[]): Promise<Result<string[]>> {
+  async cancelJobs(jobAttemptIds: string[], by: AuditContext): Promise<Result<string[]>> {
     const state = this.require();
     if (!state.ok) return state;
-    return this.commit(engine.cancelJobs(state.value, this.engineContext(), jobAttemptIds));
+    return this.commit(engine.cancelJobs(state.value, this.engineContext(), jobAttemptIds), { action: cancelledJobs(state.value.run.id, by) });
   }
 
-  async rerun(options: RerunOptions): Promise<Result<RunView>> {
+  async rerun(options: RerunOptions, by: AuditContext): Promise<Result<RunView>> {
     const state = this.require();
     if (!state.ok) return state;
-    const result = this.commit(engine.rerun(state.value, this.engineContext(), options));
+    const result = this.commit(engine.rerun(state.value, this.engineContext(), options), { action: acted("run.rerun", by) });
     if (!result.ok) return result;
-    await this.outboxes.projectToD1(); // so a listing right after the answer shows the new attempt
+    await this.toD1();
     return ok(this.view(this.state!));
   }
 
   /** A person approves or rejects an approval job (domain/run-engine/approvals.ts). */
-  async decideApproval(jobKey: string, decision: ApprovalDecision): Promise<Result<RunView>> {
+  async decideApproval(jobKey: string, decision: ApprovalDecision, by: AuditContext): Promise<Result<RunView>> {
     const state = this.require();
     if (!state.ok) return state;
-    const result = this.commit(engine.decideApproval(state.value, this.engineContext(), jobKey, decision));
+    const result = this.commit(engine.decideApproval(state.value, this.engineContext(), jobKey, decision), { action: acted(decision.approve ? "run.approve" : "run.reject", by) });
     if (!result.ok) return result;
-    await this.outboxes.projectToD1(); // so a listing right after the answer shows the run moving on
+    await this.toD1();
     return ok(this.view(this.state!));
   }
 
@@ -240,6 +249,8 @@ export class RunObject extends LiveObject {
     if (this.state && !isTerminal(this.state.run.status)) {
       return fail(409, "run_active", `run #${this.state.run.number} is ${this.state.run.status}; cancel it and wait for it to end before deleting it`);
     }
+    const audited = await this.audit.drain(); // deleting the storage would lose who acted on the run
+    if (!audited.ok) return audited;
     const objects = await removeRun(this.ctx, this.env.ARTIFACTS, this.state?.run.id ?? runId);
     this.state = null;
     // Empty tables again, so a flush this instance already scheduled (live fan-out, outboxes) finds nothing rather than no table.
@@ -331,7 +342,7 @@ export class RunObject extends LiveObject {
   async appendLog(jobAttemptId: string, token: string, seq: number, offset: number, data: Uint8Array) {
     const auth = await this.authorize(jobAttemptId, token, true);
     if (!auth.ok) return auth;
-    const jobAttempt = this.findJobAttempt(jobAttemptId)!;
+    const { jobAttempt } = locateJobAttempt(this.state!, jobAttemptId)!; // authorized: it exists
     const ended = isTerminal(jobAttempt.status);
     const { result, stored } = this.logs.append(jobAttemptId, seq, offset, data, Date.now(), ended);
     if (stored) {
@@ -352,7 +363,10 @@ export class RunObject extends LiveObject {
     const prepared = await prepareUpload(this.env, this.state!, this.secrets, text);
     if (!prepared.ok) return prepared;
     // The awaits above: the engine reads the state as it is now.
-    return this.commit(engine.appendJobs(this.state!, this.engineContext(), { jobAttemptId, pipeline: prepared.value }));
+    const command = engine.appendJobs(this.state!, this.engineContext(), { jobAttemptId, pipeline: prepared.value });
+    const result = this.commit(command, { action: appendedJobs(this.state!, jobAttemptId) });
+    await this.audit.flush(); // rare, and the log then names the agent by the time it has its answer
+    return result;
   }
 
   /** Checks a job token for the worker (artifact uploads). */
@@ -391,25 +405,12 @@ export class RunObject extends LiveObject {
     return ok(this.artifacts.byName(jobAttemptId, name));
   }
 
-  private findJobAttempt(jobAttemptId: string) {
-    return this.state ? locateJobAttempt(this.state, jobAttemptId)?.jobAttempt : undefined;
-  }
-
   // ── logs for people ──────────────────────────────────────────────────────────────────────
 
-  /** A job attempt's log, whole or a byte range of it (JobLogs.read). */
-  async readLog(
-    jobKey: string,
-    jobAttemptNumber?: number,
-    runAttemptNumber?: number,
-    range?: { from: number; to?: number },
-  ): Promise<Result<LogRead>> {
+  /** A job attempt's log, whole or a byte range of it (JobLogs.readJob). */
+  async readLog(jobKey: string, jobAttemptNumber?: number, runAttemptNumber?: number, range?: { from: number; to?: number }): Promise<Result<LogRead>> {
     const state = this.require();
-    if (!state.ok) return state;
-    if (expiredAt(this.sql, "logs") !== null) return fail(410, "expired", "this run's logs were removed by the project's retention");
-    const jobAttempt = jobAttemptOfLog(state.value, jobKey, jobAttemptNumber, runAttemptNumber);
-    if (!jobAttempt.ok) return jobAttempt;
-    return this.logs.read(state.value.run.id, jobAttempt.value.id, range);
+    return state.ok ? this.logs.readJob(state.value, jobKey, jobAttemptNumber, runAttemptNumber, range) : state;
   }
 
   // ── outboxes and the alarm ───────────────────────────────────────────────────────────────

@@ -5,6 +5,7 @@ import type { Env } from "../../platform/env.ts";
 import { fail, ok, type Result } from "../../platform/result.ts";
 import { MAX_LOG_CHUNK_BYTES } from "../../domain/limits.ts";
 import { fixedLengthStream, logArchiveKey, LogStore } from "./log-store.ts";
+import { expiredAt } from "./removal.ts";
 
 /** Bytes [from, to) of a log of `size` bytes so far. */
 export interface LogRead {
@@ -18,7 +19,7 @@ export class JobLogs {
   readonly store: LogStore;
 
   constructor(
-    sql: SqlStorage,
+    private readonly sql: SqlStorage,
     private readonly env: Env,
     /** Late chunks are taken this long after the job attempt ends (RunObject.authorize). */
     private readonly lateGraceMs: number,
@@ -133,6 +134,13 @@ export class JobLogs {
       return fail(416, "range_not_satisfiable", `the log has ${size} bytes so far; ask for a range that starts before byte ${size}`);
     }
     return ok({ size, from, to, body: fixedLengthStream(this.bytes(runId, jobAttemptId, from, to), to - from) });
+  }
+
+  /** A person reads a job's log (by job key; attempts default to the latest): 410 once retention removed it. */
+  readJob(state: RunState, jobKey: string, jobAttemptNumber?: number, runAttemptNumber?: number, range?: { from: number; to?: number }): Result<LogRead> {
+    if (expiredAt(this.sql, "logs") !== null) return fail(410, "expired", "this run's logs were removed by the project's retention");
+    const jobAttempt = jobAttemptOfLog(state, jobKey, jobAttemptNumber, runAttemptNumber);
+    return jobAttempt.ok ? this.read(state.run.id, jobAttempt.value.id, range) : jobAttempt;
   }
 }
 

@@ -1,14 +1,11 @@
 // Accessibility: axe-core (WCAG 2 A and AA rules) finds nothing on any page of the dashboard,
 // in the light theme and in the dark one. axe is injected by playwright into each page (a context
 // with `bypassCSP: true`: the dashboard's Content-Security-Policy allows no foreign script).
-import { readFileSync } from "node:fs";
-import { createRequire } from "node:module";
-import type { Browser, Page } from "playwright-core";
+import type { Browser } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { type ControlPlane, startAgent, startControlPlane, stopAll, waitFor } from "../e2e/harness.ts";
+import { violations } from "./axe.ts";
 import { closeBrowsers, launch, signIn } from "./browser.ts";
-
-const AXE = readFileSync(createRequire(import.meta.url).resolve("axe-core/axe.min.js"), "utf8");
 
 const BUILD = `jobs:
   compile:
@@ -50,16 +47,6 @@ const pages = (): { path: string; ready: string }[] => [
   { path: "/artifacts", ready: "main table" },
   { path: "/agents", ready: "main table" },
 ];
-
-async function violations(page: Page): Promise<string[]> {
-  await page.addScriptTag({ content: AXE });
-  const found = await page.evaluate(async () => {
-    const axe = (window as unknown as { axe: { run(c: Document, o: unknown): Promise<{ violations: { id: string; nodes: { target: unknown[]; failureSummary?: string }[] }[] }> } }).axe;
-    const result = await axe.run(document, { runOnly: { type: "tag", values: ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa"] } });
-    return result.violations.flatMap((v) => v.nodes.map((n) => `${v.id} ${JSON.stringify(n.target)}: ${n.failureSummary?.split("\n").slice(0, 2).join(" ")}`));
-  });
-  return found;
-}
 
 beforeAll(async () => {
   cp = await startControlPlane();

@@ -2,6 +2,8 @@
 // carries, named), a pipeline's trends after three runs, two runs compared, and the editor
 // linting as you type.
 import type { Browser } from "playwright-core";
+import examples from "@octokit/webhooks-examples";
+import { sign } from "@octokit/webhooks-methods";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { type ControlPlane, startAgent, startControlPlane, stopAll, waitFor } from "../e2e/harness.ts";
 import { closeBrowsers, launch, lintedLines, signedIn, type Viewer } from "./browser.ts";
@@ -23,6 +25,7 @@ params:
   files: { default: "10" }
   fail: { default: "no" }
 `;
+const WEBHOOK_SECRET = "insights-webhook-secret-0123456789";
 // No agent carries `gpu`: this job waits in the queue.
 const TRAIN = "jobs:\n  train:\n    runs-on: [linux, gpu]\n    steps:\n      - run: echo train\n";
 
@@ -173,13 +176,23 @@ describe("the dashboard's insights", () => {
     }
   });
 
-  it("offers the branches of earlier runs in the Run dialog", async () => {
+  it("offers the branches of earlier runs and webhook deliveries in the Run dialog", async () => {
     const page = viewer.page;
     await runToEnd({}, "release/2.0");
+    // A signed push to a branch no pipeline starts on: nothing runs, yet the branch is offered.
+    expect((await cp.api("PATCH", "/api/v1/projects/web", { webhookSecret: WEBHOOK_SECRET })).status).toBe(200);
+    const push = structuredClone(((examples as unknown as { name: string; examples: any[] }[]).find((e) => e.name === "push")!.examples).find((p) => p.ref === "refs/heads/master"));
+    const body = JSON.stringify({ ...push, ref: "refs/heads/hotfix/from-webhook" });
+    const delivered = await fetch(`${cp.url}/api/v1/webhooks/github/web`, {
+      method: "POST",
+      headers: { "content-type": "application/json", "x-github-event": "push", "x-github-delivery": "insights-1", "x-hub-signature-256": await sign(WEBHOOK_SECRET, body) },
+      body,
+    });
+    expect(delivered.status, await delivered.clone().text()).toBe(200);
     await page.goto("/projects/web/pipelines/build");
     await page.getByRole("button", { name: "▶ Run" }).click();
     const options = page.locator("#run-branches option");
-    await expect.poll(() => options.evaluateAll((o) => o.map((x) => (x as HTMLOptionElement).value))).toEqual(["release/2.0", "main"]);
+    await expect.poll(() => options.evaluateAll((o) => o.map((x) => (x as HTMLOptionElement).value))).toEqual(["hotfix/from-webhook", "release/2.0", "main"]);
     expect(await page.getByLabel("Branch").getAttribute("list")).toBe("run-branches");
   });
 

@@ -152,7 +152,9 @@ describe("agents run real pipelines", () => {
     const id = await trigger("long");
     const pids = await waitFor("the step's pids in its log", async () => {
       const text = await fetch(`${cp.url}/api/v1/runs/${id}/jobs/wait/log`, { headers: { authorization: `Bearer ${cp.adminToken}` } }).then((r) => r.text());
-      const m = /pids (\d+) (\d+)/.exec(text);
+      // Only a whole line: the live log may end mid-line (the agent's masker holds back a tail
+      // that could begin a secret until the next bytes tell), and "pids 91 9" is not a pid.
+      const m = /pids (\d+) (\d+)\n/.exec(text);
       return m ? [Number(m[1]), Number(m[2])] : null;
     }, { explain: () => explain(id) });
     const alive = (pid: number) => {

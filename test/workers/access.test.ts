@@ -5,6 +5,7 @@
  */
 import { afterEach, describe, expect, it, vi } from "vitest";
 import { api } from "./api-client.ts";
+import { CLOCK_SKEW_SECONDS } from "../../worker/auth/access.ts";
 import { AUD, accessApi, newKey, Team } from "./access-helpers.ts";
 
 let teams = 0;
@@ -59,6 +60,22 @@ describe("Access sign-in", () => {
     const forged = await accessApi(t, "GET", "/api/v1/session", { assertion: cases[0]![1] });
     expect(forged.status).toBe(401);
     expect(forged.json.error.code).toBe("invalid_access_assertion");
+  });
+
+  it("allows the clocks a small skew on expiry and not-before, and no more", async () => {
+    const t = await team();
+    const key = t.published[0]!;
+    const now = Math.floor(Date.now() / 1000);
+    const cases: [string, Record<string, number>, number][] = [
+      ["expired within the skew", { exp: now - (CLOCK_SKEW_SECONDS - 10) }, 200],
+      ["valid soon, within the skew", { nbf: now + (CLOCK_SKEW_SECONDS - 10) }, 200],
+      ["expired beyond the skew", { exp: now - (CLOCK_SKEW_SECONDS + 10) }, 401],
+      ["valid later, beyond the skew", { nbf: now + (CLOCK_SKEW_SECONDS + 10) }, 401],
+    ];
+    for (const [what, claims, status] of cases) {
+      const answer = await accessApi(t, "GET", "/api/v1/session", { assertion: await t.assertion(key, claims) });
+      expect(answer.status, `${what}: ${answer.text}`).toBe(status);
+    }
   });
 
   it("refetches the JWKS for an unknown kid (key rotation), at most once per interval", async () => {

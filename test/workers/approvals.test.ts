@@ -41,11 +41,22 @@ async function waitingForApproval(slug: string) {
   return { agent, runId };
 }
 
+/** Waits until the runs list (D1) says the run's approval jobs waiting are `expected`. */
+async function listedAwaiting(slug: string, runId: string, expected: string[] | undefined) {
+  const awaiting = async () =>
+    ((await api("GET", `/api/v1/runs?project=${slug}`)).json.items as { id: string; awaitingApproval?: string[] }[]).find((r) => r.id === runId)?.awaitingApproval;
+  for (let i = 0; i < 100 && JSON.stringify(await awaiting()) !== JSON.stringify(expected); i++) await new Promise((r) => setTimeout(r, 20));
+  expect(await awaiting()).toEqual(expected);
+}
+
 describe("approval jobs", () => {
   it("an approval's inputs become its outputs and feed the next job; the approver is recorded", async () => {
     const { agent, runId } = await waitingForApproval("approve-ok");
+    await listedAwaiting("approve-ok", runId, ["approve"]);
     const approved = await api("POST", `/api/v1/runs/${runId}/jobs/approve/approve`, { body: { inputs: { reason: "all green" } } });
     expect(approved.status, approved.text).toBe(200);
+    // The runs list no longer marks it (it read D1, which the run updates right after).
+    await listedAwaiting("approve-ok", runId, undefined);
     const approve = jobOf(approved.json, "approve");
     expect(approve).toMatchObject({ status: "SUCCESS", outputs: { reason: "all green" } });
     expect(approve.attempts[0]).toMatchObject({ decidedBy: "admin", message: "approved by admin", agent: null });
@@ -57,6 +68,12 @@ describe("approval jobs", () => {
     const again = await api("POST", `/api/v1/runs/${runId}/jobs/approve/reject`, { body: {} });
     expect(again.status).toBe(409);
     expect(again.json.error.code).toBe("job_not_awaiting_approval");
+    // The run shows who approved it; the refused rejection is not recorded.
+    const admin = { kind: "system", id: "admin-token", name: "admin token" };
+    expect((await api("GET", `/api/v1/runs/${runId}`)).json.actions.map((a: { action: string; actor: unknown }) => [a.action, a.actor])).toEqual([
+      ["run.trigger", admin],
+      ["run.approve", admin],
+    ]);
   });
 
   it("a rejection fails the job with its reason, and bad decisions are refused", async () => {
@@ -84,5 +101,7 @@ describe("approval jobs", () => {
     expect(jobOf(rejected.json, "approve").attempts[0]).toMatchObject({ status: "FAILED", reason: "rejected", message: "rejected by admin: not on a Friday" });
     expect(jobOf(rejected.json, "deploy").attempts[0]).toMatchObject({ status: "KILLED", reason: "needs_failed" });
     expect(rejected.json.status).toBe("FAILED");
+    // Only the decision that happened is in the audit log, none of the refused ones.
+    expect((await api("GET", `/api/v1/runs/${runId}`)).json.actions.map((a: { action: string }) => a.action)).toEqual(["run.trigger", "run.reject"]);
   });
 });

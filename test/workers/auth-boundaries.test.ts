@@ -92,6 +92,8 @@ function validRequest(route: Route): { query?: string; body?: unknown; raw?: Uin
     "/jobs/{jobAttemptId}/cache-uploads/{uploadId}/parts/{partNumber}": octets,
     "/jobs/{jobAttemptId}/cache-uploads/{uploadId}/complete": { body: { parts: [{ partNumber: 1, etag: "x" }], size: 1, sha256: bytesSha } },
     "DELETE /jobs/{jobAttemptId}/cache-uploads/{uploadId}": {},
+    "/jobs/{jobAttemptId}/run/artifacts": { query: "?job=build" },
+    "/jobs/{jobAttemptId}/run/artifacts/{artifact}": {},
   };
   return route.path.startsWith("/api/agent/v1/") ? (table[`${route.method.toUpperCase()} ${tail}`] ?? table[tail]) : undefined;
 }

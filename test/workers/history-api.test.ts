@@ -1,8 +1,9 @@
-/** The history routes: a pipeline's trends, a project's branches, and why a queued job waits. */
+/** The history routes: a pipeline's trends, a project's branches (runs and webhooks), and why a queued job waits. */
 import { describe, expect, it } from "vitest";
 import { api, projectWithPipeline } from "./api-client.ts";
 import { job } from "./agent-client.ts";
 import { agentWith, claimNext } from "./run-helpers.ts";
+import { deliverGithub, pipelineFile, projectWithPipelines, pushTo } from "./webhook-client.ts";
 
 const pipeline = (label: string) => `name: build
 jobs:
@@ -52,6 +53,22 @@ describe("history routes", () => {
     expect((await api("GET", "/api/v1/projects/hist/pipelines/build/trends?limit=2")).json.runs.map((r: any) => r.id)).toEqual(ids.slice(1));
 
     expect((await api("GET", "/api/v1/projects/hist/branches")).json.items).toEqual(["main", "feature/x"]);
+  });
+
+  it("offers the branches of webhook deliveries too, even those that started nothing, but not of refused ones", async () => {
+    await projectWithPipelines("hist-hooks", { build: pipelineFile("hist-hooks", "{ push: { branches: [main] } }") });
+    // No pipeline starts on feature/hook: nothing runs, yet the branch was seen.
+    const ignored = await deliverGithub("hist-hooks", "push", pushTo("feature/hook"));
+    expect(ignored.status, ignored.text).toBe(200);
+    // A delivery whose signature does not check out could come from anyone: its branch is not offered.
+    expect((await deliverGithub("hist-hooks", "push", pushTo("forged/branch"), { signature: "sha256=00" })).status).toBe(401);
+    await new Promise((r) => setTimeout(r, 5));
+    expect((await api("POST", "/api/v1/projects/hist-hooks/pipelines/build/runs", { body: { branch: "release/1" } })).status).toBe(201);
+    const branches = await until(
+      async () => (await api("GET", "/api/v1/projects/hist-hooks/branches")).json.items as string[],
+      (items) => items.length === 2,
+    );
+    expect(branches).toEqual(["release/1", "feature/hook"]);
   });
 
   it("refuses a bad limit and unknown pipelines with a clear 4xx", async () => {

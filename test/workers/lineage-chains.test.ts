@@ -68,6 +68,8 @@ describe("a Yardmaster job's lineage outputs", () => {
     expect(downstream).toMatchObject({
       trigger: "lineage",
       params: { dataset_namespace: "s3://lake", dataset_name: "daily/2026-12-05", upstream_run: jobAttemptId },
+      // Started inside the upstream run's object: the downstream run's own object records who started it.
+      triggeredBy: { kind: "system", id: "chain-ok/consume", name: "dataset trigger of chain-ok/consume" },
     });
 
     // The downstream run attempt's parent is the upstream job attempt; the root is the upstream run attempt.

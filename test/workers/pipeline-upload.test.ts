@@ -51,6 +51,9 @@ describe("pipeline upload from a running job", () => {
     expect(view.attempts[0].jobs.map((x: { key: string }) => x.key)).toEqual(["bootstrap", "test", "package"]);
     // The same upload again (a retry after a lost answer) changes nothing.
     expect((await upload(built("upl-ok"))).json).toEqual({ added: [], unchanged: ["test", "package"] });
+    // The audit log names the agent that added them, once: the repeat added nothing.
+    const appended = (await api("GET", "/api/v1/audit?action=run.append-jobs&project=upl-ok")).json.items;
+    expect(appended).toMatchObject([{ actor: { kind: "agent", id: agent.agentId, name: "upl-ok-agent" }, target: `${run.id}: test, package` }]);
 
     expect((await claim(agent.token)).status).toBe(204); // test waits for the bootstrap
     await j.step("upload", { attempt: 1, status: "SUCCESS", exitCode: 0 });

@@ -2,22 +2,12 @@
  * The per-token rate limit of the user API and the per-project one of webhooks: past the
  * budget, 429 with Retry-After; other tokens and the agent protocol are not affected.
  */
-import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
 import { RATE_LIMIT, rateLimitKey, retryAfterSeconds, webhookRateLimitKey } from "../../worker/services/rate-limit.ts";
 import { registerAgent } from "./agent-client.ts";
 import { api } from "./api-client.ts";
+import { exhaust } from "./rate-limit-helpers.ts";
 import { deliverGithub, githubExamples, projectWithPipelines } from "./webhook-client.ts";
-
-/** Spends a key's whole budget, starting early enough in a window that it does not roll over. */
-async function exhaust(key: string) {
-  const periodMs = RATE_LIMIT.periodSeconds * 1000;
-  const left = periodMs - (Date.now() % periodMs);
-  if (left < 15_000) await new Promise((r) => setTimeout(r, left + 50));
-  for (let spent = 0; spent < RATE_LIMIT.limit; spent += 50) {
-    await Promise.all(Array.from({ length: 50 }, () => env.API_RATE_LIMIT!.limit({ key })));
-  }
-}
 
 // Spending a budget may first wait for a fresh window (up to 15 s), then makes 600 calls.
 describe("rate limits", { timeout: 60_000 }, () => {

@@ -8,10 +8,10 @@ import { env } from "cloudflare:workers";
 import { listDurableObjectIds } from "cloudflare:test";
 import { describe, expect, it } from "vitest";
 import { randomSecret } from "../../domain/tokens.ts";
-import { RATE_LIMIT } from "../../worker/services/rate-limit.ts";
 import { agentRateLimitKeys } from "../../worker/routes/agent-api.ts";
 import { claim, job, registerAgent } from "./agent-client.ts";
 import { api, projectWithPipeline } from "./api-client.ts";
+import { exhaust } from "./rate-limit-helpers.ts";
 
 const heartbeat = (token: string, headers: Record<string, string> = {}) =>
   api("POST", "/api/agent/v1/heartbeat", { token, body: { jobs: [] }, headers });
@@ -71,16 +71,6 @@ describe("token MAC", () => {
     expect(legacyJob.json.error.message).not.toContain("not one this server issued");
   });
 });
-
-/** Spends a key's whole budget, starting early enough in a window that it does not roll over. */
-async function exhaust(key: string) {
-  const periodMs = RATE_LIMIT.periodSeconds * 1000;
-  const left = periodMs - (Date.now() % periodMs);
-  if (left < 15_000) await new Promise((r) => setTimeout(r, left + 50));
-  for (let spent = 0; spent < RATE_LIMIT.limit; spent += 50) {
-    await Promise.all(Array.from({ length: 50 }, () => env.API_RATE_LIMIT!.limit({ key })));
-  }
-}
 
 describe("agent API rate limit", { timeout: 90_000 }, () => {
   it("429 with Retry-After for an IP past its budget of refused tokens; a real agent from it goes on", async () => {

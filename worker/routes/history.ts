@@ -1,13 +1,13 @@
 /**
  * What the dashboard reads from the D1 history to show trends and offer choices: a pipeline's
  * last runs with their durations, outcomes and step metrics (the pipeline page's charts), and
- * the branches a project's runs were on (the Run dialog's suggestions).
+ * the branches a project's runs and webhook deliveries were on (the Run dialog's suggestions).
  */
 import { createRoute, z } from "@hono/zod-openapi";
-import { and, desc, eq, isNotNull, max } from "drizzle-orm";
+import { and, desc, eq, isNotNull, max, ne } from "drizzle-orm";
 import { drizzle } from "drizzle-orm/d1";
 import { STATES } from "../../domain/states.ts";
-import { jobAttempts, jobs, runs, stepRuns } from "../../platform/db/schema.ts";
+import { jobAttempts, jobs, runs, stepRuns, webhookDeliveries } from "../../platform/db/schema.ts";
 import { requireScope } from "../auth/principal.ts";
 import { findPipeline, findProject } from "../services/projects.ts";
 import { errors, json, NAME, router, security, SLUG } from "./common.ts";
@@ -105,7 +105,9 @@ historyRoutes.openapi(
     method: "get",
     path: "/api/v1/projects/{project}/branches",
     operationId: "listProjectBranches",
-    summary: "The branches the project's runs were on, most recently used first (at most 50)",
+    summary: "The branches the project's runs and webhook deliveries were on, most recently seen first (at most 50)",
+    description:
+      "A branch a webhook delivery named counts even when it started nothing (no pipeline matched it); a delivery refused for its signature does not (anyone could have sent it).",
     security,
     request: { params: z.object({ project: SLUG }) },
     responses: { 200: json(z.object({ items: z.array(z.string()) }), "The branch names."), ...errors },
@@ -114,14 +116,40 @@ historyRoutes.openapi(
     const { project: slug } = c.req.valid("param");
     requireScope(c.var.principal, "read", slug);
     const project = await findProject(c.env, slug);
-    const last = max(runs.createdAt);
-    const rows = await drizzle(c.env.DB)
-      .select({ branch: runs.branch, last })
-      .from(runs)
-      .where(and(eq(runs.projectId, project.id), isNotNull(runs.branch)))
-      .groupBy(runs.branch)
-      .orderBy(desc(last))
-      .limit(50);
-    return c.json({ items: rows.map((r) => r.branch!).filter((b) => b !== "") }, 200);
+    const db = drizzle(c.env.DB);
+    const lastRun = max(runs.createdAt);
+    const lastDelivery = max(webhookDeliveries.receivedAt);
+    const [fromRuns, fromDeliveries] = await db.batch([
+      db
+        .select({ branch: runs.branch, last: lastRun })
+        .from(runs)
+        .where(and(eq(runs.projectId, project.id), isNotNull(runs.branch)))
+        .groupBy(runs.branch)
+        .orderBy(desc(lastRun))
+        .limit(BRANCHES),
+      db
+        .select({ branch: webhookDeliveries.branch, last: lastDelivery })
+        .from(webhookDeliveries)
+        .where(and(eq(webhookDeliveries.projectId, project.id), isNotNull(webhookDeliveries.branch), ne(webhookDeliveries.status, "rejected")))
+        .groupBy(webhookDeliveries.branch)
+        .orderBy(desc(lastDelivery))
+        .limit(BRANCHES),
+    ]);
+    return c.json({ items: recentBranches([...fromRuns, ...fromDeliveries]) }, 200);
   },
 );
+
+const BRANCHES = 50;
+
+/** Each branch once, at the latest time it was seen, most recent first. */
+function recentBranches(seen: { branch: string | null; last: number | null }[]): string[] {
+  const latest = new Map<string, number>();
+  for (const { branch, last } of seen) {
+    if (!branch) continue;
+    latest.set(branch, Math.max(latest.get(branch) ?? 0, last ?? 0));
+  }
+  return [...latest.entries()]
+    .sort((a, b) => b[1] - a[1])
+    .slice(0, BRANCHES)
+    .map(([branch]) => branch);
+}

@@ -126,9 +126,8 @@ queueRoutes.openapi(
     }
     const cancelled: string[] = [];
     for (const [runId, ids] of byRun) {
-      const done = unwrap(await runStub(c.env, runId).cancelJobs(ids));
-      cancelled.push(...done);
-      if (done.length > 0) await recordAfter(c, { action: "job.cancel", project: byId.get(ids[0]!)?.project ?? null, target: `${runId}: ${done.join(", ")}` });
+      // The run's object records who cancelled which jobs (durable-objects/run-object/audit-outbox.ts).
+      cancelled.push(...unwrap(await runStub(c.env, runId).cancelJobs(ids, auditContext(c))));
     }
     return c.json({ cancelled, notFound }, 200);
   },
@@ -183,7 +182,7 @@ queueRoutes.openapi(
     // A revoked agent must not go on running work (it holds those jobs' secrets): cancel them.
     for (const job of held) {
       try {
-        unwrap(await runStub(c.env, job.runId).cancelJobs([job.jobAttemptId]));
+        unwrap(await runStub(c.env, job.runId).cancelJobs([job.jobAttemptId], auditContext(c)));
       } catch (error) {
         console.warn(`revoking agent ${id}: job ${job.jobAttemptId} not cancelled: ${String(error)}`);
       }

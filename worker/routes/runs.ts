@@ -2,14 +2,16 @@
 import { createRoute, z } from "@hono/zod-openapi";
 import { and, desc, eq, inArray, lt, type SQL } from "drizzle-orm";
 import { drizzle } from "drizzle-orm/d1";
-import type { TypedResponse } from "hono";
+import type { Context, TypedResponse } from "hono";
 import { ErrorBody, listOf, RunSummaryView, RunView } from "../../domain/views.ts";
 import { STATES } from "../../domain/states.ts";
 import { canSeeProject, projectFilter, requireScope } from "../auth/principal.ts";
 import { runs } from "../../platform/db/schema.ts";
 import { ApiError, unwrap } from "../http/errors.ts";
 import { runStub } from "../../platform/stubs.ts";
-import { auditContext, recordAfter, runActions } from "../services/audit.ts";
+import { auditContext, runActions } from "../services/audit.ts";
+import type { AppEnv } from "../auth/authenticate.ts";
+import { awaitingApproval } from "../services/awaiting-approval.ts";
 import { triggerRun } from "../services/trigger-run.ts";
 import { errors, ID, json, NAME, router, security, SLUG } from "./common.ts";
 import { isoTime } from "../../domain/time.ts";
@@ -100,6 +102,7 @@ runRoutes.openapi(
       .orderBy(desc(runs.id))
       .limit(q.limit + 1);
     const page = rows.slice(0, q.limit);
+    const waiting = await awaitingApproval(c.env.DB, page);
     const now = Date.now();
     return c.json(
       {
@@ -118,6 +121,7 @@ runRoutes.openapi(
           startedAt: isoTime(r.startedAt),
           endedAt: isoTime(r.endedAt),
           durationMs: r.startedAt === null ? null : (r.endedAt ?? now) - r.startedAt,
+          ...(waiting.has(r.id) && { awaitingApproval: waiting.get(r.id) }),
         })),
         cursor: rows.length > q.limit ? page[page.length - 1]!.id : null,
       },
@@ -142,6 +146,17 @@ async function accessibleRun(env: Parameters<typeof runStub>[0], runId: string, 
   const { project } = unwrap(await stub.identity());
   if (!canSeeProject(principal, project)) throw new ApiError(404, "run_not_found", "no such run");
   return { stub, project };
+}
+
+/**
+ * The run a caller acts on (cancel, re-run, approve, reject): they see its project and hold
+ * `run` on it. With who acts, which the run's object records with the action (audit-outbox.ts).
+ */
+async function actionableRun(c: Context<AppEnv>, runId: string) {
+  requireScope(c.var.principal, "read");
+  const { stub, project } = await accessibleRun(c.env, runId, c.var.principal);
+  requireScope(c.var.principal, "run", project);
+  return { stub, by: auditContext(c) };
 }
 
 runRoutes.openapi(
@@ -173,12 +188,8 @@ runRoutes.openapi(
     responses: { 200: json(RunView, "The run, cancelling or cancelled."), ...errors },
   }),
   async (c) => {
-    requireScope(c.var.principal, "read");
-    const { stub, project } = await accessibleRun(c.env, c.req.valid("param").run, c.var.principal);
-    requireScope(c.var.principal, "run", project);
-    const cancelled = unwrap(await stub.cancel());
-    await recordAfter(c, { action: "run.cancel", project, target: cancelled.id });
-    return c.json(cancelled, 200);
+    const { stub, by } = await actionableRun(c, c.req.valid("param").run);
+    return c.json(unwrap(await stub.cancel(by)), 200);
   },
 );
 
@@ -210,13 +221,9 @@ runRoutes.openapi(
     responses: { 201: json(RunView, "The run with its new attempt."), ...errors },
   }),
   async (c) => {
-    requireScope(c.var.principal, "read");
-    const { stub, project } = await accessibleRun(c.env, c.req.valid("param").run, c.var.principal);
-    requireScope(c.var.principal, "run", project);
+    const { stub, by } = await actionableRun(c, c.req.valid("param").run);
     const body = c.req.valid("json") ?? {};
-    const rerun = unwrap(await stub.rerun({ failedOnly: body.failedOnly ?? false, ...(body.jobs && { jobs: body.jobs }) }));
-    await recordAfter(c, { action: "run.rerun", project, target: rerun.id });
-    return c.json(rerun, 201);
+    return c.json(unwrap(await stub.rerun({ failedOnly: body.failedOnly ?? false, ...(body.jobs && { jobs: body.jobs }) }, by)), 201);
   },
 );
 
@@ -283,7 +290,6 @@ export function byteRange(header: string | undefined): { from: number; to?: numb
 
 const ApprovalParam = z.object({ run: ID, job: z.string().min(1).max(300) });
 
-/** Who decided, as the audit and the job attempt's `decidedBy` show it. */
 /** Who decided an approval, as the run shows it: the person, the token's name, or the admin token. */
 function decider(principal: Parameters<typeof canSeeProject>[0]): string {
   if (principal.kind === "user") return principal.email;
@@ -306,14 +312,10 @@ runRoutes.openapi(
     responses: { 200: json(RunView, "The run, moving on."), ...errors },
   }),
   async (c) => {
-    requireScope(c.var.principal, "read");
     const { run, job } = c.req.valid("param");
-    const { stub, project } = await accessibleRun(c.env, run, c.var.principal);
-    requireScope(c.var.principal, "run", project);
+    const { stub, by } = await actionableRun(c, run);
     const inputs = c.req.valid("json")?.inputs ?? {};
-    const decided = unwrap(await stub.decideApproval(job, { approve: true, inputs, by: decider(c.var.principal) }));
-    await recordAfter(c, { action: "run.approve", project, target: decided.id });
-    return c.json(decided, 200);
+    return c.json(unwrap(await stub.decideApproval(job, { approve: true, inputs, by: decider(c.var.principal) }, by)), 200);
   },
 );
 
@@ -332,13 +334,9 @@ runRoutes.openapi(
     responses: { 200: json(RunView, "The run, moving on."), ...errors },
   }),
   async (c) => {
-    requireScope(c.var.principal, "read");
     const { run, job } = c.req.valid("param");
-    const { stub, project } = await accessibleRun(c.env, run, c.var.principal);
-    requireScope(c.var.principal, "run", project);
+    const { stub, by } = await actionableRun(c, run);
     const reason = c.req.valid("json")?.reason ?? null;
-    const decided = unwrap(await stub.decideApproval(job, { approve: false, reason, by: decider(c.var.principal) }));
-    await recordAfter(c, { action: "run.reject", project, target: decided.id });
-    return c.json(decided, 200);
+    return c.json(unwrap(await stub.decideApproval(job, { approve: false, reason, by: decider(c.var.principal) }, by)), 200);
   },
 );

@@ -2,41 +2,25 @@
  * The audit log (docs/security.md "The audit log"): who did what, where, when, from which IP.
  * `auditRow` builds the insert that a handler puts in the SAME `db.batch([...])` as the change
  * it records — D1 runs a batch as one transaction, so a row exists exactly when the change
- * happened. Changes that live in a run's object (cancel, re-run) are recorded by the route once
- * the object has confirmed them (`recordAudit`); see the docs for why.
+ * happened. Actions on a run (trigger, cancel, re-run, approval, job cancel) are recorded by the
+ * run's object itself, in the command's transaction, and reach D1 through its audit outbox
+ * (durable-objects/run-object/audit-outbox.ts): a route hands the object `auditContext(c)`.
  */
 import { and, asc, desc, eq, inArray, lt, type SQL } from "drizzle-orm";
 import { drizzle } from "drizzle-orm/d1";
 import type { Context } from "hono";
 import { uuidv7 } from "uuidv7";
 import { auditEvents } from "../../platform/db/schema.ts";
+import type { Actor, AuditContext, AuditFacts } from "../../platform/audit.ts";
 import type { Env } from "../../platform/env.ts";
 import type { AppEnv } from "../auth/authenticate.ts";
 import type { Principal } from "../auth/principal.ts";
-
-export type ActorKind = (typeof auditEvents.$inferSelect)["actorKind"];
-export interface Actor {
-  kind: ActorKind;
-  id: string;
-  name: string;
-}
 
 /** The admin token is the deployment's own key: recorded as the `system` actor `admin`. */
 export function actorOf(principal: Principal): Actor {
   if (principal.kind === "admin") return { kind: "system", id: "admin-token", name: "admin token" };
   if (principal.kind === "token") return { kind: "token", id: principal.tokenId, name: principal.owner ? `${principal.name} (${principal.owner})` : principal.name };
   return { kind: "user", id: principal.email, name: principal.email };
-}
-
-export interface AuditFacts {
-  action: string;
-  project?: string | null;
-  target?: string | null;
-}
-
-export interface AuditContext {
-  actor: Actor;
-  ip: string | null;
 }
 
 /** The caller of a user-API request and their address (`CF-Connecting-IP`, set by Cloudflare). */
@@ -80,19 +64,14 @@ export function d1Statement(env: Env, query: { toSQL(): { sql: string; params: u
   return env.DB.prepare(text).bind(...params);
 }
 
-/** Records an event that is not a D1 write of this request (after the object confirmed it). */
-export async function recordAudit(env: Env, who: AuditContext, facts: AuditFacts): Promise<void> {
-  await auditRow(env, who, facts);
-}
-
 /**
- * Records what a run's object has just confirmed (a cancel, a re-run, a reorder): the change is
- * done, so a failed audit write is logged rather than turned into an error the caller would
- * retry (and so repeat the action).
+ * Records what a dispatcher has just confirmed (a reorder of its queue, which has no outbox to
+ * D1): the change is done, so a failed audit write is logged rather than turned into an error
+ * the caller would retry (and so repeat the action).
  */
 export async function recordAfter(c: Context<AppEnv>, facts: AuditFacts): Promise<void> {
   try {
-    await recordAudit(c.env, auditContext(c), facts);
+    await auditRow(c.env, auditContext(c), facts);
   } catch (error) {
     console.error(`audit: ${facts.action} of ${facts.target} not recorded`, error);
   }

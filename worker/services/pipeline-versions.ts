@@ -6,7 +6,8 @@
  * (pipeline name, version number, content hash): the loser reads again and decides anew, so a
  * race never ends in a 500 or a half-stored version.
  */
-import { type AuditContext, auditRow } from "./audit.ts";
+import type { AuditContext } from "../../platform/audit.ts";
+import { auditRow } from "./audit.ts";
 import { and, eq, max } from "drizzle-orm";
 import { drizzle } from "drizzle-orm/d1";
 import { uuidv7 } from "uuidv7";

@@ -10,7 +10,7 @@ import type { Env } from "../../platform/env.ts";
 import { runStub } from "../../platform/stubs.ts";
 import { startRun, type StartRunInput } from "../../platform/start-run.ts";
 import { ApiError, unwrap } from "../http/errors.ts";
-import { type AuditContext, recordAudit } from "./audit.ts";
+import type { AuditContext } from "../../platform/audit.ts";
 import { findPipeline, findProject } from "./projects.ts";
 
 export interface TriggerInput {
@@ -28,16 +28,10 @@ export interface TriggerInput {
   runId?: string;
   /** False for untrusted code (pull requests from forks): the run gets no project secrets. */
   withSecrets?: boolean;
-  /** Who triggered it, for the audit log; webhooks and schedules are recorded as themselves. */
+  /** Who triggered it, for the audit log; webhooks and schedules are recorded as themselves (platform/start-run.ts). */
   by?: AuditContext;
   /** The triggering request's origin: the base of the run page's URL in commit statuses, unless YM_PUBLIC_URL is set. */
   origin?: string | null;
-}
-
-/** A run started by no caller of the user API: the webhook or the schedule of its pipeline. */
-function machineActor(input: TriggerInput): AuditContext {
-  const kind = input.trigger === "schedule" ? "schedule" : input.trigger === "webhook" ? "webhook" : "system";
-  return { actor: { kind, id: `${input.project}/${input.pipeline}`, name: `${kind} of ${input.project}/${input.pipeline}` }, ip: null };
 }
 
 /** The run's params: the given ones, checked against the pipeline's declared params, defaults filled in. */
@@ -76,13 +70,6 @@ export async function triggerRun(env: Env, input: TriggerInput): Promise<RunView
   const { pipeline, version } = await findPipeline(env, project.id, project.slug, input.pipeline);
   const definition = JSON.parse(version.definition) as Pipeline;
   const params = resolveParams(definition, input.params ?? {});
-  const created = unwrap(await startRun(env, { ...input, project, pipeline, version, definition, params }));
-  // The run lives in its object, not in a D1 batch of ours: recorded once the object confirmed
-  // it (docs/security.md "The audit log"). A failed audit write does not undo the run.
-  try {
-    await recordAudit(env, input.by ?? machineActor(input), { action: "run.trigger", project: project.slug, target: created.id });
-  } catch (error) {
-    console.error(`audit: run.trigger of ${created.id} not recorded`, error);
-  }
-  return created;
+  // The run's object records who triggered it with the run (docs/security.md "The audit log").
+  return unwrap(await startRun(env, { ...input, project, pipeline, version, definition, params }));
 }

@@ -4,10 +4,10 @@
  */
 import { AGENT_VERSION, isOlderAgentVersion } from "../../../domain/agent-release.ts";
 import type { AgentView, Page } from "../api/types.ts";
+import { DataTable, TimeCell } from "../components/DataTable.tsx";
 import { Empty } from "../components/Empty.tsx";
 import { ErrorNotice } from "../components/ErrorNotice.tsx";
 import { PageHeader } from "../components/PageHeader.tsx";
-import { TimeAgo } from "../components/TimeAgo.tsx";
 import { withQuery } from "../api/client.ts";
 import { ALL_QUEUES, QueueSelect } from "../components/QueueSelect.tsx";
 import { useResource } from "../hooks/use-resource.ts";
@@ -34,68 +34,51 @@ export function AgentsPage() {
         </Empty>
       )}
       {items.length > 0 && (
-        <div class="table-wrap">
-          <table class="table agents-table stack">
-            <thead>
-              <tr>
-                <th>Agent</th>
-                <th>State</th>
-                <th>Queue</th>
-                <th>Labels</th>
-                <th>Current job</th>
-                <th>Version</th>
-                <th>Last seen</th>
-              </tr>
-            </thead>
-            <tbody>
-              {items.map((a) => (
-                <tr key={a.id} data-agent={a.name} data-state={a.state}>
-                  <td>
-                    <div class="strong">{a.name}</div>
-                    {a.hostname && a.hostname !== a.name && <div class="muted small">{a.hostname}</div>}
-                  </td>
-                  <td data-label="State">
-                    <span class={`badge tone-${TONE[a.state]}`}>
-                      <span class="status-dot" aria-hidden="true" />
-                      {a.state}
-                    </span>
-                  </td>
-                  <td class="mono" data-label="Queue">
-                    {a.queue}
-                  </td>
-                  <td data-label="Labels">
-                    {a.labels.map((l) => (
-                      <span key={l} class="chip">
-                        {l}
-                      </span>
-                    ))}
-                  </td>
-                  <td data-label="Current job">
-                    {a.jobs.length === 0 && <span class="muted">—</span>}
-                    {a.jobs.map((j) => (
-                      <div key={j.jobAttemptId}>
-                        <Link href={`/runs/${j.runId}?job=${encodeURIComponent(j.job)}`}>
-                          {j.project} / {j.pipeline} #{j.runNumber} · {j.job}
-                        </Link>
-                      </div>
-                    ))}
-                  </td>
-                  <td class="mono" data-label="Version" data-outdated={isOlderAgentVersion(a.version) || undefined}>
-                    {a.version}
-                    {isOlderAgentVersion(a.version) && (
-                      <span class="badge tone-warning outdated" title={`Older than this server's agent release, ${AGENT_VERSION}: upgrade it (docs/agent.md)`}>
-                        upgrade to {AGENT_VERSION}
-                      </span>
-                    )}
-                  </td>
-                  <td class="nowrap" data-label="Last seen">
-                    <TimeAgo at={a.lastSeenAt} />
-                  </td>
-                </tr>
-              ))}
-            </tbody>
-          </table>
-        </div>
+        <DataTable class="table agents-table stack" columns={["Agent", "State", "Queue", "Labels", "Current job", "Version", "Last seen"]}>
+          {items.map((a) => (
+            <tr key={a.id} data-agent={a.name} data-state={a.state}>
+              <td>
+                <div class="strong">{a.name}</div>
+                {a.hostname && a.hostname !== a.name && <div class="muted small">{a.hostname}</div>}
+              </td>
+              <td data-label="State">
+                <span class={`badge tone-${TONE[a.state]}`}>
+                  <span class="status-dot" aria-hidden="true" />
+                  {a.state}
+                </span>
+              </td>
+              <td class="mono" data-label="Queue">
+                {a.queue}
+              </td>
+              <td data-label="Labels">
+                {a.labels.map((l) => (
+                  <span key={l} class="chip">
+                    {l}
+                  </span>
+                ))}
+              </td>
+              <td data-label="Current job">
+                {a.jobs.length === 0 && <span class="muted">—</span>}
+                {a.jobs.map((j) => (
+                  <div key={j.jobAttemptId}>
+                    <Link href={`/runs/${j.runId}?job=${encodeURIComponent(j.job)}`}>
+                      {j.project} / {j.pipeline} #{j.runNumber} · {j.job}
+                    </Link>
+                  </div>
+                ))}
+              </td>
+              <td class="mono" data-label="Version" data-outdated={isOlderAgentVersion(a.version) || undefined}>
+                {a.version}
+                {isOlderAgentVersion(a.version) && (
+                  <span class="badge tone-warning outdated" title={`Older than this server's agent release, ${AGENT_VERSION}: upgrade it (docs/agent.md)`}>
+                    upgrade to {AGENT_VERSION}
+                  </span>
+                )}
+              </td>
+              <TimeCell label="Last seen" at={a.lastSeenAt} />
+            </tr>
+          ))}
+        </DataTable>
       )}
     </>
   );

@@ -1,5 +1,4 @@
 /** Every artifact across runs and projects: search on the name, filter by project or run, paging. */
-import { useEffect, useState } from "preact/hooks";
 import { withQuery } from "../api/client.ts";
 import type { ArtifactView, Page } from "../api/types.ts";
 import { Empty } from "../components/Empty.tsx";
@@ -7,6 +6,7 @@ import { ErrorNotice } from "../components/ErrorNotice.tsx";
 import { PageHeader } from "../components/PageHeader.tsx";
 import { Pager, pageTrail } from "../components/Pager.tsx";
 import { ProjectFilter } from "../components/ProjectFilter.tsx";
+import { SearchFilters } from "../components/SearchFilters.tsx";
 import { useResource } from "../hooks/use-resource.ts";
 import { setQuery, useLocation } from "../router.tsx";
 import { ArtifactsTable } from "./ArtifactsTable.tsx";
@@ -17,31 +17,12 @@ export function ArtifactsPage() {
   const project = query.get("project") ?? "";
   const run = query.get("run") ?? "";
   const trail = pageTrail(query);
-  const [text, setText] = useState(q);
-  useEffect(() => setText(q), [q]);
-  // Search as one types, a moment after the last key.
-  useEffect(() => {
-    if (text === q) return;
-    const t = setTimeout(() => setQuery({ q: text.trim(), pages: null }), 250);
-    return () => clearTimeout(t);
-  }, [text]);
   const artifacts = useResource<Page<ArtifactView>>(withQuery("/api/v1/artifacts", { q, project, run, limit: 50, cursor: trail[trail.length - 1] }), { pollMs: 10_000 });
 
   return (
     <>
       <PageHeader title="Artifacts" />
-      <form
-        class="filters"
-        role="search"
-        onSubmit={(e) => {
-          e.preventDefault();
-          setQuery({ q: text.trim(), pages: null });
-        }}
-      >
-        <label class="field field-inline field-grow">
-          <span>Search</span>
-          <input type="search" value={text} placeholder="file name, e.g. coverage" spellcheck={false} onInput={(e) => setText(e.currentTarget.value)} />
-        </label>
+      <SearchFilters placeholder="file name, e.g. coverage">
         <ProjectFilter value={project} onChange={(slug) => setQuery({ project: slug, pages: null })} />
         {run && (
           <span class="chip">
@@ -51,7 +32,7 @@ export function ArtifactsPage() {
             </button>
           </span>
         )}
-      </form>
+      </SearchFilters>
       <ErrorNotice error={artifacts.error} />
       {artifacts.data && artifacts.data.items.length === 0 && <Empty>No artifacts match.</Empty>}
       {artifacts.data && artifacts.data.items.length > 0 && <ArtifactsTable items={artifacts.data.items} />}

@@ -3,47 +3,27 @@
  * namespace and name, each with the last job that wrote it and the pipelines whose
  * `on: dataset` it starts.
  */
-import { useEffect, useState } from "preact/hooks";
 import { withQuery } from "../api/client.ts";
 import type { DatasetView, Page } from "../api/types.ts";
+import { DataTable, TimeCell } from "../components/DataTable.tsx";
 import { Empty } from "../components/Empty.tsx";
 import { ErrorNotice } from "../components/ErrorNotice.tsx";
 import { PageHeader } from "../components/PageHeader.tsx";
 import { Pager, pageTrail } from "../components/Pager.tsx";
-import { TimeAgo } from "../components/TimeAgo.tsx";
+import { SearchFilters } from "../components/SearchFilters.tsx";
 import { useResource } from "../hooks/use-resource.ts";
-import { Link, setQuery, useLocation } from "../router.tsx";
+import { Link, useLocation } from "../router.tsx";
 
 export function DatasetsPage() {
   const { query } = useLocation();
   const q = query.get("q") ?? "";
   const trail = pageTrail(query);
-  const [text, setText] = useState(q);
-  useEffect(() => setText(q), [q]);
-  // Search as one types, a moment after the last key.
-  useEffect(() => {
-    if (text === q) return;
-    const t = setTimeout(() => setQuery({ q: text.trim(), pages: null }), 250);
-    return () => clearTimeout(t);
-  }, [text]);
   const datasets = useResource<Page<DatasetView>>(withQuery("/api/v1/datasets", { q, limit: 50, cursor: trail[trail.length - 1] }), { pollMs: 10_000 });
 
   return (
     <>
       <PageHeader title="Datasets" />
-      <form
-        class="filters"
-        role="search"
-        onSubmit={(e) => {
-          e.preventDefault();
-          setQuery({ q: text.trim(), pages: null });
-        }}
-      >
-        <label class="field field-inline field-grow">
-          <span>Search</span>
-          <input type="search" value={text} placeholder="namespace or name, e.g. s3://raw or orders" spellcheck={false} onInput={(e) => setText(e.currentTarget.value)} />
-        </label>
-      </form>
+      <SearchFilters placeholder="namespace or name, e.g. s3://raw or orders" />
       <ErrorNotice error={datasets.error} />
       {datasets.data && datasets.data.items.length === 0 && <Empty>No datasets match. Datasets appear when a job names them in its lineage events.</Empty>}
       {datasets.data && datasets.data.items.length > 0 && <DatasetsTable items={datasets.data.items} />}
@@ -54,59 +34,45 @@ export function DatasetsPage() {
 
 function DatasetsTable({ items }: { items: DatasetView[] }) {
   return (
-    <div class="table-wrap">
-      <table class="table datasets-table stack">
-        <thead>
-          <tr>
-            <th>Dataset</th>
-            <th>Latest producer</th>
-            <th>Triggers</th>
-            <th class="col-opt">Updated</th>
-          </tr>
-        </thead>
-        <tbody>
-          {items.map((d) => (
-            <tr key={`${d.namespace}\u0000${d.name}`} data-dataset={`${d.namespace}/${d.name}`}>
-              <td data-label="Dataset">
-                <span class="muted mono small">{d.namespace}</span>
-                <br />
-                <span class="mono">{d.name}</span>
-              </td>
-              <td data-label="Latest producer">
-                {d.producer ? (
+    <DataTable class="table datasets-table stack" columns={["Dataset", "Latest producer", "Triggers", { label: "Updated", class: "col-opt" }]}>
+      {items.map((d) => (
+        <tr key={`${d.namespace}\u0000${d.name}`} data-dataset={`${d.namespace}/${d.name}`}>
+          <td data-label="Dataset">
+            <span class="muted mono small">{d.namespace}</span>
+            <br />
+            <span class="mono">{d.name}</span>
+          </td>
+          <td data-label="Latest producer">
+            {d.producer ? (
+              <>
+                <span class="muted">{d.producer.namespace} / </span>
+                {d.producer.job}
+                {d.producer.eventType && <span class="muted small"> · {d.producer.eventType}</span>}
+                {d.producer.runId && (
                   <>
-                    <span class="muted">{d.producer.namespace} / </span>
-                    {d.producer.job}
-                    {d.producer.eventType && <span class="muted small"> · {d.producer.eventType}</span>}
-                    {d.producer.runId && (
-                      <>
-                        <br />
-                        <code class="small" title={d.producer.runId}>
-                          run {d.producer.runId.slice(0, 8)}…
-                        </code>
-                      </>
-                    )}
+                    <br />
+                    <code class="small" title={d.producer.runId}>
+                      run {d.producer.runId.slice(0, 8)}…
+                    </code>
                   </>
-                ) : (
-                  <span class="muted">only read so far</span>
                 )}
-              </td>
-              <td data-label="Triggers">
-                {d.triggers.length === 0 && <span class="muted">none</span>}
-                {d.triggers.map((t) => (
-                  <div key={`${t.project}/${t.pipeline}`}>
-                    <span class="muted">{t.project} / </span>
-                    <Link href={`/projects/${t.project}/pipelines/${t.pipeline}`}>{t.pipeline}</Link>
-                  </div>
-                ))}
-              </td>
-              <td class="col-opt nowrap" data-label="Updated">
-                <TimeAgo at={d.updatedAt} />
-              </td>
-            </tr>
-          ))}
-        </tbody>
-      </table>
-    </div>
+              </>
+            ) : (
+              <span class="muted">only read so far</span>
+            )}
+          </td>
+          <td data-label="Triggers">
+            {d.triggers.length === 0 && <span class="muted">none</span>}
+            {d.triggers.map((t) => (
+              <div key={`${t.project}/${t.pipeline}`}>
+                <span class="muted">{t.project} / </span>
+                <Link href={`/projects/${t.project}/pipelines/${t.pipeline}`}>{t.pipeline}</Link>
+              </div>
+            ))}
+          </td>
+          <TimeCell label="Updated" at={d.updatedAt} class="col-opt nowrap" />
+        </tr>
+      ))}
+    </DataTable>
   );
 }

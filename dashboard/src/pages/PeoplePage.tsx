@@ -6,10 +6,10 @@
 import { useState } from "preact/hooks";
 import type { RoleView } from "../../../domain/views.ts";
 import { api } from "../api/client.ts";
+import { DataTable, TimeCell } from "../components/DataTable.tsx";
 import { Empty } from "../components/Empty.tsx";
 import { ErrorNotice } from "../components/ErrorNotice.tsx";
 import { PageHeader } from "../components/PageHeader.tsx";
-import { TimeAgo } from "../components/TimeAgo.tsx";
 import { useResource } from "../hooks/use-resource.ts";
 
 interface User {
@@ -76,38 +76,25 @@ export function PeoplePage() {
       <ErrorNotice error={error ?? users.error} />
       {users.data && items.length === 0 && <Empty>Nobody has signed in yet. People appear here on their first sign-in through Cloudflare Access, with no roles.</Empty>}
       {items.length > 0 && (
-        <div class="table-wrap">
-          <table class="table stack" data-table="people">
-            <thead>
-              <tr>
-                <th>Person</th>
-                <th>Roles</th>
-                <th>First seen</th>
-              </tr>
-            </thead>
-            <tbody>
-              {items.map((u) => (
-                <tr key={u.email} data-email={u.email}>
-                  <td class="strong">{u.email}</td>
-                  <td data-label="Roles">
-                    {u.roles.length === 0 && <span class="muted">no rights</span>}
-                    {u.roles.map((r) => (
-                      <span key={`${r.project}`} class="chip">
-                        {r.role} on {where(r.project)}{" "}
-                        <button type="button" class="btn btn-ghost btn-sm" aria-label={`Remove ${r.role} on ${where(r.project)} from ${u.email}`} onClick={() => void change("DELETE", u.email, r)}>
-                          ×
-                        </button>
-                      </span>
-                    ))}
-                  </td>
-                  <td class="nowrap" data-label="First seen">
-                    <TimeAgo at={u.createdAt} />
-                  </td>
-                </tr>
-              ))}
-            </tbody>
-          </table>
-        </div>
+        <DataTable class="table stack" columns={["Person", "Roles", "First seen"]} attrs={{ "data-table": "people" }}>
+          {items.map((u) => (
+            <tr key={u.email} data-email={u.email}>
+              <td class="strong">{u.email}</td>
+              <td data-label="Roles">
+                {u.roles.length === 0 && <span class="muted">no rights</span>}
+                {u.roles.map((r) => (
+                  <span key={`${r.project}`} class="chip">
+                    {r.role} on {where(r.project)}{" "}
+                    <button type="button" class="btn btn-ghost btn-sm" aria-label={`Remove ${r.role} on ${where(r.project)} from ${u.email}`} onClick={() => void change("DELETE", u.email, r)}>
+                      ×
+                    </button>
+                  </span>
+                ))}
+              </td>
+              <TimeCell label="First seen" at={u.createdAt} />
+            </tr>
+          ))}
+        </DataTable>
       )}
     </>
   );

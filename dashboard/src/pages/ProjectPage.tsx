@@ -1,6 +1,7 @@
 /** One project: its pipelines (edit, Run), and its latest runs. */
 import { useState } from "preact/hooks";
 import type { Page, PipelineSummary, Project, RunSummaryView } from "../api/types.ts";
+import { DataTable } from "../components/DataTable.tsx";
 import { Empty } from "../components/Empty.tsx";
 import { ErrorNotice } from "../components/ErrorNotice.tsx";
 import { PageHeader } from "../components/PageHeader.tsx";
@@ -71,46 +72,31 @@ export function ProjectPage({ slug }: { slug: string }) {
             )}
           </Empty>}
         {items.length > 0 && (
-          <div class="table-wrap">
-            <table class="table">
-              <thead>
-                <tr>
-                  <th>Pipeline</th>
-                  <th class="col-opt">Jobs</th>
-                  <th class="col-opt">Version</th>
-                  <th>Updated</th>
-                  <th class="num">
-                    <span class="sr-only">Actions</span>
-                  </th>
-                </tr>
-              </thead>
-              <tbody>
-                {items.map((p) => (
-                  <tr key={p.id}>
-                    <td>
-                      <Link href={`/projects/${slug}/pipelines/${p.name}`} class="strong">
-                        {p.name}
-                      </Link>
-                    </td>
-                    <td class="muted col-opt">{p.jobs.join(", ")}</td>
-                    <td class="mono col-opt" title={p.version.hash}>
-                      v{p.version.version}
-                    </td>
-                    <td>
-                      <TimeAgo at={p.updatedAt} />
-                    </td>
-                    <td class="num nowrap">
-                      {mayRun && (
-                        <button type="button" class="btn btn-sm" onClick={() => setRunFor(p.name)} aria-label={`Run ${p.name}`}>
-                          ▶ Run
-                        </button>
-                      )}
-                    </td>
-                  </tr>
-                ))}
-              </tbody>
-            </table>
-          </div>
+          <DataTable class="table" columns={["Pipeline", { label: "Jobs", class: "col-opt" }, { label: "Version", class: "col-opt" }, "Updated", { label: "Actions", class: "num", screenReaderOnly: true }]}>
+            {items.map((p) => (
+              <tr key={p.id}>
+                <td>
+                  <Link href={`/projects/${slug}/pipelines/${p.name}`} class="strong">
+                    {p.name}
+                  </Link>
+                </td>
+                <td class="muted col-opt">{p.jobs.join(", ")}</td>
+                <td class="mono col-opt" title={p.version.hash}>
+                  v{p.version.version}
+                </td>
+                <td>
+                  <TimeAgo at={p.updatedAt} />
+                </td>
+                <td class="num nowrap">
+                  {mayRun && (
+                    <button type="button" class="btn btn-sm" onClick={() => setRunFor(p.name)} aria-label={`Run ${p.name}`}>
+                      ▶ Run
+                    </button>
+                  )}
+                </td>
+              </tr>
+            ))}
+          </DataTable>
         )}
       </section>
       <section class="section">

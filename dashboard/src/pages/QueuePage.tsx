@@ -4,17 +4,18 @@
  * select several and cancel them at once (POST /api/v1/queue/cancel). `?queue=` picks the queue
  * (default `default`, live over its WebSocket); "All queues" shows every queue (refreshed each second).
  */
-import { useMemo, useState } from "preact/hooks";
+import { useMemo } from "preact/hooks";
 import type { JobInsight } from "../../../domain/queue-insight.ts";
 import { useResource } from "../hooks/use-resource.ts";
 import { api } from "../api/client.ts";
 import type { QueueView } from "../api/types.ts";
-import { Dialog } from "../components/Dialog.tsx";
+import { CancelSelectedButton, ConfirmCancel } from "../components/BulkCancel.tsx";
 import { ErrorNotice } from "../components/ErrorNotice.tsx";
 import { LiveBadge } from "../components/LiveBadge.tsx";
 import { PageHeader } from "../components/PageHeader.tsx";
 import { ALL_QUEUES, QueueSelect } from "../components/QueueSelect.tsx";
 import { setQuery, useLocation } from "../router.tsx";
+import { useBulkCancel } from "../hooks/use-bulk-cancel.ts";
 import { useNow } from "../hooks/use-now.ts";
 import { PendingTable } from "../queue/PendingTable.tsx";
 import { RunningTable } from "../queue/RunningTable.tsx";
@@ -27,23 +28,21 @@ export function QueuePage() {
   const chosenQueue = query.get("queue") || "default";
   const every = chosenQueue === ALL_QUEUES;
   const { queue, error, feed, hold, override } = useQueueFeed(every ? null : chosenQueue);
-  const [selected, setSelected] = useState<Set<string>>(new Set());
-  const [actionError, setActionError] = useState<unknown>(null);
-  const [busy, setBusy] = useState(false);
-  const [confirming, setConfirming] = useState(false);
+  const bulk = useBulkCancel({
+    cancel: async () => {
+      if (chosen.length === 0) return;
+      await api("POST", "/api/v1/queue/cancel", { jobs: chosen });
+      bulk.setSelected(new Set());
+    },
+    after: () => feed?.refresh(),
+  });
+  const { selected, setSelected, toggle } = bulk;
   const now = useNow(true);
   const mayRun = can(session, "run");
   // Why each job waits: recomputed by the server from the queue, the agents and D1's durations.
   const insightPath = `/api/v1/queue/insight${every ? "" : `?queue=${encodeURIComponent(chosenQueue)}`}`;
   const insightRes = useResource<{ items: JobInsight[] }>(insightPath, { pollMs: 3000 });
   const insight = useMemo(() => new Map((insightRes.data?.items ?? []).map((i) => [i.jobAttemptId, i])), [insightRes.data]);
-
-  const toggle = (id: string) =>
-    setSelected((s) => {
-      const next = new Set(s);
-      if (!next.delete(id)) next.add(id);
-      return next;
-    });
 
   const move = async (id: string, target: number) => {
     if (!queue) return;
@@ -54,30 +53,13 @@ export function QueuePage() {
     const body = { job: id, ...anchor, queue: moved.queue };
     const reordered: QueueView = { ...queue, pending: [...others.slice(0, target), moved, ...others.slice(target)] };
     override(reordered);
-    setActionError(null);
+    bulk.setError(null);
     try {
       await api("POST", "/api/v1/queue/reorder", body);
     } catch (e) {
-      setActionError(e);
+      bulk.setError(e);
     }
     feed?.refresh();
-  };
-
-  const cancelSelected = async () => {
-    const jobs = chosen;
-    setConfirming(false);
-    if (jobs.length === 0) return;
-    setBusy(true);
-    setActionError(null);
-    try {
-      await api("POST", "/api/v1/queue/cancel", { jobs });
-      setSelected(new Set());
-    } catch (e) {
-      setActionError(e);
-    } finally {
-      setBusy(false);
-      feed?.refresh();
-    }
   };
 
   // Selections of jobs that have left the queue are forgotten.
@@ -96,18 +78,12 @@ export function QueuePage() {
             </>
           )
         }
-        actions={
-          mayRun && (
-            <button type="button" class="btn btn-danger" disabled={chosen.length === 0 || busy} onClick={() => setConfirming(true)}>
-              Cancel selected{chosen.length > 0 ? ` (${chosen.length})` : ""}
-            </button>
-          )
-        }
+        actions={mayRun && <CancelSelectedButton count={chosen.length} busy={bulk.busy} onClick={bulk.ask} />}
       />
       <form class="filters" role="search" onSubmit={(e) => e.preventDefault()}>
         <QueueSelect value={chosenQueue} onChange={(q) => setQuery({ queue: q === "default" ? null : q })} />
       </form>
-      <ErrorNotice error={actionError ?? error} />
+      <ErrorNotice error={bulk.error ?? error} />
       {queue && (
         <>
           <section class="section" aria-label="Pending jobs">
@@ -137,26 +113,15 @@ export function QueuePage() {
           </section>
         </>
       )}
-      <Dialog open={confirming} title={`Cancel ${chosen.length} job${chosen.length === 1 ? "" : "s"}?`} onClose={() => setConfirming(false)}>
-        <ul class="confirm-list">
-          {[...(queue?.pending ?? []), ...(queue?.running ?? [])]
-            .filter((e) => chosen.includes(e.jobAttemptId))
-            .map((e) => (
-              <li key={e.jobAttemptId}>
-                <strong>{e.jobKey}</strong> <span class="muted">· {e.project} / {e.pipeline} #{e.runNumber}</span>
-              </li>
-            ))}
-        </ul>
-        <p class="muted small">The jobs that need them will not run.</p>
-        <div class="form-actions">
-          <button type="button" class="btn" onClick={() => setConfirming(false)}>
-            Keep them
-          </button>
-          <button type="button" class="btn btn-danger" onClick={cancelSelected} autofocus>
-            Cancel jobs
-          </button>
-        </div>
-      </Dialog>
+      <ConfirmCancel open={bulk.confirming} noun="job" count={chosen.length} note="The jobs that need them will not run." onClose={bulk.close} onConfirm={bulk.confirm}>
+        {[...(queue?.pending ?? []), ...(queue?.running ?? [])]
+          .filter((e) => chosen.includes(e.jobAttemptId))
+          .map((e) => (
+            <li key={e.jobAttemptId}>
+              <strong>{e.jobKey}</strong> <span class="muted">· {e.project} / {e.pipeline} #{e.runNumber}</span>
+            </li>
+          ))}
+      </ConfirmCancel>
     </>
   );
 }

@@ -1,5 +1,5 @@
 /**
- * The Run button's question: which pipeline, which branch (the branches of earlier runs are
+ * The Run button's question: which pipeline, which branch (the branches of earlier runs and webhook deliveries are
  * suggested), commit, and the pipeline's params; then POST …/runs and open the new run.
  */
 import { useState } from "preact/hooks";
@@ -15,7 +15,7 @@ export function RunDialog({ project, pipelines, initial, onClose }: { project: s
   const [error, setError] = useState<unknown>(null);
   const [busy, setBusy] = useState(false);
   const detail = useResource<PipelineDetail>(pipeline ? `/api/v1/projects/${project}/pipelines/${encodeURIComponent(pipeline)}` : null);
-  // The branches earlier runs were on, offered as suggestions (any other may still be typed).
+  // The branches earlier runs and webhook deliveries were on, offered as suggestions (any other may still be typed).
   const branches = useResource<{ items: string[] }>(`/api/v1/projects/${project}/branches`);
   const params = Object.entries(detail.data?.name === pipeline ? (detail.data.definition.params ?? {}) : {});
 

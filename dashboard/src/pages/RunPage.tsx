@@ -30,6 +30,7 @@ export function RunPage({ runId }: { runId: string }) {
   const jobTry = query.get("try");
   const jobAttempt = job ? jobAttemptOf(job, jobTry ? Number(jobTry) : null) : undefined;
   const step = query.get("step");
+  const mayRun = can(session, "run", run.project);
   const changeKey = run.attempts.map((a) => a.jobs.map((j) => j.status).join()).join("|");
 
   // Follow the new attempt, as the run-level re-run does.
@@ -75,7 +76,9 @@ export function RunPage({ runId }: { runId: string }) {
             onStep={(s) => setQuery({ job: job.key, step: s })}
             onJobAttempt={(n) => setQuery({ job: job.key, try: n === null ? null : String(n), step: null })}
             onShowRunAttempt={(n) => showAttempt(n)}
-            onRerun={isTerminal(run.status) && can(session, "run", run.project) ? followNewAttempt : undefined}
+            onRerun={isTerminal(run.status) && mayRun ? followNewAttempt : undefined}
+            canDecide={mayRun}
+            onDecided={() => feed?.refresh()}
           />
         )}
       </div>

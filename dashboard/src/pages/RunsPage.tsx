@@ -3,14 +3,14 @@
  * all kept in the URL. The page in view is refreshed every few seconds (live).
  */
 import type { Page, RunSummaryView } from "../api/types.ts";
-import { useState } from "preact/hooks";
 import { api, withQuery } from "../api/client.ts";
-import { Dialog } from "../components/Dialog.tsx";
+import { CancelSelectedButton, ConfirmCancel } from "../components/BulkCancel.tsx";
 import { can, useSession } from "../session.ts";
 import { ErrorNotice } from "../components/ErrorNotice.tsx";
 import { PageHeader } from "../components/PageHeader.tsx";
 import { Pager, pageTrail } from "../components/Pager.tsx";
 import { ProjectFilter } from "../components/ProjectFilter.tsx";
+import { useBulkCancel } from "../hooks/use-bulk-cancel.ts";
 import { useResource } from "../hooks/use-resource.ts";
 import { isTerminal, STATUS_FILTERS } from "../lib/status.ts";
 import { setQuery, useLocation } from "../router.tsx";
@@ -36,42 +36,24 @@ export function RunsPage() {
   const runs = useResource<Page<RunSummaryView>>(path, { pollMs: RUNS_POLL_MS });
   const filter = (changes: Record<string, string>) => setQuery({ ...changes, pages: null });
   const session = useSession();
-  const [selected, setSelected] = useState<Set<string>>(new Set());
-  const [confirming, setConfirming] = useState(false);
-  const [busy, setBusy] = useState(false);
-  const [actionError, setActionError] = useState<unknown>(null);
+  const bulk = useBulkCancel({
+    // One call per run (POST /api/v1/runs/:run/cancel); every one is tried, the first failure is shown.
+    cancel: async () => {
+      const results = await Promise.allSettled(chosen.map((r) => api("POST", `/api/v1/runs/${r.id}/cancel`, {})));
+      bulk.setSelected(new Set());
+      const failed = results.find((r): r is PromiseRejectedResult => r.status === "rejected");
+      if (failed) throw failed.reason;
+    },
+    after: () => runs.reload(),
+  });
   // Only runs shown and still cancellable count (one may have ended since it was ticked).
-  const chosen = (runs.data?.items ?? []).filter((r) => selected.has(r.id) && !isTerminal(r.status) && r.status !== "KILLING");
-  const toggle = (id: string) =>
-    setSelected((s) => {
-      const next = new Set(s);
-      if (!next.delete(id)) next.add(id);
-      return next;
-    });
-  const cancelChosen = async () => {
-    setConfirming(false);
-    setBusy(true);
-    setActionError(null);
-    // One call per run (POST /api/v1/runs/:run/cancel); every one is tried, the failures are shown.
-    const results = await Promise.allSettled(chosen.map((r) => api("POST", `/api/v1/runs/${r.id}/cancel`, {})));
-    const failed = results.find((r): r is PromiseRejectedResult => r.status === "rejected");
-    if (failed) setActionError(failed.reason);
-    setSelected(new Set());
-    setBusy(false);
-    runs.reload();
-  };
+  const chosen = (runs.data?.items ?? []).filter((r) => bulk.selected.has(r.id) && !isTerminal(r.status) && r.status !== "KILLING");
 
   return (
     <>
       <PageHeader
         title="Runs"
-        actions={
-          can(session, "run") && (
-            <button type="button" class="btn btn-danger" disabled={chosen.length === 0 || busy} onClick={() => setConfirming(true)}>
-              Cancel selected{chosen.length > 0 ? ` (${chosen.length})` : ""}
-            </button>
-          )
-        }
+        actions={can(session, "run") && <CancelSelectedButton count={chosen.length} busy={bulk.busy} onClick={bulk.ask} />}
       />
       <form class="filters" role="search" onSubmit={(e) => e.preventDefault()}>
         <ProjectFilter value={project} onChange={(slug) => filter({ project: slug })} />
@@ -101,28 +83,18 @@ export function RunsPage() {
           <input type="search" value={branch} placeholder="main" spellcheck={false} onChange={(e) => filter({ branch: e.currentTarget.value.trim() })} />
         </label>
       </form>
-      <ErrorNotice error={actionError ?? runs.error} />
-      {runs.data && <RunsTable runs={runs.data.items} selection={can(session, "run") ? { selected, onToggle: toggle } : undefined} />}
-      <Dialog open={confirming} title={`Cancel ${chosen.length} run${chosen.length === 1 ? "" : "s"}?`} onClose={() => setConfirming(false)}>
-        <ul class="confirm-list">
-          {chosen.map((r) => (
-            <li key={r.id}>
-              <strong>
-                {r.pipeline} #{r.number}
-              </strong>{" "}
-              <span class="muted">· {r.project}</span>
-            </li>
-          ))}
-        </ul>
-        <div class="form-actions">
-          <button type="button" class="btn" onClick={() => setConfirming(false)}>
-            Keep them
-          </button>
-          <button type="button" class="btn btn-danger" onClick={cancelChosen} autofocus>
-            Cancel runs
-          </button>
-        </div>
-      </Dialog>
+      <ErrorNotice error={bulk.error ?? runs.error} />
+      {runs.data && <RunsTable runs={runs.data.items} selection={can(session, "run") ? { selected: bulk.selected, onToggle: bulk.toggle } : undefined} />}
+      <ConfirmCancel open={bulk.confirming} noun="run" count={chosen.length} onClose={bulk.close} onConfirm={bulk.confirm}>
+        {chosen.map((r) => (
+          <li key={r.id}>
+            <strong>
+              {r.pipeline} #{r.number}
+            </strong>{" "}
+            <span class="muted">· {r.project}</span>
+          </li>
+        ))}
+      </ConfirmCancel>
       {runs.data && <Pager trail={trail} next={runs.data.cursor} />}
     </>
   );

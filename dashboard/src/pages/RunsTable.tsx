@@ -49,6 +49,15 @@ export function RunsTable({ runs, hideProject, selection }: { runs: RunSummaryVi
               )}
               <td class="c-status">
                 <StatusBadge state={r.status} />
+                {r.awaitingApproval && (
+                  <Link
+                    href={`/runs/${r.id}?job=${encodeURIComponent(r.awaitingApproval[0]!)}`}
+                    class="badge tone-warning approval-badge"
+                    aria-label={`Waiting for approval: run #${r.number}, job ${r.awaitingApproval.join(", ")}`}
+                  >
+                    Waiting for approval
+                  </Link>
+                )}
               </td>
               <td class="nowrap c-run">
                 <Link href={`/runs/${r.id}`} class="strong run-link">

@@ -1,11 +1,15 @@
-/** The selected job: its status, agent, attempts (retries), steps with outputs and metrics, and log. */
+/**
+ * The selected job: its status, agent, attempts (retries), steps with outputs and metrics, and
+ * log; for an approval job, its prompt and form instead of steps and log.
+ */
 import type { JobAttemptView, RunView } from "../api/types.ts";
 import { Duration } from "../components/Duration.tsx";
 import { StatusBadge } from "../components/StatusBadge.tsx";
 import type { RunFeed } from "../live/types.ts";
+import { ApprovalPanel } from "./ApprovalPanel.tsx";
 import { JobRerun } from "./JobRerun.tsx";
 import { LogPanel } from "./LogPanel.tsx";
-import type { ShownJob } from "./model.ts";
+import { awaitsApproval, type ShownJob } from "./model.ts";
 import { StepTable } from "./StepTable.tsx";
 
 export function JobPanel({
@@ -18,6 +22,8 @@ export function JobPanel({
   onJobAttempt,
   onShowRunAttempt,
   onRerun,
+  canDecide,
+  onDecided,
 }: {
   feed: RunFeed | null;
   runId: string;
@@ -29,12 +35,17 @@ export function JobPanel({
   onShowRunAttempt(n: number): void;
   /** Given when the run has ended and the caller may run: the job's re-run button, and what follows it. */
   onRerun?: (run: RunView) => void;
+  /** Whether the caller may approve or reject an approval job (the `run` scope on the run's project). */
+  canDecide: boolean;
+  /** After an approval job was approved or rejected: the run as the API answered. */
+  onDecided(run: RunView): void;
 }) {
   return (
     <section class="jobpanel" aria-label={`Job ${job.key}`}>
       <div class="jobpanel-head">
         <h2>
           {job.key} <StatusBadge state={job.status} reason={attempt?.reason} />
+          {awaitsApproval(job) && <span class="badge tone-warning">Waiting for approval</span>}
         </h2>
         {onRerun && <JobRerun runId={runId} job={job} onRerun={onRerun} />}
         <div class="muted small jobpanel-facts">
@@ -66,12 +77,6 @@ export function JobPanel({
             ))}
           </div>
         )}
-        {job.approval && job.waitingOn.join() === "approval" && (
-          <p class="notice">
-            Waiting for approval: “{job.approval.prompt}”
-            {Object.keys(job.approval.inputs).length > 0 && ` (inputs: ${Object.keys(job.approval.inputs).join(", ")})`}
-          </p>
-        )}
         {job.reused && (
           <p class="notice">
             Kept from attempt {job.reused.attempt} (this re-run ran only the failed jobs).{" "}
@@ -81,7 +86,9 @@ export function JobPanel({
           </p>
         )}
       </div>
-      {attempt ? (
+      {job.approval ? (
+        <ApprovalPanel runId={runId} job={job} attempt={attempt} canDecide={canDecide} onDecided={onDecided} />
+      ) : attempt ? (
         <>
           <StepTable attempt={attempt} selected={step} onSelect={onStep} />
           <LogPanel key={attempt.id} feed={feed} runId={runId} job={job} attempt={attempt} step={step} />

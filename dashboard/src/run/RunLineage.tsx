@@ -5,6 +5,7 @@
  */
 import { useEffect, useRef } from "preact/hooks";
 import type { LineageTriggerRecordView, RunView } from "../api/types.ts";
+import { DataTable } from "../components/DataTable.tsx";
 import { useResource } from "../hooks/use-resource.ts";
 import { Link } from "../router.tsx";
 
@@ -53,38 +54,27 @@ export function RunLineage({ run, changeKey }: { run: RunView; changeKey: string
         </p>
       )}
       {fired.length > 0 && (
-        <div class="table-wrap">
-          <table class="table stack" data-fired>
-            <thead>
-              <tr>
-                <th>Pipeline</th>
-                <th>Datasets</th>
-                <th>Outcome</th>
-              </tr>
-            </thead>
-            <tbody>
-              {fired.map((t) => (
-                <tr key={`${t.upstream.runId}/${t.project}/${t.pipeline}`} data-outcome={t.outcome}>
-                  <td data-label="Pipeline">
-                    <span class="muted">{t.project} / </span>
-                    {t.pipeline}
-                  </td>
-                  <td data-label="Datasets">
-                    {t.datasets.map((d) => (
-                      <div key={`${d.namespace}/${d.name}`} class="mono small">
-                        {d.namespace} {d.name}
-                      </div>
-                    ))}
-                  </td>
-                  <td data-label="Outcome">
-                    {t.runId ? <Link href={`/runs/${t.runId}`}>{OUTCOME[t.outcome] ?? t.outcome}</Link> : OUTCOME[t.outcome] ?? t.outcome}
-                    {t.message && <div class="muted small">{t.message}</div>}
-                  </td>
-                </tr>
-              ))}
-            </tbody>
-          </table>
-        </div>
+        <DataTable class="table stack" columns={["Pipeline", "Datasets", "Outcome"]} attrs={{ "data-fired": true }}>
+          {fired.map((t) => (
+            <tr key={`${t.upstream.runId}/${t.project}/${t.pipeline}`} data-outcome={t.outcome}>
+              <td data-label="Pipeline">
+                <span class="muted">{t.project} / </span>
+                {t.pipeline}
+              </td>
+              <td data-label="Datasets">
+                {t.datasets.map((d) => (
+                  <div key={`${d.namespace}/${d.name}`} class="mono small">
+                    {d.namespace} {d.name}
+                  </div>
+                ))}
+              </td>
+              <td data-label="Outcome">
+                {t.runId ? <Link href={`/runs/${t.runId}`}>{OUTCOME[t.outcome] ?? t.outcome}</Link> : OUTCOME[t.outcome] ?? t.outcome}
+                {t.message && <div class="muted small">{t.message}</div>}
+              </td>
+            </tr>
+          ))}
+        </DataTable>
       )}
     </section>
   );

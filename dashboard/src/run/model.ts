@@ -1,6 +1,7 @@
 /** What the run page shows, derived from a RunView and the URL's choices. */
 import type { JobAttemptView, JobView, RunAttemptView, RunView } from "../api/types.ts";
 import type { LogTarget } from "../live/types.ts";
+import { AWAITING_APPROVAL } from "../../../domain/run-engine/model.ts";
 
 /** A job as drawn: a job whose result a failed-only re-run kept shows its earlier attempts. */
 export interface ShownJob extends JobView {
@@ -16,9 +17,21 @@ export function shownJobs(run: RunView, attempt: RunAttemptView): ShownJob[] {
   });
 }
 
-/** The job to show when the URL names none: a running one, else a failed one, else the first. */
+/**
+ * Whether `job` is an approval job waiting for a person's decision (domain/run-engine/approvals.ts).
+ * Its `waitingOn` still says so once decided: its status tells.
+ */
+export function awaitsApproval(job: JobView): boolean {
+  return job.approval !== null && job.status === "CREATED" && job.waitingOn.join() === AWAITING_APPROVAL;
+}
+
+/**
+ * The job to show when the URL names none: one waiting for approval (its form is what the
+ * viewer can act on), else a running one, else a failed one, else the first.
+ */
 export function defaultJob(jobs: ShownJob[]): ShownJob | undefined {
   return (
+    jobs.find(awaitsApproval) ??
     jobs.find((j) => j.status === "RUNNING" || j.status === "KILLING") ??
     jobs.find((j) => j.status === "FAILED") ??
     jobs.find((j) => j.attempts.length > 0) ??

@@ -1,4 +1,4 @@
-/** A job's `artifacts:` are uploaded when its steps fail, and when it is cancelled (issue 18). */
+/** A job's `artifacts:` are uploaded when its steps fail, when it is cancelled, and when it times out (issue 18). */
 import { existsSync } from "node:fs";
 import path from "node:path";
 import { describe, expect, it } from "vitest";
@@ -36,5 +36,15 @@ describe("artifacts of a job that did not succeed", () => {
     expect(record.finish).toMatchObject({ status: "KILLED", reason: "cancelled" });
     expect([...record.artifacts.keys()]).toEqual(["partial.log"]);
     expect(r.log).toContain("artifacts (uploaded although the job was cancelled)");
+  });
+
+  it("a timed-out job: what its steps wrote is uploaded, and the log says the job timed out", async () => {
+    // The step writes its file at once, then outlives the job's timeout.
+    const job = makeAssignment({ timeoutMs: 1500, steps: [{ id: "work", run: "echo partial > slow.log; sleep 60" }], artifacts: ["slow.log"] });
+    const record = ctx.server.addJob(job);
+    const r = await runJob(ctx.server, job, ctx.dir);
+    expect(record.finish).toMatchObject({ reason: "timeout" });
+    expect([...record.artifacts.keys()]).toEqual(["slow.log"]);
+    expect(r.log).toContain("artifacts (uploaded although the job timed out)");
   });
 });

@@ -90,6 +90,8 @@ export class ProtocolServer {
     status: 200,
     body: { added: [...text.matchAll(/^ {2}([A-Za-z0-9_-]+):/gm)].map((m) => m[1]), unchanged: [] },
   });
+  /** More job routes a test adds (e.g. ./run-artifacts-routes.ts): true when one answered. */
+  jobRoutes: ((job: JobRecord, call: { method: string; rest: string; url: URL; res: http.ServerResponse }) => boolean | Promise<boolean>)[] = [];
   private queue: JobAssignment[] = [];
   private waiters: (() => void)[] = [];
   private readonly server: http.Server;
@@ -312,6 +314,7 @@ export class ProtocolServer {
       const answer = this.pipelineAnswer(body.toString("utf8"));
       return json(res, answer.status, answer.body);
     }
+    for (const extra of this.jobRoutes) if (await extra(job, { method, rest, url, res })) return;
     if (method === "POST" && rest === "/finish") {
       const parsed = JobFinish.safeParse(JSON.parse(body.toString()));
       if (!parsed.success) return json(res, 400, err("invalid", parsed.error.message));

@@ -287,11 +287,15 @@ describe("approval jobs", () => {
     expect(d.job("approve").waitingOn).toEqual(["approval"]);
     expect(d.queued()).toEqual(["test"]);
     expect(d.assign("approve").ok).toBe(false);
-    const refused = (inputs: Record<string, unknown>, code: string) =>
-      expect(engine.decideApproval(d.state, d.ctx(), "approve", { approve: true, inputs, by: "pat" })).toMatchObject({ ok: false, error: { status: 400, code } });
-    refused({}, "missing_input");
-    refused({ reason: 3 }, "invalid_input");
-    refused({ reason: "x", nope: 1 }, "unknown_input");
+    // details.input names the input, so the dashboard's form shows the message at its field.
+    const refused = (inputs: Record<string, unknown>, code: string, input: string) =>
+      expect(engine.decideApproval(d.state, d.ctx(), "approve", { approve: true, inputs, by: "pat" })).toMatchObject({
+        ok: false,
+        error: { status: 400, code, details: { input } },
+      });
+    refused({}, "missing_input", "reason");
+    refused({ reason: 3 }, "invalid_input", "reason");
+    refused({ reason: "x", nope: 1 }, "unknown_input", "nope");
     expect(d.apply(engine.decideApproval(d.state, d.ctx(), "approve", { approve: true, inputs: { reason: "green" }, by: "pat" })).ok).toBe(true);
     expect(d.latest("approve")).toMatchObject({ status: "SUCCESS", decidedBy: "pat", message: "approved by pat" });
     expect(d.job("approve").outputs).toEqual({ reason: "green", count: "1" });

@@ -2,6 +2,7 @@
 // the facets users rely on in Marquez, every event validated against the official schemas.
 import { describe, expect, it } from "vitest";
 import { PRODUCER, SCHEMA_URL } from "../../../domain/lineage/index.ts";
+import { normaliseGates } from "../../../domain/pipeline/gates.ts";
 import { engine } from "../../../domain/run-engine/index.ts";
 import { job, pipeline, step } from "../../support/pipelines.ts";
 import { expectSound } from "./helpers.ts";
@@ -87,6 +88,40 @@ describe("lineage events of a run", () => {
     expect(last.eventType).toBe("COMPLETE");
     expect(last.run.facets.yardmaster.status).toBe("WARNING");
     expect(d.eventsOf(d.attempt().id).at(-1)!.run.facets.yardmaster.status).toBe("WARNING");
+    // Nothing said why: no warning message.
+    expect(last.run.facets.yardmaster.warning).toBeUndefined();
+  });
+
+  it("says why a metric gate made a job WARNING: the metric, its value and the bound, on the job's and the run's COMPLETE", () => {
+    const gates = normaliseGates([{ metric: "test.coverage", min: 80 }]);
+    const d = new LineageDriver(pipeline([job("unit", [], { steps: [step("test")], gates }), job("lint")]));
+    d.assign("unit");
+    d.step("unit", "test", "RUNNING");
+    d.step("unit", "test", "SUCCESS", 1, { exitCode: 0, metrics: [{ name: "coverage", kind: "counter", value: 70 }] });
+    d.finish("unit", "SUCCESS");
+    d.runJob("lint");
+    expectSound(d.events);
+    const unit = d.eventsOf(d.latest("unit").id).at(-1)!;
+    expect(unit.eventType).toBe("COMPLETE");
+    expect(unit.run.facets.yardmaster).toMatchObject({ status: "WARNING", reason: "gate_breached", warning: "gate test.coverage: 70 is below the min 80" });
+    expect(unit.run.facets.errorMessage).toBeUndefined();
+    // The run attempt's COMPLETE names the job; the job that passed says nothing.
+    const attempt = d.eventsOf(d.attempt().id).at(-1)!;
+    expect(attempt.run.facets.yardmaster).toMatchObject({ status: "WARNING", warning: 'job "unit": gate test.coverage: 70 is below the min 80' });
+    expect(d.eventsOf(d.latest("lint").id).at(-1)!.run.facets.yardmaster.warning).toBeUndefined();
+  });
+
+  it("carries a failing gate's message in errorMessage", () => {
+    const gates = normaliseGates([{ metric: "test.coverage", max: 99, fail: true }]);
+    const d = new LineageDriver(pipeline([job("unit", [], { steps: [step("test")], gates })]));
+    d.assign("unit");
+    d.step("unit", "test", "RUNNING");
+    d.step("unit", "test", "SUCCESS", 1, { exitCode: 0, metrics: [{ name: "coverage", kind: "counter", value: 100 }] });
+    d.finish("unit", "SUCCESS");
+    expectSound(d.events);
+    const unit = d.eventsOf(d.latest("unit").id).at(-1)!;
+    expect(unit.eventType).toBe("FAIL");
+    expect(unit.run.facets.errorMessage?.message).toBe('job "unit" failed (gate_breached): gate test.coverage: 100 is above the max 99');
   });
 
   it("gives a retried job a new runId per attempt; the failed one ends FAIL with the failing step and its last log lines", () => {
