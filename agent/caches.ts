@@ -3,23 +3,26 @@
  * the restore before the first step and the save after a successful job.
  *
  * Restore: the server picks the entry (exact key, else the newest under a restore key); its
- * gzipped tar is streamed from the answer through gunzip into a fresh temp dir, and only once
- * the whole archive is extracted are its files moved into the work dir. An interrupted or
- * corrupt download leaves the work dir as it was (and the temp dir is removed).
+ * compressed tar is streamed from the answer through zstd or gunzip (by its first bytes) into a
+ * fresh temp dir, and only once the whole archive is extracted and its SHA-256 checked are its
+ * files moved into the work dir. An interrupted or corrupt download leaves the work dir as it
+ * was (and the temp dir is removed).
  *
- * Save: the paths are archived (tar, gzip) into a temp file — streamed, never whole in memory —
- * hashed, and uploaded with its size; the server keeps it per project and queue.
+ * Save: the paths are archived (tar, then zstd or gzip: SAVE_FORMAT) and uploaded as it leaves the
+ * compressor, in parts (agent/cache-upload.ts) — never whole in memory, no temp file; the server
+ * keeps it per project and queue once its size and SHA-256 check out.
  *
  * A cache is an optimisation: every failure is a warning in the job log, never a failed job.
  */
 import { createHash } from "node:crypto";
-import { createReadStream, createWriteStream } from "node:fs";
+import { createReadStream } from "node:fs";
 import { lstat, mkdir, readdir, rename, rm, stat } from "node:fs/promises";
 import path from "node:path";
 import { Readable } from "node:stream";
 import { pipeline } from "node:stream/promises";
-import { createGunzip, createGzip } from "node:zlib";
-import { cacheKeyProblem, type JobCache, MAX_CACHE_ENTRY_BYTES, renderHashFiles } from "../domain/caches.ts";
+import zlib from "node:zlib";
+import { type CacheFormat, type CacheSaved, cacheKeyProblem, type JobCache, renderHashFiles } from "../domain/caches.ts";
+import { uploadCacheArchive } from "./cache-upload.ts";
 import type { JobApi } from "./protocol-client.ts";
 import { glob } from "./glob.ts";
 import { extractTar, type TarSource, writeTar } from "./tar.ts";
@@ -55,8 +58,48 @@ export interface PreparedCache extends JobCache {
   exactHit: boolean;
 }
 
+/** zstd where this Node has it (22.15 / 23.8 and later), else gzip (domain/caches.ts CACHE_FORMATS). */
+export const SAVE_FORMAT: CacheFormat = typeof zlib.createZstdCompress === "function" ? "zstd" : "gzip";
+/** zstd's and gzip's defaults: most of their best ratio at a fraction of its time. */
+const ZSTD_LEVEL = 3;
+const GZIP_LEVEL = 6;
+
+export function compressor(format: CacheFormat) {
+  return format === "zstd" ? zlib.createZstdCompress({ params: { [zlib.constants.ZSTD_c_compressionLevel]: ZSTD_LEVEL } }) : zlib.createGzip({ level: GZIP_LEVEL });
+}
+
+const ZSTD_MAGIC = Buffer.from([0x28, 0xb5, 0x2f, 0xfd]);
+
+/** The tar inside an archive, zstd or gzip by its first bytes (an entry's format is not asked: it is read). */
+async function* decompressed(archive: AsyncIterable<Buffer>): AsyncGenerator<Buffer> {
+  const chunks = archive[Symbol.asyncIterator]();
+  let head = Buffer.alloc(0);
+  let ended = false;
+  while (head.length < ZSTD_MAGIC.length && !ended) {
+    const next = await chunks.next();
+    if (next.done) ended = true;
+    else head = Buffer.concat([head, next.value]);
+  }
+  const zstd = head.subarray(0, ZSTD_MAGIC.length).equals(ZSTD_MAGIC);
+  if (zstd && typeof zlib.createZstdDecompress !== "function") {
+    throw new Error(`the entry is compressed with zstd, which this agent's Node ${process.version} cannot read (Node 22.15 or later can)`);
+  }
+  const rest = async function* () {
+    yield head;
+    for (let next = ended ? undefined : await chunks.next(); next && !next.done; next = await chunks.next()) yield next.value;
+  };
+  const source = Readable.from(rest());
+  const inflate = zstd ? zlib.createZstdDecompress() : zlib.createGunzip();
+  source.on("error", (error) => inflate.destroy(error));
+  try {
+    yield* source.pipe(inflate);
+  } finally {
+    source.destroy();
+    inflate.destroy();
+  }
+}
 const mib = (bytes: number) => `${(bytes / 1024 / 1024).toFixed(1)} MiB`;
-const secs = (from: number) => `${((Date.now() - from) / 1000).toFixed(1)} s`;
+const secs = (from: number) => `${((Date.now() - from) / 1000).toFixed(2)} s`;
 
 /** Renders each key's hashFiles(...) and restores what the server has; answers what to save later. */
 export async function restoreCaches(caches: readonly JobCache[], io: CacheIo): Promise<PreparedCache[]> {
@@ -82,13 +125,25 @@ export async function restoreCaches(caches: readonly JobCache[], io: CacheIo): P
       await mkdir(staging, { recursive: true });
       try {
         const body = await io.api.downloadCache(found.entry, io.signal);
-        const gunzip = createGunzip();
-        body.on("error", (err) => gunzip.destroy(err));
-        try {
-          await extractTar(body.pipe(gunzip), staging);
-        } finally {
-          body.destroy();
-        }
+        const hash = createHash("sha256");
+        await pipeline(
+          body,
+          async function* (chunks: AsyncIterable<Buffer>) {
+            for await (const chunk of chunks) {
+              hash.update(chunk);
+              yield chunk;
+            }
+          },
+          decompressed,
+          async (tar: AsyncIterable<Buffer>) => {
+            await extractTar(tar, staging);
+            // Read to the end: the checksum covers every byte, the gzip trailer too.
+            for await (const _ of tar);
+          },
+          { signal: io.signal },
+        );
+        const sha256 = hash.digest("hex");
+        if (found.sha256 && sha256 !== found.sha256) throw new Error(`the download does not match the entry's sha256 (${sha256}, not ${found.sha256})`);
         await moveInto(staging, io.workspace);
       } finally {
         await rm(staging, { recursive: true, force: true });
@@ -121,13 +176,12 @@ async function moveInto(from: string, to: string): Promise<void> {
 
 /** Saves the caches whose key was not an exact hit (after a successful job). */
 export async function saveCaches(caches: readonly PreparedCache[], io: CacheIo): Promise<void> {
-  for (const [index, cache] of caches.entries()) {
+  for (const cache of caches) {
     if (cache.exactHit) {
       io.note(`cache ${cache.key}: exact hit, not saved again`);
       continue;
     }
     const started = Date.now();
-    const archive = path.join(io.tmpDir, `cache-save-${index}.tar.gz`);
     try {
       const sources: TarSource[] = [];
       for (const pattern of cache.paths) {
@@ -137,22 +191,20 @@ export async function saveCaches(caches: readonly PreparedCache[], io: CacheIo):
         io.note(`warning: cache ${cache.key} not saved: no files match ${cache.paths.join(", ")}`);
         continue;
       }
-      const hash = createHash("sha256");
-      const gzip = createGzip({ level: 6 });
-      gzip.on("data", (chunk: Buffer) => hash.update(chunk));
-      await pipeline(Readable.from(writeTar(sources)), gzip, createWriteStream(archive), { signal: io.signal });
-      const size = (await stat(archive)).size;
-      if (size > MAX_CACHE_ENTRY_BYTES) {
-        io.note(`warning: cache ${cache.key} not saved: ${mib(size)} compressed is over the ${mib(MAX_CACHE_ENTRY_BYTES)} limit of one cache entry`);
-        continue;
-      }
-      const saved = await io.api.putCache({ key: cache.key, size, sha256: hash.digest("hex") }, () => createReadStream(archive), io.signal);
-      io.note(saved.created ? `cache saved: ${cache.key}, ${mib(size)} in ${secs(started)}` : `cache ${cache.key} already saved by another job`);
+      let saved: (CacheSaved & { sha256: string }) | undefined;
+      await pipeline(
+        Readable.from(writeTar(sources)),
+        compressor(SAVE_FORMAT),
+        async (archive: AsyncIterable<Buffer>) => {
+          saved = await uploadCacheArchive(io.api, cache.key, archive, { signal: io.signal, format: SAVE_FORMAT });
+        },
+        { signal: io.signal },
+      );
+      const size = mib(saved!.size);
+      io.note(saved!.created ? `cache saved: ${cache.key}, ${size} in ${secs(started)}` : `cache ${cache.key} already saved by another job`);
     } catch (err) {
       if (io.signal.aborted) throw err;
       io.note(`warning: cache ${cache.key} not saved: ${(err as Error).message}`);
-    } finally {
-      await rm(archive, { force: true });
     }
   }
 }

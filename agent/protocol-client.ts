@@ -9,7 +9,7 @@
  */
 import { z } from "zod";
 import { Readable } from "node:stream";
-import { CacheLookup, CacheSaved } from "../domain/caches.ts";
+import { CACHE_CONTENT_TYPES, type CacheFormat, CacheLookup, CachePartAck, CacheSaved, type CacheUploadComplete, CacheUploadStart } from "../domain/caches.ts";
 import {
   ArtifactPartAck,
   ArtifactUploadStart,
@@ -366,13 +366,41 @@ export class JobApi {
     return Readable.fromWeb(res.body as import("node:stream/web").ReadableStream<Uint8Array>);
   }
 
-  async putCache(meta: { key: string; size: number; sha256: string }, body: () => Readable, signal?: AbortSignal): Promise<CacheSaved> {
-    const q = new URLSearchParams({ key: meta.key, size: String(meta.size), sha256: meta.sha256 });
+  async putCache(meta: { key: string; size: number; sha256: string; format: CacheFormat }, body: () => Readable, signal?: AbortSignal): Promise<CacheSaved> {
+    const q = new URLSearchParams({ key: meta.key, size: String(meta.size), sha256: meta.sha256, format: meta.format });
+    const contentType = CACHE_CONTENT_TYPES[meta.format];
     const res = await this.call(
-      { method: "PUT", path: `${this.prefix}/cache?${q}`, body, contentLength: meta.size, contentType: "application/gzip", signal, timeoutMs: 120_000 },
+      { method: "PUT", path: `${this.prefix}/cache?${q}`, body, contentLength: meta.size, contentType, signal, timeoutMs: 120_000 },
       { itemStatuses: ITEM_STATUSES, policy: CACHE_RETRY },
     );
     return parseJson(CacheSaved, res, "cache upload");
+  }
+
+  /** A multipart cache save (entries over one part): its upload id, part size and the entry limit. */
+  async startCacheUpload(key: string, format: CacheFormat, signal?: AbortSignal): Promise<CacheUploadStart> {
+    const res = await this.call({ method: "POST", path: `${this.prefix}/cache-uploads`, json: { key, format }, signal }, { itemStatuses: ITEM_STATUSES, policy: CACHE_RETRY });
+    return parseJson(CacheUploadStart, res, "cache upload");
+  }
+
+  async putCachePart(uploadId: string, partNumber: number, bytes: Buffer, signal?: AbortSignal): Promise<string> {
+    const path = `${this.prefix}/cache-uploads/${encodeURIComponent(uploadId)}/parts/${partNumber}`;
+    const res = await this.call(
+      { method: "PUT", path, body: bytes, contentType: "application/octet-stream", signal, timeoutMs: 120_000 },
+      { itemStatuses: ITEM_STATUSES, policy: CACHE_RETRY },
+    );
+    return parseJson(CachePartAck, res, "cache part").etag;
+  }
+
+  async completeCacheUpload(uploadId: string, body: CacheUploadComplete, signal?: AbortSignal): Promise<CacheSaved> {
+    const path = `${this.prefix}/cache-uploads/${encodeURIComponent(uploadId)}/complete`;
+    const res = await this.call({ method: "POST", path, json: body, signal, timeoutMs: 300_000 }, { itemStatuses: ITEM_STATUSES, policy: CACHE_RETRY });
+    return parseJson(CacheSaved, res, "cache upload");
+  }
+
+  /** Drops an unfinished multipart save (best effort: R2 also expires uploads never completed). */
+  async abortCacheUpload(uploadId: string): Promise<void> {
+    const path = `${this.prefix}/cache-uploads/${encodeURIComponent(uploadId)}`;
+    await this.call({ method: "DELETE", path }, { itemStatuses: ITEM_STATUSES, policy: { capMs: 1000, maxTries: 2 } });
   }
 
   async finish(body: JobFinish, signal?: AbortSignal): Promise<void> {

@@ -9,7 +9,7 @@ import { type Figure, ROOT } from "./harness.ts";
 import type { Results, StoredRun } from "./run.ts";
 
 /** Sections in this order; a benchmark not listed here is measured but not reported. */
-const ORDER = ["pickup", "overhead", "logs", "queue", "artifacts", "api", "engine", "writes", "lineage-in", "capacity"];
+const ORDER = ["pickup", "overhead", "logs", "queue", "artifacts", "caches", "api", "engine", "writes", "lineage-in", "capacity"];
 
 const num = (x: number) => (Math.abs(x) >= 1000 ? Math.round(x).toLocaleString("en") : String(x));
 const value = (v: number, unit: string) => `${num(v)} ${unit}`;
@@ -25,9 +25,12 @@ function verdict(f: Figure): string {
   return f.target.met ? `met (${f.target.factor}×)` : `**missed, ${f.target.factor}×**`;
 }
 
+/** A table cell's text: a `|` in a label (`tar | zstd`) would end the cell. */
+const cell = (text: string) => text.replace(/\|/g, "\\|");
+
 function row(f: Figure): string {
-  const base = f.baseline ? `${value(f.baseline.value, f.baseline.unit)} — ${f.baseline.label}` : "";
-  return `| ${f.label} | ${value(f.value, f.unit)} | ${base} | ${f.ratio === null ? "" : `${f.ratio}×`} | ${targetText(f)} | ${verdict(f)} |`;
+  const base = f.baseline ? `${value(f.baseline.value, f.baseline.unit)} — ${cell(f.baseline.label)}` : "";
+  return `| ${cell(f.label)} | ${value(f.value, f.unit)} | ${base} | ${f.ratio === null ? "" : `${f.ratio}×`} | ${targetText(f)} | ${verdict(f)} |`;
 }
 
 const HEADER = "| Figure | Result | Baseline (same run) | × baseline | Target | vs target |\n|---|---|---|---|---|---|";

@@ -14,6 +14,7 @@ import { loadavg } from "node:os";
 import { join } from "node:path";
 import { parseArgs } from "node:util";
 import { artifacts } from "./artifacts.ts";
+import { caches } from "./caches.ts";
 import { api } from "./api.ts";
 import { capacity } from "./capacity.ts";
 import { engineCost } from "./engine.ts";
@@ -26,7 +27,7 @@ import { queueDepth } from "./queue-depth.ts";
 import { writeReport } from "./report.ts";
 import { writes } from "./writes.ts";
 
-const BENCHMARKS: Benchmark[] = [engineCost, pickup, overhead, logs, queueDepth, artifacts, api, writes, lineageIn, capacity];
+const BENCHMARKS: Benchmark[] = [engineCost, pickup, overhead, logs, queueDepth, artifacts, caches, api, writes, lineageIn, capacity];
 
 export interface StoredRun extends BenchResult {
   startedAt: string;

@@ -9,6 +9,7 @@
  * files' contents (sorted by name) before it restores or saves.
  */
 import { z } from "zod";
+import { SHA256_HEX } from "./protocol.ts";
 
 /** At most this many `cache:` entries on one job. */
 export const MAX_CACHES_PER_JOB = 10;
@@ -16,8 +17,28 @@ export const MAX_CACHES_PER_JOB = 10;
 export const MAX_CACHE_KEY_LENGTH = 512;
 /** At most this many restore keys per cache entry. */
 export const MAX_RESTORE_KEYS = 10;
-/** A cache archive (tar, gzipped) larger than this is not saved: one PUT (Workers' 100 MB body limit). */
-export const MAX_CACHE_ENTRY_BYTES = 95 * 1024 ** 2;
+/** A cache archive (tar, gzipped) larger than this is not saved (docs/limits.md). */
+export const MAX_CACHE_ENTRY_BYTES = 2 * 1024 ** 3;
+/** At most this much in one `PUT …/cache` (a Worker's request body stops at 100 MB); larger entries go in parts. */
+export const MAX_CACHE_SINGLE_PUT_BYTES = 95 * 1024 ** 2;
+/**
+ * Each part of a multipart cache save but the last is exactly this long (R2 wants equal parts
+ * of at least 5 MiB). The agent holds a part in memory while it sends it — the archive streams
+ * out of the compressor and its size is known only at the end — so parts stay small: with two
+ * in flight and one filling, an agent holds at most three.
+ */
+export const CACHE_PART_BYTES = 16 * 1024 ** 2;
+/**
+ * How an archive is compressed. zstd where the agent's Node has it (22.15 / 23.8 and later):
+ * on this project's benchmark it compresses many times faster than gzip for much the same size
+ * (BENCHMARKS.md, caches); gzip elsewhere. A restore reads either, by the archive's first bytes.
+ */
+export const CACHE_FORMATS = ["gzip", "zstd"] as const;
+export type CacheFormat = (typeof CACHE_FORMATS)[number];
+export const CACHE_CONTENT_TYPES: Record<CacheFormat, string> = { gzip: "application/gzip", zstd: "application/zstd" };
+
+/** Parts of one entry: the entry limit over the part size, rounded up. */
+export const MAX_CACHE_PARTS = Math.ceil(MAX_CACHE_ENTRY_BYTES / CACHE_PART_BYTES);
 /** What a project's caches may hold in all (every queue) before the least recently used go. */
 export const DEFAULT_CACHE_PROJECT_BYTES = 10 * 1024 ** 3;
 
@@ -75,3 +96,19 @@ export type CacheLookup = z.infer<typeof CacheLookup>;
 /** PUT /jobs/:jobAttemptId/cache?key=&size=&sha256= (job token), the archive as the body. */
 export const CacheSaved = z.object({ key: z.string(), size: z.number().int(), created: z.boolean() });
 export type CacheSaved = z.infer<typeof CacheSaved>;
+
+/**
+ * A multipart cache save (entries over one part): POST /jobs/:jobAttemptId/cache-uploads {key}
+ * → CacheUploadStart; PUT …/cache-uploads/:uploadId/parts/:n (raw bytes, `partSize` each but the
+ * last) → CachePartAck; POST …/complete with CacheUploadComplete → CacheSaved; DELETE
+ * …/cache-uploads/:uploadId aborts (nothing is kept).
+ */
+export const CacheUploadStart = z.object({ uploadId: z.string(), partSize: z.number().int().positive(), maxBytes: z.number().int().positive() });
+export type CacheUploadStart = z.infer<typeof CacheUploadStart>;
+export const CachePartAck = z.object({ partNumber: z.number().int(), etag: z.string() });
+export const CacheUploadComplete = z.object({
+  parts: z.array(z.object({ partNumber: z.number().int().min(1), etag: z.string().min(1) })).min(1).max(MAX_CACHE_PARTS),
+  size: z.number().int().min(1),
+  sha256: SHA256_HEX,
+});
+export type CacheUploadComplete = z.infer<typeof CacheUploadComplete>;

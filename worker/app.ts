@@ -10,6 +10,7 @@ import { agentApiRoutes, agentDoor } from "./routes/agent-api.ts";
 import { agentPipelineRoutes } from "./routes/agent-pipeline.ts";
 import { projectSettingsRoutes } from "./routes/project-settings.ts";
 import { agentArtifactRoutes } from "./routes/agent-artifacts.ts";
+import { agentCacheUploadRoutes } from "./routes/agent-cache-uploads.ts";
 import { agentRunArtifactRoutes } from "./routes/agent-run-artifacts.ts";
 import { agentCacheRoutes } from "./routes/agent-caches.ts";
 import { removalRoutes } from "./routes/removal.ts";
@@ -38,10 +39,10 @@ export const MAX_JSON_BODY_BYTES = 1024 * 1024;
 /**
  * JSON bodies of the agent API (claims, step updates, finish, …): room for a step's or job's
  * outputs at their limit (domain/protocol.ts OUTPUT_LIMITS, 1 MiB) however JSON escapes them.
- * The byte routes (log chunks, artifacts and their parts) have their own limits.
+ * The byte routes (log chunks, artifacts, cache archives and their parts) have their own limits.
  */
 export const MAX_AGENT_JSON_BODY_BYTES = 4 * 1024 * 1024;
-const AGENT_BYTE_ROUTES = /\/jobs\/[^/]+\/(logs|artifacts|artifact-uploads\/[^/]+\/parts\/[^/]+)$/;
+const AGENT_BYTE_ROUTES = /\/jobs\/[^/]+\/(logs|artifacts|artifact-uploads\/[^/]+\/parts\/[^/]+|cache|cache-uploads\/[^/]+\/parts\/[^/]+)$/;
 
 export function createApp() {
   const app = new OpenAPIHono<AppEnv>({ defaultHook: validationHook });
@@ -111,6 +112,7 @@ export function createApp() {
     agentArtifactRoutes,
     agentRunArtifactRoutes,
     agentCacheRoutes,
+    agentCacheUploadRoutes,
     removalRoutes,
     artifactRoutes,
     liveStreamRoutes,

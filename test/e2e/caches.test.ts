@@ -1,5 +1,6 @@
 // Issue 18 end to end: the real `wrangler dev` (local D1 and R2) and a real agent. A cache miss
-// then a hit across two runs, a partial hit through a restore key, and deleting a run removes its
+// then a hit across two runs, a partial hit through a restore key (entries of two parts: a
+// multipart save, zstd as the agent's Node has it), and deleting a run removes its
 // R2 objects (read from the local R2's own index in the persist dir) and its rows.
 import { readdirSync } from "node:fs";
 import { join } from "node:path";
@@ -35,7 +36,7 @@ jobs:
     steps:
       - run: |
           if [ -f deps/made-by ]; then echo "found deps made by $(cat deps/made-by)"; else echo "no deps yet"; fi
-          mkdir -p deps/sub && head -c 200000 /dev/urandom > deps/sub/blob && echo "\${{ params.deps }}" > deps/made-by
+          mkdir -p deps/sub && head -c 20000000 /dev/urandom > deps/sub/blob && echo "\${{ params.deps }}" > deps/made-by
           echo report > report.txt
 `;
 
@@ -74,7 +75,8 @@ describe("caches and deletion end to end", { timeout: 240_000 }, () => {
     const first = await runToEnd({ deps: "1" });
     expect(first.log).toContain("cache miss: deps-1");
     expect(first.log).toContain("no deps yet");
-    expect(first.log).toMatch(/cache saved: deps-1, [\d.]+ MiB/);
+    // 20 MB of random bytes: more than one 16 MiB part, so the save is a multipart upload.
+    expect(first.log).toMatch(/cache saved: deps-1, 19\.\d MiB/);
 
     const second = await runToEnd({ deps: "1" });
     expect(second.log).toMatch(/cache hit: deps-1, [\d.]+ MiB restored in/);
@@ -85,7 +87,7 @@ describe("caches and deletion end to end", { timeout: 240_000 }, () => {
     expect(third.log).toMatch(/cache partial hit \(restore key matched deps-1\): deps-2/);
     expect(third.log).toContain("found deps made by 1");
     expect(third.log).toContain("cache saved: deps-2");
-    expect(r2Keys().filter((k) => k.startsWith("caches/"))).toHaveLength(2);
+    expect(r2Keys().filter((k) => k.startsWith("caches/") && k.endsWith(".tar.zst"))).toHaveLength(2);
   });
 
   it("deleting a run removes its R2 objects and its rows", async () => {

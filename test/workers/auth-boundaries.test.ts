@@ -88,6 +88,10 @@ function validRequest(route: Route): { query?: string; body?: unknown; raw?: Uin
     "GET /jobs/{jobAttemptId}/cache": { query: "?key=k&restore=a,b" },
     "PUT /jobs/{jobAttemptId}/cache": { query: `?key=k&size=${bytes.byteLength}&sha256=${bytesSha}`, raw: bytes, headers: { "content-type": "application/gzip" } },
     "/jobs/{jobAttemptId}/cache/{entry}": {},
+    "/jobs/{jobAttemptId}/cache-uploads": { body: { key: "k" } },
+    "/jobs/{jobAttemptId}/cache-uploads/{uploadId}/parts/{partNumber}": octets,
+    "/jobs/{jobAttemptId}/cache-uploads/{uploadId}/complete": { body: { parts: [{ partNumber: 1, etag: "x" }], size: 1, sha256: bytesSha } },
+    "DELETE /jobs/{jobAttemptId}/cache-uploads/{uploadId}": {},
     "/jobs/{jobAttemptId}/run/artifacts": { query: "?job=build" },
     "/jobs/{jobAttemptId}/run/artifacts/{artifact}": {},
   };

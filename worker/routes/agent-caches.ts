@@ -4,7 +4,7 @@
  * own job, never from the request.
  */
 import { createRoute, z } from "@hono/zod-openapi";
-import { CacheLookup, CacheSaved, cacheKeyProblem, MAX_CACHE_ENTRY_BYTES, MAX_RESTORE_KEYS } from "../../domain/caches.ts";
+import { CACHE_FORMATS, CacheLookup, CacheSaved, cacheKeyProblem, MAX_CACHE_ENTRY_BYTES, MAX_CACHE_SINGLE_PUT_BYTES, MAX_RESTORE_KEYS } from "../../domain/caches.ts";
 import { AGENT_API_BASE, SHA256_HEX } from "../../domain/protocol.ts";
 import { and, eq } from "drizzle-orm";
 import { drizzle } from "drizzle-orm/d1";
@@ -67,11 +67,11 @@ agentCacheRoutes.openapi(
     method: "get",
     path: `${AGENT_API_BASE}/jobs/{jobAttemptId}/cache/{entry}`,
     operationId: "downloadCache",
-    summary: "A cache entry's archive (tar, gzip), streamed",
+    summary: "A cache entry's archive (tar, zstd or gzip), streamed",
     security,
     // Not ID: a malformed entry is a 404 after the token is checked, not a 400 before it.
     request: { params: JobParam.extend({ entry: z.string().min(1).max(100) }) },
-    responses: { 200: { description: "The archive.", content: { "application/gzip": { schema: z.string().meta({ format: "binary" }) } } }, ...errors },
+    responses: { 200: { description: "The archive.", content: { "application/octet-stream": { schema: z.string().meta({ format: "binary" }) } } }, ...errors },
   }),
   async (c) => {
     const { jobAttemptId, entry } = c.req.valid("param");
@@ -86,7 +86,8 @@ agentCacheRoutes.openapi(
     if (!row) throw new ApiError(404, "cache_not_found", `no cache entry ${entry} for this job's project and queue`);
     const object = await c.env.ARTIFACTS.get(row.r2Key);
     if (!object) throw new ApiError(404, "cache_not_found", `cache entry ${entry} was evicted`);
-    return c.body(object.body, 200, { "content-type": "application/gzip", "content-length": String(object.size) });
+    const contentType = object.httpMetadata?.contentType ?? "application/octet-stream";
+    return c.body(object.body, 200, { "content-type": contentType, "content-length": String(object.size) });
   },
 );
 
@@ -95,12 +96,17 @@ agentCacheRoutes.openapi(
     method: "put",
     path: `${AGENT_API_BASE}/jobs/{jobAttemptId}/cache`,
     operationId: "uploadCache",
-    summary: `Save a cache entry (tar, gzip; at most ${MAX_CACHE_ENTRY_BYTES} bytes) for this job's project and queue`,
+    summary: `Save a cache entry of at most ${MAX_CACHE_SINGLE_PUT_BYTES} bytes (tar, zstd or gzip) in one request for this job's project and queue (larger: cache-uploads)`,
     security,
     request: {
       params: JobParam,
-      query: z.object({ key: z.string().min(1).max(1024), size: z.coerce.number().int().min(1), sha256: SHA256_HEX }),
-      body: { required: true, content: { "application/gzip": { schema: z.string().meta({ format: "binary" }) } } },
+      query: z.object({
+        key: z.string().min(1).max(1024),
+        size: z.coerce.number().int().min(1),
+        sha256: SHA256_HEX,
+        format: z.enum(CACHE_FORMATS).default("gzip").describe("the archive's compression (older agents send gzip and say nothing)"),
+      }),
+      body: { required: true, content: { "application/octet-stream": { schema: z.string().meta({ format: "binary" }) } } },
     },
     responses: { 201: json(CacheSaved, "Saved."), 200: json(CacheSaved, "Another job saved this key first; kept theirs."), ...errors },
   }),
@@ -111,11 +117,14 @@ agentCacheRoutes.openapi(
     if (q.size > MAX_CACHE_ENTRY_BYTES) {
       throw new ApiError(413, "cache_too_large", `a cache entry may be at most ${MAX_CACHE_ENTRY_BYTES} bytes (compressed); this one is ${q.size}`);
     }
+    if (q.size > MAX_CACHE_SINGLE_PUT_BYTES) {
+      throw new ApiError(413, "use_multipart", `cache entries over ${MAX_CACHE_SINGLE_PUT_BYTES} bytes go through cache-uploads (multipart)`);
+    }
     if (Number(c.req.header("content-length")) !== q.size) throw new ApiError(400, "size_mismatch", "content-length must equal the declared size");
     const scope = await jobScope(c.env, c.req.header("authorization"), jobAttemptId);
     let saved: { created: boolean };
     try {
-      saved = await saveCache(c.env, scope, { key, size: q.size, sha256: q.sha256 }, c.req.raw.body!, Date.now());
+      saved = await saveCache(c.env, scope, { key, size: q.size, sha256: q.sha256, format: q.format }, c.req.raw.body!, Date.now());
     } catch (error) {
       if (/digest|checksum|sha-?256/i.test(String(error))) {
         throw new ApiError(400, "sha256_mismatch", "the uploaded bytes do not match the declared sha256; nothing was stored");

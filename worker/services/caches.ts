@@ -15,15 +15,15 @@
 import { and, asc, eq, sql } from "drizzle-orm";
 import { drizzle } from "drizzle-orm/d1";
 import { uuidv7 } from "uuidv7";
-import { type CacheLookup, DEFAULT_CACHE_PROJECT_BYTES } from "../../domain/caches.ts";
+import { CACHE_CONTENT_TYPES, type CacheFormat, type CacheLookup, DEFAULT_CACHE_PROJECT_BYTES } from "../../domain/caches.ts";
 import { cacheEntries } from "../../platform/db/schema.ts";
 import type { Env } from "../../platform/env.ts";
 
 export type CacheEntry = typeof cacheEntries.$inferSelect;
 
 /** Where a cache entry's archive lives in R2: per project and queue, then a fresh id (keys may hold any text). */
-export function cacheObjectKey(projectId: string, queue: string, id: string): string {
-  return `caches/${projectId}/${queue}/${id}.tar.gz`;
+export function cacheObjectKey(projectId: string, queue: string, id: string, format: CacheFormat): string {
+  return `caches/${projectId}/${queue}/${id}.${format === "zstd" ? "tar.zst" : "tar.gz"}`;
 }
 
 /** The per-project size limit: `YM_CACHE_PROJECT_BYTES`, else 10 GiB. */
@@ -70,15 +70,30 @@ export async function findCache(
 export async function saveCache(
   env: Env,
   scope: { projectId: string; queue: string },
-  meta: { key: string; size: number; sha256: string },
+  meta: { key: string; size: number; sha256: string; format: CacheFormat },
   body: ReadableStream,
   now: number,
 ): Promise<{ created: boolean }> {
-  const db = drizzle(env.DB);
   const id = uuidv7();
-  const r2Key = cacheObjectKey(scope.projectId, scope.queue, id);
-  await env.ARTIFACTS.put(r2Key, body, { sha256: meta.sha256, httpMetadata: { contentType: "application/gzip" } });
-  const inserted = await db
+  const r2Key = cacheObjectKey(scope.projectId, scope.queue, id, meta.format);
+  await env.ARTIFACTS.put(r2Key, body, { sha256: meta.sha256, httpMetadata: { contentType: CACHE_CONTENT_TYPES[meta.format] } });
+  return indexCache(env, scope, meta, id, r2Key, now);
+}
+
+/**
+ * Indexes an archive already stored at `r2Key` (`cacheObjectKey(…, id, format)`: a single PUT or a completed
+ * multipart upload), then evicts past the project's limit. When another job indexed the same key
+ * first, theirs stays and this archive is deleted.
+ */
+export async function indexCache(
+  env: Env,
+  scope: { projectId: string; queue: string },
+  meta: { key: string; size: number; sha256: string },
+  id: string,
+  r2Key: string,
+  now: number,
+): Promise<{ created: boolean }> {
+  const inserted = await drizzle(env.DB)
     .insert(cacheEntries)
     .values({ id, ...scope, key: meta.key, size: meta.size, sha256: meta.sha256, r2Key, createdAt: now, lastUsedAt: now })
     .onConflictDoNothing()
