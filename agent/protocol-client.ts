@@ -15,11 +15,13 @@ import {
   ArtifactUploadStart,
   JobAssignment,
   JobHeartbeatResponse,
+  JobReportAnswer,
   LogAck,
   RegisterResponse,
   type AgentHeartbeat,
   type ClaimRequest,
   type JobFinish,
+  type JobReport,
   type RegisterRequest,
   type StepUpdate,
 } from "../domain/protocol.ts";
@@ -373,6 +375,29 @@ export class JobApi {
       { itemStatuses: ITEM_STATUSES, policy: CACHE_RETRY },
     );
     return parseJson(CacheSaved, res, "cache upload");
+  }
+
+  /**
+   * Protocol 2: a log chunk (when `log` is given), step updates and the finish in one call
+   * (domain/protocol.ts JobReport). A report that finishes the job is done once the server has
+   * it: a 409/410 on a retry means an earlier try's answer was lost.
+   */
+  async report(report: JobReport, log: { seq: number; offset: number; bytes: Buffer } | undefined, signal?: AbortSignal): Promise<JobReportAnswer> {
+    const line = Buffer.from(`${JSON.stringify(report)}\n`, "utf8");
+    const res = await this.call(
+      {
+        method: "POST",
+        v2: true,
+        path: `${this.prefix}/report${log ? `?seq=${log.seq}&offset=${log.offset}` : ""}`,
+        body: log ? Buffer.concat([line, log.bytes]) : line,
+        contentType: "application/octet-stream",
+        signal,
+      },
+      { alreadyDoneOnRetry: report.finish !== undefined },
+    );
+    // The finish's retry that found the job already finished: its answer is an error body.
+    if (res.status === 409 || res.status === 410) return { cancel: false, steps: report.steps.map(() => ({ ok: true })), finished: true };
+    return parseJson(JobReportAnswer, res, "job report");
   }
 
   async finish(body: JobFinish, signal?: AbortSignal): Promise<void> {

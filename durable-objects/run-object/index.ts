@@ -7,7 +7,7 @@
  */
 import { uuidv7 } from "uuidv7";
 import type { RunView } from "../../domain/views.ts";
-import type { JobAssignment, JobFinish, StepUpdate } from "../../domain/protocol.ts";
+import type { JobAssignment, JobFinish, JobReport, JobReportAnswer, StepUpdate } from "../../domain/protocol.ts";
 import {
   type ApprovalDecision,
   buildJobAssignment,
@@ -52,6 +52,7 @@ import { expiredAt, REMOVAL_MIGRATIONS, removeLogs, removeRun } from "./removal.
 import { RunOutboxes } from "./outboxes.ts";
 import { appendHistory, historyIndex, loadRun, RUN_MIGRATIONS, saveTouched } from "./store.ts";
 import { authorizeJob, type JobIdentity } from "./job-auth.ts";
+import { applyJobReport, type LogChunk } from "./job-report.ts";
 
 export type { JobIdentity } from "./job-auth.ts";
 
@@ -342,6 +343,11 @@ export class RunObject extends LiveObject {
     return result;
   }
 
+  /** Protocol 2: a log chunk, step updates, heartbeat and finish in one call (job-report.ts). */
+  async jobReport(jobAttemptId: string, token: string, report: JobReport, log?: LogChunk): Promise<Result<JobReportAnswer>> {
+    return applyJobReport(this, jobAttemptId, token, report, log);
+  }
+
   /**
    * `yardmaster-agent pipeline upload`: the job's file, parsed with the run's jobs available
    * to `needs`, becomes jobs of the current attempt (domain/run-engine/append-jobs.ts).
@@ -398,12 +404,7 @@ export class RunObject extends LiveObject {
   // ── logs for people ──────────────────────────────────────────────────────────────────────
 
   /** A job attempt's log, whole or a byte range of it (JobLogs.read). */
-  async readLog(
-    jobKey: string,
-    jobAttemptNumber?: number,
-    runAttemptNumber?: number,
-    range?: { from: number; to?: number },
-  ): Promise<Result<LogRead>> {
+  async readLog(jobKey: string, jobAttemptNumber?: number, runAttemptNumber?: number, range?: { from: number; to?: number }): Promise<Result<LogRead>> {
     const state = this.require();
     if (!state.ok) return state;
     if (expiredAt(this.sql, "logs") !== null) return fail(410, "expired", "this run's logs were removed by the project's retention");
