@@ -368,6 +368,7 @@ export class JobRunner {
           api: this.jobApi,
           signal: uploadSignal,
           maxBytes: a.limits.artifactBytes,
+          hashAsSent: a.protocol === AGENT_PROTOCOL_V2,
           note,
         });
         const failed = report.failed + staged.skipped;

@@ -289,8 +289,9 @@ export class JobApi {
     );
   }
 
+  /** Without `sha256`, the complete gives it (protocol 2's servers); `partSize` asks for a part size. */
   async startUpload(
-    meta: { name: string; sha256: string; size: number; contentType: string },
+    meta: { name: string; sha256?: string; size: number; contentType: string; partSize?: number },
     signal?: AbortSignal,
   ): Promise<ArtifactUploadStart> {
     const res = await this.call(
@@ -316,12 +317,12 @@ export class JobApi {
     return parseJson(ArtifactPartAck, res, "artifact part").etag;
   }
 
-  async completeUpload(uploadId: string, parts: { partNumber: number; etag: string }[], signal?: AbortSignal): Promise<void> {
+  async completeUpload(uploadId: string, parts: { partNumber: number; etag: string }[], signal?: AbortSignal, sha256?: string): Promise<void> {
     await this.call(
       {
         method: "POST",
         path: `${this.prefix}/artifact-uploads/${encodeURIComponent(uploadId)}/complete`,
-        json: { parts },
+        json: { parts, ...(sha256 ? { sha256 } : {}) },
         signal,
       },
       { itemStatuses: ITEM_STATUSES, alreadyDoneOnRetry: true },

@@ -228,11 +228,18 @@ export const SHA256_HEX = z.string().regex(/^[0-9a-f]{64}$/, "sha256 is 64 lower
  * partSize, the last smaller) → ArtifactPartAck; POST …/complete with ArtifactUploadComplete.
  */
 export const ArtifactUploadStart = z.object({ uploadId: z.string(), partSize: z.number().int().positive() });
+/** Part sizes an upload may ask for (`partSize` in the start): R2 wants 5 MiB at least, the server sends 64 MiB by default. */
+export const ARTIFACT_PART_BYTES = { min: 5 * 1024 * 1024, max: 64 * 1024 * 1024 } as const;
 export type ArtifactUploadStart = z.infer<typeof ArtifactUploadStart>;
 export const ArtifactPartAck = z.object({ partNumber: z.number().int(), etag: z.string() });
 export type ArtifactPartAck = z.infer<typeof ArtifactPartAck>;
 export const ArtifactUploadComplete = z.object({
   parts: z.array(z.object({ partNumber: z.number().int().min(1), etag: z.string().min(1) })).min(1).max(10_000),
+  /**
+   * The whole file's SHA-256, when the start did not give it: an agent that hashes the parts as
+   * they leave (one read of the file) knows it only now. Checked like one given at the start.
+   */
+  sha256: SHA256_HEX.optional(),
 });
 export type ArtifactUploadComplete = z.infer<typeof ArtifactUploadComplete>;
 
