@@ -345,7 +345,7 @@ export class RunObject extends LiveObject {
 
   /** Protocol 2: a log chunk, step updates, heartbeat and finish in one call (job-report.ts). */
   async jobReport(jobAttemptId: string, token: string, report: JobReport, log?: LogChunk): Promise<Result<JobReportAnswer>> {
-    return applyJobReport(this, jobAttemptId, token, report, log);
+    return applyJobReport(this, jobAttemptId, token, report, log, () => this.findJobAttempt(jobAttemptId)?.status === "KILLING");
   }
 
   /**

@@ -26,6 +26,8 @@ export async function applyJobReport(
   token: string,
   report: JobReport,
   log: LogChunk | undefined,
+  /** Whether the job attempt is being cancelled, read without a command. */
+  cancelling: () => boolean,
 ): Promise<Result<JobReportAnswer>> {
   let ack: LogAck | undefined;
   if (log) {
@@ -48,11 +50,11 @@ export async function applyJobReport(
     if (!finished.ok) return finished;
     return ok({ cancel: false, ...(ack ? { log: ack } : {}), steps, finished: true });
   }
+  // A log chunk alone is answered without a command (a chatty step sends ten a second; v1's log
+  // route writes nothing but the log either): the agent's own heartbeats keep the job alive.
+  // It may be a late chunk of a job that ended, taken during the grace.
+  if (ack && steps.length === 0) return ok({ cancel: cancelling(), log: ack, steps, finished: false });
   const beat = await handlers.jobHeartbeat(jobAttemptId, token);
-  if (!beat.ok) {
-    // A late log chunk of a job that ended normally (taken during the grace) has nothing to cancel.
-    if (ack && steps.length === 0 && beat.error.status === 410) return ok({ cancel: false, log: ack, steps, finished: false });
-    return beat;
-  }
+  if (!beat.ok) return beat;
   return ok({ cancel: beat.value.cancel, ...(ack ? { log: ack } : {}), steps, finished: false });
 }

@@ -92,6 +92,9 @@ describe("agent protocol 2: the report", () => {
     expect(out.json.cancel).toBe(false);
     expect((await api("POST", `/api/v1/runs/${run.id}/cancel`)).status).toBe(200);
     expect((await report(assignment.token, id, { steps: [] })).json.cancel).toBe(true);
+    // A report of a log chunk alone says it too.
+    const chunk = await report(assignment.token, id, { steps: [] }, { seq: 0, offset: 0, bytes: new TextEncoder().encode("bye\n") });
+    expect([chunk.status, chunk.json.cancel, chunk.json.log]).toEqual([200, true, { nextSeq: 1, nextOffset: 4 }]);
   });
 
   it("refuses what is not a report (400), a missing or another job's token (401/403), and a token after the job ended (410)", async () => {
