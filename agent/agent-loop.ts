@@ -17,7 +17,7 @@ import { randomUUID } from "node:crypto";
 import os from "node:os";
 import { readdir, rm } from "node:fs/promises";
 import path from "node:path";
-import { AGENT_PROTOCOL_VERSION, type JobAssignment, type RegisterResponse } from "../domain/protocol.ts";
+import { AGENT_PROTOCOL_V2, type JobAssignment, type RegisterResponse } from "../domain/protocol.ts";
 import { AgentApi, CLAIM_RETRY, JobRejectedError, ProtocolError, UnauthorizedError, type ClaimResult } from "./protocol-client.ts";
 import { Backoff, isAbortError, sleep } from "./backoff.ts";
 import { HttpClient, formatMs } from "./client.ts";
@@ -74,7 +74,7 @@ export class Agent {
     this.http = new HttpClient({
       url: this.config.url,
       logger: options.logger,
-      userAgent: `yardmaster-agent/${options.version} (protocol ${AGENT_PROTOCOL_VERSION}; node ${process.version})`,
+      userAgent: `yardmaster-agent/${options.version} (protocol ${AGENT_PROTOCOL_V2}; node ${process.version})`,
     });
     this.api = new AgentApi(this.http, { jobRetry: options.jobRetry });
   }
@@ -209,7 +209,7 @@ export class Agent {
         // of a try is lost, the retry gets the same job back (docs/agent-protocol.md).
         result = await this.api.claim(
           identity.token,
-          { waitSeconds, claimId: randomUUID() },
+          { waitSeconds, claimId: randomUUID(), protocol: AGENT_PROTOCOL_V2 },
           this.stopController.signal,
           this.options.claimRetry ?? CLAIM_RETRY,
         );

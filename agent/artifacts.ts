@@ -1,8 +1,13 @@
 /**
  * The job's `artifacts`: globs relative to the job's work dir (a `!` prefix excludes, a
- * matched directory brings every file under it), each file hashed (SHA-256, streamed) and
- * uploaded streamed from disk — one PUT up to 95 MB, a multipart upload above that. A pattern
- * that matches nothing, or a file refused by the server, is a warning in the job log.
+ * matched directory brings every file under it), each file hashed (SHA-256) and uploaded. A
+ * pattern that matches nothing, or a file refused by the server, is a warning in the job log.
+ *
+ * With a server that takes the SHA-256 at a multipart upload's end (`hashAsSent`, protocol 2),
+ * a file is read once: up to 16 MiB whole into memory, hashed and sent in one PUT; above that in
+ * 8 MiB parts, each hashed as it is read and sent from the same bytes, 2 at once at first and
+ * more (up to 8) while the throughput grows. Otherwise it is hashed (streamed), then streamed
+ * up: one PUT up to 95 MB, 64 MiB parts two at a time above that.
  *
  * Symbolic links: a match is resolved (every link on its path) before anything is read. What
  * resolves inside the job's work dir is followed (uploaded under the name it was matched by);
@@ -15,8 +20,9 @@
  */
 import { createHash } from "node:crypto";
 import { createReadStream } from "node:fs";
-import { realpath, stat } from "node:fs/promises";
+import { open, realpath, stat, type FileHandle } from "node:fs/promises";
 import path from "node:path";
+import { Readable } from "node:stream";
 import { pipeline } from "node:stream/promises";
 import { ArtifactName } from "../domain/protocol.ts";
 import { ItemRefusedError, type JobApi } from "./protocol-client.ts";
@@ -24,8 +30,13 @@ import { glob } from "./glob.ts";
 
 /** Above this size a file goes up in parts (a Worker's request body is limited to 100 MB). */
 export const SINGLE_PUT_MAX_BYTES = 95 * 1000 * 1000;
-/** Parts of a multipart upload sent at once. */
+/** Parts of a multipart upload sent at once: at first, and at most (hashAsSent: grown with the throughput). */
 export const PARTS_IN_FLIGHT = 2;
+export const MAX_PARTS_IN_FLIGHT = 8;
+/** hashAsSent: up to this size a file is read whole, hashed and sent in one PUT. */
+export const ONE_READ_PUT_MAX_BYTES = 16 * 1024 * 1024;
+/** hashAsSent: the part size asked for; parts in flight are held in memory (≤ 8 × 8 MiB). */
+export const HASHED_PART_BYTES = 8 * 1024 * 1024;
 
 export interface ArtifactFile {
   /** Relative to the work dir, with `/` separators (the name it was matched by). */
@@ -48,6 +59,9 @@ export const OUTSIDE_WORK_DIR = "it is a symbolic link (or lies under one) that 
 
 /** A file that resolves outside the job's work dir. */
 export class OutsideWorkDirError extends Error {}
+
+/** The file changed size while it was read (a step still writing it): not uploaded. */
+export class FileChangedError extends Error {}
 
 export async function expandArtifacts(patterns: readonly string[], cwd: string): Promise<Expansion> {
   const warnings: string[] = [];
@@ -167,12 +181,22 @@ export interface UploadOptions {
   signal: AbortSignal;
   maxBytes: number;
   singlePutMaxBytes?: number;
+  /** The server takes the SHA-256 at a multipart upload's end (protocol 2): read each file once. */
+  hashAsSent?: boolean;
 }
 
 /** Uploads one file. Throws ItemRefusedError when the server refuses this file. */
 export async function uploadArtifact(file: ArtifactFile, options: UploadOptions): Promise<{ sha256: string }> {
   // Resolved again: a link put on its way since the glob must not lead out either.
   if (file.within !== undefined && !isInside(file.within, await realpath(file.path))) throw new OutsideWorkDirError(OUTSIDE_WORK_DIR);
+  if (options.hashAsSent) {
+    const handle = await open(file.path);
+    try {
+      return await uploadReadOnce(file, handle, options);
+    } finally {
+      await handle.close();
+    }
+  }
   const sha256 = await sha256File(file.path);
   // The size that was hashed: measured again, the file may have changed since the glob.
   const size = (await stat(file.path)).size;
@@ -215,6 +239,83 @@ export async function uploadArtifact(file: ArtifactFile, options: UploadOptions)
   return { sha256 };
 }
 
+/**
+ * One read of the file: every byte read is hashed and sent from the same buffer, so what is
+ * hashed is what is sent even if a step still writes the file (a change of size refuses it).
+ */
+async function uploadReadOnce(file: ArtifactFile, handle: FileHandle, options: UploadOptions): Promise<{ sha256: string }> {
+  const size = (await handle.stat()).size;
+  if (size > options.maxBytes) throw new ItemRefusedError(`${size} bytes is over the ${options.maxBytes}-byte artifact limit`, 413);
+  const hash = createHash("sha256");
+  const contentType = contentTypeFor(file.name);
+  if (size <= Math.min(ONE_READ_PUT_MAX_BYTES, options.singlePutMaxBytes ?? SINGLE_PUT_MAX_BYTES)) {
+    const bytes = await readExactly(handle, 0, size);
+    const sha256 = hash.update(bytes).digest("hex");
+    await options.api.putArtifact({ name: file.name, sha256, size, contentType }, () => Readable.from(bytes), options.signal);
+    return { sha256 };
+  }
+  const { uploadId, partSize } = await options.api.startUpload({ name: file.name, size, contentType, partSize: HASHED_PART_BYTES }, options.signal);
+  const count = Math.ceil(size / partSize);
+  const parts: { partNumber: number; etag: string }[] = [];
+  const failed = new AbortController();
+  const signal = AbortSignal.any([options.signal, failed.signal]);
+  const window = new PartWindow();
+  const sending = new Set<Promise<void>>();
+  for (let index = 0; index < count && !signal.aborted; index++) {
+    while (sending.size >= window.size) await Promise.race(sending);
+    if (signal.aborted) break;
+    const from = index * partSize;
+    const bytes = await readExactly(handle, from, Math.min(partSize, size - from));
+    hash.update(bytes);
+    const sent: Promise<void> = options.api
+      .putPart(uploadId, index + 1, bytes.length, () => Readable.from(bytes), signal)
+      .then((etag) => {
+        parts.push({ partNumber: index + 1, etag });
+        window.partDone(bytes.length);
+      })
+      // The first failure is the upload's reason, not the aborts it causes in the other parts.
+      .catch((error: unknown) => failed.abort(error))
+      .finally(() => sending.delete(sent));
+    sending.add(sent);
+  }
+  await Promise.all(sending);
+  if (failed.signal.aborted) throw failed.signal.reason;
+  options.signal.throwIfAborted();
+  const sha256 = hash.digest("hex");
+  await options.api.completeUpload(uploadId, parts.sort((a, b) => a.partNumber - b.partNumber), options.signal, sha256);
+  return { sha256 };
+}
+
+async function readExactly(handle: FileHandle, position: number, length: number): Promise<Buffer> {
+  const bytes = Buffer.allocUnsafe(length);
+  let filled = 0;
+  while (filled < length) {
+    const { bytesRead } = await handle.read(bytes, filled, length - filled, position + filled);
+    if (bytesRead === 0) throw new FileChangedError(`the file shrank while it was read (${position + filled} of ${position + length} bytes)`);
+    filled += bytesRead;
+  }
+  return bytes;
+}
+
+/**
+ * How many parts go at once, sized to the link: 2 at first, one more each time a part's end
+ * shows the upload's throughput grew by a tenth over the best so far, up to 8.
+ */
+export class PartWindow {
+  size = PARTS_IN_FLIGHT;
+  private bytes = 0;
+  private best = 0;
+  private readonly started = performance.now();
+
+  /** A part of `bytes` was stored. */
+  partDone(bytes: number): void {
+    this.bytes += bytes;
+    const rate = this.bytes / Math.max(1, performance.now() - this.started);
+    if (rate > this.best * 1.1 && this.size < MAX_PARTS_IN_FLIGHT) this.size += 1;
+    this.best = Math.max(this.best, rate);
+  }
+}
+
 export interface UploadReport {
   uploaded: number;
   /** Files matched but not uploaded (refused by the server, unreadable). */
@@ -240,7 +341,7 @@ export async function uploadArtifacts(
       options.note(`uploaded artifact ${file.name} (${file.size} bytes, sha256 ${sha256.slice(0, 12)}…)`);
     } catch (err) {
       const local = typeof (err as NodeJS.ErrnoException).syscall === "string";
-      if (!(err instanceof ItemRefusedError) && !(err instanceof OutsideWorkDirError) && !local) throw err;
+      if (!(err instanceof ItemRefusedError) && !(err instanceof OutsideWorkDirError) && !(err instanceof FileChangedError) && !local) throw err;
       failed += 1;
       const w = `artifact ${file.name} not uploaded: ${(err as Error).message}`;
       warnings.push(w);

@@ -11,7 +11,7 @@ import type { IncomingHttpHeaders } from "node:http";
 import type { Readable } from "node:stream";
 import { AbortError, Backoff, isAbortError, sleep, throwIfAborted } from "./backoff.ts";
 import type { Logger } from "./logger.ts";
-import { AGENT_API_BASE } from "../domain/protocol.ts";
+import { AGENT_API_BASE, AGENT_API_V2_BASE } from "../domain/protocol.ts";
 
 /** The request never got an HTTP answer: DNS, refused, reset, timed out. Always retryable. */
 export class NetworkError extends Error {
@@ -57,6 +57,8 @@ export interface RequestSpec {
   method: string;
   /** Path under the agent API base, with its query string, e.g. `/jobs/x/logs?seq=0&offset=0`. */
   path: string;
+  /** A route of protocol 2 (under /api/agent/v2 instead of /api/agent/v1). */
+  v2?: boolean;
   bearer: string;
   /** A JSON body. */
   json?: unknown;
@@ -125,7 +127,7 @@ export class HttpClient {
         reject(new AbortError());
         return;
       }
-      const url = new URL(this.base + spec.path);
+      const url = new URL((spec.v2 ? this.base.slice(0, -AGENT_API_BASE.length) + AGENT_API_V2_BASE : this.base) + spec.path);
       const isHttps = url.protocol === "https:";
       const headers: Record<string, string> = {
         authorization: `Bearer ${spec.bearer}`,

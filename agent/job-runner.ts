@@ -20,7 +20,8 @@ import { isAbortError, sleep } from "./backoff.ts";
 import { checkout } from "./checkout.ts";
 import { errorMessage, type Logger } from "./logger.ts";
 import { LogStreamer } from "./log-streamer.ts";
-import { Reporter } from "./reporter.ts";
+import { Reporter, type StepReports } from "./reporter.ts";
+import { JobChannel } from "./job-channel.ts";
 import { runStepGraph } from "./step-graph.ts";
 import { summarizeSteps } from "./job-outcome.ts";
 import { killProcessGroup, MAX_TIMER_MS, processGroupAlive, signalGroup } from "./step-process.ts";
@@ -28,7 +29,7 @@ import { runStep, type StopKind } from "./step-runner.ts";
 import { resolveRecord } from "./templates.ts";
 import { limitOutputs } from "./outputs-file.ts";
 import { writeAgentShim } from "./step-shim.ts";
-import { AGENT_API_BASE } from "../domain/protocol.ts";
+import { AGENT_API_BASE, AGENT_PROTOCOL_V2 } from "../domain/protocol.ts";
 import { giveDirs, openForPassage, stageArtifactsAs, userEnv, type StepUser } from "./run-as.ts";
 
 export interface JobRunnerOptions {
@@ -83,6 +84,8 @@ export class JobRunner {
   private readonly home: string | undefined;
   /** What every process of the job starts from (with the user's HOME under `--run-as`). */
   private readonly baseEnv: Readonly<Record<string, string>>;
+  /** Protocol 2's reports, when the assignment says so (./job-channel.ts). */
+  private channel: JobChannel | undefined;
   /** Where the step's `yardmaster-agent` is (./step-shim.ts), once the tmp dir exists. */
   private shimDir: string | undefined;
 
@@ -136,8 +139,15 @@ export class JobRunner {
     const processGroups = this.processGroups;
     this.logger.info(`running job ${a.run.project}/${a.run.pipeline}#${a.run.number} ${a.job.key} (attempt ${a.job.attempt})`);
 
+    const handlers = { onRejected: (err: JobRejectedError) => this.reject(err), onCancelling: () => this.requestStop("cancelled") };
+    // Protocol 2 (the claim asked, the server agreed): updates ride on the log's calls and the finish.
+    const channel = (this.channel =
+      a.protocol === AGENT_PROTOCOL_V2 ? new JobChannel(this.jobApi, this.logger, { ...handlers, onCancel: handlers.onCancelling }, this.ioController.signal) : undefined);
     const log = new LogStreamer({
-      sink: (seq, offset, bytes, signal) => this.jobApi.log(seq, offset, bytes, anySignal(signal, this.ioController.signal)),
+      sink: (seq, offset, bytes, signal) => {
+        const both = anySignal(signal, this.ioController.signal);
+        return channel ? channel.logSink(seq, offset, bytes, both) : this.jobApi.log(seq, offset, bytes, both);
+      },
       mask: [...a.mask, a.token],
       maxChunkBytes: a.limits.logChunkBytes > 0 ? a.limits.logChunkBytes : undefined,
       ...this.options.log,
@@ -146,10 +156,7 @@ export class JobRunner {
         else this.logger.error(`the job log can no longer be sent: ${errorMessage(err)}`);
       },
     });
-    const reporter = new Reporter(this.logger, {
-      onRejected: (err) => this.reject(err),
-      onCancelling: () => this.requestStop("cancelled"),
-    });
+    const reporter: StepReports = channel ?? new Reporter(this.logger, handlers, (stepId, u) => this.jobApi.step(stepId, u, this.ioController.signal));
     const heartbeats = this.heartbeatLoop();
     const jobTimer =
       a.job.timeoutMs <= MAX_TIMER_MS ? setTimeout(() => this.requestStop("timeout"), Math.max(0, a.job.timeoutMs)) : undefined;
@@ -183,14 +190,6 @@ export class JobRunner {
     if (!this.rejection) {
       const colour = outcome.status === "SUCCESS" ? BOLD : `${BOLD}${YELLOW}`;
       log.writeLine(`${colour}job ${outcome.status}${outcome.reason ? ` (${outcome.reason})` : ""} in ${((Date.now() - started) / 1000).toFixed(1)} s${RESET}`);
-      // The step reports and the log are independent streams: drain both at once (a round trip
-      // less per job than one after the other); the finish waits for both.
-      const logClosed = log.close().catch((err: unknown) => {
-        if (!(err instanceof JobRejectedError)) this.logger.warn(`job log incomplete: ${errorMessage(err)}`);
-      });
-      await Promise.all([reporter.flush(), logClosed]);
-    }
-    if (!this.rejection) {
       const finish: JobFinish = {
         status: outcome.status,
         outputs: outcome.outputs,
@@ -199,7 +198,18 @@ export class JobRunner {
         ...(outcome.exitCode !== undefined ? { exitCode: outcome.exitCode } : {}),
       };
       try {
-        await this.jobApi.finish(finish, this.ioController.signal);
+        if (channel) {
+          // One call: the updates still waiting, the log's last chunk and the finish.
+          await log.finishWith((tail) => channel.finish(finish, tail));
+        } else {
+          // The step reports and the log are independent streams: drain both at once (a round
+          // trip less per job than one after the other); the finish waits for both.
+          const logClosed = log.close().catch((err: unknown) => {
+            if (!(err instanceof JobRejectedError)) this.logger.warn(`job log incomplete: ${errorMessage(err)}`);
+          });
+          await Promise.all([reporter.flush(), logClosed]);
+          if (!this.rejection) await this.jobApi.finish(finish, this.ioController.signal);
+        }
       } catch (err) {
         if (err instanceof JobRejectedError) this.reject(err);
         else if (!isAbortError(err)) this.logger.error(`could not finish the job: ${errorMessage(err)}`);
@@ -222,7 +232,7 @@ export class JobRunner {
 
   private async execute(io: {
     log: LogStreamer;
-    reporter: Reporter;
+    reporter: StepReports;
     workspace: string;
     tmpDir: string;
     processGroups: Set<number>;
@@ -233,7 +243,7 @@ export class JobRunner {
     const stepsSignal = this.stepsController.signal;
     const skipAll = (reason: string) => {
       for (const step of a.steps) {
-        reporter.step(step.id, { attempt: 1, status: "KILLED", reason }, (u) => this.jobApi.step(step.id, u, this.ioController.signal));
+        reporter.step(step.id, { attempt: 1, status: "KILLED", reason });
       }
     };
 
@@ -315,7 +325,7 @@ export class JobRunner {
         }),
       skip: (step, reason) => {
         log.writeLine(`${YELLOW}○ step ${step.id} not run (${reason})${RESET}`);
-        reporter.step(step.id, { attempt: 1, status: "KILLED", reason }, (u) => this.jobApi.step(step.id, u, this.ioController.signal));
+        reporter.step(step.id, { attempt: 1, status: "KILLED", reason });
       },
       stopReason: () => this.stop,
       // What steps' `if:` read; the control plane sent params and needs (JobAssignment.conditions).
@@ -358,6 +368,7 @@ export class JobRunner {
           api: this.jobApi,
           signal: uploadSignal,
           maxBytes: a.limits.artifactBytes,
+          hashAsSent: a.protocol === AGENT_PROTOCOL_V2,
           note,
         });
         const failed = report.failed + staged.skipped;
@@ -412,8 +423,8 @@ export class JobRunner {
         return;
       }
       try {
-        const answer = await this.jobApi.heartbeat(signal);
-        if (answer.cancel) this.requestStop("cancelled");
+        const cancel = this.channel ? await this.channel.heartbeat() : (await this.jobApi.heartbeat(signal)).cancel;
+        if (cancel) this.requestStop("cancelled");
       } catch (err) {
         if (err instanceof JobRejectedError) this.reject(err);
         else if (!isAbortError(err)) this.logger.debug(`job heartbeat missed: ${errorMessage(err)}`);

@@ -1,15 +1,18 @@
 /**
  * The job log uploader. Bytes go in (in arrival order, from every step), are masked, and are
- * sent as chunks `POST …/logs?seq=&offset=`:
+ * sent as chunks `POST …/logs?seq=&offset=` (or protocol 2's report, the same seq/offset):
  *  - a chunk leaves when `flushBytes` (64 KiB) are pending, or `flushIntervalMs` (100 ms) after
  *    the oldest unsent byte arrived (a line on a viewer's screen within ~0.1 s, at most ten
- *    requests a second for a chatty step); one chunk is in flight at a time and is at most
- *    `maxChunkBytes` (limits.logChunkBytes), so a backlog leaves in large chunks;
+ *    requests a second for a chatty step); a chunk is at most `maxChunkBytes`
+ *    (limits.logChunkBytes), and up to `maxInFlight` chunks travel at once, so a backlog leaves
+ *    at the link's speed rather than one round trip per chunk;
  *  - bytes are kept until the server acknowledges them (LogAck), so a lost answer is resent
- *    with the same seq/offset (stored once), and a 409 log_gap resends from the server's
- *    offset: nothing is lost, nothing is duplicated;
+ *    with the same seq/offset (stored once), and a 409 log_gap (a chunk that overtook the one
+ *    before it, or a store that failed) resends from the server's offset once the chunks in
+ *    flight have answered: nothing is lost, nothing is duplicated, the server stores in order;
  *  - the buffer is bounded: `write` returns false once `bufferLimit` bytes are held, and the
- *    producer (a child's stdout/stderr) pauses until `waitForDrain()` resolves.
+ *    producer (a child's stdout/stderr) pauses until `waitForDrain()` resolves;
+ *  - `finishWith` hands the last chunk to a caller (protocol 2's finish carries it).
  */
 import type { LogAck } from "../domain/protocol.ts";
 import { isAbortError } from "./backoff.ts";
@@ -19,6 +22,13 @@ import { Masker } from "./masker.ts";
 /** Sends one chunk; throws LogGapError on 409 log_gap; retries transient failures itself. */
 export type LogSink = (seq: number, offset: number, bytes: Buffer, signal: AbortSignal) => Promise<LogAck>;
 
+/** The log's last bytes, for a call that carries them (none when everything was acknowledged). */
+export interface LogTail {
+  seq: number;
+  offset: number;
+  bytes: Buffer;
+}
+
 export interface LogStreamerOptions {
   sink: LogSink;
   mask?: readonly string[];
@@ -26,6 +36,8 @@ export interface LogStreamerOptions {
   flushBytes?: number;
   maxChunkBytes?: number;
   bufferLimit?: number;
+  /** Chunks sent before the first is answered (1: one at a time). */
+  maxInFlight?: number;
   /** Called once when the log cannot be delivered any more (e.g. the job was refused). */
   onFatal?: (err: unknown) => void;
 }
@@ -35,6 +47,7 @@ export const LOG_DEFAULTS = {
   flushBytes: 64 * 1024,
   maxChunkBytes: 1024 * 1024,
   bufferLimit: 8 * 1024 * 1024,
+  maxInFlight: 4,
 } as const;
 
 export class LogStreamer {
@@ -43,6 +56,7 @@ export class LogStreamer {
   private readonly flushIntervalMs: number;
   private readonly flushBytes: number;
   private readonly maxChunkBytes: number;
+  private readonly maxInFlight: number;
   readonly bufferLimit: number;
   private readonly onFatal: ((err: unknown) => void) | undefined;
 
@@ -50,20 +64,28 @@ export class LogStreamer {
   private queue: Buffer[] = [];
   private queued = 0;
   private baseOffset = 0;
+  /** The server's next seq, as it last said. */
   private seq = 0;
-  /** Bytes of the queue's head already sent in the request in flight. */
+  /** Bytes before this offset were sent (and are acknowledged or in flight); the next chunk's seq. */
+  private sentEnd = 0;
+  private nextSeq = 0;
   private inFlight = 0;
+  /** Answers received so far: an answer older than another tells nothing new. */
+  private answers = 0;
+  /** The server holds less than was sent: once the chunks in flight answer, send again from its offset. */
+  private rewinding = false;
+  /** `finishWith` keeps the last chunk (≤ maxChunkBytes) for its own call. */
+  private holdingLast = false;
   /** When the oldest byte not yet sent arrived (0 = none waiting). */
   private waitingSince = 0;
   private timer: NodeJS.Timeout | undefined;
-  private sending = false;
   private closing = false;
   private stopped = false;
   private fatalError: unknown;
   private lastByte = 0x0a;
   private readonly controller = new AbortController();
   private drainWaiters: (() => void)[] = [];
-  private idleWaiters: (() => void)[] = [];
+  private idleWaiters: (() => boolean)[] = [];
   /** Total bytes accepted (after masking): the log's length so far. */
   private written = 0;
 
@@ -74,6 +96,7 @@ export class LogStreamer {
     this.maxChunkBytes = Math.max(1, options.maxChunkBytes ?? LOG_DEFAULTS.maxChunkBytes);
     this.flushBytes = Math.min(options.flushBytes ?? LOG_DEFAULTS.flushBytes, this.maxChunkBytes);
     this.bufferLimit = Math.max(options.bufferLimit ?? LOG_DEFAULTS.bufferLimit, this.maxChunkBytes);
+    this.maxInFlight = Math.max(1, options.maxInFlight ?? LOG_DEFAULTS.maxInFlight);
     this.onFatal = options.onFatal;
   }
 
@@ -133,20 +156,55 @@ export class LogStreamer {
 
   /** Flushes the masker's held tail and waits until every byte is acknowledged. */
   async close(): Promise<void> {
-    if (!this.closing && !this.stopped) {
-      this.enqueue(this.masker.end());
-      this.closing = true;
-    }
-    this.kick();
-    if (this.queued > 0 && !this.stopped) {
-      await new Promise<void>((resolve) => this.idleWaiters.push(resolve));
-    }
+    this.endInput();
+    await this.until(() => this.queued === 0);
     if (this.fatalError !== undefined) throw this.fatalError;
+  }
+
+  /**
+   * Like `close`, but the last chunk (what is left once the rest is acknowledged, at most
+   * maxChunkBytes) goes with `last`, which sends it (none when nothing is left, or the log can
+   * no longer be sent) and answers the server's LogAck, or throws LogGapError.
+   */
+  async finishWith(last: (tail: LogTail | undefined) => Promise<LogAck | undefined>): Promise<void> {
+    this.holdingLast = true;
+    this.endInput();
+    for (;;) {
+      await this.until(() => this.inFlight === 0 && this.unsent() <= this.maxChunkBytes);
+      if (this.stopped) {
+        await last(undefined);
+        return;
+      }
+      const bytes = this.unsent() > 0 ? this.slice(this.sentEnd - this.baseOffset, this.unsent()) : undefined;
+      const tail = bytes ? { seq: this.nextSeq, offset: this.sentEnd, bytes } : undefined;
+      let ack: LogAck | undefined;
+      this.inFlight += 1;
+      try {
+        ack = await last(tail);
+      } catch (err) {
+        if (!(err instanceof LogGapError)) throw err;
+        ack = err.ack;
+      } finally {
+        this.inFlight -= 1;
+      }
+      if (!ack || !tail) return;
+      this.acknowledge(ack, true);
+      if (this.queued === 0) return;
+      this.restart();
+    }
   }
 
   /** Stops at once: no more sending, pending bytes dropped, producers unblocked. */
   abort(reason?: unknown): void {
     this.stop(reason);
+  }
+
+  private endInput(): void {
+    if (!this.closing && !this.stopped) {
+      this.enqueue(this.masker.end());
+      this.closing = true;
+    }
+    this.launch();
   }
 
   private enqueue(bytes: Buffer): void {
@@ -155,108 +213,124 @@ export class LogStreamer {
     this.queued += bytes.length;
     this.written += bytes.length;
     if (this.waitingSince === 0) this.waitingSince = Date.now();
-    this.schedule();
+    this.launch();
   }
 
+  /** Bytes not yet sent. */
   private unsent(): number {
-    return this.queued - this.inFlight;
+    return this.baseOffset + this.queued - this.sentEnd;
   }
 
-  private schedule(): void {
-    if (this.sending || this.stopped) return;
-    const unsent = this.unsent();
-    if (unsent <= 0) return;
-    if (unsent >= this.flushBytes || this.closing) {
-      this.kick();
-      return;
-    }
-    if (this.timer) return;
-    const wait = Math.max(0, this.waitingSince + this.flushIntervalMs - Date.now());
-    this.timer = setTimeout(() => {
-      this.timer = undefined;
-      this.kick();
-    }, wait);
-  }
-
-  private kick(): void {
-    if (this.sending || this.stopped) return;
+  /** Sends every chunk that is due, up to maxInFlight at once; else waits for the timer. */
+  private launch(): void {
     if (this.timer) {
       clearTimeout(this.timer);
       this.timer = undefined;
     }
-    if (this.queued === 0) {
-      this.settleIdle();
-      return;
+    while (!this.stopped && !this.rewinding && this.inFlight < this.maxInFlight) {
+      const unsent = this.unsent();
+      if (unsent <= 0 || (this.holdingLast && unsent <= this.maxChunkBytes)) break;
+      const dueByTime = this.waitingSince !== 0 && Date.now() - this.waitingSince >= this.flushIntervalMs;
+      if (!(this.closing || dueByTime || unsent >= this.flushBytes)) {
+        const wait = Math.max(0, this.waitingSince + this.flushIntervalMs - Date.now());
+        this.timer = setTimeout(() => {
+          this.timer = undefined;
+          this.launch();
+        }, wait);
+        break;
+      }
+      const length = Math.min(unsent, this.maxChunkBytes);
+      const chunk = this.slice(this.sentEnd - this.baseOffset, length);
+      const seq = this.nextSeq;
+      const offset = this.sentEnd;
+      this.nextSeq += 1;
+      this.sentEnd += length;
+      // Bytes that arrive from now on wait for the next chunk.
+      if (unsent === length) this.waitingSince = 0;
+      this.inFlight += 1;
+      void this.sendOne(seq, offset, chunk);
     }
-    this.sending = true;
-    void this.sendLoop();
+    this.settle();
   }
 
-  /** Sends chunks until nothing is due, one at a time. */
-  private async sendLoop(): Promise<void> {
+  private async sendOne(seq: number, offset: number, chunk: Buffer): Promise<void> {
+    const answersBefore = this.answers;
+    let ack: LogAck;
     try {
-      while (!this.stopped && this.queued > 0) {
-        const dueByTime = this.waitingSince !== 0 && Date.now() - this.waitingSince >= this.flushIntervalMs;
-        if (!(this.closing || dueByTime || this.queued >= this.flushBytes)) break;
-        const chunk = this.head(Math.min(this.queued, this.maxChunkBytes));
-        this.inFlight = chunk.length;
-        // Bytes that arrive from now on wait for the next chunk.
-        this.waitingSince = this.queued > chunk.length ? this.waitingSince : 0;
-        let ack: LogAck;
-        try {
-          ack = await this.sink(this.seq, this.baseOffset, chunk, this.controller.signal);
-        } catch (err) {
-          if (err instanceof LogGapError) ack = err.ack;
-          else throw err;
-        }
-        this.inFlight = 0;
-        const chunkEnd = this.baseOffset + chunk.length;
-        this.acknowledge(ack);
-        // The server holds less than we sent (a gap, or it took part of the chunk): the rest
-        // of that chunk is overdue, send it at once.
-        if (this.baseOffset < chunkEnd) this.waitingSince = 1;
-      }
+      ack = await this.sink(seq, offset, chunk, this.controller.signal);
     } catch (err) {
-      this.inFlight = 0;
-      if (!this.stopped) {
-        if (!isAbortError(err)) this.fatalError = err;
-        this.stop(err);
-        if (!isAbortError(err)) this.onFatal?.(err);
+      if (err instanceof LogGapError) ack = err.ack;
+      else {
+        this.inFlight -= 1;
+        this.fail(err);
+        return;
       }
-      return;
     } finally {
-      this.sending = false;
+      this.answers += 1;
     }
-    if (this.queued === 0) this.settleIdle();
-    else this.schedule();
+    this.inFlight -= 1;
+    if (this.stopped) return;
+    try {
+      // Only an answer nothing else overtook can prove the server went back on an acknowledgement.
+      this.acknowledge(ack, this.answers === answersBefore + 1 && this.inFlight === 0);
+    } catch (err) {
+      this.fail(err);
+      return;
+    }
+    // The server holds less than this chunk's end: send again from its offset once the others answer.
+    if (ack.nextOffset < offset + chunk.length) this.rewinding = true;
+    if (this.rewinding && this.inFlight === 0) this.restart();
+    this.launch();
   }
 
-  /** Applies the server's view: it holds everything before ack.nextOffset. */
-  private acknowledge(ack: LogAck): void {
+  /** After a gap: the next chunk starts where the server's log ends, and is overdue. */
+  private restart(): void {
+    this.rewinding = false;
+    this.sentEnd = this.baseOffset;
+    this.nextSeq = this.seq;
+    if (this.queued > 0) this.waitingSince = 1;
+  }
+
+  /**
+   * Applies the server's view: it holds everything before ack.nextOffset. An answer older than
+   * what is acknowledged already (overtaken by another) is ignored, unless `strict`: nothing
+   * overtook it, so the server went back on its word — a bug, not something to resend for ever.
+   */
+  private acknowledge(ack: LogAck, strict: boolean): void {
     const end = this.baseOffset + this.queued;
-    if (ack.nextOffset < this.baseOffset || ack.nextOffset > end) {
-      throw new Error(
-        `the server's log position (offset ${ack.nextOffset}) is outside the unacknowledged range ${this.baseOffset}–${end}`,
-      );
+    if (ack.nextOffset > end || (strict && ack.nextOffset < this.baseOffset)) {
+      throw new Error(`the server's log position (offset ${ack.nextOffset}) is outside the unacknowledged range ${this.baseOffset}–${end}`);
+    }
+    if (ack.nextOffset <= this.baseOffset) {
+      if (ack.nextOffset === this.baseOffset) this.seq = Math.max(this.seq, ack.nextSeq);
+      return;
     }
     this.drop(ack.nextOffset - this.baseOffset);
     this.seq = ack.nextSeq;
+    if (this.sentEnd < this.baseOffset) {
+      this.sentEnd = this.baseOffset;
+      this.nextSeq = this.seq;
+    }
     if (this.hasRoom()) this.settleDrain();
   }
 
-  /** The first n queued bytes, as one buffer (not removed). */
-  private head(n: number): Buffer {
-    const first = this.queue[0]!;
-    if (first.length >= n) return first.subarray(0, n);
+  /** n queued bytes from position `from` of the queue, as one buffer (not removed). */
+  private slice(from: number, n: number): Buffer {
     const parts: Buffer[] = [];
+    let skip = from;
     let left = n;
     for (const b of this.queue) {
       if (left <= 0) break;
-      const take = Math.min(left, b.length);
-      parts.push(take === b.length ? b : b.subarray(0, take));
+      if (skip >= b.length) {
+        skip -= b.length;
+        continue;
+      }
+      const take = Math.min(left, b.length - skip);
+      parts.push(b.subarray(skip, skip + take));
+      skip = 0;
       left -= take;
     }
-    return Buffer.concat(parts, n);
+    return parts.length === 1 ? parts[0]! : Buffer.concat(parts, n);
   }
 
   private drop(n: number): void {
@@ -274,6 +348,13 @@ export class LogStreamer {
     }
   }
 
+  private fail(err: unknown): void {
+    if (this.stopped) return;
+    if (!isAbortError(err)) this.fatalError = err;
+    this.stop(err);
+    if (!isAbortError(err)) this.onFatal?.(err);
+  }
+
   private stop(reason?: unknown): void {
     if (this.stopped) return;
     this.stopped = true;
@@ -283,7 +364,17 @@ export class LogStreamer {
     this.queue = [];
     this.queued = 0;
     this.settleDrain();
-    this.settleIdle();
+    this.settle();
+  }
+
+  /** Resolves when `done()` holds (checked after every change), or the log stopped. */
+  private until(done: () => boolean): Promise<void> {
+    if (this.stopped || done()) return Promise.resolve();
+    return new Promise((resolve) => this.idleWaiters.push(() => {
+      if (!this.stopped && !done()) return false;
+      resolve();
+      return true;
+    }));
   }
 
   private settleDrain(): void {
@@ -292,9 +383,7 @@ export class LogStreamer {
     for (const w of waiters) w();
   }
 
-  private settleIdle(): void {
-    const waiters = this.idleWaiters;
-    this.idleWaiters = [];
-    for (const w of waiters) w();
+  private settle(): void {
+    this.idleWaiters = this.idleWaiters.filter((w) => !w());
   }
 }

@@ -15,11 +15,13 @@ import {
   ArtifactUploadStart,
   JobAssignment,
   JobHeartbeatResponse,
+  JobReportAnswer,
   LogAck,
   RegisterResponse,
   type AgentHeartbeat,
   type ClaimRequest,
   type JobFinish,
+  type JobReport,
   type RegisterRequest,
   type StepUpdate,
 } from "../domain/protocol.ts";
@@ -287,8 +289,9 @@ export class JobApi {
     );
   }
 
+  /** Without `sha256`, the complete gives it (protocol 2's servers); `partSize` asks for a part size. */
   async startUpload(
-    meta: { name: string; sha256: string; size: number; contentType: string },
+    meta: { name: string; sha256?: string; size: number; contentType: string; partSize?: number },
     signal?: AbortSignal,
   ): Promise<ArtifactUploadStart> {
     const res = await this.call(
@@ -314,12 +317,12 @@ export class JobApi {
     return parseJson(ArtifactPartAck, res, "artifact part").etag;
   }
 
-  async completeUpload(uploadId: string, parts: { partNumber: number; etag: string }[], signal?: AbortSignal): Promise<void> {
+  async completeUpload(uploadId: string, parts: { partNumber: number; etag: string }[], signal?: AbortSignal, sha256?: string): Promise<void> {
     await this.call(
       {
         method: "POST",
         path: `${this.prefix}/artifact-uploads/${encodeURIComponent(uploadId)}/complete`,
-        json: { parts },
+        json: { parts, ...(sha256 ? { sha256 } : {}) },
         signal,
       },
       { itemStatuses: ITEM_STATUSES, alreadyDoneOnRetry: true },
@@ -401,6 +404,29 @@ export class JobApi {
   async abortCacheUpload(uploadId: string): Promise<void> {
     const path = `${this.prefix}/cache-uploads/${encodeURIComponent(uploadId)}`;
     await this.call({ method: "DELETE", path }, { itemStatuses: ITEM_STATUSES, policy: { capMs: 1000, maxTries: 2 } });
+  }
+
+  /**
+   * Protocol 2: a log chunk (when `log` is given), step updates and the finish in one call
+   * (domain/protocol.ts JobReport). A report that finishes the job is done once the server has
+   * it: a 409/410 on a retry means an earlier try's answer was lost.
+   */
+  async report(report: JobReport, log: { seq: number; offset: number; bytes: Buffer } | undefined, signal?: AbortSignal): Promise<JobReportAnswer> {
+    const line = Buffer.from(`${JSON.stringify(report)}\n`, "utf8");
+    const res = await this.call(
+      {
+        method: "POST",
+        v2: true,
+        path: `${this.prefix}/report${log ? `?seq=${log.seq}&offset=${log.offset}` : ""}`,
+        body: log ? Buffer.concat([line, log.bytes]) : line,
+        contentType: "application/octet-stream",
+        signal,
+      },
+      { alreadyDoneOnRetry: report.finish !== undefined },
+    );
+    // The finish's retry that found the job already finished: its answer is an error body.
+    if (res.status === 409 || res.status === 410) return { cancel: false, steps: report.steps.map(() => ({ ok: true })), finished: true };
+    return parseJson(JobReportAnswer, res, "job report");
   }
 
   async finish(body: JobFinish, signal?: AbortSignal): Promise<void> {

@@ -15,7 +15,14 @@ export interface ReporterHandlers {
   onCancelling: () => void;
 }
 
-export class Reporter {
+/** Where a job's step updates go: v1's calls one by one (Reporter), or protocol 2's reports (JobChannel). */
+export interface StepReports {
+  step(stepId: string, update: StepUpdate): void;
+  /** Resolves when everything queued so far was sent (or given up). */
+  flush(): Promise<void>;
+}
+
+export class Reporter implements StepReports {
   private tail: Promise<void> = Promise.resolve();
   private readonly logger: Logger;
   private readonly handlers: ReporterHandlers;
@@ -23,21 +30,24 @@ export class Reporter {
   /** Step attempts whose start the server refused: their end is not sent either. */
   private readonly refusedStarts = new Set<string>();
 
-  constructor(logger: Logger, handlers: ReporterHandlers) {
+  private readonly send: (stepId: string, update: StepUpdate) => Promise<void>;
+
+  constructor(logger: Logger, handlers: ReporterHandlers, send: (stepId: string, update: StepUpdate) => Promise<void>) {
     this.logger = logger;
     this.handlers = handlers;
+    this.send = send;
   }
 
   /**
    * Queues a step update. A 409 refuses that update only: `job_cancelling` stops the job (as
    * a cancel would), anything else is logged and dropped.
    */
-  step(stepId: string, update: StepUpdate, send: (update: StepUpdate) => Promise<void>): void {
+  step(stepId: string, update: StepUpdate): void {
     const key = `${stepId}#${update.attempt}`;
     this.enqueue(`step ${stepId} attempt ${update.attempt} ${update.status}`, async () => {
       if (update.status !== "RUNNING" && this.refusedStarts.has(key)) return;
       try {
-        await send(update);
+        await this.send(stepId, update);
       } catch (err) {
         if (!(err instanceof StepConflictError)) throw err;
         if (update.status === "RUNNING") this.refusedStarts.add(key);

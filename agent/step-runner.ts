@@ -15,7 +15,7 @@ import type { JobApi } from "./protocol-client.ts";
 import type { LogStreamer } from "./log-streamer.ts";
 import { pollMetrics } from "./metrics-poller.ts";
 import { limitOutputs, parseMetrics, parseOutputs } from "./outputs-file.ts";
-import type { Reporter } from "./reporter.ts";
+import type { StepReports } from "./reporter.ts";
 import type { StepFinal } from "./step-graph.ts";
 import { shellCommand, startProcess, type ProcessResult } from "./step-process.ts";
 import { inStepEnv } from "./step-shim.ts";
@@ -30,7 +30,7 @@ export interface StepContext {
   assignment: JobAssignment;
   api: JobApi;
   log: LogStreamer;
-  reporter: Reporter;
+  reporter: StepReports;
   /** The job's work dir (the checkout). */
   workspace: string;
   /** Scripts and output files live here, outside the checkout. */
@@ -91,7 +91,7 @@ interface AttemptOutcome {
 
 async function runAttempt(step: PayloadStep, attempt: number, ctx: StepContext): Promise<AttemptOutcome> {
   const { assignment, log } = ctx;
-  const report = (update: StepUpdate) => ctx.reporter.step(step.id, update, (u) => ctx.api.step(step.id, u, ctx.ioSignal));
+  const report = (update: StepUpdate) => ctx.reporter.step(step.id, update);
 
   report({ attempt, status: "RUNNING" });
   ctx.logger.info(`step ${step.id} (attempt ${attempt}) started`);

@@ -153,7 +153,9 @@ export const overhead: Benchmark = {
       const one = summarize(oneMs);
       const oneW = summarize(oneStep);
       const rtt = summarize(healthMs).p50;
-      const commandsPerJob = 5; // claim, step RUNNING, the log, step SUCCESS, finish
+      // Protocol 2 (docs/agent-protocol.md): the claim, then one report carrying the step's
+      // RUNNING and end, the log and the finish (two when a log chunk leaves before the end).
+      const commandsPerJob = 2;
       const cpuTotal = cpuPerJobMs.workerd + cpuPerJobMs.proxy + cpuPerJobMs.agents;
       const cpuFloor = (AGENTS * cpuTotal) / cores;
 
@@ -174,9 +176,9 @@ export const overhead: Benchmark = {
           "  the same agent), job start → step start, the step, step end → job end (reports, log flush, finish, clean-up).",
         ].join("\n"),
         limit: [
-          `Two floors. **Round trips**: per job the protocol needs ${commandsPerJob} calls — the claim, the step's RUNNING, the log chunk, the step's`,
-          "end, the finish; the agent overlaps the report, the log and the step where it can, leaving about three in sequence —",
-          `${(3 * rtt).toFixed(0)} ms at this run's \`GET /api/health\` round trip (p50 ${rtt.toFixed(1)} ms). **CPU**: the run cost ${cpuTotal.toFixed(0)} ms of CPU per job`,
+          `Two floors. **Round trips**: per job protocol 2 needs ${commandsPerJob} calls — the claim, then one report with the step's RUNNING and`,
+          "end, the log's bytes and the finish (a second report when a log chunk leaves before the end; counted by test/e2e/agent-calls.test.ts) —",
+          `${(commandsPerJob * rtt).toFixed(0)} ms at this run's \`GET /api/health\` round trip (p50 ${rtt.toFixed(1)} ms). **CPU**: the run cost ${cpuTotal.toFixed(0)} ms of CPU per job`,
           `(workerd ${cpuPerJobMs.workerd}, wrangler's proxy ${cpuPerJobMs.proxy}, the agents with their steps ${cpuPerJobMs.agents}); on ${cores} cores ${AGENTS} agents cannot then turn a job`,
           `around in less than ${AGENTS} × ${cpuTotal.toFixed(0)} ÷ ${cores} = ${cpuFloor.toFixed(0)} ms of agent time, i.e. ${Math.max(0, cpuFloor - work.mean).toFixed(0)} ms of overhead beyond the step.`,
           `Measured: ${perJob.toFixed(0)} ms — the machine's CPU, not waiting, is what a wide run is short of here, and workerd's share`,

@@ -1,6 +1,7 @@
 /**
- * The agent protocol, version 1 (`/api/agent/v1`), as zod schemas shared by the worker (which
- * validates) and the Node agent (which sends). docs/agent-protocol.md describes the exchange.
+ * The agent protocol, version 1 (`/api/agent/v1`) and what version 2 adds (`/api/agent/v2`), as
+ * zod schemas shared by the worker (which validates) and the Node agent (which sends).
+ * docs/agent-protocol.md describes the exchange.
  */
 import { z } from "zod";
 import { TERMINAL_STATES } from "./states.ts";
@@ -8,6 +9,13 @@ import { RunRef } from "./run-ref.ts";
 
 export const AGENT_PROTOCOL_VERSION = 1;
 export const AGENT_API_BASE = "/api/agent/v1";
+/**
+ * Version 2 is version 1 plus one job route, `POST /api/agent/v2/jobs/:id/report`, that carries
+ * step updates, a log chunk, the finish and the heartbeat in one call (JobReport). An agent asks
+ * for it in its claim (`ClaimRequest.protocol`); the assignment's `protocol` says what it got.
+ */
+export const AGENT_PROTOCOL_V2 = 2;
+export const AGENT_API_V2_BASE = "/api/agent/v2";
 
 export const LABEL = z
   .string()
@@ -43,6 +51,8 @@ export const ClaimRequest = z.object({
    * assignment again instead of leaving that job held until it is declared lost.
    */
   claimId: z.string().regex(/^[A-Za-z0-9_-]{8,64}$/, "a claimId is 8–64 letters, digits, '_' or '-'").optional(),
+  /** The newest protocol version the agent speaks (absent: 1). The assignment says which one to use. */
+  protocol: z.number().int().min(1).max(1000).optional(),
 });
 export type ClaimRequest = z.infer<typeof ClaimRequest>;
 
@@ -64,7 +74,8 @@ export const PayloadStep = z.object({
 export type PayloadStep = z.infer<typeof PayloadStep>;
 
 export const JobAssignment = z.object({
-  protocol: z.literal(AGENT_PROTOCOL_VERSION),
+  /** 1, or 2 when the claim asked for it (`ClaimRequest.protocol`): the job may then use the report route. */
+  protocol: z.union([z.literal(AGENT_PROTOCOL_VERSION), z.literal(AGENT_PROTOCOL_V2)]),
   /** Bearer for every call about this job; invalid once the job attempt ends. */
   token: z.string(),
   run: RunRef.extend({
@@ -217,10 +228,44 @@ export const SHA256_HEX = z.string().regex(/^[0-9a-f]{64}$/, "sha256 is 64 lower
  * partSize, the last smaller) → ArtifactPartAck; POST …/complete with ArtifactUploadComplete.
  */
 export const ArtifactUploadStart = z.object({ uploadId: z.string(), partSize: z.number().int().positive() });
+/** Part sizes an upload may ask for (`partSize` in the start): R2 wants 5 MiB at least, the server sends 64 MiB by default. */
+export const ARTIFACT_PART_BYTES = { min: 5 * 1024 * 1024, max: 64 * 1024 * 1024 } as const;
 export type ArtifactUploadStart = z.infer<typeof ArtifactUploadStart>;
 export const ArtifactPartAck = z.object({ partNumber: z.number().int(), etag: z.string() });
 export type ArtifactPartAck = z.infer<typeof ArtifactPartAck>;
 export const ArtifactUploadComplete = z.object({
   parts: z.array(z.object({ partNumber: z.number().int().min(1), etag: z.string().min(1) })).min(1).max(10_000),
+  /**
+   * The whole file's SHA-256, when the start did not give it: an agent that hashes the parts as
+   * they leave (one read of the file) knows it only now. Checked like one given at the start.
+   */
+  sha256: SHA256_HEX.optional(),
 });
 export type ArtifactUploadComplete = z.infer<typeof ArtifactUploadComplete>;
+
+/**
+ * Protocol 2: `POST /api/agent/v2/jobs/:jobAttemptId/report[?seq=&offset=]` (job token). The body
+ * is this JSON on one line (JSON never holds a raw newline), a newline, then the log chunk's raw
+ * bytes when `seq` and `offset` are given (as for v1's log route). The server stores the chunk,
+ * then applies the step updates in order, then the finish; the call is also the job's heartbeat.
+ */
+export const JobReport = z.object({
+  steps: z.array(StepUpdate.extend({ stepId: z.string().min(1).max(100) })).max(1000).default([]),
+  finish: JobFinish.optional(),
+});
+export type JobReport = z.infer<typeof JobReport>;
+/** Most bytes of a report's JSON line (a step's outputs are 1 MiB at most, a job attempt's too). */
+export const MAX_REPORT_JSON_BYTES = 4 * 1024 * 1024;
+
+/**
+ * Answer to a report. A step update the run refuses on its own (409: out of order, or
+ * `job_cancelling`) is refused in `steps` at its index; any other refusal refuses the call.
+ */
+export const JobReportAnswer = z.object({
+  /** As a heartbeat's: someone cancelled the job. */
+  cancel: z.boolean(),
+  log: LogAck.optional(),
+  steps: z.array(z.object({ ok: z.boolean(), code: z.string().optional(), message: z.string().optional() })),
+  finished: z.boolean(),
+});
+export type JobReportAnswer = z.infer<typeof JobReportAnswer>;

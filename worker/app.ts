@@ -3,10 +3,11 @@ import { createRoute, OpenAPIHono, z } from "@hono/zod-openapi";
 import { bodyLimit } from "hono/body-limit";
 import { except } from "hono/combine";
 import { type AppEnv, authenticate } from "./auth/authenticate.ts";
-import { AGENT_API_BASE } from "../domain/protocol.ts";
+import { AGENT_API_BASE, AGENT_API_V2_BASE } from "../domain/protocol.ts";
 import { ApiError, notFound, onError } from "./http/errors.ts";
 import { validationHook } from "./http/validation.ts";
 import { agentApiRoutes, agentDoor } from "./routes/agent-api.ts";
+import { agentReportRoutes } from "./routes/agent-report.ts";
 import { agentPipelineRoutes } from "./routes/agent-pipeline.ts";
 import { projectSettingsRoutes } from "./routes/project-settings.ts";
 import { agentArtifactRoutes } from "./routes/agent-artifacts.ts";
@@ -81,6 +82,7 @@ export function createApp() {
 
   // Agents: the right kind of token before any body is read (routes/agent-api.ts).
   app.use(`${AGENT_API_BASE}/*`, agentDoor);
+  app.use(`${AGENT_API_V2_BASE}/*`, agentDoor);
   const agentJsonLimit = bodyLimit({
     maxSize: MAX_AGENT_JSON_BODY_BYTES,
     onError: () => {
@@ -108,6 +110,7 @@ export function createApp() {
     historyRoutes,
     queueRegistryRoutes,
     agentApiRoutes,
+    agentReportRoutes,
     agentPipelineRoutes,
     agentArtifactRoutes,
     agentRunArtifactRoutes,

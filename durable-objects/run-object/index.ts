@@ -7,7 +7,7 @@
  */
 import { uuidv7 } from "uuidv7";
 import type { RunView } from "../../domain/views.ts";
-import type { JobAssignment, JobFinish, StepUpdate } from "../../domain/protocol.ts";
+import type { JobAssignment, JobFinish, JobReport, JobReportAnswer, StepUpdate } from "../../domain/protocol.ts";
 import {
   type ApprovalDecision,
   buildJobAssignment,
@@ -56,6 +56,7 @@ import { REMOVAL_MIGRATIONS, removeLogs, removeRun } from "./removal.ts";
 import { RunOutboxes } from "./outboxes.ts";
 import { appendHistory, historyIndex, loadRun, RUN_MIGRATIONS, saveTouched } from "./store.ts";
 import { authorizeJob, type JobIdentity } from "./job-auth.ts";
+import { applyJobReport, type LogChunk } from "./job-report.ts";
 
 export type { JobIdentity } from "./job-auth.ts";
 
@@ -359,6 +360,11 @@ export class RunObject extends LiveObject {
     }
     void this.scheduleAlarm();
     return result;
+  }
+
+  /** Protocol 2: a log chunk, step updates, heartbeat and finish in one call (job-report.ts). */
+  async jobReport(jobAttemptId: string, token: string, report: JobReport, log?: LogChunk): Promise<Result<JobReportAnswer>> {
+    return applyJobReport(this, jobAttemptId, token, report, log, () => (this.state && locateJobAttempt(this.state, jobAttemptId)?.jobAttempt.status) === "KILLING");
   }
 
   /**

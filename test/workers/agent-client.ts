@@ -8,8 +8,16 @@ export async function registerAgent(name: string, labels: string[], registration
   return res.json as { agentId: string; token: string };
 }
 
-export async function claim(agentToken: string, waitSeconds = 0) {
-  return api("POST", "/api/agent/v1/claim", { token: agentToken, body: { waitSeconds } });
+export async function claim(agentToken: string, waitSeconds = 0, protocol?: number) {
+  return api("POST", "/api/agent/v1/claim", { token: agentToken, body: { waitSeconds, ...(protocol ? { protocol } : {}) } });
+}
+
+/** Protocol 2's report: the JSON line, then the log bytes when `log` is given. */
+export function report(token: string, jobAttemptId: string, body: unknown, log?: { seq: number; offset: number; bytes: Uint8Array }) {
+  const line = new TextEncoder().encode(`${JSON.stringify(body)}\n`);
+  const raw = log ? new Uint8Array([...line, ...log.bytes]) : line;
+  const query = log ? `?seq=${log.seq}&offset=${log.offset}` : "";
+  return api("POST", `/api/agent/v2/jobs/${jobAttemptId}/report${query}`, { token, raw, headers: { "content-type": "application/octet-stream" } });
 }
 
 export function job(token: string, jobAttemptId: string) {

@@ -70,7 +70,7 @@ const agentRoutes = () => routes.filter((r) => r.security.includes("agentToken")
  */
 function validRequest(route: Route): { query?: string; body?: unknown; raw?: Uint8Array; headers?: Record<string, string> } | undefined {
   const octets = { raw: bytes, headers: { "content-type": "application/octet-stream" } };
-  const tail = route.path.replace(/^.*\/api\/agent\/v1/, "");
+  const tail = route.path.replace(/^.*\/api\/agent\/v[12]/, "");
   const table: Record<string, ReturnType<typeof validRequest>> = {
     "/register": { body: { name: "intruder", labels: [], version: "1" } },
     "/claim": { body: { waitSeconds: 0 } },
@@ -94,14 +94,16 @@ function validRequest(route: Route): { query?: string; body?: unknown; raw?: Uin
     "DELETE /jobs/{jobAttemptId}/cache-uploads/{uploadId}": {},
     "/jobs/{jobAttemptId}/run/artifacts": { query: "?job=build" },
     "/jobs/{jobAttemptId}/run/artifacts/{artifact}": {},
+    // Protocol 2: a JobReport line, then the log chunk's bytes.
+    "/jobs/{jobAttemptId}/report": { query: "?seq=0&offset=0", raw: new Uint8Array([...new TextEncoder().encode('{"steps":[]}\n'), ...bytes]), headers: octets.headers },
   };
-  return route.path.startsWith("/api/agent/v1/") ? (table[`${route.method.toUpperCase()} ${tail}`] ?? table[tail]) : undefined;
+  return /^\/api\/agent\/v[12]\//.test(route.path) ? (table[`${route.method.toUpperCase()} ${tail}`] ?? table[tail]) : undefined;
 }
 
 /** Sends `route` with `token`: a valid agent-protocol request, or an empty JSON body where one may go. */
 async function call(route: Route, token: string | null, values?: Record<string, string>) {
   const valid = validRequest(route);
-  if (route.path.startsWith("/api/agent/v1/") && !valid) throw new Error(`no valid request known for ${route.method} ${route.path}: add one to validRequest`);
+  if (/^\/api\/agent\/v[12]\//.test(route.path) && !valid) throw new Error(`no valid request known for ${route.method} ${route.path}: add one to validRequest`);
   const body = valid ? valid.body : route.method === "GET" || route.method === "DELETE" ? undefined : {};
   return api(route.method, `${fill(route.path, values)}${valid?.query ?? ""}`, { token, body, raw: valid?.raw, headers: valid?.headers });
 }
@@ -231,8 +233,9 @@ describe("expired and revoked credentials are refused everywhere", () => {
     const refused: string[] = [];
     for (const route of jobRoutes()) {
       const res = await call(route, a.token, { ...ids, jobAttemptId: a.job.attemptId });
-      // Late log chunks of a job that ended normally are kept for a grace (docs/reliability.md).
-      const want = route.path.endsWith("/logs") ? 200 : 410;
+      // Late log chunks of a job that ended normally are kept for a grace (docs/reliability.md),
+      // by v1's log route and by a v2 report that carries one and nothing else.
+      const want = route.path.endsWith("/logs") || route.path.endsWith("/report") ? 200 : 410;
       if (res.status !== want) refused.push(`${route.method} ${route.path} → ${res.status} ${res.text.slice(0, 120)}`);
     }
     expect(refused).toEqual([]);

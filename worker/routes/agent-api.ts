@@ -13,6 +13,8 @@ import { and, eq } from "drizzle-orm";
 import { drizzle } from "drizzle-orm/d1";
 import {
   AGENT_API_BASE,
+  AGENT_API_V2_BASE,
+  AGENT_PROTOCOL_V2,
   AgentHeartbeat,
   ClaimRequest,
   JobAssignment,
@@ -73,7 +75,8 @@ export function jobRun(env: Env, header: string | undefined, jobAttemptId: strin
 
 const REGISTRATION_TOKEN_HINT = "send a registration token (POST /api/v1/agent-tokens) as `Authorization: Bearer`";
 
-const JOB_PATH = new RegExp(`^${AGENT_API_BASE}/jobs/([^/]+)(?:/|$)`);
+/** A job's routes, in v1 and in v2 (which adds `/report`). */
+const JOB_PATH = new RegExp(`^(?:${AGENT_API_BASE}|${AGENT_API_V2_BASE})/jobs/([^/]+)(?:/|$)`);
 
 /** Rate-limit budgets of the agent protocol (docs/limits.md), on the API_RATE_LIMIT binding. */
 export const agentRateLimitKeys = {
@@ -126,7 +129,8 @@ export const agentDoor: MiddlewareHandler<AppEnv> = async (c, next) => {
     if (!route.ok) await refuse(c.env, ip, refused);
     // A job token minted before the MAC: accepted only for a run D1 knows (one indexed read).
     if (route.ok && route.legacy && !(await runExists(c.env, runId))) await refuse(c.env, ip, refused);
-    const data = JOB_DATA_PATH.test(c.req.path);
+    // A v2 report spends the data budget when it carries a log chunk (`seq`), else the control one.
+    const data = JOB_DATA_PATH.test(c.req.path) || (c.req.path.endsWith("/report") && c.req.query("seq") !== undefined);
     await enforceRateLimit(c.env, data ? agentRateLimitKeys.jobData(jobAttemptId) : agentRateLimitKeys.job(jobAttemptId), data ? "a job's logs and artifacts" : "a job");
   } else {
     const { token, queue } = agentToken(header);
@@ -220,7 +224,9 @@ agentApiRoutes.openapi(
     const body = c.req.valid("json") ?? { waitSeconds: 25 };
     const assignment = unwrap(await dispatcher.claim(token, (body.waitSeconds ?? 25) * 1000, body.claimId));
     if (!assignment) return c.body(null, 204);
-    return c.json(assignment, 200);
+    // An agent that speaks protocol 2 is told it may use it; an older one gets what it knows.
+    const protocol = (body.protocol ?? 1) >= AGENT_PROTOCOL_V2 ? AGENT_PROTOCOL_V2 : assignment.protocol;
+    return c.json({ ...assignment, protocol }, 200);
   },
 );
 

@@ -7,7 +7,7 @@
  */
 import { createRoute, z } from "@hono/zod-openapi";
 import { ArtifactView } from "../../domain/views.ts";
-import { AGENT_API_BASE, ArtifactName, ArtifactPartAck, ArtifactUploadComplete, ArtifactUploadStart, SHA256_HEX } from "../../domain/protocol.ts";
+import { AGENT_API_BASE, ARTIFACT_PART_BYTES, ArtifactName, ArtifactPartAck, ArtifactUploadComplete, ArtifactUploadStart, SHA256_HEX } from "../../domain/protocol.ts";
 import { uuidv7 } from "uuidv7";
 import { artifactKey, type ArtifactRecord } from "../../platform/artifacts.ts";
 import type { Env } from "../../platform/env.ts";
@@ -30,6 +30,20 @@ const Meta = z.object({
   sha256: SHA256_HEX,
   size: z.coerce.number().int().min(0),
   contentType: CONTENT_TYPE,
+});
+/**
+ * A multipart start: the SHA-256 may wait for the complete (an agent that hashes the parts as
+ * they leave knows it only then), and a part size may be asked for (R2's bounds, whole MiB).
+ */
+const StartMeta = Meta.extend({
+  sha256: SHA256_HEX.optional(),
+  partSize: z
+    .number()
+    .int()
+    .min(ARTIFACT_PART_BYTES.min)
+    .max(ARTIFACT_PART_BYTES.max)
+    .refine((n) => n % (1024 * 1024) === 0, "partSize is a whole number of MiB")
+    .optional(),
 });
 const JobParam = z.object({ jobAttemptId: ID });
 
@@ -111,19 +125,23 @@ interface UploadTicket {
   u: string;
   /** This upload's own id in its R2 key (artifactKey), chosen when it started. */
   k: string;
+  /** The part size (absent from tickets issued before one could be asked for: 64 MiB). */
+  p?: number;
   name: string;
   size: number;
-  sha256: string;
+  /** Absent when the agent gives it with the complete. */
+  sha256?: string;
   contentType: string;
 }
 const encodeTicket = (t: UploadTicket) => btoa(JSON.stringify(t)).replace(/\+/g, "-").replace(/\//g, "_").replace(/=+$/, "");
 function decodeTicket(id: string): UploadTicket {
   try {
     const t = JSON.parse(atob(id.replace(/-/g, "+").replace(/_/g, "/"))) as UploadTicket;
-    const meta = Meta.parse({ name: t.name, sha256: t.sha256, size: t.size, contentType: t.contentType });
+    const meta = StartMeta.parse({ name: t.name, sha256: t.sha256, size: t.size, contentType: t.contentType, partSize: t.p });
     if (typeof t.u !== "string") throw new Error("no upload id");
     const k = ID.parse(t.k);
-    return { ...meta, u: t.u, k };
+    const { partSize, ...declared } = meta;
+    return { ...declared, ...(partSize ? { p: partSize } : {}), u: t.u, k };
   } catch {
     throw new ApiError(404, "upload_not_found", "unknown upload id");
   }
@@ -146,7 +164,7 @@ agentArtifactRoutes.openapi(
     operationId: "startArtifactUpload",
     summary: "Start a multipart upload of a large artifact",
     security,
-    request: { params: JobParam, body: { required: true, content: { "application/json": { schema: Meta } } } },
+    request: { params: JobParam, body: { required: true, content: { "application/json": { schema: StartMeta } } } },
     responses: { 201: json(ArtifactUploadStart, "Send parts of partSize bytes (the last may be smaller)."), ...errors },
   }),
   async (c) => {
@@ -161,7 +179,8 @@ agentArtifactRoutes.openapi(
     const upload = await c.env.ARTIFACTS.createMultipartUpload(artifactKey(identity.runId, jobAttemptId, k, meta.name), {
       httpMetadata: { contentType: meta.contentType },
     });
-    return c.json({ uploadId: encodeTicket({ u: upload.uploadId, k, ...meta }), partSize: MULTIPART_PART_BYTES }, 201);
+    const { partSize = MULTIPART_PART_BYTES, ...declared } = meta;
+    return c.json({ uploadId: encodeTicket({ u: upload.uploadId, k, p: partSize, ...declared }), partSize }, 201);
   },
 );
 
@@ -182,8 +201,9 @@ agentArtifactRoutes.openapi(
     const { jobAttemptId, uploadId, partNumber } = c.req.valid("param");
     const { upload, ticket } = await multipart(c.env, c.req.header("authorization"), jobAttemptId, uploadId);
     const length = Number(c.req.header("content-length"));
-    const parts = Math.max(1, Math.ceil(ticket.size / MULTIPART_PART_BYTES));
-    const expected = partNumber < parts ? MULTIPART_PART_BYTES : ticket.size - (parts - 1) * MULTIPART_PART_BYTES;
+    const partBytes = ticket.p ?? MULTIPART_PART_BYTES;
+    const parts = Math.max(1, Math.ceil(ticket.size / partBytes));
+    const expected = partNumber < parts ? partBytes : ticket.size - (parts - 1) * partBytes;
     if (partNumber > parts) throw new ApiError(400, "part_out_of_range", `this upload has ${parts} parts`);
     if (length !== expected) throw new ApiError(400, "part_size", `part ${partNumber} must be ${expected} bytes (content-length)`);
     const part = await upload.uploadPart(partNumber, c.req.raw.body!);
@@ -214,7 +234,13 @@ agentArtifactRoutes.openapi(
   async (c) => {
     const { jobAttemptId, uploadId } = c.req.valid("param");
     const { token, run, ticket, key, upload } = await multipart(c.env, c.req.header("authorization"), jobAttemptId, uploadId);
-    const parts = c.req.valid("json").parts.slice().sort((a, b) => a.partNumber - b.partNumber);
+    const body = c.req.valid("json");
+    const parts = body.parts.slice().sort((a, b) => a.partNumber - b.partNumber);
+    const sha256 = ticket.sha256 ?? body.sha256;
+    if (!sha256) throw new ApiError(400, "sha256_required", "this upload did not declare its sha256 when it started: give it with the complete");
+    if (ticket.sha256 && body.sha256 && body.sha256 !== ticket.sha256) {
+      throw new ApiError(400, "sha256_mismatch", "the complete's sha256 is not the one this upload started with");
+    }
     // Recorded meanwhile by another upload: this one stops here (its key is its own, so the
     // first upload's bytes are untouched either way).
     const recorded = unwrap(await run.artifactByName(jobAttemptId, token, ticket.name));
@@ -229,12 +255,12 @@ agentArtifactRoutes.openapi(
       await c.env.ARTIFACTS.delete(key);
       throw new ApiError(400, "size_mismatch", `the parts add up to ${object.size} bytes, not the declared ${ticket.size}; nothing was kept`);
     }
-    if ((await sha256OfObject(c.env.ARTIFACTS, key)) !== ticket.sha256) {
+    if ((await sha256OfObject(c.env.ARTIFACTS, key)) !== sha256) {
       await c.env.ARTIFACTS.delete(key);
       throw new ApiError(400, "sha256_mismatch", "the uploaded bytes do not match the declared sha256; nothing was kept");
     }
-    const { u: _u, k, ...meta } = ticket;
-    const { record, created } = await recordOrDiscard(c.env, run, jobAttemptId, token, meta, k, key);
+    const { u: _u, k, p: _p, ...meta } = ticket;
+    const { record, created } = await recordOrDiscard(c.env, run, jobAttemptId, token, { ...meta, sha256 }, k, key);
     return c.json(artifactView(record), created ? 201 : 200);
   },
 );

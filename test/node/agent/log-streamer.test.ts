@@ -24,7 +24,10 @@ class StrictStore {
   requests: { seq: number; offset: number; length: number; at: number }[] = [];
   /** Where the agent may send from: what the server last told it, or a resend of a lost request. */
   private told: LogAck = { nextSeq: 0, nextOffset: 0 };
-  private lastLost: { seq: number; offset: number } | undefined;
+  /** Requests whose answer was lost: the client retries each (with chunks in flight, not at once). */
+  private lost = new Set<string>();
+  /** Where the chunk sent before this one ended: a chunk may follow it before it is answered. */
+  private lastSent: LogAck | undefined;
   violations: string[] = [];
   gate: Promise<void> = Promise.resolve();
   fault: (n: number, offset: number, length: number) => "ok" | "lost" | { partial: number } | "gap" = () => "ok";
@@ -33,9 +36,12 @@ class StrictStore {
     const n = this.requests.length;
     this.requests.push({ seq, offset, length: bytes.length, at: Date.now() });
     await this.gate;
+    const follows = this.lastSent !== undefined && offset === this.lastSent.nextOffset && seq === this.lastSent.nextSeq;
+    this.lastSent = { nextSeq: seq + 1, nextOffset: offset + bytes.length };
     const allowed =
+      follows ||
       (offset === this.told.nextOffset && seq === this.told.nextSeq) ||
-      (this.lastLost !== undefined && offset === this.lastLost.offset && seq === this.lastLost.seq);
+      this.lost.delete(`${seq}@${offset}`);
     if (!allowed) this.violations.push(`request ${n}: seq ${seq} offset ${offset}, told ${JSON.stringify(this.told)}`);
     const f = this.fault(n, offset, bytes.length);
     if (f === "gap" && offset === this.size && bytes.length > 1) {
@@ -55,10 +61,9 @@ class StrictStore {
     }
     if (f === "lost") {
       // Stored, but the answer never arrives: the client would retry the very same request.
-      this.lastLost = { seq, offset };
+      this.lost.add(`${seq}@${offset}`);
       return this.sink(seq, offset, bytes, new AbortController().signal);
     }
-    this.lastLost = undefined;
     this.told = this.ack();
     return this.told;
   };
@@ -255,6 +260,79 @@ describe("LogStreamer", () => {
     expect(peak).toBeLessThanOrEqual(limit + 2 * 64 * 1024); // one pipe read per stream past the limit
     expect(store.violations).toEqual([]);
   }, 30_000);
+});
+
+describe("LogStreamer: chunks in flight", () => {
+  let server: ProtocolServer;
+  afterEach(async () => server?.close());
+
+  it("sends several chunks before the first is answered, and stores them in order, once", async () => {
+    const store = new StrictStore();
+    let inFlight = 0;
+    let most = 0;
+    let release!: () => void;
+    store.gate = new Promise((r) => (release = r));
+    const sink: LogSink = async (seq, offset, bytes, signal) => {
+      most = Math.max(most, ++inFlight);
+      if (inFlight === 4) release();
+      try {
+        return await store.sink(seq, offset, bytes, signal);
+      } finally {
+        inFlight -= 1;
+      }
+    };
+    const log = new LogStreamer({ sink, maxChunkBytes: 64 * 1024 });
+    const input = randomBytes(1024 * 1024);
+    log.write(input);
+    await log.close();
+    expect(store.log.equals(input)).toBe(true);
+    expect(most).toBe(4);
+    expect(store.violations).toEqual([]);
+  });
+
+  it("a chunk that overtakes the one before it is refused (log_gap) and sent again after it: no loss, no duplicate", async () => {
+    const store = new StrictStore();
+    let overtaken!: () => void;
+    const held = new Promise<void>((r) => (overtaken = r));
+    const sink: LogSink = async (seq, offset, bytes, signal) => {
+      // The second request reaches the server after the third has been answered.
+      if (seq === 1 && store.requests.length === 1) {
+        await held;
+      } else if (seq === 2) {
+        try {
+          return await store.sink(seq, offset, bytes, signal);
+        } finally {
+          overtaken();
+        }
+      }
+      return store.sink(seq, offset, bytes, signal);
+    };
+    const log = new LogStreamer({ sink, maxChunkBytes: 1000 });
+    const input = randomBytes(10_000);
+    log.write(input);
+    await log.close();
+    expect(store.log.equals(input)).toBe(true);
+    const seqs = store.requests.map((r) => r.seq);
+    // 2 was refused (it came before 1), then sent again once 1 was in.
+    expect(seqs.filter((s) => s === 2).length).toBe(2);
+    expect(store.chunks).toBe(10);
+  });
+
+  it("resends a chunk whose answer was dropped on the wire, with chunks in flight around it", async () => {
+    server = await new ProtocolServer().start();
+    const job = makeAssignment();
+    const record = server.addJob(job);
+    server.logFault = (_id, n) => (n === 1 ? "store-then-503" : "ok");
+    const api = new AgentApi(new HttpClient({ url: server.url, logger: silentLogger }), { jobRetry: { baseMs: 1, capMs: 5 } });
+    const jobApi = api.job(job.token, job.job.attemptId);
+    const log = new LogStreamer({ sink: (seq, offset, bytes, signal) => jobApi.log(seq, offset, bytes, signal), maxChunkBytes: 4096 });
+    const input = randomBytes(64 * 1024);
+    log.write(input);
+    await log.close();
+    expect(record.log.equals(input)).toBe(true);
+    expect(record.logRequests.some((r) => r.status === 503)).toBe(true);
+    api.http.close();
+  });
 });
 
 describe("LogStreamer over HTTP", () => {

@@ -282,10 +282,11 @@ export class ProtocolServer {
       return json(res, 201, { id: randomUUID() });
     }
     if (method === "POST" && rest === "/artifact-uploads") {
-      const meta = JSON.parse(body.toString()) as { name: string; size: number; sha256: string; contentType: string };
+      // Protocol 2's agents may ask for a part size, and give the sha256 with the complete.
+      const { partSize = this.partSize, ...meta } = JSON.parse(body.toString()) as { name: string; size: number; sha256?: string; contentType: string; partSize?: number };
       const uploadId = randomUUID();
-      job.uploads.set(uploadId, { ...meta, parts: new Map() });
-      return json(res, 201, { uploadId, partSize: this.partSize });
+      job.uploads.set(uploadId, { ...meta, sha256: meta.sha256 ?? "", parts: new Map() });
+      return json(res, 201, { uploadId, partSize });
     }
     const part = /^\/artifact-uploads\/([^/]+)\/parts\/(\d+)$/.exec(rest);
     if (method === "PUT" && part) {
@@ -294,6 +295,10 @@ export class ProtocolServer {
       if (Number(req.headers["content-length"]) !== body.length) return json(res, 400, err("size", "content-length"));
       const fault = this.partFaults.get(Number(part[2]));
       if (fault !== undefined) return json(res, fault, err("fault", `part ${part[2]} refused (injected)`));
+      this.partsInFlight += 1;
+      this.mostPartsInFlight = Math.max(this.mostPartsInFlight, this.partsInFlight);
+      await new Promise((resolve) => setTimeout(resolve, this.partDelayMs));
+      this.partsInFlight -= 1;
       up.parts.set(Number(part[2]), body);
       return json(res, 200, { partNumber: Number(part[2]), etag: `etag-${part[2]}-${createHash("md5").update(body).digest("hex")}` });
     }
@@ -301,7 +306,8 @@ export class ProtocolServer {
     if (method === "POST" && complete) {
       const up = job.uploads.get(complete[1]!);
       if (!up) return json(res, 404, err("not_found", "upload"));
-      const { parts } = JSON.parse(body.toString()) as { parts: { partNumber: number; etag: string }[] };
+      const { parts, sha256 } = JSON.parse(body.toString()) as { parts: { partNumber: number; etag: string }[]; sha256?: string };
+      if (!up.sha256 && sha256) up.sha256 = sha256;
       const whole = Buffer.concat(parts.sort((a, b) => a.partNumber - b.partNumber).map((p) => up.parts.get(p.partNumber)!));
       if (whole.length !== up.size || createHash("sha256").update(whole).digest("hex") !== up.sha256) {
         return json(res, 400, err("sha256_mismatch", "checksum"));
@@ -326,6 +332,10 @@ export class ProtocolServer {
   }
 
   partSize = 5 * 1024 * 1024;
+  /** How long a part's answer waits (so parts in flight together can be seen), and how many were. */
+  partDelayMs = 0;
+  private partsInFlight = 0;
+  mostPartsInFlight = 0;
   /** Part number → the status every upload of that part is answered with. */
   partFaults = new Map<number, number>();
 
