@@ -3,7 +3,7 @@
  * are the run's commands (from the worker, the dispatcher and the run's agents); each runs the
  * pure run engine, then stores what changed, the history and the outbox entries in one storage
  * transaction, and only then answers. Outboxes (D1 projection, dispatcher calls) are flushed
- * right after, and retried from the alarm when their target is down.
+ * after the answer (./outboxes.ts), and retried from the alarm when their target is down.
  */
 import { uuidv7 } from "uuidv7";
 import type { RunView } from "../../domain/views.ts";
@@ -85,7 +85,8 @@ export class RunObject extends LiveObject {
       env,
       state: () => this.state,
       artifact: (id) => this.artifacts.get(id),
-      retryLater: () => this.scheduleAlarm(),
+      reschedule: () => this.scheduleAlarm(),
+      waitUntil: (work) => ctx.waitUntil(work),
     });
     this.logs = new JobLogs(this.sql, env, this.settings.lateLogGraceMs);
     this.artifacts = new ArtifactStore(this.sql);
@@ -145,8 +146,7 @@ export class RunObject extends LiveObject {
     });
     this.state = result.state;
     for (const extension of this.extensions) extension.committed?.(committed);
-    if (dispatch) void this.outboxes.dispatch();
-    if (options.project !== false && (result.touched.run || transitions.length > 0)) void this.outboxes.projectToD1();
+    this.outboxes.committed({ dispatch, projected: options.project !== false, transitions });
     void this.scheduleAlarm();
     return ok(result.value);
   }
@@ -172,8 +172,9 @@ export class RunObject extends LiveObject {
     if (!result.ok) return result;
     // No await since the commit: the snapshot lands together with the run.
     this.secrets.save(input.secrets ?? {});
-    // Listing reads D1: try to have the run there before answering (the outbox retries if not).
-    await this.outboxes.projectToD1();
+    // Listing reads D1: try to have the run's row there before answering (the outbox retries if
+    // not); its attempt and jobs follow in the coalesced batch (./outboxes.ts).
+    await this.outboxes.settle(true);
     return ok(this.view(this.state!));
   }
 
@@ -202,14 +203,15 @@ export class RunObject extends LiveObject {
     if (!state.ok) return state;
     const result = this.commit(engine.cancel(state.value, this.engineContext()));
     if (!result.ok) return result;
-    await this.outboxes.projectToD1(); // so a listing right after the answer shows it
+    await this.outboxes.settle(); // so a listing right after the answer shows it
     return ok(this.view(this.state!));
   }
 
   async cancelJobs(jobAttemptIds: string[]): Promise<Result<string[]>> {
     const state = this.require();
     if (!state.ok) return state;
-    return this.commit(engine.cancelJobs(state.value, this.engineContext(), jobAttemptIds));
+    const result = this.commit(engine.cancelJobs(state.value, this.engineContext(), jobAttemptIds));
+    return result.ok ? this.outboxes.settle().then(() => result) : result;
   }
 
   async rerun(options: RerunOptions): Promise<Result<RunView>> {
@@ -217,7 +219,7 @@ export class RunObject extends LiveObject {
     if (!state.ok) return state;
     const result = this.commit(engine.rerun(state.value, this.engineContext(), options));
     if (!result.ok) return result;
-    await this.outboxes.projectToD1(); // so a listing right after the answer shows the new attempt
+    await this.outboxes.settle(); // so a listing right after the answer shows the new attempt
     return ok(this.view(this.state!));
   }
 
@@ -227,7 +229,7 @@ export class RunObject extends LiveObject {
     if (!state.ok) return state;
     const result = this.commit(engine.decideApproval(state.value, this.engineContext(), jobKey, decision));
     if (!result.ok) return result;
-    await this.outboxes.projectToD1(); // so a listing right after the answer shows the run moving on
+    await this.outboxes.settle(); // so a listing right after the answer shows the run moving on
     return ok(this.view(this.state!));
   }
 
@@ -316,7 +318,7 @@ export class RunObject extends LiveObject {
     // Masked before the engine sees them (run-secrets.ts); the await: the state is re-read after.
     const outputs = await this.secrets.maskOutputs(this.env, update.outputs);
     const result = this.commit(engine.updateStep(this.state!, this.engineContext(), jobAttemptId, stepId, { ...update, outputs }));
-    return result.ok ? ok(null) : result;
+    return result.ok ? this.outboxes.projected().then(() => ok(null)) : result;
   }
 
   async finishJob(jobAttemptId: string, token: string, finish: JobFinish): Promise<Result<null>> {
@@ -325,7 +327,7 @@ export class RunObject extends LiveObject {
     const outputs = await this.secrets.maskOutputs(this.env, finish.outputs);
     const baselines = await gateBaselines(this.env.DB, this.state!, auth.value.jobKey);
     const result = this.commit(engine.finishJob(this.state!, this.engineContext(), jobAttemptId, { ...finish, outputs }, baselines));
-    return result.ok ? ok(null) : result;
+    return result.ok ? this.outboxes.projected().then(() => ok(null)) : result; // a run it ended is listed so
   }
 
   async appendLog(jobAttemptId: string, token: string, seq: number, offset: number, data: Uint8Array) {
