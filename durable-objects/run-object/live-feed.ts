@@ -8,7 +8,6 @@
  * archived to R2 and those chunks are dropped, from the archive by byte range. So a resume is
  * gapless for the run's whole life, and log bytes are stored once.
  */
-import { bytesToBase64 } from "../../domain/live.ts";
 import { type Effect, locateJobAttempt, type RunState, type TransitionEffect } from "../../domain/run-engine/index.ts";
 import type { Env } from "../../platform/env.ts";
 import type { FeedPage, FeedSource } from "../live-fanout.ts";
@@ -161,12 +160,9 @@ export class RunFeed implements FeedSource<RunFilter> {
     const through = page.length === rows.length && rows.length < PAGE_ROWS ? head : (page[page.length - 1]?.seq ?? after);
     const data = this.heldChunks(page);
     await this.fetchArchived(page, data);
-    const events = page.map((row) => {
-      const body = row.doc.slice(1, -1);
-      if (row.kind !== "log") return `{"seq":${row.seq},${body}}`;
-      return `{"seq":${row.seq},${body},"data":"${bytesToBase64(data.get(row.seq)!)}"}`;
-    });
-    return { events, through };
+    // A log event's bytes go in the frame as its socket's protocol says (base64 or raw: ../live-fanout.ts).
+    const events = page.map((row) => `{"seq":${row.seq},${row.doc.slice(1, -1)}}`);
+    return { events, data: page.map((row) => (row.kind === "log" ? data.get(row.seq)! : undefined)), through };
   }
 
   /** The bytes of the page's log rows still held as chunks, by event seq. */
