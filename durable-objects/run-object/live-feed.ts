@@ -12,7 +12,8 @@ import { type Effect, locateJobAttempt, type RunState, type TransitionEffect } f
 import type { Env } from "../../platform/env.ts";
 import type { FeedPage, FeedSource } from "../live-fanout.ts";
 import type { LogChunk } from "./extension.ts";
-import { logArchiveKey } from "./log-store.ts";
+import { LogArchive } from "./log-archive.ts";
+import { LogStore } from "./log-store.ts";
 import { isoTime } from "../../domain/time.ts";
 
 export const LIVE_FEED_MIGRATIONS = [
@@ -42,11 +43,19 @@ interface EventRow extends Record<string, SqlStorageValue> {
 
 
 export class RunFeed implements FeedSource<RunFilter> {
+  private readonly archive: LogArchive;
+
   constructor(
     private readonly sql: SqlStorage,
-    private readonly env: Env,
+    env: Env,
     private readonly runId: () => string | undefined,
-  ) {}
+  ) {
+    this.archive = new LogArchive(sql, env.ARTIFACTS);
+  }
+
+  private archivedBytes(jobAttemptId: string): number {
+    return new LogStore(this.sql).head(jobAttemptId).archivedBytes;
+  }
 
   head(): number {
     return this.sql.exec<{ head: number | null }>("SELECT max(seq) AS head FROM live_events").one().head ?? 0;
@@ -190,10 +199,13 @@ export class RunFeed implements FeedSource<RunFilter> {
     for (const [jobAttemptId, rows] of missing) {
       const from = Math.min(...rows.map((r) => r.log_offset!));
       const to = Math.max(...rows.map((r) => r.log_offset! + r.log_len!));
-      const object = await this.env.ARTIFACTS.get(logArchiveKey(runId, jobAttemptId), { range: { offset: from, length: to - from } });
-      if (!object) throw new Error(`the log archive of ${jobAttemptId} is missing`);
-      const bytes = new Uint8Array(await object.arrayBuffer());
-      if (bytes.byteLength < to - from) throw new Error(`the log archive of ${jobAttemptId} is shorter than expected`);
+      const bytes = new Uint8Array(to - from);
+      let at = 0;
+      for await (const part of this.archive.read(runId, jobAttemptId, this.archivedBytes(jobAttemptId), from, to)) {
+        bytes.set(part.subarray(0, bytes.byteLength - at), at);
+        at += part.byteLength;
+      }
+      if (at < to - from) throw new Error(`the log archive of ${jobAttemptId} is shorter than expected`);
       for (const row of rows) data.set(row.seq, bytes.subarray(row.log_offset! - from, row.log_offset! - from + row.log_len!));
     }
   }
