@@ -4,9 +4,10 @@
  * one at a time (SerialFlush), records a failure with backoff (OutboxStatus), and is retried
  * from the object's alarm, which asks `nextAlarmAt` when it is due.
  *
- * When (issue 20): a command answers first — its flushes start in a later task, never before its
- * reply. The D1 projection is coalesced: one batch per run `projectionTiming.delayMs` after the first
- * dirty mark (from the alarm), and one at once whenever a job attempt or the run ends. A command
+ * When (issue 20): a command answers first — its D1 flush starts in a later task, never before
+ * its reply (its dispatcher calls are sent, not awaited, ahead of it, as they always were). The
+ * D1 projection is coalesced: one batch per run `projectionTiming.delayMs` after the first dirty
+ * mark (from the alarm), and one at once whenever a job attempt or the run ends. A command
  * that ended the run awaits it and its dispatcher calls (`projected()`), so a listing shows the
  * finished run, and the queue its freed agent, as soon as that command has answered; so does a
  * person's command (`settle()`). The marks live in storage, so an eviction before the batch loses
@@ -66,7 +67,9 @@ export class RunOutboxes {
 
   /** After a command's storage transaction: what its changes ask of the outboxes. */
   committed(changes: { dispatch: boolean; projected: boolean; transitions: TransitionEffect[] }): void {
-    if (changes.dispatch) this.host.waitUntil(afterReply().then(() => this.dispatch()));
+    // Dispatcher calls leave now, ahead of the reply (not awaited): a job made ready by this command
+    // is queued before whoever got the reply claims again, and they cost one small read to build.
+    if (changes.dispatch) void this.dispatch();
     if (!changes.projected) return;
     this.firstDirtyAt ??= Date.now();
     const ended = (entity: TransitionEffect["entity"]) => changes.transitions.some((t) => t.entity === entity && isTerminal(t.to));
