@@ -18,6 +18,19 @@ export type { State };
 
 export const LIVE_PROTOCOL = 1;
 
+/**
+ * Protocol 2, asked for with `?protocol=2` on the run stream: every frame as in protocol 1, except
+ * that an `events` frame carrying log bytes is a binary frame — a 4-byte big-endian length, that
+ * many bytes of the frame's JSON (each log event with `length` instead of `data`), then the log
+ * events' bytes raw, in their order (decodeServerFrame). No base64 on either side.
+ */
+export const LIVE_PROTOCOL_BINARY = 2;
+
+/** The protocol a stream's `?protocol=` asks for (1 when absent or not one the server speaks). */
+export function liveProtocolOf(param: string | null): number {
+  return param === String(LIVE_PROTOCOL_BINARY) ? LIVE_PROTOCOL_BINARY : LIVE_PROTOCOL;
+}
+
 /** Close codes (4000–4999 are the application's). */
 export const LIVE_CLOSE = {
   /** The server asks the client to reconnect now with `?since=<last seq>` (e.g. a read failed). */
@@ -59,6 +72,11 @@ export interface LiveLog {
   offset: number;
   /** The bytes exactly as the agent sent them (ANSI, any encoding), base64. */
   data: string;
+}
+
+/** A log event of protocol 2: its bytes as they came (decodeServerFrame), no base64. */
+export interface LiveLogBytes extends Omit<LiveLog, "data"> {
+  bytes: Uint8Array;
 }
 
 /** A running step reported metrics (appended to $YM_METRICS): all of the step's metrics so far. */
@@ -186,6 +204,53 @@ export function parseClientFrame(data: string | ArrayBuffer): AckFrame | null {
     // not JSON
   }
   return null;
+}
+
+// ── events frames: JSON (protocol 1) or binary (protocol 2) ────────────────────────────────
+
+/**
+ * An `events` frame for a socket of `protocol`. `events` are the events' JSON texts; `data[i]`
+ * holds the log bytes of a log event (whose JSON then ends without them), undefined for others.
+ */
+export function encodeEventsFrame(seq: number, events: readonly string[], data: readonly (Uint8Array | undefined)[], protocol: number): string | Uint8Array {
+  const withField = (field: (bytes: Uint8Array) => string) =>
+    events.map((event, i) => {
+      const bytes = data[i];
+      return bytes ? `${event.slice(0, -1)},${field(bytes)}}` : event;
+    });
+  const binary = protocol >= LIVE_PROTOCOL_BINARY && data.some((bytes) => bytes !== undefined);
+  if (!binary) return `{"type":"events","seq":${seq},"events":[${withField((bytes) => `"data":"${bytesToBase64(bytes)}"`).join(",")}]}`;
+  const header = new TextEncoder().encode(`{"type":"events","seq":${seq},"events":[${withField((bytes) => `"length":${bytes.byteLength}`).join(",")}]}`);
+  let size = 4 + header.byteLength;
+  for (const bytes of data) size += bytes?.byteLength ?? 0;
+  const frame = new Uint8Array(size);
+  new DataView(frame.buffer).setUint32(0, header.byteLength);
+  frame.set(header, 4);
+  let at = 4 + header.byteLength;
+  for (const bytes of data) {
+    if (!bytes) continue;
+    frame.set(bytes, at);
+    at += bytes.byteLength;
+  }
+  return frame;
+}
+
+/** A run stream's frame as a client receives it: JSON text, or protocol 2's binary `events` frame. */
+export function decodeServerFrame(data: string | ArrayBuffer | Uint8Array): ServerFrame<RunLiveEvent | LiveLogBytes> {
+  if (typeof data === "string") return JSON.parse(data) as ServerFrame<RunLiveEvent>;
+  const bytes = data instanceof Uint8Array ? data : new Uint8Array(data);
+  const headerLength = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength).getUint32(0);
+  const frame = JSON.parse(new TextDecoder().decode(bytes.subarray(4, 4 + headerLength))) as ServerFrame<RunLiveEvent | LiveLogBytes>;
+  let at = 4 + headerLength;
+  if (frame.type !== "events") return frame;
+  frame.events = frame.events.map((event) => {
+    if (event.kind !== "log" || !("length" in event)) return event;
+    const { length, ...rest } = event as Omit<LiveLog, "data"> & { length: number };
+    const decoded: LiveLogBytes = { ...rest, bytes: bytes.slice(at, at + length) };
+    at += length;
+    return decoded;
+  });
+  return frame;
 }
 
 // ── base64 (log bytes on the wire) ─────────────────────────────────────────────────────────

@@ -15,12 +15,14 @@
  * send), so after hibernation or eviction the object rebuilds everything from getWebSockets()
  * and its storage. Only the in-flight accounting lives in memory; losing it forgives one window.
  */
-import { LIVE_CLOSE, parseClientFrame } from "../domain/live.ts";
+import { encodeEventsFrame, LIVE_CLOSE, LIVE_PROTOCOL, parseClientFrame } from "../domain/live.ts";
 import { SerialFlush } from "./serial-flush.ts";
 
 export interface FeedPage {
-  /** Each event as its JSON text (with its `seq`). */
+  /** Each event as its JSON text (with its `seq`); a log event's without its bytes, which are in `data`. */
   events: string[];
+  /** The log bytes of `events[i]` when it is a log event (encodeEventsFrame puts them in the frame). */
+  data?: (Uint8Array | undefined)[];
   /** The feed position this page reaches (≥ the last event's seq; a filtered read may skip ahead). */
   through: number;
 }
@@ -61,6 +63,8 @@ interface Attachment<F> {
   id: string;
   cursor: number;
   filter: F;
+  /** The wire protocol the client asked for (domain/live.ts; absent: 1). */
+  protocol?: number;
   /** Set when the server closed the socket: it may still be listed while the close completes. */
   closed?: true;
 }
@@ -91,10 +95,10 @@ export class LiveFanout<F> {
   }
 
   /** Takes a socket whose first frame (snapshot or resumed) says it is at `cursor`. */
-  accept(ws: WebSocket, cursor: number, filter: F, first: string, tags: string[]): void {
+  accept(ws: WebSocket, cursor: number, filter: F, first: string, tags: string[], protocol = LIVE_PROTOCOL): void {
     this.ctx.acceptWebSocket(ws, tags);
-    const viewer = this.newViewer({ id: crypto.randomUUID(), cursor, filter });
-    ws.serializeAttachment({ id: viewer.id, cursor, filter } satisfies Attachment<F>);
+    const viewer = this.newViewer({ id: crypto.randomUUID(), cursor, filter, protocol });
+    ws.serializeAttachment(attachmentOf(viewer));
     this.viewers.set(viewer.id, viewer);
     ws.send(first);
     viewer.inflight.push({ through: cursor, bytes: first.length });
@@ -162,7 +166,7 @@ export class LiveFanout<F> {
   private close(ws: WebSocket, viewer: Viewer<F>, code: number, reason: string): void {
     this.viewers.delete(viewer.id);
     try {
-      ws.serializeAttachment({ id: viewer.id, cursor: viewer.cursor, filter: viewer.filter, closed: true } satisfies Attachment<F>);
+      ws.serializeAttachment({ ...attachmentOf(viewer), closed: true });
       ws.close(code, reason.slice(0, 120));
     } catch {
       // already closed
@@ -191,7 +195,7 @@ export class LiveFanout<F> {
   /** One read per group of sockets at the same place; true when anything moved. */
   private async round(): Promise<boolean> {
     const now = Date.now();
-    const groups = new Map<string, { cursor: number; filter: F; members: [WebSocket, Viewer<F>][] }>();
+    const groups = new Map<string, { cursor: number; filter: F; protocol: number; members: [WebSocket, Viewer<F>][] }>();
     let stallCheckAt = Number.POSITIVE_INFINITY;
     const head = this.source.head();
     for (const ws of this.ctx.getWebSockets()) {
@@ -206,8 +210,8 @@ export class LiveFanout<F> {
         }
         continue;
       }
-      const key = `${viewer.cursor}\u0000${viewer.filterKey}`;
-      const group = groups.get(key) ?? { cursor: viewer.cursor, filter: viewer.filter, members: [] };
+      const key = `${viewer.cursor}\u0000${viewer.filterKey}\u0000${viewer.protocol ?? LIVE_PROTOCOL}`;
+      const group = groups.get(key) ?? { cursor: viewer.cursor, filter: viewer.filter, protocol: viewer.protocol ?? LIVE_PROTOCOL, members: [] };
       group.members.push([ws, viewer]);
       groups.set(key, group);
     }
@@ -227,7 +231,8 @@ export class LiveFanout<F> {
       }
       if (page.through <= group.cursor) continue;
       moved = true;
-      const frame = page.events.length > 0 ? `{"type":"events","seq":${page.through},"events":[${page.events.join(",")}]}` : null;
+      const frame = page.events.length > 0 ? encodeEventsFrame(page.through, page.events, page.data ?? [], group.protocol) : null;
+      const frameBytes = typeof frame === "string" ? frame.length : (frame?.byteLength ?? 0);
       for (const [ws, viewer] of group.members) {
         // The read may have awaited: skip a socket that closed or moved meanwhile.
         if (viewer.cursor !== group.cursor || !this.viewers.has(viewer.id)) continue;
@@ -238,13 +243,19 @@ export class LiveFanout<F> {
           continue;
         }
         if (frame !== null) {
-          viewer.inflight.push({ through: page.through, bytes: frame.length });
-          viewer.inflightBytes += frame.length;
+          viewer.inflight.push({ through: page.through, bytes: frameBytes });
+          viewer.inflightBytes += frameBytes;
         }
         viewer.cursor = page.through;
-        ws.serializeAttachment({ id: viewer.id, cursor: viewer.cursor, filter: viewer.filter } satisfies Attachment<F>);
+        ws.serializeAttachment(attachmentOf(viewer));
       }
     }
     return moved;
   }
+}
+
+/** What a socket keeps across hibernation: where it is, what it watches, how it speaks. */
+function attachmentOf<F>(viewer: Viewer<F>): Attachment<F> {
+  const { id, cursor, filter, protocol } = viewer;
+  return protocol === undefined || protocol === LIVE_PROTOCOL ? { id, cursor, filter } : { id, cursor, filter, protocol };
 }

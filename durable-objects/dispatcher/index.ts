@@ -2,7 +2,11 @@
  * DispatcherObject: one per queue, named by the queue (domain/queues.ts; `default` always
  * exists). The ordered queue of ready job attempts, label matching, held long-poll claims answered the moment a matching job is ready, and the
  * registry of the queue's agents. Exactly one agent ever holds a job attempt: a claim marks the
- * row assigned synchronously (no await between choosing and marking), then asks the run.
+ * row as being handed out in memory, synchronously (no await between choosing and marking), and
+ * asks the run at once — no storage write ahead of that call, so no output gate holds it back
+ * (issue 20) — then stores the row assigned when the run has accepted. Should this object be
+ * evicted in between, the row is still queued in storage and a later claim asks the run again:
+ * the run refuses a second assignment of a job attempt, so it is still handed out exactly once.
  * Nothing here reads or writes D1.
  */
 import { LiveObject } from "../live-object.ts";
@@ -45,6 +49,8 @@ export class DispatcherObject extends LiveObject {
   }
   /** Held claims, oldest first. In memory: a restart drops them and the agents simply claim again. */
   private waiters: Waiter[] = [];
+  /** Rows being handed out right now (asked of their run, not yet accepted): no other claim takes them. */
+  private readonly handingOut = new Set<string>();
   /** What recent claims were given, to answer a retry whose first answer was lost. */
   private readonly claims: ClaimReplay;
   /** Storage rows written since this instance started (stats(); issue 14.4). */
@@ -192,30 +198,32 @@ export class DispatcherObject extends LiveObject {
     }
   }
 
-  /** The first queued row the agent may take, marked assigned before anything else can run. */
+  /** The first queued row the agent may take, marked (in memory) before anything else can run. */
   private pick(agent: AgentRecord): QueueRow | null {
-    const row = this.queue.firstQueuedMatching((labels) => labelsMatch(labels, agent.labels));
-    if (!row) return null;
-    this.queue.markAssigned(row.jobAttemptId, agent.id, agent.name, Date.now());
-    this.feed.assigned(row.jobAttemptId);
+    const row = this.queue.firstQueuedMatching((labels) => labelsMatch(labels, agent.labels), this.handingOut);
+    if (row) this.handingOut.add(row.jobAttemptId);
     return row;
   }
 
-  /** Tells the run its job attempt is taken. A refusal (cancelled meanwhile) drops the row. */
+  /**
+   * Tells the run its job attempt is taken, then stores the row assigned (the claim's answer waits
+   * for that write). A refusal (cancelled meanwhile, or already assigned by an evicted instance)
+   * drops the row; a failed call leaves it queued.
+   */
   private async assignAtRun(row: QueueRow, agent: AgentRecord): Promise<JobAssignment | null> {
     const run = runStub(this.env, row.runId);
     let result: Result<JobAssignment>;
     try {
       result = await run.assign({ jobAttemptId: row.jobAttemptId, agentId: agent.id, agentName: agent.name });
-    } catch (error) {
-      this.queue.markQueued(row.jobAttemptId);
-      this.feed.requeued(row.jobAttemptId);
-      throw error;
+    } finally {
+      this.handingOut.delete(row.jobAttemptId);
     }
     if (!result.ok) {
       this.feed.remove([row.jobAttemptId], "refused");
       return null;
     }
+    this.queue.markAssigned(row.jobAttemptId, agent.id, agent.name, Date.now());
+    this.feed.assigned(row.jobAttemptId);
     return result.value;
   }
 

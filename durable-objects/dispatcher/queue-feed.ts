@@ -83,11 +83,6 @@ export class QueueFeed implements FeedSource<QueueFilter> {
     if (row?.agentName) this.publish(row.project, { kind: "assigned", jobAttemptId, agent: row.agentName, assignedAt: isoTime(row.assignedAt ?? Date.now()) });
   }
 
-  requeued(jobAttemptId: string): void {
-    const row = this.queue.get(jobAttemptId);
-    if (row) this.publish(row.project, { kind: "requeued", jobAttemptId });
-  }
-
   reordered(jobAttemptId: string): void {
     const row = this.queue.get(jobAttemptId);
     if (row) this.publish(row.project, { kind: "reordered", jobAttemptId, priority: row.priority, order: row.position });

@@ -101,9 +101,10 @@ export class QueueStore {
   /**
    * The first queued row, in claim order, whose required labels `accepts` — reading one row per
    * distinct label set rather than every row ahead of the match, so that a claim costs the same
-   * behind 10 or 10,000 jobs the agent cannot take.
+   * behind 10 or 10,000 jobs the agent cannot take. Rows in `passOver` (being handed out right
+   * now) are skipped.
    */
-  firstQueuedMatching(accepts: (labels: string[]) => boolean): QueueRow | null {
+  firstQueuedMatching(accepts: (labels: string[]) => boolean, passOver: ReadonlySet<string> = new Set()): QueueRow | null {
     // The distinct label sets of queued rows, by hopping through the index (a skip scan).
     const keys = this.sql
       .exec<{ key: string }>(
@@ -120,10 +121,12 @@ export class QueueStore {
     for (const key of keys) {
       const head = this.sql
         .exec<SqlRow>(
-          "SELECT * FROM queue WHERE state = 'queued' AND labels_key = ? ORDER BY priority DESC, position ASC LIMIT 1",
+          "SELECT * FROM queue WHERE state = 'queued' AND labels_key = ? ORDER BY priority DESC, position ASC LIMIT ?",
           key,
+          passOver.size + 1,
         )
-        .toArray()[0];
+        .toArray()
+        .find((row) => !passOver.has(row.job_attempt_id));
       if (head && (!best || head.priority > best.priority || (head.priority === best.priority && head.position < best.position))) {
         best = head;
       }
@@ -154,14 +157,6 @@ export class QueueStore {
       agentId,
       agentName,
       now,
-      jobAttemptId,
-    );
-  }
-
-  /** Puts an assigned row back in the queue at its old place (its run could not be reached). */
-  markQueued(jobAttemptId: string): void {
-    this.sql.exec(
-      "UPDATE queue SET state = 'queued', agent_id = NULL, agent_name = NULL, assigned_at = NULL WHERE job_attempt_id = ?",
       jobAttemptId,
     );
   }

@@ -3,7 +3,7 @@
  * are the run's commands (from the worker, the dispatcher and the run's agents); each runs the
  * pure run engine, then stores what changed, the history and the outbox entries in one storage
  * transaction, and only then answers. Outboxes (D1 projection, dispatcher calls) are flushed
- * right after, and retried from the alarm when their target is down.
+ * after the answer (./outboxes.ts), and retried from the alarm when their target is down.
  */
 import { uuidv7 } from "uuidv7";
 import type { RunView } from "../../domain/views.ts";
@@ -92,7 +92,8 @@ export class RunObject extends LiveObject {
       env,
       state: () => this.state,
       artifact: (id) => this.artifacts.get(id),
-      retryLater: () => this.scheduleAlarm(),
+      reschedule: () => this.scheduleAlarm(),
+      waitUntil: (work) => ctx.waitUntil(work),
     });
     this.logs = new JobLogs(this.sql, env, this.settings.lateLogGraceMs);
     this.artifacts = new ArtifactStore(this.sql);
@@ -153,15 +154,14 @@ export class RunObject extends LiveObject {
     });
     this.state = result.state;
     for (const extension of this.extensions) extension.committed?.(committed);
-    if (dispatch) void this.outboxes.dispatch();
-    if (options.project !== false && (result.touched.run || transitions.length > 0)) void this.outboxes.projectToD1();
+    this.outboxes.committed({ dispatch, projected: options.project !== false, transitions });
     void this.scheduleAlarm();
     return ok(result.value);
   }
 
   /** A person waits on the answer: try to have the run and who acted in D1 first, so a listing right after shows them (the outboxes retry if not). */
-  private toD1(): Promise<unknown> {
-    return Promise.all([this.outboxes.projectToD1(), this.audit.flush()]);
+  private toD1(runOnly = false): Promise<unknown> {
+    return Promise.all([this.outboxes.settle(runOnly), this.audit.flush()]);
   }
 
   private require(): Result<RunState> {
@@ -185,7 +185,9 @@ export class RunObject extends LiveObject {
     if (!result.ok) return result;
     // No await since the commit: the snapshot lands together with the run.
     this.secrets.save(input.secrets ?? {});
-    await this.toD1();
+    // Listing reads D1: try to have the run's row (and who triggered it) there before answering (the
+    // outboxes retry if not); its attempt and jobs follow in the coalesced batch (./outboxes.ts).
+    await this.toD1(true);
     return ok(this.view(this.state!));
   }
 
@@ -214,14 +216,15 @@ export class RunObject extends LiveObject {
     if (!state.ok) return state;
     const result = this.commit(engine.cancel(state.value, this.engineContext()), { action: acted("run.cancel", by) });
     if (!result.ok) return result;
-    await this.toD1();
+    await this.toD1(); // so a listing right after the answer shows it
     return ok(this.view(this.state!));
   }
 
   async cancelJobs(jobAttemptIds: string[], by: AuditContext): Promise<Result<string[]>> {
     const state = this.require();
     if (!state.ok) return state;
-    return this.commit(engine.cancelJobs(state.value, this.engineContext(), jobAttemptIds), { action: cancelledJobs(state.value.run.id, by) });
+    const result = this.commit(engine.cancelJobs(state.value, this.engineContext(), jobAttemptIds), { action: cancelledJobs(state.value.run.id, by) });
+    return result.ok ? this.toD1().then(() => result) : result;
   }
 
   async rerun(options: RerunOptions, by: AuditContext): Promise<Result<RunView>> {
@@ -229,7 +232,7 @@ export class RunObject extends LiveObject {
     if (!state.ok) return state;
     const result = this.commit(engine.rerun(state.value, this.engineContext(), options), { action: acted("run.rerun", by) });
     if (!result.ok) return result;
-    await this.toD1();
+    await this.toD1(); // so a listing right after the answer shows the new attempt
     return ok(this.view(this.state!));
   }
 
@@ -239,7 +242,7 @@ export class RunObject extends LiveObject {
     if (!state.ok) return state;
     const result = this.commit(engine.decideApproval(state.value, this.engineContext(), jobKey, decision), { action: acted(decision.approve ? "run.approve" : "run.reject", by) });
     if (!result.ok) return result;
-    await this.toD1();
+    await this.toD1(); // so a listing right after the answer shows the run moving on
     return ok(this.view(this.state!));
   }
 
@@ -336,7 +339,7 @@ export class RunObject extends LiveObject {
     // Masked before the engine sees them (run-secrets.ts); the await: the state is re-read after.
     const outputs = await this.secrets.maskOutputs(this.env, update.outputs);
     const result = this.commit(engine.updateStep(this.state!, this.engineContext(), jobAttemptId, stepId, { ...update, outputs }));
-    return result.ok ? ok(null) : result;
+    return result.ok ? this.outboxes.projected().then(() => ok(null)) : result;
   }
 
   async finishJob(jobAttemptId: string, token: string, finish: JobFinish): Promise<Result<null>> {
@@ -345,7 +348,7 @@ export class RunObject extends LiveObject {
     const outputs = await this.secrets.maskOutputs(this.env, finish.outputs);
     const baselines = await gateBaselines(this.env.DB, this.state!, auth.value.jobKey);
     const result = this.commit(engine.finishJob(this.state!, this.engineContext(), jobAttemptId, { ...finish, outputs }, baselines));
-    return result.ok ? ok(null) : result;
+    return result.ok ? this.outboxes.projected().then(() => ok(null)) : result; // a run it ended is listed so
   }
 
   async appendLog(jobAttemptId: string, token: string, seq: number, offset: number, data: Uint8Array) {

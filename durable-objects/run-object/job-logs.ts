@@ -4,7 +4,8 @@ import type { LogAck } from "../../domain/protocol.ts";
 import type { Env } from "../../platform/env.ts";
 import { fail, ok, type Result } from "../../platform/result.ts";
 import { MAX_LOG_CHUNK_BYTES } from "../../domain/limits.ts";
-import { fixedLengthStream, logArchiveKey, LogStore } from "./log-store.ts";
+import { LogArchive } from "./log-archive.ts";
+import { fixedLengthStream, LogStore } from "./log-store.ts";
 import { expiredAt } from "./removal.ts";
 
 /** Bytes [from, to) of a log of `size` bytes so far. */
@@ -17,14 +18,16 @@ export interface LogRead {
 
 export class JobLogs {
   readonly store: LogStore;
+  private readonly archives: LogArchive;
 
   constructor(
     private readonly sql: SqlStorage,
-    private readonly env: Env,
+    env: Env,
     /** Late chunks are taken this long after the job attempt ends (RunObject.authorize). */
     private readonly lateGraceMs: number,
   ) {
     this.store = new LogStore(sql);
+    this.archives = new LogArchive(sql, env.ARTIFACTS);
   }
 
   /** Stores a chunk; `stored` is false for a resend of a chunk already held, and for refusals. */
@@ -44,8 +47,8 @@ export class JobLogs {
   }
 
   /**
-   * The log is archived once, when no late chunk can come any more: chunks are held here until
-   * the grace has run out, then written to R2 in one object (a late chunk never rewrites it).
+   * The log's last part is archived when no late chunk can come any more: chunks are held here
+   * until the grace has run out, then appended to the R2 archive (./log-archive.ts).
    */
   jobAttemptEnded(jobAttemptId: string, now: number): void {
     this.store.scheduleArchive(jobAttemptId, now + this.lateGraceMs);
@@ -72,11 +75,10 @@ export class JobLogs {
   private async archive(runId: string, jobAttemptId: string): Promise<void> {
     const head = this.store.head(jobAttemptId);
     const length = head.nextOffset;
+    // Only what is not archived yet: a new part (an empty log still gets its one, empty, part).
     if (length > head.archivedBytes || head.archivedBytes === 0) {
-      const body = fixedLengthStream(this.bytes(runId, jobAttemptId, 0, length), length);
-      await this.env.ARTIFACTS.put(logArchiveKey(runId, jobAttemptId), body, {
-        httpMetadata: { contentType: "text/plain; charset=utf-8" },
-      });
+      const from = head.archivedBytes;
+      await this.archives.append(runId, jobAttemptId, from, length, fixedLengthStream(this.bytes(runId, jobAttemptId, from, length), length - from));
     }
     this.store.archived(jobAttemptId, length);
   }
@@ -111,14 +113,7 @@ export class JobLogs {
   }
 
   private async *fromArchive(runId: string, jobAttemptId: string, from: number, to: number): AsyncGenerator<Uint8Array> {
-    const archived = await this.env.ARTIFACTS.get(logArchiveKey(runId, jobAttemptId), { range: { offset: from, length: to - from } });
-    if (!archived) throw new Error(`the log archive of ${jobAttemptId} is missing from R2`);
-    const reader = archived.body.getReader();
-    for (;;) {
-      const { done, value } = await reader.read();
-      if (done) return;
-      yield value;
-    }
+    yield* this.archives.read(runId, jobAttemptId, this.store.head(jobAttemptId).archivedBytes, from, to);
   }
 
   /**

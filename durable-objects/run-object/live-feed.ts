@@ -8,12 +8,12 @@
  * archived to R2 and those chunks are dropped, from the archive by byte range. So a resume is
  * gapless for the run's whole life, and log bytes are stored once.
  */
-import { bytesToBase64 } from "../../domain/live.ts";
 import { type Effect, locateJobAttempt, type RunState, type TransitionEffect } from "../../domain/run-engine/index.ts";
 import type { Env } from "../../platform/env.ts";
 import type { FeedPage, FeedSource } from "../live-fanout.ts";
 import type { LogChunk } from "./extension.ts";
-import { logArchiveKey } from "./log-store.ts";
+import { LogArchive } from "./log-archive.ts";
+import { LogStore } from "./log-store.ts";
 import { isoTime } from "../../domain/time.ts";
 
 export const LIVE_FEED_MIGRATIONS = [
@@ -43,11 +43,19 @@ interface EventRow extends Record<string, SqlStorageValue> {
 
 
 export class RunFeed implements FeedSource<RunFilter> {
+  private readonly archive: LogArchive;
+
   constructor(
     private readonly sql: SqlStorage,
-    private readonly env: Env,
+    env: Env,
     private readonly runId: () => string | undefined,
-  ) {}
+  ) {
+    this.archive = new LogArchive(sql, env.ARTIFACTS);
+  }
+
+  private archivedBytes(jobAttemptId: string): number {
+    return new LogStore(this.sql).head(jobAttemptId).archivedBytes;
+  }
 
   head(): number {
     return this.sql.exec<{ head: number | null }>("SELECT max(seq) AS head FROM live_events").one().head ?? 0;
@@ -170,12 +178,9 @@ export class RunFeed implements FeedSource<RunFilter> {
     const through = page.length === rows.length && rows.length < PAGE_ROWS ? head : (page[page.length - 1]?.seq ?? after);
     const data = this.heldChunks(page);
     await this.fetchArchived(page, data);
-    const events = page.map((row) => {
-      const body = row.doc.slice(1, -1);
-      if (row.kind !== "log") return `{"seq":${row.seq},${body}}`;
-      return `{"seq":${row.seq},${body},"data":"${bytesToBase64(data.get(row.seq)!)}"}`;
-    });
-    return { events, through };
+    // A log event's bytes go in the frame as its socket's protocol says (base64 or raw: ../live-fanout.ts).
+    const events = page.map((row) => `{"seq":${row.seq},${row.doc.slice(1, -1)}}`);
+    return { events, data: page.map((row) => (row.kind === "log" ? data.get(row.seq)! : undefined)), through };
   }
 
   /** The bytes of the page's log rows still held as chunks, by event seq. */
@@ -203,10 +208,13 @@ export class RunFeed implements FeedSource<RunFilter> {
     for (const [jobAttemptId, rows] of missing) {
       const from = Math.min(...rows.map((r) => r.log_offset!));
       const to = Math.max(...rows.map((r) => r.log_offset! + r.log_len!));
-      const object = await this.env.ARTIFACTS.get(logArchiveKey(runId, jobAttemptId), { range: { offset: from, length: to - from } });
-      if (!object) throw new Error(`the log archive of ${jobAttemptId} is missing`);
-      const bytes = new Uint8Array(await object.arrayBuffer());
-      if (bytes.byteLength < to - from) throw new Error(`the log archive of ${jobAttemptId} is shorter than expected`);
+      const bytes = new Uint8Array(to - from);
+      let at = 0;
+      for await (const part of this.archive.read(runId, jobAttemptId, this.archivedBytes(jobAttemptId), from, to)) {
+        bytes.set(part.subarray(0, bytes.byteLength - at), at);
+        at += part.byteLength;
+      }
+      if (at < to - from) throw new Error(`the log archive of ${jobAttemptId} is shorter than expected`);
       for (const row of rows) data.set(row.seq, bytes.subarray(row.log_offset! - from, row.log_offset! - from + row.log_len!));
     }
   }

@@ -6,7 +6,7 @@
  * from outside, so the header is trusted).
  */
 import type { RunView } from "../../domain/views.ts";
-import { LIVE_PROTOCOL } from "../../domain/live.ts";
+import { liveProtocolOf } from "../../domain/live.ts";
 import type { RunState } from "../../domain/run-engine/index.ts";
 import type { Env } from "../../platform/env.ts";
 import { fanoutOptionsFrom, LiveFanout } from "../live-fanout.ts";
@@ -44,7 +44,8 @@ export class RunLive implements RunExtension {
 
   /**
    * The WebSocket upgrade: `?since=<seq>` resumes after that event (no snapshot), else the
-   * snapshot (the run as `GET /api/v1/runs/:run` shows it) comes first; `?job=<key>` narrows.
+   * snapshot (the run as `GET /api/v1/runs/:run` shows it) comes first; `?job=<key>` narrows;
+   * `?protocol=2` asks for log bytes in binary frames (domain/live.ts).
    */
   fetch(request: Request, view: (state: RunState) => RunView): Response {
     if (!isWebSocketUpgrade(request)) return upgradeRequired();
@@ -53,7 +54,9 @@ export class RunLive implements RunExtension {
     if (!state || projects === "invalid" || (projects !== null && !projects.includes(state.run.project))) {
       return jsonError(404, "run_not_found", "no such run");
     }
-    const job = new URL(request.url).searchParams.get("job");
+    const params = new URL(request.url).searchParams;
+    const job = params.get("job");
+    const protocol = liveProtocolOf(params.get("protocol"));
     if (job !== null && !state.attempts.some((a) => a.jobs.some((j) => j.key === job))) {
       const keys = state.attempts[0]?.jobs.map((j) => j.key).join(", ") ?? "";
       return jsonError(404, "job_not_found", `run #${state.run.number} has no job '${job}'; its jobs are ${keys}`);
@@ -65,10 +68,10 @@ export class RunLive implements RunExtension {
     const window = this.fanout.options.windowBytes;
     const first =
       since === null
-        ? JSON.stringify({ type: "snapshot", protocol: LIVE_PROTOCOL, seq: head, window, run: view(state) })
-        : JSON.stringify({ type: "resumed", protocol: LIVE_PROTOCOL, seq: since, window });
+        ? JSON.stringify({ type: "snapshot", protocol, seq: head, window, run: view(state) })
+        : JSON.stringify({ type: "resumed", protocol, seq: since, window });
     const pair = new WebSocketPair();
-    this.fanout.accept(pair[1], since ?? head, { job }, first, [`job:${job ?? "*"}`]);
+    this.fanout.accept(pair[1], since ?? head, { job }, first, [`job:${job ?? "*"}`], protocol);
     return new Response(null, { status: 101, webSocket: pair[0] });
   }
 }

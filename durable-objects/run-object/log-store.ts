@@ -4,14 +4,18 @@
  * chunk already stored is acknowledged and not stored again; one past a gap is refused with
  * where to resume. A chunk that arrives late (after the job attempt's end, within the grace:
  * `lateLogGraceMs`, platform/settings.ts) is stored like any other. When the grace has run out
- * the log is archived to R2 as one object, once, and the chunks are dropped; later chunks are
- * refused (410), so the archive is never rewritten. Bytes are kept exactly as sent.
+ * the log is archived to R2, and the chunks are dropped; later chunks are refused (410). A long
+ * log is also archived while it runs, whenever ARCHIVE_PART_BYTES are held; each pass appends a
+ * part (./log-archive.ts), so the archive is never rewritten. Bytes are kept exactly as sent.
  */
+import { ARCHIVE_PART_BYTES, LOG_PART_MIGRATION } from "./log-archive.ts";
+
 export const LOG_MIGRATIONS = [
   `CREATE TABLE log_chunks (job_attempt_id TEXT NOT NULL, seq INTEGER NOT NULL, offset INTEGER NOT NULL,
      data BLOB NOT NULL, at INTEGER NOT NULL, PRIMARY KEY (job_attempt_id, seq));
    CREATE TABLE log_heads (job_attempt_id TEXT PRIMARY KEY, next_seq INTEGER NOT NULL, next_offset INTEGER NOT NULL,
      archive_due_at INTEGER, archived_bytes INTEGER NOT NULL DEFAULT 0);`,
+  LOG_PART_MIGRATION,
 ];
 
 
@@ -29,9 +33,6 @@ export type AppendOutcome =
   | { kind: "duplicate"; head: LogHead }
   | { kind: "gap"; head: LogHead };
 
-export function logArchiveKey(runId: string, jobAttemptId: string): string {
-  return `logs/${runId}/${jobAttemptId}.log`;
-}
 
 export class LogStore {
   constructor(private readonly sql: SqlStorage) {}
@@ -76,12 +77,9 @@ export class LogStore {
       data,
       now,
     );
-    const next: LogHead = {
-      ...head,
-      nextSeq: seq + 1,
-      nextOffset: offset + data.byteLength,
-      archiveDueAt: ended ? (head.archiveDueAt ?? now) : head.archiveDueAt,
-    };
+    const nextOffset = offset + data.byteLength;
+    const partDue = ended || nextOffset - head.archivedBytes >= ARCHIVE_PART_BYTES;
+    const next: LogHead = { ...head, nextSeq: seq + 1, nextOffset, archiveDueAt: partDue ? (head.archiveDueAt ?? now) : head.archiveDueAt };
     this.saveHead(jobAttemptId, next);
     return { kind: "stored", head: next, chunk: { seq, offset, data } };
   }

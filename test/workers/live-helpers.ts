@@ -5,7 +5,7 @@
  */
 import { exports } from "cloudflare:workers";
 import { expect } from "vitest";
-import { base64ToBytes, type RunLiveEvent, type ServerFrame } from "../../domain/live.ts";
+import { base64ToBytes, decodeServerFrame, type RunLiveEvent, type ServerFrame } from "../../domain/live.ts";
 import { ADMIN, api } from "./api-client.ts";
 
 export interface Viewer<E = RunLiveEvent> {
@@ -14,6 +14,8 @@ export interface Viewer<E = RunLiveEvent> {
   /** Every event received, in order. */
   events: E[];
   closed: Promise<{ code: number; reason: string }>;
+  /** How many frames came as binary (protocol 2's events frames with log bytes). */
+  binaryFrames(): number;
   isClosed(): boolean;
   ack(seq?: number): void;
   /** Waits until `check` holds (polling the collected frames). */
@@ -34,6 +36,8 @@ export async function openLive<E = RunLiveEvent>(
   }
   const ws = response.webSocket;
   ws.accept();
+  // Binary frames (protocol 2) as ArrayBuffers, which decodeServerFrame reads, not Blobs.
+  (ws as unknown as { binaryType: string }).binaryType = "arraybuffer";
   const frames: ServerFrame<E>[] = [];
   const events: E[] = [];
   let closedNow = false;
@@ -44,8 +48,10 @@ export async function openLive<E = RunLiveEvent>(
     });
   });
   let last = 0;
+  let binary = 0;
   ws.addEventListener("message", (event) => {
-    const frame = JSON.parse(event.data as string) as ServerFrame<E>;
+    if (typeof event.data !== "string") binary++;
+    const frame = decodeServerFrame(event.data as string | ArrayBuffer) as ServerFrame<E>;
     frames.push(frame);
     last = frame.seq;
     if (frame.type === "events") events.push(...frame.events);
@@ -56,6 +62,7 @@ export async function openLive<E = RunLiveEvent>(
     frames,
     events,
     closed,
+    binaryFrames: () => binary,
     isClosed: () => closedNow,
     ack: (seq = last) => ws.send(JSON.stringify({ type: "ack", seq })),
     until: (what, check, timeoutMs = 5_000) => waitUntil(what, check, timeoutMs),

@@ -113,13 +113,15 @@ liveStreamRoutes.openapi(
     summary: "WebSocket: a run's snapshot, then every state transition and log chunk, in order",
     description:
       "First frame `snapshot` (the run as GET /api/v1/runs/{run} shows it, with its `seq`) or, with `since`, `resumed`; then `events` frames. " +
-      "Acknowledge with `{\"type\":\"ack\",\"seq\":N}`. Log bytes are base64. Close 4008: too slow, 4000: reconnect with `since`.",
+      "Acknowledge with `{\"type\":\"ack\",\"seq\":N}`. Log bytes are base64; with `protocol=2`, an `events` frame carrying log bytes is binary instead " +
+      "(4-byte big-endian JSON length, the JSON with each log event's `length`, then the bytes raw; docs/live.md). Close 4008: too slow, 4000: reconnect with `since`.",
     security: liveSecurity,
     request: {
       params: z.object({ run: ID }),
       query: z.object({
         since: SinceQuery,
         job: z.string().min(1).max(100).optional().describe("only this job's transitions and logs (and the run's own transitions)"),
+        protocol: z.enum(["1", "2"]).optional().describe("the wire protocol: 1 (default, log bytes base64 in JSON) or 2 (log bytes in binary frames)"),
         ticket: TicketQuery,
       }),
     },
@@ -127,12 +129,12 @@ liveStreamRoutes.openapi(
   }),
   async (c) => {
     const { run } = c.req.valid("param");
-    const { since, job, ticket } = c.req.valid("query");
+    const { since, job, protocol, ticket } = c.req.valid("query");
     const principal = await livePrincipal(c, ticket);
     requireScope(principal, "read");
     requireUpgrade(c);
     // The object's answer (a 101 with its WebSocket, or a JSON error) passes through untouched.
-    return runStub(c.env, run).fetch(forwarded(c, principal, { since, job }));
+    return runStub(c.env, run).fetch(forwarded(c, principal, { since, job, protocol }));
   },
 );
 

@@ -8,6 +8,7 @@ import { STATES } from "../../domain/states.ts";
 import { canSeeProject, projectFilter, requireScope } from "../auth/principal.ts";
 import { runs } from "../../platform/db/schema.ts";
 import { ApiError, unwrap } from "../http/errors.ts";
+import { byteRange } from "../http/byte-range.ts";
 import { runStub } from "../../platform/stubs.ts";
 import { auditContext, runActions } from "../services/audit.ts";
 import type { AppEnv } from "../auth/authenticate.ts";
@@ -273,20 +274,6 @@ runRoutes.openapi(
     return response as unknown as TypedResponse<string, 200, "text">;
   },
 );
-
-/**
- * One range of a `Range` header, as the log route serves it: `bytes=N-` or `bytes=N-M` (M
- * inclusive). Anything else — other units, several ranges, suffix ranges — is null, and the
- * whole log is sent, as HTTP allows a server to do.
- */
-export function byteRange(header: string | undefined): { from: number; to?: number } | null {
-  const m = header?.trim().match(/^bytes=(\d{1,15})-(\d{0,15})$/);
-  if (!m) return null;
-  const from = Number(m[1]);
-  if (m[2] === "") return { from };
-  const last = Number(m[2]);
-  return last >= from ? { from, to: last + 1 } : null;
-}
 
 const ApprovalParam = z.object({ run: ID, job: z.string().min(1).max(300) });
 
