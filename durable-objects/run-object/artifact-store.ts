@@ -6,6 +6,7 @@
 import { uuidv7 } from "uuidv7";
 import { artifactKey, type ArtifactRecord, MAX_ARTIFACTS_PER_JOB } from "../../platform/artifacts.ts";
 import { fail, ok, type Result } from "../../platform/result.ts";
+import { markEntityDirty } from "./d1-projection.ts";
 import type { JobIdentity } from "./job-auth.ts";
 
 export type { ArtifactRecord };
@@ -30,7 +31,6 @@ export class ArtifactStore {
     return row ? (JSON.parse(row.doc) as ArtifactRecord) : null;
   }
 
-  /** How many artifacts a job attempt has recorded. */
   /**
    * The record of an artifact whose bytes are stored under `artifactKey(..., uploadId, name)`, to
    * insert — or the existing one when this name was recorded before with the same bytes (a retried
@@ -68,6 +68,26 @@ export class ArtifactStore {
     return ok({ record, fresh: true });
   }
 
+  /** recordFor, then a fresh record inserted and marked for the D1 projection in one transaction. */
+  record(
+    storage: DurableObjectStorage,
+    job: JobIdentity,
+    meta: { name: string; size: number; sha256: string; contentType: string },
+    uploadId: string,
+    now: number,
+  ): Result<{ record: ArtifactRecord; fresh: boolean }> {
+    const recorded = this.recordFor(job, meta, uploadId, now);
+    if (recorded.ok && recorded.value.fresh) {
+      const { record } = recorded.value;
+      storage.transactionSync(() => {
+        this.insert(record);
+        markEntityDirty(this.sql, "artifact", record.id);
+      });
+    }
+    return recorded;
+  }
+
+  /** How many artifacts a job attempt has recorded. */
   countFor(jobAttemptId: string): number {
     return this.sql.exec<{ n: number }>("SELECT count(*) AS n FROM artifacts WHERE job_attempt_id = ?", jobAttemptId).one().n;
   }

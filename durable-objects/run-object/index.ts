@@ -9,23 +9,9 @@ import { uuidv7 } from "uuidv7";
 import type { RunView } from "../../domain/views.ts";
 import type { JobAssignment, JobFinish, JobReport, JobReportAnswer, StepUpdate } from "../../domain/protocol.ts";
 import {
-  type ApprovalDecision,
-  buildJobAssignment,
-  type CommandResult,
-  createRun,
-  type CreateRunInput,
-  type EngineContext,
-  engine,
-  type JobAttemptState,
-  locateJobAttempt,
-  type JobState,
-  nextDeadline,
-  type RerunOptions,
-  type RunState,
-  runView,
-  type TransitionEffect,
-  type AppendJobsResult,
-  type GroupCall,
+  type ApprovalDecision, buildJobAssignment, type CommandResult, createRun, type CreateRunInput, type EngineContext,
+  engine, type JobAttemptState, locateJobAttempt, type JobState, nextDeadline, type RerunOptions, type RunState,
+  runView, type TransitionEffect, type AppendJobsResult, type GroupCall,
 } from "../../domain/run-engine/index.ts";
 import { MAX_ARTIFACT_BYTES, MAX_LOG_CHUNK_BYTES } from "../../domain/limits.ts";
 import { isTerminal } from "../../domain/states.ts";
@@ -37,7 +23,7 @@ import { fail, ok, type Result } from "../../platform/result.ts";
 import { settingsFrom, type Settings } from "../../platform/settings.ts";
 import { migrate } from "../sql-migrations.ts";
 import { ARTIFACT_MIGRATIONS, type ArtifactRecord, ArtifactStore } from "./artifact-store.ts";
-import { markDirty, markEntityDirty } from "./d1-projection.ts";
+import { markDirty } from "./d1-projection.ts";
 import type { Committed, RunExtension } from "./extension.ts";
 import { recordDispatchOps } from "./dispatch-outbox.ts";
 import { gateBaselines } from "./gate-baselines.ts";
@@ -404,15 +390,10 @@ export class RunObject extends LiveObject {
   ): Promise<Result<ArtifactRecord>> {
     const auth = await this.authorize(jobAttemptId, token);
     if (!auth.ok) return auth;
-    const recorded = this.artifacts.recordFor(auth.value, meta, uploadId, Date.now());
-    if (!recorded.ok || !recorded.value.fresh) return recorded.ok ? ok(recorded.value.record) : recorded;
-    const { record } = recorded.value;
-    this.ctx.storage.transactionSync(() => {
-      this.artifacts.insert(record);
-      markEntityDirty(this.sql, "artifact", record.id);
-    });
-    await this.outboxes.projectToD1();
-    return ok(record);
+    const recorded = this.artifacts.record(this.ctx.storage, auth.value, meta, uploadId, Date.now());
+    if (!recorded.ok) return recorded;
+    if (recorded.value.fresh) await this.outboxes.projectToD1();
+    return ok(recorded.value.record);
   }
 
   /** An artifact already recorded under this job attempt and name (for idempotent uploads). */
