@@ -12,7 +12,12 @@
  *    flight have answered: nothing is lost, nothing is duplicated, the server stores in order;
  *  - the buffer is bounded: `write` returns false once `bufferLimit` bytes are held, and the
  *    producer (a child's stdout/stderr) pauses until `waitForDrain()` resolves;
- *  - `finishWith` hands the last chunk to a caller (protocol 2's finish carries it).
+ *  - `finishWith` hands the last chunk to a caller (protocol 2's finish carries it);
+ *  - a tail the masker holds back (it could begin a secret) is let go, masked as far as it can
+ *    be, once nothing new has come for `heldReleaseMs` (1 s): a silent step's last line reaches its
+ *    viewers (a held "5\n" once hid a line for as long as the step waited). A secret printed in
+ *    pieces more than a second apart is then masked only from the piece that completes it; masking
+ *    guards against accidents, not against a step that means to leak (docs/security.md).
  */
 import type { LogAck } from "../domain/protocol.ts";
 import { isAbortError } from "./backoff.ts";
@@ -34,6 +39,8 @@ export interface LogStreamerOptions {
   mask?: readonly string[];
   flushIntervalMs?: number;
   flushBytes?: number;
+  /** A tail held back by the masker is let go after this long without new bytes. */
+  heldReleaseMs?: number;
   maxChunkBytes?: number;
   bufferLimit?: number;
   /** Chunks sent before the first is answered (1: one at a time). */
@@ -45,6 +52,7 @@ export interface LogStreamerOptions {
 export const LOG_DEFAULTS = {
   flushIntervalMs: 100,
   flushBytes: 64 * 1024,
+  heldReleaseMs: 1000,
   maxChunkBytes: 1024 * 1024,
   bufferLimit: 8 * 1024 * 1024,
   maxInFlight: 4,
@@ -79,6 +87,8 @@ export class LogStreamer {
   /** When the oldest byte not yet sent arrived (0 = none waiting). */
   private waitingSince = 0;
   private timer: NodeJS.Timeout | undefined;
+  private releaseTimer: NodeJS.Timeout | undefined;
+  private readonly heldReleaseMs: number;
   private closing = false;
   private stopped = false;
   private fatalError: unknown;
@@ -93,6 +103,7 @@ export class LogStreamer {
     this.sink = options.sink;
     this.masker = new Masker(options.mask ?? []);
     this.flushIntervalMs = options.flushIntervalMs ?? LOG_DEFAULTS.flushIntervalMs;
+    this.heldReleaseMs = options.heldReleaseMs ?? LOG_DEFAULTS.heldReleaseMs;
     this.maxChunkBytes = Math.max(1, options.maxChunkBytes ?? LOG_DEFAULTS.maxChunkBytes);
     this.flushBytes = Math.min(options.flushBytes ?? LOG_DEFAULTS.flushBytes, this.maxChunkBytes);
     this.bufferLimit = Math.max(options.bufferLimit ?? LOG_DEFAULTS.bufferLimit, this.maxChunkBytes);
@@ -135,7 +146,20 @@ export class LogStreamer {
     if (bytes.length === 0) return this.hasRoom();
     this.lastByte = bytes[bytes.length - 1]!;
     this.enqueue(this.masker.push(bytes));
+    this.releaseHeldLater();
     return this.hasRoom();
+  }
+
+  /** (Re)starts the quiet-period timer that lets a held tail go (see the file's comment). */
+  private releaseHeldLater(): void {
+    if (this.releaseTimer) clearTimeout(this.releaseTimer);
+    this.releaseTimer = undefined;
+    if (this.masker.heldBytes === 0) return;
+    this.releaseTimer = setTimeout(() => {
+      this.releaseTimer = undefined;
+      if (!this.stopped && !this.closing) this.enqueue(this.masker.end());
+    }, this.heldReleaseMs);
+    this.releaseTimer.unref?.();
   }
 
   /** Writes a line of the agent's own (e.g. a step header), on a line of its own. */
@@ -200,6 +224,7 @@ export class LogStreamer {
   }
 
   private endInput(): void {
+    if (this.releaseTimer) clearTimeout(this.releaseTimer);
     if (!this.closing && !this.stopped) {
       this.enqueue(this.masker.end());
       this.closing = true;
@@ -361,6 +386,7 @@ export class LogStreamer {
     this.controller.abort(reason);
     if (this.timer) clearTimeout(this.timer);
     this.timer = undefined;
+    if (this.releaseTimer) clearTimeout(this.releaseTimer);
     this.queue = [];
     this.queued = 0;
     this.settleDrain();

@@ -1,5 +1,5 @@
 import { randomBytes } from "node:crypto";
-import { afterEach, describe, expect, it } from "vitest";
+import { afterEach, describe, expect, it, vi } from "vitest";
 import type { LogAck } from "../../../domain/protocol.ts";
 import { AgentApi, JobRejectedError, LogGapError } from "../../../agent/protocol-client.ts";
 import { HttpClient } from "../../../agent/client.ts";
@@ -228,6 +228,23 @@ describe("LogStreamer", () => {
     await log.close();
     expect(store.log.toString()).toBe("token: *** and base64 *** end\n");
     expect(store.requests.length).toBeGreaterThan(1);
+  });
+
+  it("lets a held tail go once the step falls silent: a last line that could begin a secret still reaches viewers", async () => {
+    const store = new StrictStore();
+    // A prompt ending in "5", which could begin the secret, is held back…
+    const log = new LogStreamer({ sink: store.sink, mask: ["5ecret-value"], flushIntervalMs: 10, heldReleaseMs: 60 });
+    log.write("pids 7794 7795");
+    await sleep(30);
+    expect(store.log.toString()).toBe("pids 7794 779");
+    // …until nothing new has come for heldReleaseMs, while the step still runs (no close).
+    await vi.waitFor(() => expect(store.log.toString()).toBe("pids 7794 7795"), { timeout: 5000, interval: 10 });
+    // A secret whose pieces come within the quiet period is still masked whole.
+    log.write("\nthen 5ecr");
+    await sleep(20);
+    log.write("et-value\n");
+    await log.close();
+    expect(store.log.toString()).toBe("pids 7794 7795\nthen ***\n");
   });
 
   it("pauses a child that writes faster than the server takes, without growing the buffer", async () => {
