@@ -13,9 +13,11 @@
 import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
 import {
-  base64ToBytes,
   followLive,
+  LIVE_PROTOCOL_BINARY,
+  type LiveLogBytes,
   LiveRefused,
+  logBytesOf,
   type LiveSocket,
   type RunLiveEvent,
 } from "../domain/live.ts";
@@ -97,6 +99,7 @@ async function apiJson(base: string, token: string, method: string, path: string
 function openSocket(url: string): Promise<LiveSocket> {
   return new Promise((resolve, reject) => {
     const ws = new WebSocket(url);
+    ws.binaryType = "arraybuffer"; // protocol 2: log bytes come raw in binary frames
     const failed = () => reject(new Error("the live stream could not be opened"));
     ws.addEventListener("error", failed, { once: true });
     ws.addEventListener(
@@ -150,11 +153,11 @@ async function follow(url: string, token: string, runId: string, job: string | u
   const wsBase = url.replace(/^http/, "ws");
   let ended: string | null = null;
 
-  await followLive<RunLiveEvent>({
+  await followLive<RunLiveEvent | LiveLogBytes>({
     since: 0,
     connect: async (since) => {
       const { ticket } = await apiJson(url, token, "POST", "/api/v1/live-tickets");
-      const params = new URLSearchParams({ ticket, since: String(since ?? 0) });
+      const params = new URLSearchParams({ ticket, since: String(since ?? 0), protocol: String(LIVE_PROTOCOL_BINARY) });
       if (job !== undefined) params.set("job", job);
       return openSocket(`${wsBase}/api/v1/runs/${encodeURIComponent(runId)}/live?${params}`);
     },
@@ -163,7 +166,7 @@ async function follow(url: string, token: string, runId: string, job: string | u
       if (event.runAttempt < attempt.number) return false;
       if (event.kind === "log") {
         const label = event.jobAttempt > 1 ? `${event.jobKey} #${event.jobAttempt}` : event.jobKey;
-        printer.print(label, base64ToBytes(event.data));
+        printer.print(label, logBytesOf(event));
         return false;
       }
       if (event.kind === "transition" && event.entity === "run" && isTerminal(event.to)) {

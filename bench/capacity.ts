@@ -15,7 +15,7 @@
 import { existsSync, readdirSync, statSync } from "node:fs";
 import { join } from "node:path";
 import { DatabaseSync } from "node:sqlite";
-import { followLive, type RunLiveEvent } from "../domain/live.ts";
+import { followLive, type LiveLogBytes, logBytesOf, type RunLiveEvent } from "../domain/live.ts";
 import { isTerminal } from "../domain/states.ts";
 import { type CallCosts, deploymentCapacity, type PlatformLimits, queueCapacity, runCapacity, type Workload } from "./capacity-model.ts";
 import { assertNoReload, type Benchmark, type ControlPlane, cpuSeconds, figure, KeepAlive, ProtocolAgent, round, sleep, summarize, waitFor, withControlPlane, workerdPids } from "./harness.ts";
@@ -94,11 +94,11 @@ function d1Bytes(cp: ControlPlane): number {
 /** A viewer of the run's live stream (the product's client, acknowledging as asked): log bytes it has. */
 function viewer(cp: ControlPlane, runId: string, ticket: string) {
   const v = { connected: false, bytes: 0, done: Promise.resolve() as Promise<unknown> };
-  v.done = followLive<RunLiveEvent>({
-    connect: (since) => openSocket(`${cp.url.replace("http", "ws")}/api/v1/runs/${runId}/live?ticket=${ticket}${since === null ? "" : `&since=${since}`}`),
+  v.done = followLive<RunLiveEvent | LiveLogBytes>({
+    connect: (since) => openSocket(`${cp.url.replace("http", "ws")}/api/v1/runs/${runId}/live?protocol=2&ticket=${ticket}${since === null ? "" : `&since=${since}`}`),
     onSnapshot: () => void (v.connected = true),
     onEvent: (e) => {
-      if (e.kind === "log") v.bytes = e.offset + Buffer.from(e.data, "base64").length;
+      if (e.kind === "log") v.bytes = e.offset + logBytesOf(e).length;
       return e.kind === "transition" && e.entity === "run" && isTerminal(e.to);
     },
   });

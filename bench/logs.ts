@@ -14,7 +14,7 @@
  * small next to the 3+ GB of frames they receive.
  */
 import { join } from "node:path";
-import { followLive, type LiveSocket, type RunLiveEvent } from "../domain/live.ts";
+import { followLive, type LiveLog, type LiveLogBytes, type LiveSocket, type RunLiveEvent } from "../domain/live.ts";
 import { type AgentProcess, assertNoReload, type Benchmark, type BenchContext, type ControlPlane, figure, MB, MemoryWatch, ROOT, round, roundStats, startAgent, summarize, waitFor, wallNow, withControlPlane, workerdPid } from "./harness.ts";
 
 const VIEWERS = 50;
@@ -71,6 +71,7 @@ ${script
 export function openSocket(url: string): Promise<LiveSocket> {
   return new Promise((resolve, reject) => {
     const ws = new WebSocket(url);
+    ws.binaryType = "arraybuffer"; // protocol 2's binary frames, as followLive reads them
     ws.addEventListener("error", () => reject(new Error(`cannot open ${url}`)), { once: true });
     ws.addEventListener("open", () => resolve(ws as unknown as LiveSocket), { once: true });
   });
@@ -101,21 +102,23 @@ interface Lines {
 
 function follow(cp: ControlPlane, runId: string, ticket: string, lines: Lines): Viewer {
   const v: Viewer = { done: Promise.resolve(), connected: false, bytes: 0, lags: [], lastLogAt: 0, firstStamp: 0, lastStoredAt: 0, gaps: 0, reconnects: 0 };
-  v.done = followLive<RunLiveEvent>({
-    connect: (since) => openSocket(`${cp.url.replace("http", "ws")}/api/v1/runs/${runId}/live?ticket=${ticket}${since === null ? "" : `&since=${since}`}`),
+  v.done = followLive<RunLiveEvent | LiveLogBytes>({
+    connect: (since) => openSocket(`${cp.url.replace("http", "ws")}/api/v1/runs/${runId}/live?protocol=2&ticket=${ticket}${since === null ? "" : `&since=${since}`}`),
     onSnapshot: () => void (v.connected = true),
     onReconnect: () => void v.reconnects++,
     onEvent: (event) => {
       if (event.kind === "transition") return event.entity === "run" && ["SUCCESS", "FAILED", "KILLED", "WARNING"].includes(event.to);
       if (event.kind !== "log") return false; // a step's metrics (`progress`)
       const now = wallNow();
-      const length = base64Length(event.data);
+      // Protocol 2 brings the bytes raw; a JSON frame (protocol 1) base64.
+      const raw = "bytes" in event ? Buffer.from(event.bytes.buffer, event.bytes.byteOffset, event.bytes.byteLength) : null;
+      const length = raw ? raw.length : base64Length((event as LiveLog).data);
       if (event.offset !== v.bytes) v.gaps++;
       v.bytes = event.offset + length;
       v.lastLogAt = now;
       v.lastStoredAt = Math.max(v.lastStoredAt, Date.parse(event.at));
       if (lines.base < 0) {
-        const text = Buffer.from(event.data, "base64").toString("latin1");
+        const text = (raw ?? Buffer.from((event as LiveLog).data, "base64")).toString("latin1");
         const at = text.search(/\d{13}\.\d{3} 000000000 /);
         if (at < 0) return false;
         lines.base = event.offset + at;
@@ -126,7 +129,9 @@ function follow(cp: ControlPlane, runId: string, ticket: string, lines: Lines): 
         const p = lines.base + k * LINE - event.offset;
         if (p + 17 > length) break;
         const from = Math.floor(p / 3) * 4;
-        const stamp = Buffer.from(event.data.slice(from, from + 28), "base64").toString("latin1", p % 3, (p % 3) + 17);
+        const stamp = raw
+          ? raw.toString("latin1", p, p + 17)
+          : Buffer.from((event as LiveLog).data.slice(from, from + 28), "base64").toString("latin1", p % 3, (p % 3) + 17);
         if (!TIMESTAMP.test(stamp)) continue; // the agent's own lines after the step's
         if (k === 0) v.firstStamp = Number(stamp);
         v.lags.push(now - Number(stamp));

@@ -79,6 +79,11 @@ export interface LiveLogBytes extends Omit<LiveLog, "data"> {
   bytes: Uint8Array;
 }
 
+/** A log event's bytes, whichever protocol brought it. */
+export function logBytesOf(event: LiveLog | LiveLogBytes): Uint8Array {
+  return "bytes" in event ? event.bytes : base64ToBytes(event.data);
+}
+
 /** A running step reported metrics (appended to $YM_METRICS): all of the step's metrics so far. */
 export interface LiveProgress {
   seq: number;
@@ -400,8 +405,11 @@ function followOnce<E extends { seq: number }>(
         socket = ws;
         if (settled) return ws.close(1000, "done");
         ws.addEventListener("message", ({ data }) => {
-          if (settled || typeof data !== "string") return;
-          const frame = JSON.parse(data) as ServerFrame<E>;
+          if (settled) return;
+          // Text, or protocol 2's binary events frame (the socket's binaryType set to "arraybuffer").
+          const binary = data instanceof ArrayBuffer || data instanceof Uint8Array;
+          if (typeof data !== "string" && !binary) return;
+          const frame = (binary ? decodeServerFrame(data) : JSON.parse(data)) as ServerFrame<E>;
           if (frame.type === "snapshot" || frame.type === "resumed") {
             window = frame.window;
             last = frame.seq;
@@ -420,7 +428,7 @@ function followOnce<E extends { seq: number }>(
             last = Math.max(last ?? 0, frame.seq);
             advance(last);
           }
-          received(data.length);
+          received(binary ? data.byteLength : data.length);
         });
         ws.addEventListener("close", ({ code, reason }) => finish({ stopped: false, code, reason }));
         ws.addEventListener("error", () => finish({ stopped: false, code: 1006, reason: "connection error" }));

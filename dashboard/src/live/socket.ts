@@ -22,6 +22,7 @@ export function openSocket(path: string, since: number | null): Promise<LiveSock
     url.protocol = url.protocol === "https:" ? "wss:" : "ws:";
     if (since !== null) url.searchParams.set("since", String(since));
     const ws = new WebSocket(url);
+    ws.binaryType = "arraybuffer"; // a run stream's protocol 2 sends log bytes in binary frames
     const fail = () => reject(new Error(`could not open ${path}`));
     ws.addEventListener("error", fail, { once: true });
     ws.addEventListener(

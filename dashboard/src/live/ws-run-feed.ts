@@ -15,7 +15,7 @@
 import { get } from "../api/client.ts";
 import { getFirst } from "../api/prefetch.ts";
 import type { RunView } from "../api/types.ts";
-import { base64ToBytes, followLive, type RunLiveEvent } from "../../../domain/live.ts";
+import { followLive, LIVE_PROTOCOL_BINARY, type LiveLogBytes, logBytesOf, type RunLiveEvent } from "../../../domain/live.ts";
 import { Emitter, ErrorEmitter } from "./emitter.ts";
 import { isTerminal } from "../lib/status.ts";
 import { fetchLogWhole } from "./log-fetch.ts";
@@ -61,22 +61,23 @@ export function wsRunFeed(runId: string, onUnavailable: (error: unknown) => void
     }
   };
 
-  const onEvent = (event: RunLiveEvent) => {
+  const onEvent = (event: RunLiveEvent | LiveLogBytes) => {
     // A step's metrics reported while it runs (`progress`), and a job's wait for its concurrency group, are read with the view, like transitions.
     if (event.kind === "transition" || event.kind === "progress" || event.kind === "waiting") return void reread();
     let chunk: LogChunk | null = null;
     for (const sub of subs) {
       if (sub.target.jobAttemptId !== event.jobAttemptId) continue;
-      chunk ??= { offset: event.offset, bytes: base64ToBytes(event.data) };
+      chunk ??= { offset: event.offset, bytes: logBytesOf(event) };
       if (sub.held) sub.held.push(chunk);
       else sub.handlers.onChunk(chunk);
     }
   };
 
   const follow = () =>
-    followLive<RunLiveEvent>({
+    followLive<RunLiveEvent | LiveLogBytes>({
       signal: controller.signal,
-      connect: connector(`/api/v1/runs/${runId}/live`, `/api/v1/runs/${runId}`, () => opened),
+      // Protocol 2: log bytes in binary frames, no base64 on either side (domain/live.ts).
+      connect: connector(`/api/v1/runs/${runId}/live?protocol=${LIVE_PROTOCOL_BINARY}`, `/api/v1/runs/${runId}`, () => opened),
       onSnapshot(frame) {
         opened = true;
         if (frame.run) runs.emit(frame.run as unknown as RunView);

@@ -1,7 +1,7 @@
 // The live-stream client (domain/live.ts followLive) and the terminal follower's printer: each
 // event once and in order across reconnects, acks as the server asks, bytes printed exactly.
 import { describe, expect, it } from "vitest";
-import { followLive, LiveRefused, type LiveSocket } from "../../../domain/live.ts";
+import { encodeEventsFrame, followLive, LIVE_PROTOCOL_BINARY, type LiveLogBytes, LiveRefused, logBytesOf, type LiveSocket, type RunLiveEvent } from "../../../domain/live.ts";
 import { LogPrinter } from "../../../agent/follow-logs.ts";
 
 /** A socket driven by the test: it records what the client sends and replays server frames. */
@@ -59,6 +59,34 @@ describe("followLive", () => {
     expect(sinces).toEqual([null, 5]);
     expect(seen).toEqual([4, 5, 6, 7]);
     expect(result).toEqual({ seq: 7, ended: "stopped" });
+  });
+
+  it("reads protocol 2's binary events frames: a log event's bytes arrive raw and exact, other events as JSON", async () => {
+    const logBytes = new Uint8Array([0x1b, 0x5b, 0x33, 0x32, 0x6d, 0xff, 0x00, 0x0a]); // ANSI, invalid UTF-8, NUL
+    const log = { seq: 2, kind: "log", at: "t", jobKey: "j", jobAttemptId: "a", runAttempt: 1, jobAttempt: 1, offset: 10 };
+    const transition = { seq: 3, kind: "transition", entity: "run", to: "SUCCESS" };
+    const frame = encodeEventsFrame(3, [JSON.stringify(log), JSON.stringify(transition)], [logBytes, undefined], LIVE_PROTOCOL_BINARY);
+    expect(frame).toBeInstanceOf(Uint8Array);
+    const seen: (RunLiveEvent | LiveLogBytes)[] = [];
+    await followLive<RunLiveEvent | LiveLogBytes>({
+      connect: async () => {
+        const socket = new ScriptedSocket();
+        setTimeout(() => {
+          socket.frame({ type: "snapshot", protocol: 2, seq: 1, window: 1000 });
+          // As a socket whose binaryType is "arraybuffer" hands it over.
+          const bytes = frame as Uint8Array;
+          socket.emit("message", { data: bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.byteLength) });
+        }, 0);
+        return socket;
+      },
+      onEvent: (e) => {
+        seen.push(e);
+        return e.seq === 3;
+      },
+    });
+    expect(seen.map((e) => e.kind)).toEqual(["log", "transition"]);
+    expect(logBytesOf(seen[0] as LiveLogBytes)).toEqual(logBytes);
+    expect(seen[0]).toMatchObject({ offset: 10, jobKey: "j" });
   });
 
   it("acks at once when half the window is waiting, and holds acks under back-pressure", async () => {
