@@ -7,11 +7,15 @@
  * kept here until D1 has it, across D1 outages (backoff, retried from the alarm like the other
  * outboxes) and evictions. Each record's id (uuidv7, chosen in the transaction) is its key in D1:
  * a flush repeated after a crash between D1's insert and the local delete inserts nothing twice.
+ *
+ * The actions on the whole run (trigger, cancel, re-run, approve, reject) are also kept here for
+ * the run's life (`run_actions`), so a read of the run shows who acted without a D1 query.
  */
 import { drizzle } from "drizzle-orm/d1";
 import { uuidv7 } from "uuidv7";
 import { type AppendJobsResult, locateJobAttempt, type RunState } from "../../domain/run-engine/index.ts";
 import type { AuditContext } from "../../platform/audit.ts";
+import type { RunView } from "../../domain/views.ts";
 import { auditEvents } from "../../platform/db/schema.ts";
 import type { Env } from "../../platform/env.ts";
 import { fail, ok, type Result } from "../../platform/result.ts";
@@ -56,7 +60,15 @@ const MIGRATIONS = [
   `CREATE TABLE audit_outbox (
      id TEXT PRIMARY KEY, at INTEGER NOT NULL, actor_kind TEXT NOT NULL, actor_id TEXT NOT NULL,
      actor_name TEXT NOT NULL, action TEXT NOT NULL, project TEXT, target TEXT, ip TEXT);`,
+  `CREATE TABLE run_actions (
+     id TEXT PRIMARY KEY, at INTEGER NOT NULL, actor_kind TEXT NOT NULL, actor_id TEXT NOT NULL,
+     actor_name TEXT NOT NULL, action TEXT NOT NULL);`,
 ];
+
+/** The actions a run's view lists (`actions`, `triggeredBy`): someone acting on the whole run. */
+const RUN_VIEW_ACTIONS: ReadonlySet<string> = new Set(["run.trigger", "run.cancel", "run.rerun", "run.approve", "run.reject"]);
+/** At most this many are listed (as the D1 read of runs from before `run_actions` does). */
+const RUN_VIEW_ACTIONS_LIMIT = 100;
 
 /** Records per flush: one D1 batch (each insert a statement of 9 bound values, under D1's 100). */
 const FLUSH_BATCH = 50;
@@ -94,9 +106,10 @@ export class AuditOutbox implements RunExtension {
     const done = committed.action;
     if (!done) return;
     const { run } = committed.state;
+    const id = uuidv7();
     this.sql.exec(
       "INSERT INTO audit_outbox (id, at, actor_kind, actor_id, actor_name, action, project, target, ip) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-      uuidv7(),
+      id,
       committed.now,
       done.by.actor.kind,
       done.by.actor.id,
@@ -106,6 +119,30 @@ export class AuditOutbox implements RunExtension {
       done.target ?? run.id,
       done.by.ip,
     );
+    if (RUN_VIEW_ACTIONS.has(done.action) && done.target === undefined) {
+      this.sql.exec(
+        "INSERT INTO run_actions (id, at, actor_kind, actor_id, actor_name, action) VALUES (?, ?, ?, ?, ?, ?)",
+        id,
+        committed.now,
+        done.by.actor.kind,
+        done.by.actor.id,
+        done.by.actor.name,
+        done.action,
+      );
+    }
+  }
+
+  /**
+   * Who acted on the run, oldest first, for its view; empty for a run whose object predates
+   * `run_actions` (the route then reads D1's audit log, as it did before).
+   */
+  runActions(): Pick<RunView, "triggeredBy" | "actions"> {
+    const rows = this.sql
+      .exec<Omit<StoredRow, "project" | "target" | "ip">>("SELECT * FROM run_actions ORDER BY id LIMIT ?", RUN_VIEW_ACTIONS_LIMIT)
+      .toArray();
+    if (rows.length === 0) return {};
+    const actions = rows.map((r) => ({ action: r.action, actor: { kind: r.actor_kind, id: r.actor_id, name: r.actor_name }, at: new Date(r.at).toISOString() }));
+    return { triggeredBy: actions.find((a) => a.action === "run.trigger")?.actor ?? null, actions };
   }
 
   committed(committed: Committed): void {

@@ -183,9 +183,10 @@ export class RunObject extends LiveObject {
     return state.ok ? ok({ id: state.value.run.id, project: state.value.run.project, number: state.value.run.number }) : state;
   }
 
+  /** The run's view, with who acted on it (kept by the audit outbox). */
   async get(): Promise<Result<RunView>> {
     const state = this.require();
-    return state.ok ? ok(this.view(state.value)) : state;
+    return state.ok ? ok({ ...this.view(state.value), ...this.audit.runActions() }) : state;
   }
 
   /**

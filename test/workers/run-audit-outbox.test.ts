@@ -72,6 +72,21 @@ describe("audit records of actions on a run, from the run's outbox", () => {
     expect(view.actions.map((a: { action: string }) => a.action)).toEqual(["run.trigger", "run.cancel"]);
   });
 
+  it("a run's read shows who acted from its own object: with D1's audit log away, GET /runs/:run still lists them", async () => {
+    await projectWithPipeline("aud-local", labelledPipeline("aud-local"));
+    const ci = await runToken("ci-local");
+    const runId = await trigger("aud-local", ci.token);
+    expect((await cancel(runId, ci.token)).status).toBe(200);
+    await d1Down(); // a read that queried D1's audit_events would fail now
+    const read = await api("GET", `/api/v1/runs/${runId}`);
+    expect(read.status, read.text).toBe(200);
+    expect(read.json.triggeredBy).toEqual({ kind: "token", id: ci.id, name: "ci-local" });
+    expect(read.json.actions.map((a: { action: string; actor: { id: string } }) => [a.action, a.actor.id])).toEqual([
+      ["run.trigger", ci.id],
+      ["run.cancel", ci.id],
+    ]);
+  });
+
   it("a refused command records nothing: cancelling a finished run is 409 and no row", async () => {
     await projectWithPipeline("aud-refused", labelledPipeline("aud-refused"));
     const runId = await trigger("aud-refused");

@@ -178,7 +178,8 @@ runRoutes.openapi(
   async (c) => {
     requireScope(c.var.principal, "read");
     const { view } = await readableRun(c.env, c.req.valid("param").run, c.var.principal);
-    return c.json({ ...view, ...(await runActions(c.env, view.id)) }, 200);
+    // Who acted comes with the view from the run's object; a run from before it kept them is read from D1.
+    return c.json(view.actions ? view : { ...view, ...(await runActions(c.env, view.id)) }, 200);
   },
 );
 
