@@ -29,6 +29,9 @@ describe("artifact limits", () => {
       };
       const statuses = await Promise.all(Array.from({ length: 50 }, (_, k) => upload(`f/${i + k}.txt`)));
       expect(statuses.filter((s) => s !== 201)).toEqual([]);
+      // The budget's waits make this job last a minute or more: it heartbeats as a real agent's
+      // would, or it is declared lost (and every upload after that is 410).
+      expect((await j.heartbeat()).status).toBe(200);
     }
     let over = await j.artifact("f/one-too-many.txt", bytes, digest);
     while (over.status === 429) {
