@@ -49,6 +49,12 @@ export class OutboxStatus {
     return this.row()?.next_at ?? null;
   }
 
+  /** Whether a failing outbox must still wait before trying again. */
+  backingOff(now: number): boolean {
+    const retryAt = this.retryAt();
+    return retryAt !== null && retryAt > now;
+  }
+
   failures(): number {
     return this.row()?.failures ?? 0;
   }

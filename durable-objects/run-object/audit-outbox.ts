@@ -107,28 +107,18 @@ export class AuditOutbox implements RunExtension {
     if (!done) return;
     const { run } = committed.state;
     const id = uuidv7();
+    const who = [committed.now, done.by.actor.kind, done.by.actor.id, done.by.actor.name, done.action] as const;
     this.sql.exec(
       "INSERT INTO audit_outbox (id, at, actor_kind, actor_id, actor_name, action, project, target, ip) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
       id,
-      committed.now,
-      done.by.actor.kind,
-      done.by.actor.id,
-      done.by.actor.name,
-      done.action,
+      ...who,
       run.project,
       done.target ?? run.id,
       done.by.ip,
     );
+    // The same record, kept for the run's view while the run lives (an action on the whole run only).
     if (RUN_VIEW_ACTIONS.has(done.action) && done.target === undefined) {
-      this.sql.exec(
-        "INSERT INTO run_actions (id, at, actor_kind, actor_id, actor_name, action) VALUES (?, ?, ?, ?, ?, ?)",
-        id,
-        committed.now,
-        done.by.actor.kind,
-        done.by.actor.id,
-        done.by.actor.name,
-        done.action,
-      );
+      this.sql.exec("INSERT INTO run_actions (id, at, actor_kind, actor_id, actor_name, action) VALUES (?, ?, ?, ?, ?, ?)", id, ...who);
     }
   }
 
@@ -154,7 +144,7 @@ export class AuditOutbox implements RunExtension {
    * commands a person waits on, so the log and the run's `actions` show the action at once.
    */
   flush(): Promise<void> {
-    return this.pending() && !this.backingOff(Date.now()) ? this.flusher.request() : Promise.resolve();
+    return this.pending() && !this.status.backingOff(Date.now()) ? this.flusher.request() : Promise.resolve();
   }
 
   /** Before the run's storage is deleted: every record in D1, or a refusal (409) while D1 fails. */
@@ -174,11 +164,6 @@ export class AuditOutbox implements RunExtension {
   /** The alarm comes at the backoff's time (nextAlarmAt): it flushes whatever the backoff says. */
   async alarm(): Promise<void> {
     if (this.pending()) await this.flusher.request();
-  }
-
-  private backingOff(now: number): boolean {
-    const retryAt = this.status.retryAt();
-    return retryAt !== null && retryAt > now;
   }
 
   /** Oldest first, a batch at a time; a failure keeps the records and backs off. */

@@ -91,7 +91,7 @@ export class CommitStatusExtension implements RunExtension {
   }
 
   committed(committed: Committed): void {
-    if (this.hasPending() && !this.backingOff(committed.now)) void this.flush.request();
+    if (this.hasPending() && !this.status.backingOff(committed.now)) void this.flush.request();
   }
 
   nextAlarmAt(now: number): number | null {
@@ -99,7 +99,7 @@ export class CommitStatusExtension implements RunExtension {
   }
 
   async alarm(now: number): Promise<void> {
-    if (this.hasPending() && !this.backingOff(now)) await this.flush.request();
+    if (this.hasPending() && !this.status.backingOff(now)) await this.flush.request();
   }
 
   list(): CommitStatusRecord[] {
@@ -121,15 +121,10 @@ export class CommitStatusExtension implements RunExtension {
     return this.sql.exec("SELECT 1 FROM commit_statuses WHERE state = 'pending' LIMIT 1").toArray().length > 0;
   }
 
-  private backingOff(now: number): boolean {
-    const retryAt = this.status.retryAt();
-    return retryAt !== null && retryAt > now;
-  }
-
   /** Sends the queue from its head until it is empty or a try fails (then the alarm retries). */
   private async deliver(): Promise<void> {
     for (;;) {
-      if (this.backingOff(Date.now())) return;
+      if (this.status.backingOff(Date.now())) return;
       const head = this.sql.exec<Row>("SELECT seq, sha, body, state, attempts, http_status, error FROM commit_statuses WHERE state = 'pending' ORDER BY seq LIMIT 1").toArray()[0];
       const target = this.target();
       if (!head || !target) return;

@@ -49,7 +49,7 @@ export class ConcurrencyOutbox implements RunExtension {
   }
 
   committed(_committed: Committed): void {
-    if (this.hasRows() && !this.backingOff(Date.now())) void this.flush.request();
+    if (this.hasRows() && !this.status.backingOff(Date.now())) void this.flush.request();
   }
 
   nextAlarmAt(now: number): number | null {
@@ -58,22 +58,17 @@ export class ConcurrencyOutbox implements RunExtension {
   }
 
   async alarm(now: number, _state: RunState | null): Promise<void> {
-    if (this.hasRows() && !this.backingOff(now)) await this.flush.request();
+    if (this.hasRows() && !this.status.backingOff(now)) await this.flush.request();
   }
 
   private hasRows(): boolean {
     return hasGroupCalls(this.sql);
   }
 
-  private backingOff(now: number): boolean {
-    const retryAt = this.status.retryAt();
-    return retryAt !== null && retryAt > now;
-  }
-
   /** Oldest first; a failure stops there and the alarm retries. Both calls are idempotent in the group object. */
   private async deliver(): Promise<void> {
     for (;;) {
-      if (this.backingOff(Date.now())) return;
+      if (this.status.backingOff(Date.now())) return;
       const head = this.sql.exec<{ seq: number; project_id: string; op: string }>("SELECT seq, project_id, op FROM concurrency_outbox ORDER BY seq LIMIT 1").toArray()[0];
       if (!head) return;
       const op = JSON.parse(head.op) as Op;

@@ -66,13 +66,8 @@ export class DatasetTriggerOutbox implements RunExtension {
     return this.sql.exec("SELECT 1 FROM dataset_trigger_outbox LIMIT 1").toArray().length > 0;
   }
 
-  private backingOff(now: number): boolean {
-    const retryAt = this.status.retryAt();
-    return retryAt !== null && retryAt > now;
-  }
-
   committed(_committed: Committed): void {
-    if (this.hasRows() && !this.backingOff(Date.now())) void this.flush.request();
+    if (this.hasRows() && !this.status.backingOff(Date.now())) void this.flush.request();
   }
 
   nextAlarmAt(now: number): number | null {
@@ -81,13 +76,13 @@ export class DatasetTriggerOutbox implements RunExtension {
   }
 
   async alarm(now: number): Promise<void> {
-    if (this.hasRows() && !this.backingOff(now)) await this.flush.request();
+    if (this.hasRows() && !this.status.backingOff(now)) await this.flush.request();
   }
 
   /** Delivers the outbox head first; a failure stops there and the alarm retries with backoff. */
   private async deliver(): Promise<void> {
     for (;;) {
-      if (this.backingOff(Date.now())) return;
+      if (this.status.backingOff(Date.now())) return;
       const head = this.sql.exec<Row>("SELECT seq, body, completed, stored FROM dataset_trigger_outbox ORDER BY seq LIMIT 1").toArray()[0];
       if (!head) return;
       try {

@@ -91,7 +91,7 @@ export class LineageExtension implements RunExtension {
   }
 
   committed(committed: Committed): void {
-    if (this.configured && !this.backingOff(committed.now)) void this.flush.request();
+    if (this.configured && !this.status.backingOff(committed.now)) void this.flush.request();
   }
 
   nextAlarmAt(now: number): number | null {
@@ -100,12 +100,7 @@ export class LineageExtension implements RunExtension {
   }
 
   async alarm(now: number, _state: RunState | null): Promise<void> {
-    if (this.configured && !this.backingOff(now)) await this.flush.request();
-  }
-
-  private backingOff(now: number): boolean {
-    const retryAt = this.status.retryAt();
-    return retryAt !== null && retryAt > now;
+    if (this.configured && !this.status.backingOff(now)) await this.flush.request();
   }
 
   /** The end of a job attempt's log, still in storage when the attempt has just ended. */
@@ -130,7 +125,7 @@ export class LineageExtension implements RunExtension {
     let recovered = false;
     for (;;) {
       // A request that arrived during a failing try must not skip the backoff.
-      if (this.backingOff(Date.now())) return;
+      if (this.status.backingOff(Date.now())) return;
       const head = this.outbox.next();
       if (!head) return;
       const result = await sendEvent(config, head.body, this.fetcher);
