@@ -160,7 +160,8 @@ export const artifacts: Benchmark = {
           figure("artifacts.up", `Upload, ${bytes / MB} MiB`, mbps(upMs), "MB/s", {
             baseline: { label: "sha256sum + cp", value: mbps(shaMs + cpMs), unit: "MB/s" },
             higherIsBetter: true,
-            target: { op: ">=", value: 100 },
+            // Issue 20's upload target (issue 8 asked 100 MB/s both ways; the download's stays).
+            target: { op: ">=", value: 60 },
           }),
           figure("artifacts.down", `Download, ${bytes / MB} MiB`, mbps(downMs), "MB/s", {
             baseline: { label: "cp", value: mbps(cpMs), unit: "MB/s" },

@@ -12,6 +12,8 @@
 import { assertNoReload, type Benchmark, figure, ProtocolAgent, roundStats, summarize, waitFor, wallNow, withControlPlane } from "./harness.ts";
 
 const AGENTS = 4;
+/** Issue 20: pickup p50 at most this many times the `GET /api/health` round trip. */
+const P50_TARGET_RATIO = 2.5;
 
 const PIPELINE = `jobs:
   only:
@@ -112,12 +114,15 @@ export const pickup: Benchmark = {
           `here). On top of it the pickup crosses two Durable Object calls — RunObject → DispatcherObject (enqueue, from the run's`,
           "dispatch outbox) and DispatcherObject → RunObject (assign: the job token, its SHA-256, the state change) — each behind a",
           `SQLite transaction and its output gate. Measured: p50 ${(p.p50 - b.p50).toFixed(1)} ms above the baseline (${(p.p50 / b.p50).toFixed(1)}×), p99 ${(p.p99 / b.p99).toFixed(1)}× the baseline's p99.`,
+          `Issue 20's target (p50 ≤ ${P50_TARGET_RATIO}× the round trip) leaves the two hops ${(P50_TARGET_RATIO - 1).toFixed(1)} round trips (${((P50_TARGET_RATIO - 1) * b.p50).toFixed(1)} ms here); they took ${((p.p50 - b.p50) / b.p50).toFixed(1)}.`,
           "On Cloudflare the run's object, the dispatcher and the worker may sit in different places; each hop then adds network",
           "time that the local runtime does not show, and the floor becomes the agent's round trip to its nearest location.",
         ].join("\n"),
         figures: [
-          figure("pickup.p50", "Pickup latency p50", p.p50, "ms", { baseline: base("p50", b.p50), target: { op: "<=", value: 20 } }),
+          // Issue 20's target, a ratio to the round trip measured beside it (issue 8 asked an absolute 20 ms).
+          figure("pickup.p50", "Pickup latency p50", p.p50, "ms", { baseline: base("p50", b.p50), target: { on: "ratio", op: "<=", value: P50_TARGET_RATIO } }),
           figure("pickup.p95", "Pickup latency p95", p.p95, "ms", { baseline: base("p95", b.p95) }),
+          // Issue 8's target: issue 20 sets none for p99.
           figure("pickup.p99", "Pickup latency p99", p.p99, "ms", { baseline: base("p99", b.p99), target: { op: "<=", value: 100 } }),
         ],
         notes: [
