@@ -29,7 +29,7 @@ const PACE_BYTES = 128 * 1024;
  * The step: `bytes` of 100-byte lines, each starting with the time it was written; as fast as
  * the agent takes them, or at `pace` bytes a second.
  */
-function printer(key: string, label: string, bytes: number, pace: number | null): string {
+export function printer(key: string, label: string, bytes: number, pace: number | null): string {
   // Node queues what the pipe does not take at once: wait for "drain", so that every line is
   // stamped just before it goes to the agent, not seconds before in the step's own memory.
   const script = `
@@ -245,7 +245,7 @@ async function watchRun(
 }
 
 /** How long the step of the job `key` ran, from the agent's own log lines. */
-function stepSeconds(agent: AgentProcess, key: string): number {
+export function stepSeconds(agent: AgentProcess, key: string): number {
   const at = agent
     .output()
     .split("\n")

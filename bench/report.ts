@@ -9,7 +9,7 @@ import { type Figure, ROOT } from "./harness.ts";
 import type { Results, StoredRun } from "./run.ts";
 
 /** Sections in this order; a benchmark not listed here is measured but not reported. */
-const ORDER = ["pickup", "overhead", "logs", "queue", "artifacts", "caches", "api", "engine", "writes", "lineage-in", "capacity"];
+const ORDER = ["pickup", "overhead", "logs", "log-store", "queue", "artifacts", "caches", "api", "engine", "writes", "lineage-in", "capacity"];
 
 const num = (x: number) => (Math.abs(x) >= 1000 ? Math.round(x).toLocaleString("en") : String(x));
 const value = (v: number, unit: string) => `${num(v)} ${unit}`;

@@ -20,6 +20,7 @@ import { capacity } from "./capacity.ts";
 import { engineCost } from "./engine.ts";
 import { type Benchmark, type BenchResult, cpuBusy, ReloadedError, machineInfo, machineLoad, type MachineLoad, Progress, ROOT, round, sleep, stopAll } from "./harness.ts";
 import { lineageIn } from "./lineage-in.ts";
+import { logStore } from "./log-store.ts";
 import { logs } from "./logs.ts";
 import { overhead } from "./overhead.ts";
 import { pickup } from "./pickup.ts";
@@ -27,7 +28,7 @@ import { queueDepth } from "./queue-depth.ts";
 import { writeReport } from "./report.ts";
 import { writes } from "./writes.ts";
 
-const BENCHMARKS: Benchmark[] = [engineCost, pickup, overhead, logs, queueDepth, artifacts, caches, api, writes, lineageIn, capacity];
+const BENCHMARKS: Benchmark[] = [engineCost, pickup, overhead, logs, logStore, queueDepth, artifacts, caches, api, writes, lineageIn, capacity];
 
 export interface StoredRun extends BenchResult {
   startedAt: string;
