@@ -193,11 +193,18 @@ export const overhead: Benchmark = {
       const oneMs: number[] = [];
       const oneStep: number[] = [];
       const healthMs: number[] = [];
+      // Where a one-job run's time goes, by the run object's own timestamps of its job attempt.
+      const onePhases = { toReady: [] as number[], toAssigned: [] as number[], toFinished: [] as number[] };
       for (let i = 0; i < oneSamples; i++) {
         await sleep(200); // the agents are back to holding claims
         for (let k = 0; k < 3; k++) healthMs.push((await health.request("GET", "/api/health")).ms);
         const { sent, run } = await runToEnd(cp, "one");
         oneMs.push(Date.parse(run.endedAt) - sent);
+        const attempt = run.attempts[0].jobs[0].attempts[0];
+        const [ready, assigned, finished] = [attempt.createdAt, attempt.startedAt, attempt.endedAt].map((t: string) => Date.parse(t));
+        onePhases.toReady.push(ready! - sent);
+        onePhases.toAssigned.push(assigned! - ready!);
+        onePhases.toFinished.push(finished! - assigned!);
         oneStep.push(...agentPhases(agents, sent).step);
         progress.update(`1-job pipeline ${i + 1}/${oneSamples}: trigger → SUCCESS ${oneMs[oneMs.length - 1]!.toFixed(0)} ms`);
       }
@@ -208,6 +215,7 @@ export const overhead: Benchmark = {
       const one = summarize(oneMs);
       const oneW = summarize(oneStep);
       const rtt = summarize(healthMs).p50;
+      const onePhase = { toReady: summarize(onePhases.toReady).p50, toAssigned: summarize(onePhases.toAssigned).p50, toFinished: summarize(onePhases.toFinished).p50 };
       // Protocol 2 (docs/agent-protocol.md): the claim, then one report carrying the step's
       // RUNNING and end, the log and the finish (two when a log chunk leaves before the end).
       const commandsPerJob = 2;
@@ -239,7 +247,9 @@ export const overhead: Benchmark = {
         limit: [
           `Two floors. **Round trips**: per job protocol 2 needs ${commandsPerJob} calls — the claim, then one report with the step's RUNNING and`,
           "end, the log's bytes and the finish (a second report when a log chunk leaves before the end; counted in \"Calls and writes per job\") —",
-          `${(commandsPerJob * rtt).toFixed(0)} ms at this run's \`GET /api/health\` round trip (p50 ${rtt.toFixed(1)} ms); the 1-job pipeline took ${(one.p50 / rtt).toFixed(1)} round trips (target ≤ ${TARGET.oneJobRatio}).`,
+          `${(commandsPerJob * rtt).toFixed(0)} ms at this run's \`GET /api/health\` round trip (p50 ${rtt.toFixed(1)} ms); the 1-job pipeline took ${(one.p50 / rtt).toFixed(1)} round trips (target ≤ ${TARGET.oneJobRatio}):`,
+          `by its job attempt's timestamps (medians), trigger sent → job ready ${onePhase.toReady.toFixed(0)} ms, ready → assigned to an agent ${onePhase.toAssigned.toFixed(0)} ms (the pickup),`,
+          `assigned → finish received ${onePhase.toFinished.toFixed(0)} ms (the assignment's way back, the agent's job with its ${oneW.p50.toFixed(0)} ms step, the report carrying the finish).`,
           `**CPU**: the ${jobs}-job run cost ${cpuTotal.toFixed(0)} ms of CPU per job`,
           `(workerd ${cpuPerJobMs.workerd}, wrangler's proxy ${cpuPerJobMs.proxy}, the agents with their steps ${cpuPerJobMs.agents}); on ${cores} cores ${AGENTS} agents cannot then turn a job`,
           `around in less than ${AGENTS} × ${cpuTotal.toFixed(0)} ÷ ${cores} = ${cpuFloor.toFixed(0)} ms of agent time, i.e. ${Math.max(0, cpuFloor - work.mean).toFixed(0)} ms of overhead beyond the step.`,
@@ -283,6 +293,7 @@ export const overhead: Benchmark = {
           pair: { ...wideRaw(pair), spawnMs: roundStats(spawn) },
           oneJobMs: roundStats(one),
           oneJobStepMs: roundStats(oneW),
+          oneJobPhasesP50Ms: { toReady: round(onePhase.toReady), toAssigned: round(onePhase.toAssigned), toFinished: round(onePhase.toFinished) },
           healthMs: roundStats(summarize(healthMs)),
           samples: { oneJobMs: oneMs.map(round) },
         },

@@ -9,6 +9,7 @@
  */
 import { spawnSync } from "node:child_process";
 import { join } from "node:path";
+import { LOG_DEFAULTS } from "../agent/log-streamer.ts";
 import { callsOfOneJob, startCountingProxy } from "../test/e2e/counting-proxy.ts";
 import { PER_JOB_COUNTS } from "../test/support/per-job-counts.ts";
 import { type Benchmark, figure, ROOT, startAgent, widePipeline, withControlPlane } from "./harness.ts";
@@ -64,7 +65,7 @@ export const writes: Benchmark = {
         "- **Agent calls per job**: one real agent (the shipped bundle) talks to `wrangler dev` through a counting HTTP proxy",
         "  (`test/e2e/counting-proxy.ts`, the one `test/e2e/agent-calls.test.ts` asserts with). A one-job pipeline whose step is",
         "  `true` runs to SUCCESS; counted: the claim that brought the job and every call naming its job attempt. Before: protocol 1,",
-        "  five calls (claim, step RUNNING, log, step end, finish), three in sequence.",
+        "  five calls, three in sequence (bench/improvements.md §7).",
         `- **D1 statements per one-step job**: the run's object counts the statements its D1 projection sends; \`${D1_TEST}\``,
         "  runs a one-job run from trigger to SUCCESS in workerd (the coalescing window stretched, so the count does not depend on",
         "  the machine's speed), asserts the target and prints the count; this benchmark runs it and reads it. Before: 19, the same",
@@ -76,9 +77,9 @@ export const writes: Benchmark = {
       limit: [
         `An agent cannot do a job in fewer than two calls: one to be given it and one to say how it ended (its log and outputs ride`,
         `on that one); here ${calls.one} (${calls.onePaths.join(", ")}). A job that logs while it runs adds the calls that carry its log, one per`,
-        "chunk the agent flushes (every 100 ms or 64 KiB), not one per step.",
+        `chunk the agent flushes (every ${LOG_DEFAULTS.flushIntervalMs} ms or ${LOG_DEFAULTS.flushBytes / 1024} KiB), not one per step.`,
         "D1: a one-step job's run writes its own row when it is created, then its rows in five tables (the run, its attempt, the",
-        `job, the job's attempt, the step) once when it ends, one prepared statement per table: 6; ${d1Statements} here. A job longer`,
+        `job, the job's attempt, the step) once when it ends, one prepared statement per table, 6 in all; ${d1Statements} here. A job longer`,
         "than the projection's 250 ms window adds one batch per window in which it changed.",
         "The dispatcher's run calls are sent through the run's outbox, so a run with many ready jobs sends one enqueue per queue for",
         "neighbouring enqueues. Made-up agent and job tokens cost no dispatcher call at all (refused in the worker by their",
