@@ -33,6 +33,25 @@ function row(f: Figure): string {
   return `| ${cell(f.label)} | ${value(f.value, f.unit)} | ${base} | ${f.ratio === null ? "" : `${f.ratio}×`} | ${targetText(f)} | ${verdict(f)} |`;
 }
 
+const commitOf = (run: StoredRun) => `commit ${run.machine.commit}${run.machine.dirty ? " with uncommitted changes" : ""}`;
+
+/**
+ * Issue 20 asks for every figure from one run at one commit; a section re-run alone breaks that,
+ * and the report says so rather than let the header's commit stand for all of them.
+ */
+function oneRun(runs: StoredRun[]): string {
+  const commits = [...new Set(runs.map(commitOf))];
+  const quick = runs.filter((r) => r.quick).map((r) => r.name);
+  if (commits.length <= 1 && quick.length === 0) return "";
+  return [
+    commits.length > 1 ? `**Not one run:** the sections come from ${commits.length} commits (${commits.join("; ")}; each section's line says which).` : "",
+    quick.length > 0 ? `**Quick sizes** in ${quick.join(", ")}: not for comparison.` : "",
+    "`npm run bench` at one commit makes every figure one run's again.",
+  ]
+    .filter((t) => t !== "")
+    .join(" ");
+}
+
 const HEADER = "| Figure | Result | Baseline (same run) | × baseline | Target | vs target |\n|---|---|---|---|---|---|";
 
 function section(run: StoredRun): string {
@@ -40,7 +59,7 @@ function section(run: StoredRun): string {
   return [
     `## ${run.title}`,
     "",
-    `\`npm run bench -- ${run.name}\` · ${run.startedAt.replace("T", " ").slice(0, 16)} UTC · ${run.seconds} s · ${load}${run.quick ? " · **quick sizes, not for comparison**" : ""}`,
+    `\`npm run bench -- ${run.name}\` · ${run.startedAt.replace("T", " ").slice(0, 16)} UTC · ${commitOf(run)} · ${run.seconds} s · ${load}${run.quick ? " · **quick sizes, not for comparison**" : ""}`,
     "",
     HEADER,
     ...run.figures.map(row),
@@ -77,8 +96,10 @@ export function writeReport(results: Results): void {
       : "",
     "",
     "Ratios read the same way everywhere: **× baseline** is how many times worse than the baseline (slower, or more memory, or",
-    "fewer bytes per second); **vs target** is how far from the issue's target (≤ 1 met).",
+    "fewer bytes per second); **vs target** is how far from the target (≤ 1 met). The targets are issue 20's; a figure it sets",
+    "none for keeps the one it had (issue 8's, or the benchmark's own where its text says so).",
     "",
+    ...(oneRun(runs) ? [oneRun(runs), ""] : []),
     "## Summary",
     "",
     HEADER,
