@@ -42,8 +42,20 @@ interface EventRow extends Record<string, SqlStorageValue> {
 }
 
 
+/**
+ * Viewers behind the archive (a burst outran them, or they resumed late) read it from R2; each
+ * group of viewers at its own place would read its own page. Instead a whole part is read once
+ * and the last few are kept (archived bytes never change), so the groups read R2 once per part
+ * between them. A part larger than the limit (a log archived whole, before parts) is read by
+ * range as before. Memory: at most CACHED_PARTS × MAX_CACHED_PART bytes.
+ */
+const CACHED_PARTS = 4;
+const MAX_CACHED_PART = 8 * 1024 * 1024;
+
 export class RunFeed implements FeedSource<RunFilter> {
   private readonly archive: LogArchive;
+  /** Whole archive parts lately read from R2, the most recent last. */
+  private parts: { jobAttemptId: string; from: number; bytes: Uint8Array }[] = [];
 
   constructor(
     private readonly sql: SqlStorage,
@@ -57,8 +69,21 @@ export class RunFeed implements FeedSource<RunFilter> {
     return new LogStore(this.sql).head(jobAttemptId).archivedBytes;
   }
 
+  /**
+   * The last seq, kept in memory: the fan-out asks once per round and per read, and the query cost
+   * more than a round's own work. Every write to the feed goes through this class and forgets it
+   * (a transaction that rolls back re-reads it); so does `forgetHead` after the rows are removed.
+   */
+  private lastSeq: number | null = null;
+
   head(): number {
-    return this.sql.exec<{ head: number | null }>("SELECT max(seq) AS head FROM live_events").one().head ?? 0;
+    this.lastSeq ??= this.sql.exec<{ head: number | null }>("SELECT max(seq) AS head FROM live_events").one().head ?? 0;
+    return this.lastSeq;
+  }
+
+  /** After the feed's rows were deleted from outside this class (retention, the run's removal). */
+  forgetHead(): void {
+    this.lastSeq = null;
   }
 
   /** Call inside the command's storage transaction. */
@@ -82,6 +107,7 @@ export class RunFeed implements FeedSource<RunFilter> {
       if (t.stepAttempt !== undefined) doc.stepAttempt = t.stepAttempt;
       if (t.entity === "job_attempt" && located) doc.agent = located.jobAttempt.agentName;
       if (t.entity === "step" && located) doc.exitCode = located.jobAttempt.steps.find((s) => s.id === t.stepId)?.exitCode ?? null;
+      this.lastSeq = null;
       this.sql.exec(
         "INSERT INTO live_events (kind, job_key, doc) VALUES ('transition', ?, ?)",
         t.jobKey ?? null,
@@ -108,6 +134,7 @@ export class RunFeed implements FeedSource<RunFilter> {
         stepId: effect.stepId,
         metrics: step.metrics,
       };
+      this.lastSeq = null;
       this.sql.exec("INSERT INTO live_events (kind, job_key, doc) VALUES ('progress', ?, ?)", located.job.key, JSON.stringify(doc));
     }
   }
@@ -117,6 +144,7 @@ export class RunFeed implements FeedSource<RunFilter> {
     if (!located) return;
     const { job, attempt, jobAttempt } = located;
     const doc = { kind: "waiting", at: isoTime(at), jobKey: job.key, jobAttemptId, runAttempt: attempt.number, jobAttempt: jobAttempt.number, waitingOn: job.waitingOn };
+    this.lastSeq = null;
     this.sql.exec("INSERT INTO live_events (kind, job_key, doc) VALUES ('waiting', ?, ?)", job.key, JSON.stringify(doc));
   }
 
@@ -132,6 +160,7 @@ export class RunFeed implements FeedSource<RunFilter> {
       jobAttempt: located?.jobAttempt.number ?? 0,
       offset: chunk.offset,
     };
+    this.lastSeq = null;
     this.sql.exec(
       "INSERT INTO live_events (kind, job_key, doc, job_attempt_id, chunk_seq, log_offset, log_len) VALUES ('log', ?, ?, ?, ?, ?, ?)",
       chunk.jobKey,
@@ -196,7 +225,7 @@ export class RunFeed implements FeedSource<RunFilter> {
     return data;
   }
 
-  /** Fills in archived chunks from R2: one range read per job attempt in the page. */
+  /** Fills in archived chunks: from the parts held in memory, else from R2 (see CACHED_PARTS). */
   private async fetchArchived(page: EventRow[], data: Map<number, Uint8Array>): Promise<void> {
     const missing = new Map<string, EventRow[]>();
     for (const row of page) {
@@ -206,16 +235,43 @@ export class RunFeed implements FeedSource<RunFilter> {
     const runId = this.runId();
     if (!runId) throw new Error("no run here");
     for (const [jobAttemptId, rows] of missing) {
-      const from = Math.min(...rows.map((r) => r.log_offset!));
-      const to = Math.max(...rows.map((r) => r.log_offset! + r.log_len!));
-      const bytes = new Uint8Array(to - from);
-      let at = 0;
-      for await (const part of this.archive.read(runId, jobAttemptId, this.archivedBytes(jobAttemptId), from, to)) {
-        bytes.set(part.subarray(0, bytes.byteLength - at), at);
-        at += part.byteLength;
+      const archivedBytes = this.archivedBytes(jobAttemptId);
+      const uncached: EventRow[] = [];
+      for (const row of rows) {
+        const from = row.log_offset!;
+        const to = from + row.log_len!;
+        const part = await this.cachedPart(runId, jobAttemptId, archivedBytes, from, to);
+        if (part) data.set(row.seq, part.bytes.subarray(from - part.from, to - part.from));
+        else uncached.push(row);
       }
-      if (at < to - from) throw new Error(`the log archive of ${jobAttemptId} is shorter than expected`);
-      for (const row of rows) data.set(row.seq, bytes.subarray(row.log_offset! - from, row.log_offset! - from + row.log_len!));
+      if (uncached.length === 0) continue;
+      // An archive in one large part: the page's range alone, in one read.
+      const from = Math.min(...uncached.map((r) => r.log_offset!));
+      const to = Math.max(...uncached.map((r) => r.log_offset! + r.log_len!));
+      const bytes = await this.readArchive(runId, jobAttemptId, archivedBytes, from, to);
+      for (const row of uncached) data.set(row.seq, bytes.subarray(row.log_offset! - from, row.log_offset! - from + row.log_len!));
     }
+  }
+
+  /** The whole archive part holding bytes [from, to), from memory or read once; null when it is too large to keep. */
+  private async cachedPart(runId: string, jobAttemptId: string, archivedBytes: number, from: number, to: number) {
+    const held = this.parts.find((p) => p.jobAttemptId === jobAttemptId && p.from <= from && to <= p.from + p.bytes.byteLength);
+    if (held) return held;
+    const part = this.archive.parts(jobAttemptId, archivedBytes).find((p) => p.start <= from && to <= p.end);
+    if (!part || part.end - part.start > MAX_CACHED_PART) return null;
+    const region = { jobAttemptId, from: part.start, bytes: await this.readArchive(runId, jobAttemptId, archivedBytes, part.start, part.end) };
+    this.parts = [...this.parts.slice(-(CACHED_PARTS - 1)), region];
+    return region;
+  }
+
+  private async readArchive(runId: string, jobAttemptId: string, archivedBytes: number, from: number, to: number): Promise<Uint8Array> {
+    const bytes = new Uint8Array(to - from);
+    let at = 0;
+    for await (const part of this.archive.read(runId, jobAttemptId, archivedBytes, from, to)) {
+      bytes.set(part.subarray(0, bytes.byteLength - at), at);
+      at += part.byteLength;
+    }
+    if (at < to - from) throw new Error(`the log archive of ${jobAttemptId} is shorter than expected`);
+    return bytes;
   }
 }
