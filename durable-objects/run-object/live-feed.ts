@@ -30,6 +30,21 @@ export interface RunFilter {
 
 /** Rows looked at per read; a page is cut shorter by its byte budget. */
 const PAGE_ROWS = 256;
+/** Rows read first (see `read`). */
+const FIRST_ROWS = 8;
+
+/** The rows from the first that fit in `maxBytes` (log bytes counted as base64), at least one. */
+function cut(rows: EventRow[], maxBytes: number): EventRow[] {
+  const page: EventRow[] = [];
+  let bytes = 0;
+  for (const row of rows) {
+    const size = row.doc.length + (row.log_len ?? 0) * (4 / 3);
+    if (page.length > 0 && bytes + size > maxBytes) break;
+    page.push(row);
+    bytes += size;
+  }
+  return page;
+}
 
 interface EventRow extends Record<string, SqlStorageValue> {
   seq: number;
@@ -175,12 +190,12 @@ export class RunFeed implements FeedSource<RunFilter> {
   async read(after: number, filter: RunFilter, maxBytes: number): Promise<FeedPage> {
     // Everything synchronous first (one consistent view of the table), then R2 if needed.
     const head = this.head();
-    const rows = (
-      filter.job === null
+    const query = (limit: number) =>
+      (filter.job === null
         ? this.sql.exec<EventRow>(
             "SELECT seq, kind, doc, job_attempt_id, chunk_seq, log_offset, log_len FROM live_events WHERE seq > ? ORDER BY seq LIMIT ?",
             after,
-            PAGE_ROWS,
+            limit,
           )
         : // Two index range scans (job_key, seq) rather than one scan past every other job's rows.
           this.sql.exec<EventRow>(
@@ -192,19 +207,22 @@ export class RunFeed implements FeedSource<RunFilter> {
             filter.job,
             after,
             after,
-            PAGE_ROWS,
+            limit,
           )
-    ).toArray();
-    const page: EventRow[] = [];
-    let bytes = 0;
-    for (const row of rows) {
-      const size = row.doc.length + (row.log_len ?? 0) * (4 / 3);
-      if (page.length > 0 && bytes + size > maxBytes) break;
-      page.push(row);
-      bytes += size;
+      ).toArray();
+    // A few rows first: a page is usually one or two (a viewer catching up behind 1 MiB chunks takes
+    // one per frame, and materializing the 256 after it each time was a tenth of a fan-out round).
+    // Only when they all fit is the full page read; the page is the same either way.
+    let limit = FIRST_ROWS;
+    let rows = query(limit);
+    let page = cut(rows, maxBytes);
+    if (page.length === rows.length && rows.length === limit) {
+      limit = PAGE_ROWS;
+      rows = query(limit);
+      page = cut(rows, maxBytes);
     }
     // A filtered read that saw every remaining row has also passed the rows it skipped.
-    const through = page.length === rows.length && rows.length < PAGE_ROWS ? head : (page[page.length - 1]?.seq ?? after);
+    const through = page.length === rows.length && rows.length < limit ? head : (page[page.length - 1]?.seq ?? after);
     const data = this.heldChunks(page);
     await this.fetchArchived(page, data);
     // A log event's bytes go in the frame as its socket's protocol says (base64 or raw: ../live-fanout.ts).
