@@ -63,9 +63,9 @@ const ROUNDS_PER_FLUSH = 16;
  * and 50 viewers of a log printed flat out cost it several times the ingest itself (issue 20,
  * bench/improvements.md §10.1). While the feed grows faster than this (bytes in the last second,
  * as `notify` reports them), a flush is one round at most every HOT_GAP_MS: each viewer still
- * gets a frame that often, and the rest of its backlog waits in
- * storage — in order, nothing lost — until the burst ends and it catches up at full speed. A log
- * a person can read as it scrolls (the 128 KiB/s of the lag benchmark) never comes near it.
+ * gets a frame that often, and the rest of its backlog waits in storage — in order, nothing lost —
+ * until the burst ends and it catches up at full speed. A log a person can read as it scrolls (the
+ * 128 KiB/s of the lag benchmark) never comes near it.
  */
 const HOT_BYTES_PER_SECOND = 1024 * 1024;
 const HOT_GAP_MS = 500;
