@@ -80,7 +80,7 @@ export function openSocket(url: string): Promise<LiveSocket> {
 /** Bytes a base64 text stands for, without decoding it. */
 const base64Length = (s: string) => (s.length / 4) * 3 - (s.endsWith("==") ? 2 : s.endsWith("=") ? 1 : 0);
 
-interface Viewer {
+export interface Viewer {
   done: Promise<unknown>;
   /** The snapshot arrived: the viewer follows the run. */
   connected: boolean;
@@ -93,15 +93,17 @@ interface Viewer {
   lastStoredAt: number;
   gaps: number;
   reconnects: number;
+  /** Log events received (each a stored chunk). */
+  events: number;
 }
 
 /** Where the step's first line sits in the job log (after the agent's step header); -1 until seen. */
-interface Lines {
+export interface Lines {
   base: number;
 }
 
-function follow(cp: ControlPlane, runId: string, ticket: string, lines: Lines): Viewer {
-  const v: Viewer = { done: Promise.resolve(), connected: false, bytes: 0, lags: [], lastLogAt: 0, firstStamp: 0, lastStoredAt: 0, gaps: 0, reconnects: 0 };
+export function follow(cp: ControlPlane, runId: string, ticket: string, lines: Lines): Viewer {
+  const v: Viewer = { done: Promise.resolve(), connected: false, bytes: 0, lags: [], lastLogAt: 0, firstStamp: 0, lastStoredAt: 0, gaps: 0, reconnects: 0, events: 0 };
   v.done = followLive<RunLiveEvent | LiveLogBytes>({
     connect: (since) => openSocket(`${cp.url.replace("http", "ws")}/api/v1/runs/${runId}/live?protocol=2&ticket=${ticket}${since === null ? "" : `&since=${since}`}`),
     onSnapshot: () => void (v.connected = true),
@@ -114,6 +116,7 @@ function follow(cp: ControlPlane, runId: string, ticket: string, lines: Lines): 
       const raw = "bytes" in event ? Buffer.from(event.bytes.buffer, event.bytes.byteOffset, event.bytes.byteLength) : null;
       const length = raw ? raw.length : base64Length((event as LiveLog).data);
       if (event.offset !== v.bytes) v.gaps++;
+      v.events++;
       v.bytes = event.offset + length;
       v.lastLogAt = now;
       v.lastStoredAt = Math.max(v.lastStoredAt, Date.parse(event.at));

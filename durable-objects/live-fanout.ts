@@ -58,6 +58,17 @@ export function fanoutOptionsFrom(env: { YM_LIVE_STALL_SECONDS?: string }): Fano
 const MAX_INFLIGHT_FRAMES = 256;
 /** Rounds of reads per flush before yielding to other events (acks, appends). */
 const ROUNDS_PER_FLUSH = 16;
+/**
+ * Ingest first. The object has one thread for taking a log in and for sending it to every viewer,
+ * and 50 viewers of a log printed flat out cost it several times the ingest itself (issue 20,
+ * bench/improvements.md §10.1). While the feed grows faster than this (bytes in the last second,
+ * as `notify` reports them), a flush is one round at most every HOT_GAP_MS: each viewer still
+ * gets a frame that often, and the rest of its backlog waits in storage — in order, nothing lost —
+ * until the burst ends and it catches up at full speed. A log a person can read as it scrolls (the
+ * 128 KiB/s of the lag benchmark) never comes near it.
+ */
+const HOT_BYTES_PER_SECOND = 1024 * 1024;
+const HOT_GAP_MS = 500;
 
 interface Attachment<F> {
   id: string;
@@ -78,9 +89,24 @@ interface Viewer<F> extends Attachment<F> {
 
 export class LiveFanout<F> {
   private readonly viewers = new Map<string, Viewer<F>>();
+  /**
+   * Each socket's viewer, so that an ack or a round need not deserialize its attachment again
+   * (a structured-clone read per socket per frame). Only a shortcut: a socket missing here (a
+   * restart, another wrapper) is looked up from its attachment as before.
+   */
+  private readonly bySocket = new WeakMap<WebSocket, Viewer<F>>();
+  /** The feed's head as the last round read it, and whether it has grown since (notify). */
+  private seenHead = 0;
+  private grown = true;
+  /** What the feed grew by lately (notify's bytes), to tell a burst of ingest (HOT_BYTES_PER_SECOND). */
+  private growth: { at: number; bytes: number }[] = [];
+  /** No flush before this (ms): set after a round during a burst. */
+  private resumeAt = 0;
   private readonly flusher = new SerialFlush(() => this.flushOnce());
   private timer: ReturnType<typeof setTimeout> | null = null;
   private timerAt = Number.POSITIVE_INFINITY;
+  private stallTimer: ReturnType<typeof setTimeout> | null = null;
+  private stallTimerAt = Number.POSITIVE_INFINITY;
 
   constructor(
     private readonly ctx: DurableObjectState,
@@ -106,8 +132,10 @@ export class LiveFanout<F> {
     this.schedule(0);
   }
 
-  /** The feed grew: deliver soon (after the batching window). */
-  notify(): void {
+  /** The feed grew (by `bytes` of log, if any): deliver soon (after the batching window). */
+  notify(bytes = 0): void {
+    this.grown = true;
+    if (bytes > 0) this.growth.push({ at: Date.now(), bytes });
     this.schedule(this.options.batchMs);
   }
 
@@ -126,7 +154,10 @@ export class LiveFanout<F> {
     }
     if (freed && !this.blocked(viewer)) {
       viewer.blockedSince = null;
-      if (viewer.cursor < this.source.head()) this.schedule(0);
+      // Whether the socket is behind, from what the last round saw and any growth since: no read
+      // of the feed's head per ack (50 viewers acknowledge every frame; that read was a tenth of
+      // the object's time flat out). The round that follows reads it once for every socket.
+      if (this.grown || viewer.cursor < this.seenHead) this.schedule(0);
     }
   }
 
@@ -149,6 +180,8 @@ export class LiveFanout<F> {
   /** The socket's state: from memory, or rebuilt from its attachment after a restart. */
   private viewerOf(ws: WebSocket): Viewer<F> | null {
     if (ws.readyState !== WebSocket.OPEN) return null;
+    const known = this.bySocket.get(ws);
+    if (known && this.viewers.get(known.id) === known) return known;
     const attachment = ws.deserializeAttachment() as Attachment<F> | null;
     if (!attachment || attachment.closed) return null;
     let viewer = this.viewers.get(attachment.id);
@@ -156,6 +189,7 @@ export class LiveFanout<F> {
       viewer = this.newViewer(attachment);
       this.viewers.set(attachment.id, viewer);
     }
+    this.bySocket.set(ws, viewer);
     return viewer;
   }
 
@@ -173,8 +207,18 @@ export class LiveFanout<F> {
     }
   }
 
-  private schedule(delayMs: number): void {
-    const at = Date.now() + delayMs;
+  /** Whether the feed grew by more than HOT_BYTES_PER_SECOND in the last second. */
+  private hot(now: number): boolean {
+    while (this.growth.length > 0 && this.growth[0]!.at <= now - 1000) this.growth.shift();
+    let bytes = 0;
+    for (const g of this.growth) bytes += g.bytes;
+    return bytes > HOT_BYTES_PER_SECOND;
+  }
+
+  private schedule(delay: number): void {
+    const now = Date.now();
+    const at = Math.max(now + delay, this.resumeAt);
+    const delayMs = at - now;
     if (this.timer !== null && this.timerAt <= at) return;
     if (this.timer !== null) clearTimeout(this.timer);
     this.timerAt = at;
@@ -185,7 +229,29 @@ export class LiveFanout<F> {
     }, delayMs);
   }
 
+  /**
+   * A round at `at` to drop the sockets still stalled then. Its own timer: on the flush timer it was
+   * cleared and set again by the next ack, two timer calls per round for every round with a paused socket.
+   */
+  private scheduleStallCheck(at: number): void {
+    if (this.stallTimer !== null && this.stallTimerAt <= at) return;
+    if (this.stallTimer !== null) clearTimeout(this.stallTimer);
+    this.stallTimerAt = at;
+    this.stallTimer = setTimeout(() => {
+      this.stallTimer = null;
+      this.stallTimerAt = Number.POSITIVE_INFINITY;
+      this.schedule(0);
+    }, Math.max(0, at - Date.now()));
+  }
+
   private async flushOnce(): Promise<void> {
+    if (this.hot(Date.now())) {
+      // A burst of ingest: one round, then the object's thread goes to the appends.
+      const moved = await this.round();
+      this.resumeAt = Date.now() + HOT_GAP_MS;
+      if (moved) this.schedule(0);
+      return;
+    }
     for (let round = 0; round < ROUNDS_PER_FLUSH; round++) {
       if (!(await this.round())) return;
     }
@@ -197,7 +263,9 @@ export class LiveFanout<F> {
     const now = Date.now();
     const groups = new Map<string, { cursor: number; filter: F; protocol: number; members: [WebSocket, Viewer<F>][] }>();
     let stallCheckAt = Number.POSITIVE_INFINITY;
+    this.grown = false;
     const head = this.source.head();
+    this.seenHead = head;
     for (const ws of this.ctx.getWebSockets()) {
       const viewer = this.viewerOf(ws);
       if (!viewer || viewer.cursor >= head) continue;
@@ -215,7 +283,7 @@ export class LiveFanout<F> {
       group.members.push([ws, viewer]);
       groups.set(key, group);
     }
-    if (stallCheckAt !== Number.POSITIVE_INFINITY) this.schedule(stallCheckAt - now);
+    if (stallCheckAt !== Number.POSITIVE_INFINITY) this.scheduleStallCheck(stallCheckAt);
 
     let moved = false;
     for (const group of groups.values()) {

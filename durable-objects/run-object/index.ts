@@ -254,13 +254,16 @@ export class RunObject extends LiveObject {
     this.state = null;
     // Empty tables again, so a flush this instance already scheduled (live fan-out, outboxes) finds nothing rather than no table.
     this.migrateStorage();
+    this.live.feed.forgetHead();
     return ok({ objects });
   }
 
   /** Retention: removes the run's log archives; reading a log then answers 410 `expired`. */
   async expireLogs(runId: string): Promise<Result<{ objects: number }>> {
     if (this.state && !isTerminal(this.state.run.status)) return fail(409, "run_active", "the run is still active");
-    return ok({ objects: await removeLogs(this.ctx, this.env.ARTIFACTS, this.state?.run.id ?? runId, this.state !== null) });
+    const objects = await removeLogs(this.ctx, this.env.ARTIFACTS, this.state?.run.id ?? runId, this.state !== null);
+    this.live.feed.forgetHead(); // its log rows are gone
+    return ok({ objects });
   }
 
   // ── from the dispatcher ──────────────────────────────────────────────────────────────────

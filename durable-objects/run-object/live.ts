@@ -34,12 +34,13 @@ export class RunLive implements RunExtension {
   }
 
   committed(committed: Committed): void {
-    if (committed.transitions.length > 0 || committed.effects.some((e) => e.type === "progress")) this.fanout.notify();
+    // Whenever record() added rows (the fan-out relies on being told: it reads the head per round, not per ack).
+    if (committed.transitions.length > 0 || committed.effects.some((e) => e.type === "progress" || e.type === "awaitingGroup")) this.fanout.notify();
   }
 
   logAppended(chunk: LogChunk, state: RunState): void {
     this.feed.appendLog(state, chunk, Date.now());
-    this.fanout.notify();
+    this.fanout.notify(chunk.data.byteLength);
   }
 
   /**

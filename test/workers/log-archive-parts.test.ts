@@ -10,11 +10,24 @@ import { describe, expect, it } from "vitest";
 import { ARCHIVE_PART_BYTES } from "../../durable-objects/run-object/log-archive.ts";
 import { job } from "./agent-client.ts";
 import { ADMIN, api, projectWithPipeline } from "./api-client.ts";
-import { waitUntil } from "./live-helpers.ts";
+import { base64ToBytes, type LiveLog, type RunLiveEvent } from "../../domain/live.ts";
+import { openLive, seqs, waitUntil } from "./live-helpers.ts";
 import { agentWith, claimNext } from "./run-helpers.ts";
 
 const MiB = 1024 * 1024;
 const stub = (runId: string) => env.RUNS.get(env.RUNS.idFromName(runId));
+
+/** The log bytes a live viewer received, in order (JSON frames carry them as base64). */
+function liveBytes(events: RunLiveEvent[]): Uint8Array {
+  const parts = events.filter((e): e is LiveLog => e.kind === "log").map((e) => base64ToBytes(e.data));
+  const out = new Uint8Array(parts.reduce((n, p) => n + p.byteLength, 0));
+  let at = 0;
+  for (const p of parts) {
+    out.set(p, at);
+    at += p.byteLength;
+  }
+  return out;
+}
 
 async function readLog(runId: string, range?: string) {
   const headers: Record<string, string> = { authorization: `Bearer ${ADMIN}`, ...(range ? { range } : {}) };
@@ -75,5 +88,17 @@ describe("log archive in parts", () => {
     const across = await readLog(runId, `bytes=${ARCHIVE_PART_BYTES - 1000}-${ARCHIVE_PART_BYTES + 999}`);
     expect(across.status).toBe(206);
     expect(across.bytes).toEqual(expected.subarray(ARCHIVE_PART_BYTES - 1000, ARCHIVE_PART_BYTES + 1000));
+
+    // Viewers resuming from the start read the log from the parts (kept in memory between them
+    // once read): each gets exactly the bytes, in order, across the boundary — the second while
+    // the first is part-way through, so they are at different places.
+    const early = await openLive(`/api/v1/runs/${runId}/live?since=0`);
+    await early.until("a first log event", () => early.events.some((e) => e.kind === "log"));
+    const late = await openLive(`/api/v1/runs/${runId}/live?since=0`);
+    for (const viewer of [early, late]) {
+      await viewer.until("the whole log", () => liveBytes(viewer.events).byteLength === expected.byteLength, 20_000);
+      expect(liveBytes(viewer.events)).toEqual(expected);
+      expect(seqs(viewer.events)).toEqual(viewer.events.map((_, i) => i + 1));
+    }
   }, 60_000);
 });
