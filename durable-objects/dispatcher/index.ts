@@ -98,8 +98,12 @@ export class DispatcherObject extends LiveObject {
     let stored = () => {};
     const handed = this.handOutNew(items, new Promise<void>((resolve) => (stored = resolve)));
     if (handed.size > 0) await new Promise((resolve) => setTimeout(resolve, 0));
-    const added = this.queue.add(items);
-    stored();
+    let added: QueueItem[];
+    try {
+      added = this.queue.add(items);
+    } finally {
+      stored(); // a failed write leaves nothing to wait for (the run sends the enqueue again)
+    }
     this.feed.enqueued(added);
     for (const item of added) if (!handed.has(item.jobAttemptId)) this.wakeOneFor(item);
   }
