@@ -19,7 +19,7 @@ import { Readable, Transform } from "node:stream";
 import { pipeline } from "node:stream/promises";
 import type { ReadableStream as WebReadableStream } from "node:stream/web";
 import { Minimatch } from "minimatch";
-import { ArtifactName } from "../domain/protocol.ts";
+import { ArtifactName, type JobAssignment } from "../domain/protocol.ts";
 import { ArtifactView, listOf } from "../domain/views.ts";
 import { sleep } from "./backoff.ts";
 import { describeStatus, type HttpClient, isTransientStatus, parseRetryAfter } from "./client.ts";
@@ -41,6 +41,8 @@ export interface StepJob {
   http: HttpClient;
   token: string;
   attemptId: string;
+  /** The protocol the job's claim negotiated (YM_AGENT_PROTOCOL); the old one when not given. */
+  protocol?: JobAssignment["protocol"];
 }
 
 const jobPath = (job: StepJob) => `/jobs/${encodeURIComponent(job.attemptId)}/run/artifacts`;

@@ -1,12 +1,14 @@
 /**
  * `yardmaster-agent artifact upload|download` inside a step (docs/agent.md "Artifacts from a
  * step"). Upload sends files at once, through the same upload as the job's `artifacts:`
- * (agent/artifacts.ts: one PUT, multipart when large) with the job's token, so the run and the
+ * (agent/artifacts.ts: one PUT, multipart when large; each file read once under protocol 2, which
+ * the job runner passes in YM_AGENT_PROTOCOL) with the job's token, so the run and the
  * artifacts page list them while the job still runs. Download fetches this run's artifacts
  * (agent/artifact-download.ts). Exit codes as every subcommand: 0 done, 1 refused or failed, 2 usage.
  */
 import path from "node:path";
 import { MAX_ARTIFACT_BYTES } from "../domain/limits.ts";
+import { AGENT_PROTOCOL_V2 } from "../domain/protocol.ts";
 import { expandArtifacts, uploadArtifact } from "./artifacts.ts";
 import {
   ArtifactCommandError,
@@ -88,7 +90,8 @@ async function upload(globs: readonly string[], job: StepJob, io: ArtifactIo, op
   let failed = 0;
   for (const file of files) {
     try {
-      const { sha256 } = await uploadArtifact(file, { api, signal, maxBytes: MAX_ARTIFACT_BYTES });
+      // Protocol 2's server takes the SHA-256 at a multipart upload's end: the file is read once.
+      const { sha256 } = await uploadArtifact(file, { api, signal, maxBytes: MAX_ARTIFACT_BYTES, hashAsSent: job.protocol === AGENT_PROTOCOL_V2 });
       io.stdout(`uploaded ${file.name} (${file.size} bytes, sha256 ${sha256})\n`);
     } catch (err) {
       if (!(err instanceof ItemRefusedError) && typeof (err as NodeJS.ErrnoException).syscall !== "string") throw err;

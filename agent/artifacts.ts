@@ -6,8 +6,9 @@
  * With a server that takes the SHA-256 at a multipart upload's end (`hashAsSent`, protocol 2),
  * a file is read once: up to 16 MiB whole into memory, hashed and sent in one PUT; above that in
  * 8 MiB parts, each hashed as it is read and sent from the same bytes, 2 at once at first and
- * more (up to 8) while the throughput grows. Otherwise it is hashed (streamed), then streamed
- * up: one PUT up to 95 MB, 64 MiB parts two at a time above that.
+ * more while the throughput grows, as many as 48 MiB of parts hold (their buffers reused from
+ * part to part, so that the agent's memory is that budget). Otherwise it is hashed (streamed),
+ * then streamed up: one PUT up to 95 MB, 64 MiB parts two at a time above that.
  *
  * Symbolic links: a match is resolved (every link on its path) before anything is read. What
  * resolves inside the job's work dir is followed (uploaded under the name it was matched by);
@@ -35,8 +36,14 @@ export const PARTS_IN_FLIGHT = 2;
 export const MAX_PARTS_IN_FLIGHT = 8;
 /** hashAsSent: up to this size a file is read whole, hashed and sent in one PUT. */
 export const ONE_READ_PUT_MAX_BYTES = 16 * 1024 * 1024;
-/** hashAsSent: the part size asked for; parts in flight are held in memory (≤ 8 × 8 MiB). */
+/** hashAsSent: the part size asked for (the server's answer is the one used). */
 export const HASHED_PART_BYTES = 8 * 1024 * 1024;
+/**
+ * hashAsSent: bytes of parts held in memory at once, whatever the part size the server answered —
+ * what keeps an uploading agent within its memory target (≤ 150 MiB RSS, bench/artifacts.ts):
+ * 6 parts of 8 MiB; one part when a part alone is larger.
+ */
+export const BYTES_IN_FLIGHT_MAX = 48 * 1024 * 1024;
 
 export interface ArtifactFile {
   /** Relative to the work dir, with `/` separators (the name it was matched by). */
@@ -259,19 +266,25 @@ async function uploadReadOnce(file: ArtifactFile, handle: FileHandle, options: U
   const parts: { partNumber: number; etag: string }[] = [];
   const failed = new AbortController();
   const signal = AbortSignal.any([options.signal, failed.signal]);
-  const window = new PartWindow();
+  const window = new PartWindow(Math.max(1, Math.min(MAX_PARTS_IN_FLIGHT, Math.floor(BYTES_IN_FLIGHT_MAX / partSize))));
+  // A stored part's buffer holds the next part: fresh 8 MiB buffers would each wait for the
+  // garbage collector, and the agent's memory would grow past the parts in flight. A buffer is
+  // reused only once its part is stored (the server has read all of it); a failed part's is not.
+  const free: Buffer[] = [];
   const sending = new Set<Promise<void>>();
   for (let index = 0; index < count && !signal.aborted; index++) {
     while (sending.size >= window.size) await Promise.race(sending);
     if (signal.aborted) break;
     const from = index * partSize;
-    const bytes = await readExactly(handle, from, Math.min(partSize, size - from));
+    const buffer = free.pop() ?? Buffer.allocUnsafe(partSize);
+    const bytes = await readExactly(handle, from, Math.min(partSize, size - from), buffer);
     hash.update(bytes);
     const sent: Promise<void> = options.api
       .putPart(uploadId, index + 1, bytes.length, () => Readable.from(bytes), signal)
       .then((etag) => {
         parts.push({ partNumber: index + 1, etag });
         window.partDone(bytes.length);
+        free.push(buffer);
       })
       // The first failure is the upload's reason, not the aborts it causes in the other parts.
       .catch((error: unknown) => failed.abort(error))
@@ -286,8 +299,9 @@ async function uploadReadOnce(file: ArtifactFile, handle: FileHandle, options: U
   return { sha256 };
 }
 
-async function readExactly(handle: FileHandle, position: number, length: number): Promise<Buffer> {
-  const bytes = Buffer.allocUnsafe(length);
+/** Reads `length` bytes at `position`, into `into` (its first `length` bytes) when given. */
+async function readExactly(handle: FileHandle, position: number, length: number, into?: Buffer): Promise<Buffer> {
+  const bytes = into ? into.subarray(0, length) : Buffer.allocUnsafe(length);
   let filled = 0;
   while (filled < length) {
     const { bytesRead } = await handle.read(bytes, filled, length - filled, position + filled);
@@ -298,20 +312,27 @@ async function readExactly(handle: FileHandle, position: number, length: number)
 }
 
 /**
- * How many parts go at once, sized to the link: 2 at first, one more each time a part's end
- * shows the upload's throughput grew by a tenth over the best so far, up to 8.
+ * How many parts go at once, sized to the link: 2 at first (fewer if `max` is), one more each
+ * time a part's end shows the upload's throughput grew by a tenth over the best so far, up to
+ * `max` (8, or what the bytes in flight allow).
  */
 export class PartWindow {
-  size = PARTS_IN_FLIGHT;
+  size: number;
   private bytes = 0;
   private best = 0;
   private readonly started = performance.now();
+  private readonly max: number;
+
+  constructor(max: number = MAX_PARTS_IN_FLIGHT) {
+    this.max = max;
+    this.size = Math.min(PARTS_IN_FLIGHT, max);
+  }
 
   /** A part of `bytes` was stored. */
   partDone(bytes: number): void {
     this.bytes += bytes;
     const rate = this.bytes / Math.max(1, performance.now() - this.started);
-    if (rate > this.best * 1.1 && this.size < MAX_PARTS_IN_FLIGHT) this.size += 1;
+    if (rate > this.best * 1.1 && this.size < this.max) this.size += 1;
     this.best = Math.max(this.best, rate);
   }
 }

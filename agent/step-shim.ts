@@ -3,7 +3,8 @@
  * step's PATH, that runs this very agent — the bundle when the agent runs from it, else
  * agent/cli.ts with Node's type stripping (`npm run agent`) — with the same Node. Steps thus
  * call the agent they run under, whatever is (or is not) installed on the machine, and the
- * subcommands find their job in YM_URL, YM_JOB_TOKEN and YM_JOB_ATTEMPT_ID.
+ * subcommands find their job in YM_URL, YM_JOB_TOKEN and YM_JOB_ATTEMPT_ID, and the protocol
+ * the job got in YM_AGENT_PROTOCOL.
  */
 import { chmod, mkdir, writeFile } from "node:fs/promises";
 import path from "node:path";
@@ -40,7 +41,9 @@ export async function writeAgentShim(tmpDir: string): Promise<string> {
 
 /**
  * What a step's environment gains: the shim first on PATH, and the job's coordinates. The job
- * token authenticates the subcommands for this job only, and dies when the job ends.
+ * token authenticates the subcommands for this job only, and dies when the job ends. The protocol
+ * the claim negotiated tells `artifact upload` whether the server takes the SHA-256 at a multipart
+ * upload's end (protocol 2), so that it reads each file once, as the job's own `artifacts:` do.
  */
 export function inStepEnv(binDir: string, serverUrl: string, assignment: JobAssignment, pathNow: string | undefined): Record<string, string> {
   return {
@@ -48,5 +51,6 @@ export function inStepEnv(binDir: string, serverUrl: string, assignment: JobAssi
     YM_URL: serverUrl,
     YM_JOB_TOKEN: assignment.token,
     YM_JOB_ATTEMPT_ID: assignment.job.attemptId,
+    YM_AGENT_PROTOCOL: String(assignment.protocol),
   };
 }

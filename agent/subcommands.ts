@@ -5,6 +5,8 @@
  * Exit codes: 0 done, 1 refused or failed (the server's message is printed), 2 usage.
  */
 import { readFile } from "node:fs/promises";
+import { AGENT_PROTOCOL_V2, AGENT_PROTOCOL_VERSION } from "../domain/protocol.ts";
+import type { StepJob } from "./artifact-download.ts";
 import { ARTIFACT_USAGE, runArtifactCommand } from "./artifact-subcommands.ts";
 import { AgentApi } from "./protocol-client.ts";
 import { HttpClient } from "./client.ts";
@@ -64,7 +66,10 @@ export async function runSubcommand(
   if (!url || !token || !attemptId) {
     return usage("YM_URL, YM_JOB_TOKEN and YM_JOB_ATTEMPT_ID are not set: run this inside a step of a Yardmaster job");
   }
-  if (command === "artifact") return artifactCommand(action, rest, { url, token, attemptId }, io, usage, options);
+  // Set by the job runner for every step (agent/step-shim.ts); anything else is the old protocol,
+  // which every server speaks.
+  const protocol = env.YM_AGENT_PROTOCOL === String(AGENT_PROTOCOL_V2) ? AGENT_PROTOCOL_V2 : AGENT_PROTOCOL_VERSION;
+  if (command === "artifact") return artifactCommand(action, rest, { url, token, attemptId, protocol }, io, usage, options);
   const file = rest[0] ?? "-";
   let text: string;
   try {
@@ -106,7 +111,7 @@ export async function runSubcommand(
 async function artifactCommand(
   action: string | undefined,
   args: readonly string[],
-  job: { url: string; token: string; attemptId: string },
+  job: { url: string; token: string; attemptId: string; protocol: StepJob["protocol"] },
   io: Io,
   usage: (message: string) => number,
   options: { cwd?: string; progressMinBytes?: number },
@@ -117,7 +122,7 @@ async function artifactCommand(
   process.once("SIGTERM", onSignal);
   process.once("SIGINT", onSignal);
   try {
-    const answer = await runArtifactCommand(action, args, { http, token: job.token, attemptId: job.attemptId }, io, {
+    const answer = await runArtifactCommand(action, args, { http, token: job.token, attemptId: job.attemptId, protocol: job.protocol }, io, {
       cwd: options.cwd ?? process.cwd(),
       signal: stop.signal,
       ...(options.progressMinBytes !== undefined ? { progressMinBytes: options.progressMinBytes } : {}),

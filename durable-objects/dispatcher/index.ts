@@ -4,7 +4,9 @@
  * registry of the queue's agents. Exactly one agent ever holds a job attempt: a claim marks the
  * row as being handed out in memory, synchronously (no await between choosing and marking), and
  * asks the run at once — no storage write ahead of that call, so no output gate holds it back
- * (issue 20) — then stores the row assigned when the run has accepted. Should this object be
+ * (issue 20) — then stores the row assigned when the run has accepted; a job enqueued while a
+ * matching claim is held is handed to it the same way, its run asked before the enqueued rows are
+ * written (enqueue, below). Should this object be
  * evicted in between, the row is still queued in storage and a later claim asks the run again:
  * the run refuses a second assignment of a job attempt, so it is still handed out exactly once.
  * Nothing here reads or writes D1.
@@ -30,9 +32,12 @@ import { QUEUE_FEED_MIGRATIONS, QueueFeed } from "./queue-feed.ts";
 import { QUEUE_MIGRATIONS, QueueStore, type QueueRow } from "./queue-store.ts";
 import { isoTime } from "../../domain/time.ts";
 
+/** A held claim's wake-up: false (give up), true (look again), or the job already being assigned to it. */
+type Wake = boolean | Promise<JobAssignment | null>;
+
 interface Waiter {
   agent: AgentRecord;
-  wake: (woken: boolean) => void;
+  wake: (woken: Wake) => void;
 }
 
 const labelsMatch = (required: string[], carried: string[]) => required.every((l) => carried.includes(l));
@@ -84,9 +89,41 @@ export class DispatcherObject extends LiveObject {
 
   async enqueue(items: QueueItem[]): Promise<void> {
     this.calls.run++;
-    const added = this.queue.add(items);
+    // A new job a held claim can take goes to it at once, and its run is asked before this call
+    // writes the rows: a message leaves an object only once the writes made before it are stored
+    // (the output gate), so the rows wait one task for the call to be on its way, and the pickup
+    // waits for one storage commit less. This call still answers the run only once the rows are
+    // stored, so nothing is acknowledged that is not; the mark in memory keeps other claims off a
+    // handed row meanwhile, as pick's does, and its assignment is stored only after the row.
+    let stored = () => {};
+    const handed = this.handOutNew(items, new Promise<void>((resolve) => (stored = resolve)));
+    if (handed.size > 0) await new Promise((resolve) => setTimeout(resolve, 0));
+    let added: QueueItem[];
+    try {
+      added = this.queue.add(items);
+    } finally {
+      stored(); // a failed write leaves nothing to wait for (the run sends the enqueue again)
+    }
     this.feed.enqueued(added);
-    for (const item of added) this.wakeOneFor(item);
+    for (const item of added) if (!handed.has(item.jobAttemptId)) this.wakeOneFor(item);
+  }
+
+  /**
+   * Starts assigning each new item that a held claim can take (highest priority first) to that
+   * claim; answers their ids. Nothing queued is passed over: a claim is held only while no queued
+   * row matches it.
+   */
+  private handOutNew(items: QueueItem[], stored: Promise<void>): Set<string> {
+    const handed = new Set<string>();
+    for (const item of [...items].sort((a, b) => b.priority - a.priority)) {
+      if (handed.has(item.jobAttemptId) || this.handingOut.has(item.jobAttemptId) || this.queue.get(item.jobAttemptId)) continue;
+      const waiter = this.waiters.find((w) => labelsMatch(item.labels, w.agent.labels));
+      if (!waiter) continue;
+      handed.add(item.jobAttemptId);
+      this.handingOut.add(item.jobAttemptId);
+      waiter.wake(this.assignAtRun(item, waiter.agent, stored));
+    }
+    return handed;
   }
 
   async dequeue(jobAttemptIds: string[]): Promise<string[]> {
@@ -194,7 +231,12 @@ export class DispatcherObject extends LiveObject {
         continue;
       }
       const remaining = deadline - Date.now();
-      if (remaining <= 0 || !(await this.waitForWork(agent, remaining))) return ok(null);
+      if (remaining <= 0) return ok(null);
+      const woken = await this.waitForWork(agent, remaining);
+      if (woken === false) return ok(null);
+      if (woken === true) continue;
+      const assigned = await woken; // handed a new job by enqueue
+      if (assigned) return ok(assigned);
     }
   }
 
@@ -208,13 +250,15 @@ export class DispatcherObject extends LiveObject {
   /**
    * Tells the run its job attempt is taken, then stores the row assigned (the claim's answer waits
    * for that write). A refusal (cancelled meanwhile, or already assigned by an evicted instance)
-   * drops the row; a failed call leaves it queued.
+   * drops the row; a failed call leaves it queued. `stored`: the write of the row itself (a new
+   * row handed out by enqueue), which whatever follows the run's answer waits for.
    */
-  private async assignAtRun(row: QueueRow, agent: AgentRecord): Promise<JobAssignment | null> {
+  private async assignAtRun(row: Pick<QueueRow, "runId" | "jobAttemptId">, agent: AgentRecord, stored?: Promise<void>): Promise<JobAssignment | null> {
     const run = runStub(this.env, row.runId);
     let result: Result<JobAssignment>;
     try {
       result = await run.assign({ jobAttemptId: row.jobAttemptId, agentId: agent.id, agentName: agent.name });
+      await stored;
     } finally {
       this.handingOut.delete(row.jobAttemptId);
     }
@@ -227,7 +271,7 @@ export class DispatcherObject extends LiveObject {
     return result.value;
   }
 
-  private waitForWork(agent: AgentRecord, ms: number): Promise<boolean> {
+  private waitForWork(agent: AgentRecord, ms: number): Promise<Wake> {
     return new Promise((resolve) => {
       const waiter: Waiter = {
         agent,

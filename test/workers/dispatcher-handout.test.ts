@@ -64,3 +64,27 @@ describe("a claim evicted between its in-memory mark and the run's assignment", 
     expect(await holder(runId)).toMatchObject({ id: jobAttemptId, agentId: first.agentId });
   });
 });
+
+describe("a job made ready while a claim is held", () => {
+  it("goes to that claim and is stored assigned to its agent, once", async () => {
+    const slug = "handout-held";
+    await projectWithPipeline(slug, `name: build\njobs:\n  only:\n    runs-on: [${slug}]\n    steps:\n      - run: make\n`);
+    const first = await registerAgent(`${slug}-1`, [slug]);
+    const second = await registerAgent(`${slug}-2`, [slug]);
+    const held = claim(first.token, 20);
+    // The claim is held once the dispatcher keeps it waiting (polled, not timed).
+    const waiting = () => runInDurableObject(dispatcher(), (instance: DispatcherObject) => (instance as unknown as { waiters: unknown[] }).waiters.length);
+    while ((await waiting()) === 0) await new Promise((resolve) => setTimeout(resolve, 5));
+    const run = await api("POST", `/api/v1/projects/${slug}/pipelines/build/runs`, { body: {} });
+    expect(run.status).toBe(201);
+    const got = await held;
+    expect(got.status).toBe(200);
+    const jobAttemptId = got.json.job.attemptId as string;
+    expect(await holder(run.json.id)).toMatchObject({ id: jobAttemptId, agentId: first.agentId, status: "RUNNING" });
+    const stored = await runInDurableObject(dispatcher(), (instance: DispatcherObject) =>
+      (instance as unknown as { queue: { get(id: string): { state: string; agentId: string | null } | null } }).queue.get(jobAttemptId),
+    );
+    expect(stored).toMatchObject({ state: "assigned", agentId: first.agentId });
+    expect((await claim(second.token)).status).toBe(204);
+  });
+});

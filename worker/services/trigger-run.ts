@@ -11,7 +11,7 @@ import { runStub } from "../../platform/stubs.ts";
 import { startRun, type StartRunInput } from "../../platform/start-run.ts";
 import { ApiError, unwrap } from "../http/errors.ts";
 import type { AuditContext } from "../../platform/audit.ts";
-import { findPipeline, findProject } from "./projects.ts";
+import { findProjectPipeline } from "./projects.ts";
 
 export interface TriggerInput {
   project: string;
@@ -66,8 +66,7 @@ export async function triggerRun(env: Env, input: TriggerInput): Promise<RunView
     const existing = await runStub(env, input.runId).get();
     if (existing.ok) return existing.value;
   }
-  const project = await findProject(env, input.project);
-  const { pipeline, version } = await findPipeline(env, project.id, project.slug, input.pipeline);
+  const { project, pipeline, version } = await findProjectPipeline(env, input.project, input.pipeline);
   const definition = JSON.parse(version.definition) as Pipeline;
   const params = resolveParams(definition, input.params ?? {});
   // The run's object records who triggered it with the run (docs/security.md "The audit log").

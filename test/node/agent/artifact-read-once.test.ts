@@ -5,7 +5,7 @@ import { createHash, randomBytes } from "node:crypto";
 import { open, writeFile } from "node:fs/promises";
 import path from "node:path";
 import { describe, expect, it, vi } from "vitest";
-import { HASHED_PART_BYTES, MAX_PARTS_IN_FLIGHT, PartWindow, uploadArtifact } from "../../../agent/artifacts.ts";
+import { BYTES_IN_FLIGHT_MAX, HASHED_PART_BYTES, MAX_PARTS_IN_FLIGHT, PartWindow, uploadArtifact } from "../../../agent/artifacts.ts";
 import { eachTestServer, testApi } from "./helpers.ts";
 import { makeAssignment } from "./protocol-server.ts";
 
@@ -38,6 +38,7 @@ describe("artifacts read once, hashed as they leave", () => {
     expect(stored.sha256).toBe(sha(bytes));
     expect(ctx.server.mostPartsInFlight).toBeGreaterThanOrEqual(2);
     expect(ctx.server.mostPartsInFlight).toBeLessThanOrEqual(MAX_PARTS_IN_FLIGHT);
+    expect(ctx.server.mostPartsInFlight * HASHED_PART_BYTES).toBeLessThanOrEqual(BYTES_IN_FLIGHT_MAX); // the agent's memory
   });
 
   it("reads the file once: every byte read is a byte sent", async () => {
@@ -89,6 +90,14 @@ describe("artifacts read once, hashed as they leave", () => {
       }
       // The first part sets the pace; the same rate after it is no reason to send more at once.
       expect(steady.size).toBe(3);
+      // The bytes in flight bound it too: with parts so large that 3 fill the budget, 3 at most;
+      // with a part larger than the budget, one at a time.
+      const bounded = new PartWindow(3);
+      for (let i = 0; i < 10; i++) {
+        vi.advanceTimersByTime(10);
+        bounded.partDone(HASHED_PART_BYTES * (i + 1));
+      }
+      expect([bounded.size, new PartWindow(1).size]).toEqual([3, 1]);
     } finally {
       vi.useRealTimers();
     }

@@ -4,12 +4,13 @@
  * temporary file that never stays behind. Real processes, real files, a real HTTP server.
  */
 import { spawn } from "node:child_process";
-import { createHash } from "node:crypto";
+import { createHash, randomBytes } from "node:crypto";
 import { existsSync } from "node:fs";
 import { readdir, readFile, writeFile } from "node:fs/promises";
 import path from "node:path";
 import { describe, expect, it } from "vitest";
 import type { JobAssignment } from "../../../domain/protocol.ts";
+import { ONE_READ_PUT_MAX_BYTES } from "../../../agent/artifacts.ts";
 import { agentEntry } from "../../../agent/step-shim.ts";
 import { runSubcommand } from "../../../agent/subcommands.ts";
 import { final, eachTestServer, runJob } from "./helpers.ts";
@@ -21,10 +22,10 @@ const ctx = eachTestServer();
 const sha = (b: Buffer | string) => createHash("sha256").update(b).digest("hex");
 
 /** Runs `yardmaster-agent <argv>` as `job`'s step would, from `cwd`; answers the exit code and output. */
-async function agentCommand(server: ProtocolServer, job: JobAssignment, cwd: string, argv: string[], progressMinBytes?: number) {
+async function agentCommand(server: ProtocolServer, job: JobAssignment, cwd: string, argv: string[], progressMinBytes?: number, more: Record<string, string> = {}) {
   const out = { stdout: "", stderr: "" };
   const io = { stdout: (t: string) => void (out.stdout += t), stderr: (t: string) => void (out.stderr += t), stdin: async () => "" };
-  const env = { YM_URL: server.url, YM_JOB_TOKEN: job.token, YM_JOB_ATTEMPT_ID: job.job.attemptId };
+  const env = { YM_URL: server.url, YM_JOB_TOKEN: job.token, YM_JOB_ATTEMPT_ID: job.job.attemptId, ...more };
   const code = await runSubcommand(argv, env, io, { cwd, ...(progressMinBytes !== undefined ? { progressMinBytes } : {}) });
   return { code, ...out };
 }
@@ -80,6 +81,22 @@ describe("artifact upload", () => {
     expect(r.stderr).toContain(`no files match the artifact pattern "missing/*.bin"`);
     expect(r.stderr).toContain("nothing was uploaded");
     expect(ctx.server.job(job.job.attemptId).artifacts.size).toBe(0);
+  });
+
+  it("under protocol 2 (YM_AGENT_PROTOCOL, which every step has) reads a file once: its SHA-256 goes with the multipart complete; otherwise it is hashed first", async () => {
+    // Over the size read whole into one PUT, so the two ways differ on the wire.
+    const bytes = randomBytes(ONE_READ_PUT_MAX_BYTES + 1);
+    await writeFile(path.join(ctx.dir, "big.bin"), bytes);
+    for (const [protocol, readOnce] of [["2", true], ["1", false], [undefined, false]] as const) {
+      const job = jobWith("build");
+      const record = ctx.server.jobs.get(job.job.attemptId)!;
+      const r = await agentCommand(ctx.server, job, ctx.dir, ["artifact", "upload", "big.bin"], undefined, protocol ? { YM_AGENT_PROTOCOL: protocol } : {});
+      expect(r.code, r.stderr).toBe(0);
+      expect(r.stdout).toContain(`uploaded big.bin (${bytes.length} bytes, sha256 ${sha(bytes)})`);
+      const stored = record.artifacts.get("big.bin")!;
+      // The old way sends it as one PUT declared with its hash; read once, in parts hashed as sent.
+      expect([stored.multipart, stored.sha256AtComplete === true, stored.sha256, stored.body.equals(bytes)]).toEqual([readOnce, readOnce, sha(bytes), true]);
+    }
   });
 
   it("refuses a file over the artifact limit before reading it", async () => {

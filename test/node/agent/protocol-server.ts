@@ -36,6 +36,8 @@ export interface ArtifactRecord {
   contentType: string;
   body: Buffer;
   multipart: boolean;
+  /** A multipart upload whose SHA-256 came with its complete (protocol 2: the file read once), not its start. */
+  sha256AtComplete?: boolean;
 }
 
 export interface JobRecord {
@@ -49,7 +51,7 @@ export interface JobRecord {
   artifacts: Map<string, ArtifactRecord>;
   finish?: JobFinish;
   finishedAt?: number;
-  uploads: Map<string, { name: string; size: number; sha256: string; contentType: string; parts: Map<number, Buffer> }>;
+  uploads: Map<string, { name: string; size: number; sha256: string; contentType: string; parts: Map<number, Buffer>; sha256AtComplete?: boolean }>;
 }
 
 /** What to do with one log request (n counts log requests of the job from 0). */
@@ -307,12 +309,15 @@ export class ProtocolServer {
       const up = job.uploads.get(complete[1]!);
       if (!up) return json(res, 404, err("not_found", "upload"));
       const { parts, sha256 } = JSON.parse(body.toString()) as { parts: { partNumber: number; etag: string }[]; sha256?: string };
-      if (!up.sha256 && sha256) up.sha256 = sha256;
+      if (!up.sha256 && sha256) {
+        up.sha256 = sha256;
+        up.sha256AtComplete = true;
+      }
       const whole = Buffer.concat(parts.sort((a, b) => a.partNumber - b.partNumber).map((p) => up.parts.get(p.partNumber)!));
       if (whole.length !== up.size || createHash("sha256").update(whole).digest("hex") !== up.sha256) {
         return json(res, 400, err("sha256_mismatch", "checksum"));
       }
-      job.artifacts.set(up.name, { name: up.name, sha256: up.sha256, size: up.size, contentType: up.contentType, body: whole, multipart: true });
+      job.artifacts.set(up.name, { name: up.name, sha256: up.sha256, size: up.size, contentType: up.contentType, body: whole, multipart: true, sha256AtComplete: up.sha256AtComplete === true });
       return json(res, 201, {});
     }
     if (method === "POST" && rest === "/pipeline") {

@@ -28,7 +28,7 @@ function capture() {
 }
 
 describe("yardmaster-agent inside a step", () => {
-  it("is on PATH with the job's URL, token and attempt id; pipeline upload sends the file; the token is masked in the log", async () => {
+  it("is on PATH with the job's URL, token, attempt id and protocol; pipeline upload sends the file; the token is masked in the log", async () => {
     const job = makeAssignment({
       steps: [
         {
@@ -38,6 +38,7 @@ describe("yardmaster-agent inside a step", () => {
             `echo "where=$(command -v yardmaster-agent)" >> "$YM_OUTPUT"`,
             `echo "url=$YM_URL" >> "$YM_OUTPUT"`,
             `echo "attempt=$YM_JOB_ATTEMPT_ID" >> "$YM_OUTPUT"`,
+            `echo "protocol=$YM_AGENT_PROTOCOL" >> "$YM_OUTPUT"`,
             `test "$YM_JOB_TOKEN" = "${"$"}{EXPECTED_TOKEN}" && echo "token-ok=yes" >> "$YM_OUTPUT"`,
             `echo "token: $YM_JOB_TOKEN"`,
             "yardmaster-agent pipeline upload build.act",
@@ -53,6 +54,7 @@ describe("yardmaster-agent inside a step", () => {
     expect(outputs.where).toMatch(/\/bin\/yardmaster-agent$/);
     expect(outputs.url).toBe(ctx.server.url);
     expect(outputs.attempt).toBe(job.job.attemptId);
+    expect(outputs.protocol).toBe(String(job.protocol)); // what `artifact upload` reads
     expect(outputs["token-ok"]).toBe("yes");
     expect(ctx.server.pipelineUploads).toEqual([{ attemptId: job.job.attemptId, text: BUILD, contentType: "text/plain; charset=utf-8" }]);
     expect(r.log).toContain("uploaded build.act: added 1 job to the run: test");
