@@ -24,6 +24,10 @@ const { values } = parseArgs({
     "round-ms": { type: "string", default: "4000" },
     profile: { type: "string" },
     label: { type: "string", default: "" },
+    /** Restart wrangler dev after the run, as the api benchmark does (to seed D1), before measuring. */
+    restart: { type: "boolean", default: false },
+    /** Only the run's read, for as long as asked (e.g. under `perf record` of workerd): --run-only 30000. */
+    "run-only": { type: "string" },
   },
 });
 const ROUNDS = Number(values.rounds);
@@ -103,12 +107,19 @@ try {
   agent.signal("SIGTERM");
   await agent.exited();
   await new Promise((r) => setTimeout(r, 6_000));
+  if (values.restart) await cp.restart();
 
   const { runtime, proxy } = workerdPids(cp);
   const client = new KeepAlive(cp.url, CLIENTS);
   const auth = { authorization: `Bearer ${cp.adminToken}` };
   const routes = { health: "/api/health", run: `/api/v1/runs/${real}` } as const;
   for (const path of Object.values(routes)) await closedLoop(client, { concurrency: CLIENTS, durationMs: 1000, request: () => client.request("GET", path, auth) });
+  if (values["run-only"]) {
+    const idle = cpuSeconds(runtime)!;
+    await new Promise((r) => setTimeout(r, 5_000));
+    console.log(`runtime workerd ${runtime}, proxy ${proxy}: ${(cpuSeconds(runtime)! - idle).toFixed(2)} CPU s in 5 s idle; reading the run for ${values["run-only"]} ms`);
+    await closedLoop(client, { concurrency: CLIENTS, durationMs: Number(values["run-only"]), request: () => client.request("GET", routes.run, auth) });
+  }
   const prof = values.profile && inspectorPort ? await profiler(inspectorPort) : null;
   const acc = Object.fromEntries(Object.keys(routes).map((k) => [k, { samples: [] as number[], seconds: 0, runtime: 0, proxy: 0, client: 0, errors: 0 }]));
   for (let r = 0; r < ROUNDS; r++) {
