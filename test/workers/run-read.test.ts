@@ -4,7 +4,7 @@
  * any change shows it, that a view with something running is never kept (its durations count
  * on), and that the answer is the run's view as the object's other answers give it.
  */
-import { evictDurableObject } from "cloudflare:test";
+import { evictDurableObject, runInDurableObject } from "cloudflare:test";
 import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
 import { job } from "./agent-client.ts";
@@ -82,5 +82,19 @@ describe("a run's read, kept between its changes", () => {
     expect(read.json).toEqual(JSON.parse(JSON.stringify(view.ok && view.value)));
     await evictDurableObject(runs(run.id));
     expect((await api("GET", `/api/v1/runs/${run.id}`)).text).toBe(read.text);
+  });
+
+  it("a run whose object kept no actions (from before run_actions) shows who acted from D1's audit log", async () => {
+    await projectWithPipeline("rr-legacy", labelledPipeline("rr-legacy"));
+    const run = (await api("POST", "/api/v1/projects/rr-legacy/pipelines/build/runs")).json;
+    // As an object from before: no run_actions rows (D1 has the trigger's record, flushed before the answer).
+    await runInDurableObject(runs(run.id), (_instance, state) => {
+      state.storage.sql.exec("DELETE FROM run_actions");
+    });
+    await evictDurableObject(runs(run.id));
+    const read = await api("GET", `/api/v1/runs/${run.id}`);
+    expect(read.status).toBe(200);
+    expect(read.json).toMatchObject({ id: run.id, status: "CREATED", triggeredBy: { id: "admin-token" } });
+    expect(actionsOf(read.json)).toEqual(["run.trigger"]);
   });
 });
