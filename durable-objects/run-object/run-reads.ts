@@ -29,6 +29,14 @@ export interface RunRead {
   actions: boolean;
 }
 
+/**
+ * Views larger than this (JSON characters, 1–2 bytes each in memory) are not kept: objects
+ * share an isolate's memory (128 MB), and a run of a few hundred jobs would hold megabytes
+ * for as long as its object lives. Such a view is built for every read, as all were before; the
+ * typical run (the api benchmark's 5 jobs: 9.5 KB) is kept.
+ */
+const KEEP_AT_MOST_CHARS = 256 * 1024;
+
 export class RunReads implements RunExtension {
   /** The last read of a view that did not depend on the time, and the state it was read from, until the run changes. */
   private kept: { state: RunState; read: RunRead } | null = null;
@@ -48,13 +56,13 @@ export class RunReads implements RunExtension {
     return { ...this.view(state), ...this.audit.runActions() };
   }
 
-  /** The same, serialized; kept while the run does not change and nothing in it runs. */
+  /** The same, serialized; kept while the run does not change and nothing in it runs (and it is not huge). */
   read(state: RunState): RunRead {
     if (this.kept?.state === state) return this.kept.read;
     const { view, readsNow } = timedRunView(state, historyIndex(this.sql), Date.now());
     const actions = this.audit.runActions();
     const read = { project: view.project, json: JSON.stringify({ ...view, ...actions }), actions: actions.actions !== undefined };
-    if (!readsNow) this.kept = { state, read };
+    if (!readsNow && read.json.length <= KEEP_AT_MOST_CHARS) this.kept = { state, read };
     return read;
   }
 
