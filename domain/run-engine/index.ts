@@ -25,7 +25,7 @@ export { SUPERSEDED, type GroupCall } from "./concurrency.ts";
 export { groupWait } from "../pipeline/concurrency.ts";
 export { MAX_RUN_JOBS, MAX_UPLOAD_DEPTH, parseUpload, type AppendJobsInput, type AppendJobsResult } from "./append-jobs.ts";
 export { buildJobAssignment, type AssignmentOptions } from "./job-assignment.ts";
-export { runView, type HistoryIndex } from "./view.ts";
+export { runView, timedRunView, type HistoryIndex } from "./view.ts";
 
 export const engine = {
   cancel: (state: RunState, ctx: EngineContext): CommandResult<void> => runCommand(state, ctx, (t) => cancelRun(t)),

@@ -8,17 +8,29 @@ import { type ConcurrencyClaim, type JobAttemptState, type JobState, jobQueue, j
 import { isoTime } from "../time.ts";
 
 
+/**
+ * The time a view is built at, and whether it was read: a view that never read it (nothing in
+ * it runs) stays the same until the run changes, so its reader may keep it (`timedRunView`).
+ */
+interface Clock {
+  readonly now: number;
+  read: boolean;
+}
+
 /** When a thing started and ended, and how long it has run (until `now` while it runs). */
-const span = (startedAt: number | null, endedAt: number | null, now: number) => ({
-  startedAt: isoTime(startedAt),
-  endedAt: isoTime(endedAt),
-  durationMs: startedAt === null ? null : (endedAt ?? now) - startedAt,
-});
+function span(startedAt: number | null, endedAt: number | null, clock: Clock) {
+  if (startedAt !== null && endedAt == null) clock.read = true;
+  return {
+    startedAt: isoTime(startedAt),
+    endedAt: isoTime(endedAt),
+    durationMs: startedAt === null ? null : (endedAt ?? clock.now) - startedAt,
+  };
+}
 
 /** The same, after when it was created: every view but a step's shows all four. */
-const lifetime = (t: { createdAt: number; startedAt: number | null; endedAt: number | null }, now: number) => ({
+const lifetime = (t: { createdAt: number; startedAt: number | null; endedAt: number | null }, clock: Clock) => ({
   createdAt: isoTime(t.createdAt)!,
-  ...span(t.startedAt, t.endedAt, now),
+  ...span(t.startedAt, t.endedAt, clock),
 });
 
 /** History rows grouped by entity id, as the RunObject reads them from storage. */
@@ -28,7 +40,7 @@ function history(index: HistoryIndex, id: string): TransitionView[] {
   return (index.get(id) ?? []).map((t) => ({ from: t.from, to: t.to, at: isoTime(t.at), reason: t.reason }));
 }
 
-function stepView(step: StepState, now: number): StepView {
+function stepView(step: StepState, clock: Clock): StepView {
   return {
     id: step.id,
     name: step.name,
@@ -38,7 +50,7 @@ function stepView(step: StepState, now: number): StepView {
     reason: step.reason,
     outputs: step.outputs,
     metrics: step.metrics,
-    ...span(step.startedAt, step.endedAt, now),
+    ...span(step.startedAt, step.endedAt, clock),
     attempts: step.attempts.map((a) => ({ ...a, startedAt: isoTime(a.startedAt), endedAt: isoTime(a.endedAt) })),
   };
 }
@@ -46,7 +58,7 @@ function stepView(step: StepState, now: number): StepView {
 /** Which attempt, a run's or a job's, and where it stands: the first fields of both views. */
 const attemptOf = (a: RunAttemptState | JobAttemptState) => ({ id: a.id, number: a.number, status: a.status });
 
-function jobAttemptView(a: JobAttemptState, index: HistoryIndex, now: number): JobAttemptView {
+function jobAttemptView(a: JobAttemptState, index: HistoryIndex, clock: Clock): JobAttemptView {
   return {
     ...attemptOf(a),
     agent: a.agentName,
@@ -56,15 +68,15 @@ function jobAttemptView(a: JobAttemptState, index: HistoryIndex, now: number): J
     retry: a.retry ?? null,
     notBefore: isoTime(a.notBefore ?? null),
     decidedBy: a.decidedBy ?? null,
-    ...lifetime(a, now),
-    steps: a.steps.map((s) => stepView(s, now)),
+    ...lifetime(a, clock),
+    steps: a.steps.map((s) => stepView(s, clock)),
     history: history(index, a.id),
   };
 }
 
 const claimView = (c: ConcurrencyClaim | undefined) => (c ? { group: c.group, cancelInProgress: c.cancelInProgress, status: c.status, supersededBy: c.supersededBy ?? null } : null);
 
-function jobView(job: JobState, index: HistoryIndex, now: number, definition: Pipeline): JobView {
+function jobView(job: JobState, index: HistoryIndex, clock: Clock, definition: Pipeline): JobView {
   const def = pipelineJob(definition, job.key);
   const matrix = def?.matrix ?? null;
   return {
@@ -83,26 +95,35 @@ function jobView(job: JobState, index: HistoryIndex, now: number, definition: Pi
     approval: def?.approval ?? null,
     reused: job.reused ? { attempt: job.reused.attempt, jobId: job.reused.jobId } : null,
     concurrency: claimView(job.concurrency),
-    attempts: job.attempts.map((a) => jobAttemptView(a, index, now)),
+    attempts: job.attempts.map((a) => jobAttemptView(a, index, clock)),
   };
 }
 
-function attemptView(a: RunAttemptState, index: HistoryIndex, now: number, definition: Pipeline): RunAttemptView {
+function attemptView(a: RunAttemptState, index: HistoryIndex, clock: Clock, definition: Pipeline): RunAttemptView {
   return {
     ...attemptOf(a),
     failedOnly: a.failedOnly,
     rerunJobs: a.rerunJobs ?? null,
     waitingOn: a.concurrency?.status === "waiting" ? [groupWait(a.concurrency.group)] : [],
     concurrency: claimView(a.concurrency),
-    ...lifetime(a, now),
-    jobs: a.jobs.map((j) => jobView(j, index, now, definition)),
+    ...lifetime(a, clock),
+    jobs: a.jobs.map((j) => jobView(j, index, clock, definition)),
     history: history(index, a.id),
   };
 }
 
 export function runView(state: RunState, index: HistoryIndex, now: number): RunView {
+  return timedRunView(state, index, now).view;
+}
+
+/**
+ * The run's view at `now`, and whether `now` went into it (a duration of something still
+ * running): when it did not, the same state and history give the same view at any time.
+ */
+export function timedRunView(state: RunState, index: HistoryIndex, now: number): { view: RunView; readsNow: boolean } {
+  const clock: Clock = { now, read: false };
   const { run } = state;
-  return {
+  const view: RunView = {
     id: run.id,
     number: run.number,
     project: run.project,
@@ -114,9 +135,10 @@ export function runView(state: RunState, index: HistoryIndex, now: number): RunV
     params: run.params,
     status: run.status,
     attempt: state.attempts.length,
-    ...lifetime(run, now),
+    ...lifetime(run, clock),
     nominalTime: isoTime(run.nominalTime),
-    attempts: state.attempts.map((a) => attemptView(a, index, now, run.definition)),
+    attempts: state.attempts.map((a) => attemptView(a, index, clock, run.definition)),
     history: history(index, run.id),
   };
+  return { view, readsNow: clock.read };
 }

@@ -11,7 +11,7 @@ import type { JobAssignment, JobFinish, JobReport, JobReportAnswer, StepUpdate }
 import {
   type ApprovalDecision, buildJobAssignment, type CommandResult, createRun, type CreateRunInput, type EngineContext,
   engine, type JobAttemptState, locateJobAttempt, type JobState, nextDeadline, type RerunOptions, type RunState,
-  runView, type TransitionEffect, type AppendJobsResult, type GroupCall,
+  type TransitionEffect, type AppendJobsResult, type GroupCall,
 } from "../../domain/run-engine/index.ts";
 import { MAX_ARTIFACT_BYTES, MAX_LOG_CHUNK_BYTES } from "../../domain/limits.ts";
 import { isTerminal } from "../../domain/states.ts";
@@ -40,7 +40,8 @@ import { RunLive } from "./live.ts";
 import { RUN_SECRET_MIGRATIONS, RunSecrets } from "./run-secrets.ts";
 import { REMOVAL_MIGRATIONS, removeLogs, removeRun } from "./removal.ts";
 import { RunOutboxes } from "./outboxes.ts";
-import { appendHistory, historyIndex, loadRun, RUN_MIGRATIONS, saveTouched } from "./store.ts";
+import { appendHistory, loadRun, RUN_MIGRATIONS, saveTouched } from "./store.ts";
+import { type RunRead, RunReads } from "./run-reads.ts";
 import { authorizeJob, type JobIdentity } from "./job-auth.ts";
 import { applyJobReport, type LogChunk } from "./job-report.ts";
 
@@ -67,6 +68,8 @@ export class RunObject extends LiveObject {
   private readonly statuses: CommitStatusExtension;
   /** Who acted on the run, recorded with the command and flushed to D1's audit log (./audit-outbox.ts). */
   private readonly audit: AuditOutbox;
+  /** The run's view for people, kept serialized between changes (./run-reads.ts; an extension for `committed`). */
+  private readonly reads: RunReads;
   private alarmAt: number | null = null;
 
   constructor(ctx: DurableObjectState, env: Env) {
@@ -74,26 +77,23 @@ export class RunObject extends LiveObject {
     this.sql = ctx.storage.sql;
     this.settings = settingsFrom(env);
     this.outboxes = new RunOutboxes({
-      sql: this.sql,
-      env,
-      state: () => this.state,
-      artifact: (id) => this.artifacts.get(id),
-      reschedule: () => this.scheduleAlarm(),
-      waitUntil: (work) => ctx.waitUntil(work),
+      sql: this.sql, env, state: () => this.state, artifact: (id) => this.artifacts.get(id),
+      reschedule: () => this.scheduleAlarm(), waitUntil: (work) => ctx.waitUntil(work),
     });
     this.logs = new JobLogs(this.sql, env, this.settings.lateLogGraceMs);
     this.artifacts = new ArtifactStore(this.sql);
     this.secrets = new RunSecrets(this.sql);
     this.live = new RunLive(ctx, env, () => this.state);
     // The live stream (WebSocket, Hibernation API; ./live.ts), served by LiveObject's handlers.
-    this.stream = { fetch: (request) => this.live.fetch(request, (state) => this.view(state)), fanout: this.live.fanout };
+    this.stream = { fetch: (request) => this.live.fetch(request, (state) => this.reads.view(state)), fanout: this.live.fanout };
     const datasetTriggers = new DatasetTriggerOutbox(this.sql, env);
     this.lineage = new LineageExtension(this.sql, env, this.logs.store, undefined, (events, committed) =>
       datasetTriggers.enqueue(events, committed.state),
     );
     this.statuses = new CommitStatusExtension(this.sql, env);
     this.audit = new AuditOutbox(this.sql, env);
-    this.extensions = [this.live, this.lineage, datasetTriggers, this.statuses, this.audit, new ConcurrencyOutbox(this.sql, env)];
+    this.reads = new RunReads(this.sql, this.audit);
+    this.extensions = [this.live, this.lineage, datasetTriggers, this.statuses, this.audit, new ConcurrencyOutbox(this.sql, env), this.reads];
     void ctx.blockConcurrencyWhile(async () => {
       this.migrateStorage();
       this.state = loadRun(this.sql);
@@ -154,17 +154,13 @@ export class RunObject extends LiveObject {
     return this.state ? ok(this.state) : fail(404, "run_not_found", "no such run");
   }
 
-  private view(state: RunState): RunView {
-    return runView(state, historyIndex(this.sql), Date.now());
-  }
-
   // ── from the worker ──────────────────────────────────────────────────────────────────────
 
   /** Creates the run, recorded as triggered `by`; calling again with the same id returns the same run (recorded once). */
   async create(input: CreateRunInput, by: AuditContext, extras: { statuses?: StatusTarget } = {}): Promise<Result<RunView>> {
     if (this.state) {
       if (this.state.run.id !== input.id) return fail(409, "run_exists", "this object already holds another run");
-      return ok(this.view(this.state));
+      return ok(this.reads.view(this.state));
     }
     if (extras.statuses) this.statuses.configure(extras.statuses);
     const result = this.commit(createRun(input, this.engineContext()), { action: acted("run.trigger", by) });
@@ -174,7 +170,7 @@ export class RunObject extends LiveObject {
     // Listing reads D1: try to have the run's row (and who triggered it) there before answering (the
     // outboxes retry if not); its attempt and jobs follow in the coalesced batch (./outboxes.ts).
     await this.toD1(true);
-    return ok(this.view(this.state!));
+    return ok(this.reads.view(this.state!));
   }
 
   /** Who the run belongs to, for the worker's access checks (cheaper than the whole view). */
@@ -186,7 +182,13 @@ export class RunObject extends LiveObject {
   /** The run's view, with who acted on it (kept by the audit outbox). */
   async get(): Promise<Result<RunView>> {
     const state = this.require();
-    return state.ok ? ok({ ...this.view(state.value), ...this.audit.runActions() }) : state;
+    return state.ok ? ok(this.reads.withActions(state.value)) : state;
+  }
+
+  /** The same as JSON, for GET /api/v1/runs/:run (./run-reads.ts: kept between changes). */
+  async read(): Promise<Result<RunRead>> {
+    const state = this.require();
+    return state.ok ? ok(this.reads.read(state.value)) : state;
   }
 
   /**
@@ -204,7 +206,7 @@ export class RunObject extends LiveObject {
     const result = this.commit(engine.cancel(state.value, this.engineContext()), { action: acted("run.cancel", by) });
     if (!result.ok) return result;
     await this.toD1(); // so a listing right after the answer shows it
-    return ok(this.view(this.state!));
+    return ok(this.reads.view(this.state!));
   }
 
   async cancelJobs(jobAttemptIds: string[], by: AuditContext): Promise<Result<string[]>> {
@@ -220,7 +222,7 @@ export class RunObject extends LiveObject {
     const result = this.commit(engine.rerun(state.value, this.engineContext(), options), { action: acted("run.rerun", by) });
     if (!result.ok) return result;
     await this.toD1(); // so a listing right after the answer shows the new attempt
-    return ok(this.view(this.state!));
+    return ok(this.reads.view(this.state!));
   }
 
   /** A person approves or rejects an approval job (domain/run-engine/approvals.ts). */
@@ -230,7 +232,7 @@ export class RunObject extends LiveObject {
     const result = this.commit(engine.decideApproval(state.value, this.engineContext(), jobKey, decision), { action: acted(decision.approve ? "run.approve" : "run.reject", by) });
     if (!result.ok) return result;
     await this.toD1(); // so a listing right after the answer shows the run moving on
-    return ok(this.view(this.state!));
+    return ok(this.reads.view(this.state!));
   }
 
   /** The project's concurrency groups grant or supersede a claim of this run; a deleted run holds nothing. */
