@@ -26,7 +26,7 @@ const JOBS: { key: string; needs: string[]; steps: [string, string]; chained: bo
   { key: "deploy", needs: ["build"], steps: ["ship", "notify"], chained: true },
 ];
 
-const PIPELINE = `jobs:\n${JOBS.map(
+export const PIPELINE = `jobs:\n${JOBS.map(
   ({ key, needs, steps: [first, second], chained }) =>
     `  ${key}:\n${needs.length ? `    needs: [${needs.join(", ")}]\n` : ""}    runs-on: [api]\n    steps:\n` +
     `      - { id: ${first}, run: "true" }\n      - { id: ${second}, ${chained ? `needs: [${first}], ` : ""}run: "true" }\n`,

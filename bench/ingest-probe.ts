@@ -16,6 +16,7 @@ import { join } from "node:path";
 import { parseArgs } from "node:util";
 import { type AgentProcess, MB, ROOT, startAgent, waitFor, wallNow, withControlPlane, workerdPids } from "./harness.ts";
 import { follow, type Lines, printer } from "./logs.ts";
+import { profileSession, topSelf } from "./v8-profile.ts";
 
 const { values } = parseArgs({
   options: { viewers: { type: "string", default: "50" }, mib: { type: "string", default: "50" }, profile: { type: "string" }, "no-deflate": { type: "boolean", default: false } },
@@ -42,61 +43,6 @@ function cpu(pid: number | null): { own: number; children: number } {
   return { own: (f[11]! + f[12]!) / 100, children: (f[13]! + f[14]!) / 100 };
 }
 
-/** A V8 CPU profile of the worker's isolate, over the inspector (Chrome DevTools protocol). */
-async function profiler(port: number): Promise<() => Promise<unknown>> {
-  const targets = (await (await fetch(`http://127.0.0.1:${port}/json`)).json()) as { webSocketDebuggerUrl: string; title?: string }[];
-  // The `ws` package: wrangler's inspector proxy refuses Node's own WebSocket's upgrade.
-  const WS = createRequire(import.meta.url)("ws") as new (url: string) => WebSocket;
-  const ws = new WS(targets[0]!.webSocketDebuggerUrl);
-  await new Promise((resolve, reject) => {
-    ws.addEventListener("open", resolve, { once: true });
-    ws.addEventListener("error", reject, { once: true });
-  });
-  let id = 0;
-  const pending = new Map<number, (v: unknown) => void>();
-  ws.addEventListener("message", (e) => {
-    const msg = JSON.parse(String(e.data)) as { id?: number; result?: unknown };
-    if (msg.id !== undefined) pending.get(msg.id)?.(msg.result);
-  });
-  const call = (method: string, params: object = {}) =>
-    new Promise<unknown>((resolve) => {
-      pending.set(++id, resolve);
-      ws.send(JSON.stringify({ id, method, params }));
-    });
-  await call("Profiler.enable");
-  await call("Profiler.setSamplingInterval", { interval: 500 });
-  await call("Profiler.start");
-  return async () => {
-    const result = (await call("Profiler.stop")) as { profile: unknown };
-    ws.close();
-    return result.profile;
-  };
-}
-
-interface Node {
-  id: number;
-  callFrame: { functionName: string; url: string; lineNumber: number };
-  hitCount?: number;
-}
-
-function topSelf(profile: { nodes: Node[]; samples: number[]; timeDeltas: number[] }, n = 30): string[] {
-  const self = new Map<string, number>();
-  const byId = new Map(profile.nodes.map((node) => [node.id, node]));
-  let total = 0;
-  profile.samples.forEach((sample, i) => {
-    const node = byId.get(sample)!;
-    const dt = profile.timeDeltas[i] ?? 0;
-    const f = node.callFrame;
-    const key = `${f.functionName || "(anonymous)"} ${f.url.split("/").slice(-2).join("/")}:${f.lineNumber + 1}`;
-    self.set(key, (self.get(key) ?? 0) + dt);
-    total += dt;
-  });
-  return [...self.entries()]
-    .sort((a, b) => b[1] - a[1])
-    .slice(0, n)
-    .map(([k, v]) => `${((v / total) * 100).toFixed(1).padStart(5)}%  ${(v / 1000).toFixed(0).padStart(6)} ms  ${k}`);
-}
-
 const bundle = join(ROOT, "bench/results/yardmaster-agent.tmp.mjs");
 execFileSync(process.execPath, [join(ROOT, "agent/build.mjs"), "--outfile", bundle], { stdio: "inherit" });
 process.env.YM_AGENT_ENTRY = bundle;
@@ -111,7 +57,9 @@ await withControlPlane(
     const lines: Lines = { base: -1 };
     const viewers = Array.from({ length: VIEWERS }, () => follow(cp, runId, ticket, lines));
     await waitFor("every viewer's snapshot", () => viewers.every((v) => v.connected), { timeoutMs: 30_000, intervalMs: 50 });
-    const stop = values.profile ? await profiler(INSPECTOR) : null;
+    const session = values.profile ? await profileSession(INSPECTOR) : null;
+    await session?.start();
+    const stop = session?.stop ?? null;
     const before = { runtime: cpu(pids.runtime).own, proxy: cpu(pids.proxy).own, self: process.cpuUsage() };
     const started = wallNow();
     const agent: AgentProcess = await startAgent(cp, { name: "printer", labels: ["logs"] });
@@ -145,7 +93,7 @@ await withControlPlane(
     console.log(`cpu viewers (bench) ${per((self.user + self.system) / 1e6)}`);
     if (profile && values.profile) {
       writeFileSync(values.profile, JSON.stringify(profile));
-      console.log(topSelf(profile as Parameters<typeof topSelf>[0]).join("\n"));
+      console.log(topSelf(profile).join("\n"));
     }
   },
 );

@@ -14,8 +14,9 @@
  */
 import { writeFileSync } from "node:fs";
 import { parseArgs } from "node:util";
-import WebSocket from "ws";
 import { freePort } from "../test/e2e/harness.ts";
+import { PIPELINE } from "./api.ts";
+import { profileSession, topSelf } from "./v8-profile.ts";
 import { closedLoop, cpuSeconds, KeepAlive, startAgent, startControlPlane, stopAll, summarize, waitFor, workerdPids } from "./harness.ts";
 
 const { values } = parseArgs({
@@ -33,68 +34,6 @@ const { values } = parseArgs({
 const ROUNDS = Number(values.rounds);
 const ROUND_MS = Number(values["round-ms"]);
 const CLIENTS = 50;
-
-const JOBS: { key: string; needs: string[]; steps: [string, string]; chained: boolean }[] = [
-  { key: "checkout", needs: [], steps: ["fetch", "deps"], chained: true },
-  { key: "unit", needs: ["checkout"], steps: ["test", "report"], chained: true },
-  { key: "lint", needs: ["checkout"], steps: ["lint", "format"], chained: false },
-  { key: "build", needs: ["unit", "lint"], steps: ["compile", "package"], chained: true },
-  { key: "deploy", needs: ["build"], steps: ["ship", "notify"], chained: true },
-];
-const PIPELINE = `jobs:\n${JOBS.map(
-  ({ key, needs, steps: [first, second], chained }) =>
-    `  ${key}:\n${needs.length ? `    needs: [${needs.join(", ")}]\n` : ""}    runs-on: [api]\n    steps:\n` +
-    `      - { id: ${first}, run: "true" }\n      - { id: ${second}, ${chained ? `needs: [${first}], ` : ""}run: "true" }\n`,
-).join("")}`;
-
-/** A V8 CPU profile session with the worker's isolate, through wrangler dev's inspector. */
-async function profiler(port: number) {
-  const targets = (await (await fetch(`http://127.0.0.1:${port}/json`)).json()) as { webSocketDebuggerUrl: string; title?: string }[];
-  const target = targets.find((t) => !/proxy/i.test(t.title ?? "")) ?? targets[0];
-  if (!target) throw new Error("no inspector target");
-  const ws = new WebSocket(target.webSocketDebuggerUrl);
-  await new Promise((r, j) => (ws.once("open", r), ws.once("error", j)));
-  let id = 0;
-  const pending = new Map<number, (v: unknown) => void>();
-  ws.on("message", (m) => {
-    const msg = JSON.parse(String(m)) as { id?: number; result?: unknown };
-    if (msg.id !== undefined) pending.get(msg.id)?.(msg.result);
-  });
-  const send = (method: string, params: object = {}) =>
-    new Promise<unknown>((r) => {
-      pending.set(++id, r);
-      ws.send(JSON.stringify({ id, method, params }));
-    });
-  await send("Profiler.enable");
-  await send("Profiler.setSamplingInterval", { interval: 200 });
-  return {
-    start: () => send("Profiler.start"),
-    stop: async () => {
-      const { profile } = (await send("Profiler.stop")) as { profile: Profile };
-      ws.close();
-      return profile;
-    },
-  };
-}
-
-interface Profile {
-  nodes: { id: number; callFrame: { functionName: string; url: string; lineNumber: number }; children?: number[] }[];
-  samples: number[];
-  timeDeltas: number[];
-}
-
-function topSelf(profile: Profile, n = 30): string[] {
-  const self = new Map<number, number>();
-  for (const s of profile.samples) self.set(s, (self.get(s) ?? 0) + 1);
-  const byFn = new Map<string, number>();
-  for (const node of profile.nodes) {
-    const c = node.callFrame;
-    const key = `${c.functionName || "(anonymous)"} ${c.url.split("/").slice(-2).join("/")}:${c.lineNumber + 1}`;
-    byFn.set(key, (byFn.get(key) ?? 0) + (self.get(node.id) ?? 0));
-  }
-  const total = profile.samples.length;
-  return [...byFn].sort((a, b) => b[1] - a[1]).slice(0, n).map(([k, v]) => `${((100 * v) / total).toFixed(1).padStart(5)} %  ${k}`);
-}
 
 const inspectorPort = values.profile ? await freePort() : undefined;
 const cp = await startControlPlane(inspectorPort ? { inspectorPort } : {});
@@ -120,7 +59,7 @@ try {
     console.log(`runtime workerd ${runtime}, proxy ${proxy}: ${(cpuSeconds(runtime)! - idle).toFixed(2)} CPU s in 5 s idle; reading the run for ${values["run-only"]} ms`);
     await closedLoop(client, { concurrency: CLIENTS, durationMs: Number(values["run-only"]), request: () => client.request("GET", routes.run, auth) });
   }
-  const prof = values.profile && inspectorPort ? await profiler(inspectorPort) : null;
+  const prof = values.profile && inspectorPort ? await profileSession(inspectorPort, 200) : null;
   const acc = Object.fromEntries(Object.keys(routes).map((k) => [k, { samples: [] as number[], seconds: 0, runtime: 0, proxy: 0, client: 0, errors: 0 }]));
   for (let r = 0; r < ROUNDS; r++) {
     for (const [name, path] of Object.entries(routes)) {
