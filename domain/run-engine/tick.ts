@@ -11,12 +11,20 @@ import type { Txn } from "./txn.ts";
 
 type Due = { at: number; outcome: "FAILED" | "KILLED" | "QUEUE" | "APPROVAL_TIMEOUT"; reason: string; message: string };
 
-/** The deadlines of one job attempt, soonest first; empty when it is not running. */
-function deadlines(jobAttempt: JobAttemptState, timeoutMs: number, settings: EngineSettings, approvalTimeoutMs: number | null = null): Due[] {
-  if (jobAttempt.status === "CREATED" && jobAttempt.awaitingSince != null && approvalTimeoutMs !== null) {
-    return [{ at: jobAttempt.awaitingSince + approvalTimeoutMs, outcome: "APPROVAL_TIMEOUT", reason: "timeout", message: "" }];
+/**
+ * The deadlines of job `key`'s attempt, soonest first; empty when it is not running. The job's
+ * definition is looked up only for the states that need it: every command asks this of every
+ * job (nextDeadline), and most are queued or over.
+ */
+function deadlines(state: RunState, key: string, jobAttempt: JobAttemptState, settings: EngineSettings): Due[] {
+  if (jobAttempt.status === "CREATED" && jobAttempt.awaitingSince != null) {
+    const approvalTimeoutMs = approvalTimeoutOf(state, key);
+    if (approvalTimeoutMs !== null) {
+      return [{ at: jobAttempt.awaitingSince + approvalTimeoutMs, outcome: "APPROVAL_TIMEOUT", reason: "timeout", message: "" }];
+    }
   }
   if (jobAttempt.status === "RUNNING") {
+    const timeoutMs = timeoutOf(state, key);
     const lastSeen = jobAttempt.lastHeartbeatAt ?? jobAttempt.startedAt ?? 0;
     const due: Due[] = [
       {
@@ -64,7 +72,7 @@ export function nextDeadline(state: RunState, settings: EngineSettings): number 
   let next: number | null = null;
   for (const job of state.attempts[state.attempts.length - 1]?.jobs ?? []) {
     const latest = job.attempts[job.attempts.length - 1];
-    const first = latest && deadlines(latest, timeoutOf(state, job.key), settings, approvalTimeoutOf(state, job.key))[0];
+    const first = latest && deadlines(state, job.key, latest, settings)[0];
     if (first && (next === null || first.at < next)) next = first.at;
   }
   return next;
@@ -75,11 +83,10 @@ export function tick(txn: Txn): void {
   for (const shared of txn.attempt.jobs) {
     const sharedLatest = shared.attempts[shared.attempts.length - 1];
     if (!sharedLatest) continue;
-    const approvalTimeout = approvalTimeoutOf(txn.state, shared.key);
-    const due = deadlines(sharedLatest, timeoutOf(txn.state, shared.key), txn.ctx.settings, approvalTimeout)[0];
+    const due = deadlines(txn.state, shared.key, sharedLatest, txn.ctx.settings)[0];
     if (!due || due.at > txn.now || due.outcome === "QUEUE") continue;
     if (due.outcome === "APPROVAL_TIMEOUT") {
-      if (txn.attempt.status !== "KILLING") expireApproval(txn, shared, approvalTimeout!);
+      if (txn.attempt.status !== "KILLING") expireApproval(txn, shared, approvalTimeoutOf(txn.state, shared.key)!);
       continue;
     }
     const job = txn.own(shared);
