@@ -14,6 +14,7 @@ import { join } from "node:path";
 import { pipeline } from "node:stream/promises";
 import { assertNoReload, type Benchmark, figure, MB, MemoryWatch, processMemory, resetPeak, round, setUpPipeline, sleep, startAgent, startControlPlane, stopAll, waitFor, wallNow, workerdPids } from "./harness.ts";
 import { isTerminal } from "../domain/states.ts";
+import { BYTES_IN_FLIGHT_MAX, HASHED_PART_BYTES, PARTS_IN_FLIGHT } from "../agent/artifacts.ts";
 
 /** Writes `bytes` of random data (incompressible, like a real build output). */
 function randomFile(path: string, bytes: number): void {
@@ -144,15 +145,14 @@ export const artifacts: Benchmark = {
           "  job; workerd's (every Worker, Durable Object, D1 and R2 of `wrangler dev` live in that one process) likewise.",
         ].join("\n"),
         limit: [
-          "Up, the bytes are read twice: the agent reads the file once, hashing each 8 MiB part as it sends it (2 in flight, more",
-          "while the throughput grows, up to 8), and the worker streams the stored object back to check the whole file's SHA-256",
+          `Up, the bytes are read twice: the agent reads the file once, hashing each ${HASHED_PART_BYTES / MB} MiB part as it sends it (${PARTS_IN_FLIGHT} in flight, more`,
+          `while the throughput grows, up to ${BYTES_IN_FLIGHT_MAX / MB} MiB of parts), and the worker streams the stored object back to check the whole file's SHA-256`,
           "(R2 checks a single PUT's hash itself, not a multipart upload's). Every byte also crosses wrangler's proxy (a second workerd in front of the worker that production does not",
           "have) and miniflare's local R2, which keeps objects in files through its own worker. The floor is the baseline: one",
           `hash and one copy. Measured: up ${(((shaMs + cpMs) / upMs) * 100).toFixed(0)}% of the baseline's speed, down ${((cpMs / downMs) * 100).toFixed(1)}% of a local copy's.`,
           "Memory: the agent runs as it ships, one bundled JavaScript file (run from its TypeScript sources, Node's type stripping",
-          "loads a compiler that adds ~35 MiB to every agent). It holds the parts in flight (at most 8 × 8 MiB),",
-          `and its resident size rose ${(Math.max(agentMem.sampledPeakMb, agentMem.hwmMb) - agentIdle.rssMb).toFixed(0)} MiB above idle: part buffers are freed by the`,
-          "garbage collector when it gets to them, not as each part is stored — bounded by the parts in flight, not by the file's",
+          `loads a compiler that adds ~35 MiB to every agent). It holds the parts in flight (at most ${BYTES_IN_FLIGHT_MAX / MB} MiB, their buffers reused`,
+          `from part to part), and its resident size rose ${(Math.max(agentMem.sampledPeakMb, agentMem.hwmMb) - agentIdle.rssMb).toFixed(0)} MiB above idle: bounded by the bytes in flight, not by the file's`,
           "size. workerd streams; its rise is its buffers",
           "and the local R2's.",
         ].join("\n"),
