@@ -2,19 +2,10 @@
 // bytes is binary (the bytes raw, no base64); a client that does not ask keeps getting JSON
 // text frames. Both see the same events and exactly the same bytes.
 import { describe, expect, it } from "vitest";
+import { concatBytes } from "../../domain/masking.ts";
 import { base64ToBytes, type LiveLog, type LiveLogBytes, type RunLiveEvent } from "../../domain/live.ts";
 import { api, PIPELINE, projectWithPipeline } from "./api-client.ts";
 import { claim, log, openLive, registerAgent, seqs } from "./live-helpers.ts";
-
-const concat = (parts: Uint8Array[]) => {
-  const out = new Uint8Array(parts.reduce((n, p) => n + p.byteLength, 0));
-  let at = 0;
-  for (const p of parts) {
-    out.set(p, at);
-    at += p.byteLength;
-  }
-  return out;
-};
 
 describe("run live stream, protocol 2", () => {
   it("sends log bytes in binary frames to a client that asks, JSON to one that does not, the same bytes to both", async () => {
@@ -33,13 +24,13 @@ describe("run live stream, protocol 2", () => {
       new TextEncoder().encode("last line\n"),
     ];
     for (const chunk of chunks) await log(job, chunk);
-    const expected = concat(chunks);
+    const expected = concatBytes(chunks);
 
     const logsOf = <E extends { kind: string }>(events: E[]) => events.filter((e) => e.kind === "log");
     await json.until("every chunk as JSON", () => logsOf(json.events).length === chunks.length);
     await binary.until("every chunk as binary", () => logsOf(binary.events).length === chunks.length);
-    expect(concat(logsOf(json.events).map((e) => base64ToBytes((e as LiveLog).data)))).toEqual(expected);
-    expect(concat(logsOf(binary.events).map((e) => (e as LiveLogBytes).bytes))).toEqual(expected);
+    expect(concatBytes(logsOf(json.events).map((e) => base64ToBytes((e as LiveLog).data)))).toEqual(expected);
+    expect(concatBytes(logsOf(binary.events).map((e) => (e as LiveLogBytes).bytes))).toEqual(expected);
     // The same events, in the same order, with the same metadata.
     expect(seqs(binary.events)).toEqual(seqs(json.events));
     const meta = (e: { kind: string }) => {

@@ -10,6 +10,7 @@ import { describe, expect, it } from "vitest";
 import { ARCHIVE_PART_BYTES } from "../../durable-objects/run-object/log-archive.ts";
 import { job } from "./agent-client.ts";
 import { ADMIN, api, projectWithPipeline } from "./api-client.ts";
+import { concatBytes } from "../../domain/masking.ts";
 import { base64ToBytes, type LiveLog, type RunLiveEvent } from "../../domain/live.ts";
 import { openLive, seqs, waitUntil } from "./live-helpers.ts";
 import { agentWith, claimNext } from "./run-helpers.ts";
@@ -19,14 +20,7 @@ const stub = (runId: string) => env.RUNS.get(env.RUNS.idFromName(runId));
 
 /** The log bytes a live viewer received, in order (JSON frames carry them as base64). */
 function liveBytes(events: RunLiveEvent[]): Uint8Array {
-  const parts = events.filter((e): e is LiveLog => e.kind === "log").map((e) => base64ToBytes(e.data));
-  const out = new Uint8Array(parts.reduce((n, p) => n + p.byteLength, 0));
-  let at = 0;
-  for (const p of parts) {
-    out.set(p, at);
-    at += p.byteLength;
-  }
-  return out;
+  return concatBytes(events.filter((e): e is LiveLog => e.kind === "log").map((e) => base64ToBytes(e.data)));
 }
 
 async function readLog(runId: string, range?: string) {
